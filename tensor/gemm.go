@@ -1,0 +1,117 @@
+package tensor
+
+import "fmt"
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(X) is X or Xᵀ as transA/transB say. op(A) is m×k, op(B) is k×n, C is m×n.
+// lda, ldb, ldc are leading dimensions (row strides) of the stored matrices:
+// A is stored m×k (lda ≥ k) or, transposed, k×m (lda ≥ m); likewise B.
+// With beta == 0, C is not read (NaNs in C do not propagate).
+//
+// Gemm panics with a ShapeError if a dimension is negative, a leading
+// dimension is too small, or a slice is too short. It never allocates.
+// It dispatches to the fastest kernel this CPU supports (see Kernel).
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmRef is the readable reference for Gemm: the same contract, computed
+// with float64 accumulation, one output at a time. Tests compare every kernel
+// against it; it is slow and must not be used on hot paths.
+func GemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			r := float64(alpha) * s
+			if beta != 0 {
+				r += float64(beta) * float64(c[i*ldc+j])
+			}
+			c[i*ldc+j] = float32(r)
+		}
+	}
+}
+
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("negative dimension m=%d n=%d k=%d", m, n, k)})
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("A", a, ar, ac, lda)
+	checkMat("B", b, br, bc, ldb)
+	checkMat("C", c, m, n, ldc)
+}
+
+func checkMat(name string, x []float32, rows, cols, ld int) {
+	if ld < max(cols, 1) {
+		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("%s: leading dimension %d < %d columns", name, ld, cols)})
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("%s: %d×%d with ld %d needs %d elements, have %d", name, rows, cols, ld, need, len(x))})
+	}
+}
+
+// gemmGo is the portable kernel: C = alpha·op(A)·op(B) + beta·C with a
+// cache-friendly i-p-j loop order on row-major data. Arguments are checked.
+func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		ci := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(ci)
+		} else if beta != 1 {
+			for j := range ci {
+				ci[j] *= beta
+			}
+		}
+		for p := 0; p < k; p++ {
+			var av float32
+			if transA {
+				av = a[p*lda+i]
+			} else {
+				av = a[i*lda+p]
+			}
+			av *= alpha
+			if av == 0 {
+				continue
+			}
+			if transB {
+				for j := range ci {
+					ci[j] += av * b[j*ldb+p]
+				}
+			} else {
+				bp := b[p*ldb : p*ldb+n]
+				for j, bv := range bp {
+					ci[j] += av * bv
+				}
+			}
+		}
+	}
+}
