@@ -1,0 +1,148 @@
+package workbench_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/mechinterp/workbench/"
+
+// allowed is the import table of ../shared/ARCHITECTURE.md: for each package
+// (directory relative to the module root), the module packages and external
+// module prefixes its non-test files may import. The standard library is
+// always allowed. Change this table by decision, never to make a build pass.
+var allowed = map[string][]string{
+	"tensor":        {"golang.org/x/sys/cpu"},
+	"checkpoint":    {},
+	"hooks":         {"tensor"},
+	"nn":            {"tensor", "gonum.org/v1/gonum"},
+	"optim":         {"tensor"},
+	"data":          {"tensor"},
+	"transformer":   {"tensor", "nn", "hooks", "checkpoint"},
+	"cnn":           {"tensor", "nn", "hooks", "checkpoint"},
+	"gan":           {"tensor", "nn", "hooks", "checkpoint", "cnn"},
+	"train":         {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
+	"circuits":      {"tensor", "hooks", "transformer", "gonum.org/v1/gonum"},
+	"lens":          {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
+	"patching":      {"tensor", "nn", "hooks", "transformer", "gonum.org/v1/gonum"},
+	"figures":       {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
+	"web":           {"*internal", "github.com/go-chi/chi/v5"},
+	"notebooks":     {"*internal", "gonum.org/v1/gonum"},
+	"cmd/workbench": {"*internal", "golang.org/x/term"},
+}
+
+// internalBelowWeb lists the packages "*internal" stands for: everything but
+// cmd, web and notebooks.
+var internalBelowWeb = []string{"tensor", "checkpoint", "hooks", "nn", "optim", "data",
+	"transformer", "cnn", "gan", "train", "circuits", "lens", "patching", "figures"}
+
+func TestImportTable(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "runs" || name == "out") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == "." {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		row, ok := rowFor(dir)
+		if !ok {
+			t.Errorf("%s: package %q has no row in the import table (deps_test.go); add one by decision", path, dir)
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !importAllowed(dir, row, p) {
+				t.Errorf("%s imports %q, which row %q of the import table does not allow", path, p, dir)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rowFor finds the table row for a package directory: its own, or that of
+// the nearest listed ancestor (notebooks/01-x uses "notebooks").
+func rowFor(dir string) ([]string, bool) {
+	for d := dir; d != "." && d != "/"; d = filepath.ToSlash(filepath.Dir(d)) {
+		if row, ok := allowed[d]; ok {
+			return row, true
+		}
+	}
+	return nil, false
+}
+
+func importAllowed(dir string, row []string, p string) bool {
+	if !strings.Contains(strings.SplitN(p, "/", 2)[0], ".") {
+		return true // standard library
+	}
+	if rest, ok := strings.CutPrefix(p, module); ok {
+		if strings.HasPrefix(rest, dir+"/") || rest == dir {
+			return true // own subpackages
+		}
+		if slices.Contains(row, "*internal") && slices.Contains(internalBelowWeb, rest) {
+			return true
+		}
+		if strings.HasPrefix(dir, "cmd/") || strings.HasPrefix(dir, "notebooks") {
+			if rest == "web" || strings.HasPrefix(dir, "cmd/") {
+				return true
+			}
+		}
+		return slices.Contains(row, rest)
+	}
+	for _, a := range row {
+		if strings.Contains(a, ".") && (p == a || strings.HasPrefix(p, a+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestImportTableSelfCheck(t *testing.T) {
+	tests := []struct {
+		dir, imp string
+		want     bool
+	}{
+		{"tensor", "golang.org/x/sys/cpu", true},
+		{"tensor", "gonum.org/v1/gonum/mat", false},
+		{"hooks", module + "tensor", true},
+		{"hooks", module + "nn", false},
+		{"circuits", module + "lens", false},
+		{"lens", module + "patching", false},
+		{"web", "github.com/go-chi/chi/v5/middleware", true},
+		{"transformer", "github.com/go-chi/chi/v5", false},
+		{"cmd/workbench", module + "web", true},
+		{"checkpoint", "fmt", true},
+	}
+	for _, tt := range tests {
+		row, ok := rowFor(tt.dir)
+		if !ok {
+			t.Fatalf("no row for %q", tt.dir)
+		}
+		if got := importAllowed(tt.dir, row, tt.imp); got != tt.want {
+			t.Errorf("importAllowed(%q, %q) = %v, want %v", tt.dir, tt.imp, got, tt.want)
+		}
+	}
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Fatalf("deps_test must run from the module root: %v", err)
+	}
+}
