@@ -1,0 +1,269 @@
+package transformer
+
+import (
+	"fmt"
+
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/nn"
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// Backward back-propagates the loss of the last Loss call through the last
+// forward pass, ACCUMULATING parameter gradients into g (zero it first for a
+// fresh gradient), and calls hs's backward hooks with the gradient with
+// respect to each hooked activation. Forward hooks' edits are part of the
+// forward pass: Backward differentiates the values the hooks left.
+func (w *Workspace) Backward(g *Params, hs *hooks.Set) error {
+	dl := w.gradActs().logits.Data
+	clear(dl)
+	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, 1)
+	return w.backward(g, hs)
+}
+
+// BackwardFrom back-propagates a caller-supplied gradient with respect to
+// the logits, dlogits [batch, pos, d_vocab_out], through the last forward
+// pass, as Backward does. Use it for metrics other than the loss (logit
+// differences in attribution patching, for example).
+func (w *Workspace) BackwardFrom(dlogits []float32, g *Params, hs *hooks.Set) error {
+	ga := w.gradActs()
+	if len(dlogits) != len(ga.logits.Data) {
+		return fmt.Errorf("transformer: dlogits has %d values, want %d", len(dlogits), len(ga.logits.Data))
+	}
+	copy(ga.logits.Data, dlogits)
+	return w.backward(g, hs)
+}
+
+// Grad returns the gradient with respect to the activation called name after
+// the last Backward, or false if there is none (not a transformer point, or
+// not computed: scale points have no gradient here). The tensor is a view
+// that the next pass overwrites.
+func (w *Workspace) Grad(name hooks.Name) (*tensor.Tensor, bool) {
+	if w.grad == nil {
+		return nil, false
+	}
+	return w.m.lookup(w.grad, name)
+}
+
+// Act returns the activation called name from the last forward pass, a view.
+func (w *Workspace) Act(name hooks.Name) (*tensor.Tensor, bool) { return w.m.lookup(&w.act, name) }
+
+func (w *Workspace) gradActs() *acts {
+	if w.grad == nil {
+		w.grad = newActs(w.m.Cfg, w.batch, w.pos)
+	}
+	return w.grad
+}
+
+// backward propagates w.grad.logits back to the embeddings.
+func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
+	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
+	d, rows := c.DModel, w.rows
+	if err := hs.RunBackward(nm.unembed, da.logits); err != nil {
+		return err
+	}
+	L := c.NLayers
+	dres := da.resid[L]
+	clear(dres.Data)
+	x := a.resid[L]
+	if c.HasNorm() {
+		x = a.lnfOut
+		dx := da.lnfOut
+		clear(dx.Data)
+		w.unembedBackward(g, dx.Data, x.Data)
+		if err := hs.RunBackward(nm.lnfNorm, dx); err != nil {
+			return err
+		}
+		w.normBackward(dres.Data, g.LNFinalW, g.LNFinalB, dx.Data, a.resid[L].Data, a.lnfScale.Data, p.LNFinalW)
+	} else {
+		w.unembedBackward(g, dres.Data, x.Data)
+	}
+	for l := L - 1; l >= 0; l-- {
+		if err := hs.RunBackward(nm.residPost[l], da.resid[l+1]); err != nil {
+			return err
+		}
+		if err := w.blockBackward(g, hs, l); err != nil {
+			return err
+		}
+	}
+	// resid[0] = embed + pos_embed (shortformer: embed only).
+	copy(da.embed.Data, da.resid[0].Data)
+	if err := hs.RunBackward(nm.embed, da.embed); err != nil {
+		return err
+	}
+	nn.EmbedBackward(g.WE, da.embed.Data, w.tokens, d)
+	if c.PositionalEmbeddingType == PosShortformer {
+		clear(da.posEmbed.Data)
+	} else {
+		copy(da.posEmbed.Data, da.resid[0].Data)
+	}
+	if err := hs.RunBackward(nm.posEmbed, da.posEmbed); err != nil {
+		return err
+	}
+	nn.PosEmbedBackward(g.WPos, da.posEmbed.Data, w.batch, w.pos, d)
+	_ = rows
+	return nil
+}
+
+// unembedBackward accumulates dx += dlogits·W_Uᵀ and the unembedding's
+// parameter gradients.
+func (w *Workspace) unembedBackward(g *Params, dx, x []float32) {
+	c, p, dl := w.m.Cfg, w.m.P, w.grad.logits.Data
+	d, V := c.DModel, c.DVocabOut
+	if c.TiedEmbeddings {
+		// logits = x·W_Eᵀ: dx += dl·W_E, dW_E += dlᵀ·x.
+		tensor.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 1, dx, d)
+		tensor.Gemm(true, false, V, d, w.rows, 1, dl, V, x, d, 1, g.WE, d)
+		colSum(g.BU, dl, w.rows, V)
+		return
+	}
+	nn.LinearBackward(dx, g.WU, g.BU, dl, x, p.WU, w.rows, d, V)
+}
+
+// normBackward accumulates into dx the gradient through the config's
+// normalization applied to x with the saved scale.
+func (w *Workspace) normBackward(dx, dg, db, dy, x, scale, gain []float32) {
+	c := w.m.Cfg
+	switch c.NormalizationType {
+	case NormLN, NormLNPre:
+		nn.LayerNormBackward(dx, dg, db, dy, x, scale, gain, w.rows, c.DModel)
+	case NormRMS, NormRMSPre:
+		nn.RMSNormBackward(dx, dg, dy, x, scale, gain, w.rows, c.DModel)
+	}
+}
+
+// blockBackward takes the gradient at resid[l+1] to resid[l] for block l.
+func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
+	c, a, da, nm := w.m.Cfg, &w.act, w.grad, &w.m.nm
+	bp, gp := &w.m.P.Blocks[l], &g.Blocks[l]
+	ba, dba := &a.blocks[l], &da.blocks[l]
+	d, H, dh, rows := c.DModel, c.NHeads, c.DHead, w.rows
+	hd := H * dh
+
+	dMid := da.resid[l+1] // gradient w.r.t. resid_mid (attention-only: resid_post)
+	if c.HasMLP() {
+		copy(dba.mlpOut.Data, da.resid[l+1].Data)
+		if err := hs.RunBackward(nm.mlpOut[l], dba.mlpOut); err != nil {
+			return err
+		}
+		clear(dba.mlpPost.Data)
+		nn.LinearBackward(dba.mlpPost.Data, gp.WOut, gp.BOut, dba.mlpOut.Data, ba.mlpPost.Data, bp.WOut, rows, c.DMLP, d)
+		if err := hs.RunBackward(nm.mlpPost[l], dba.mlpPost); err != nil {
+			return err
+		}
+		clear(dba.mlpPre.Data)
+		switch c.ActFn {
+		case ActGELU:
+			nn.GELUBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
+		case ActGELUNew:
+			nn.GELUTanhBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
+		case ActReLU:
+			nn.ReLUBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
+		}
+		if err := hs.RunBackward(nm.mlpPre[l], dba.mlpPre); err != nil {
+			return err
+		}
+		dMid = dba.residMid
+		copy(dMid.Data, da.resid[l+1].Data)
+		if c.HasNorm() {
+			clear(dba.ln2Out.Data)
+			nn.LinearBackward(dba.ln2Out.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.ln2Out.Data, bp.WIn, rows, d, c.DMLP)
+			if err := hs.RunBackward(nm.ln2Norm[l], dba.ln2Out); err != nil {
+				return err
+			}
+			w.normBackward(dMid.Data, gp.LN2W, gp.LN2B, dba.ln2Out.Data, ba.residMid.Data, ba.ln2Scale.Data, bp.LN2W)
+		} else {
+			nn.LinearBackward(dMid.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.residMid.Data, bp.WIn, rows, d, c.DMLP)
+		}
+		if err := hs.RunBackward(nm.residMid[l], dMid); err != nil {
+			return err
+		}
+	}
+
+	copy(dba.attnOut.Data, dMid.Data)
+	if err := hs.RunBackward(nm.attnOut[l], dba.attnOut); err != nil {
+		return err
+	}
+	clear(dba.z.Data)
+	if hs.HasForward(nm.result[l]) || hs.HasBackward(nm.result[l]) {
+		for r := 0; r < rows; r++ {
+			for hh := 0; hh < H; hh++ {
+				copy(dba.result.Data[(r*H+hh)*d:][:d], dba.attnOut.Data[r*d:][:d])
+			}
+		}
+		if err := hs.RunBackward(nm.result[l], dba.result); err != nil {
+			return err
+		}
+		colSum(gp.BO, dba.attnOut.Data, rows, d)
+		for hh := 0; hh < H; hh++ {
+			nn.LinearBackwardStrided(dba.z.Data[hh*dh:], gp.WO[hh*dh*d:], nil, dba.result.Data[hh*d:], ba.z.Data[hh*dh:], bp.WO[hh*dh*d:], rows, dh, d, H*d, hd, d)
+		}
+	} else {
+		nn.LinearBackward(dba.z.Data, gp.WO, gp.BO, dba.attnOut.Data, ba.z.Data, bp.WO, rows, hd, d)
+	}
+	if err := hs.RunBackward(nm.z[l], dba.z); err != nil {
+		return err
+	}
+
+	clear(dba.q.Data)
+	clear(dba.k.Data)
+	clear(dba.v.Data)
+	if w.stepwiseAttn[l] {
+		clear(dba.pattern.Data)
+		nn.AttnMixBackward(dba.pattern.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
+		if err := hs.RunBackward(nm.pattern[l], dba.pattern); err != nil {
+			return err
+		}
+		clear(dba.scores.Data)
+		nn.AttnSoftmaxBackward(dba.scores.Data, dba.pattern.Data, ba.pattern.Data, w.batch, H, w.pos)
+		if err := hs.RunBackward(nm.scores[l], dba.scores); err != nil {
+			return err
+		}
+		nn.AttnScoresBackward(dba.q.Data, dba.k.Data, dba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
+	} else {
+		nn.AttentionBackward(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh)
+	}
+	for _, t := range []struct {
+		n hooks.Name
+		g *tensor.Tensor
+	}{{nm.q[l], dba.q}, {nm.k[l], dba.k}, {nm.v[l], dba.v}} {
+		if err := hs.RunBackward(t.n, t.g); err != nil {
+			return err
+		}
+	}
+
+	// Input projections. h = ln1(resid_pre) (or resid_pre itself).
+	dres := da.resid[l]
+	copy(dres.Data, dMid.Data)
+	h, dh1 := a.resid[l], dres
+	if c.HasNorm() {
+		h, dh1 = ba.ln1Out, dba.ln1Out
+		clear(dh1.Data)
+	}
+	qkIn, dqkIn := h, dh1
+	if ba.qkIn != nil {
+		qkIn = ba.qkIn
+		dqkIn = dba.qkIn
+		clear(dqkIn.Data)
+	}
+	nn.LinearBackward(dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, rows, d, hd)
+	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, hd)
+	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, hd)
+	if ba.qkIn != nil {
+		tensor.Axpy(1, dqkIn.Data, dh1.Data)
+		nn.PosEmbedBackward(g.WPos, dqkIn.Data, w.batch, w.pos, d)
+	}
+	if c.HasNorm() {
+		if err := hs.RunBackward(nm.ln1Norm[l], dh1); err != nil {
+			return err
+		}
+		w.normBackward(dres.Data, gp.LN1W, gp.LN1B, dh1.Data, a.resid[l].Data, ba.ln1Scale.Data, bp.LN1W)
+	}
+	return hs.RunBackward(nm.residPre[l], dres)
+}
+
+// colSum accumulates the column sums of y[rows, n] into dst[n].
+func colSum(dst, y []float32, rows, n int) {
+	for r := 0; r < rows; r++ {
+		tensor.Axpy(1, y[r*n:(r+1)*n], dst)
+	}
+}

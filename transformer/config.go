@@ -1,0 +1,182 @@
+package transformer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Normalization types (TransformerLens's normalization_type).
+const (
+	NormNone   = "none"
+	NormLN     = "LN"
+	NormLNPre  = "LNPre"
+	NormRMS    = "RMS"
+	NormRMSPre = "RMSPre"
+)
+
+// Activation functions (TransformerLens's act_fn).
+const (
+	ActGELU    = "gelu"     // exact, erf form
+	ActGELUNew = "gelu_new" // tanh approximation (GPT-2)
+	ActReLU    = "relu"
+)
+
+// Positional embedding types.
+const (
+	PosStandard    = "standard"    // learned W_pos added to the residual stream
+	PosShortformer = "shortformer" // W_pos added to the input of Q and K only
+)
+
+// MaxNCtx bounds n_ctx so that a config cannot ask for absurd memory.
+const MaxNCtx = 1 << 16
+
+// Config is a model's architecture, with TransformerLens's field names in
+// JSON. It holds architecture only; analysis options belong to the functions
+// that use them. JSON null (as PyTorch exports write for unset fields) means
+// the default.
+type Config struct {
+	NLayers                 int     `json:"n_layers"`
+	DModel                  int     `json:"d_model"`
+	NHeads                  int     `json:"n_heads"`
+	DHead                   int     `json:"d_head"`
+	DMLP                    int     `json:"d_mlp"`
+	DVocab                  int     `json:"d_vocab"`
+	DVocabOut               int     `json:"d_vocab_out"` // 0 or -1: same as DVocab
+	NCtx                    int     `json:"n_ctx"`
+	AttnOnly                bool    `json:"attn_only"`
+	NormalizationType       string  `json:"normalization_type"` // LN, LNPre, RMS, RMSPre, none ("" = none)
+	PositionalEmbeddingType string  `json:"positional_embedding_type"`
+	ActFn                   string  `json:"act_fn"`
+	TiedEmbeddings          bool    `json:"tied_embeddings"` // W_U = W_Eᵀ
+	Eps                     float64 `json:"eps"`
+	Seed                    uint64  `json:"seed"`
+	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
+}
+
+// ParseConfig decodes a JSON config, fills defaults and validates it.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("transformer: config: %w", err)
+	}
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// WithDefaults returns c with unset fields given their defaults:
+// d_vocab_out = d_vocab, normalization "none", positional embedding
+// "standard", act_fn "gelu" for models with an MLP, eps 1e-5, and the
+// TransformerLens init range 0.8/√d_model.
+func (c Config) WithDefaults() Config {
+	if c.DVocabOut <= 0 {
+		c.DVocabOut = c.DVocab
+	}
+	if c.NormalizationType == "" || strings.EqualFold(c.NormalizationType, "none") {
+		c.NormalizationType = NormNone
+	}
+	if c.PositionalEmbeddingType == "" {
+		c.PositionalEmbeddingType = PosStandard
+	}
+	if c.ActFn == "" && !c.AttnOnly {
+		c.ActFn = ActGELU
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-5
+	}
+	if c.InitRange == 0 && c.DModel > 0 {
+		c.InitRange = 0.8 / math.Sqrt(float64(c.DModel))
+	}
+	return c
+}
+
+// HasMLP reports whether blocks have an MLP.
+func (c Config) HasMLP() bool { return !c.AttnOnly }
+
+// HasNorm reports whether the model has LayerNorm/RMSNorm layers.
+func (c Config) HasNorm() bool { return c.NormalizationType != NormNone && c.NormalizationType != "" }
+
+// normHasWeight reports whether the normalization has a learned gain (and,
+// for LN, bias).
+func (c Config) normHasWeight() bool {
+	return c.NormalizationType == NormLN || c.NormalizationType == NormRMS
+}
+
+// Validate reports the first problem with c in words a user understands.
+// Call it on WithDefaults' result.
+func (c Config) Validate() error {
+	var errs []error
+	pos := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
+		}
+	}
+	pos("n_layers", c.NLayers)
+	pos("d_model", c.DModel)
+	pos("n_heads", c.NHeads)
+	pos("d_head", c.DHead)
+	pos("d_vocab", c.DVocab)
+	pos("d_vocab_out", c.DVocabOut)
+	pos("n_ctx", c.NCtx)
+	if c.NCtx > MaxNCtx {
+		errs = append(errs, fmt.Errorf("n_ctx %d exceeds the limit %d", c.NCtx, MaxNCtx))
+	}
+	if !c.AttnOnly {
+		if c.DMLP <= 0 {
+			errs = append(errs, fmt.Errorf("d_mlp must be positive for a model with MLPs (attn_only false), got %d", c.DMLP))
+		}
+		switch c.ActFn {
+		case ActGELU, ActGELUNew, ActReLU:
+		default:
+			errs = append(errs, fmt.Errorf("act_fn %q is not one of gelu, gelu_new, relu", c.ActFn))
+		}
+	}
+	switch c.NormalizationType {
+	case NormNone, NormLN, NormLNPre, NormRMS, NormRMSPre:
+	default:
+		errs = append(errs, fmt.Errorf("normalization_type %q is not one of LN, LNPre, RMS, RMSPre, none", c.NormalizationType))
+	}
+	switch c.PositionalEmbeddingType {
+	case PosStandard, PosShortformer:
+	default:
+		errs = append(errs, fmt.Errorf("positional_embedding_type %q is not one of standard, shortformer", c.PositionalEmbeddingType))
+	}
+	if c.TiedEmbeddings && c.DVocabOut != c.DVocab {
+		errs = append(errs, fmt.Errorf("tied_embeddings needs d_vocab_out == d_vocab, got %d and %d", c.DVocabOut, c.DVocab))
+	}
+	if c.Eps <= 0 || math.IsNaN(c.Eps) {
+		errs = append(errs, fmt.Errorf("eps must be positive, got %g", c.Eps))
+	}
+	if c.InitRange < 0 || math.IsNaN(c.InitRange) {
+		errs = append(errs, fmt.Errorf("initializer_range must be non-negative, got %g", c.InitRange))
+	}
+	const maxParams = 1 << 31
+	if len(errs) == 0 && c.NumParams() > maxParams {
+		errs = append(errs, fmt.Errorf("model has %d parameters, more than the limit %d", c.NumParams(), maxParams))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("transformer: invalid config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// NumParams returns the number of float32 parameters the model stores (tied
+// embeddings store W_U once, as W_E).
+func (c Config) NumParams() int {
+	n := 0
+	for _, s := range c.paramSpecs() {
+		n += s.numel()
+	}
+	return n
+}
+
+// JSON returns the config as indented JSON with TransformerLens field names.
+func (c Config) JSON() []byte {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return b
+}

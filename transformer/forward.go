@@ -1,0 +1,209 @@
+package transformer
+
+import (
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/nn"
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// forward runs blocks [start, stop) on w.act.resid[start] (start == 0 first
+// embeds w.tokens) and, if stop == n_layers, the final norm and unembedding.
+func (w *Workspace) forward(hs *hooks.Set, start, stop int) error {
+	c, p, a, nm := w.m.Cfg, w.m.P, &w.act, &w.m.nm
+	d, rows := c.DModel, w.rows
+	if start == 0 {
+		nn.EmbedForward(a.embed.Data, w.tokens, p.WE, d)
+		if err := hs.RunForward(nm.embed, a.embed); err != nil {
+			return err
+		}
+		nn.PosEmbedForward(a.posEmbed.Data, p.WPos, w.batch, w.pos, d)
+		if err := hs.RunForward(nm.posEmbed, a.posEmbed); err != nil {
+			return err
+		}
+		if c.PositionalEmbeddingType == PosShortformer {
+			copy(a.resid[0].Data, a.embed.Data)
+		} else {
+			tensor.Add(a.resid[0].Data, a.embed.Data, a.posEmbed.Data)
+		}
+	}
+	for l := start; l < stop; l++ {
+		if err := w.block(hs, l); err != nil {
+			return err
+		}
+	}
+	if stop < c.NLayers {
+		return nil
+	}
+	x := a.resid[c.NLayers]
+	if c.HasNorm() {
+		if err := w.norm(hs, a.lnfOut, a.lnfScale, x, p.LNFinalW, p.LNFinalB, nm.lnfScale, nm.lnfNorm); err != nil {
+			return err
+		}
+		x = a.lnfOut
+	}
+	wu, ldw := p.WU, c.DVocabOut
+	if c.TiedEmbeddings {
+		// logits = x·W_Eᵀ + b_U
+		tensor.Gemm(false, true, rows, c.DVocabOut, d, 1, x.Data, d, p.WE, d, 0, a.logits.Data, c.DVocabOut)
+		addBias(a.logits.Data, p.BU)
+	} else {
+		nn.LinearForwardStrided(a.logits.Data, x.Data, wu, p.BU, rows, d, c.DVocabOut, c.DVocabOut, d, ldw)
+	}
+	return hs.RunForward(nm.unembed, a.logits)
+}
+
+// norm applies the config's normalization to x into out (and its scale).
+func (w *Workspace) norm(hs *hooks.Set, out, scale, x *tensor.Tensor, g, b []float32, scaleName, normName hooks.Name) error {
+	c := w.m.Cfg
+	eps := float32(c.Eps)
+	switch c.NormalizationType {
+	case NormLN, NormLNPre:
+		nn.LayerNormForward(out.Data, scale.Data, x.Data, g, b, w.rows, c.DModel, eps)
+	case NormRMS, NormRMSPre:
+		nn.RMSNormForward(out.Data, scale.Data, x.Data, g, w.rows, c.DModel, eps)
+	}
+	if err := hs.RunForward(scaleName, scale); err != nil {
+		return err
+	}
+	return hs.RunForward(normName, out)
+}
+
+// block runs transformer block l: resid[l] → resid[l+1].
+func (w *Workspace) block(hs *hooks.Set, l int) error {
+	c, a, nm := w.m.Cfg, &w.act, &w.m.nm
+	bp, ba := &w.m.P.Blocks[l], &a.blocks[l]
+	d, H, dh, rows := c.DModel, c.NHeads, c.DHead, w.rows
+	hd := H * dh
+
+	x := a.resid[l]
+	if err := hs.RunForward(nm.residPre[l], x); err != nil {
+		return err
+	}
+	h := x
+	if c.HasNorm() {
+		if err := w.norm(hs, ba.ln1Out, ba.ln1Scale, x, bp.LN1W, bp.LN1B, nm.ln1Scale[l], nm.ln1Norm[l]); err != nil {
+			return err
+		}
+		h = ba.ln1Out
+	}
+	qkIn := h
+	if ba.qkIn != nil {
+		addPos(ba.qkIn.Data, h.Data, w.m.P.WPos, w.batch, w.pos, d)
+		qkIn = ba.qkIn
+	}
+	nn.LinearForward(ba.q.Data, qkIn.Data, bp.WQ, bp.BQ, rows, d, hd)
+	if err := hs.RunForward(nm.q[l], ba.q); err != nil {
+		return err
+	}
+	nn.LinearForward(ba.k.Data, qkIn.Data, bp.WK, bp.BK, rows, d, hd)
+	if err := hs.RunForward(nm.k[l], ba.k); err != nil {
+		return err
+	}
+	nn.LinearForward(ba.v.Data, h.Data, bp.WV, bp.BV, rows, d, hd)
+	if err := hs.RunForward(nm.v[l], ba.v); err != nil {
+		return err
+	}
+
+	// Attention: fused per (batch, head) unless a hook needs the steps.
+	stepwise := hs.HasForward(nm.scores[l]) || hs.HasForward(nm.pattern[l]) ||
+		hs.HasBackward(nm.scores[l]) || hs.HasBackward(nm.pattern[l])
+	w.stepwiseAttn[l] = stepwise
+	if stepwise {
+		nn.AttnScoresForward(ba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
+		if err := hs.RunForward(nm.scores[l], ba.scores); err != nil {
+			return err
+		}
+		nn.AttnSoftmaxForward(ba.pattern.Data, ba.scores.Data, w.batch, H, w.pos)
+		if err := hs.RunForward(nm.pattern[l], ba.pattern); err != nil {
+			return err
+		}
+		clear(ba.z.Data)
+		nn.AttnMixForward(ba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
+	} else {
+		nn.AttentionForward(ba.z.Data, ba.scores.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, H, dh)
+	}
+	if err := hs.RunForward(nm.z[l], ba.z); err != nil {
+		return err
+	}
+
+	// Output projection: per head when hook_result is wanted.
+	if hs.HasForward(nm.result[l]) || hs.HasBackward(nm.result[l]) {
+		for hh := 0; hh < H; hh++ {
+			// result[:, :, hh, :] = z[:, :, hh, :]·W_O[hh]   rows×dh · dh×d
+			tensor.Gemm(false, false, rows, d, dh, 1, ba.z.Data[hh*dh:], hd, bp.WO[hh*dh*d:], d, 0, ba.result.Data[hh*d:], H*d)
+		}
+		if err := hs.RunForward(nm.result[l], ba.result); err != nil {
+			return err
+		}
+		sumHeads(ba.attnOut.Data, ba.result.Data, bp.BO, rows, H, d)
+	} else {
+		nn.LinearForward(ba.attnOut.Data, ba.z.Data, bp.WO, bp.BO, rows, hd, d)
+	}
+	if err := hs.RunForward(nm.attnOut[l], ba.attnOut); err != nil {
+		return err
+	}
+
+	if !c.HasMLP() {
+		tensor.Add(a.resid[l+1].Data, x.Data, ba.attnOut.Data)
+		return hs.RunForward(nm.residPost[l], a.resid[l+1])
+	}
+	tensor.Add(ba.residMid.Data, x.Data, ba.attnOut.Data)
+	if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
+		return err
+	}
+	h2 := ba.residMid
+	if c.HasNorm() {
+		if err := w.norm(hs, ba.ln2Out, ba.ln2Scale, ba.residMid, bp.LN2W, bp.LN2B, nm.ln2Scale[l], nm.ln2Norm[l]); err != nil {
+			return err
+		}
+		h2 = ba.ln2Out
+	}
+	nn.LinearForward(ba.mlpPre.Data, h2.Data, bp.WIn, bp.BIn, rows, d, c.DMLP)
+	if err := hs.RunForward(nm.mlpPre[l], ba.mlpPre); err != nil {
+		return err
+	}
+	switch c.ActFn {
+	case ActGELU:
+		nn.GELUForward(ba.mlpPost.Data, ba.mlpPre.Data)
+	case ActGELUNew:
+		nn.GELUTanhForward(ba.mlpPost.Data, ba.mlpPre.Data)
+	case ActReLU:
+		nn.ReLUForward(ba.mlpPost.Data, ba.mlpPre.Data)
+	}
+	if err := hs.RunForward(nm.mlpPost[l], ba.mlpPost); err != nil {
+		return err
+	}
+	nn.LinearForward(ba.mlpOut.Data, ba.mlpPost.Data, bp.WOut, bp.BOut, rows, c.DMLP, d)
+	if err := hs.RunForward(nm.mlpOut[l], ba.mlpOut); err != nil {
+		return err
+	}
+	tensor.Add(a.resid[l+1].Data, ba.residMid.Data, ba.mlpOut.Data)
+	return hs.RunForward(nm.residPost[l], a.resid[l+1])
+}
+
+// addBias adds b[n] to every row of y[rows, n].
+func addBias(y, b []float32) {
+	n := len(b)
+	for off := 0; off < len(y); off += n {
+		tensor.Axpy(1, b, y[off:off+n])
+	}
+}
+
+// addPos writes dst[b,p,:] = x[b,p,:] + wpos[p,:].
+func addPos(dst, x, wpos []float32, batch, pos, d int) {
+	for b := 0; b < batch; b++ {
+		off := b * pos * d
+		tensor.Add(dst[off:off+pos*d], x[off:off+pos*d], wpos[:pos*d])
+	}
+}
+
+// sumHeads writes out[r,:] = Σ_h result[r,h,:] + bias.
+func sumHeads(out, result, bias []float32, rows, heads, d int) {
+	for r := 0; r < rows; r++ {
+		o := out[r*d : (r+1)*d]
+		copy(o, bias)
+		for h := 0; h < heads; h++ {
+			tensor.Axpy(1, result[(r*heads+h)*d:][:d], o)
+		}
+	}
+}

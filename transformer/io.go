@@ -1,0 +1,123 @@
+package transformer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/mechinterp/workbench/checkpoint"
+)
+
+// ConfigMetadataKey is the safetensors __metadata__ key under which
+// checkpoints carry the model config as JSON.
+const ConfigMetadataKey = "config"
+
+// Save writes the model to path as safetensors with TransformerLens
+// state-dict names and shapes, the config as JSON under
+// __metadata__["config"], atomically (temporary file and rename). Extra
+// metadata entries, if any, are added.
+func (m *Model) Save(path string, extra map[string]string) error {
+	meta := map[string]string{ConfigMetadataKey: string(m.Cfg.JSON())}
+	for k, v := range extra {
+		if k != ConfigMetadataKey {
+			meta[k] = v
+		}
+	}
+	return checkpoint.WriteFile(path, m.StateDict(), meta)
+}
+
+// StateDict returns every parameter as a TransformerLens-named tensor in
+// TransformerLens layout (copies).
+func (m *Model) StateDict() []checkpoint.Tensor {
+	specs := m.Cfg.paramSpecs()
+	out := make([]checkpoint.Tensor, len(specs))
+	for i, s := range specs {
+		data := make([]float32, s.numel())
+		s.toTL(data, *s.ptr(m.P))
+		out[i] = checkpoint.Tensor{Name: s.name, Shape: slices.Clone(s.shape), Data: data}
+	}
+	return out
+}
+
+// Load reads a model from a safetensors checkpoint. The config comes from
+// configPath if it is not empty, else from the file's __metadata__["config"].
+// Missing, extra or mis-shaped tensors are errors naming the tensor.
+func Load(path, configPath string) (*Model, error) {
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var cfgJSON []byte
+	switch {
+	case configPath != "":
+		if cfgJSON, err = os.ReadFile(configPath); err != nil {
+			return nil, fmt.Errorf("transformer: %w", err)
+		}
+	case f.Metadata[ConfigMetadataKey] != "":
+		cfgJSON = []byte(f.Metadata[ConfigMetadataKey])
+	default:
+		return nil, fmt.Errorf("transformer: %s has no config in its metadata; pass a config JSON file (--config)", path)
+	}
+	cfg, err := ParseConfig(cfgJSON)
+	if err != nil {
+		return nil, err
+	}
+	return FromCheckpoint(f, cfg)
+}
+
+// FromCheckpoint builds a model of config cfg from an open safetensors file
+// holding a TransformerLens state dict. Tensors of any float dtype are
+// converted to float32. Buffers TransformerLens keeps in state dicts
+// (attention masks, IGNORE) are ignored.
+func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
+	m, err := newZero(cfg)
+	if err != nil {
+		return nil, err
+	}
+	specs := m.Cfg.paramSpecs()
+	want := map[string]bool{}
+	var errs []error
+	var buf []float32
+	for _, s := range specs {
+		want[s.name] = true
+		info, ok := f.Info(s.name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("missing tensor %q (shape %v)", s.name, s.shape))
+			continue
+		}
+		if !slices.Equal(info.Shape, s.shape) {
+			errs = append(errs, fmt.Errorf("tensor %q: want shape %v, got %v", s.name, s.shape, info.Shape))
+			continue
+		}
+		dst := *s.ptr(m.P)
+		if s.layout == plain {
+			err = f.Float32Into(dst, s.name, s.shape)
+		} else {
+			buf = slices.Grow(buf[:0], s.numel())[:s.numel()]
+			if err = f.Float32Into(buf, s.name, s.shape); err == nil {
+				s.fromTL(dst, buf)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, info := range f.Tensors() {
+		if !want[info.Name] && !ignoredBuffer(info.Name) {
+			errs = append(errs, fmt.Errorf("unexpected tensor %q (shape %v) for this config", info.Name, info.Shape))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("transformer: checkpoint does not match the config: %w", errors.Join(errs...))
+	}
+	return m, nil
+}
+
+// ignoredBuffer reports whether a state-dict entry is one of
+// TransformerLens's non-parameter buffers.
+func ignoredBuffer(name string) bool {
+	return strings.HasSuffix(name, ".attn.mask") || strings.HasSuffix(name, ".attn.IGNORE")
+}

@@ -1,0 +1,192 @@
+package transformer
+
+import (
+	"math/rand/v2"
+
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// Params holds every parameter of a model (or, with the same layout, every
+// gradient) as views into one allocation. Matrices multiply row vectors on
+// the right. Internal layouts are chosen for speed; the TransformerLens
+// layouts appear in checkpoints and in the per-head accessors:
+//
+//	WE    [d_vocab, d_model]       WPos [n_ctx, d_model]
+//	WQ/WK/WV [d_model, n_heads·d_head]   (TransformerLens: [n_heads, d_model, d_head])
+//	BQ/BK/BV [n_heads·d_head]            (TransformerLens: [n_heads, d_head])
+//	WO    [n_heads·d_head, d_model]       (TransformerLens: [n_heads, d_head, d_model], same memory)
+//	WIn [d_model, d_mlp]  WOut [d_mlp, d_model]  WU [d_model, d_vocab_out]
+//
+// Slices of absent parameters (no LayerNorm, attention-only, tied W_U) are nil.
+type Params struct {
+	Blocks   []BlockParams
+	WE, WPos []float32
+	LNFinalW []float32
+	LNFinalB []float32
+	WU, BU   []float32
+	data     []float32
+}
+
+// BlockParams are one block's parameters.
+type BlockParams struct {
+	LN1W, LN1B []float32
+	WQ, BQ     []float32
+	WK, BK     []float32
+	WV, BV     []float32
+	WO, BO     []float32
+	LN2W, LN2B []float32
+	WIn, BIn   []float32
+	WOut, BOut []float32
+}
+
+// Data returns the single backing slice of all parameters, in layout order.
+func (p *Params) Data() []float32 { return p.data }
+
+// layout of a parameter in memory relative to its TransformerLens shape.
+type layout int
+
+const (
+	plain   layout = iota // same as TransformerLens
+	headsIn               // TL [H, d, dh] stored as [d, H·dh]
+)
+
+// paramSpec describes one parameter: TransformerLens name and shape, how it
+// is stored, how it is initialised, and whether weight decay applies.
+type paramSpec struct {
+	name   string
+	shape  []int // TransformerLens shape
+	layout layout
+	init   byte // 'n' normal(0, init range), '0' zeros, '1' ones
+	decay  bool
+	ptr    func(p *Params) *[]float32
+}
+
+func (s paramSpec) numel() int { return tensor.Numel(s.shape) }
+
+// paramSpecs lists the model's parameters in storage order, with
+// TransformerLens state-dict names.
+func (c Config) paramSpecs() []paramSpec {
+	d, H, dh, V, Vo := c.DModel, c.NHeads, c.DHead, c.DVocab, c.DVocabOut
+	var ss []paramSpec
+	add := func(name string, shape []int, lay layout, init byte, decay bool, ptr func(p *Params) *[]float32) {
+		ss = append(ss, paramSpec{name, shape, lay, init, decay, ptr})
+	}
+	add("embed.W_E", []int{V, d}, plain, 'n', true, func(p *Params) *[]float32 { return &p.WE })
+	add("pos_embed.W_pos", []int{c.NCtx, d}, plain, 'n', true, func(p *Params) *[]float32 { return &p.WPos })
+	for l := 0; l < c.NLayers; l++ {
+		pre := "blocks." + itoa(l) + "."
+		b := func(f func(bp *BlockParams) *[]float32) func(p *Params) *[]float32 {
+			return func(p *Params) *[]float32 { return f(&p.Blocks[l]) }
+		}
+		if c.normHasWeight() {
+			add(pre+"ln1.w", []int{d}, plain, '1', false, b(func(bp *BlockParams) *[]float32 { return &bp.LN1W }))
+			if c.NormalizationType == NormLN {
+				add(pre+"ln1.b", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.LN1B }))
+			}
+		}
+		add(pre+"attn.W_Q", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WQ }))
+		add(pre+"attn.W_K", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WK }))
+		add(pre+"attn.W_V", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WV }))
+		add(pre+"attn.W_O", []int{H, dh, d}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WO }))
+		add(pre+"attn.b_Q", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BQ }))
+		add(pre+"attn.b_K", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BK }))
+		add(pre+"attn.b_V", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BV }))
+		add(pre+"attn.b_O", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BO }))
+		if c.HasMLP() {
+			if c.normHasWeight() {
+				add(pre+"ln2.w", []int{d}, plain, '1', false, b(func(bp *BlockParams) *[]float32 { return &bp.LN2W }))
+				if c.NormalizationType == NormLN {
+					add(pre+"ln2.b", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.LN2B }))
+				}
+			}
+			add(pre+"mlp.W_in", []int{d, c.DMLP}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WIn }))
+			add(pre+"mlp.b_in", []int{c.DMLP}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BIn }))
+			add(pre+"mlp.W_out", []int{c.DMLP, d}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WOut }))
+			add(pre+"mlp.b_out", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BOut }))
+		}
+	}
+	if c.normHasWeight() {
+		add("ln_final.w", []int{d}, plain, '1', false, func(p *Params) *[]float32 { return &p.LNFinalW })
+		if c.NormalizationType == NormLN {
+			add("ln_final.b", []int{d}, plain, '0', false, func(p *Params) *[]float32 { return &p.LNFinalB })
+		}
+	}
+	if !c.TiedEmbeddings {
+		add("unembed.W_U", []int{d, Vo}, plain, 'n', true, func(p *Params) *[]float32 { return &p.WU })
+	}
+	add("unembed.b_U", []int{Vo}, plain, '0', false, func(p *Params) *[]float32 { return &p.BU })
+	return ss
+}
+
+// newParams lays out zeroed parameters for c in one allocation.
+func newParams(c Config) *Params {
+	specs := c.paramSpecs()
+	n := 0
+	for _, s := range specs {
+		n += s.numel()
+	}
+	p := &Params{Blocks: make([]BlockParams, c.NLayers), data: make([]float32, n)}
+	off := 0
+	for _, s := range specs {
+		k := s.numel()
+		*s.ptr(p) = p.data[off : off+k : off+k]
+		off += k
+	}
+	return p
+}
+
+// initParams fills p with TransformerLens's default initialisation: weight
+// matrices normal(0, InitRange), biases 0, norm gains 1, from c.Seed.
+func initParams(c Config, p *Params) {
+	rng := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
+	for _, s := range c.paramSpecs() {
+		x := *s.ptr(p)
+		switch s.init {
+		case 'n':
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * c.InitRange)
+			}
+		case '1':
+			for i := range x {
+				x[i] = 1
+			}
+		default:
+			clear(x)
+		}
+	}
+}
+
+// toTL copies a parameter from internal layout into TransformerLens layout.
+func (s paramSpec) toTL(dst, src []float32) {
+	if s.layout == plain {
+		copy(dst, src)
+		return
+	}
+	H, d, dh := s.shape[0], s.shape[1], s.shape[2]
+	for h := 0; h < H; h++ {
+		for i := 0; i < d; i++ {
+			copy(dst[(h*d+i)*dh:][:dh], src[i*H*dh+h*dh:][:dh])
+		}
+	}
+}
+
+// fromTL copies a parameter from TransformerLens layout into internal layout.
+func (s paramSpec) fromTL(dst, src []float32) {
+	if s.layout == plain {
+		copy(dst, src)
+		return
+	}
+	H, d, dh := s.shape[0], s.shape[1], s.shape[2]
+	for h := 0; h < H; h++ {
+		for i := 0; i < d; i++ {
+			copy(dst[i*H*dh+h*dh:][:dh], src[(h*d+i)*dh:][:dh])
+		}
+	}
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
