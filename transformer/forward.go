@@ -6,12 +6,13 @@ import (
 	"github.com/mechinterp/workbench/tensor"
 )
 
-// forward runs blocks [start, stop) on w.act.resid[start] (start == 0 first
-// embeds w.tokens) and, if stop == n_layers, the final norm and unembedding.
-func (w *Workspace) forward(hs *hooks.Set, start, stop int) error {
+// forward runs blocks [start, stop) on w.act.resid[start], first embedding
+// w.tokens into resid[0] if embed is set, and last applying the final norm
+// and unembedding to resid[stop] if final is set.
+func (w *Workspace) forward(hs *hooks.Set, start, stop int, embed, final bool) error {
 	c, p, a, nm := w.m.Cfg, w.m.P, &w.act, &w.m.nm
 	d, rows := c.DModel, w.rows
-	if start == 0 {
+	if embed {
 		nn.EmbedForward(a.embed.Data, w.tokens, p.WE, d)
 		if err := hs.RunForward(nm.embed, a.embed); err != nil {
 			return err
@@ -31,10 +32,10 @@ func (w *Workspace) forward(hs *hooks.Set, start, stop int) error {
 			return err
 		}
 	}
-	if stop < c.NLayers {
+	if !final {
 		return nil
 	}
-	x := a.resid[c.NLayers]
+	x := a.resid[stop]
 	if c.HasNorm() {
 		if err := w.norm(hs, a.lnfOut, a.lnfScale, x, p.LNFinalW, p.LNFinalB, nm.lnfScale, nm.lnfNorm); err != nil {
 			return err
@@ -120,7 +121,11 @@ func (w *Workspace) block(hs *hooks.Set, l int) error {
 		clear(ba.z.Data)
 		nn.AttnMixForward(ba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
 	} else {
-		nn.AttentionForward(ba.z.Data, ba.scores.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, H, dh)
+		scores := ba.scores.Data
+		if hs.Empty() {
+			scores = nil // nobody can read them: skip the write
+		}
+		nn.AttentionForward(ba.z.Data, scores, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, H, dh)
 	}
 	if err := hs.RunForward(nm.z[l], ba.z); err != nil {
 		return err

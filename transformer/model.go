@@ -176,6 +176,11 @@ func (m *Model) lossAndGrads(ctx context.Context, tokens [][]int, mask [][]float
 		return 0, nil, fmt.Errorf("transformer: loss needs sequences of at least 2 tokens, got %d", pos)
 	}
 	targets, weights := NextTokenTargets(flat, batch, pos)
+	for i, t := range targets {
+		if weights[i] != 0 && int(t) >= m.Cfg.DVocabOut {
+			return 0, nil, fmt.Errorf("transformer: target token %d (sequence %d, position %d) is outside the output vocabulary [0, %d)", t, i/pos, i%pos+1, m.Cfg.DVocabOut)
+		}
+	}
 	if mask != nil {
 		if len(mask) != batch {
 			return 0, nil, fmt.Errorf("transformer: mask has %d rows, tokens have %d", len(mask), batch)

@@ -157,7 +157,7 @@ func (w *Workspace) Forward(ctx context.Context, tokens []int32, hs *hooks.Set) 
 		return fmt.Errorf("transformer: forward got %d tokens, workspace holds %d×%d", len(tokens), w.batch, w.pos)
 	}
 	copy(w.tokens, tokens)
-	return w.forward(hs, 0, w.m.Cfg.NLayers)
+	return w.forward(hs, 0, w.m.Cfg.NLayers, true, true)
 }
 
 // Loss computes the weighted mean cross-entropy of the last forward pass's
