@@ -427,3 +427,28 @@ func TestResultHookSumsToAttnOut(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadMatchesStateDict(t *testing.T) {
+	m, _ := New(variants()["ln_gelu"])
+	randomize(m, 21)
+	sd := map[string][]float32{}
+	for _, s := range m.StateDict() {
+		sd[s.Name] = s.Data
+	}
+	d, dh := 12, 4
+	for h := 0; h < 3; h++ {
+		hw := m.Head(1, h)
+		tl := sd["blocks.1.attn.W_K"][h*d*dh : (h+1)*d*dh] // TL [H, d, dh]
+		for i, v := range tl {
+			if hw.WK.Data[i] != v {
+				t.Fatalf("head %d W_K[%d] = %v, state dict %v", h, i, hw.WK.Data[i], v)
+			}
+		}
+		wo := sd["blocks.1.attn.W_O"][h*dh*d : (h+1)*dh*d]
+		for i, v := range wo {
+			if hw.WO.Data[i] != v {
+				t.Fatalf("head %d W_O[%d] differs", h, i)
+			}
+		}
+	}
+}
