@@ -34,7 +34,10 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{}
+	return []command{
+		{"eval", "run a model on token sequences: logits and loss", runEval},
+		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
+	}
 }
 
 // run is the whole program minus process concerns, so tests can call it.
