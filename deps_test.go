@@ -20,7 +20,7 @@ const module = "github.com/mechinterp/workbench/"
 var allowed = map[string][]string{
 	"tensor":        {"golang.org/x/sys/cpu"},
 	"checkpoint":    {},
-	"hooks":         {"tensor"},
+	"hooks":         {"tensor", "checkpoint"},
 	"nn":            {"tensor", "gonum.org/v1/gonum"},
 	"optim":         {"tensor"},
 	"data":          {"tensor"},

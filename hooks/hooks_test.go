@@ -148,3 +148,38 @@ func TestCache(t *testing.T) {
 		t.Error("PosAxis wrong")
 	}
 }
+
+func TestCacheSaveLoad(t *testing.T) {
+	c := NewCache()
+	c.Put(ResidPost(1), tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 1, 3, 2))
+	c.Put(Embed(), tensor.FromSlice([]float32{-1, 0.5}, 1, 1, 2))
+	c.Put(Pattern(0).Grad(), tensor.FromSlice([]float32{7}, 1, 1, 1, 1))
+	path := t.TempDir() + "/cache.safetensors"
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := got.Names()
+	want := c.Names()
+	if len(names) != len(want) {
+		t.Fatalf("names %v, want %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("order %v, want %v", names, want)
+		}
+		a, _ := c.Get(want[i])
+		b, _ := got.Get(want[i])
+		if !tensor.SameShape(a.Shape, b.Shape) {
+			t.Fatalf("%s: shape %v, want %v", want[i], b.Shape, a.Shape)
+		}
+		for j := range a.Data {
+			if a.Data[j] != b.Data[j] {
+				t.Fatalf("%s differs", want[i])
+			}
+		}
+	}
+}

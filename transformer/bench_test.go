@@ -1,0 +1,107 @@
+package transformer
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// toyConfig is the benchmark model: 2 attention-only layers,
+// d_model 64, 4 heads of 16, d_vocab 64, 40 positions.
+func toyConfig() Config {
+	return Config{NLayers: 2, DModel: 64, NHeads: 4, DHead: 16, DVocab: 64, NCtx: 40, AttnOnly: true}
+}
+
+func toyBatch(batch, pos, vocab int) []int32 {
+	rng := rand.New(rand.NewPCG(1, 1))
+	t := make([]int32, batch*pos)
+	for i := range t {
+		t[i] = int32(rng.IntN(vocab))
+	}
+	return t
+}
+
+func TestTrainStepAllocatesNothing(t *testing.T) {
+	for name, cfg := range map[string]Config{"attn_only": toyConfig(), "ln_gelu": variants()["ln_gelu"]} {
+		m, _ := New(cfg)
+		pos := min(cfg.NCtx, 8)
+		ws := m.NewWorkspace(4, pos)
+		g := m.NewGrads()
+		toks := toyBatch(4, pos, cfg.DVocab)
+		targets, weights := NextTokenTargets(toks, 4, pos)
+		ctx := context.Background()
+		step := func() {
+			if err := ws.Forward(ctx, toks, nil); err != nil {
+				t.Fatal(err)
+			}
+			ws.Loss(targets, weights)
+			clear(g.Data())
+			if err := ws.Backward(g, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step() // lays out the gradient buffers
+		if a := testing.AllocsPerRun(5, step); a != 0 {
+			t.Errorf("%s: a forward+backward step allocates %v times", name, a)
+		}
+	}
+}
+
+func BenchmarkForward(b *testing.B) {
+	const batch, pos = 64, 40
+	m, _ := New(toyConfig())
+	toks := toyBatch(batch, pos, 64)
+	matchNothing := hooks.NewSet().Add("blocks.9.hook_nothing", func(a *tensor.Tensor, _ hooks.Name) *tensor.Tensor { return nil })
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		hs   func() *hooks.Set
+	}{
+		{"hooks=none", func() *hooks.Set { return nil }},
+		{"hooks=match-nothing", func() *hooks.Set { return matchNothing }},
+		{"hooks=full-cache", func() *hooks.Set { s, _ := hooks.Capture(nil, false); return s }},
+	} {
+		b.Run("d_model=64/pos=40/batch=64/"+bc.name, func(b *testing.B) {
+			ws := m.NewWorkspace(batch, pos)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := ws.Forward(ctx, toks, bc.hs()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*pos)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
+
+func BenchmarkForwardBackward(b *testing.B) {
+	const batch, pos = 64, 40
+	m, _ := New(toyConfig())
+	toks := toyBatch(batch, pos, 64)
+	targets, weights := NextTokenTargets(toks, batch, pos)
+	ctx := context.Background()
+	b.Run("d_model=64/pos=40/batch=64", func(b *testing.B) {
+		ws := m.NewWorkspace(batch, pos)
+		g := m.NewGrads()
+		if err := ws.Forward(ctx, toks, nil); err != nil {
+			b.Fatal(err)
+		}
+		ws.Loss(targets, weights)
+		ws.Backward(g, nil) // lays out the gradient buffers once
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ws.Forward(ctx, toks, nil); err != nil {
+				b.Fatal(err)
+			}
+			ws.Loss(targets, weights)
+			clear(g.Data())
+			if err := ws.Backward(g, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(batch*pos)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+}
