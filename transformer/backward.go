@@ -14,9 +14,15 @@ import (
 // respect to each hooked activation. Forward hooks' edits are part of the
 // forward pass: Backward differentiates the values the hooks left.
 func (w *Workspace) Backward(g *Params, hs *hooks.Set) error {
+	return w.BackwardScaled(g, hs, 1)
+}
+
+// BackwardScaled is Backward for the loss multiplied by scale: data-parallel
+// training weights each shard's mean loss by its share of the batch.
+func (w *Workspace) BackwardScaled(g *Params, hs *hooks.Set, scale float32) error {
 	dl := w.gradActs().logits.Data
 	clear(dl)
-	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, 1)
+	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
 	return w.backward(g, hs)
 }
 

@@ -1,0 +1,142 @@
+package transformer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// Parallel computes the loss and gradient of a batch data-parallel: the
+// batch is cut into a fixed number of shards, each with its own workspace
+// and gradient buffer, processed by a pool of persistent worker goroutines,
+// and the shard gradients are summed in shard order. Because the shards and
+// the reduction order do not depend on the number of workers, the result is
+// bit-identical whatever the worker count.
+//
+// A Parallel is used by one goroutine at a time. Close stops its workers.
+type Parallel struct {
+	m          *Model
+	batch, pos int
+	shards     []shard
+	sumW       float64
+	work       chan int
+	done       chan struct{}
+	wg         sync.WaitGroup // workers alive
+	step       sync.WaitGroup // shards pending in the current step
+	tokens     []int32
+	targets    []int32
+	weights    []float32
+}
+
+type shard struct {
+	b0, n int // first sequence and number of sequences
+	ws    *Workspace
+	g     *Params
+	loss  float64
+	sumW  float64
+	err   error
+}
+
+// NewParallel returns a data-parallel evaluator for batches of batch
+// sequences of pos tokens, cut into nShards shards (at most batch), run by
+// workers goroutines. It returns an error on impossible sizes.
+func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error) {
+	switch {
+	case batch < 1 || pos < 1 || pos > m.Cfg.NCtx:
+		return nil, fmt.Errorf("transformer: batch %d × pos %d does not fit (n_ctx %d)", batch, pos, m.Cfg.NCtx)
+	case nShards < 1 || workers < 1:
+		return nil, fmt.Errorf("transformer: need at least one shard and one worker, got %d and %d", nShards, workers)
+	}
+	nShards = min(nShards, batch)
+	p := &Parallel{m: m, batch: batch, pos: pos, work: make(chan int, nShards), done: make(chan struct{})}
+	for s := 0; s < nShards; s++ {
+		b0 := s * batch / nShards
+		n := (s+1)*batch/nShards - b0
+		ws := m.NewWorkspace(n, pos)
+		ws.gradActs()
+		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, g: m.NewGrads()})
+	}
+	for w := 0; w < workers; w++ {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	return p, nil
+}
+
+// Close stops the workers and waits for them to exit.
+func (p *Parallel) Close() {
+	close(p.done)
+	p.wg.Wait()
+}
+
+func (p *Parallel) worker() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.done:
+			return
+		case s := <-p.work:
+			p.runShard(s)
+			p.step.Done()
+		}
+	}
+}
+
+func (p *Parallel) runShard(i int) {
+	s := &p.shards[i]
+	lo, hi := s.b0*p.pos, (s.b0+s.n)*p.pos
+	s.err = s.ws.Forward(context.Background(), p.tokens[lo:hi], nil)
+	if s.err != nil {
+		return
+	}
+	s.sumW = tensor.Sum(p.weights[lo:hi])
+	s.loss = s.ws.Loss(p.targets[lo:hi], p.weights[lo:hi])
+	clear(s.g.data)
+	if s.sumW == 0 {
+		return
+	}
+	s.err = s.ws.BackwardScaled(s.g, nil, float32(s.sumW/p.sumW))
+}
+
+// Step computes the weighted mean cross-entropy of the batch (tokens,
+// targets and weights are [batch·pos]; see NextTokenTargets) and writes its
+// gradient into g (overwriting it). It allocates nothing.
+func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []float32, g *Params) (float64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := p.batch * p.pos
+	if len(tokens) != n || len(targets) != n || len(weights) != n {
+		return 0, fmt.Errorf("transformer: parallel step wants %d tokens, targets and weights, got %d, %d, %d", n, len(tokens), len(targets), len(weights))
+	}
+	p.tokens, p.targets, p.weights = tokens, targets, weights
+	p.sumW = tensor.Sum(weights)
+	p.step.Add(len(p.shards))
+	for i := range p.shards {
+		p.work <- i
+	}
+	p.step.Wait()
+	var loss float64
+	for i := range p.shards {
+		s := &p.shards[i]
+		if s.err != nil {
+			return 0, s.err
+		}
+		if p.sumW > 0 {
+			loss += s.loss * s.sumW / p.sumW
+		}
+	}
+	// Sum shard gradients in shard order: the result is independent of
+	// which worker ran which shard.
+	copy(g.data, p.shards[0].g.data)
+	for i := 1; i < len(p.shards); i++ {
+		tensor.Axpy(1, p.shards[i].g.data, g.data)
+	}
+	return loss, nil
+}
+
+// Workspace returns shard i's workspace (its activations from the last
+// Step), for telemetry.
+func (p *Parallel) Workspace(i int) *Workspace { return p.shards[i].ws }
