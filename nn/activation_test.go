@@ -91,6 +91,27 @@ func TestGELUValues(t *testing.T) {
 	}
 }
 
+// TestGELUTanhKernel compares the logistic-form kernel with the readable
+// tanh-form reference in package tensor on a dense grid and at the extremes.
+func TestGELUTanhKernel(t *testing.T) {
+	var x []float32
+	for v := -12.0; v <= 12; v += 1.0 / 64 {
+		x = append(x, float32(v))
+	}
+	x = append(x, math.MaxFloat32, -math.MaxFloat32, 1e-30, -1e-30, 0)
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	GELUTanhForward(got, x)
+	tensor.GELUTanh(want, x)
+	for i, v := range x {
+		if relErr(float64(got[i]), float64(want[i])) > forwardTol {
+			t.Errorf("GELUTanhForward(%v) = %v, reference %v", v, got[i], want[i])
+		}
+		if g, w := geluTanhGrad(float64(v)), tensor.GELUTanhGrad(float64(v)); relErr(g, w) > forwardTol || math.IsNaN(g) {
+			t.Errorf("GELUTanh'(%v) = %v, reference %v", v, g, w)
+		}
+	}
+}
+
 func TestActivationShapePanics(t *testing.T) {
 	for _, act := range activations {
 		wantShapePanic(t, act.name+" forward", func() { act.forward(make([]float32, 2), make([]float32, 3)) })
