@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"math"
-
-	"github.com/mechinterp/workbench/tensor"
-)
+import "math"
 
 // LayerNormForward normalises each row of x [rows, d] as TransformerLens's
 // LayerNorm does (Ba et al. 2016, "Layer Normalization"):
@@ -22,8 +18,8 @@ func LayerNormForward(y, scale, x, w, b []float32, rows, d int, eps float32) {
 	checkNorm("LayerNormForward", y, scale, x, w, b, rows, d)
 	for i := range rows {
 		xi, yi := x[i*d:(i+1)*d], y[i*d:(i+1)*d]
-		mean, variance := tensor.MeanVar(xi)
-		s := math.Sqrt(variance + float64(eps))
+		mean := sum4(xi) / float64(d)
+		s := math.Sqrt(sqDev4(xi, mean)/float64(d) + float64(eps))
 		scale[i] = float32(s)
 		normRow(yi, xi, w, b, mean, 1/s)
 	}
@@ -44,7 +40,7 @@ func LayerNormBackward(dx, dw, db, dy, x, scale, w []float32, rows, d int) {
 	checkNormBackward("LayerNormBackward", dx, dw, db, dy, x, scale, w, rows, d)
 	for i := range rows {
 		xi := x[i*d : (i+1)*d]
-		mean := tensor.Sum(xi) / float64(d)
+		mean := sum4(xi) / float64(d)
 		normRowBackward(rowOrNil(dx, i, d), dw, db, dy[i*d:(i+1)*d], xi, w, mean, 1/float64(scale[i]), true)
 	}
 }
@@ -64,7 +60,7 @@ func RMSNormForward(y, scale, x, w []float32, rows, d int, eps float32) {
 	checkNorm("RMSNormForward", y, scale, x, w, nil, rows, d)
 	for i := range rows {
 		xi, yi := x[i*d:(i+1)*d], y[i*d:(i+1)*d]
-		s := math.Sqrt(tensor.Dot(xi, xi)/float64(d) + float64(eps))
+		s := math.Sqrt(sqDev4(xi, 0)/float64(d) + float64(eps))
 		scale[i] = float32(s)
 		normRow(yi, xi, w, nil, 0, 1/s)
 	}
@@ -114,26 +110,20 @@ func normRow(yi, xi, w, b []float32, mean, inv float64) {
 // 1). centred says whether the forward subtracted the mean (LayerNorm) or not
 // (RMSNorm, mean = 0), which removes the mean_j g term from dx.
 func normRowBackward(dxi, dw, db, dyi, xi, w []float32, mean, inv float64, centred bool) {
-	var sg, sgx float64
-	for j, v := range xi {
-		xh := (float64(v) - mean) * inv
-		dyj := float64(dyi[j])
-		g := dyj
-		if w != nil {
-			g *= float64(w[j])
-		}
-		sg += g
-		sgx += g * xh
-		if dw != nil {
-			dw[j] += float32(dyj * xh)
-		}
-		if db != nil {
-			db[j] += dyi[j]
+	if dw != nil || db != nil {
+		for j, v := range xi {
+			if dw != nil {
+				dw[j] += float32(float64(dyi[j]) * (float64(v) - mean) * inv)
+			}
+			if db != nil {
+				db[j] += dyi[j]
+			}
 		}
 	}
 	if dxi == nil {
 		return
 	}
+	sg, sgx := gradSums(dyi, xi, w, mean, inv)
 	n := float64(len(xi))
 	mg, mgx := sg/n, sgx/n
 	if !centred {
@@ -141,12 +131,79 @@ func normRowBackward(dxi, dw, db, dyi, xi, w []float32, mean, inv float64, centr
 	}
 	for j, v := range xi {
 		xh := (float64(v) - mean) * inv
-		g := float64(dyi[j])
-		if w != nil {
-			g *= float64(w[j])
-		}
+		g := float64(dyi[j]) * gainAt(w, j)
 		dxi[j] += float32((g - mg - xh*mgx) * inv)
 	}
+}
+
+// The row reductions below keep four independent float64 sums: one running
+// sum is bound by the latency of an add (about four cycles), four hide it.
+
+// sum4 returns Σ_j x[j] in float64.
+func sum4(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		s0 += float64(x[j])
+		s1 += float64(x[j+1])
+		s2 += float64(x[j+2])
+		s3 += float64(x[j+3])
+	}
+	for ; j < len(x); j++ {
+		s0 += float64(x[j])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev4 returns Σ_j (x[j] − c)² in float64.
+func sqDev4(x []float32, c float64) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		d0, d1, d2, d3 := float64(x[j])-c, float64(x[j+1])-c, float64(x[j+2])-c, float64(x[j+3])-c
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; j < len(x); j++ {
+		d := float64(x[j]) - c
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// gradSums returns Σ_j g_j and Σ_j g_j·x̂_j for g = dy·w (nil w is 1) and
+// x̂ = (x − mean)·inv, all [d].
+func gradSums(dy, x, w []float32, mean, inv float64) (sg, sgx float64) {
+	var g0, g1, g2, g3, h0, h1, h2, h3 float64
+	j := 0
+	dy = dy[:len(x)]
+	for ; j+4 <= len(x); j += 4 {
+		a0 := float64(dy[j]) * gainAt(w, j)
+		a1 := float64(dy[j+1]) * gainAt(w, j+1)
+		a2 := float64(dy[j+2]) * gainAt(w, j+2)
+		a3 := float64(dy[j+3]) * gainAt(w, j+3)
+		g0, g1, g2, g3 = g0+a0, g1+a1, g2+a2, g3+a3
+		h0 += a0 * (float64(x[j]) - mean)
+		h1 += a1 * (float64(x[j+1]) - mean)
+		h2 += a2 * (float64(x[j+2]) - mean)
+		h3 += a3 * (float64(x[j+3]) - mean)
+	}
+	for ; j < len(x); j++ {
+		a := float64(dy[j]) * gainAt(w, j)
+		g0 += a
+		h0 += a * (float64(x[j]) - mean)
+	}
+	return (g0 + g1) + (g2 + g3), ((h0 + h1) + (h2 + h3)) * inv
+}
+
+// gainAt returns w[j], or 1 if w is nil.
+func gainAt(w []float32, j int) float64 {
+	if w == nil {
+		return 1
+	}
+	return float64(w[j])
 }
 
 // rowOrNil returns row i of the [rows, d] matrix a, or nil if a is nil.
