@@ -2,4 +2,7 @@ module github.com/mechinterp/workbench
 
 go 1.26.0
 
-require gonum.org/v1/gonum v0.17.0
+require (
+	golang.org/x/sys v0.50.0
+	gonum.org/v1/gonum v0.17.0
+)

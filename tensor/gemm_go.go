@@ -1,0 +1,166 @@
+package tensor
+
+// Blocking of the portable kernel: a k block of one column panel of B
+// (gemmGoKC × gemmGoNC floats, 32 KiB) stays in L1 while the row tiles of
+// C stream past it.
+const (
+	gemmGoKC = 128
+	gemmGoNC = 64
+)
+
+// gemmGo is the portable kernel: C = alpha·op(A)·op(B) + beta·C with 4×4
+// register tiles over k blocks and column panels. op(A) is read through
+// strides; a transposed B is repacked block by block into a stack array.
+// Arguments are checked.
+func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmScale(m, n, beta, c, ldc)
+	if k == 0 {
+		return
+	}
+	if transB {
+		gemmGoPackedB(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		return
+	}
+	rsa, csa := lda, 1
+	if transA {
+		rsa, csa = 1, lda
+	}
+	for pc := 0; pc < k; pc += gemmGoKC {
+		kb := min(gemmGoKC, k-pc)
+		for jc := 0; jc < n; jc += gemmGoNC {
+			gemmGoBlock(m, min(gemmGoNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, c[jc:], ldc)
+		}
+	}
+}
+
+// gemmGoPackedB is gemmGo's accumulation for a transposed B, kept apart so
+// that the other cases do not pay for zeroing the stack array.
+//
+//go:noinline
+func gemmGoPackedB(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	var buf [gemmGoKC * gemmGoNC]float32
+	rsa, csa := lda, 1
+	if transA {
+		rsa, csa = 1, lda
+	}
+	for jc := 0; jc < n; jc += gemmGoNC {
+		nb := min(gemmGoNC, n-jc)
+		for pc := 0; pc < k; pc += gemmGoKC {
+			kb := min(gemmGoKC, k-pc)
+			gemmPackBT(buf[:kb*nb], b[jc*ldb+pc:], ldb, kb, nb)
+			gemmGoBlock(m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, c[jc:], ldc)
+		}
+	}
+}
+
+// gemmGoBlock computes C[m, nb] += alpha·A[m, kb]·B[kb, nb], where A element
+// (i, p) is a[i·rsa + p·csa] and B row p starts at b[p·ldb].
+func gemmGoBlock(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		j := 0
+		for ; j+4 <= nb; j += 4 {
+			gemmGo4x4(kb, alpha, a[i*rsa:], rsa, csa, b[j:], ldb, c[i*ldc+j:], ldc)
+		}
+		for ; j < nb; j++ {
+			for r := i; r < i+4; r++ {
+				gemmGoDot(kb, alpha, a[r*rsa:], csa, b[j:], ldb, c[r*ldc+j:])
+			}
+		}
+	}
+	for ; i < m; i++ {
+		for j := 0; j < nb; j++ {
+			gemmGoDot(kb, alpha, a[i*rsa:], csa, b[j:], ldb, c[i*ldc+j:])
+		}
+	}
+}
+
+// gemmGo4x4 adds alpha·A[4, kb]·B[kb, 4] to a 4×4 tile of C, keeping the
+// sixteen sums in registers.
+func gemmGo4x4(kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	ia, ib := 0, 0
+	for p := 0; p < kb; p++ {
+		bp := b[ib : ib+4 : ib+4]
+		a0, a1, a2, a3 := a[ia], a[ia+rsa], a[ia+2*rsa], a[ia+3*rsa]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+		ia += csa
+		ib += ldb
+	}
+	r := c[0:4:4]
+	r[0] += alpha * c00
+	r[1] += alpha * c01
+	r[2] += alpha * c02
+	r[3] += alpha * c03
+	r = c[ldc : ldc+4 : ldc+4]
+	r[0] += alpha * c10
+	r[1] += alpha * c11
+	r[2] += alpha * c12
+	r[3] += alpha * c13
+	r = c[2*ldc : 2*ldc+4 : 2*ldc+4]
+	r[0] += alpha * c20
+	r[1] += alpha * c21
+	r[2] += alpha * c22
+	r[3] += alpha * c23
+	r = c[3*ldc : 3*ldc+4 : 3*ldc+4]
+	r[0] += alpha * c30
+	r[1] += alpha * c31
+	r[2] += alpha * c32
+	r[3] += alpha * c33
+}
+
+// gemmGoDot adds alpha·Σ_p a[p·csa]·b[p·ldb] to c[0].
+func gemmGoDot(kb int, alpha float32, a []float32, csa int, b []float32, ldb int, c []float32) {
+	var s float32
+	for p := 0; p < kb; p++ {
+		s += a[p*csa] * b[p*ldb]
+	}
+	c[0] += alpha * s
+}
+
+// gemmScale sets C[m, n] = beta·C; with beta == 0 it clears C without
+// reading it, so NaNs in C do not propagate.
+func gemmScale(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		ci := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(ci)
+			continue
+		}
+		for j := range ci {
+			ci[j] *= beta
+		}
+	}
+}
+
+// gemmPackBT copies a kb×nb block of Bᵀ, where B row j starts at b[j·ldb],
+// into dst row-major: dst[p·nb + j] = b[j·ldb + p].
+func gemmPackBT(dst, b []float32, ldb, kb, nb int) {
+	dst = dst[:kb*nb]
+	for j := 0; j < nb; j++ {
+		bj := b[j*ldb : j*ldb+kb]
+		for p, v := range bj {
+			dst[p*nb+j] = v
+		}
+	}
+}
