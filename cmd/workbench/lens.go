@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/lens"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// runLens is `workbench lens`: the logit lens (and, with --tuned, a trained
+// tuned lens) over token sequences, or `workbench lens train`.
+func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "train" {
+		return runLensTrain(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("lens", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of equal-length token sequences")
+	tunedPath := fs.String("tuned", "", "tuned lens `FILE`.safetensors (from 'workbench lens train') to report beside the logit lens")
+	topK := fs.Int("k", lens.DefaultTopK, "top tokens kept per position")
+	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] --tokens FILE [--tuned FILE] [--k N] [--json]")
+		fmt.Fprintln(stderr, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Decodes the residual stream at embed, every resid_mid (models with MLPs) and every")
+		fmt.Fprintln(stderr, "resid_post through ln_final (recomputed on that residual) and the unembedding, and")
+		fmt.Fprintln(stderr, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
+		fmt.Fprintln(stderr, "sequence, the KL divergence from the model's final distribution and the entropy")
+		fmt.Fprintln(stderr, "(both over every position), and the top tokens per position. JSON \"top\" is")
+		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...].")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("lens: unexpected argument %q", fs.Arg(0))
+	}
+	if *topK < 0 {
+		return fmt.Errorf("lens: --k must be ≥ 0, got %d", *topK)
+	}
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	toks, err := readTokens(*tokensPath)
+	if err != nil {
+		return err
+	}
+	var tuned *lens.Tuned
+	if *tunedPath != "" {
+		if tuned, err = lens.LoadTuned(*tunedPath, m.Cfg); err != nil {
+			return err
+		}
+	}
+	opts := lens.Options{TopK: *topK}
+	if *topK == 0 {
+		opts.TopK = -1
+	}
+	logit, err := lens.Logit(ctx, m, toks, opts)
+	if err != nil {
+		return err
+	}
+	var tl []lens.Stats
+	if tuned != nil {
+		if tl, err = tuned.Evaluate(ctx, m, toks, opts); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		out := lensReport(logit)
+		if tl != nil {
+			out.Tuned = lensReport(tl)
+		}
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	printLensTable(stdout, logit, tl, len(toks), len(toks[0]))
+	return nil
+}
+
+// lensJSON is the CLI contract of `workbench lens --json`: one entry per
+// point in every array.
+type lensJSON struct {
+	Layers    []string               `json:"layers"`
+	Accuracy  []float64              `json:"accuracy"`
+	Loss      []float64              `json:"loss"`
+	KLToFinal []float64              `json:"kl_to_final"`
+	Entropy   []float64              `json:"entropy"`
+	Top       [][][][]lens.TokenProb `json:"top"` // [point][batch][pos][k]
+	Tuned     *lensJSON              `json:"tuned,omitempty"`
+}
+
+func lensReport(st []lens.Stats) *lensJSON {
+	r := &lensJSON{}
+	for _, s := range st {
+		r.Layers = append(r.Layers, s.Label)
+		r.Accuracy = append(r.Accuracy, s.Accuracy)
+		r.Loss = append(r.Loss, s.Loss)
+		r.KLToFinal = append(r.KLToFinal, s.KLToFinal)
+		r.Entropy = append(r.Entropy, s.Entropy)
+		top := s.Top
+		if top == nil {
+			top = [][][]lens.TokenProb{}
+		}
+		r.Top = append(r.Top, top)
+	}
+	return r
+}
+
+func printLensTable(w io.Writer, logit, tuned []lens.Stats, batch, pos int) {
+	fmt.Fprintf(w, "%d sequences × %d positions; accuracy and loss over positions 0..%d, KL(final ‖ lens) and entropy over all\n", batch, pos, pos-2)
+	head := fmt.Sprintf("%-26s %9s %9s %9s %9s", "POINT", "ACCURACY", "LOSS", "KL", "ENTROPY")
+	if tuned != nil {
+		head = fmt.Sprintf("%-26s %29s | %s", "", "logit lens", "tuned lens") + "\n" + head + " |" + head[26:]
+	}
+	fmt.Fprintln(w, head)
+	row := func(s lens.Stats) string {
+		return fmt.Sprintf(" %9.4f %9.4f %9.4f %9.4f", s.Accuracy, s.Loss, s.KLToFinal, s.Entropy)
+	}
+	for i, s := range logit {
+		line := fmt.Sprintf("%-26s%s", s.Label, row(s))
+		if tuned != nil {
+			line += " |" + row(tuned[i])
+		}
+		fmt.Fprintln(w, line)
+	}
+	if logit[0].Top == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
+	for _, s := range logit {
+		var b strings.Builder
+		for _, tp := range s.Top[0] {
+			fmt.Fprintf(&b, " %d", tp[0].Token)
+		}
+		fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
+	}
+}
+
+// runLensTrain is `workbench lens train`.
+func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lens train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	out := fs.String("out", "", "write the tuned lens to `FILE`.safetensors")
+	tokensPath := fs.String("tokens", "", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)")
+	gen := fs.String("data", "repeated", "generated training data without --tokens: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
+	batch := fs.Int("batch", 16, "sequences per step")
+	steps := fs.Int("steps", lens.DefaultSteps, "SGD steps")
+	lr := fs.Float64("lr", lens.DefaultLR, "peak learning rate, decayed linearly to 0")
+	momentum := fs.Float64("momentum", lens.DefaultMomentum, "Nesterov momentum")
+	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --data repeated|random] [--steps N] [--lr X] [--seed N]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Trains a tuned lens (Belrose et al. 2023): one affine translator per residual point,")
+		fmt.Fprintln(stderr, "starting at the identity, minimising KL(final ‖ lens) with SGD and Nesterov momentum.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("lens train: unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		return fmt.Errorf("lens train: --out is required")
+	}
+	if *steps < 1 || *batch < 1 || !(*lr > 0) || !(*momentum > 0) {
+		return fmt.Errorf("lens train: --steps, --batch, --lr and --momentum must be positive")
+	}
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	var d lens.Data
+	if *tokensPath != "" {
+		toks, err := readTokens(*tokensPath)
+		if err != nil {
+			return err
+		}
+		if _, _, _, err := m.CheckTokens(toks); err != nil {
+			return err
+		}
+		if d, err = lens.FromTokens(toks, min(*batch, len(toks))); err != nil {
+			return err
+		}
+	} else if d, err = generatedData(m.Cfg, *gen, *batch); err != nil {
+		return err
+	}
+	every := max(1, *steps/10)
+	cfg := lens.TrainConfig{Steps: *steps, LR: *lr, Momentum: *momentum, Seed: *seed,
+		Progress: func(step int, kl float64) {
+			if step%every == 0 || step == 1 || step == *steps {
+				fmt.Fprintf(stderr, "step %*d/%d  mean KL(final ‖ tuned) %.4f\n", len(fmt.Sprint(*steps)), step, *steps, kl)
+			}
+		}}
+	tuned, err := lens.Train(ctx, m, d, cfg)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"steps": fmt.Sprint(*steps), "lr": fmt.Sprint(*lr), "seed": fmt.Sprint(*seed)}
+	if err := tuned.Save(*out, meta); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "saved a tuned lens with %d translators (%s) to %s\n", len(tuned.Labels), strings.Join(tuned.Labels, ", "), *out)
+	return nil
+}
+
+// generatedData returns a training stream for a model of config c: the
+// induction task's repeated random tokens, or uniform random tokens.
+func generatedData(c transformer.Config, kind string, batch int) (lens.Data, error) {
+	switch kind {
+	case "random":
+		return lens.Data{Batch: batch, Pos: c.NCtx, Fill: func(dst []int32, rng *rand.Rand) {
+			for i := range dst {
+				dst[i] = rng.Int32N(int32(c.DVocab))
+			}
+		}}, nil
+	case "repeated":
+		L := c.NCtx / 2
+		if L < 1 {
+			return lens.Data{}, fmt.Errorf("lens train: n_ctx %d is too short for repeated sequences; use --data random or --tokens", c.NCtx)
+		}
+		task := data.Induction{Vocab: c.DVocab, L: L, MinRepeat: max(1, L/4), Distinct: true}
+		if task.Validate() != nil {
+			task.Distinct = false // too few tokens for distinct ones: draw independently
+		}
+		if err := task.Validate(); err != nil {
+			return lens.Data{}, fmt.Errorf("lens train: %w", err)
+		}
+		b := data.NewBatch(batch, task.SeqLen())
+		return lens.Data{Batch: batch, Pos: task.SeqLen(), Fill: func(dst []int32, rng *rand.Rand) {
+			task.Fill(b, rng)
+			copy(dst, b.Tokens)
+		}}, nil
+	}
+	return lens.Data{}, fmt.Errorf("lens train: --data %q is not one of repeated, random", kind)
+}
