@@ -18,10 +18,13 @@ func LayerNormForward(y, scale, x, w, b []float32, rows, d int, eps float32) {
 	checkNorm("LayerNormForward", y, scale, x, w, b, rows, d)
 	for i := range rows {
 		xi, yi := x[i*d:(i+1)*d], y[i*d:(i+1)*d]
-		mean := sum4(xi) / float64(d)
-		s := math.Sqrt(sqDev4(xi, mean)/float64(d) + float64(eps))
+		shift := float64(xi[0]) // checkNorm: d ≥ 1
+		sum, sumSq := shiftedSums(xi, shift)
+		m := sum / float64(d)
+		variance := max(sumSq/float64(d)-m*m, 0)
+		s := math.Sqrt(variance + float64(eps))
 		scale[i] = float32(s)
-		normRow(yi, xi, w, b, mean, 1/s)
+		normRow(yi, xi, w, b, shift+m, 1/s)
 	}
 }
 
@@ -39,9 +42,7 @@ func LayerNormForward(y, scale, x, w, b []float32, rows, d int, eps float32) {
 func LayerNormBackward(dx, dw, db, dy, x, scale, w []float32, rows, d int) {
 	checkNormBackward("LayerNormBackward", dx, dw, db, dy, x, scale, w, rows, d)
 	for i := range rows {
-		xi := x[i*d : (i+1)*d]
-		mean := sum4(xi) / float64(d)
-		normRowBackward(rowOrNil(dx, i, d), dw, db, dy[i*d:(i+1)*d], xi, w, mean, 1/float64(scale[i]), true)
+		normRowBackward(rowOrNil(dx, i, d), dw, db, dy[i*d:(i+1)*d], x[i*d:(i+1)*d], w, scale[i], true)
 	}
 }
 
@@ -60,7 +61,8 @@ func RMSNormForward(y, scale, x, w []float32, rows, d int, eps float32) {
 	checkNorm("RMSNormForward", y, scale, x, w, nil, rows, d)
 	for i := range rows {
 		xi, yi := x[i*d:(i+1)*d], y[i*d:(i+1)*d]
-		s := math.Sqrt(sqDev4(xi, 0)/float64(d) + float64(eps))
+		_, sumSq := shiftedSums(xi, 0)
+		s := math.Sqrt(sumSq/float64(d) + float64(eps))
 		scale[i] = float32(s)
 		normRow(yi, xi, w, nil, 0, 1/s)
 	}
@@ -78,7 +80,7 @@ func RMSNormForward(y, scale, x, w []float32, rows, d int, eps float32) {
 func RMSNormBackward(dx, dw, dy, x, scale, w []float32, rows, d int) {
 	checkNormBackward("RMSNormBackward", dx, dw, nil, dy, x, scale, w, rows, d)
 	for i := range rows {
-		normRowBackward(rowOrNil(dx, i, d), dw, nil, dy[i*d:(i+1)*d], x[i*d:(i+1)*d], w, 0, 1/float64(scale[i]), false)
+		normRowBackward(rowOrNil(dx, i, d), dw, nil, dy[i*d:(i+1)*d], x[i*d:(i+1)*d], w, scale[i], false)
 	}
 }
 
@@ -105,97 +107,76 @@ func normRow(yi, xi, w, b []float32, mean, inv float64) {
 	}
 }
 
-// normRowBackward accumulates the gradients of one row: xi, dyi and dxi (nil
-// to skip) are the row's [d] slices, x̂ = (xi − mean)·inv, g = dyi·w (nil w is
-// 1). centred says whether the forward subtracted the mean (LayerNorm) or not
-// (RMSNorm, mean = 0), which removes the mean_j g term from dx.
-func normRowBackward(dxi, dw, db, dyi, xi, w []float32, mean, inv float64, centred bool) {
-	if dw != nil || db != nil {
-		for j, v := range xi {
-			if dw != nil {
-				dw[j] += float32(float64(dyi[j]) * (float64(v) - mean) * inv)
-			}
-			if db != nil {
-				db[j] += dyi[j]
-			}
-		}
+// normRowBackward accumulates the gradients of one row, in two passes over
+// it: xi, dyi and dxi (nil to skip) are the row's [d] slices, scale its saved
+// scale, g = dyi·w (nil w is 1). centred says whether the forward subtracted
+// the mean (LayerNorm) or not (RMSNorm), which adds the mean_j g term to dx.
+func normRowBackward(dxi, dw, db, dyi, xi, w []float32, scale float32, centred bool) {
+	n, inv := float64(len(xi)), 1/float64(scale)
+	shift := 0.0
+	if centred {
+		shift = float64(xi[0])
 	}
-	if dxi == nil {
-		return
+	sx, sg, sgx := gradSums(dyi, xi, w, shift)
+	mean, mg := 0.0, 0.0
+	if centred {
+		mean, mg = shift+sx/n, sg/n
 	}
-	sg, sgx := gradSums(dyi, xi, w, mean, inv)
-	n := float64(len(xi))
-	mg, mgx := sg/n, sgx/n
-	if !centred {
-		mg = 0
-	}
+	// Σ g·x̂ = (Σ g·(x − shift) − (mean − shift)·Σ g)·inv
+	mgx := (sgx - (mean-shift)*sg) * inv / n
 	for j, v := range xi {
 		xh := (float64(v) - mean) * inv
-		g := float64(dyi[j]) * gainAt(w, j)
-		dxi[j] += float32((g - mg - xh*mgx) * inv)
+		dyj := float64(dyi[j])
+		if dw != nil {
+			dw[j] += float32(dyj * xh)
+		}
+		if db != nil {
+			db[j] += dyi[j]
+		}
+		if dxi != nil {
+			dxi[j] += float32((dyj*gainAt(w, j) - mg - xh*mgx) * inv)
+		}
 	}
 }
 
-// The row reductions below keep four independent float64 sums: one running
-// sum is bound by the latency of an add (about four cycles), four hide it.
+// The row reductions below shift x by one of its values, so that sums of
+// squares do not cancel when |mean| ≫ std, and keep two independent sets of
+// float64 sums: one running sum is bound by the latency of an add.
 
-// sum4 returns Σ_j x[j] in float64.
-func sum4(x []float32) float64 {
-	var s0, s1, s2, s3 float64
+// shiftedSums returns Σ_j (x[j] − c) and Σ_j (x[j] − c)² in float64.
+func shiftedSums(x []float32, c float64) (sum, sumSq float64) {
+	var s0, s1, q0, q1 float64
 	j := 0
-	for ; j+4 <= len(x); j += 4 {
-		s0 += float64(x[j])
-		s1 += float64(x[j+1])
-		s2 += float64(x[j+2])
-		s3 += float64(x[j+3])
+	for ; j+2 <= len(x); j += 2 {
+		d0, d1 := float64(x[j])-c, float64(x[j+1])-c
+		s0, s1 = s0+d0, s1+d1
+		q0, q1 = q0+d0*d0, q1+d1*d1
 	}
-	for ; j < len(x); j++ {
-		s0 += float64(x[j])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// sqDev4 returns Σ_j (x[j] − c)² in float64.
-func sqDev4(x []float32, c float64) float64 {
-	var s0, s1, s2, s3 float64
-	j := 0
-	for ; j+4 <= len(x); j += 4 {
-		d0, d1, d2, d3 := float64(x[j])-c, float64(x[j+1])-c, float64(x[j+2])-c, float64(x[j+3])-c
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; j < len(x); j++ {
+	if j < len(x) {
 		d := float64(x[j]) - c
-		s0 += d * d
+		s0, q0 = s0+d, q0+d*d
 	}
-	return (s0 + s1) + (s2 + s3)
+	return s0 + s1, q0 + q1
 }
 
-// gradSums returns Σ_j g_j and Σ_j g_j·x̂_j for g = dy·w (nil w is 1) and
-// x̂ = (x − mean)·inv, all [d].
-func gradSums(dy, x, w []float32, mean, inv float64) (sg, sgx float64) {
-	var g0, g1, g2, g3, h0, h1, h2, h3 float64
-	j := 0
+// gradSums returns Σ_j (x_j − c), Σ_j g_j and Σ_j g_j·(x_j − c) for g = dy·w
+// (nil w is 1), all [d].
+func gradSums(dy, x, w []float32, c float64) (sx, sg, sgx float64) {
 	dy = dy[:len(x)]
-	for ; j+4 <= len(x); j += 4 {
-		a0 := float64(dy[j]) * gainAt(w, j)
-		a1 := float64(dy[j+1]) * gainAt(w, j+1)
-		a2 := float64(dy[j+2]) * gainAt(w, j+2)
-		a3 := float64(dy[j+3]) * gainAt(w, j+3)
-		g0, g1, g2, g3 = g0+a0, g1+a1, g2+a2, g3+a3
-		h0 += a0 * (float64(x[j]) - mean)
-		h1 += a1 * (float64(x[j+1]) - mean)
-		h2 += a2 * (float64(x[j+2]) - mean)
-		h3 += a3 * (float64(x[j+3]) - mean)
+	var x0, x1, g0, g1, h0, h1 float64
+	j := 0
+	for ; j+2 <= len(x); j += 2 {
+		d0, d1 := float64(x[j])-c, float64(x[j+1])-c
+		a0, a1 := float64(dy[j])*gainAt(w, j), float64(dy[j+1])*gainAt(w, j+1)
+		x0, x1 = x0+d0, x1+d1
+		g0, g1 = g0+a0, g1+a1
+		h0, h1 = h0+a0*d0, h1+a1*d1
 	}
-	for ; j < len(x); j++ {
-		a := float64(dy[j]) * gainAt(w, j)
-		g0 += a
-		h0 += a * (float64(x[j]) - mean)
+	if j < len(x) {
+		d, a := float64(x[j])-c, float64(dy[j])*gainAt(w, j)
+		x0, g0, h0 = x0+d, g0+a, h0+a*d
 	}
-	return (g0 + g1) + (g2 + g3), ((h0 + h1) + (h2 + h3)) * inv
+	return x0 + x1, g0 + g1, h0 + h1
 }
 
 // gainAt returns w[j], or 1 if w is nil.
@@ -216,6 +197,9 @@ func rowOrNil(a []float32, i, d int) []float32 {
 
 // checkNorm checks the slices of a normalisation forward.
 func checkNorm(op string, y, scale, x, w, b []float32, rows, d int) {
+	if rows > 0 {
+		lenAtLeast(op, "d", d, 1)
+	}
 	n := rows * d
 	lenAtLeast(op, "len(x)", len(x), n)
 	lenAtLeast(op, "len(y)", len(y), n)

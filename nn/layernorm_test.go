@@ -192,5 +192,6 @@ func TestNormShapePanics(t *testing.T) {
 	wantShapePanic(t, "short w", func() { LayerNormForward(y, s, x, s, nil, 2, 3, normEps) })
 	wantShapePanic(t, "short y", func() { RMSNormForward(y[:5], s, x, nil, 2, 3, normEps) })
 	wantShapePanic(t, "short dx", func() { LayerNormBackward(y[:5], nil, nil, y, x, s, nil, 2, 3) })
+	wantShapePanic(t, "zero d", func() { LayerNormForward(y, s, x, nil, nil, 2, 0, normEps) })
 	wantShapePanic(t, "short dw", func() { RMSNormBackward(nil, s, y, x, s, make([]float32, 3), 2, 3) })
 }
