@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/mechinterp/workbench/patching"
+)
+
+func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("patch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	cleanPath := fs.String("clean", "", "JSON `FILE` holding the clean token sequences ([[1, 2, 3], ...])")
+	corruptedPath := fs.String("corrupted", "", "JSON `FILE` holding the corrupted token sequences, the same shape as --clean")
+	metricName := fs.String("metric", "logit-diff", "`METRIC`: logit-diff (answer − wrong logit), prob (of the answer) or loss (cross-entropy)")
+	answer := fs.String("answer", "", "answer token `IDS`: one id for every sequence, or one per sequence, comma-separated")
+	wrong := fs.String("wrong", "", "wrong token `IDS` for logit-diff, as --answer")
+	pos := fs.Int("pos", patching.Last, "`POSITION` the metric reads; negative counts from the end")
+	what := fs.String("what", "", "activation to patch: resid_pre, resid_post, attn_out, mlp_out, head_out, q, k, v or pattern")
+	byPos := fs.Bool("by-pos", true, "patch one position at a time (a column per position); false patches all positions at once")
+	normalize := fs.Bool("normalize", false, "report (metric − corrupted)/(clean − corrupted): 1 = clean, 0 = corrupted")
+	attribution := fs.Bool("attribution", false, "add the attribution-patching estimate and its agreement with the exact sweep")
+	topK := fs.Int("top-k", 5, "number of sites `K` compared by --attribution's top-k overlap")
+	workers := fs.Int("workers", 2, "number of patches run at once")
+	asJSON := fs.Bool("json", false, `print {"what", "metric", "clean", "corrupted", "normalized", "axes", "values"} (and "attribution", "agreement"); clean and corrupted are the runs' metric values`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench patch --model FILE [--config FILE] --clean FILE --corrupted FILE")
+		fmt.Fprintln(stderr, "         --metric logit-diff --answer A --wrong B --what resid_pre|attn_out|mlp_out|head_out [--json]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Activation patching, clean → corrupted: writes each clean activation of one kind, layer by")
+		fmt.Fprintln(stderr, "layer (head by head, position by position), into the corrupted run and reports the metric.")
+		fmt.Fprintln(stderr, "Metrics are averaged over the batch. loss without --answer is the next-token cross-entropy")
+		fmt.Fprintln(stderr, "of the clean sequences over all positions; with --answer, −log p(answer) at --pos.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("patch: unexpected argument %q", fs.Arg(0))
+	}
+	if *what == "" {
+		return fmt.Errorf("patch: --what is required")
+	}
+	kind, err := patching.ParseKind(*what)
+	if err != nil {
+		return err
+	}
+	if *cleanPath == "" || *corruptedPath == "" {
+		return fmt.Errorf("patch: --clean and --corrupted are required")
+	}
+	if *workers < 1 {
+		return fmt.Errorf("patch: --workers must be at least 1, got %d", *workers)
+	}
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	clean, err := readTokens(*cleanPath)
+	if err != nil {
+		return err
+	}
+	corrupted, err := readTokens(*corruptedPath)
+	if err != nil {
+		return err
+	}
+	metric, err := patchMetric(*metricName, *answer, *wrong, *pos, clean)
+	if err != nil {
+		return err
+	}
+	e, err := patching.New(ctx, m, clean, corrupted, metric)
+	if err != nil {
+		return err
+	}
+	opt := patching.Options{ByPos: *byPos, Workers: *workers}
+	g, err := e.Sweep(ctx, kind, opt)
+	if err != nil {
+		return err
+	}
+	var attr *patching.Grid
+	if *attribution {
+		if attr, err = e.Attribute(ctx, kind, opt); err != nil {
+			return err
+		}
+	}
+	if *normalize {
+		if g, err = g.Normalize(); err != nil {
+			return err
+		}
+		if attr != nil {
+			if attr, err = attr.Normalize(); err != nil {
+				return err
+			}
+		}
+	}
+	var agree *patching.Agreement
+	if attr != nil {
+		a, err := patching.Compare(g, attr, *topK)
+		if err != nil {
+			return err
+		}
+		agree = &a
+	}
+	if *asJSON {
+		return writePatchJSON(stdout, g, attr, agree)
+	}
+	writePatchTable(stdout, g, attr, agree)
+	return nil
+}
+
+// patchMetric builds the metric the flags ask for.
+func patchMetric(name, answer, wrong string, pos int, clean [][]int) (patching.Metric, error) {
+	ans, err := parseIDs("--answer", answer)
+	if err != nil {
+		return nil, err
+	}
+	wr, err := parseIDs("--wrong", wrong)
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case "logit-diff":
+		if ans == nil || wr == nil {
+			return nil, fmt.Errorf("patch: --metric logit-diff needs --answer and --wrong")
+		}
+		return patching.LogitDiff{Answer: ans, Wrong: wr, Pos: pos}, nil
+	case "prob":
+		if ans == nil {
+			return nil, fmt.Errorf("patch: --metric prob needs --answer")
+		}
+		return patching.Prob{Answer: ans, Pos: pos}, nil
+	case "loss":
+		if ans == nil {
+			return patching.Loss{Targets: patching.NextTokenTargets(clean, 0)}, nil
+		}
+		if len(ans) != 1 && len(ans) != len(clean) {
+			return nil, fmt.Errorf("patch: %d --answer ids for %d sequences (want 1 or %d)", len(ans), len(clean), len(clean))
+		}
+		targets := make([][]int, len(clean))
+		for b, seq := range clean {
+			targets[b] = make([]int, len(seq))
+			for p := range targets[b] {
+				targets[b][p] = -1
+			}
+			p := pos
+			if p < 0 {
+				p += len(seq)
+			}
+			if p < 0 || p >= len(seq) {
+				return nil, fmt.Errorf("patch: --pos %d outside sequence %d's %d positions", pos, b, len(seq))
+			}
+			targets[b][p] = ans[min(b, len(ans)-1)]
+		}
+		return patching.Loss{Targets: targets}, nil
+	}
+	return nil, fmt.Errorf("patch: unknown --metric %q (want logit-diff, prob or loss)", name)
+}
+
+// parseIDs parses "5" or "5,7,9"; "" gives nil.
+func parseIDs(flagName, s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var ids []int
+	for _, f := range strings.Split(s, ",") {
+		id, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("patch: %s: %q is not a token id", flagName, f)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// writePatchJSON prints the grid's JSON (patching.Grid.MarshalJSON) with,
+// when attr is not nil, "attribution" (its values, nested alike) and
+// "agreement" added.
+func writePatchJSON(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement) error {
+	b, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	if attr != nil {
+		extra := struct {
+			Attribution any `json:"attribution"`
+			Agreement   struct {
+				Pearson     *float64 `json:"pearson"` // null when undefined
+				TopK        int      `json:"top_k"`
+				TopKOverlap float64  `json:"top_k_overlap"`
+				MaxAbsError float64  `json:"max_abs_error"`
+			} `json:"agreement"`
+		}{Attribution: attr.Nested()}
+		a := &extra.Agreement
+		a.TopK, a.TopKOverlap, a.MaxAbsError = agree.TopK, agree.TopKOverlap, agree.MaxAbsError
+		if !math.IsNaN(agree.Pearson) {
+			a.Pearson = &agree.Pearson
+		}
+		more, err := json.Marshal(extra)
+		if err != nil {
+			return err
+		}
+		// Both are JSON objects: {grid…} + {extra…} → {grid…, extra…}.
+		b = append(append(b[:len(b)-1], ','), more[1:]...)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func writePatchTable(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement) {
+	fmt.Fprintf(w, "patching %s, clean → corrupted; metric %s: clean %.6g, corrupted %.6g", g.What, g.Metric, g.Clean, g.Corrupted)
+	if g.Normalized {
+		fmt.Fprint(w, " (normalised: 1 = clean, 0 = corrupted)")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "\nexact:")
+	writeGrid(w, g)
+	if attr == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nattribution estimate (gradient × (clean − corrupted)):")
+	writeGrid(w, attr)
+	fmt.Fprintf(w, "\nagreement with the exact sweep: Pearson %.4f, top-%d overlap %.2f, max |error| %.4g\n",
+		agree.Pearson, agree.TopK, agree.TopKOverlap, agree.MaxAbsError)
+}
+
+// writeGrid prints a grid as a table: one row per label of its first axis,
+// one column per label of its second (or a single column).
+func writeGrid(w io.Writer, g *patching.Grid) {
+	cols := []string{"value"}
+	if len(g.Axes) > 1 {
+		cols = g.Axes[1]
+	}
+	width := 9
+	for _, c := range cols {
+		width = max(width, len(c)+1)
+	}
+	lw := 0
+	for _, r := range g.Axes[0] {
+		lw = max(lw, len(r))
+	}
+	fmt.Fprintf(w, "%-*s", lw, "")
+	for _, c := range cols {
+		fmt.Fprintf(w, "%*s", width, c)
+	}
+	fmt.Fprintln(w)
+	for r, label := range g.Axes[0] {
+		fmt.Fprintf(w, "%-*s", lw, label)
+		for c := range cols {
+			fmt.Fprintf(w, "%*.4f", width, g.Values[r*len(cols)+c])
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,114 @@
+package patching
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// configs are tiny models covering the code paths that matter here: with
+// and without MLPs (the shortcut of Sweep), with and without LayerNorm (the
+// linearity of the logit difference).
+func configs() map[string]transformer.Config {
+	base := transformer.Config{NLayers: 2, DModel: 16, NHeads: 3, DHead: 4, DVocab: 13, NCtx: 10, Seed: 5}
+	v := map[string]transformer.Config{}
+	add := func(name string, f func(c *transformer.Config)) {
+		c := base
+		f(&c)
+		v[name] = c
+	}
+	add("attn_only", func(c *transformer.Config) { c.AttnOnly = true })
+	add("ln_gelu", func(c *transformer.Config) { c.DMLP = 24; c.NormalizationType = transformer.NormLN })
+	add("mlp_no_ln", func(c *transformer.Config) { c.DMLP = 24; c.ActFn = transformer.ActReLU })
+	return v
+}
+
+// newModel returns a model whose every parameter is random (normal, std
+// 0.3), so that patches have sizeable effects.
+func newModel(t testing.TB, c transformer.Config, seed uint64) *transformer.Model {
+	t.Helper()
+	m, err := transformer.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for i := range m.P.Data() {
+		m.P.Data()[i] = float32(rng.NormFloat64() * 0.3)
+	}
+	return m
+}
+
+func randTokens(rng *rand.Rand, batch, pos, vocab int) [][]int {
+	t := make([][]int, batch)
+	for b := range t {
+		t[b] = make([]int, pos)
+		for p := range t[b] {
+			t[b][p] = rng.IntN(vocab)
+		}
+	}
+	return t
+}
+
+// pair returns a clean batch and a corrupted copy in which every second
+// position (from position 1) holds another token, so that position 0 and
+// the even positions agree.
+func pair(seed uint64, batch, pos, vocab int) (clean, corrupted [][]int) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	clean = randTokens(rng, batch, pos, vocab)
+	corrupted = make([][]int, batch)
+	for b := range clean {
+		corrupted[b] = append([]int(nil), clean[b]...)
+		for p := 1; p < pos; p += 2 {
+			corrupted[b][p] = (clean[b][p] + 1 + rng.IntN(vocab-1)) % vocab
+		}
+	}
+	return clean, corrupted
+}
+
+// naiveSweep is the readable reference for Experiment.Sweep: one full
+// forward pass of the corrupted batch per site, with a hook writing the
+// clean activation, captured from a full clean run. (Capturing hook_result
+// would switch the model to its per-head output projection, which rounds
+// differently.)
+func naiveSweep(ctx context.Context, m *transformer.Model, clean, corrupted [][]int, metric Metric, sites []Site, workers int) ([]float64, error) {
+	capture, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() != "attn.hook_result" }, false)
+	if _, err := m.Run(ctx, clean, capture); err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(sites))
+	err := parallel(ctx, len(sites), workers, func(ctx context.Context, i int) error {
+		s := sites[i]
+		src, _ := cache.Get(s.hook())
+		logits, err := m.Run(ctx, corrupted, hooks.NewSet().Add(s.hook(), s.replace(src)))
+		if err != nil {
+			return err
+		}
+		out[i] = metric.Value(logits)
+		return nil
+	})
+	return out, err
+}
+
+// someLogitDiff is a logit difference at the last position between each
+// sequence's last token and the next id.
+func someLogitDiff(clean [][]int, vocab int) LogitDiff {
+	ans := make([]int, len(clean))
+	wrong := make([]int, len(clean))
+	for b, seq := range clean {
+		ans[b] = seq[len(seq)-1]
+		wrong[b] = (ans[b] + 1) % vocab
+	}
+	return LogitDiff{Answer: ans, Wrong: wrong, Pos: Last}
+}
+
+// must returns v, panicking (which fails the test with a stack trace) if
+// err is not nil.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
