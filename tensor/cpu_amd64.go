@@ -5,12 +5,13 @@ package tensor
 import "golang.org/x/sys/cpu"
 
 // detectKernel picks the widest GEMM kernel this CPU and OS support. The
-// AVX-512 kernels use only AVX-512F instructions (ZMM FMA, broadcasts and
-// masked moves); cpu.X86.HasAVX512F already requires OS support for the
-// ZMM and mask register state.
+// AVX-512 kernels use AVX-512F (ZMM FMA, broadcasts, masked moves) and
+// AVX-512VL (the same on YMM registers for narrow column tails);
+// cpu.X86.HasAVX512F already requires OS support for the ZMM and mask
+// register state.
 func detectKernel() gemmKernel {
 	switch {
-	case cpu.X86.HasAVX512F:
+	case hasAVX512():
 		return kernelAVX512
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		return kernelAVX2
@@ -22,7 +23,7 @@ func detectKernel() gemmKernel {
 // first.
 func gemmKernels() []gemmKernel {
 	var ks []gemmKernel
-	if cpu.X86.HasAVX512F {
+	if hasAVX512() {
 		ks = append(ks, kernelAVX512)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
@@ -30,3 +31,6 @@ func gemmKernels() []gemmKernel {
 	}
 	return append(ks, kernelGo)
 }
+
+// hasAVX512 reports whether the AVX-512 kernels can run here.
+func hasAVX512() bool { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL }

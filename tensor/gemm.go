@@ -51,9 +51,6 @@ func GemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("negative dimension m=%d n=%d k=%d", m, n, k)})
-	}
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
@@ -61,6 +58,22 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	br, bc := k, n
 	if transB {
 		br, bc = n, k
+	}
+	// The common case inlines and costs a few compares; the messages are
+	// built only on failure.
+	if m < 0 || n < 0 || k < 0 || !matOK(a, ar, ac, lda) || !matOK(b, br, bc, ldb) || !matOK(c, m, n, ldc) {
+		gemmShapePanic(m, n, k, a, ar, ac, lda, b, br, bc, ldb, c, ldc)
+	}
+}
+
+// matOK reports whether x holds a rows×cols matrix with leading dimension ld.
+func matOK(x []float32, rows, cols, ld int) bool {
+	return ld >= max(cols, 1) && (rows == 0 || cols == 0 || len(x) >= (rows-1)*ld+cols)
+}
+
+func gemmShapePanic(m, n, k int, a []float32, ar, ac, lda int, b []float32, br, bc, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("negative dimension m=%d n=%d k=%d", m, n, k)})
 	}
 	checkMat("A", a, ar, ac, lda)
 	checkMat("B", b, br, bc, ldb)

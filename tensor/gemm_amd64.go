@@ -85,35 +85,43 @@ func gemmAsmPackedB(wide, transA bool, m, n, k int, alpha float32, a []float32, 
 }
 
 // gemmAsmPanel computes C[m, nb] = alpha·A[m, kb]·B[kb, nb] + beta·C for one
-// column panel (nb ≤ gemmNC) with the tallest tile that fits, then one
-// shorter tile for the leftover rows. A element (i, p) is a[i·rsa + p·csa].
+// column panel (nb ≤ gemmNC) with the tallest tile generated for its width,
+// then one shorter tile for the leftover rows. A element (i, p) is
+// a[i·rsa + p·csa].
 func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b *float32, ldb int, beta float32, c []float32, ldc int) {
-	w := 16
-	if !wide {
-		w = 8
+	c8 := (nb + 7) >> 3 // kernel width in units of 8 columns
+	v := 0
+	if nb&7 != 0 {
+		v = 1 // masked last vector
 	}
-	nv := (nb + w - 1) / w
-	tail := nb - (nv-1)*w
 	var mr int
 	if wide {
-		mr = gemmAVX512MaxMR(nv)
+		mr = gemmAVX512MaxMR(c8)
 	} else {
-		mr = gemmAVX2MaxMR(nv)
+		mr = gemmAVX2MaxMR(c8)
 	}
-	mt := m / mr
+	var mt int
+	switch mr { // constant divisors compile to multiplications
+	case 6:
+		mt = m / 6
+	case 8:
+		mt = m / 8
+	default:
+		mt = m / mr
+	}
 	if mt > 0 {
-		gemmAsmKernel(wide, nv, mr, mt, kb, &a[0], rsa, csa, b, ldb, &c[0], ldc, alpha, beta, tail)
+		gemmAsmKernel(wide, c8, v, mr, mt, kb, &a[0], rsa, csa, b, ldb, &c[0], ldc, alpha, beta, nb)
 	}
 	if r := m - mt*mr; r > 0 {
 		i := mt * mr
-		gemmAsmKernel(wide, nv, r, 1, kb, &a[i*rsa], rsa, csa, b, ldb, &c[i*ldc], ldc, alpha, beta, tail)
+		gemmAsmKernel(wide, c8, v, r, 1, kb, &a[i*rsa], rsa, csa, b, ldb, &c[i*ldc], ldc, alpha, beta, nb)
 	}
 }
 
-func gemmAsmKernel(wide bool, nv, mr, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, tail int) {
+func gemmAsmKernel(wide bool, c8, v, mr, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int) {
 	if wide {
-		gemmAVX512Kernel(nv, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, tail)
+		gemmAVX512Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)
 	} else {
-		gemmAVX2Kernel(nv, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, tail)
+		gemmAVX2Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)
 	}
 }

@@ -8,7 +8,7 @@ const (
 	gemmGoNC = 64
 )
 
-// gemmGo is the portable kernel: C = alpha·op(A)·op(B) + beta·C with 4×4
+// gemmGo is the portable kernel: C = alpha·op(A)·op(B) + beta·C with 2×4
 // register tiles over k blocks and column panels. op(A) is read through
 // strides; a transposed B is repacked block by block into a stack array.
 // Arguments are checked.
@@ -57,33 +57,32 @@ func gemmGoPackedB(transA bool, m, n, k int, alpha float32, a []float32, lda int
 // (i, p) is a[i·rsa + p·csa] and B row p starts at b[p·ldb].
 func gemmGoBlock(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
 	i := 0
-	for ; i+4 <= m; i += 4 {
+	for ; i+2 <= m; i += 2 {
 		j := 0
 		for ; j+4 <= nb; j += 4 {
-			gemmGo4x4(kb, alpha, a[i*rsa:], rsa, csa, b[j:], ldb, c[i*ldc+j:], ldc)
+			gemmGo2x4(kb, alpha, a[i*rsa:], rsa, csa, b[j:], ldb, c[i*ldc+j:], ldc)
 		}
 		for ; j < nb; j++ {
-			for r := i; r < i+4; r++ {
-				gemmGoDot(kb, alpha, a[r*rsa:], csa, b[j:], ldb, c[r*ldc+j:])
-			}
+			gemmGoDot(kb, alpha, a[i*rsa:], csa, b[j:], ldb, c[i*ldc+j:])
+			gemmGoDot(kb, alpha, a[(i+1)*rsa:], csa, b[j:], ldb, c[(i+1)*ldc+j:])
 		}
 	}
-	for ; i < m; i++ {
+	if i < m {
 		for j := 0; j < nb; j++ {
 			gemmGoDot(kb, alpha, a[i*rsa:], csa, b[j:], ldb, c[i*ldc+j:])
 		}
 	}
 }
 
-// gemmGo4x4 adds alpha·A[4, kb]·B[kb, 4] to a 4×4 tile of C, keeping the
-// sixteen sums in registers.
-func gemmGo4x4(kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
+// gemmGo2x4 adds alpha·A[2, kb]·B[kb, 4] to a 2×4 tile of C. Eight sums
+// plus the operands fit the fifteen registers the Go compiler allocates
+// floats to on amd64; a 4×4 tile spills and runs slower.
+func gemmGo2x4(kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	ia, ib := 0, 0
 	for p := 0; p < kb; p++ {
 		bp := b[ib : ib+4 : ib+4]
-		a0, a1, a2, a3 := a[ia], a[ia+rsa], a[ia+2*rsa], a[ia+3*rsa]
+		a0, a1 := a[ia], a[ia+rsa]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -93,14 +92,6 @@ func gemmGo4x4(kb int, alpha float32, a []float32, rsa, csa int, b []float32, ld
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
 		ia += csa
 		ib += ldb
 	}
@@ -114,16 +105,6 @@ func gemmGo4x4(kb int, alpha float32, a []float32, rsa, csa int, b []float32, ld
 	r[1] += alpha * c11
 	r[2] += alpha * c12
 	r[3] += alpha * c13
-	r = c[2*ldc : 2*ldc+4 : 2*ldc+4]
-	r[0] += alpha * c20
-	r[1] += alpha * c21
-	r[2] += alpha * c22
-	r[3] += alpha * c23
-	r = c[3*ldc : 3*ldc+4 : 3*ldc+4]
-	r[0] += alpha * c30
-	r[1] += alpha * c31
-	r[2] += alpha * c32
-	r[3] += alpha * c33
 }
 
 // gemmGoDot adds alpha·Σ_p a[p·csa]·b[p·ldb] to c[0].

@@ -176,7 +176,7 @@ func TestGemmKernelsSampled(t *testing.T) {
 // each generated micro-kernel, and each tail mask, runs at least once.
 func TestGemmKernelsTiles(t *testing.T) {
 	const seed = 2
-	ns := []int{1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 48, 49, 63, 64, 65, 70}
+	ns := []int{1, 7, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 40, 48, 49, 56, 57, 63, 64, 65, 70}
 	for _, kern := range gemmKernels() {
 		t.Run(kern.String(), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, seed))
