@@ -52,7 +52,7 @@ type Options struct {
 	Metadata        map[string]string
 	// Eval, if set, runs every EvalEvery steps and at the end; its numbers
 	// join that step's record.
-	Eval func(ctx context.Context, step int) (map[string]float64, error)
+	Eval func(ctx context.Context, step int) (map[string]any, error)
 	// Listeners receive every record as it is written (from Run's
 	// goroutine: keep them quick).
 	Listeners []func(Record)
@@ -66,15 +66,15 @@ type Options struct {
 
 // Summary is what Run reports and writes to summary.json.
 type Summary struct {
-	Steps         int                `json:"steps"`
-	FinalLoss     float64            `json:"final_loss"`
-	FinalEval     map[string]float64 `json:"final_eval,omitempty"`
-	WallSeconds   float64            `json:"wall_seconds"`
-	TokensPerSec  float64            `json:"tokens_per_second"`
-	StepsPerSec   float64            `json:"steps_per_second"`
-	Checkpoint    string             `json:"checkpoint"`
-	Interrupted   bool               `json:"interrupted"`
-	ResumedAtStep int                `json:"resumed_at_step,omitempty"`
+	Steps         int            `json:"steps"`
+	FinalLoss     float64        `json:"final_loss"`
+	FinalEval     map[string]any `json:"final_eval,omitempty"`
+	WallSeconds   float64        `json:"wall_seconds"`
+	TokensPerSec  float64        `json:"tokens_per_second"`
+	StepsPerSec   float64        `json:"steps_per_second"`
+	Checkpoint    string         `json:"checkpoint"`
+	Interrupted   bool           `json:"interrupted"`
+	ResumedAtStep int            `json:"resumed_at_step,omitempty"`
 }
 
 func (o *Options) defaults() error {
@@ -252,7 +252,7 @@ func (r *runner) loop(ctx context.Context, start int) (Summary, error) {
 	sum := Summary{ResumedAtStep: start}
 	began := time.Now()
 	lastLoss := math.NaN()
-	var evalRes map[string]float64
+	var evalRes map[string]any
 	step := start
 	var runErr error
 	for step < o.Steps {
@@ -335,11 +335,11 @@ func (r *runner) loop(ctx context.Context, start int) (Summary, error) {
 	return sum, runErr
 }
 
-func (r *runner) progress(step, start int, el, loss float64, ev map[string]float64) {
+func (r *runner) progress(step, start int, el, loss float64, ev map[string]any) {
 	sps := float64(step-start) / math.Max(el, 1e-9)
 	eta := float64(r.o.Steps-step) / math.Max(sps, 1e-9)
 	line := fmt.Sprintf("\rstep %d/%d  %.1f steps/s  %.0f tok/s  loss %.4f", step, r.o.Steps, sps, sps*float64(r.t.TokensPerStep()), loss)
-	if acc, ok := ev["eval_acc"]; ok {
+	if acc, ok := ev["eval_acc"].(float64); ok {
 		line += fmt.Sprintf("  eval acc %.3f", acc)
 	}
 	line += fmt.Sprintf("  ETA %s   ", time.Duration(eta*float64(time.Second)).Round(time.Second))

@@ -89,19 +89,19 @@ func TestRunLearnsAndLogs(t *testing.T) {
 	l := newLinreg(1)
 	var seen []Record
 	o := opts(dir, 300)
-	o.Eval = func(ctx context.Context, step int) (map[string]float64, error) {
+	o.Eval = func(ctx context.Context, step int) (map[string]any, error) {
 		var e float64
 		for j := range l.w {
 			e += math.Abs(float64(l.w[j] - l.truth[j]))
 		}
-		return map[string]float64{"weight_error": e}, nil
+		return map[string]any{"weight_error": e}, nil
 	}
 	o.Listeners = []func(Record){func(r Record) { seen = append(seen, r) }}
 	sum, err := Run(context.Background(), l, newOpt(t, l), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Steps != 300 || sum.FinalEval["weight_error"] > 0.2 { // from 6.5 at the start; AdamW decay biases w slightly
+	if sum.Steps != 300 || sum.FinalEval["weight_error"].(float64) > 0.2 { // from 6.5 at the start; AdamW decay biases w slightly
 		t.Errorf("summary %+v: did not learn", sum)
 	}
 	f, _ := os.Open(filepath.Join(dir, "metrics.jsonl"))

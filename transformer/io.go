@@ -77,6 +77,17 @@ func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.LoadStateDict(f); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadStateDict overwrites m's parameters in place with those in f (a
+// TransformerLens state dict for m's config); views of m.P stay valid. On
+// error m may be partly overwritten.
+func (m *Model) LoadStateDict(f *checkpoint.File) error {
+	var err error
 	specs := m.Cfg.paramSpecs()
 	want := map[string]bool{}
 	var errs []error
@@ -106,17 +117,18 @@ func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
 		}
 	}
 	for _, info := range f.Tensors() {
-		if !want[info.Name] && !ignoredBuffer(info.Name) {
+		if !want[info.Name] && !ignoredBuffer(info.Name) && !strings.HasPrefix(info.Name, "optim/") {
 			errs = append(errs, fmt.Errorf("unexpected tensor %q (shape %v) for this config", info.Name, info.Shape))
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("transformer: checkpoint does not match the config: %w", errors.Join(errs...))
+		return fmt.Errorf("transformer: checkpoint does not match the config: %w", errors.Join(errs...))
 	}
-	return m, nil
+	return nil
 }
 
-// ignoredBuffer reports whether a state-dict entry is one of
+// ignoredBuffer reports (entries under "optim/" are training checkpoints'
+// optimizer state, also ignored) whether a state-dict entry is one of
 // TransformerLens's non-parameter buffers.
 func ignoredBuffer(name string) bool {
 	return strings.HasSuffix(name, ".attn.mask") || strings.HasSuffix(name, ".attn.IGNORE")

@@ -190,3 +190,22 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
 }
+
+// ParamView is one parameter and its gradient as flat views in Workbench's
+// internal layout, with its TransformerLens name and whether weight decay
+// applies (weight matrices and embeddings: yes; biases and norm gains: no).
+type ParamView struct {
+	Name       string
+	Data, Grad []float32
+	Decay      bool
+}
+
+// ParamViews returns every parameter of m beside its gradient in g.
+func (m *Model) ParamViews(g *Params) []ParamView {
+	specs := m.Cfg.paramSpecs()
+	out := make([]ParamView, len(specs))
+	for i, s := range specs {
+		out[i] = ParamView{Name: s.name, Data: *s.ptr(m.P), Grad: *s.ptr(g), Decay: s.decay}
+	}
+	return out
+}

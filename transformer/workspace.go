@@ -129,6 +129,9 @@ func (m *Model) NewWorkspace(batch, pos int) *Workspace {
 	}
 }
 
+// Model returns the model the workspace runs.
+func (w *Workspace) Model() *Model { return w.m }
+
 // Batch and Pos return the workspace's dimensions.
 func (w *Workspace) Batch() int { return w.batch }
 

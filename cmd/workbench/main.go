@@ -37,6 +37,9 @@ func commands() []command {
 	return []command{
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
+		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
+		{"patch", "activation and attribution patching sweeps", runPatch},
+		{"train", "train a toy model (induction) with circuit telemetry", runTrain},
 	}
 }
 

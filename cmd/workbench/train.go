@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mechinterp/workbench/train/induction"
+)
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "Usage: workbench train <experiment> [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Experiments:")
+		fmt.Fprintln(stderr, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
+		fmt.Fprintln(stderr, "              head and an induction head form (run 'workbench train induction -h')")
+		if len(args) == 0 {
+			return errors.New("train: name an experiment")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "induction":
+		return runTrainInduction(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("train: unknown experiment %q (try 'induction')", args[0])
+}
+
+func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := induction.Default()
+	fs := flag.NewFlagSet("train induction", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "run `DIR` for config.json, metrics.jsonl, checkpoints/ and summary.json (required)")
+	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
+	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
+	fs.IntVar(&c.NHeads, "n-heads", c.NHeads, "attention heads per block")
+	fs.IntVar(&c.DHead, "d-head", c.DHead, "width of each head")
+	fs.IntVar(&c.DVocab, "d-vocab", c.DVocab, "vocabulary size")
+	fs.IntVar(&c.SeqLen, "seq-len", c.SeqLen, "L: longest repeated block; sequences are 2L tokens")
+	fs.IntVar(&c.MinRepeat, "min-repeat", c.MinRepeat, "shortest repeated block (each sequence draws its length in [min-repeat, L])")
+	fs.BoolVar(&c.Distinct, "distinct", c.Distinct, "distinct tokens within a sequence")
+	fs.BoolVar(&c.BOS, "bos", c.BOS, "start every sequence with a BOS token (id 0)")
+	attnOnly := fs.Bool("attn-only", true, "attention-only blocks (--mlp overrides)")
+	fs.BoolVar(&c.MLP, "mlp", false, "give every block a GELU MLP (d_mlp = 4·d_model)")
+	fs.StringVar(&c.Normalization, "normalization", c.Normalization, "none, LN or RMS")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
+	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
+	fs.Float64Var(&c.LR, "lr", c.LR, "AdamW learning rate")
+	fs.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "AdamW decoupled weight decay (weight matrices only)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed for the initialisation and the data")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "worker goroutines (results do not depend on it)")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate and checkpoint every N steps")
+	fs.Float64Var(&c.StopAtAcc, "stop-at-acc", 0, "stop once held-out accuracy reaches this (0: run all steps)")
+	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
+	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench train induction --out DIR [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Trains a small transformer on repeated random tokens until a previous-token head")
+		fmt.Fprintln(stderr, "(layer 0) and an induction head (layer 1) form, logging circuit telemetry")
+		fmt.Fprintln(stderr, "(per-head previous-token and induction scores, K-composition) every --eval-every")
+		fmt.Fprintln(stderr, "steps. The defaults form the circuit in a few seconds. Ctrl-C saves a checkpoint;")
+		fmt.Fprintln(stderr, "--resume continues it exactly.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Example: workbench train induction --out runs/induction --json")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("train induction: unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		fs.Usage()
+		return errors.New("train induction: --out is required")
+	}
+	if !*attnOnly {
+		c.MLP = true
+	}
+	if strings.EqualFold(c.Normalization, "ln") {
+		c.Normalization = "LN"
+	} else if strings.EqualFold(c.Normalization, "rms") {
+		c.Normalization = "RMS"
+	}
+	var opt induction.Options
+	opt.Resume = *resume
+	if isTerminal(stderr) {
+		opt.Progress = stderr
+	}
+	res, err := induction.Train(ctx, c, *out, opt)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printInduction(stdout, res)
+	}
+	if res.Interrupted {
+		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+	}
+	return nil
+}
+
+func printInduction(w io.Writer, r induction.Result) {
+	step := func(p *int) string {
+		if p == nil {
+			return "never"
+		}
+		return fmt.Sprint(*p)
+	}
+	fmt.Fprintf(w, "trained %d steps in %.1f s (%.0f tokens/s while training)\n", r.Steps, r.WallSeconds, r.TokensPerSecond)
+	fmt.Fprintf(w, "held-out second-half accuracy %.4f, loss %.4f; generalisation probe accuracy %.4f\n", r.FinalEvalAcc, r.FinalEvalLoss, r.ProbeAcc)
+	fmt.Fprintf(w, "steps to 90%%: %s, to 99%%: %s; phase change at step %s\n", step(r.StepsToAcc90), step(r.StepsToAcc99), step(r.PhaseChangeStep))
+	fmt.Fprintf(w, "largest L0→L1 K-composition %.3f (random baseline %.3f, ×%.2f)\n", r.KCompositionMax, r.KCompositionBaseline, r.KCompositionMax/r.KCompositionBaseline)
+	for l := range r.InductionScore {
+		fmt.Fprintf(w, "layer %d  previous-token:", l)
+		for _, v := range r.PrevTokenScore[l] {
+			fmt.Fprintf(w, " %.2f", v)
+		}
+		fmt.Fprint(w, "   induction:")
+		for _, v := range r.InductionScore[l] {
+			fmt.Fprintf(w, " %.2f", v)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "checkpoint: %s\n", r.Checkpoint)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
