@@ -39,7 +39,6 @@ type Telemetry struct {
 	KCompMax, KBaseline  float64
 }
 
-
 func (t Telemetry) inductionMax() float64 {
 	best := 0.0
 	for l := 1; l < len(t.Induction); l++ {
