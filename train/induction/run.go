@@ -35,6 +35,7 @@ type Result struct {
 	Steps                int         `json:"steps"`
 	Interrupted          bool        `json:"interrupted"`
 	Checkpoint           string      `json:"checkpoint"`
+	Model                string      `json:"model"` // the final weights alone, without optimizer state
 	Dir                  string      `json:"dir"`
 }
 
@@ -78,8 +79,9 @@ const (
 	probeSeed = 0x5eed_9806
 )
 
-// Train runs the experiment into dir and returns its summary. The model,
-// metrics.jsonl, checkpoints and summary.json are in dir. Cancelling ctx
+// Train runs the experiment into dir and returns its summary. config.json,
+// metrics.jsonl, checkpoints/, model.safetensors (the final weights with
+// their config) and summary.json are in dir. Cancelling ctx
 // stops it with a final checkpoint (Result.Interrupted set, error nil).
 func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, error) {
 	if err := cfg.Validate(); err != nil {
@@ -174,6 +176,10 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 		res.PrevTokenScore, _ = sum.FinalEval["prev_token_score"].([][]float64)
 		res.KCompositionMax, _ = sum.FinalEval["k_composition_max"].(float64)
 		res.KCompositionBaseline, _ = sum.FinalEval["k_composition_baseline"].(float64)
+	}
+	res.Model = filepath.Join(dir, "model.safetensors")
+	if err := m.Save(res.Model, map[string]string{"induction": string(cfgJSON), "step": fmt.Sprint(sum.Steps)}); err != nil {
+		return res, err
 	}
 	keep := []int{sum.Steps}
 	if before, at, ok := train.PhaseChange(series, 0.2); ok {
