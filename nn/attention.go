@@ -1,0 +1,451 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// Causal multi-head attention kernels: the part of an attention layer between
+// the q/k/v projections and W_O (Vaswani et al. 2017, "Attention Is All You
+// Need", §3.2; TransformerLens AbstractAttention; llm.c attention_forward).
+//
+// Shapes (T = pos, H = heads, dh = dHead):
+//
+//	q, k, v, z         [batch, pos, head, d_head]   row stride H·dh between positions
+//	scores, pattern    [batch, head, dest, src]     T×T per (batch, head)
+//
+// q, k, v are exactly x·W_Q, x·W_K, x·W_V with W laid out [d_model, H·dh], so
+// each (batch, head) slice is a T×dh matrix with leading dimension H·dh and
+// the products run on tensor.Gemm without copies. At the toy model's size
+// (pos 40, d_head 16) Gemm over the full T×T square beats scalar loops over
+// the causal triangle several times over, although half its work is masked;
+// the softmax and its backward are scalar loops over the triangle only.
+//
+// Semantics follow TransformerLens exactly: scores are masked to −Inf above
+// the diagonal after scaling; the softmax ignores what is there; z is
+// pattern·v over every source position (a pattern from AttnSoftmaxForward is
+// exactly zero above the diagonal, but a hook's edit there would be seen, and
+// gets a gradient, as in PyTorch); the gradient reaching q and k through a
+// masked score is zero whatever dscores holds there.
+//
+// The step-wise functions (AttnScoresForward, AttnSoftmaxForward,
+// AttnMixForward and their Backwards) expose every intermediate for hooks; the
+// fused AttentionForward/AttentionBackward do the same work one (batch, head)
+// tile at a time while it is in L1.
+
+// attnBlock is the row block of AttnScoresBackward's mask-respecting products:
+// Gemm runs on the rectangle left of each block's diagonal square and a scalar
+// loop on the square's lower triangle. Four rows measured fastest at pos 40.
+const attnBlock = 4
+
+// AttnScoresForward writes the scaled, causally masked attention scores
+// scores[b,h,i,j] = q[b,i,h,:]·k[b,j,h,:] / √dHead for j ≤ i, and −Inf for
+// j > i, as TransformerLens hooks them (hook_attn_scores, after scaling and
+// masking). q and k are [batch, pos, heads, dHead]; scores is
+// [batch, heads, pos, pos]. Nothing else is saved: AttnScoresBackward needs
+// only q and k. scores must not alias q or k. It panics with a
+// tensor.ShapeError if a dimension is negative, dHead is 0, or a slice is too
+// short for the dimensions.
+func AttnScoresForward(scores, q, k []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttnScoresForward", "q k", batch, pos, heads, dHead, q, k)
+	attnCheck("AttnScoresForward", "scores", scores, batch*heads*pos*pos)
+	stride, scale := heads*dHead, attnScale(dHead)
+	for b := range batch {
+		for h := range heads {
+			off, so := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			s := scores[so : so+pos*pos]
+			tensor.Gemm(false, true, pos, pos, dHead, scale, q[off:], stride, k[off:], stride, 0, s, pos)
+			attnMask(s, pos)
+		}
+	}
+}
+
+// AttnSoftmaxForward writes the attention pattern (hook_pattern): for each
+// row i of each [pos, pos] block of scores, a softmax over src j ≤ i, with
+// exactly 0 for j > i. scores and pattern are [batch, heads, pos, pos]; the
+// pattern is what AttnSoftmaxBackward and AttnMixBackward save. Entries of
+// scores above the diagonal are ignored; −Inf entries below it get
+// probability exactly 0, and a row that is −Inf throughout becomes all zeros.
+// pattern may be scores (in place). It panics with a tensor.ShapeError if a
+// dimension is negative or a slice is too short for the dimensions.
+func AttnSoftmaxForward(pattern, scores []float32, batch, heads, pos int) {
+	n := attnPatternLen("AttnSoftmaxForward", batch, heads, pos)
+	attnCheck("AttnSoftmaxForward", "scores", scores, n)
+	attnCheck("AttnSoftmaxForward", "pattern", pattern, n)
+	for o := 0; o < n; o += pos * pos {
+		attnSoftmax(pattern[o:o+pos*pos], scores[o:o+pos*pos], pos)
+	}
+}
+
+// AttnMixForward writes z[b,i,h,:] = Σ_j pattern[b,h,i,j]·v[b,j,h,:]
+// (hook_z), the einsum TransformerLens computes: the sum runs over every
+// source position, so it is causal because a pattern from AttnSoftmaxForward
+// is zero above the diagonal. pattern is [batch, heads, pos, pos]; v and z are
+// [batch, pos, heads, dHead]. AttnMixBackward needs pattern and v. z must not
+// alias v or pattern. It panics with a tensor.ShapeError if a dimension is
+// negative, dHead is 0, or a slice is too short for the dimensions.
+func AttnMixForward(z, pattern, v []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttnMixForward", "v z", batch, pos, heads, dHead, v, z)
+	attnCheck("AttnMixForward", "pattern", pattern, batch*heads*pos*pos)
+	stride := heads * dHead
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			tensor.Gemm(false, false, pos, dHead, pos, 1, pattern[po:], pos, v[off:], stride, 0, z[off:], stride)
+		}
+	}
+}
+
+// AttnMixBackward is the backward of AttnMixForward. Given dz
+// [batch, pos, heads, dHead] and the saved pattern [batch, heads, pos, pos]
+// and v, it accumulates dpattern[b,h,i,j] += dz[b,i,h,:]·v[b,j,h,:] for every
+// (i, j), as PyTorch would for the einsum (AttnSoftmaxBackward ignores the
+// entries above the diagonal), and dv[b,j,h,:] += Σ_i pattern[b,h,i,j]·dz[b,i,h,:].
+// A nil dpattern or dv is skipped. Gradients must not alias the inputs. It
+// panics with a tensor.ShapeError if a dimension is negative, dHead is 0, or a
+// slice is too short for the dimensions.
+func AttnMixBackward(dpattern, dv, dz, pattern, v []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttnMixBackward", "dz v", batch, pos, heads, dHead, dz, v)
+	n := batch * heads * pos * pos
+	attnCheck("AttnMixBackward", "pattern", pattern, n)
+	attnCheckOpt("AttnMixBackward", "dpattern", dpattern, n)
+	attnCheckOpt("AttnMixBackward", "dv", dv, batch*pos*heads*dHead)
+	stride := heads * dHead
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			if dpattern != nil {
+				tensor.Gemm(false, true, pos, pos, dHead, 1, dz[off:], stride, v[off:], stride, 1, dpattern[po:], pos)
+			}
+			if dv != nil {
+				tensor.Gemm(true, false, pos, dHead, pos, 1, pattern[po:], pos, dz[off:], stride, 1, dv[off:], stride)
+			}
+		}
+	}
+}
+
+// AttnSoftmaxBackward is the backward of AttnSoftmaxForward. Given dpattern
+// and the saved pattern, both [batch, heads, pos, pos], it accumulates, row by
+// row over j ≤ i, dscores[i,j] += pattern[i,j]·(dpattern[i,j] − Σ_{j'≤i}
+// pattern[i,j']·dpattern[i,j']). Entries above the diagonal of dscores are
+// left unchanged (their gradient is zero) and those of dpattern are not read.
+// A nil dscores is skipped. dscores must not alias dpattern or pattern. It
+// panics with a tensor.ShapeError if a dimension is negative or a slice is too
+// short for the dimensions.
+func AttnSoftmaxBackward(dscores, dpattern, pattern []float32, batch, heads, pos int) {
+	n := attnPatternLen("AttnSoftmaxBackward", batch, heads, pos)
+	attnCheck("AttnSoftmaxBackward", "dpattern", dpattern, n)
+	attnCheck("AttnSoftmaxBackward", "pattern", pattern, n)
+	attnCheckOpt("AttnSoftmaxBackward", "dscores", dscores, n)
+	if dscores == nil {
+		return
+	}
+	for o := 0; o < n; o += pos * pos {
+		attnSoftmaxBackward(dscores[o:o+pos*pos], dpattern[o:o+pos*pos], pattern[o:o+pos*pos], pos, true)
+	}
+}
+
+// AttnScoresBackward is the backward of AttnScoresForward. Given dscores
+// [batch, heads, pos, pos] and the saved q and k [batch, pos, heads, dHead],
+// it accumulates dq[b,i,h,:] += Σ_{j≤i} dscores[b,h,i,j]·k[b,j,h,:] / √dHead
+// and dk[b,j,h,:] += Σ_{i≥j} dscores[b,h,i,j]·q[b,i,h,:] / √dHead. Masked
+// entries (j > i) of dscores are never read, so they contribute nothing even
+// if they hold NaN. A nil dq or dk is skipped. Gradients must not alias the
+// inputs. It panics with a tensor.ShapeError if a dimension is negative,
+// dHead is 0, or a slice is too short for the dimensions.
+func AttnScoresBackward(dq, dk, dscores, q, k []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttnScoresBackward", "q k", batch, pos, heads, dHead, q, k)
+	attnCheck("AttnScoresBackward", "dscores", dscores, batch*heads*pos*pos)
+	attnCheckOpt("AttnScoresBackward", "dq", dq, batch*pos*heads*dHead)
+	attnCheckOpt("AttnScoresBackward", "dk", dk, batch*pos*heads*dHead)
+	stride, scale := heads*dHead, attnScale(dHead)
+	for b := range batch {
+		for h := range heads {
+			off, so := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			ds := dscores[so : so+pos*pos]
+			if dq != nil {
+				attnLowerMix(dq[off:], ds, k[off:], pos, stride, dHead, scale)
+			}
+			if dk != nil {
+				attnLowerMixT(dk[off:], ds, q[off:], pos, stride, dHead, scale)
+			}
+		}
+	}
+}
+
+// AttentionForward is the fused causal attention: for each (batch, head) it
+// computes scores, mask, softmax and pattern·V while the pos×pos tile is in
+// L1, giving bit-for-bit the results of AttnScoresForward, AttnSoftmaxForward
+// and AttnMixForward in sequence. q, k, v and z are
+// [batch, pos, heads, dHead]; scores and pattern are [batch, heads, pos, pos].
+// scores is written (masked entries −Inf) only if non-nil, for hooks; pattern
+// is always written, since AttentionBackward needs it (with q, k and v).
+// Outputs must not alias each other or the inputs. It panics with a
+// tensor.ShapeError if a dimension is negative, dHead is 0, or a slice is too
+// short for the dimensions.
+func AttentionForward(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttentionForward", "q k v z", batch, pos, heads, dHead, q, k, v, z)
+	n := batch * heads * pos * pos
+	attnCheck("AttentionForward", "pattern", pattern, n)
+	attnCheckOpt("AttentionForward", "scores", scores, n)
+	stride, scale := heads*dHead, attnScale(dHead)
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			p := pattern[po : po+pos*pos]
+			s := p // without scores, the softmax runs in place
+			if scores != nil {
+				s = scores[po : po+pos*pos]
+			}
+			tensor.Gemm(false, true, pos, pos, dHead, scale, q[off:], stride, k[off:], stride, 0, s, pos)
+			if scores != nil {
+				attnMask(s, pos)
+			}
+			attnSoftmax(p, s, pos)
+			tensor.Gemm(false, false, pos, dHead, pos, 1, p, pos, v[off:], stride, 0, z[off:], stride)
+		}
+	}
+}
+
+// AttentionBackward is the fused backward of AttentionForward. Given dz
+// [batch, pos, heads, dHead], the saved pattern [batch, heads, pos, pos] and
+// q, k, v [batch, pos, heads, dHead], it accumulates into dq, dk and dv what
+// AttnMixBackward, AttnSoftmaxBackward and AttnScoresBackward in sequence
+// would from zeroed intermediate gradients (equal up to float32 rounding), one
+// (batch, head) at a time with dpattern and then dscores in scratch (at least
+// pos·pos floats, overwritten; unused, and may be nil, when dq and dk are
+// both nil). A nil dq, dk or dv is skipped. pattern must be zero above the
+// diagonal, as AttentionForward and AttnSoftmaxForward leave it. Gradients
+// must not alias the inputs or scratch. It panics with a tensor.ShapeError if
+// a dimension is negative, dHead is 0, or a slice is too short for the
+// dimensions.
+func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int) {
+	attnCheckQKV("AttentionBackward", "dz q k v", batch, pos, heads, dHead, dz, q, k, v)
+	attnCheck("AttentionBackward", "pattern", pattern, batch*heads*pos*pos)
+	n := batch * pos * heads * dHead
+	attnCheckOpt("AttentionBackward", "dq", dq, n)
+	attnCheckOpt("AttentionBackward", "dk", dk, n)
+	attnCheckOpt("AttentionBackward", "dv", dv, n)
+	needScores := dq != nil || dk != nil
+	if needScores {
+		attnCheck("AttentionBackward", "scratch", scratch, pos*pos)
+	}
+	stride, scale := heads*dHead, attnScale(dHead)
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
+			p := pattern[po : po+pos*pos]
+			if dv != nil {
+				tensor.Gemm(true, false, pos, dHead, pos, 1, p, pos, dz[off:], stride, 1, dv[off:], stride)
+			}
+			if !needScores {
+				continue
+			}
+			// ds holds dpattern, then dscores with zeros above the diagonal,
+			// so full-square products with it respect the mask.
+			ds := scratch[:pos*pos]
+			tensor.Gemm(false, true, pos, pos, dHead, 1, dz[off:], stride, v[off:], stride, 0, ds, pos)
+			attnSoftmaxBackward(ds, ds, p, pos, false)
+			if dq != nil {
+				tensor.Gemm(false, false, pos, dHead, pos, scale, ds, pos, k[off:], stride, 1, dq[off:], stride)
+			}
+			if dk != nil {
+				tensor.Gemm(true, false, pos, dHead, pos, scale, ds, pos, q[off:], stride, 1, dk[off:], stride)
+			}
+		}
+	}
+}
+
+// attnScale is the score scale 1/√dHead (TransformerLens attn_scale).
+func attnScale(dHead int) float32 { return float32(1 / math.Sqrt(float64(dHead))) }
+
+// attnMask sets the entries above the diagonal of the T×T block s to −Inf.
+func attnMask(s []float32, T int) {
+	negInf := float32(math.Inf(-1))
+	for i := range T {
+		row := s[i*T+i+1 : (i+1)*T]
+		for j := range row {
+			row[j] = negInf
+		}
+	}
+}
+
+// attnLowerMix accumulates dst_i += alpha·Σ_{j≤i} p[i,j]·x_j for rows
+// dst_i = dst[i·stride:][:dh] (x_j likewise) of a T×T block p, never reading
+// p above the diagonal: per block of attnBlock rows, Gemm over the columns
+// left of the block, then the block's own lower triangle.
+func attnLowerMix(dst, p, x []float32, T, stride, dh int, alpha float32) {
+	for i0 := 0; i0 < T; i0 += attnBlock {
+		i1 := min(T, i0+attnBlock)
+		if i0 > 0 {
+			tensor.Gemm(false, false, i1-i0, dh, i0, alpha, p[i0*T:], T, x, stride, 1, dst[i0*stride:], stride)
+		}
+		for i := i0; i < i1; i++ {
+			di := dst[i*stride : i*stride+dh]
+			for j := i0; j <= i; j++ {
+				c, xj := alpha*p[i*T+j], x[j*stride:][:len(di)]
+				for d := range di {
+					di[d] += c * xj[d]
+				}
+			}
+		}
+	}
+}
+
+// attnLowerMixT accumulates the transposed product dst_j += alpha·Σ_{i≥j}
+// p[i,j]·x_i, never reading p above the diagonal: per block of attnBlock
+// columns, Gemm over the rows below the block, then the block's own lower
+// triangle.
+func attnLowerMixT(dst, p, x []float32, T, stride, dh int, alpha float32) {
+	for j0 := 0; j0 < T; j0 += attnBlock {
+		j1 := min(T, j0+attnBlock)
+		if j1 < T {
+			tensor.Gemm(true, false, j1-j0, dh, T-j1, alpha, p[j1*T+j0:], T, x[j1*stride:], stride, 1, dst[j0*stride:], stride)
+		}
+		for j := j0; j < j1; j++ {
+			dj := dst[j*stride : j*stride+dh]
+			for i := j; i < j1; i++ {
+				c, xi := alpha*p[i*T+j], x[i*stride:][:len(dj)]
+				for d := range dj {
+					dj[d] += c * xi[d]
+				}
+			}
+		}
+	}
+}
+
+// attnSoftmax writes the causal row softmax of the T×T block s into p (which
+// may be s): row i over j ≤ i, zeros above the diagonal. A row whose scores
+// are all −Inf becomes zeros; a NaN (or +Inf) score makes its row NaN.
+//
+// The exponential is written inline (a call per element costs more than the
+// arithmetic): e^x = 2^(n/16)·e^r with n = round(16x/ln2) found by adding
+// 1.5·2²³, r = x − n·ln2/16 in two parts (Cody–Waite, so n·ln2Hi is
+// exact), |r| ≤ ln2/32, e^r by its cubic Taylor polynomial (error r⁴/24 <
+// 1e-8), and 2^(n/16) from a 16-entry table of 2^(j/16) whose exponent field
+// takes n>>4. It is within 4e-7 relative of math.Exp and makes the softmax
+// 1.6× faster than a Cephes-style expf, 2× faster than math.Exp. Arguments
+// below −87.3, where e^x leaves float32's normal range, give exactly 0, so
+// −Inf scores get probability 0.
+func attnSoftmax(p, s []float32, T int) {
+	const (
+		log2e16 = 23.083120654223414 // 16/ln2
+		ln2Hi   = 0.0433197021484375 // ln2/16 to 12 bits: n·ln2Hi is exact for |n| < 2048
+		ln2Lo   = 1.9966365591e-6    // ln2/16 − ln2Hi
+		round   = 12582912           // 1.5·2²³: adding it rounds to an integer
+	)
+	pow2 := [16]uint32{ // float32 bits of 2^(j/16)
+		0x3f800000, 0x3f85aac3, 0x3f8b95c2, 0x3f91c3d3, 0x3f9837f0, 0x3f9ef532, 0x3fa5fed7, 0x3fad583f,
+		0x3fb504f3, 0x3fbd08a4, 0x3fc5672a, 0x3fce248c, 0x3fd744fd, 0x3fe0ccdf, 0x3feac0c7, 0x3ff5257d,
+	}
+	for i := range T {
+		src, dst := s[i*T:i*T+i+1], p[i*T:(i+1)*T]
+		mx := attnRowMax(src)
+		if math.IsInf(float64(mx), -1) { // fully masked row: no probability mass
+			clear(dst)
+			continue
+		}
+		row := dst[:len(src)]
+		var sum float32
+		for j, x := range src {
+			x -= mx
+			var e float32
+			if x >= -87.3 {
+				t := x*log2e16 + round // t's low mantissa bits hold n
+				n := t - round
+				r := (x - n*ln2Hi) - n*ln2Lo
+				y := (1 + r) + (r*r)*(0.5+r*(1.0/6))
+				k := int32(math.Float32bits(t) - math.Float32bits(round)) // n as an integer
+				e = y * math.Float32frombits(pow2[k&15]+uint32(k>>4)<<23)
+			}
+			row[j] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range row {
+			row[j] *= inv
+		}
+		clear(dst[len(src):])
+	}
+}
+
+// attnRowMax returns the maximum of x (len ≥ 1), NaN if any element is NaN,
+// with four independent chains so the comparisons overlap.
+func attnRowMax(x []float32) float32 {
+	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		y := x[j : j+4 : j+4]
+		m0, m1, m2, m3 = max(m0, y[0]), max(m1, y[1]), max(m2, y[2]), max(m3, y[3])
+	}
+	for ; j < len(x); j++ {
+		m0 = max(m0, x[j])
+	}
+	return max(max(m0, m1), max(m2, m3))
+}
+
+// attnSoftmaxBackward computes, row by row over j ≤ i of a T×T block,
+// ds[i,j] = p[i,j]·(dp[i,j] − Σ_j' p[i,j']·dp[i,j']) and adds it to dst (add)
+// or stores it, with zeros above the diagonal (!add). dst may be dp when
+// storing.
+func attnSoftmaxBackward(dst, dp, p []float32, T int, add bool) {
+	for i := range T {
+		pi := p[i*T : i*T+i+1]
+		dpi := dp[i*T:][:len(pi)]
+		di := dst[i*T : (i+1)*T]
+		var dot float32
+		for j, x := range pi {
+			dot += x * dpi[j]
+		}
+		if add {
+			for j, x := range pi {
+				di[j] += x * (dpi[j] - dot)
+			}
+			continue
+		}
+		for j, x := range pi {
+			di[j] = x * (dpi[j] - dot)
+		}
+		clear(di[len(pi):])
+	}
+}
+
+// attnCheckQKV panics unless the dimensions are non-negative, dHead is
+// positive, and every [batch, pos, heads, dHead] slice in xs, named by the
+// words of names, is long enough.
+func attnCheckQKV(op, names string, batch, pos, heads, dHead int, xs ...[]float32) {
+	if batch < 0 || pos < 0 || heads < 0 || dHead < 1 {
+		panic(tensor.ShapeError{Op: op, Msg: fmt.Sprintf("invalid dimensions batch=%d pos=%d heads=%d d_head=%d", batch, pos, heads, dHead)})
+	}
+	for i, x := range xs {
+		if len(x) < batch*pos*heads*dHead {
+			attnCheck(op, strings.Fields(names)[i], x, batch*pos*heads*dHead)
+		}
+	}
+}
+
+// attnPatternLen checks the dimensions of a [batch, heads, pos, pos] tensor
+// and returns its length.
+func attnPatternLen(op string, batch, heads, pos int) int {
+	if batch < 0 || heads < 0 || pos < 0 {
+		panic(tensor.ShapeError{Op: op, Msg: fmt.Sprintf("negative dimension batch=%d heads=%d pos=%d", batch, heads, pos)})
+	}
+	return batch * heads * pos * pos
+}
+
+// attnCheck panics with a tensor.ShapeError if len(x) < n.
+func attnCheck(op, name string, x []float32, n int) {
+	if len(x) < n {
+		panic(tensor.ShapeError{Op: op, Msg: fmt.Sprintf("%s: need %d elements, have %d", name, n, len(x))})
+	}
+}
+
+// attnCheckOpt is attnCheck for an optional (nil = skipped) gradient.
+func attnCheckOpt(op, name string, x []float32, n int) {
+	if x != nil {
+		attnCheck(op, name, x, n)
+	}
+}
