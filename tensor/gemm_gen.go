@@ -376,7 +376,9 @@ func (k kern) gen(w *bytes.Buffer) {
 	p("DECQ R15")
 	p("JNZ loop")
 
-	// Epilogue: C = alpha·acc (+ beta·C unless beta == ±0).
+	// Epilogue: C = alpha·acc + beta·C, with C not read when beta == ±0,
+	// and shorter paths for the common beta == 1 (accumulate, and every k
+	// block after the first) and alpha == 1.
 	p("LEAQ (R11)(R11*2), AX")
 	p("LEAQ (R11)(R11*4), BX")
 	if mr > 6 {
@@ -386,30 +388,46 @@ func (k kern) gen(w *bytes.Buffer) {
 		p("VBROADCASTSS alpha+72(FP), %s", alpha(0))
 	}
 	p("MOVL beta+76(FP), R15")
-	p("SHLL $1, R15")
-	p("JZ store")
+	p("SHLL $1, R15") // drop the sign: ±0 → 0
+	p("JZ beta0")
+	p("CMPL R15, $0x7f000000") // 1.0 shifted left by one
+	p("JEQ beta1")
 	if !avx512 {
 		p("VBROADCASTSS beta+76(FP), %s", beta(0))
 	}
-	for r := 0; r < mr; r++ {
-		row := rowAddr(r, "DI", "CX", "R11", "AX", "BX")
-		for v := 0; v < nv; v++ {
-			addr := withOffset(off(v), row)
-			load(v, addr, ctmp(v))
-			p("VMULPS %s, %s, %s", alpha(v), acc(r, v), acc(r, v))
-			p("VFMADD231PS %s, %s, %s", beta(v), ctmp(v), acc(r, v))
-			store(v, acc(r, v), addr)
+	// C = alpha·acc + beta·C
+	eachC := func(f func(r, v int, addr string)) {
+		for r := 0; r < mr; r++ {
+			row := rowAddr(r, "DI", "CX", "R11", "AX", "BX")
+			for v := 0; v < nv; v++ {
+				f(r, v, withOffset(off(v), row))
+			}
 		}
 	}
+	eachC(func(r, v int, addr string) {
+		load(v, addr, ctmp(v))
+		p("VMULPS %s, %s, %s", beta(v), ctmp(v), ctmp(v))
+		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
+		store(v, ctmp(v), addr)
+	})
 	p("JMP next")
+	w.WriteString("beta1:\n") // C += alpha·acc
+	eachC(func(r, v int, addr string) {
+		load(v, addr, ctmp(v))
+		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
+		store(v, ctmp(v), addr)
+	})
+	p("JMP next")
+	w.WriteString("beta0:\n") // C = alpha·acc
+	p("CMPL alpha+72(FP), $0x3f800000")
+	p("JEQ store")
+	eachC(func(r, v int, addr string) {
+		p("VMULPS %s, %s, %s", alpha(v), acc(r, v), acc(r, v))
+	})
 	w.WriteString("store:\n")
-	for r := 0; r < mr; r++ {
-		row := rowAddr(r, "DI", "CX", "R11", "AX", "BX")
-		for v := 0; v < nv; v++ {
-			p("VMULPS %s, %s, %s", alpha(v), acc(r, v), acc(r, v))
-			store(v, acc(r, v), withOffset(off(v), row))
-		}
-	}
+	eachC(func(r, v int, addr string) {
+		store(v, acc(r, v), addr)
+	})
 	w.WriteString("next:\n")
 	// Advance A and C by mr rows.
 	p("MOVQ $%d, AX", mr)

@@ -135,11 +135,23 @@ func gemmScale(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // gemmPackBT copies a kb×nb block of Bᵀ, where B row j starts at b[j·ldb],
-// into dst row-major: dst[p·nb + j] = b[j·ldb + p].
+// into dst row-major: dst[p·nb + j] = b[j·ldb + p]. Four rows of B are read
+// together so that each step writes four adjacent floats.
 func gemmPackBT(dst, b []float32, ldb, kb, nb int) {
 	dst = dst[:kb*nb]
-	for j := 0; j < nb; j++ {
-		bj := b[j*ldb : j*ldb+kb]
+	j := 0
+	for ; j+4 <= nb; j += 4 {
+		b0 := b[j*ldb:][:kb]
+		b1 := b[(j+1)*ldb:][:kb]
+		b2 := b[(j+2)*ldb:][:kb]
+		b3 := b[(j+3)*ldb:][:kb]
+		for p := range b0 {
+			d := dst[p*nb+j : p*nb+j+4 : p*nb+j+4]
+			d[0], d[1], d[2], d[3] = b0[p], b1[p], b2[p], b3[p]
+		}
+	}
+	for ; j < nb; j++ {
+		bj := b[j*ldb:][:kb]
 		for p, v := range bj {
 			dst[p*nb+j] = v
 		}

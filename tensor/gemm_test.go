@@ -139,9 +139,10 @@ func gemmAt(x []float32, ld, i, j int, trans bool) float32 {
 	return x[i*ld+j]
 }
 
-// gemmScalars are the (alpha, beta) pairs tested: plain product, scaled,
-// accumulate, negative zero beta (must count as zero), and general.
-var gemmScalars = [][2]float32{{1, 0}, {0.5, 0}, {1, 1}, {-1.5, float32(math.Copysign(0, -1))}, {0.75, -0.25}, {0, 2}}
+// gemmScalars are the (alpha, beta) pairs tested; the kernels have separate
+// epilogues for beta == ±0 with alpha == 1 or not, beta == 1, and general.
+// Negative zero beta must count as zero (C not read).
+var gemmScalars = [][2]float32{{1, 0}, {0.5, 0}, {1, 1}, {0.5, 1}, {-1.5, float32(math.Copysign(0, -1))}, {0.75, -0.25}, {0, 2}}
 
 func TestGemmKernelsSampled(t *testing.T) {
 	const seed = 1
