@@ -51,19 +51,21 @@ func GemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := storedDims(transA, m, k)
+	br, bc := storedDims(transB, k, n)
 	// The common case inlines and costs a few compares; the messages are
 	// built only on failure.
 	if m < 0 || n < 0 || k < 0 || !matOK(a, ar, ac, lda) || !matOK(b, br, bc, ldb) || !matOK(c, m, n, ldc) {
 		gemmShapePanic(m, n, k, a, ar, ac, lda, b, br, bc, ldb, c, ldc)
 	}
+}
+
+// storedDims returns the shape in which op(X) of shape rows×cols is stored.
+func storedDims(trans bool, rows, cols int) (int, int) {
+	if trans {
+		return cols, rows
+	}
+	return rows, cols
 }
 
 // matOK reports whether x holds a rows×cols matrix with leading dimension ld.

@@ -49,14 +49,8 @@ func BenchmarkGemm(b *testing.B) {
 
 func benchGemm(b *testing.B, gonum bool, bc gemmBench) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	ar, ac := bc.m, bc.k
-	if bc.transA {
-		ar, ac = bc.k, bc.m
-	}
-	br, bcols := bc.k, bc.n
-	if bc.transB {
-		br, bcols = bc.n, bc.k
-	}
+	ar, ac := storedDims(bc.transA, bc.m, bc.k)
+	br, bcols := storedDims(bc.transB, bc.k, bc.n)
 	sa, sb, sc := ar*ac, br*bcols, bc.m*bc.n
 	a := randMat(rng, bc.batch*ar, ac, ac)
 	bm := randMat(rng, bc.batch*br, bcols, bcols)

@@ -1,56 +1,17 @@
 package tensor
 
-// Blocking of the portable kernel: a k block of one column panel of B
-// (gemmGoKC × gemmGoNC floats, 32 KiB) stays in L1 while the row tiles of
-// C stream past it.
-const (
-	gemmGoKC = 128
-	gemmGoNC = 64
-)
-
-// gemmGo is the portable kernel: C = alpha·op(A)·op(B) + beta·C with 2×4
-// register tiles over k blocks and column panels. op(A) is read through
-// strides; a transposed B is repacked block by block into a stack array.
-// Arguments are checked.
+// gemmGo is Gemm on the portable kernel (the only one without assembly):
+// 2×4 register tiles over the shared k blocks and column panels. Arguments
+// are checked.
 func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmScale(m, n, beta, c, ldc)
-	if k == 0 {
-		return
-	}
-	if transB {
-		gemmGoPackedB(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc)
-		return
-	}
-	rsa, csa := lda, 1
-	if transA {
-		rsa, csa = 1, lda
-	}
-	for pc := 0; pc < k; pc += gemmGoKC {
-		kb := min(gemmGoKC, k-pc)
-		for jc := 0; jc < n; jc += gemmGoNC {
-			gemmGoBlock(m, min(gemmGoNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, c[jc:], ldc)
-		}
-	}
+	gemmWith(kernelGo, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemmGoPackedB is gemmGo's accumulation for a transposed B, kept apart so
-// that the other cases do not pay for zeroing the stack array.
-//
-//go:noinline
-func gemmGoPackedB(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	var buf [gemmGoKC * gemmGoNC]float32
-	rsa, csa := lda, 1
-	if transA {
-		rsa, csa = 1, lda
-	}
-	for jc := 0; jc < n; jc += gemmGoNC {
-		nb := min(gemmGoNC, n-jc)
-		for pc := 0; pc < k; pc += gemmGoKC {
-			kb := min(gemmGoKC, k-pc)
-			gemmPackBT(buf[:kb*nb], b[jc*ldb+pc:], ldb, kb, nb)
-			gemmGoBlock(m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, c[jc:], ldc)
-		}
-	}
+// gemmGoPanel is gemmPanel on the portable kernel: it scales C by beta
+// (clearing it when beta == 0, without reading it) and then accumulates.
+func gemmGoPanel(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmScale(m, nb, beta, c, ldc)
+	gemmGoBlock(m, nb, kb, alpha, a, rsa, csa, b, ldb, c, ldc)
 }
 
 // gemmGoBlock computes C[m, nb] += alpha·A[m, kb]·B[kb, nb], where A element

@@ -46,14 +46,8 @@ func (tc gemmCase) String() string {
 // gemmOperands builds A, B and C for tc with exactly the minimum slice
 // lengths for A and B (so out-of-range indexing panics) and a padded C.
 func gemmOperands(rng *rand.Rand, tc gemmCase) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ar, ac := tc.m, tc.k
-	if tc.transA {
-		ar, ac = tc.k, tc.m
-	}
-	br, bc := tc.k, tc.n
-	if tc.transB {
-		br, bc = tc.n, tc.k
-	}
+	ar, ac := storedDims(tc.transA, tc.m, tc.k)
+	br, bc := storedDims(tc.transB, tc.k, tc.n)
 	lda, ldb, ldc = max(ac, 1)+tc.padA, max(bc, 1)+tc.padB, max(tc.n, 1)+tc.padC
 	a = randMat(rng, ar, ac, lda)
 	b = randMat(rng, br, bc, ldb)
