@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/nn"
-	"github.com/mechinterp/workbench/tensor"
 )
 
 // BenchmarkAttention times the fused kernels, and the step-wise ones (used
-// when hooks need scores and pattern) for comparison, on the toy model's
-// shape: batch 64, pos 40, heads 4, d_head 16.
+// when hooks need scores or pattern) for comparison, on the toy model's
+// shape: batch 64, pos 40, heads 4, d_head 16. tok/s counts batch·pos
+// positions per second through one attention layer's kernels.
 func BenchmarkAttention(b *testing.B) {
 	for _, s := range []attnShape{{64, 40, 4, 16}} {
 		B, T, H, dh := s.batch, s.pos, s.heads, s.dHead
@@ -36,6 +36,7 @@ func BenchmarkAttention(b *testing.B) {
 			f    func()
 		}{
 			{"forward", forward},
+			{"forward+scores", func() { nn.AttentionForward(w.z, w.scores, w.pattern, q, k, v, B, T, H, dh) }},
 			{"forward+backward", func() { forward(); backward() }},
 			{"stepwise/forward", stepForward},
 			{"stepwise/forward+backward", func() { stepForward(); stepBackward() }},
@@ -49,36 +50,4 @@ func BenchmarkAttention(b *testing.B) {
 			})
 		}
 	}
-}
-
-// BenchmarkAttentionScores compares the causal-triangle scores kernel with
-// tensor.Gemm over the full pos×pos square per (batch, head), using leading
-// dimensions instead of copies. Re-run it when Gemm's kernels change: the
-// triangle kernel is used as long as it wins at the toy model's shape.
-func BenchmarkAttentionScores(b *testing.B) {
-	s := attnShape{64, 40, 4, 16}
-	B, T, H, dh := s.batch, s.pos, s.heads, s.dHead
-	rng := rand.New(rand.NewPCG(1, 1))
-	q, k := attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1)
-	scores := make([]float32, s.patternLen())
-	b.Run(s.String()+"/kernel=triangle", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			nn.AttnScoresForward(scores, q, k, B, T, H, dh)
-		}
-		b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
-	})
-	b.Run(s.String()+"/kernel=gemm-"+tensor.Kernel(), func(b *testing.B) {
-		b.ReportAllocs()
-		stride := H * dh
-		for b.Loop() {
-			for bb := range B {
-				for h := range H {
-					off, so := (bb*T*H+h)*dh, (bb*H+h)*T*T
-					tensor.Gemm(false, true, T, T, dh, 0.25, q[off:], stride, k[off:], stride, 0, scores[so:], T)
-				}
-			}
-		}
-		b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
-	})
 }

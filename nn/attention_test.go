@@ -26,11 +26,18 @@ const (
 	// of ~20 unit terms (≈1e-6) divided by 2h, plus the O(h²) truncation of
 	// central differences on bilinear and softmax terms. Observed ≤ 3e-5.
 	attnGradTol = 5e-4
+	// attnExpTol bounds the relative error of a two-position softmax
+	// e^x/(e^x + 1) over x ∈ [−87, 0]: the inline exponential's 4e-7 (cubic
+	// polynomial and rounded 2^(j/16) table) plus the normalisation's
+	// rounding. The kernel is deterministic; observed ≤ 3e-7.
+	attnExpTol = 5e-7
 	// attnFusedTol bounds the difference between the fused and step-wise
-	// kernels relative to 1 + |value|. They share their per-(batch, head) loops
-	// and are in fact bit-identical; the tolerance allows float32 rounding
-	// should either path be re-blocked.
-	attnFusedTol = 1e-6
+	// kernels relative to 1 + |value|. Forward and dv run the same calls and
+	// are bit-identical; dq and dk sum in a different order (one Gemm over a
+	// zero-masked scratch against blocks that never read above the diagonal):
+	// ≤ 40 rounded products of magnitude ≲ 1 can differ by up to 40·6e-8;
+	// observed ≤ 4e-7.
+	attnFusedTol = 4e-6
 )
 
 // attnShape is one test configuration.
@@ -175,7 +182,7 @@ func attnCompare(t *testing.T, name string, got []float32, want []float64, tol f
 	}
 }
 
-// attnMinus returns got − prior in float64, to check accumulation.
+// attnMinus returns got − prior, the amount a Backward accumulated.
 func attnMinus(got, prior []float32) []float32 {
 	d := make([]float32, len(got))
 	for i := range got {
@@ -184,6 +191,7 @@ func attnMinus(got, prior []float32) []float32 {
 	return d
 }
 
+// attnAdd returns prior + delta in float64: what accumulating delta should give.
 func attnAdd(prior []float32, delta []float64) []float64 {
 	w := make([]float64, len(prior))
 	for i := range prior {
@@ -306,7 +314,7 @@ func TestAttnPatternInvariants(t *testing.T) {
 				}
 			}
 		}
-		if inScale == 0 { // uniform attention: z is a running mean of v
+		if inScale == 0 { // all scores equal: row i is uniform over i+1 positions
 			for i := range T {
 				if p, want := pattern[i*T], float32(1)/float32(i+1); math.Abs(float64(p-want)) > attnSumTol {
 					t.Errorf("uniform: pattern[0,0,%d,0] = %v, want %v", i, p, want)
@@ -316,31 +324,62 @@ func TestAttnPatternInvariants(t *testing.T) {
 	}
 }
 
-// TestAttnSoftmaxHookedScores checks that scores edited by a hook (−Inf below
-// the diagonal, a fully −Inf row, garbage above the diagonal) behave as
-// TransformerLens's masked_fill + softmax would.
+// TestAttnSoftmaxHookedScores checks scores as a hook may leave them: −Inf
+// below the diagonal and garbage above it behave as TransformerLens's
+// masked_fill + softmax; a fully −Inf row (NaN in PyTorch; it cannot arise
+// from the causal mask alone) gives zeros, as tensor.Softmax does.
 func TestAttnSoftmaxHookedScores(t *testing.T) {
 	inf := float32(math.Inf(-1))
 	nan := float32(math.NaN())
 	scores := []float32{
-		inf, nan, 7, // fully masked row: all zeros
-		1, inf, nan, // −Inf below the diagonal gets 0
-		0, 0, 0, // plain uniform row
+		inf, nan, 7, 7, // fully masked row: all zeros
+		1, inf, nan, 7, // −Inf below the diagonal gets exactly 0
+		0, 0, 0, 7, // plain uniform row
+		0, nan, 0, 0, // NaN poisons its row, as in PyTorch
 	}
-	want := []float32{0, 0, 0, 1, 0, 0, 1. / 3, 1. / 3, 1. / 3}
-	got := make([]float32, 9)
-	nn.AttnSoftmaxForward(got, scores, 1, 1, 3)
+	want := []float32{0, 0, 0, 0, 1, 0, 0, 0, 1. / 3, 1. / 3, 1. / 3, 0, nan, nan, nan, nan}
+	got := make([]float32, 16)
+	nn.AttnSoftmaxForward(got, scores, 1, 1, 4)
 	for i := range want {
-		if math.Abs(float64(got[i]-want[i])) > attnSumTol {
+		if !(math.Abs(float64(got[i]-want[i])) <= attnSumTol || math.IsNaN(float64(want[i])) && math.IsNaN(float64(got[i]))) {
 			t.Errorf("pattern %v, want %v", got, want)
 			break
 		}
 	}
-	nn.AttnSoftmaxForward(scores, scores, 1, 1, 3) // in place
+	if got[4] != 1 || got[5] != 0 {
+		t.Errorf("row 1 = %v, want exactly [1 0 ...]", got[4:8])
+	}
+	nn.AttnSoftmaxForward(scores, scores, 1, 1, 4) // in place
 	for i := range want {
-		if scores[i] != got[i] {
+		if math.Float32bits(scores[i]) != math.Float32bits(got[i]) {
 			t.Errorf("in place: pattern %v, want %v", scores, got)
 			break
+		}
+	}
+}
+
+// TestAttnSoftmaxAccuracy sweeps the softmax's inline exponential over its
+// whole range through rows [x, 0], whose first probability is e^x/(e^x + 1),
+// and checks the underflow cut-off gives exactly 0.
+func TestAttnSoftmaxAccuracy(t *testing.T) {
+	scores, pattern := make([]float32, 4), make([]float32, 4)
+	worst, worstX := 0.0, float32(0)
+	for x := float32(-87); x <= 0; x += 1.0 / 1024 {
+		scores[2] = x
+		nn.AttnSoftmaxForward(pattern, scores, 1, 1, 2)
+		e := math.Exp(float64(x))
+		if err := math.Abs(float64(pattern[2])-e/(e+1)) / (e / (e + 1)); err > worst {
+			worst, worstX = err, x
+		}
+	}
+	if worst > attnExpTol {
+		t.Errorf("softmax of [x, 0]: relative error %.3g at x = %v, want ≤ %g", worst, worstX, attnExpTol)
+	}
+	for _, x := range []float32{-88, -1000, float32(math.Inf(-1))} {
+		scores[2] = x
+		nn.AttnSoftmaxForward(pattern, scores, 1, 1, 2)
+		if pattern[2] != 0 || pattern[3] != 1 {
+			t.Errorf("softmax of [%v, 0] = %v, want exactly [0 1]", x, pattern[2:])
 		}
 	}
 }
