@@ -156,29 +156,25 @@ func KLBackward(dp, dq, probsP, probsQ, p, q, weights []float32, rows, v int, sc
 }
 
 // softmaxRow writes softmax(x) into dst (same length) and returns
-// logsumexp(x), both computed in float64 with the maximum subtracted. A row
-// that is all −Inf gives zeros and −Inf.
+// logsumexp(x), with the maximum subtracted; the exponentials are
+// tensor.ExpShift's (relative error < 3e-7), summed in float64. A row that
+// is all −Inf gives zeros and −Inf.
 func softmaxRow(dst, x []float32) (lse float64) {
 	dst = dst[:len(x)]
-	mx := math.Inf(-1)
+	mx := float32(math.Inf(-1))
 	for _, v := range x {
-		mx = max(mx, float64(v))
+		mx = max(mx, v)
 	}
-	if math.IsInf(mx, -1) {
+	if math.IsInf(float64(mx), -1) {
 		clear(dst)
-		return mx
+		return math.Inf(-1)
 	}
-	var s float64
-	for j, v := range x {
-		e := math.Exp(float64(v) - mx)
-		dst[j] = float32(e)
-		s += e
+	s := tensor.ExpShift(dst, x, mx)
+	inv := float32(1 / s)
+	for j := range dst {
+		dst[j] *= inv
 	}
-	inv := 1 / s
-	for j, e := range dst {
-		dst[j] = float32(float64(e) * inv)
-	}
-	return mx + math.Log(s)
+	return float64(mx) + math.Log(s)
 }
 
 // klRow returns Σ_j P_j·(log P_j − log Q_j) for logits p, q with log-sum-exps

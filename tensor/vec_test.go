@@ -1,0 +1,57 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// expTol is ExpShift's relative error bound: cubic Taylor remainder
+// (ln2/32)⁴/24 ≈ 2e-8, plus float32 rounding of a few operations.
+const expTol = 3e-7
+
+func TestExpShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 10000)
+	for i := range x {
+		x[i] = float32(rng.Float64()*170 - 85)
+	}
+	x = append(x, 0, -87, 88, 1e-8, -1e-8)
+	dst := make([]float32, len(x))
+	sum := ExpShift(dst, x, 0)
+	var want float64
+	for i, v := range x {
+		w := math.Exp(float64(v))
+		want += float64(float32(w))
+		if e := math.Abs(float64(dst[i])-w) / w; e > expTol {
+			t.Fatalf("exp(%v) = %v, want %v (relative error %.3g)", v, dst[i], w, e)
+		}
+	}
+	if math.Abs(sum-want)/want > 1e-6 {
+		t.Errorf("sum %v, want %v", sum, want)
+	}
+	special := []float32{float32(math.Inf(-1)), -100, float32(math.NaN()), 100}
+	out := make([]float32, 4)
+	ExpShift(out, special, 0)
+	if out[0] != 0 || out[1] != 0 || !math.IsNaN(float64(out[2])) || !math.IsInf(float64(out[3]), 1) {
+		t.Errorf("special values: %v", out)
+	}
+	// The shift is subtracted first.
+	ExpShift(out[:1], []float32{5}, 5)
+	if out[0] != 1 {
+		t.Errorf("exp(5−5) = %v", out[0])
+	}
+}
+
+func BenchmarkExpShift(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(i%80) - 60
+	}
+	dst := make([]float32, len(x))
+	b.ReportAllocs()
+	for b.Loop() {
+		ExpShift(dst, x, 3)
+	}
+	b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mexp/s")
+}
