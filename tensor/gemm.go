@@ -6,11 +6,14 @@ import "fmt"
 // op(X) is X or Xᵀ as transA/transB say. op(A) is m×k, op(B) is k×n, C is m×n.
 // lda, ldb, ldc are leading dimensions (row strides) of the stored matrices:
 // A is stored m×k (lda ≥ k) or, transposed, k×m (lda ≥ m); likewise B.
-// With beta == 0, C is not read (NaNs in C do not propagate).
+// With beta == 0, C is not read (NaNs in C do not propagate); with k == 0,
+// C = beta·C. Elements of C outside the m×n block (the padding up to ldc)
+// are neither read nor written.
 //
 // Gemm panics with a ShapeError if a dimension is negative, a leading
 // dimension is too small, or a slice is too short. It never allocates.
-// It dispatches to the fastest kernel this CPU supports (see Kernel).
+// It dispatches to the fastest kernel this CPU supports (see Kernel) and
+// runs on the calling goroutine only; callers parallelise over batches.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {

@@ -26,6 +26,8 @@ func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa
 		mt = m / 6
 	case 8:
 		mt = m / 8
+	case 12:
+		mt = m / 12
 	default:
 		mt = m / mr
 	}
@@ -38,6 +40,8 @@ func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa
 	}
 }
 
+// gemmAsmKernel calls the generated micro-kernel of the given instruction
+// set, panel width (c8·8 columns), variant and height (gemm_kern_amd64.go).
 func gemmAsmKernel(wide bool, c8, v, mr, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int) {
 	if wide {
 		gemmAVX512Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)

@@ -1,11 +1,8 @@
 package tensor
 
-// gemmGo is Gemm on the portable kernel (the only one without assembly):
-// 2×4 register tiles over the shared k blocks and column panels. Arguments
-// are checked.
-func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmWith(kernelGo, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
+// The portable kernel (kernelGo) is the only one on other architectures and
+// under the purego tag. It shares gemmWith's blocking and B packing with the
+// assembly kernels and computes each panel with 2×4 register tiles.
 
 // gemmGoPanel is gemmPanel on the portable kernel: it scales C by beta
 // (clearing it when beta == 0, without reading it) and then accumulates.
