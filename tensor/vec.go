@@ -152,13 +152,18 @@ func GELUTanhGrad(x float64) float64 {
 // table of 2^(j/16)); its relative error is below 3e-7 (TestExpShift), and
 // it runs several times faster than math.Exp. len(dst) must be ≥ len(x).
 func ExpShift(dst, x []float32, shift float32) float64 {
+	dst = dst[:len(x)]
+	return expShift(dst, x, shift)
+}
+
+// expShiftGo is the portable ExpShift and the reference for the AVX-512 one.
+func expShiftGo(dst, x []float32, shift float32) float64 {
 	const (
 		log2e16 = 23.083120654223414 // 16/ln2
 		ln2Hi   = 0.0433197021484375 // ln2/16 to 12 bits: n·ln2Hi is exact for |n| < 2048
 		ln2Lo   = 1.9966365591e-6    // ln2/16 − ln2Hi
 		round   = 12582912           // 1.5·2²³: adding it rounds to an integer
 	)
-	dst = dst[:len(x)]
 	var sum float64
 	for j, v := range x {
 		a := v - shift
