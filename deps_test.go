@@ -25,9 +25,12 @@ var allowed = map[string][]string{
 	"optim":       {"tensor"},
 	"data":        {"tensor"},
 	"transformer": {"tensor", "nn", "hooks", "checkpoint"},
-	"cnn":         {"tensor", "nn", "hooks", "checkpoint"},
-	"gan":         {"tensor", "nn", "hooks", "checkpoint", "cnn"},
-	"train":       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
+	// transformertest is shared test support (tiny configs, random models,
+	// the parity fixtures' path); only tests import it.
+	"transformer/transformertest": {"transformer"},
+	"cnn":                         {"tensor", "nn", "hooks", "checkpoint"},
+	"gan":                         {"tensor", "nn", "hooks", "checkpoint", "cnn"},
+	"train":                       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
 	// train/induction is the toy induction experiment that the CLI and the
 	// dashboard both run: it wires the model-agnostic loop to the
 	// transformer, the synthetic task and circuit telemetry.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/transformer/transformertest"
 )
 
 // configs are tiny models covering the code paths that matter here: with
@@ -26,30 +27,13 @@ func configs() map[string]transformer.Config {
 	return v
 }
 
-// newModel returns a model whose every parameter is random (normal, std
-// 0.3), so that patches have sizeable effects.
 func newModel(t testing.TB, c transformer.Config, seed uint64) *transformer.Model {
 	t.Helper()
-	m, err := transformer.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, seed))
-	for i := range m.P.Data() {
-		m.P.Data()[i] = float32(rng.NormFloat64() * 0.3)
-	}
-	return m
+	return transformertest.Random(t, c, seed)
 }
 
 func randTokens(rng *rand.Rand, batch, pos, vocab int) [][]int {
-	t := make([][]int, batch)
-	for b := range t {
-		t[b] = make([]int, pos)
-		for p := range t[b] {
-			t[b][p] = rng.IntN(vocab)
-		}
-	}
-	return t
+	return transformertest.Tokens(rng, batch, pos, vocab)
 }
 
 // pair returns a clean batch and a corrupted copy in which every second

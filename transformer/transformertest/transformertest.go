@@ -1,0 +1,123 @@
+// Package transformertest provides what tests of transformer-based packages
+// share: tiny configurations that cover every architectural code path,
+// models with every parameter random, random token batches, and the path of
+// the PyTorch parity fixtures. It is for tests only.
+package transformertest
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// Variants returns tiny configurations, by name, that together cover every
+// architectural path: attention-only, MLPs with and without LayerNorm, LN,
+// LNPre, RMS, RMSPre, every activation, tied embeddings, shortformer
+// positions and d_vocab_out < d_vocab.
+func Variants() map[string]transformer.Config {
+	base := transformer.Config{NLayers: 2, DModel: 12, NHeads: 3, DHead: 4, DVocab: 11, NCtx: 9, Seed: 3}
+	v := map[string]transformer.Config{}
+	add := func(name string, f func(c *transformer.Config)) {
+		c := base
+		f(&c)
+		v[name] = c
+	}
+	add("attn_only", func(c *transformer.Config) { c.AttnOnly = true })
+	add("none_gelu", func(c *transformer.Config) { c.DMLP = 20 })
+	add("ln_gelu", func(c *transformer.Config) { c.DMLP = 20; c.NormalizationType = transformer.NormLN })
+	add("lnpre_gelu_new", func(c *transformer.Config) {
+		c.DMLP = 20
+		c.NormalizationType = transformer.NormLNPre
+		c.ActFn = transformer.ActGELUNew
+	})
+	add("rms_relu", func(c *transformer.Config) {
+		c.DMLP = 20
+		c.NormalizationType = transformer.NormRMS
+		c.ActFn = transformer.ActReLU
+	})
+	add("rmspre_tied", func(c *transformer.Config) {
+		c.DMLP = 20
+		c.NormalizationType = transformer.NormRMSPre
+		c.TiedEmbeddings = true
+	})
+	add("shortformer_ln", func(c *transformer.Config) {
+		c.DMLP = 20
+		c.NormalizationType = transformer.NormLN
+		c.PositionalEmbeddingType = transformer.PosShortformer
+	})
+	add("vocab_out", func(c *transformer.Config) { c.AttnOnly = true; c.DVocabOut = 7 })
+	return v
+}
+
+// Random returns a model of config c whose every parameter, biases and
+// gains included, is normal(0, 0.3) from seed, so that every code path
+// changes the result.
+func Random(t testing.TB, c transformer.Config, seed uint64) *transformer.Model {
+	t.Helper()
+	m, err := transformer.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Randomize(m, seed)
+	return m
+}
+
+// Randomize overwrites every parameter of m with normal(0, 0.3) values.
+func Randomize(m *transformer.Model, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for i := range m.P.Data() {
+		m.P.Data()[i] = float32(rng.NormFloat64() * 0.3)
+	}
+}
+
+// Tokens returns batch random sequences of pos tokens in [0, vocab).
+func Tokens(rng *rand.Rand, batch, pos, vocab int) [][]int {
+	t := make([][]int, batch)
+	for b := range t {
+		t[b] = make([]int, pos)
+		for p := range t[b] {
+			t[b][p] = rng.IntN(vocab)
+		}
+	}
+	return t
+}
+
+// TokenVocab is the range to draw tokens from when they are also targets:
+// [0, min(d_vocab, d_vocab_out)).
+func TokenVocab(c transformer.Config) int {
+	c = c.WithDefaults()
+	return min(c.DVocab, c.DVocabOut)
+}
+
+// ParityDir returns the directory of the shared PyTorch parity fixtures,
+// ../shared/testdata/parity beside the repository, found by walking up from
+// the test's directory to the module root. When it is absent the test is
+// skipped with a message, or fails if CI=true.
+func ParityDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("transformertest: no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "testdata", "parity")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("parity fixtures missing at %s: %v", p, err)
+		}
+		t.Skipf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", p, err)
+	}
+	return p
+}
