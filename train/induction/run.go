@@ -87,26 +87,12 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	m, err := transformer.New(cfg.Model())
+	t, o, err := newTrainable(cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	task := cfg.Task()
-	par, err := m.NewParallel(cfg.Batch, task.SeqLen(), cfg.Shards, cfg.Workers)
-	if err != nil {
-		return Result{}, err
-	}
-	defer par.Close()
-	t := &trainable{m: m, par: par, g: m.NewGrads(), task: task, batch: data.NewBatch(cfg.Batch, task.SeqLen()), seed: cfg.Seed}
-	t.pcg = rand.NewPCG(0, 0)
-	t.rng = rand.New(t.pcg)
-	for _, v := range m.ParamViews(t.g) {
-		t.params = append(t.params, optim.Param{Name: v.Name, Data: v.Data, Grad: v.Grad, Decay: v.Decay})
-	}
-	o, err := optim.NewAdamW(t.params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
-	if err != nil {
-		return Result{}, err
-	}
+	defer t.par.Close()
+	m := t.m
 	ev, err := newEvaluator(m, cfg)
 	if err != nil {
 		return Result{}, err
@@ -198,3 +184,29 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 }
 
 func intPtr(i int) *int { return &i }
+
+// newTrainable builds the model, its data-parallel evaluator, the task and
+// AdamW for cfg. The caller closes t.par.
+func newTrainable(cfg Config) (*trainable, optim.Optimizer, error) {
+	m, err := transformer.New(cfg.Model())
+	if err != nil {
+		return nil, nil, err
+	}
+	task := cfg.Task()
+	par, err := m.NewParallel(cfg.Batch, task.SeqLen(), cfg.Shards, cfg.Workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &trainable{m: m, par: par, g: m.NewGrads(), task: task, batch: data.NewBatch(cfg.Batch, task.SeqLen()), seed: cfg.Seed}
+	t.pcg = rand.NewPCG(0, 0)
+	t.rng = rand.New(t.pcg)
+	for _, v := range m.ParamViews(t.g) {
+		t.params = append(t.params, optim.Param{Name: v.Name, Data: v.Data, Grad: v.Grad, Decay: v.Decay})
+	}
+	o, err := optim.NewAdamW(t.params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
+	if err != nil {
+		par.Close()
+		return nil, nil, err
+	}
+	return t, o, nil
+}
