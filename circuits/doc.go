@@ -1,11 +1,18 @@
 // Package circuits is the mathematics of "A Mathematical Framework for
-// Transformer Circuits" (Elhage et al. 2021) for reading a transformer's
-// weights: factored matrices, QK and OV circuits, composition scores with a
-// random baseline, and OV eigenvalue and copying statistics. It computes in
-// float64 on gonum and follows TransformerLens's conventions
-// (FactoredMatrix, all_composition_scores), so that TransformerLens code
-// ports by changing syntax, not meaning. Its functions take weight
-// matrices, not a model, and return numbers, not pictures.
+// Transformer Circuits" (Elhage et al. 2021) and "In-context Learning and
+// Induction Heads" (Olsson et al. 2022) for reading a transformer: factored
+// matrices, QK and OV circuits up to vocabulary scale, composition scores
+// with a random baseline, OV eigenvalue and copying statistics, and head
+// detectors run on token sequences. It computes in float64 on gonum and
+// follows TransformerLens's conventions (FactoredMatrix,
+// all_composition_scores, detect_head), so that TransformerLens code ports
+// by changing syntax, not meaning. It returns numbers, not pictures.
+//
+// Two layers: functions of weight matrices (FactoredMatrix, HeadWeights,
+// CompositionScores, FullOV, EigenPositivity, Top1Diagonal,
+// RandomBaseline), and functions of a transformer.Model (Heads, WeightsOf
+// and the Weights circuits, RunPatterns and the detectors, CopyingScores,
+// Analyze and its Report, which `workbench analyze` prints).
 //
 // # Conventions
 //
@@ -29,10 +36,30 @@
 //	full OV = W_E·OV·W_U                 W_U·W_OV·W_E  (transposed)
 //	        [d_vocab, d_vocab_out]       [d_vocab_out, d_vocab]
 //
+// and at vocabulary and position scale (Weights methods), with W_pos
+// [n_ctx, d_model]:
+//
+//	ours                                      paper (Elhage et al. 2021)
+//	FullQK  W_E·QK·W_Eᵀ     [d_vocab, d_vocab]  W_Eᵀ·W_QK·W_E
+//	PosQK   W_pos·QK·W_posᵀ [n_ctx, n_ctx]      (positional analogue)
+//	FullOV  W_E·OV·W_U      [d_vocab, d_vocab_out]  W_U·W_OV·W_E, transposed
+//	KComposition (writer 1, reader 2, l₁ < l₂):
+//	        W_E·QK₂·OV₁ᵀ·W_Eᵀ [d_vocab, d_vocab]  W_Eᵀ·W_QK^{h₂}·W_OV^{h₁}·W_E
+//
 // Row t of our full OV circuit is what attending to token t adds to the
-// logits. Every circuit is a FactoredMatrix through d_head: it is never
-// materialised at d_model², let alone vocabulary², scale unless asked
-// (FactoredMatrix.Dense).
+// logits; row t of the full QK circuit is how much a query at token t likes
+// each key token; entry (i, j) of the K-composition circuit is how much a
+// query at token i likes a key position into which head 1 has moved token
+// j (the key side reads y·OV₁ in place of y) — the paper's K-composition
+// term of the two-layer QK circuit, whose large positive diagonal is the
+// induction mechanism. Every circuit is a FactoredMatrix through d_head: it
+// is never materialised at d_model², let alone vocabulary², scale unless
+// asked (FactoredMatrix.Dense). Row queries never build a vocab×vocab
+// matrix: RowTopK on a built circuit costs O(d_head·d_vocab), and
+// Weights.TopAttended and TopBoosted, which go straight from the weights,
+// O(d_model·d_vocab). Biases and LayerNorm are left out
+// of every circuit, as in TransformerLens: analyse a model processed by
+// transformer.Model.ProcessWeights to include the LayerNorm gains.
 //
 // # Composition scores
 //
@@ -51,6 +78,29 @@
 // scores mean little without a baseline: RandomBaseline gives the analytic
 // and the sampled one for the model's shapes, and Composition.Relative
 // expresses scores as multiples of it.
+//
+// # Detectors and Olsson et al.'s scores
+//
+// RunPatterns runs a model once per batch of equal-length sequences and
+// keeps every attention pattern A [q, k]; Patterns.Detect scores them
+// against a DetectionPattern P with TransformerLens's detect_head
+// semantics: "mul" Σ A⊙P / Σ A per sequence (Mul), "abs" 1 − Σ|A − P|/T
+// (Abs), optionally with column 0 (ExcludeBOS) and the diagonal
+// (ExcludeCurrentToken) zeroed, then the mean over sequences.
+// PrevTokenPattern, DuplicateTokenPattern and InductionPattern are
+// TransformerLens's three named patterns; any lower-triangular pattern
+// works. Tokens are used as given: nothing is prepended.
+//
+// On repeated random tokens (RepeatedTokens, OlssonTokens: a prefix such as
+// BOS, then 25 tokens repeated 4 times, shrunk to fit n_ctx), the
+// prefix-matching score (Patterns.PrefixMatching) is the mean attention from
+// a repeated token to the tokens that followed its earlier occurrences, and
+// the copying score (CopyingScores) the fraction of positions whose own
+// token a head's OV output raises above the mean logit. Analyze names heads
+// from these scores (the Threshold constants) and reports, for each
+// induction head, the earlier head it K-composes with most, as a multiple
+// of the baseline and with the eigenvalue positivity of their K-composition
+// circuit.
 //
 // # Algorithms and cost
 //
@@ -72,9 +122,13 @@
 // mat.ErrSquare or mat.ErrZeroLength (test with errors.Is); failed LAPACK
 // decompositions wrap ErrNoConvergence. Indices out of range (Row, At,
 // Corner, RowTopK) panic with gonum's typed mat.Error values, as mat.Dense.At
-// does. Long computations take a context and run on runtime.GOMAXPROCS(0)
+// does; the model-level functions, which a user's input reaches (head and
+// token indices, token sequences, detection patterns), return errors
+// instead (ErrHeadIndex, the model's token errors). Long computations take a context and run on runtime.GOMAXPROCS(0)
 // worker goroutines that have all exited when they return; their results do
 // not depend on the number of workers. A FactoredMatrix is immutable and
 // safe for concurrent use; it aliases, and does not copy, the factors it is
-// built from. The package has no mutable package-level state.
+// built from; so are Weights, Patterns and a finished Report, which copy
+// what they take from a model. The package has no mutable package-level
+// state.
 package circuits

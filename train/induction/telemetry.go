@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/mechinterp/workbench/circuits"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/transformer"
@@ -157,16 +155,7 @@ func KComposition(ctx context.Context, m *transformer.Model) (best, baseline flo
 	if c.NLayers < 2 {
 		return 0, baseline, nil
 	}
-	heads := make([][]circuits.HeadWeights, 2)
-	for l := range heads {
-		for h := 0; h < c.NHeads; h++ {
-			hw := m.Head(l, h)
-			heads[l] = append(heads[l], circuits.HeadWeights{
-				Q: dense(hw.WQ.Data, c.DModel, c.DHead), K: dense(hw.WK.Data, c.DModel, c.DHead),
-				V: dense(hw.WV.Data, c.DModel, c.DHead), O: dense(hw.WO.Data, c.DHead, c.DModel),
-			})
-		}
-	}
+	heads := circuits.Heads(m)[:2]
 	comp, err := circuits.CompositionScores(ctx, heads)
 	if err != nil {
 		return 0, baseline, err
@@ -177,12 +166,4 @@ func KComposition(ctx context.Context, m *transformer.Model) (best, baseline flo
 		}
 	}
 	return best, baseline, nil
-}
-
-func dense(x []float32, r, c int) *mat.Dense {
-	d := make([]float64, len(x))
-	for i, v := range x {
-		d[i] = float64(v)
-	}
-	return mat.NewDense(r, c, d)
 }
