@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mechinterp/workbench/web"
+)
+
+// shutdownGrace bounds how long serve waits, after Ctrl-C, for requests to
+// finish and trainings to save their checkpoints.
+const shutdownGrace = time.Second
+
+// runServe is `workbench serve` (and `workbench` alone): the dashboard on
+// a loopback address until ctx is cancelled.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (port 0 picks a free one)")
+	runs := fs.String("runs", web.DefaultRunsDir, "`DIR` of training runs to list; \"Train one now\" writes there")
+	open := fs.Bool("open", false, "open the dashboard in the default browser")
+	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (the dashboard has no authentication)")
+	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--open]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
+		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs. Ctrl-C stops it,")
+		fmt.Fprintln(stderr, "saving a checkpoint of any training it runs.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	loopback, err := isLoopback(*addr)
+	if err != nil {
+		return err
+	}
+	if !loopback {
+		if !*remote {
+			return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
+		}
+		fmt.Fprintf(stderr, "warning: serving on %s, reachable from other machines; anyone who can connect can read your runs and start trainings\n", *addr)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger})
+	srv := &http.Server{
+		Handler:           dash,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Requests are bounded by the dashboard's own timeouts; event
+		// streams clear the write deadline for themselves.
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(dash.CloseStreams)
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(stdout, "Workbench dashboard: %s  (runs from %s; Ctrl-C to stop)\n", url, *runs)
+	if *open {
+		if err := openBrowser(url); err != nil {
+			fmt.Fprintf(stderr, "serve: could not open a browser (%v); open %s yourself\n", err, url)
+		}
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	// Stop the trainings first (they checkpoint as they stop) while the
+	// server stops accepting and drains; both share the one-second grace.
+	stopped := make(chan error, 1)
+	go func() { stopped <- dash.Shutdown(sctx) }()
+	herr := srv.Shutdown(sctx)
+	if errors.Is(herr, context.DeadlineExceeded) {
+		srv.Close()
+	}
+	terr := <-stopped
+	<-served // Serve has returned http.ErrServerClosed
+	if terr != nil {
+		return fmt.Errorf("serve: %w", terr)
+	}
+	fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// isLoopback reports whether addr's host is a loopback address or
+// "localhost". An empty host means every interface: not loopback.
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("serve: --addr %q: %w", addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+// openBrowser asks the desktop to open url, without waiting for it.
+func openBrowser(url string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait() // reap it; its exit status does not matter
+	return nil
+}

@@ -1,0 +1,228 @@
+// The circuits page: composition heatmaps against the random baseline,
+// per-head scores and named heads, and the full OV/QK circuit explorer.
+
+import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn } from './lib.js';
+import { heatmap, colorbar } from './heatmap.js';
+
+const state = { model: null, report: null, head: null, kind: 'ov', token: null, circuit: null };
+const enc = encodeURIComponent;
+
+function renderComposition(r) {
+  const b = r.composition_baseline;
+  const sb = r.composition_baseline_sampled;
+  $('#baseline-info').textContent = `random baseline: 1/√d_model = ${fmt(b, 3)}; sampled ${fmt(sb.mean, 3)} ± ${fmt(sb.std, 3)} (${sb.samples} random head pairs)`;
+  const writers = [], readers = [];
+  for (let l = 0; l < r.n_layers; l++) {
+    for (let h = 0; h < r.n_heads; h++) {
+      if (l < r.n_layers - 1) writers.push([l, h]);
+      if (l > 0) readers.push([l, h]);
+    }
+  }
+  const box = $('#composition');
+  if (!writers.length) {
+    box.replaceChildren(el('p', { class: 'muted' }, 'A one-layer model has no composition.'));
+    return;
+  }
+  let hi = b, lo = b;
+  for (const mode of ['Q', 'K', 'V']) {
+    for (const [l1, h1] of writers) for (const [l2, h2] of readers) {
+      if (l1 < l2) { const v = r.composition[mode][l1][h1][l2][h2]; hi = Math.max(hi, v); lo = Math.min(lo, v); }
+    }
+  }
+  lo = Math.min(lo, 0);
+  const color = (v) => aboveBelow(v >= b ? (v - b) / (hi - b || 1) : -(b - v) / (b - lo || 1));
+  const names = { Q: 'Q-composition', K: 'K-composition', V: 'V-composition' };
+  const figs = ['Q', 'K', 'V'].map((mode) => {
+    const g = r.composition[mode];
+    const hm = heatmap({
+      rows: writers.length, cols: readers.length, testid: `comp-${mode}`,
+      value: (i, j) => g[writers[i][0]][writers[i][1]][readers[j][0]][readers[j][1]],
+      masked: (i, j) => writers[i][0] >= readers[j][0],
+      color, showValues: true,
+      cell: Math.max(12, Math.min(44, Math.floor(300 / readers.length))),
+      rowLabels: writers.map(([l, h]) => `L${l}H${h}`), colLabels: readers.map(([l, h]) => `L${l}H${h}`),
+      rowTitle: 'writer (OV)', colTitle: `reader (${mode === 'V' ? 'OV' : mode === 'Q' ? 'queries' : 'keys'})`,
+      tooltip: (i, j, v) => [
+        ['writer', `L${writers[i][0]}H${writers[i][1]}`], ['reader', `L${readers[j][0]}H${readers[j][1]}`],
+        [names[mode], fmt(v, 4)], ['× baseline', fmt(v / b, 2)],
+      ],
+    });
+    return el('figure', {}, el('figcaption', {}, names[mode]), hm.node);
+  });
+  const ticks = [lo, hi].map((v) => ({ v, label: fmt(v, 2) }));
+  figs.push(el('figure', {}, el('figcaption', {}, 'scale'),
+    colorbar({ lo, hi, color, ticks, marks: [{ v: b, label: `baseline ${fmt(b, 3)}` }], width: 220 })));
+  box.replaceChildren(...figs);
+}
+
+function renderHeads(r) {
+  const tags = [];
+  for (const h of r.previous_token_heads || []) tags.push(el('span', { class: 'tag prev' }, `${h.label}: previous-token (${fmt(h.score, 2)})`));
+  for (const h of r.induction_heads || []) {
+    tags.push(el('span', { class: 'tag ind' }, `${h.label}: induction (${fmt(h.score, 2)})` +
+      (h.k_writer ? `, K-composes with ${h.k_writer} at ${fmt(h.k_relative, 2)}× baseline` : '')));
+  }
+  for (const h of r.copying_heads || []) tags.push(el('span', { class: 'tag copy' }, `${h.label}: copying (${fmt(h.score, 2)})`));
+  if (!tags.length) tags.push(el('span', { class: 'muted' }, r.repeated_tokens && r.repeated_tokens.note ? r.repeated_tokens.note : 'No head passes the thresholds for previous-token, induction or copying.'));
+  $('#named').replaceChildren(...tags);
+
+  const cols = [
+    ['previous-token', r.repeated_prev_token_score, 'seq'],
+    ['induction (prefix matching)', r.prefix_matching_score, 'seq'],
+    ['copying', r.copying_score, 'seq'],
+    ['OV eigenvalue positivity', r.ov_eigen_positivity, 'div'],
+    ['full-OV top-1', r.full_ov_top1, 'seq'],
+  ].filter((c) => c[1]);
+  const rows = [];
+  for (let l = 0; l < r.n_layers; l++) {
+    for (let h = 0; h < r.n_heads; h++) {
+      const tr = el('tr', { class: 'selectable', 'data-head': `L${l}H${h}`, onclick: () => selectHead(l, h) },
+        el('td', {}, `L${l}H${h}`),
+        ...cols.map(([, g, kind]) => {
+          const v = g[l][h];
+          const td = el('td', { class: 'cell' }, fmt(v, 3));
+          td.dataset.bg = kind === 'div' ? diverging(v) : sequential(Math.max(0, v));
+          td.dataset.fg = kind === 'div' ? (Math.abs(v) > 0.6 ? '#fff' : '#111') : textOn(v);
+          return td;
+        }));
+      rows.push(tr);
+    }
+  }
+  const rep = r.repeated_tokens || {};
+  const table = el('table', { class: 'scores' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'head'), ...cols.map(([n]) => el('th', {}, n)))),
+    el('tbody', {}, ...rows));
+  $('#head-table').replaceChildren(table,
+    el('p', { class: 'muted small' }, rep.sequences
+      ? `Scores on ${rep.sequences} sequences of a ${rep.block}-token random block repeated ${rep.repeats} times (Olsson et al. 2022). Positivity: Σλ/Σ|λ| of the full OV circuit's eigenvalues (1 = copying).`
+      : 'Positivity: Σλ/Σ|λ| of the full OV circuit’s eigenvalues (1 = copying).'));
+  for (const td of $$('#head-table td.cell')) { td.style.background = td.dataset.bg; td.style.color = td.dataset.fg; }
+}
+
+function selectHead(l, h) {
+  state.head = [l, h];
+  $('#head').value = `${l}/${h}`;
+  for (const tr of $$('#head-table tr.selectable')) tr.classList.toggle('selected', tr.dataset.head === `L${l}H${h}`);
+  loadCircuit();
+}
+
+async function loadCircuit() {
+  await guard(async () => {
+    const [l, h] = state.head;
+    const c = await api(`/api/models/${enc(state.model)}/circuits/heads/${l}/${h}/${state.kind}`);
+    state.circuit = c;
+    $('#explorer-title').textContent = `Circuit explorer · ${c.head}`;
+    $('#circuit-label').textContent = `${c.label} (${c.rows} × ${c.cols})`;
+    renderMatrix(c);
+    renderEigen(c);
+    renderTokenButtons(c.rows);
+    const t = state.token !== null && state.token < c.rows ? state.token : 0;
+    await loadRow(t);
+    document.body.dataset.ready = 'circuits';
+  });
+}
+
+function renderMatrix(c) {
+  if (!c.matrix) {
+    $('#matrix').replaceChildren(el('p', { class: 'muted' }, `The circuit is ${c.rows} × ${c.cols}: too large to draw whole; query its rows.`));
+    return;
+  }
+  let m = 0;
+  for (const row of c.matrix) for (const v of row) m = Math.max(m, Math.abs(v));
+  const isPos = c.kind === 'pos-qk';
+  const hm = heatmap({
+    rows: c.rows, cols: c.cols, testid: 'matrix',
+    value: (i, j) => c.matrix[i][j], color: (v) => diverging(v / (m || 1)),
+    maxWidth: 460,
+    rowTitle: isPos ? 'query position' : (c.kind === 'ov' ? 'attended token' : 'query token'),
+    colTitle: isPos ? 'key position' : (c.kind === 'ov' ? 'output logit' : 'key token'),
+    tooltip: (i, j, v) => [[isPos ? 'row (position)' : 'row (token)', i], [isPos ? 'column (position)' : 'column (token)', j], ['value', fmt(v, 4)]],
+    onClick: (i) => loadRow(i),
+  });
+  $('#matrix').replaceChildren(hm.node);
+}
+
+function renderEigen(c) {
+  const box = $('#eigen');
+  if (!c.eigenvalues) { box.replaceChildren(el('p', { class: 'muted' }, 'Not square: no eigenvalues.')); $('#positivity').textContent = ''; return; }
+  $('#positivity').textContent = c.positivity === undefined ? '' : `positivity Σλ/Σ|λ| = ${fmt(c.positivity, 3)}`;
+  const S = 240, pad = 26;
+  let r = 0;
+  for (const [re, im] of c.eigenvalues) r = Math.max(r, Math.abs(re), Math.abs(im));
+  r = r || 1;
+  const X = (v) => pad + ((v + r) / (2 * r)) * (S - 2 * pad);
+  const Y = (v) => S - pad - ((v + r) / (2 * r)) * (S - 2 * pad);
+  const plot = svg('svg', { width: S, height: S, class: 'eigen', 'data-testid': 'eigen' },
+    svg('rect', { x: pad, y: pad, width: S - 2 * pad, height: S - 2 * pad, fill: '#fff', stroke: '#d4d7de' }),
+    svg('line', { x1: X(-r), x2: X(r), y1: Y(0), y2: Y(0), stroke: '#aaa' }),
+    svg('line', { x1: X(0), x2: X(0), y1: Y(-r), y2: Y(r), stroke: '#aaa' }),
+    svg('text', { x: S - pad, y: Y(0) - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#666' }, 'Re'),
+    svg('text', { x: X(0) + 4, y: pad + 10, 'font-size': 10, fill: '#666' }, 'Im'),
+    svg('text', { x: X(r), y: S - 8, 'text-anchor': 'end', 'font-size': 10, fill: '#666' }, fmt(r, 2)),
+    svg('text', { x: X(-r), y: S - 8, 'font-size': 10, fill: '#666' }, fmt(-r, 2)));
+  c.eigenvalues.forEach(([re, im], i) => {
+    plot.append(svg('circle', {
+      cx: X(re), cy: Y(im), r: 4, fill: re >= 0 ? '#15803d' : '#b91c1c', 'fill-opacity': 0.75, stroke: '#fff',
+      onmouseenter: (ev) => tooltip.show([[`λ${i + 1}`, `${fmt(re, 4)} ${im >= 0 ? '+' : '−'} ${fmt(Math.abs(im), 4)}i`], ['|λ|', fmt(Math.hypot(re, im), 4)]], ev.clientX, ev.clientY),
+      onmouseleave: () => tooltip.hide(),
+    }));
+  });
+  box.replaceChildren(plot, el('p', { class: 'muted small' }, `${c.eigenvalues.length} non-zero eigenvalues (rank ≤ d_head); green: positive real part.`));
+}
+
+function renderTokenButtons(n) {
+  const isPos = state.kind === 'pos-qk';
+  const btns = [];
+  for (let t = 0; t < Math.min(n, 512); t++) {
+    btns.push(el('button', { 'data-token': t, class: t === state.token ? 'sel' : '', title: isPos ? `position ${t}` : `token ${t}`, onclick: () => loadRow(t) }, String(t)));
+  }
+  $('#tokens').replaceChildren(el('span', { class: 'muted small' }, isPos ? 'positions:' : 'tokens:'), ...btns);
+}
+
+async function loadRow(t) {
+  await guard(async () => {
+    const [l, h] = state.head;
+    const k = Math.max(1, Math.min(100, Number($('#topk').value) || 8));
+    const c = await api(`/api/models/${enc(state.model)}/circuits/heads/${l}/${h}/${state.kind}?token=${t}&k=${k}`);
+    state.token = t;
+    for (const b of $$('#tokens button')) b.classList.toggle('sel', Number(b.dataset.token) === t);
+    const what = { ov: `attending to token ${t} raises / lowers the logits of`, qk: `a query at token ${t} attends most / least to key tokens`, 'pos-qk': `a query at position ${t} attends most / least to key positions` }[state.kind];
+    $('#row-title').textContent = `Row ${t}: ${what}`;
+    let m = 0;
+    for (const e of [...c.top, ...c.bottom]) m = Math.max(m, Math.abs(e.value));
+    const bars = (list) => list.flatMap((e) => {
+      const bar = el('div', { class: 'bar', 'data-w': String(Math.round((Math.abs(e.value) / (m || 1)) * 100)) });
+      bar.dataset.bg = e.value >= 0 ? '#15803d' : '#b91c1c';
+      return [el('span', { class: 'tok' }, String(e.index)), bar, el('span', { class: 'val' }, fmt(e.value, 3))];
+    });
+    $('#row-top').replaceChildren(
+      el('div', { class: 'small muted' }, 'largest'), el('div', { class: 'bars', 'data-testid': 'row-top' }, ...bars(c.top)),
+      el('div', { class: 'small muted' }, 'smallest'), el('div', { class: 'bars' }, ...bars(c.bottom)));
+    for (const b of $$('#row-top .bar')) { b.style.width = `${Math.max(2, Number(b.dataset.w))}%`; b.style.background = b.dataset.bg; }
+  });
+}
+
+async function load(name) {
+  state.model = name;
+  await guard(async () => {
+    $('#composition').replaceChildren(el('p', { class: 'muted' }, 'Analysing the weights…'));
+    const r = await api(`/api/models/${enc(name)}/circuits`);
+    state.report = r;
+    renderComposition(r);
+    renderHeads(r);
+    const opts = [];
+    for (let l = 0; l < r.n_layers; l++) for (let h = 0; h < r.n_heads; h++) opts.push(el('option', { value: `${l}/${h}` }, `L${l}H${h}`));
+    $('#head').replaceChildren(...opts);
+    const ind = (r.induction_heads || [])[0];
+    selectHead(ind ? ind.layer : 0, ind ? ind.head : 0);
+  });
+}
+
+function init() {
+  $('#head').addEventListener('change', () => { const [l, h] = $('#head').value.split('/').map(Number); selectHead(l, h); });
+  for (const r of $$('input[name="kind"]')) r.addEventListener('change', () => { state.kind = r.value; state.token = 0; loadCircuit(); });
+  $('#topk').addEventListener('change', () => loadRow(state.token || 0));
+  guard(() => modelPicker((name) => load(name)));
+}
+
+init();

@@ -1,0 +1,90 @@
+// The lens page: logit-lens and tuned-lens tables (points × positions, top
+// token coloured by probability) and per-point loss and KL curves.
+
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip } from './lib.js';
+import { LineChart } from './chart.js';
+
+const state = { model: null };
+const enc = encodeURIComponent;
+let lossChart, klChart;
+
+function table(labels, tokens, stats, testid) {
+  const head = el('tr', {}, el('th', { class: 'point' }, 'point \\ position'),
+    ...tokens.map((t, p) => el('th', { title: `position ${p}` }, el('div', {}, String(t)), el('div', { class: 'muted' }, String(p)))));
+  const rows = labels.map((label, i) => el('tr', {}, el('th', { class: 'point' }, label),
+    ...stats.top[i].map((top, p) => {
+      const best = top[0];
+      const next = tokens[p + 1];
+      const td = el('td', { class: best.token === next ? 'hit' : '', 'data-point': i, 'data-pos': p },
+        String(best.token), el('span', { class: 'p' }, fmt(best.prob, 2)));
+      td.dataset.bg = sequential(best.prob);
+      td.dataset.fg = textOn(best.prob);
+      td.addEventListener('mousemove', (ev) => tooltip.show([
+        [label, `position ${p} (token ${tokens[p]})`],
+        ['next token', next === undefined ? '–' : String(next)],
+        ...top.map((tp, k) => [`#${k + 1}`, `${tp.token}  p = ${fmt(tp.prob, 3)}`]),
+      ], ev.clientX, ev.clientY));
+      td.addEventListener('mouseleave', () => tooltip.hide());
+      return td;
+    })));
+  const t = el('table', { class: 'lens', 'data-testid': testid }, el('thead', {}, head), el('tbody', {}, ...rows));
+  return t;
+}
+
+function paint(root) {
+  for (const td of $$('td[data-bg]', root)) { td.style.background = td.dataset.bg; td.style.color = td.dataset.fg; }
+}
+
+function curves(r) {
+  const xTicks = r.labels.map((label, i) => ({ v: i, label: label.replace(/^blocks\.(\d+)\.hook_/, 'L$1 ') }));
+  const series = (metric) => {
+    const out = [{ name: 'logit lens', points: r.eval.logit[metric].map((v, i) => [i, v]) }];
+    if (r.eval.tuned) out.push({ name: 'tuned lens', points: r.eval.tuned[metric].map((v, i) => [i, v]) });
+    return out;
+  };
+  lossChart.o.xTicks = xTicks;
+  klChart.o.xTicks = xTicks;
+  lossChart.setData({ series: series('loss') });
+  klChart.setData({ series: series('kl_to_final') });
+  $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task; loss over next-token predictions, KL(final ‖ lens) over all positions`;
+}
+
+async function decode(tokens) {
+  await guard(async () => {
+    const tuned = $('#tuned').checked;
+    $('#status').textContent = tuned ? 'decoding (the first tuned-lens request trains it, a few seconds)…' : 'decoding…';
+    const r = await api(`/api/models/${enc(state.model)}/lens`, { body: { tokens, k: 5, tuned } });
+    $('#tokens').value = r.tokens.join(' ');
+    $('#logit-table').replaceChildren(table(r.labels, r.tokens, r.logit, 'logit-table'));
+    paint($('#logit-table'));
+    $('#tuned-panel').hidden = !r.tuned;
+    if (r.tuned) {
+      $('#tuned-table').replaceChildren(table(r.labels, r.tokens, r.tuned, 'tuned-table'));
+      paint($('#tuned-table'));
+    }
+    curves(r);
+    $('#status').textContent = '';
+    document.body.dataset.ready = 'lens';
+  });
+  $('#status').textContent = '';
+}
+
+async function random() {
+  await guard(async () => {
+    const seed = Number($('#seed').value) || 0;
+    const r = await api(`/api/models/${enc(state.model)}/tokens/repeated?seed=${seed}`);
+    await decode(r.tokens);
+  });
+}
+
+function init() {
+  lossChart = new LineChart($('#loss-chart'), { title: 'next-token loss per point', xLabel: 'point', yLabel: 'loss (nats)', logY: true, testid: 'lens-loss' });
+  klChart = new LineChart($('#kl-chart'), { title: 'KL(final ‖ lens) per point', xLabel: 'point', yLabel: 'KL (nats)', testid: 'lens-kl' });
+  $('#run').addEventListener('click', () => guard(() => decode(parseTokens($('#tokens').value))));
+  $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
+  $('#random').addEventListener('click', random);
+  $('#tuned').addEventListener('change', () => guard(() => decode(parseTokens($('#tokens').value))));
+  guard(() => modelPicker((name) => { state.model = name; return random(); }));
+}
+
+init();

@@ -1,0 +1,208 @@
+// Shared helpers of the Workbench pages: DOM and SVG construction, the API
+// client, the model picker, the tooltip, colour scales and number formats.
+// Plain ES modules, no dependencies.
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+// The SVG namespace, read from an element the HTML parser placed in it.
+export const SVGNS = (() => {
+  const d = document.createElement('div');
+  d.innerHTML = '<svg></svg>';
+  return d.firstChild.namespaceURI;
+})();
+
+function build(node, attrs, children) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// el creates an HTML element: el('div', {class: 'x', onclick: f}, child...).
+export function el(tag, attrs, ...children) {
+  return build(document.createElement(tag), attrs, children);
+}
+
+// svg creates an SVG element the same way.
+export function svg(tag, attrs, ...children) {
+  return build(document.createElementNS(SVGNS, tag), attrs, children);
+}
+
+// api fetches a JSON API path; a non-2xx answer throws its error message.
+export async function api(path, opts = {}) {
+  const init = { method: opts.method || 'GET', headers: {} };
+  if (opts.body !== undefined) {
+    init.method = opts.method || 'POST';
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(opts.body);
+  }
+  if (opts.signal) init.signal = opts.signal;
+  const res = await fetch(path, init);
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) {
+    const msg = data && data.error ? data.error : `${res.status} ${res.statusText}`;
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+// showError puts a message in the page's error banner (null clears it).
+export function showError(err) {
+  const box = $('#error');
+  if (!box) return;
+  if (!err) { box.hidden = true; box.textContent = ''; return; }
+  box.textContent = String(err.message || err);
+  box.hidden = false;
+}
+
+// guard runs an async action, reporting its error in the banner.
+export async function guard(fn) {
+  try {
+    showError(null);
+    return await fn();
+  } catch (e) {
+    if (e.name !== 'AbortError') showError(e);
+    return undefined;
+  }
+}
+
+// modelPicker fills the header's model select from /api/models, selects
+// ?model= (or the last used, or the demo), keeps the choice in the URL and
+// the navigation links, and calls onChange(name, info) now and on change.
+export async function modelPicker(onChange) {
+  const sel = $('#model');
+  const models = await api('/api/models');
+  const params = new URLSearchParams(location.search);
+  let want = params.get('model') || localStorage.getItem('workbench.model') || 'demo';
+  if (!models.some((m) => m.name === want)) want = 'demo';
+  sel.replaceChildren(...models.map((m) => el('option', {
+    value: m.name, selected: m.name === want,
+    text: m.source === 'demo' ? `${m.name} (embedded)` : m.name,
+  })));
+  const byName = Object.fromEntries(models.map((m) => [m.name, m]));
+  const apply = () => {
+    const name = sel.value;
+    localStorage.setItem('workbench.model', name);
+    const u = new URL(location.href);
+    u.searchParams.set('model', name);
+    history.replaceState(null, '', u);
+    for (const a of $$('a[data-nav]')) {
+      const t = new URL(a.href, location.href);
+      t.searchParams.set('model', name);
+      a.href = t.pathname + t.search;
+    }
+    onChange(name, byName[name]);
+  };
+  sel.addEventListener('change', apply);
+  apply();
+  return sel;
+}
+
+// The tooltip follows the mouse; lines are strings or [label, value] pairs.
+export const tooltip = {
+  show(lines, x, y) {
+    const tip = $('#tooltip');
+    tip.replaceChildren(...lines.map((l) => Array.isArray(l)
+      ? el('div', {}, el('span', { class: 'tk' }, l[0]), ' ', el('b', {}, l[1]))
+      : el('div', {}, l)));
+    tip.hidden = false;
+    const pad = 14;
+    const w = tip.offsetWidth, h = tip.offsetHeight;
+    let left = x + pad, top = y + pad;
+    if (left + w > window.innerWidth - 4) left = x - w - pad;
+    if (top + h > window.innerHeight - 4) top = y - h - pad;
+    tip.style.left = `${Math.max(4, left)}px`;
+    tip.style.top = `${Math.max(4, top)}px`;
+  },
+  hide() { $('#tooltip').hidden = true; },
+};
+
+// parseTokens reads ids separated by spaces or commas.
+export function parseTokens(text) {
+  const parts = text.split(/[\s,]+/).filter((s) => s !== '');
+  return parts.map((s) => {
+    if (!/^-?\d+$/.test(s)) throw new Error(`"${s}" is not a token id`);
+    return Number(s);
+  });
+}
+
+// Number formatting.
+export function fmt(v, digits = 3) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+// ---- colours ----
+
+function lerp(a, b, t) { return a + (b - a) * t; }
+
+function ramp(stops, t) {
+  t = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
+  const x = t * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = stops[i], b = stops[i + 1];
+  return `rgb(${Math.round(lerp(a[0], b[0], f))},${Math.round(lerp(a[1], b[1], f))},${Math.round(lerp(a[2], b[2], f))})`;
+}
+
+const BLUES = [[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]];
+const DIVERGING = [[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]];
+const ORANGE = [[49, 54, 149], [145, 191, 219], [250, 250, 250], [253, 174, 97], [215, 48, 39]];
+
+// sequential maps [0, 1] to white → dark blue.
+export const sequential = (t) => ramp(BLUES, t);
+// diverging maps [-1, 1] to blue → white → red.
+export const diverging = (t) => ramp(DIVERGING, (t + 1) / 2);
+// aboveBelow maps [-1, 1] to blue (below a reference) → white → orange.
+export const aboveBelow = (t) => ramp(ORANGE, (t + 1) / 2);
+
+// hsl → [r, g, b] in 0..255.
+function hslRGB(h, s, l) {
+  const k = (n) => (n + h / 30) % 12;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+  return [255 * f(0), 255 * f(8), 255 * f(4)];
+}
+
+// headColor returns head i of n's base colour as [r, g, b].
+export function headColor(i, n) {
+  return hslRGB((i * 360) / Math.max(1, n) + 210, 0.7, 0.42);
+}
+
+// tint mixes white with rgb by t in [0, 1].
+export function tint(rgb, t) {
+  t = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
+  return `rgb(${Math.round(255 + (rgb[0] - 255) * t)},${Math.round(255 + (rgb[1] - 255) * t)},${Math.round(255 + (rgb[2] - 255) * t)})`;
+}
+
+export const rgbCSS = (rgb) => `rgb(${rgb.map(Math.round).join(',')})`;
+
+// A qualitative palette for line series.
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+// textColor picks black or white text for a background value in [0, 1].
+export const textOn = (t) => (t > 0.55 ? '#fff' : '#111');
+
+// debounce to one call per animation frame.
+export function perFrame(fn) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; fn(); });
+  };
+}

@@ -1,0 +1,90 @@
+// The patching page: two inputs, a metric and an activation kind → a sweep
+// heatmap (sites × positions).
+
+import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging } from './lib.js';
+import { heatmap, colorbar } from './heatmap.js';
+
+const KINDS = ['resid_pre', 'resid_post', 'attn_out', 'mlp_out', 'head_out', 'q', 'k', 'v', 'pattern'];
+const state = { model: null, info: null };
+const enc = encodeURIComponent;
+
+function num(id) {
+  const s = $(id).value.trim();
+  if (s === '') return undefined;
+  const v = Number(s);
+  if (!Number.isInteger(v)) throw new Error(`${id.slice(1)}: "${s}" is not a token id`);
+  return v;
+}
+
+async function example() {
+  await guard(async () => {
+    const seed = Number($('#seed').value) || 0;
+    const ex = await api(`/api/models/${enc(state.model)}/patching/example?seed=${seed}`);
+    $('#clean').value = ex.clean.join(' ');
+    $('#corrupted').value = ex.corrupted.join(' ');
+    $('#answer').value = ex.answer;
+    $('#wrong').value = ex.wrong;
+    $('#metric').value = ex.metric;
+    $('#what').value = ex.what;
+    $('#bypos').checked = ex.by_pos;
+    $('#note').textContent = `Induction example: ${ex.note}. Metric: logit(${ex.answer}) − logit(${ex.wrong}) at the last position.`;
+    await run();
+  });
+}
+
+async function run() {
+  await guard(async () => {
+    const body = {
+      clean: parseTokens($('#clean').value), corrupted: parseTokens($('#corrupted').value),
+      metric: $('#metric').value, answer: num('#answer'), wrong: num('#wrong'),
+      what: $('#what').value, by_pos: $('#bypos').checked, normalize: $('#normalize').checked,
+    };
+    $('#status').textContent = 'patching…';
+    const t0 = performance.now();
+    let r;
+    try {
+      r = await api(`/api/models/${enc(state.model)}/patching`, { body });
+    } finally {
+      $('#status').textContent = '';
+    }
+    const g = r.grid;
+    const rows = g.axes[0], cols = g.axes[1] || ['all positions'];
+    const vals = g.axes.length === 2 ? g.values : g.values.map((v) => [v]);
+    const base = g.normalized ? 0 : g.corrupted;
+    let m = 0;
+    for (const row of vals) for (const v of row) m = Math.max(m, Math.abs(v - base));
+    if (g.normalized) m = Math.max(m, 1);
+    const color = (v) => diverging((v - base) / (m || 1));
+    const colLabels = g.axes.length === 2 ? cols.map((c, j) => `${j}:${r.clean_tokens[j]}${r.clean_tokens[j] !== r.corrupted_tokens[j] ? '*' : ''}`) : cols;
+    const hm = heatmap({
+      rows: rows.length, cols: colLabels.length, testid: 'patch',
+      value: (i, j) => vals[i][j], color, showValues: colLabels.length <= 12,
+      rowLabels: rows, colLabels, rowTitle: g.what, colTitle: g.axes.length === 2 ? 'position: clean token (* = differs)' : '',
+      maxWidth: 1100,
+      tooltip: (i, j, v) => [['site', `${g.what} ${rows[i]}`], ['position', g.axes.length === 2 ? `${j} (clean ${r.clean_tokens[j]}, corrupted ${r.corrupted_tokens[j]})` : 'all'],
+        [g.normalized ? 'recovered' : g.metric, fmt(v, 4)]],
+    });
+    const lo = g.normalized ? Math.min(0, base - m) : base - m, hi = base + m;
+    const bar = colorbar({ lo, hi, color, width: 260, label: g.normalized ? '(metric − corrupted) / (clean − corrupted)' : g.metric,
+      ticks: [{ v: lo, label: fmt(lo, 2) }, { v: hi, label: fmt(hi, 2) }],
+      marks: [{ v: base, label: g.normalized ? 'corrupted 0' : 'corrupted' }].concat(g.normalized ? [{ v: 1, label: 'clean 1' }] : []) });
+    $('#heatmap').replaceChildren(hm.node, bar);
+    $('#result-title').textContent = `Patching ${g.what}, clean → corrupted`;
+    $('#summary').textContent = `${g.metric}: clean ${fmt(g.clean, 3)}, corrupted ${fmt(g.corrupted, 3)} · ${rows.length * colLabels.length} patches in ${fmt((performance.now() - t0) / 1000, 2)} s`;
+    document.body.dataset.ready = 'patching';
+  });
+}
+
+function init() {
+  $('#what').replaceChildren(...KINDS.map((k) => el('option', { value: k }, k)));
+  $('#example').addEventListener('click', example);
+  $('#run').addEventListener('click', run);
+  guard(() => modelPicker((name, info) => {
+    state.model = name;
+    state.info = info;
+    for (const o of $('#what').options) o.disabled = o.value === 'mlp_out' && info.config.attn_only;
+    return example();
+  }));
+}
+
+init();

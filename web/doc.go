@@ -1,0 +1,49 @@
+// Package web is Workbench's local dashboard: a chi router serving a JSON API
+// under /api/, server-sent events for live training, and pages built from
+// embedded html/template files and plain JavaScript that draws SVG (canvas
+// for large grids). The pages load nothing from the network; every response
+// carries Content-Security-Policy: default-src 'self'.
+//
+// # Models and runs
+//
+// The dashboard shows the embedded demo (a toy induction model trained by
+// Workbench, see demo.go for the command that made it) and every run found in
+// Deps.RunsDir: a subdirectory holding model.safetensors is a model, one
+// holding metrics.jsonl a run with curves. Model and run names are the
+// directory names; anything but letters, digits, '.', '_' and '-' (or a
+// leading '.') is rejected, so no name reaches outside RunsDir.
+//
+// # API
+//
+//	GET  /api/models                                     models: the demo and runs with a model
+//	GET  /api/models/{name}                              config, hook points, tensors (name, shape, stats)
+//	GET  /api/models/{name}/tensors/{tensor}             one tensor's values
+//	GET  /api/models/{name}/tokens/repeated?seed=&repeat= a generated repeated random sequence
+//	POST /api/models/{name}/tokens/generate              greedy continuation {tokens, n}
+//	GET  /api/models/{name}/attention?tokens=1,2,3       patterns [layer][head][dest][src ≤ dest]
+//	POST /api/models/{name}/attention                    the same for {"tokens": [...]} or {"text": "1 2 3"}
+//	GET  /api/models/{name}/circuits/composition         Q/K/V composition scores and the random baseline
+//	GET  /api/models/{name}/circuits/heads               per-head previous-token, induction, copying scores
+//	GET  /api/models/{name}/circuits/heads/{l}/{h}/{ov|qk}?token=&k=  full-circuit rows, eigenvalues
+//	POST /api/models/{name}/lens                         logit and tuned lens tables and per-point metrics
+//	GET  /api/models/{name}/patching/example             an induction clean/corrupted pair
+//	POST /api/models/{name}/patching                     an activation-patching sweep
+//	GET  /api/runs                                       runs (the demo's included) and live trainings
+//	GET  /api/runs/{run}                                 a run's config, summary and status
+//	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change
+//	POST /api/train                                      start "Train one now" (induction defaults)
+//	GET  /api/train/{id}                                 a training's status
+//	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)
+//	GET  /api/train/{id}/events                          its records as server-sent events
+//
+// Bad input answers 4xx with {"error": "...", "status": N, "request_id": "..."};
+// unknown /api/ routes answer a JSON 404.
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use. Models are immutable once loaded and
+// shared by all requests; analyses computed from weights alone (composition
+// scores, head scores, the tuned lens) are computed once per model and kept.
+// Trainings run on goroutines owned by the Server; Shutdown stops them,
+// waits for their checkpoints and ends every event stream.
+package web

@@ -1,0 +1,162 @@
+package web
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/lens"
+)
+
+// lensAPI is /api/models/{name}/lens: the logit lens and a tuned lens.
+type lensAPI struct{ log *slog.Logger }
+
+// Routes returns the /lens router.
+func (a *lensAPI) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/", handle(a.log, a.lens))
+	return r
+}
+
+// Tuned-lens training on a model's own task, as `workbench lens train`
+// does: lens.DefaultSteps SGD steps of tunedBatch sequences, seed 1.
+const (
+	tunedBatch = 16
+	tunedSeed  = 1
+	evalSeqs   = 64 // held-out sequences for the per-point curves
+	evalSeed   = 7
+)
+
+// lensRequest is POST /lens: a sequence, the number of top tokens kept per
+// position, and whether to train (once per model) and show the tuned lens.
+type lensRequest struct {
+	tokensInput
+	K     int   `json:"k"`
+	Tuned *bool `json:"tuned"`
+}
+
+// lensStats is one lens's report: per point (embed, then each layer's
+// residual) its loss, accuracy, KL to the final distribution and entropy,
+// and Top[point][pos] the most probable tokens.
+type lensStats struct {
+	Loss      []float64            `json:"loss"`
+	Accuracy  []float64            `json:"accuracy"`
+	KLToFinal []float64            `json:"kl_to_final"`
+	Entropy   []float64            `json:"entropy"`
+	Top       [][][]lens.TokenProb `json:"top,omitempty"`
+}
+
+// lensResponse holds both lenses on the request's sequence and, as Eval,
+// on evalSeqs held-out sequences of the model's task (for the curves).
+type lensResponse struct {
+	Tokens []int      `json:"tokens"`
+	Labels []string   `json:"labels"`
+	Logit  lensStats  `json:"logit"`
+	Tuned  *lensStats `json:"tuned,omitempty"`
+	Eval   struct {
+		Sequences int        `json:"sequences"`
+		Logit     lensStats  `json:"logit"`
+		Tuned     *lensStats `json:"tuned,omitempty"`
+	} `json:"eval"`
+}
+
+func (a *lensAPI) lens(w http.ResponseWriter, r *http.Request) error {
+	m := modelFrom(r)
+	var in lensRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	toks, err := in.resolve("tokens", m.m)
+	if err != nil {
+		return err
+	}
+	if len(toks) < 2 {
+		return errorf(http.StatusBadRequest, "web: the lens needs at least 2 tokens (it scores next-token predictions)")
+	}
+	if in.K == 0 {
+		in.K = lens.DefaultTopK
+	}
+	if in.K < 1 || in.K > maxTopK {
+		return errorf(http.StatusBadRequest, "web: k=%d: want 1 to %d top tokens", in.K, maxTopK)
+	}
+	if err := checkTask(m); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	out := lensResponse{Tokens: toks, Labels: lens.Labels(m.m.Cfg)}
+	eval, err := m.task.EvalSet(evalSeqs, evalSeed)
+	if err != nil {
+		return err
+	}
+	evalToks := batchTokens(eval)
+	out.Eval.Sequences = evalSeqs
+	seq := [][]int{toks}
+	st, err := lens.Logit(ctx, m.m, seq, lens.Options{TopK: in.K})
+	if err != nil {
+		return inputErr(ctx, err)
+	}
+	out.Logit = statsJSON(st)
+	if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+		return err
+	}
+	out.Eval.Logit = statsJSON(st)
+	if in.Tuned == nil || *in.Tuned {
+		tuned, err := m.tuned.get(func() (*lens.Tuned, error) {
+			ctx, cancel := detached(ctx)
+			defer cancel()
+			task := m.task
+			b := data.NewBatch(tunedBatch, task.SeqLen())
+			d := lens.Data{Batch: tunedBatch, Pos: task.SeqLen(), Fill: func(dst []int32, rng *rand.Rand) {
+				task.Fill(b, rng)
+				copy(dst, b.Tokens)
+			}}
+			return lens.Train(ctx, m.m, d, lens.TrainConfig{Seed: tunedSeed})
+		})
+		if err != nil {
+			return err
+		}
+		if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K}); err != nil {
+			return inputErr(ctx, err)
+		}
+		seqStats := statsJSON(st)
+		out.Tuned = &seqStats
+		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+			return err
+		}
+		evalStats := statsJSON(st)
+		out.Eval.Tuned = &evalStats
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// statsJSON regroups per-point Stats by metric, keeping sequence 0's top
+// tokens.
+func statsJSON(st []lens.Stats) lensStats {
+	var out lensStats
+	for _, s := range st {
+		out.Loss = append(out.Loss, s.Loss)
+		out.Accuracy = append(out.Accuracy, s.Accuracy)
+		out.KLToFinal = append(out.KLToFinal, s.KLToFinal)
+		out.Entropy = append(out.Entropy, s.Entropy)
+		if len(s.Top) > 0 {
+			out.Top = append(out.Top, s.Top[0])
+		}
+	}
+	return out
+}
+
+// batchTokens returns a batch's sequences as [][]int.
+func batchTokens(b *data.Batch) [][]int {
+	out := make([][]int, b.N)
+	for i := range out {
+		toks, _, _ := b.Seq(i)
+		out[i] = make([]int, len(toks))
+		for j, t := range toks {
+			out[i][j] = int(t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/patching"
+)
+
+// patchingAPI is /api/models/{name}/patching: activation-patching sweeps
+// from a clean and a corrupted input.
+type patchingAPI struct{ log *slog.Logger }
+
+// Routes returns the /patching router.
+func (a *patchingAPI) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/", handle(a.log, a.sweep))
+	r.Get("/example", handle(a.log, a.example))
+	return r
+}
+
+// tokenList is a token sequence in a request: [1, 2, 3] or "1 2 3".
+type tokenList struct{ tokensInput }
+
+// UnmarshalJSON accepts an array of ids or a string of ids.
+func (t *tokenList) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &t.Text)
+	}
+	return json.Unmarshal(b, &t.Tokens)
+}
+
+// patchRequest is POST /patching. Metric is logit-diff (the default; needs
+// answer and wrong), prob (needs answer) or loss (next-token loss of the
+// clean sequence, or −log p(answer) at pos with answer). Pos defaults to
+// the last position, What to resid_pre, ByPos to true.
+type patchRequest struct {
+	Clean     tokenList `json:"clean"`
+	Corrupted tokenList `json:"corrupted"`
+	Metric    string    `json:"metric"`
+	Answer    *int      `json:"answer"`
+	Wrong     *int      `json:"wrong"`
+	Pos       *int      `json:"pos"`
+	What      string    `json:"what"`
+	ByPos     *bool     `json:"by_pos"`
+	Normalize bool      `json:"normalize"`
+}
+
+// patchResponse is the sweep's grid (patching.Grid's JSON: what, metric,
+// clean, corrupted, normalized, axes, values) and the two inputs.
+type patchResponse struct {
+	Grid      *patching.Grid `json:"grid"`
+	Clean     []int          `json:"clean_tokens"`
+	Corrupted []int          `json:"corrupted_tokens"`
+}
+
+func (a *patchingAPI) sweep(w http.ResponseWriter, r *http.Request) error {
+	m := modelFrom(r)
+	ctx := r.Context()
+	var in patchRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	clean, err := in.Clean.resolve("clean", m.m)
+	if err != nil {
+		return err
+	}
+	corrupted, err := in.Corrupted.resolve("corrupted", m.m)
+	if err != nil {
+		return err
+	}
+	if in.What == "" {
+		in.What = string(patching.ResidPre)
+	}
+	kind, err := patching.ParseKind(in.What)
+	if err != nil {
+		return badRequest(err)
+	}
+	metric, err := patchMetric(in, clean)
+	if err != nil {
+		return err
+	}
+	e, err := patching.New(ctx, m.m, [][]int{clean}, [][]int{corrupted}, metric)
+	if err != nil {
+		return inputErr(ctx, err)
+	}
+	g, err := e.Sweep(ctx, kind, patching.Options{ByPos: in.ByPos == nil || *in.ByPos})
+	if err != nil {
+		return inputErr(ctx, err)
+	}
+	if in.Normalize {
+		if g, err = g.Normalize(); err != nil {
+			return badRequest(fmt.Errorf("%w (the clean and corrupted inputs score the same, so there is nothing to normalise)", err))
+		}
+	}
+	return writeJSON(w, http.StatusOK, patchResponse{Grid: g, Clean: clean, Corrupted: corrupted})
+}
+
+// patchMetric builds the request's metric.
+func patchMetric(in patchRequest, clean []int) (patching.Metric, error) {
+	pos := patching.Last
+	if in.Pos != nil {
+		pos = *in.Pos
+	}
+	one := func(p *int) []int { return []int{*p} }
+	switch in.Metric {
+	case "", "logit-diff":
+		if in.Answer == nil || in.Wrong == nil {
+			return nil, errorf(http.StatusBadRequest, "web: metric logit-diff needs \"answer\" and \"wrong\" token ids")
+		}
+		return patching.LogitDiff{Answer: one(in.Answer), Wrong: one(in.Wrong), Pos: pos}, nil
+	case "prob":
+		if in.Answer == nil {
+			return nil, errorf(http.StatusBadRequest, "web: metric prob needs an \"answer\" token id")
+		}
+		return patching.Prob{Answer: one(in.Answer), Pos: pos}, nil
+	case "loss":
+		if in.Answer == nil {
+			return patching.Loss{Targets: patching.NextTokenTargets([][]int{clean}, 0)}, nil
+		}
+		p := pos
+		if p < 0 {
+			p += len(clean)
+		}
+		if p < 0 || p >= len(clean) {
+			return nil, errorf(http.StatusBadRequest, "web: pos %d is outside the %d positions", pos, len(clean))
+		}
+		targets := slices.Repeat([]int{-1}, len(clean))
+		targets[p] = *in.Answer
+		return patching.Loss{Targets: [][]int{targets}}, nil
+	}
+	return nil, errorf(http.StatusBadRequest, "web: unknown metric %q (want logit-diff, prob or loss)", in.Metric)
+}
+
+// patchExample is an induction experiment ready to POST: the clean input
+// ends inside the repeated block, so the model should predict the token
+// that followed the last token's earlier occurrence (Answer); the
+// corrupted input changes that earlier token to Wrong, which an induction
+// circuit copies instead.
+type patchExample struct {
+	Clean     []int  `json:"clean"`
+	Corrupted []int  `json:"corrupted"`
+	Answer    int    `json:"answer"`
+	Wrong     int    `json:"wrong"`
+	Pos       int    `json:"pos"`
+	Metric    string `json:"metric"`
+	What      string `json:"what"`
+	ByPos     bool   `json:"by_pos"`
+	Changed   int    `json:"changed"` // the corrupted position
+	Note      string `json:"note"`
+}
+
+// example draws a patching example from the model's task: ?seed=S.
+func (a *patchingAPI) example(w http.ResponseWriter, r *http.Request) error {
+	m := modelFrom(r)
+	if err := checkTask(m); err != nil {
+		return err
+	}
+	seed, err := intParam(r.URL.Query(), "seed", 1, 0, 1<<31)
+	if err != nil {
+		return err
+	}
+	task := m.task
+	task.MinRepeat = max(task.MinRepeat, 2)
+	if task.MinRepeat > task.L {
+		return errorf(http.StatusUnprocessableEntity, "web: model %q's sequences are too short for a patching example", m.name)
+	}
+	b := data.NewBatch(1, task.SeqLen())
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)))
+	task.Fill(b, rng)
+	T, ls := b.SeqLen, b.Repeat[0]
+	full := batchTokens(b)[0]
+	clean := full[:T-1]   // ends at P[ls-2], position T-2
+	changed := T - 1 - ls // P[ls-1] in the first copy
+	answer := full[T-1]   // P[ls-1]
+	wrong := (answer + 1) % task.Vocab
+	for t := range task.Vocab { // prefer a token absent from the input
+		cand := (answer + 1 + t) % task.Vocab
+		if !slices.Contains(clean, cand) && (!task.BOS || cand != int(data.BOSToken)) {
+			wrong = cand
+			break
+		}
+	}
+	corrupted := slices.Clone(clean)
+	corrupted[changed] = wrong
+	return writeJSON(w, http.StatusOK, patchExample{
+		Clean: clean, Corrupted: corrupted, Answer: answer, Wrong: wrong, Pos: patching.Last,
+		Metric: "logit-diff", What: string(patching.ResidPre), ByPos: true, Changed: changed,
+		Note: fmt.Sprintf("token %d at position %d occurred before at position %d, followed by %d; the corrupted input puts %d there instead",
+			clean[T-2], T-2, T-2-ls, answer, wrong),
+	})
+}

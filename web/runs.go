@@ -1,0 +1,326 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/train/induction"
+)
+
+// Files of a run directory (train/induction's layout).
+const (
+	metricsFile = "metrics.jsonl"
+	summaryFile = "summary.json"
+	configFile  = "config.json"
+)
+
+// maxMetricsBytes bounds the metrics file a request reads.
+const maxMetricsBytes = 64 << 20
+
+// phaseMinRise is the rise of the induction score that counts as a phase
+// change, as train/induction uses.
+const phaseMinRise = 0.2
+
+// runsAPI is /api/runs: training runs on disk, the demo's, and live ones.
+type runsAPI struct {
+	dir     string
+	trainer *trainer
+	log     *slog.Logger
+}
+
+// Routes returns the /api/runs router.
+func (a *runsAPI) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/", handle(a.log, a.list))
+	r.Get("/{run}", handle(a.log, a.detail))
+	r.Get("/{run}/metrics", handle(a.log, a.metrics))
+	return r
+}
+
+// runSummary is one run in GET /api/runs.
+type runSummary struct {
+	Name            string     `json:"name"`
+	Source          string     `json:"source"` // demo or run
+	Status          string     `json:"status"` // running, finished, interrupted, failed or incomplete
+	Steps           int        `json:"steps"`
+	PhaseChangeStep *int       `json:"phase_change_step"`
+	FinalEvalAcc    *float64   `json:"final_eval_acc,omitempty"`
+	HasModel        bool       `json:"has_model"`
+	Updated         *time.Time `json:"updated,omitempty"`
+}
+
+// runDetail is GET /api/runs/{run}: the summary, the run's config.json and
+// summary.json as written, and the live training's state if it runs.
+type runDetail struct {
+	runSummary
+	Config  json.RawMessage `json:"config,omitempty"`
+	Summary json.RawMessage `json:"summary,omitempty"`
+	Live    *jobStatus      `json:"live,omitempty"`
+}
+
+// readRunFile reads one of a run's files: the demo's from the embedded
+// copy, others from the runs directory. A missing file is (nil, nil).
+func (a *runsAPI) readRunFile(name, file string) ([]byte, error) {
+	var b []byte
+	var err error
+	if name == demoName {
+		b, err = demoFS.ReadFile("demo/" + file)
+	} else {
+		path := filepath.Join(a.dir, name, file)
+		if st, serr := os.Stat(path); serr == nil && st.Size() > maxMetricsBytes {
+			return nil, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is %d bytes, more than the %d this server reads", name, file, st.Size(), maxMetricsBytes)
+		}
+		b, err = os.ReadFile(path)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// summarize describes run name, or returns a 404 if it does not exist.
+func (a *runsAPI) summarize(name string) (runDetail, error) {
+	var d runDetail
+	d.Name, d.Source = name, "run"
+	if name == demoName {
+		d.Source, d.HasModel = "demo", true
+	} else {
+		st, err := os.Stat(filepath.Join(a.dir, name))
+		if err != nil || !st.IsDir() {
+			if a.trainer.status(name) == nil {
+				return d, errorf(http.StatusNotFound, "web: no run %q in %s", name, a.dir)
+			}
+		} else {
+			mod := st.ModTime()
+			d.Updated = &mod
+		}
+		if st, err := os.Stat(filepath.Join(a.dir, name, modelFile)); err == nil && st.Mode().IsRegular() {
+			d.HasModel = true
+		}
+	}
+	var err error
+	if d.Config, err = a.readRunFile(name, configFile); err != nil {
+		return d, err
+	}
+	if d.Summary, err = a.readRunFile(name, summaryFile); err != nil {
+		return d, err
+	}
+	d.Status = "incomplete"
+	if d.Summary != nil {
+		var res induction.Result
+		if json.Unmarshal(d.Summary, &res) == nil {
+			d.Status, d.Steps, d.PhaseChangeStep = "finished", res.Steps, res.PhaseChangeStep
+			acc := res.FinalEvalAcc
+			d.FinalEvalAcc = &acc
+			if res.Interrupted {
+				d.Status = "interrupted"
+			}
+		}
+	}
+	if js := a.trainer.status(name); js != nil {
+		d.Live, d.Status, d.Steps = js, js.State, js.Step
+	}
+	return d, nil
+}
+
+func (a *runsAPI) list(w http.ResponseWriter, r *http.Request) error {
+	names, err := runDirs(a.dir)
+	if err != nil {
+		return err
+	}
+	for _, js := range a.trainer.list() {
+		if !slices.Contains(names, js.ID) {
+			names = append(names, js.ID)
+		}
+	}
+	out := []runSummary{}
+	var runs []runSummary
+	for _, n := range append([]string{demoName}, names...) {
+		d, err := a.summarize(n)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if n != demoName && d.Config == nil && d.Live == nil && !d.HasModel {
+			continue // not a run directory
+		}
+		if n == demoName {
+			out = append(out, d.runSummary)
+		} else {
+			runs = append(runs, d.runSummary)
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		ti, tj := runs[i].Updated, runs[j].Updated
+		return ti != nil && (tj == nil || ti.After(*tj))
+	})
+	return writeJSON(w, http.StatusOK, append(out, runs...))
+}
+
+// run resolves {run}: 400 for an invalid name, 404 for an unknown run.
+func (a *runsAPI) run(r *http.Request) (runDetail, error) {
+	name, err := urlParam(r, "run")
+	if err != nil {
+		return runDetail{}, err
+	}
+	if err := checkName(name); err != nil {
+		return runDetail{}, err
+	}
+	return a.summarize(name)
+}
+
+func (a *runsAPI) detail(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.run(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// phase is a detected phase change: the evaluation step before the jump
+// of the induction score and the step at which it passed halfway.
+type phase struct {
+	Before int `json:"before"`
+	At     int `json:"at"`
+}
+
+// detectPhase runs train.PhaseChange on the records' induction_max.
+func detectPhase(records []map[string]any) *phase {
+	var series []train.Point
+	for _, rec := range records {
+		v, ok := rec["induction_max"].(float64)
+		step, ok2 := rec["step"].(float64)
+		if ok && ok2 {
+			series = append(series, train.Point{Step: int(step), Value: v})
+		}
+	}
+	if before, at, ok := train.PhaseChange(series, phaseMinRise); ok {
+		return &phase{before, at}
+	}
+	return nil
+}
+
+// parseMetrics parses metrics.jsonl, skipping a torn last line (the file
+// of a live run is being appended to).
+func parseMetrics(b []byte) []map[string]any {
+	out := []map[string]any{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), maxMetricsBytes)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// metrics answers GET /api/runs/{run}/metrics?format=json|jsonl|csv, with
+// download=1 for an attachment. JSON is {"name", "records", "phase_change"}.
+func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.run(r)
+	if err != nil {
+		return err
+	}
+	name := d.Name
+	b, err := a.readRunFile(name, metricsFile)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if q.Get("download") != "" {
+		ext := map[string]string{"": "json", "json": "json", "jsonl": "jsonl", "csv": "csv"}[format]
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+"-metrics."+ext))
+	}
+	records := parseMetrics(b)
+	switch format {
+	case "", "json":
+		return writeJSON(w, http.StatusOK, map[string]any{"name": name, "records": records, "phase_change": detectPhase(records)})
+	case "jsonl":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Write(b)
+		return nil
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return writeCSV(w, records)
+	}
+	return errorf(http.StatusBadRequest, "web: format=%q: want json, jsonl or csv", format)
+}
+
+// writeCSV writes records as CSV, one row per record: step first, then
+// every scalar column, then per-head arrays flattened as name.L{l}H{h}.
+func writeCSV(w http.ResponseWriter, records []map[string]any) error {
+	rows := make([]map[string]string, len(records))
+	cols := map[string]bool{}
+	for i, rec := range records {
+		rows[i] = map[string]string{}
+		for k, v := range rec {
+			flatten(rows[i], k, v)
+		}
+		for k := range rows[i] {
+			cols[k] = true
+		}
+	}
+	names := make([]string, 0, len(cols))
+	for k := range cols {
+		if k != "step" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	names = append([]string{"step"}, names...)
+	cw := csv.NewWriter(w)
+	cw.Write(names)
+	line := make([]string, len(names))
+	for _, row := range rows {
+		for i, k := range names {
+			line[i] = row[k]
+		}
+		cw.Write(line)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// flatten writes v under key: scalars as they are, [l][h] arrays as
+// key.L{l}H{h}, other arrays as key.{i}.
+func flatten(dst map[string]string, key string, v any) {
+	switch x := v.(type) {
+	case float64:
+		dst[key] = strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		dst[key] = x
+	case bool:
+		dst[key] = strconv.FormatBool(x)
+	case []any:
+		for i, e := range x {
+			if inner, ok := e.([]any); ok {
+				for j, f := range inner {
+					flatten(dst, fmt.Sprintf("%s.L%dH%d", key, i, j), f)
+				}
+				continue
+			}
+			flatten(dst, fmt.Sprintf("%s.%d", key, i), e)
+		}
+	case nil:
+	default:
+		b, _ := json.Marshal(x)
+		dst[key] = string(b)
+	}
+}

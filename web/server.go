@@ -1,0 +1,129 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Defaults of Deps' zero fields.
+const (
+	DefaultRunsDir        = "runs"
+	DefaultKeepAlive      = 15 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultMaxBodyBytes   = 1 << 20
+)
+
+// Deps are what the dashboard needs from the program that serves it. Zero
+// fields take the defaults above.
+type Deps struct {
+	// RunsDir holds training runs: each subdirectory with a
+	// model.safetensors is listed as a model, each with a metrics.jsonl as
+	// a run; "Train one now" writes new runs here.
+	RunsDir string
+	// Logger receives failed requests, panics and training events (nil:
+	// discarded).
+	Logger *slog.Logger
+	// KeepAlive is the interval of the comments that keep idle event
+	// streams open through proxies and let clients notice a dead server.
+	KeepAlive time.Duration
+	// RequestTimeout bounds every request but event streams.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+}
+
+func (d Deps) withDefaults() Deps {
+	if d.RunsDir == "" {
+		d.RunsDir = DefaultRunsDir
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.KeepAlive <= 0 {
+		d.KeepAlive = DefaultKeepAlive
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = DefaultRequestTimeout
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return d
+}
+
+// Server is the dashboard: an http.Handler for the pages and the API, and
+// the owner of the trainings it starts. It is safe for concurrent use.
+type Server struct {
+	d       Deps
+	log     *slog.Logger
+	router  chi.Router
+	models  *store
+	trainer *trainer
+	quit    chan struct{} // closed by CloseStreams: event streams end
+}
+
+// New returns the dashboard for d. It panics if the embedded assets are
+// broken, which is a build error that the package's tests catch.
+func New(d Deps) *Server {
+	d = d.withDefaults()
+	demo, err := loadDemo()
+	if err != nil {
+		panic(err)
+	}
+	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{})}
+	s.trainer = newTrainer(d.RunsDir, d.Logger)
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// routes assembles the router: common middleware, the pages, and the API
+// with one mounted router per resource.
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders)
+	r.Group(func(r chi.Router) {
+		r.Use(timeout(s.d.RequestTimeout))
+		r.Mount("/", pagesRoutes(s.log))
+	})
+	r.Route("/api", func(r chi.Router) {
+		r.Use(sameOrigin, limitBody(s.d.MaxBodyBytes))
+		r.NotFound(notFoundJSON)
+		r.MethodNotAllowed(methodNotAllowedJSON)
+		r.Group(func(r chi.Router) {
+			r.Use(timeout(s.d.RequestTimeout))
+			r.Mount("/models", (&modelsAPI{s.models, s.log}).Routes())
+			r.Mount("/runs", (&runsAPI{s.d.RunsDir, s.trainer, s.log}).Routes())
+		})
+		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit}).Routes())
+	})
+	return r
+}
+
+// CloseStreams ends every open event stream, so that http.Server.Shutdown
+// need not wait for them (register it with http.Server.RegisterOnShutdown).
+// Clients reconnect to whatever serves next. It is safe to call more than
+// once.
+func (s *Server) CloseStreams() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+}
+
+// Shutdown ends the event streams, stops every running training (each
+// saves a checkpoint as it stops) and waits for them until ctx is done.
+// New trainings are refused afterwards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.CloseStreams()
+	return s.trainer.shutdown(ctx)
+}

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/circuits"
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/lens"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// modelFile is the file that makes a run directory a model.
+const modelFile = "model.safetensors"
+
+// maxNameLen bounds model and run names.
+const maxNameLen = 128
+
+// checkName validates a model or run name from a URL: 1–128 letters,
+// digits, '.', '_' or '-', not starting with '.' or '-'. This rules out
+// separators, "..", and hidden directories, so a valid name joined to the
+// runs directory stays inside it.
+func checkName(name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return errorf(http.StatusBadRequest, "web: invalid name %q: want 1 to %d characters", name, maxNameLen)
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || (i > 0 && (c == '.' || c == '-'))
+		if !ok {
+			return errorf(http.StatusBadRequest, "web: invalid name %q: use letters, digits, '.', '_' and '-' (not first), no path separators", name)
+		}
+	}
+	return nil
+}
+
+// model is a loaded model and what has been computed from its weights.
+// Everything in it is immutable once set; the memos compute once.
+type model struct {
+	name   string
+	source string // "demo" or "run"
+	m      *transformer.Model
+	mod    time.Time // the file's modification time (zero for the demo)
+	size   int64
+	task   data.Induction // the repeated-token task its analyses sample from
+
+	wsMu sync.Mutex
+	ws   map[int]*sync.Pool // idle single-sequence workspaces by length
+
+	report  memo[*circuits.Report]
+	weights memo[*circuits.Weights]
+	tuned   memo[*lens.Tuned]
+}
+
+// workspace returns a workspace for one sequence of pos tokens (pos in
+// [1, n_ctx], checked by the caller), recycled from earlier requests when
+// one is idle: a request then allocates no activations. Give it back with
+// release.
+func (m *model) workspace(pos int) *transformer.Workspace {
+	m.wsMu.Lock()
+	if m.ws == nil {
+		m.ws = map[int]*sync.Pool{}
+	}
+	p := m.ws[pos]
+	if p == nil {
+		p = &sync.Pool{New: func() any { return m.m.NewWorkspace(1, pos) }}
+		m.ws[pos] = p
+	}
+	m.wsMu.Unlock()
+	return p.Get().(*transformer.Workspace)
+}
+
+// release returns a workspace from workspace.
+func (m *model) release(ws *transformer.Workspace) {
+	m.wsMu.Lock()
+	p := m.ws[ws.Pos()]
+	m.wsMu.Unlock()
+	p.Put(ws)
+}
+
+// store finds and caches models: the demo and the runs directory's.
+type store struct {
+	runsDir string
+	demo    *model
+
+	mu    sync.Mutex
+	cache map[string]*model
+}
+
+func newStore(runsDir string, demo *model) *store {
+	return &store{runsDir: runsDir, demo: demo, cache: map[string]*model{}}
+}
+
+// get returns the model called name: 400 for an invalid name, 404 for an
+// unknown one, 422 for a file that is not a loadable model.
+func (s *store) get(name string) (*model, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if name == demoName {
+		return s.demo, nil
+	}
+	path := filepath.Join(s.runsDir, name, modelFile)
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, errorf(http.StatusNotFound, "web: no model %q (models are %q and the runs in %s with a %s)", name, demoName, s.runsDir, modelFile)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.cache[name]; c != nil && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
+		return c, nil
+	}
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "web: model %q: %v", name, err)
+	}
+	defer f.Close()
+	c, err := newModel(name, "run", f)
+	if err != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "web: model %q: %v", name, err)
+	}
+	c.mod, c.size = st.ModTime(), st.Size()
+	s.cache[name] = c
+	return c, nil
+}
+
+// newModel loads a model from an open checkpoint: its config from the
+// metadata and, if it was trained by train/induction, that run's task (the
+// "induction" metadata entry), which the analyses then sample from.
+func newModel(name, source string, f *checkpoint.File) (*model, error) {
+	js := f.Metadata[transformer.ConfigMetadataKey]
+	if js == "" {
+		return nil, fmt.Errorf("checkpoint has no config in its metadata")
+	}
+	cfg, err := transformer.ParseConfig([]byte(js))
+	if err != nil {
+		return nil, err
+	}
+	m, err := transformer.FromCheckpoint(f, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &model{name: name, source: source, m: m, task: taskFor(m.Cfg, f.Metadata["induction"])}, nil
+}
+
+// modelSummary is one entry of GET /api/models.
+type modelSummary struct {
+	Name    string             `json:"name"`
+	Source  string             `json:"source"`
+	Config  transformer.Config `json:"config"`
+	Params  int                `json:"params"`
+	Updated *time.Time         `json:"updated,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// list returns the demo and every run with a model file, newest first
+// after the demo. Only headers are read; unreadable files are listed with
+// their error.
+func (s *store) list() ([]modelSummary, error) {
+	out := []modelSummary{{Name: demoName, Source: "demo", Config: s.demo.m.Cfg, Params: s.demo.m.Cfg.NumParams()}}
+	dirs, err := runDirs(s.runsDir)
+	if err != nil {
+		return nil, err
+	}
+	var runs []modelSummary
+	for _, d := range dirs {
+		path := filepath.Join(s.runsDir, d, modelFile)
+		st, err := os.Stat(path)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		mod := st.ModTime()
+		ms := modelSummary{Name: d, Source: "run", Updated: &mod}
+		if cfg, err := readConfig(path); err != nil {
+			ms.Error = err.Error()
+		} else {
+			ms.Config, ms.Params = cfg, cfg.NumParams()
+		}
+		runs = append(runs, ms)
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Updated.After(*runs[j].Updated) })
+	return append(out, runs...), nil
+}
+
+// readConfig reads a checkpoint's config from its header alone.
+func readConfig(path string) (transformer.Config, error) {
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return transformer.Config{}, err
+	}
+	defer f.Close()
+	js := f.Metadata[transformer.ConfigMetadataKey]
+	if js == "" {
+		return transformer.Config{}, fmt.Errorf("web: %s has no config in its metadata", path)
+	}
+	return transformer.ParseConfig([]byte(js))
+}
+
+// runDirs lists the subdirectories of dir with valid names other than the
+// demo's; a missing dir has none.
+func runDirs(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: runs directory: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && checkName(e.Name()) == nil && e.Name() != demoName {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// memo holds a value computed once; a failed computation (a cancelled
+// request, say) is not kept, so the next caller tries again. Callers wait
+// for a computation in progress.
+type memo[T any] struct {
+	mu   sync.Mutex
+	done bool
+	v    T
+}
+
+func (m *memo[T]) get(f func() (T, error)) (T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return m.v, nil
+	}
+	v, err := f()
+	if err != nil {
+		return v, err
+	}
+	m.v, m.done = v, true
+	return v, nil
+}

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/train/induction"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// taskFor returns the repeated-random-tokens task to sample a model's
+// inputs from: the one it was trained on when its checkpoint says so (the
+// "induction" metadata train/induction writes), else one filling n_ctx:
+// L = n_ctx/2, repeats of L/2..L tokens, distinct when the vocabulary
+// allows. The result may be invalid for tiny models; callers check.
+func taskFor(c transformer.Config, inductionJSON string) data.Induction {
+	if inductionJSON != "" {
+		var ic induction.Config
+		if json.Unmarshal([]byte(inductionJSON), &ic) == nil {
+			if t := ic.Task(); t.Validate() == nil && t.SeqLen() <= c.NCtx && t.Vocab <= c.DVocab {
+				return t
+			}
+		}
+	}
+	L := c.NCtx / 2
+	t := data.Induction{Vocab: c.DVocab, L: L, MinRepeat: max(1, L/2), Distinct: true}
+	if t.Validate() != nil {
+		t.Distinct = false
+	}
+	return t
+}
+
+// checkTask reports a task the model is too small for as a 422.
+func checkTask(m *model) error {
+	if err := m.task.Validate(); err != nil {
+		return errorf(http.StatusUnprocessableEntity, "web: model %q is too small for repeated-token sequences: %v", m.name, err)
+	}
+	return nil
+}
+
+// tokensAPI is /api/models/{name}/tokens: inputs for the pages.
+type tokensAPI struct{ log *slog.Logger }
+
+// Routes returns the /tokens router.
+func (a *tokensAPI) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/repeated", handle(a.log, a.repeated))
+	r.Post("/generate", handle(a.log, a.generate))
+	return r
+}
+
+// repeatedJSON is a generated repeated sequence: filler, a block of
+// Repeat random tokens starting at First, and its copy starting at Second.
+type repeatedJSON struct {
+	Tokens []int `json:"tokens"`
+	Repeat int   `json:"repeat"`
+	First  int   `json:"first"`
+	Second int   `json:"second"`
+	Seed   int   `json:"seed"`
+}
+
+// repeated draws one sequence of the model's task from seed: ?seed=S
+// (default 1), and ?repeat=R for a block of exactly R tokens and its copy
+// with no filler (default: the training distribution, filler included).
+func (a *tokensAPI) repeated(w http.ResponseWriter, r *http.Request) error {
+	m := modelFrom(r)
+	if err := checkTask(m); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	seed, err := intParam(q, "seed", 1, 0, 1<<31)
+	if err != nil {
+		return err
+	}
+	task := m.task
+	repeat, err := intParam(q, "repeat", 0, 1, task.L)
+	if err != nil {
+		return err
+	}
+	if repeat > 0 {
+		// Ls = L = repeat: the block and its copy, no filler.
+		task.L, task.MinRepeat = repeat, repeat
+	}
+	b := data.NewBatch(1, task.SeqLen())
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)))
+	task.Fill(b, rng)
+	ls := b.Repeat[0]
+	out := repeatedJSON{Tokens: make([]int, b.SeqLen), Repeat: ls, First: b.SeqLen - 2*ls, Second: b.SeqLen - ls, Seed: seed}
+	for i, t := range b.Tokens {
+		out.Tokens[i] = int(t)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// maxGenerate bounds the tokens one generate request adds.
+const maxGenerate = 1 << 12
+
+// generate extends {"tokens"|"text"} greedily by "n" tokens.
+func (a *tokensAPI) generate(w http.ResponseWriter, r *http.Request) error {
+	m := modelFrom(r)
+	var in struct {
+		tokensInput
+		N int `json:"n"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	toks, err := in.resolve("tokens", m.m)
+	if err != nil {
+		return err
+	}
+	if in.N < 1 || in.N > maxGenerate {
+		return errorf(http.StatusBadRequest, "web: n=%d: want 1 to %d new tokens", in.N, maxGenerate)
+	}
+	out, err := m.m.Generate(r.Context(), toks, in.N, transformer.SampleOptions{})
+	if err != nil {
+		return inputErr(r.Context(), err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"tokens": out, "prompt": len(toks)})
+}

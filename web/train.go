@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/train/induction"
+)
+
+// trainer runs "Train one now": the default induction experiment, one at a
+// time, into the runs directory, publishing every record to a broker.
+// Every training goroutine is started by start and waited for by shutdown.
+type trainer struct {
+	dir string
+	log *slog.Logger
+
+	mu     sync.Mutex
+	jobs   map[string]*job
+	order  []string
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newTrainer(dir string, log *slog.Logger) *trainer {
+	return &trainer{dir: dir, log: log, jobs: map[string]*job{}}
+}
+
+// job is one training started by this server.
+type job struct {
+	id, dir string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	events  *broker
+
+	mu     sync.Mutex
+	st     jobStatus
+	series []train.Point // induction_max per evaluation, for the phase change
+}
+
+// jobStatus is a training's state as the API reports it.
+type jobStatus struct {
+	ID          string            `json:"id"`
+	State       string            `json:"state"` // running, stopping, finished, interrupted or failed
+	Step        int               `json:"step"`
+	Steps       int               `json:"steps"`
+	Started     time.Time         `json:"started"`
+	Error       string            `json:"error,omitempty"`
+	PhaseChange *phase            `json:"phase_change"`
+	Config      induction.Config  `json:"config"`
+	Result      *induction.Result `json:"result,omitempty"`
+	Events      string            `json:"events"`
+}
+
+// trainRequest overrides some of induction.Default() (all optional).
+type trainRequest struct {
+	Steps     *int     `json:"steps"`
+	Seed      *uint64  `json:"seed"`
+	EvalEvery *int     `json:"eval_every"`
+	Batch     *int     `json:"batch"`
+	LR        *float64 `json:"lr"`
+}
+
+// Bounds on trainRequest, so that a request cannot ask for hours of work
+// or gigabytes of memory.
+const (
+	maxTrainSteps = 100_000
+	maxTrainBatch = 1024
+)
+
+// config applies the overrides and validates the result.
+func (req trainRequest) config() (induction.Config, error) {
+	c := induction.Default()
+	if req.Steps != nil {
+		if *req.Steps < 1 || *req.Steps > maxTrainSteps {
+			return c, errorf(http.StatusBadRequest, "web: steps=%d: want 1 to %d", *req.Steps, maxTrainSteps)
+		}
+		c.Steps = *req.Steps
+	}
+	if req.Seed != nil {
+		c.Seed = *req.Seed
+	}
+	if req.EvalEvery != nil {
+		c.EvalEvery = *req.EvalEvery
+	}
+	if req.Batch != nil {
+		if *req.Batch < 1 || *req.Batch > maxTrainBatch {
+			return c, errorf(http.StatusBadRequest, "web: batch=%d: want 1 to %d", *req.Batch, maxTrainBatch)
+		}
+		c.Batch = *req.Batch
+	}
+	if req.LR != nil {
+		c.LR = *req.LR
+	}
+	if err := c.Validate(); err != nil {
+		return c, badRequest(err)
+	}
+	return c, nil
+}
+
+// start begins a training: 409 if one is running, 503 after shutdown.
+func (t *trainer) start(cfg induction.Config) (*job, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, errorf(http.StatusServiceUnavailable, "web: the server is shutting down")
+	}
+	for _, j := range t.jobs {
+		if s := j.status(); s.State == "running" || s.State == "stopping" {
+			return nil, errorf(http.StatusConflict, "web: training %q is running; stop it first (POST /api/train/%s/stop)", j.id, j.id)
+		}
+	}
+	id := "induction-" + time.Now().UTC().Format("20060102-150405")
+	for i := 2; t.jobs[id] != nil || exists(filepath.Join(t.dir, id)); i++ {
+		id = fmt.Sprintf("induction-%s-%d", time.Now().UTC().Format("20060102-150405"), i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &job{id: id, dir: filepath.Join(t.dir, id), cancel: cancel, done: make(chan struct{}), events: newBroker()}
+	j.st = jobStatus{ID: id, State: "running", Steps: cfg.Steps, Started: time.Now().UTC(), Config: cfg, Events: "/api/train/" + id + "/events"}
+	t.jobs[id] = j
+	t.order = append(t.order, id)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer cancel()
+		t.log.Info("training started", "id", id, "dir", j.dir, "steps", cfg.Steps)
+		res, err := induction.Train(ctx, cfg, j.dir, induction.Options{Listeners: []func(train.Record){j.onRecord}})
+		j.finish(res, err)
+		t.log.Info("training ended", "id", id, "state", j.status().State, "steps", res.Steps, "err", err)
+	}()
+	return j, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// onRecord publishes one metrics record (on the training goroutine: it
+// must be quick, and is: one JSON encoding and non-blocking sends).
+func (j *job) onRecord(rec train.Record) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	j.mu.Lock()
+	step, _ := rec["step"].(int)
+	j.st.Step = step
+	var changed *phase
+	if v, ok := rec["induction_max"].(float64); ok {
+		j.series = append(j.series, train.Point{Step: step, Value: v})
+		if before, at, ok := train.PhaseChange(j.series, phaseMinRise); ok {
+			p := &phase{before, at}
+			if j.st.PhaseChange == nil || *j.st.PhaseChange != *p {
+				j.st.PhaseChange, changed = p, p
+			}
+		}
+	}
+	j.mu.Unlock()
+	j.events.publish("record", data)
+	if changed != nil {
+		b, _ := json.Marshal(changed)
+		j.events.publish("phase", b)
+	}
+}
+
+// finish records the outcome, publishes it as the "done" event and ends
+// the stream.
+func (j *job) finish(res induction.Result, err error) {
+	j.mu.Lock()
+	switch {
+	case err != nil:
+		j.st.State, j.st.Error = "failed", err.Error()
+	case res.Interrupted:
+		j.st.State = "interrupted"
+	default:
+		j.st.State = "finished"
+	}
+	if err == nil {
+		j.st.Result, j.st.Step = &res, res.Steps
+		if res.PhaseChangeStep != nil && j.st.PhaseChange == nil {
+			j.st.PhaseChange = &phase{*res.PhaseChangeStep, *res.PhaseChangeStep}
+		}
+	}
+	st := j.st
+	j.mu.Unlock()
+	b, _ := json.Marshal(st)
+	j.events.publish("done", b)
+	j.events.close()
+	close(j.done)
+}
+
+// status returns a copy of the job's state.
+func (j *job) status() jobStatus {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.st
+}
+
+// stop cancels the job; it saves a checkpoint and ends shortly.
+func (j *job) stop() {
+	j.mu.Lock()
+	if j.st.State == "running" {
+		j.st.State = "stopping"
+	}
+	j.mu.Unlock()
+	j.cancel()
+}
+
+// get returns the job called id, or nil.
+func (t *trainer) get(id string) *job {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.jobs[id]
+}
+
+// status returns job id's state, or nil if this server did not start it.
+func (t *trainer) status(id string) *jobStatus {
+	j := t.get(id)
+	if j == nil {
+		return nil
+	}
+	s := j.status()
+	return &s
+}
+
+// list returns every job's state, oldest first.
+func (t *trainer) list() []jobStatus {
+	t.mu.Lock()
+	jobs := make([]*job, len(t.order))
+	for i, id := range t.order {
+		jobs[i] = t.jobs[id]
+	}
+	t.mu.Unlock()
+	out := make([]jobStatus, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.status()
+	}
+	return out
+}
+
+// shutdown refuses new trainings, stops the running ones and waits for
+// them (each writes its checkpoint) until ctx is done.
+func (t *trainer) shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.closed = true
+	for _, j := range t.jobs {
+		j.stop()
+	}
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("web: trainings still stopping: %w", ctx.Err())
+	}
+}
