@@ -192,7 +192,7 @@ function renderStrip() {
         tooltip.show([['position', i], ['token', t]], ev.clientX, ev.clientY);
       },
       onmouseleave: () => tooltip.hide(),
-    }, el('span', { class: 'chip-tok' }, String(t)), el('span', { class: 'chip-val' }, v === null ? '' : fmt(v, 2)));
+    }, el('span', { class: 'chip-tok' }, String(t)), el('span', { class: 'chip-val' }, v === null ? '' : v.toFixed(2)));
     chip.dataset.bg = v === null ? '' : tint(rgb, Math.sqrt(v));
     return chip;
   });
@@ -211,7 +211,7 @@ function renderPreds() {
     const next = d.tokens[i + 1];
     const ok = next !== undefined && pr.token === next;
     return el('span', { class: `chip pred${ok ? ' ok' : ''}`, title: `after position ${i}: token ${pr.token} with p = ${fmt(pr.prob, 3)}` },
-      el('span', { class: 'chip-tok' }, String(pr.token)), el('span', { class: 'chip-val' }, fmt(pr.prob, 2)));
+      el('span', { class: 'chip-tok' }, String(pr.token)), el('span', { class: 'chip-val' }, pr.prob.toFixed(2)));
   }));
 }
 

@@ -27,7 +27,8 @@ function logTicks(lo, hi) {
       if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
     }
   }
-  return out.length ? out : [lo, hi];
+  // Less than a decade: round values in between, as on a linear axis.
+  return out.length >= 2 ? out : niceTicks(lo, hi, 4).filter((v) => v > 0);
 }
 
 function tickLabel(v, log) {
@@ -135,8 +136,11 @@ export class LineChart {
       : (this.logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6)).map((v) => ({ v, label: tickLabel(v, this.logX) }));
     for (const t of xt) {
       const x = sx(t.v);
+      // Labels at the plot's edges grow inwards, so they are not cut off.
+      const w = 3 * String(t.label).length;
+      const anchor = x + w > W - 2 ? 'end' : (x - w < 2 ? 'start' : 'middle');
       kids.push(svg('line', { x1: x, x2: x, y1: m.t, y2: m.t + ph, class: 'grid' }));
-      kids.push(svg('text', { x, y: m.t + ph + 14, 'text-anchor': 'middle', class: 'tick' }, t.label));
+      kids.push(svg('text', { x, y: m.t + ph + 14, 'text-anchor': anchor, class: 'tick' }, t.label));
     }
     kids.push(svg('rect', { x: m.l, y: m.t, width: pw, height: ph, class: 'frame' }));
     if (this.o.xLabel) kids.push(svg('text', { x: m.l + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-label' }, this.o.xLabel + (this.logX ? ' (log)' : '')));

@@ -37,7 +37,9 @@ export function heatmap(o) {
   const font = Math.max(8, Math.min(11, cell * 0.8));
   const useCanvas = o.rows * o.cols > MAX_SVG_CELLS;
 
-  const node = el('div', { class: 'heatmap', 'data-testid': o.testid });
+  // The geometry is on the node for tests and tools: cell (row, col) is at
+  // (left + col·cell, top + row·cell) inside it.
+  const node = el('div', { class: 'heatmap', 'data-testid': o.testid, 'data-left': left, 'data-top': top, 'data-cell': cell });
   node.style.width = `${W}px`;
   node.style.height = `${H}px`;
   const layer = svg('svg', { width: W, height: H, class: 'hm-layer' });

@@ -46,7 +46,7 @@ function curves(r) {
   klChart.o.xTicks = xTicks;
   lossChart.setData({ series: series('loss') });
   klChart.setData({ series: series('kl_to_final') });
-  $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task; loss over next-token predictions, KL(final ‖ lens) over all positions`;
+  $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task; loss over every next-token prediction (the first half of each sequence is unpredictable), KL(final ‖ lens) over all positions`;
 }
 
 async function decode(tokens) {
