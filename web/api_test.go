@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -350,5 +351,16 @@ func TestCheckName(t *testing.T) {
 		if err := checkName(tt.name); (err == nil) != tt.ok {
 			t.Errorf("checkName(%q) = %v, want ok %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// TestRecoverer turns a handler's panic into a JSON 500.
+func TestRecoverer(t *testing.T) {
+	h := recoverer(slog.New(slog.NewTextHandler(io.Discard, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("boom")
+	}))
+	rec := do(t, h, "GET", "/api/x", "", nil)
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"web: internal error"`) {
+		t.Errorf("panic: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -260,3 +260,47 @@ func TestBroker(t *testing.T) {
 		t.Errorf("after close: subscriber %v, %d events replayed", none, len(replay))
 	}
 }
+
+// TestEventStreamKeepAliveNoWriteDeadline serves a stream through an
+// http.Server with a short WriteTimeout: the stream must outlive it (the
+// handler clears its write deadline) and carry keep-alive comments.
+func TestEventStreamKeepAliveNoWriteDeadline(t *testing.T) {
+	s := New(Deps{RunsDir: t.TempDir(), KeepAlive: 20 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(s)
+	const writeTimeout = 300 * time.Millisecond
+	srv.Config.WriteTimeout = writeTimeout
+	srv.Start()
+	defer srv.Close()
+	defer s.Shutdown(context.Background())
+	js := startTraining(t, srv.URL, `{"steps": 100000, "eval_every": 100000, "batch": 8}`)
+	res, err := http.Get(srv.URL + js.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	began := time.Now()
+	sc := bufio.NewScanner(res.Body)
+	keepAlives := 0
+	for sc.Scan() {
+		if sc.Text() == ": keep-alive" {
+			keepAlives++
+		}
+		if time.Since(began) > 3*writeTimeout {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil || time.Since(began) < 3*writeTimeout {
+		t.Fatalf("stream ended after %v (%v); want it to outlive the %v write timeout", time.Since(began), err, writeTimeout)
+	}
+	if keepAlives < 5 {
+		t.Errorf("%d keep-alive comments in %v at a 20 ms interval", keepAlives, time.Since(began))
+	}
+}
+
+// TestRequestTimeout gives requests no time: the API answers a JSON 504.
+func TestRequestTimeout(t *testing.T) {
+	s := New(Deps{RunsDir: t.TempDir(), RequestTimeout: time.Nanosecond})
+	runAPICases(t, s, []apiCase{
+		{"attention", "GET", "/api/models/demo/attention?tokens=1,2", "", "", 504, "took too long"},
+	})
+}
