@@ -335,6 +335,7 @@ func (g window) im2col(col, img []float32) {
 			for q := range g.kw {
 				lo, hi := g.cols(q)
 				dst := col[row*ohw : (row+1)*ohw]
+				off := q - g.pad
 				for i := range g.oh {
 					d := dst[i*g.ow : (i+1)*g.ow]
 					iy := i*s - g.pad + p
@@ -342,10 +343,13 @@ func (g window) im2col(col, img []float32) {
 						clear(d)
 						continue
 					}
-					clear(d[:lo])
-					clear(d[hi:])
+					for j := range lo {
+						d[j] = 0 // padding: a column or two, cheaper than a memclr call
+					}
+					for j := hi; j < len(d); j++ {
+						d[j] = 0
+					}
 					src := plane[iy*g.w : (iy+1)*g.w]
-					off := q - g.pad
 					if s == 1 {
 						copy(d[lo:hi], src[lo+off:hi+off])
 						continue

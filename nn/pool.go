@@ -89,7 +89,11 @@ func MaxPool2dForward(y []float32, idx []int32, x []float32, d Pool2d) {
 }
 
 // maxPool2x2 is MaxPool2dForward for 2×2 windows with stride 2 and no
-// padding over planes [h, w] (odd trailing rows and columns are dropped).
+// padding over planes [h, w] (odd trailing rows and columns are dropped). The
+// maximum comes from the branch-free builtin max and its position from
+// comparisons the compiler turns into conditional moves: branching on which
+// of four random values is largest mispredicts most of the time. Windows
+// holding a NaN take the general path.
 func maxPool2x2(y []float32, idx []int32, x []float32, planes, h, w int) {
 	oh, ow := h/2, w/2
 	for p := range planes {
@@ -98,21 +102,42 @@ func maxPool2x2(y []float32, idx []int32, x []float32, planes, h, w int) {
 		for i := range oh {
 			r0, r1 := plane[2*i*w:(2*i+1)*w], plane[(2*i+1)*w:(2*i+2)*w]
 			yr, ir := yo[i*ow:(i+1)*ow], io[i*ow:(i+1)*ow]
+			r0, r1 = r0[:2*len(yr)], r1[:2*len(yr)]
+			base := int32(2 * i * w)
 			for j := range yr {
-				best, at := r0[2*j], 2*i*w+2*j
-				if v := r0[2*j+1]; v > best || (v != v && best == best) {
-					best, at = v, 2*i*w+2*j+1
+				a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+				m := max(max(a, b), max(c, d))
+				off := int32(w) + 1 // the first maximum in row-major order
+				if c == m {
+					off = int32(w)
 				}
-				if v := r1[2*j]; v > best || (v != v && best == best) {
-					best, at = v, (2*i+1)*w+2*j
+				if b == m {
+					off = 1
 				}
-				if v := r1[2*j+1]; v > best || (v != v && best == best) {
-					best, at = v, (2*i+1)*w+2*j+1
+				if a == m {
+					off = 0
 				}
-				yr[j], ir[j] = best, int32(at)
+				if m != m {
+					off = firstNaN(a, b, c, d, int32(w))
+				}
+				yr[j], ir[j] = m, base+int32(2*j)+off
 			}
 		}
 	}
+}
+
+// firstNaN returns the offset within a 2×2 window (0, 1, w or w+1) of the
+// first NaN among its values a, b (top row) and c, d (bottom row).
+func firstNaN(a, b, c, d float32, w int32) int32 {
+	switch {
+	case a != a:
+		return 0
+	case b != b:
+		return 1
+	case c != c:
+		return w
+	}
+	return w + 1
 }
 
 // MaxPool2dBackward accumulates dx += dy routed to each window's maximum, given
