@@ -339,6 +339,23 @@ func TestAppendFloat(t *testing.T) {
 	}
 }
 
+// TestAppendFloats checks the table path against appendFloat.
+func TestAppendFloats(t *testing.T) {
+	x := []float32{0, 1, 0.5, 0.00004, 0.00005, 0.99996, 0.123456, -0.5, 2, float32(math.NaN())}
+	var want []byte
+	want = append(want, '[')
+	for i, v := range x {
+		if i > 0 {
+			want = append(want, ',')
+		}
+		want = appendFloat(want, float64(v))
+	}
+	want = append(want, ']')
+	if got := appendFloats(nil, x); string(got) != string(want) {
+		t.Errorf("appendFloats(%v) = %s, want %s", x, got, want)
+	}
+}
+
 func TestCheckName(t *testing.T) {
 	for _, tt := range []struct {
 		name string

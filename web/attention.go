@@ -146,16 +146,33 @@ func appendInts(b []byte, x []int) []byte {
 	return append(b, ']')
 }
 
+// appendFloats writes x as a JSON array of numbers with four decimals, as
+// appendFloat, looking values in [0, 1] (attention weights) up in
+// probStrings.
 func appendFloats(b []byte, x []float32) []byte {
+	table := probStrings()
 	b = append(b, '[')
 	for i, v := range x {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendFloat(b, float64(v))
+		if v >= 0 && v <= 1 {
+			b = append(b, table[int(float64(v)*1e4+0.5)]...)
+		} else {
+			b = appendFloat(b, float64(v))
+		}
 	}
 	return append(b, ']')
 }
+
+// probStrings returns appendFloat's text for i/10⁴, i = 0..10⁴, built once.
+var probStrings = sync.OnceValue(func() []string {
+	out := make([]string, 1e4+1)
+	for i := range out {
+		out[i] = string(appendFloat(nil, float64(i)/1e4))
+	}
+	return out
+})
 
 // appendFloat writes v with four decimals and no trailing zeros ("0.25",
 // "1", "0"); NaN and infinities, which JSON cannot hold, become 0. Values

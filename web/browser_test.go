@@ -335,3 +335,44 @@ func TestBrowserTraining(t *testing.T) {
 	}
 	b.noErrors()
 }
+
+// TestBrowserChart checks a training chart's hover read-out, drag-to-zoom,
+// double-click reset and log axis on the demo run.
+func TestBrowserChart(t *testing.T) {
+	b := newBrowser(t)
+	b.open("training")
+	b.waitFor("demo curves", `document.querySelector('[data-testid=loss] path.series').dataset.n > 100`, 30*time.Second)
+	box := eval[[]float64](b, `(() => {
+		const o = document.querySelector('[data-testid=loss] .overlay');
+		o.scrollIntoView({block: 'center'});
+		const r = o.getBoundingClientRect();
+		return [r.left, r.top, r.width, r.height];
+	})()`)
+	x0, y0, w, h := box[0], box[1], box[2], box[3]
+	b.mouseTo(x0+w/2, y0+h/2)
+	b.waitFor("read-out", `!document.querySelector('#tooltip').hidden && document.querySelectorAll('[data-testid=loss] .hover-dot').length === 2`, 5*time.Second)
+	tip := eval[string](b, `document.querySelector('#tooltip').innerText`)
+	for _, want := range []string{"step", "train loss", "eval loss"} {
+		if !strings.Contains(tip, want) {
+			t.Errorf("read-out %q does not contain %q", tip, want)
+		}
+	}
+	t.Logf("read-out: %q", tip)
+	// Drag across the middle third to zoom in.
+	b.do("drag to zoom",
+		chromedp.MouseEvent(chromedp.MousePressed, x0+w/3, y0+h/2, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, x0+w/2, y0+h/2, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, x0+2*w/3, y0+h/2, chromedp.ButtonLeft))
+	b.waitFor("zoomed", `!document.querySelector('#loss-chart .chart-tools button').hidden`, 5*time.Second)
+	ticks := eval[string](b, `Array.from(document.querySelectorAll('[data-testid=loss] text.tick')).map(t => t.textContent).join(' ')`)
+	if strings.Contains(ticks, "2000") {
+		t.Errorf("after zooming into the middle third the x ticks %q still reach step 2000", ticks)
+	}
+	b.screenshot("chart-zoomed")
+	b.do("double-click to reset", chromedp.MouseClickXY(x0+w/2, y0+h/2, chromedp.ClickCount(2)))
+	b.waitFor("reset", `document.querySelector('#loss-chart .chart-tools button').hidden`, 5*time.Second)
+	// Log x axis.
+	b.do("log x", chromedp.Click(chromedp.CSS(`#loss-chart .chart-tools input`)))
+	b.waitFor("log x", `document.querySelector('[data-testid=loss] text.axis-label').textContent === 'step (log)'`, 5*time.Second)
+	b.noErrors()
+}

@@ -121,7 +121,7 @@ export class LineChart {
     const ty = this.logY ? Math.log10 : (v) => v;
     const sx = (v) => m.l + ((tx(v) - tx(x0)) / (tx(x1) - tx(x0))) * pw;
     const sy = (v) => m.t + ph - ((ty(v) - ty(y0)) / (ty(y1) - ty(y0))) * ph;
-    this.scale = { sx, x0, x1, m, pw, ph, inv: (px) => { const t = (px - m.l) / pw; return this.logX ? 10 ** (tx(x0) + t * (tx(x1) - tx(x0))) : x0 + t * (x1 - x0); } };
+    this.scale = { sx, sy, x0, x1, m, pw, ph, inv: (px) => { const t = (px - m.l) / pw; return this.logX ? 10 ** (tx(x0) + t * (tx(x1) - tx(x0))) : x0 + t * (x1 - x0); } };
     const kids = [];
     kids.push(svg('defs', {}, svg('clipPath', { id: this.clipId }, svg('rect', { x: m.l, y: m.t, width: pw, height: ph }))));
     // Grid and ticks.
@@ -236,7 +236,9 @@ export class LineChart {
     for (const s of this.series) {
       const i = nearest(s.points, best);
       if (i < 0 || s.points[i][0] !== best) continue;
-      lines.push([s.name, fmt(s.points[i][1], 4)]);
+      const y = s.points[i][1];
+      lines.push([s.name, fmt(y, 4)]);
+      if (Number.isFinite(y) && (!this.logY || y > 0)) dots.push(svg('circle', { cx: this.scale.sx(best), cy: this.scale.sy(y), r: 3, fill: s.color, class: 'hover-dot' }));
     }
     const x = this.scale.sx(best);
     this.cross.setAttribute('x1', x);
