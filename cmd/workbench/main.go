@@ -39,6 +39,7 @@ func commands() []command {
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
+		{"serve", "serve the dashboard (what 'workbench' alone does)", runServe},
 		{"patch", "activation and attribution patching sweeps", runPatch},
 		{"train", "train a toy model (induction) with circuit telemetry", runTrain},
 	}
@@ -47,8 +48,7 @@ func commands() []command {
 // run is the whole program minus process concerns, so tests can call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		usage(stdout)
-		return nil
+		return runServe(ctx, nil, stdout, stderr)
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Workbench: a mechanistic-interpretability workbench for small transformers.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: workbench <command> [flags]")
+	fmt.Fprintln(w, "Usage: workbench [command] [flags]   (no command: serve the dashboard)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {

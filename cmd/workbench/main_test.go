@@ -33,7 +33,7 @@ func needParity(t *testing.T) string {
 }
 
 func TestUsage(t *testing.T) {
-	out, _, err := runCLI(t)
+	out, _, err := runCLI(t, "help")
 	if err != nil || !strings.Contains(out, "eval") || !strings.Contains(out, "inspect") {
 		t.Errorf("usage = %q, %v", out, err)
 	}
