@@ -333,8 +333,13 @@ func (g window) im2col(col, img []float32) {
 		plane := img[ch*g.h*g.w : (ch+1)*g.h*g.w]
 		for p := range g.kh {
 			for q := range g.kw {
-				lo, hi := g.cols(q)
 				dst := col[row*ohw : (row+1)*ohw]
+				row++
+				if g.sameWidth() {
+					g.im2colRowSame(dst, plane, p, q)
+					continue
+				}
+				lo, hi := g.cols(q)
 				off := q - g.pad
 				for i := range g.oh {
 					d := dst[i*g.ow : (i+1)*g.ow]
@@ -358,14 +363,52 @@ func (g window) im2col(col, img []float32) {
 						d[j] = src[j*s+off]
 					}
 				}
-				row++
 			}
 		}
 	}
 }
 
+// sameWidth reports whether output rows are as wide as input rows with
+// stride 1 ("same" padding, 3×3 with padding 1): then the valid part of an
+// im2col row is one contiguous, shifted copy of the image plane.
+func (g window) sameWidth() bool { return g.stride == 1 && g.ow == g.w }
+
+// sameRows returns, for kernel offsets (p, q) of a sameWidth window, the
+// valid output rows [i0, i1), the offset between an output position and its
+// input position (input index = output index + shift), and the valid columns
+// [lo, hi); the columns outside are padding that a contiguous copy fills
+// with neighbouring rows' values.
+func (g window) sameRows(p, q int) (i0, i1, shift, lo, hi int) {
+	i0, i1 = max(0, g.pad-p), min(g.oh, g.h+g.pad-p)
+	lo, hi = g.cols(q)
+	return i0, max(i0, i1), (p-g.pad)*g.w + q - g.pad, lo, hi
+}
+
+// im2colRowSame fills one im2col row dst [oh·ow] of a sameWidth window for
+// kernel offsets (p, q) with one copy, then zeroes the padding.
+func (g window) im2colRowSame(dst, plane []float32, p, q int) {
+	i0, i1, shift, lo, hi := g.sameRows(p, q)
+	clear(dst[:i0*g.ow])
+	clear(dst[i1*g.ow:])
+	a, b := i0*g.ow, i1*g.ow // dst[k] = plane[k+shift] for k in [a, b), clipped to the plane
+	a, b = max(a, -shift), min(b, len(plane)-shift)
+	if a < b {
+		copy(dst[a:b], plane[a+shift:b+shift])
+	}
+	for i := i0; i < i1; i++ {
+		r := dst[i*g.ow : (i+1)*g.ow]
+		for j := range lo {
+			r[j] = 0
+		}
+		for j := hi; j < len(r); j++ {
+			r[j] = 0
+		}
+	}
+}
+
 // col2imAdd is the adjoint of im2col: it adds every column entry back onto
-// the image position it was read from, dropping padding.
+// the image position it was read from, dropping padding. It may overwrite
+// col's padding entries.
 func (g window) col2imAdd(img, col []float32) {
 	ohw, s := g.oh*g.ow, g.stride
 	row := 0
@@ -373,8 +416,28 @@ func (g window) col2imAdd(img, col []float32) {
 		plane := img[ch*g.h*g.w : (ch+1)*g.h*g.w]
 		for p := range g.kh {
 			for q := range g.kw {
-				lo, hi := g.cols(q)
 				src := col[row*ohw : (row+1)*ohw]
+				row++
+				lo, hi := g.cols(q)
+				if g.sameWidth() {
+					// Zero the padding entries, then add the valid rows in
+					// one contiguous pass.
+					i0, i1, shift, _, _ := g.sameRows(p, q)
+					for i := i0; i < i1; i++ {
+						r := src[i*g.ow : (i+1)*g.ow]
+						for j := range lo {
+							r[j] = 0
+						}
+						for j := hi; j < len(r); j++ {
+							r[j] = 0
+						}
+					}
+					a, b := max(i0*g.ow, -shift), min(i1*g.ow, len(plane)-shift)
+					if a < b {
+						tensor.Axpy(1, src[a:b], plane[a+shift:b+shift])
+					}
+					continue
+				}
 				for i := range g.oh {
 					iy := i*s - g.pad + p
 					if iy < 0 || iy >= g.h || lo >= hi {
@@ -391,7 +454,6 @@ func (g window) col2imAdd(img, col []float32) {
 						dst[(lo+j)*s+off] += v
 					}
 				}
-				row++
 			}
 		}
 	}

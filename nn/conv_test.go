@@ -28,6 +28,12 @@ var convCases = []Conv2d{
 	{Batch: 3, InC: 1, InH: 4, InW: 4, OutC: 2, KH: 4, KW: 4, Stride: 1, Pad: 0},
 	{Batch: 1, InC: 2, InH: 5, InW: 5, OutC: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{Batch: 2, InC: 2, InH: 3, InW: 9, OutC: 2, KH: 5, KW: 2, Stride: 2, Pad: 2},
+	// "Same"-width windows take im2col's one-copy path: a tall kernel that
+	// shortens the output, a narrow image, a single-row image.
+	{Batch: 2, InC: 2, InH: 4, InW: 5, OutC: 3, KH: 5, KW: 3, Stride: 1, Pad: 1},
+	{Batch: 1, InC: 3, InH: 6, InW: 3, OutC: 2, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{Batch: 2, InC: 1, InH: 1, InW: 4, OutC: 2, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{Batch: 1, InC: 2, InH: 5, InW: 7, OutC: 2, KH: 5, KW: 5, Stride: 1, Pad: 2},
 }
 
 // convRef computes Conv2d in float64 by its definition, loop by loop.
@@ -216,6 +222,7 @@ var convTransposeCases = []ConvTranspose2d{
 	{Batch: 2, InC: 4, InH: 2, InW: 5, OutC: 3, KH: 1, KW: 1, Stride: 1, Pad: 0},
 	{Batch: 1, InC: 2, InH: 1, InW: 1, OutC: 3, KH: 7, KW: 7, Stride: 1, Pad: 0}, // a latent vector to 7×7
 	{Batch: 2, InC: 2, InH: 3, InW: 2, OutC: 2, KH: 2, KW: 3, Stride: 3, Pad: 0, OutPad: 2},
+	{Batch: 2, InC: 2, InH: 4, InW: 5, OutC: 3, KH: 3, KW: 3, Stride: 1, Pad: 1}, // same width
 }
 
 func TestConvTranspose2d(t *testing.T) {
