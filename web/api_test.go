@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -379,5 +380,51 @@ func TestRecoverer(t *testing.T) {
 	rec := do(t, h, "GET", "/api/x", "", nil)
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"web: internal error"`) {
 		t.Errorf("panic: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestFigures renders every figure as PNG and SVG and checks bad input.
+func TestFigures(t *testing.T) {
+	s, _ := newTestServer(t)
+	toks := "tokens=1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7,8,9,10"
+	patch := "clean=1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7,8,9&corrupted=1,2,3,4,5,6,7,8,9,11,1,2,3,4,5,6,7,8,9&answer=10&wrong=11&normalize=true"
+	var cases []apiCase
+	for _, f := range []string{
+		"attention.%s?" + toks + "&layer=1&head=2", "attention.%s?" + toks + "&head=max",
+		"composition-q.%s", "composition-k.%s", "composition-v.%s", "heads.%s",
+		"circuit.%s?layer=1&head=0&kind=ov", "circuit.%s?layer=0&head=1&kind=pos-qk",
+		"lens.%s?" + toks, "lens.%s?" + toks + "&lens=tuned",
+		"patching.%s?" + patch, "patching.%s?" + patch + "&what=head_out&by_pos=false",
+	} {
+		cases = append(cases,
+			apiCase{"png " + f, "GET", "/api/models/demo/figures/" + fmt.Sprintf(f, "png"), "", "", 200, "\x89PNG"},
+			apiCase{"svg " + f, "GET", "/api/models/demo/figures/" + fmt.Sprintf(f, "svg"), "", "", 200, "<svg"})
+	}
+	for _, f := range []string{"loss", "accuracy", "induction", "prev-token", "k-composition"} {
+		cases = append(cases,
+			apiCase{"run png " + f, "GET", "/api/runs/demo/figures/" + f + ".png", "", "", 200, "\x89PNG"},
+			apiCase{"run svg " + f, "GET", "/api/runs/demo/figures/" + f + ".svg?w=400&h=300", "", "", 200, `width="300pt"`})
+	}
+	cases = append(cases,
+		apiCase{"unknown figure", "GET", "/api/models/demo/figures/nope.png", "", "", 404, "no figure"},
+		apiCase{"bad extension", "GET", "/api/models/demo/figures/heads.gif", "", "", 404, "NAME.png"},
+		apiCase{"no extension", "GET", "/api/models/demo/figures/heads", "", "", 404, "NAME.png"},
+		apiCase{"size too small", "GET", "/api/models/demo/figures/heads.png?w=3", "", "", 400, "size"},
+		apiCase{"size too large", "GET", "/api/models/demo/figures/heads.png?w=100000", "", "", 400, "w="},
+		apiCase{"attention no head", "GET", "/api/models/demo/figures/attention.png?" + toks, "", "", 400, "layer"},
+		apiCase{"attention bad token", "GET", "/api/models/demo/figures/attention.png?tokens=99&head=max", "", "", 400, "out of range"},
+		apiCase{"circuit kind", "GET", "/api/models/demo/figures/circuit.png?kind=zz", "", "", 400, "kind"},
+		apiCase{"lens kind", "GET", "/api/models/demo/figures/lens.png?" + toks + "&lens=zz", "", "", 400, "lens="},
+		apiCase{"patching bad", "GET", "/api/models/demo/figures/patching.png?clean=1,2&corrupted=1&answer=1&wrong=2", "", "", 400, "must match"},
+		apiCase{"run figure unknown", "GET", "/api/runs/demo/figures/nope.svg", "", "", 404, "no run figure"},
+		apiCase{"run figure no run", "GET", "/api/runs/nosuch/figures/loss.svg", "", "", 404, "no run"},
+	)
+	runAPICases(t, s, cases)
+	rec := do(t, s, "GET", "/api/models/demo/figures/heads.png", "", nil)
+	if cd := rec.Header().Get("Content-Disposition"); cd != `attachment; filename="demo-heads.png"` {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "image/png" {
+		t.Errorf("Content-Type %q", ct)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"math"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // attentionAPI is /api/models/{name}/attention: every head's attention
@@ -43,19 +46,12 @@ func (a *attentionAPI) Routes() chi.Router {
 // endpoint.
 func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensInput) error {
 	m := modelFrom(r)
-	toks, err := in.resolve("tokens", m.m)
+	toks, ws, err := forward(r.Context(), m, in)
 	if err != nil {
 		return err
 	}
-	flat, _, pos, err := m.m.CheckTokens([][]int{toks})
-	if err != nil {
-		return badRequest(err)
-	}
-	ws := m.workspace(pos)
 	defer m.release(ws)
-	if err := ws.Forward(r.Context(), flat, nil); err != nil {
-		return err
-	}
+	pos := len(toks)
 	c := m.m.Cfg
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -117,6 +113,25 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 
 // bufPool recycles response buffers of the attention endpoint.
 var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// forward resolves a request's tokens and runs the model once on them, in
+// a recycled workspace that the caller gives back with m.release.
+func forward(ctx context.Context, m *model, in tokensInput) ([]int, *transformer.Workspace, error) {
+	toks, err := in.resolve("tokens", m.m)
+	if err != nil {
+		return nil, nil, err
+	}
+	flat, _, pos, err := m.m.CheckTokens([][]int{toks})
+	if err != nil {
+		return nil, nil, badRequest(err)
+	}
+	ws := m.workspace(pos)
+	if err := ws.Forward(ctx, flat, nil); err != nil {
+		m.release(ws)
+		return nil, nil, err
+	}
+	return toks, ws, nil
+}
 
 // top1 returns the most probable token of a row of logits and its
 // softmax probability.

@@ -228,7 +228,22 @@ func TestBrowserPages(t *testing.T) {
 			if title := eval[string](b, `document.title`); !strings.HasPrefix(title, strings.ToUpper(tc.page[:1])+tc.page[1:]) {
 				t.Errorf("title %q", title)
 			}
-			t.Logf("screenshot: %s", b.screenshot(tc.page))
+			// Every figure has working PNG and SVG downloads.
+			hrefs := eval[[]string](b, `Array.from(document.querySelectorAll('.fig-links:not([hidden]) a')).map(a => a.href)`)
+			if len(hrefs) < 2 {
+				t.Errorf("%d figure download links", len(hrefs))
+			}
+			for _, h := range hrefs {
+				res, err := http.Get(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "image/") {
+					t.Errorf("download %s: %d %s", h, res.StatusCode, ct)
+				}
+			}
+			t.Logf("%d figure downloads; screenshot: %s", len(hrefs), b.screenshot(tc.page))
 			b.noErrors()
 		})
 	}

@@ -39,16 +39,20 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 // previous-token, prefix-matching (induction) and copying scores on
 // repeated random tokens, and the heads named by them.
 func (a *circuitsAPI) report(w http.ResponseWriter, r *http.Request) error {
-	m := modelFrom(r)
-	rep, err := m.report.get(func() (*circuits.Report, error) {
-		ctx, cancel := detached(r.Context())
-		defer cancel()
-		return circuits.Analyze(ctx, m.m, circuits.AnalyzeOptions{Seed: 1})
-	})
+	rep, err := modelFrom(r).circuitsReport(r)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, rep)
+}
+
+// circuitsReport returns the model's circuits report, computed once.
+func (m *model) circuitsReport(r *http.Request) (*circuits.Report, error) {
+	return m.report.get(func() (*circuits.Report, error) {
+		ctx, cancel := detached(r.Context())
+		defer cancel()
+		return circuits.Analyze(ctx, m.m, circuits.AnalyzeOptions{Seed: 1})
+	})
 }
 
 // circuitKinds are the full circuits the explorer shows, by URL name.

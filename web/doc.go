@@ -28,13 +28,19 @@
 //	POST /api/models/{name}/lens                         logit and tuned lens tables and per-point metrics
 //	GET  /api/models/{name}/patching/example             an induction clean/corrupted pair
 //	POST /api/models/{name}/patching                     an activation-patching sweep
+//	GET  /api/models/{name}/figures/{figure}.{png|svg}   attention, composition-{q,k,v}, heads, circuit, lens, patching
 //	GET  /api/runs                                       runs (the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status
 //	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change
+//	GET  /api/runs/{run}/figures/{figure}.{png|svg}      loss, accuracy, induction, prev-token, k-composition
 //	POST /api/train                                      start "Train one now" (induction defaults)
 //	GET  /api/train/{id}                                 a training's status
 //	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)
 //	GET  /api/train/{id}/events                          its records as server-sent events
+//
+// Figures are rendered by the figures package (gonum/plot) from the same
+// computations as the JSON; their query holds what the page's request
+// holds, plus ?w=&h= for the size in pixels.
 //
 // Bad input answers 4xx with {"error": "...", "status": N, "request_id": "..."};
 // unknown /api/ routes answer a JSON 404.

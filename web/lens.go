@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -64,72 +65,90 @@ type lensResponse struct {
 }
 
 func (a *lensAPI) lens(w http.ResponseWriter, r *http.Request) error {
-	m := modelFrom(r)
 	var in lensRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	toks, err := in.resolve("tokens", m.m)
+	out, err := runLens(r.Context(), modelFrom(r), in, true)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// runLens validates a lens request and decodes its sequence with the logit
+// lens and, unless in.Tuned is false, the tuned lens (trained once per
+// model); with eval, both also run on held-out sequences for the curves.
+func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResponse, error) {
+	var out lensResponse
+	toks, err := in.resolve("tokens", m.m)
+	if err != nil {
+		return out, err
+	}
 	if len(toks) < 2 {
-		return errorf(http.StatusBadRequest, "web: the lens needs at least 2 tokens (it scores next-token predictions)")
+		return out, errorf(http.StatusBadRequest, "web: the lens needs at least 2 tokens (it scores next-token predictions)")
 	}
 	if in.K == 0 {
 		in.K = lens.DefaultTopK
 	}
 	if in.K < 1 || in.K > maxTopK {
-		return errorf(http.StatusBadRequest, "web: k=%d: want 1 to %d top tokens", in.K, maxTopK)
+		return out, errorf(http.StatusBadRequest, "web: k=%d: want 1 to %d top tokens", in.K, maxTopK)
 	}
 	if err := checkTask(m); err != nil {
-		return err
+		return out, err
 	}
-	ctx := r.Context()
-	out := lensResponse{Tokens: toks, Labels: lens.Labels(m.m.Cfg)}
-	eval, err := m.task.EvalSet(evalSeqs, evalSeed)
-	if err != nil {
-		return err
+	out.Tokens, out.Labels = toks, lens.Labels(m.m.Cfg)
+	var evalToks [][]int
+	if eval {
+		b, err := m.task.EvalSet(evalSeqs, evalSeed)
+		if err != nil {
+			return out, err
+		}
+		evalToks = batchTokens(b)
+		out.Eval.Sequences = evalSeqs
 	}
-	evalToks := batchTokens(eval)
-	out.Eval.Sequences = evalSeqs
 	seq := [][]int{toks}
 	st, err := lens.Logit(ctx, m.m, seq, lens.Options{TopK: in.K})
 	if err != nil {
-		return inputErr(ctx, err)
+		return out, inputErr(ctx, err)
 	}
 	out.Logit = statsJSON(st)
-	if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
-		return err
+	if eval {
+		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+			return out, err
+		}
+		out.Eval.Logit = statsJSON(st)
 	}
-	out.Eval.Logit = statsJSON(st)
-	if in.Tuned == nil || *in.Tuned {
-		tuned, err := m.tuned.get(func() (*lens.Tuned, error) {
-			ctx, cancel := detached(ctx)
-			defer cancel()
-			task := m.task
-			b := data.NewBatch(tunedBatch, task.SeqLen())
-			d := lens.Data{Batch: tunedBatch, Pos: task.SeqLen(), Fill: func(dst []int32, rng *rand.Rand) {
-				task.Fill(b, rng)
-				copy(dst, b.Tokens)
-			}}
-			return lens.Train(ctx, m.m, d, lens.TrainConfig{Seed: tunedSeed})
-		})
-		if err != nil {
-			return err
-		}
-		if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K}); err != nil {
-			return inputErr(ctx, err)
-		}
-		seqStats := statsJSON(st)
-		out.Tuned = &seqStats
+	if in.Tuned != nil && !*in.Tuned {
+		return out, nil
+	}
+	tuned, err := m.tuned.get(func() (*lens.Tuned, error) {
+		ctx, cancel := detached(ctx)
+		defer cancel()
+		task := m.task
+		b := data.NewBatch(tunedBatch, task.SeqLen())
+		d := lens.Data{Batch: tunedBatch, Pos: task.SeqLen(), Fill: func(dst []int32, rng *rand.Rand) {
+			task.Fill(b, rng)
+			copy(dst, b.Tokens)
+		}}
+		return lens.Train(ctx, m.m, d, lens.TrainConfig{Seed: tunedSeed})
+	})
+	if err != nil {
+		return out, err
+	}
+	if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K}); err != nil {
+		return out, inputErr(ctx, err)
+	}
+	seqStats := statsJSON(st)
+	out.Tuned = &seqStats
+	if eval {
 		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
-			return err
+			return out, err
 		}
 		evalStats := statsJSON(st)
 		out.Eval.Tuned = &evalStats
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // statsJSON regroups per-point Stats by metric, keeping sequence 0's top

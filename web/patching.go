@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -62,45 +63,53 @@ type patchResponse struct {
 }
 
 func (a *patchingAPI) sweep(w http.ResponseWriter, r *http.Request) error {
-	m := modelFrom(r)
-	ctx := r.Context()
 	var in patchRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	clean, err := in.Clean.resolve("clean", m.m)
+	out, err := runSweep(r.Context(), modelFrom(r), in)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// runSweep validates a patching request and runs its sweep.
+func runSweep(ctx context.Context, m *model, in patchRequest) (patchResponse, error) {
+	var out patchResponse
+	clean, err := in.Clean.resolve("clean", m.m)
+	if err != nil {
+		return out, err
+	}
 	corrupted, err := in.Corrupted.resolve("corrupted", m.m)
 	if err != nil {
-		return err
+		return out, err
 	}
 	if in.What == "" {
 		in.What = string(patching.ResidPre)
 	}
 	kind, err := patching.ParseKind(in.What)
 	if err != nil {
-		return badRequest(err)
+		return out, badRequest(err)
 	}
 	metric, err := patchMetric(in, clean)
 	if err != nil {
-		return err
+		return out, err
 	}
 	e, err := patching.New(ctx, m.m, [][]int{clean}, [][]int{corrupted}, metric)
 	if err != nil {
-		return inputErr(ctx, err)
+		return out, inputErr(ctx, err)
 	}
 	g, err := e.Sweep(ctx, kind, patching.Options{ByPos: in.ByPos == nil || *in.ByPos})
 	if err != nil {
-		return inputErr(ctx, err)
+		return out, inputErr(ctx, err)
 	}
 	if in.Normalize {
 		if g, err = g.Normalize(); err != nil {
-			return badRequest(fmt.Errorf("%w (the clean and corrupted inputs score the same, so there is nothing to normalise)", err))
+			return out, badRequest(fmt.Errorf("%w (the clean and corrupted inputs score the same, so there is nothing to normalise)", err))
 		}
 	}
-	return writeJSON(w, http.StatusOK, patchResponse{Grid: g, Clean: clean, Corrupted: corrupted})
+	return patchResponse{Grid: g, Clean: clean, Corrupted: corrupted}, nil
 }
 
 // patchMetric builds the request's metric.

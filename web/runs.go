@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/mechinterp/workbench/figures"
 	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/train/induction"
 )
@@ -50,6 +52,7 @@ func (a *runsAPI) Routes() chi.Router {
 	r.Get("/", handle(a.log, a.list))
 	r.Get("/{run}", handle(a.log, a.detail))
 	r.Get("/{run}/metrics", handle(a.log, a.metrics))
+	r.Get("/{run}/figures/{figure}", handle(a.log, a.figure))
 	return r
 }
 
@@ -261,6 +264,27 @@ func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
 		return writeCSV(w, records)
 	}
 	return errorf(http.StatusBadRequest, "web: format=%q: want json, jsonl or csv", format)
+}
+
+// figure renders a run's curves: {figure} is loss, accuracy, induction,
+// prev-token or k-composition, .png or .svg.
+func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.run(r)
+	if err != nil {
+		return err
+	}
+	return serveFigure(w, r, d.Name, func(name string, _ url.Values) (*figures.Figure, error) {
+		build, ok := runFigures[name]
+		if !ok {
+			return nil, errorf(http.StatusNotFound, "web: no run figure %q (want loss, accuracy, induction, prev-token or k-composition)", name)
+		}
+		b, err := a.readRunFile(d.Name, metricsFile)
+		if err != nil {
+			return nil, err
+		}
+		records := parseMetrics(b)
+		return build(records, detectPhase(records))
+	})
 }
 
 // writeCSV writes records as CSV, one row per record: step first, then

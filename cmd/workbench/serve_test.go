@@ -103,7 +103,7 @@ func TestServeShutdownWithStream(t *testing.T) {
 	runs := t.TempDir()
 	base, cancel, done, stderr := startServe(t, "--runs", runs)
 	defer cancel()
-	res, err := http.Post(base+"/api/train", "application/json", strings.NewReader(`{"steps": 100000, "batch": 8, "eval_every": 50}`))
+	res, err := http.Post(base+"/api/train", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

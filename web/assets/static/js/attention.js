@@ -1,11 +1,13 @@
 // The attention page: every head's pattern on a token sequence, a zoomed
 // pattern with tooltips, a token strip, and a max-over-heads view.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, rgbCSS, fmt, tooltip } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, rgbCSS, fmt, tooltip, figureLinks } from './lib.js';
 import { heatmap } from './heatmap.js';
 
 const THUMB = 76; // thumbnail size, px
 const MAX = 'max'; // the max-over-heads view's key
+
+const links = figureLinks('attention-links');
 
 const state = {
   model: null, info: null, data: null,
@@ -150,6 +152,8 @@ function renderZoom() {
   const fp = focusPattern(f);
   const name = f === MAX ? 'max over heads' : `L${f.l}H${f.h}`;
   $('#focus-title').textContent = `Pattern · ${name}`;
+  links.set(`/api/models/${encodeURIComponent(state.model)}/figures/attention`,
+    f === MAX ? { tokens: d.tokens.join(','), head: 'max' } : { tokens: d.tokens.join(','), layer: f.l, head: f.h });
   const labels = d.tokens.map((t, i) => `${i}:${t}`);
   state.zoom = heatmap({
     rows: T, cols: T, testid: 'zoom',
@@ -255,6 +259,7 @@ async function generate() {
 }
 
 function init() {
+  $('#lock-state').after(links);
   $('#run').addEventListener('click', () => guard(() => show(parseTokens($('#tokens').value))));
   $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
   $('#random').addEventListener('click', random);

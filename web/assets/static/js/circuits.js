@@ -1,7 +1,7 @@
 // The circuits page: composition heatmaps against the random baseline,
 // per-head scores and named heads, and the full OV/QK circuit explorer.
 
-import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn } from './lib.js';
+import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn, figureLinks } from './lib.js';
 import { heatmap, colorbar } from './heatmap.js';
 
 const state = { model: null, report: null, head: null, kind: 'ov', token: null, circuit: null };
@@ -47,7 +47,9 @@ function renderComposition(r) {
         [names[mode], fmt(v, 4)], ['× baseline', fmt(v / b, 2)],
       ],
     });
-    return el('figure', {}, el('figcaption', {}, names[mode]), hm.node);
+    const links = figureLinks(`composition-${mode}-links`);
+    links.set(`/api/models/${enc(state.model)}/figures/composition-${mode.toLowerCase()}`);
+    return el('figure', {}, el('figcaption', {}, names[mode], ' ', links), hm.node);
   });
   const ticks = [lo, hi].map((v) => ({ v, label: fmt(v, 2) }));
   figs.push(el('figure', {}, el('figcaption', {}, 'scale'),
@@ -92,7 +94,9 @@ function renderHeads(r) {
   const table = el('table', { class: 'scores' },
     el('thead', {}, el('tr', {}, el('th', {}, 'head'), ...cols.map(([n]) => el('th', {}, n)))),
     el('tbody', {}, ...rows));
-  $('#head-table').replaceChildren(table,
+  const links = figureLinks('heads-links');
+  links.set(`/api/models/${enc(state.model)}/figures/heads`);
+  $('#head-table').replaceChildren(table, links,
     el('p', { class: 'muted small' }, rep.sequences
       ? `Scores on ${rep.sequences} sequences of a ${rep.block}-token random block repeated ${rep.repeats} times (Olsson et al. 2022). Positivity: Σλ/Σ|λ| of the full OV circuit's eigenvalues (1 = copying).`
       : 'Positivity: Σλ/Σ|λ| of the full OV circuit’s eigenvalues (1 = copying).'));
@@ -112,7 +116,12 @@ async function loadCircuit() {
     const c = await api(`/api/models/${enc(state.model)}/circuits/heads/${l}/${h}/${state.kind}`);
     state.circuit = c;
     $('#explorer-title').textContent = `Circuit explorer · ${c.head}`;
-    $('#circuit-label').textContent = `${c.label} (${c.rows} × ${c.cols})`;
+    $('#circuit-label').textContent = `${c.label} (${c.rows} × ${c.cols}) `;
+    if (c.matrix) {
+      const links = figureLinks('circuit-links');
+      links.set(`/api/models/${enc(state.model)}/figures/circuit`, { layer: l, head: h, kind: state.kind });
+      $('#circuit-label').append(links);
+    }
     renderMatrix(c);
     renderEigen(c);
     renderTokenButtons(c.rows);

@@ -1,12 +1,14 @@
 // The lens page: logit-lens and tuned-lens tables (points × positions, top
 // token coloured by probability) and per-point loss and KL curves.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks } from './lib.js';
 import { LineChart } from './chart.js';
 
 const state = { model: null };
 const enc = encodeURIComponent;
 let lossChart, klChart;
+const logitLinks = figureLinks('logit-links');
+const tunedLinks = figureLinks('tuned-links');
 
 function table(labels, tokens, stats, testid) {
   const head = el('tr', {}, el('th', { class: 'point' }, 'point \\ position'),
@@ -63,6 +65,9 @@ async function decode(tokens) {
       paint($('#tuned-table'));
     }
     curves(r);
+    const base = `/api/models/${enc(state.model)}/figures/lens`;
+    logitLinks.set(base, { tokens: r.tokens.join(','), lens: 'logit' });
+    tunedLinks.set(r.tuned ? base : null, { tokens: r.tokens.join(','), lens: 'tuned' });
     $('#status').textContent = '';
     document.body.dataset.ready = 'lens';
   });
@@ -78,6 +83,8 @@ async function random() {
 }
 
 function init() {
+  $('#logit-table').closest('.panel').querySelector('.panel-head').append(logitLinks);
+  $('#tuned-panel .panel-head').append(tunedLinks);
   lossChart = new LineChart($('#loss-chart'), { title: 'next-token loss per point', xLabel: 'point', yLabel: 'loss (nats)', logY: true, testid: 'lens-loss' });
   klChart = new LineChart($('#kl-chart'), { title: 'KL(final ‖ lens) per point', xLabel: 'point', yLabel: 'KL (nats)', testid: 'lens-kl' });
   $('#run').addEventListener('click', () => guard(() => decode(parseTokens($('#tokens').value))));

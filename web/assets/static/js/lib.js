@@ -206,3 +206,20 @@ export function perFrame(fn) {
     requestAnimationFrame(() => { queued = false; fn(); });
   };
 }
+
+// figureLinks returns "PNG · SVG" download links for a figure rendered by
+// the server; call .set(path, params) with the figure's path without
+// extension and its query (an object), or .set(null) to hide them.
+export function figureLinks(testid) {
+  const png = el('a', { download: true, 'data-format': 'png' }, 'PNG');
+  const svgA = el('a', { download: true, 'data-format': 'svg' }, 'SVG');
+  const span = el('span', { class: 'fig-links', 'data-testid': testid, hidden: true }, 'download ', png, ' · ', svgA);
+  span.set = (path, params) => {
+    span.hidden = !path;
+    if (!path) return;
+    const q = params ? `?${new URLSearchParams(params)}` : '';
+    png.href = `${path}.png${q}`;
+    svgA.href = `${path}.svg${q}`;
+  };
+  return span;
+}

@@ -1,11 +1,12 @@
 // The patching page: two inputs, a metric and an activation kind → a sweep
 // heatmap (sites × positions).
 
-import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging } from './lib.js';
+import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging, figureLinks } from './lib.js';
 import { heatmap, colorbar } from './heatmap.js';
 
 const KINDS = ['resid_pre', 'resid_post', 'attn_out', 'mlp_out', 'head_out', 'q', 'k', 'v', 'pattern'];
 const state = { model: null, info: null };
+const links = figureLinks('patching-links');
 const enc = encodeURIComponent;
 
 function num(id) {
@@ -70,12 +71,17 @@ async function run() {
       marks: [{ v: base, label: g.normalized ? 'corrupted 0' : 'corrupted' }].concat(g.normalized ? [{ v: 1, label: 'clean 1' }] : []) });
     $('#heatmap').replaceChildren(hm.node, bar);
     $('#result-title').textContent = `Patching ${g.what}, clean → corrupted`;
+    const q = { clean: body.clean.join(','), corrupted: body.corrupted.join(','), metric: body.metric, what: body.what, by_pos: body.by_pos, normalize: body.normalize };
+    if (body.answer !== undefined) q.answer = body.answer;
+    if (body.wrong !== undefined) q.wrong = body.wrong;
+    links.set(`/api/models/${enc(state.model)}/figures/patching`, q);
     $('#summary').textContent = `${g.metric}: clean ${fmt(g.clean, 3)}, corrupted ${fmt(g.corrupted, 3)} · ${rows.length * colLabels.length} patches in ${fmt((performance.now() - t0) / 1000, 2)} s`;
     document.body.dataset.ready = 'patching';
   });
 }
 
 function init() {
+  $('#summary').after(links);
   $('#what').replaceChildren(...KINDS.map((k) => el('option', { value: k }, k)));
   $('#example').addEventListener('click', example);
   $('#run').addEventListener('click', run);

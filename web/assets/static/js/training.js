@@ -2,10 +2,12 @@
 // K-composition) with the phase change marked; "Train one now" streams a
 // live run over server-sent events.
 
-import { $, el, api, guard, fmt, perFrame, headColor, rgbCSS } from './lib.js';
+import { $, el, api, guard, fmt, perFrame, headColor, rgbCSS, figureLinks } from './lib.js';
 import { LineChart } from './chart.js';
 
 const enc = encodeURIComponent;
+// The server-rendered figure of each chart.
+const FIGURES = { loss: 'loss', acc: 'accuracy', ind: 'induction', prev: 'prev-token', kcomp: 'k-composition' };
 const state = { run: null, records: [], phase: null, es: null, live: null };
 let charts;
 
@@ -103,6 +105,7 @@ async function loadRun(name) {
   for (const [id, f] of [['#dl-csv', 'csv'], ['#dl-json', 'json'], ['#dl-jsonl', 'jsonl']]) {
     $(id).href = `/api/runs/${enc(name)}/metrics?format=${f}&download=1`;
   }
+  for (const [key, fig] of Object.entries(FIGURES)) charts[key].links.set(`/api/runs/${enc(name)}/figures/${fig}`);
   await guard(async () => {
     const d = await api(`/api/runs/${enc(name)}`);
     if (d.live) {
@@ -151,6 +154,10 @@ function init() {
     prev: new LineChart($('#prev-chart'), opts('Previous-token score per head', 'mean attention to the previous token', { yMin: 0, testid: 'prev' })),
     kcomp: new LineChart($('#kcomp-chart'), opts('K-composition', 'score', { testid: 'kcomp' })),
   };
+  for (const [key, c] of Object.entries(charts)) {
+    c.links = figureLinks(`${key}-links`);
+    c.node.querySelector('.chart-tools').prepend(c.links);
+  }
   $('#run').addEventListener('change', () => loadRun($('#run').value));
   $('#train').addEventListener('click', train);
   $('#stop').addEventListener('click', () => guard(async () => {
