@@ -55,8 +55,9 @@ func (d BatchNorm) invStd(variance float32) float64 {
 // mean and variance [C] are outputs in training (the batch mean and biased
 // variance, which BatchNormBackward and BatchNormUpdateRunning need) and
 // inputs in evaluation (the running statistics). Statistics are accumulated
-// in float64, shifted by the channel's first value so that a large mean does
-// not cancel the variance. y and xhat may not alias x.
+// in float32 blocks summed in float64 (see shiftedSums32), shifted by the
+// channel's first value so that a large mean does not cancel the variance.
+// y and xhat may not alias x.
 //
 // It panics with a tensor.ShapeError if the dimensions are invalid or a slice
 // is shorter than its shape.
@@ -69,14 +70,14 @@ func BatchNormForward(y, xhat, mean, variance, x, gamma, beta []float32, d Batch
 	lenAtLeast(op, "len(variance)", len(variance), d.C)
 	if d.Training {
 		for c := range d.C {
-			shift := float64(d.channel(x, 0, c)[0])
+			shift := d.channel(x, 0, c)[0]
 			var s, q float64
 			for n := range d.Batch {
-				sn, qn := shiftedSums(d.channel(x, n, c), shift)
+				sn, qn := shiftedSums32(d.channel(x, n, c), shift)
 				s, q = s+sn, q+qn
 			}
 			m := s / float64(d.Count())
-			mean[c] = float32(shift + m)
+			mean[c] = float32(float64(shift) + m)
 			variance[c] = float32(max(q/float64(d.Count())-m*m, 0))
 		}
 	}
@@ -91,6 +92,7 @@ func BatchNormForward(y, xhat, mean, variance, x, gamma, beta []float32, d Batch
 		}
 		for n := range d.Batch {
 			xs, hs, ys := d.channel(x, n, c), d.channel(xhat, n, c), d.channel(y, n, c)
+			hs, ys = hs[:len(xs)], ys[:len(xs)]
 			for i, v := range xs {
 				h := (v - mu) * inv
 				hs[i] = h
@@ -147,6 +149,7 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, xhat, variance, gamma []float32, d
 		}
 		for n := range d.Batch {
 			dxs, dys, hs := d.channel(dx, n, c), d.channel(dy, n, c), d.channel(xhat, n, c)
+			dxs, hs = dxs[:len(dys)], hs[:len(dys)]
 			for i, v := range dys {
 				dxs[i] += k * (v - a - hs[i]*b)
 			}
@@ -252,21 +255,58 @@ func BatchNormUpdateRunning(runMean, runVar, mean, variance []float32, count int
 	}
 }
 
-// sumAndDot returns Σ a and Σ a·b over len(a) in float64.
+// The per-plane reductions below accumulate in float32, in four independent
+// lanes over blocks of sumBlock values, and add each block's result in
+// float64: a block's rounding error stays near sumBlock/4 · 2⁻²⁴ relative
+// (about 1e-6), however many values the channel has, and the loop runs
+// without float64 conversions or one long dependency chain.
+const sumBlock = 256
+
+// shiftedSums32 returns Σ (x − shift) and Σ (x − shift)² (shift by one of
+// the values keeps the sum of squares from cancelling when |mean| ≫ σ).
+func shiftedSums32(x []float32, shift float32) (sum, sumSq float64) {
+	for len(x) > 0 {
+		blk := x[:min(sumBlock, len(x))]
+		x = x[len(blk):]
+		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		i := 0
+		for ; i+4 <= len(blk); i += 4 {
+			v := blk[i : i+4 : i+4]
+			d0, d1, d2, d3 := v[0]-shift, v[1]-shift, v[2]-shift, v[3]-shift
+			s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+			q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
+		}
+		for ; i < len(blk); i++ {
+			d := blk[i] - shift
+			s0, q0 = s0+d, q0+d*d
+		}
+		sum += float64((s0 + s1) + (s2 + s3))
+		sumSq += float64((q0 + q1) + (q2 + q3))
+	}
+	return sum, sumSq
+}
+
+// sumAndDot returns Σ a and Σ a·b over len(a).
 func sumAndDot(a, b []float32) (sa, sab float64) {
 	b = b[:len(a)]
-	var s0, s1, p0, p1 float64
-	i := 0
-	for ; i+2 <= len(a); i += 2 {
-		a0, a1 := float64(a[i]), float64(a[i+1])
-		s0, s1 = s0+a0, s1+a1
-		p0, p1 = p0+a0*float64(b[i]), p1+a1*float64(b[i+1])
+	for len(a) > 0 {
+		n := min(sumBlock, len(a))
+		ab, bb := a[:n], b[:n]
+		a, b = a[n:], b[n:]
+		var s0, s1, s2, s3, p0, p1, p2, p3 float32
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			u, v := ab[i:i+4:i+4], bb[i:i+4:i+4]
+			s0, s1, s2, s3 = s0+u[0], s1+u[1], s2+u[2], s3+u[3]
+			p0, p1, p2, p3 = p0+u[0]*v[0], p1+u[1]*v[1], p2+u[2]*v[2], p3+u[3]*v[3]
+		}
+		for ; i < n; i++ {
+			s0, p0 = s0+ab[i], p0+ab[i]*bb[i]
+		}
+		sa += float64((s0 + s1) + (s2 + s3))
+		sab += float64((p0 + p1) + (p2 + p3))
 	}
-	if i < len(a) {
-		s0 += float64(a[i])
-		p0 += float64(a[i]) * float64(b[i])
-	}
-	return s0 + s1, p0 + p1
+	return sa, sab
 }
 
 // bnNeed panics with a tensor.ShapeError unless every xs, nil or not, holds
