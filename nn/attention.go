@@ -23,6 +23,9 @@ import (
 // (pos 40, d_head 16) Gemm over the full T×T square beats scalar loops over
 // the causal triangle several times over, although half its work is masked;
 // the softmax and its backward are scalar loops over the triangle only.
+// For d_head = 16 on AVX-512 a dedicated path (attention_fast.go) computes
+// the causal triangle only, one ZMM register per row; these Gemm-based
+// kernels remain for every other shape and are its reference.
 //
 // Semantics follow TransformerLens exactly: scores are masked to −Inf above
 // the diagonal after scaling; the softmax ignores what is there; z is
@@ -52,6 +55,10 @@ const attnBlock = 4
 func AttnScoresForward(scores, q, k []float32, batch, pos, heads, dHead int) {
 	attnCheckQKV("AttnScoresForward", "q k", batch, pos, heads, dHead, q, k)
 	attnCheck("AttnScoresForward", "scores", scores, batch*heads*pos*pos)
+	if attnFast(pos, dHead) {
+		attnScoresForward16(scores, q, k, batch, pos, heads)
+		return
+	}
 	stride, scale := heads*dHead, attnScale(dHead)
 	for b := range batch {
 		for h := range heads {
@@ -90,6 +97,10 @@ func AttnSoftmaxForward(pattern, scores []float32, batch, heads, pos int) {
 func AttnMixForward(z, pattern, v []float32, batch, pos, heads, dHead int) {
 	attnCheckQKV("AttnMixForward", "v z", batch, pos, heads, dHead, v, z)
 	attnCheck("AttnMixForward", "pattern", pattern, batch*heads*pos*pos)
+	if attnFast(pos, dHead) {
+		attnMixForward16(z, pattern, v, batch, pos, heads)
+		return
+	}
 	stride := heads * dHead
 	for b := range batch {
 		for h := range heads {
@@ -191,6 +202,16 @@ func AttentionForward(z, scores, pattern, q, k, v []float32, batch, pos, heads, 
 	n := batch * heads * pos * pos
 	attnCheck("AttentionForward", "pattern", pattern, n)
 	attnCheckOpt("AttentionForward", "scores", scores, n)
+	if attnFast(pos, dHead) {
+		attentionForward16(z, scores, pattern, q, k, v, batch, pos, heads)
+		return
+	}
+	attentionForwardGo(z, scores, pattern, q, k, v, batch, pos, heads, dHead)
+}
+
+// attentionForwardGo is AttentionForward on Gemm, for any shape (arguments
+// checked): the reference for attentionForward16.
+func attentionForwardGo(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead int) {
 	stride, scale := heads*dHead, attnScale(dHead)
 	for b := range batch {
 		for h := range heads {
@@ -233,6 +254,17 @@ func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batc
 	if needScores {
 		attnCheck("AttentionBackward", "scratch", scratch, pos*pos)
 	}
+	if attnFast(pos, dHead) {
+		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads)
+		return
+	}
+	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
+}
+
+// attentionBackwardGo is AttentionBackward on Gemm, for any shape
+// (arguments checked): the reference for attentionBackward16.
+func attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int) {
+	needScores := dq != nil || dk != nil
 	stride, scale := heads*dHead, attnScale(dHead)
 	for b := range batch {
 		for h := range heads {
@@ -248,7 +280,7 @@ func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batc
 			// so full-square products with it respect the mask.
 			ds := scratch[:pos*pos]
 			tensor.Gemm(false, true, pos, pos, dHead, 1, dz[off:], stride, v[off:], stride, 0, ds, pos)
-			attnSoftmaxBackward(ds, ds, p, pos, false)
+			attnSoftmaxBackwardStore(ds, ds, p, pos)
 			if dq != nil {
 				tensor.Gemm(false, false, pos, dHead, pos, scale, ds, pos, k[off:], stride, 1, dq[off:], stride)
 			}
@@ -320,10 +352,22 @@ func attnLowerMixT(dst, p, x []float32, T, stride, dh int, alpha float32) {
 // attnSoftmax writes the causal row softmax of the T×T block s into p (which
 // may be s): row i over j ≤ i, zeros above the diagonal. A row whose scores
 // are all −Inf becomes zeros; a NaN (or +Inf) score makes its row NaN. The
-// exponentials are tensor.ExpShift's (AVX-512 where available; relative
-// error < 3e-7), which give exactly 0 below −87.3, so −Inf scores get
-// probability 0.
+// exponentials are tensor.ExpShift's (relative error < 3e-7), which give
+// exactly 0 below −87.3, so −Inf scores get probability 0. On AVX-512 it
+// runs attnSoftmaxRows (attention_amd64.s), a row at a time in ZMM
+// registers with a float32 sum; attnSoftmaxGo is the reference.
 func attnSoftmax(p, s []float32, T int) {
+	if attnAVX512 && T > 0 {
+		_, _ = p[T*T-1], s[T*T-1]
+		attnSoftmaxRows(&p[0], &s[0], T)
+		return
+	}
+	attnSoftmaxGo(p, s, T)
+}
+
+// attnSoftmaxGo is the portable attnSoftmax: ExpShift per row, the sum in
+// float64.
+func attnSoftmaxGo(p, s []float32, T int) {
 	for i := range T {
 		src, dst := s[i*T:i*T+i+1], p[i*T:(i+1)*T]
 		mx := attnRowMax(src)
@@ -354,6 +398,18 @@ func attnRowMax(x []float32) float32 {
 		m0 = max(m0, x[j])
 	}
 	return max(max(m0, m1), max(m2, m3))
+}
+
+// attnSoftmaxBackwardStore is attnSoftmaxBackward storing into dst (which
+// may be dp), on AVX-512 by attnSoftmaxBackRows (attention_amd64.s, the
+// dot product as a float32 tree over lanes).
+func attnSoftmaxBackwardStore(dst, dp, p []float32, T int) {
+	if attnAVX512 && T > 0 {
+		_, _, _ = dst[T*T-1], dp[T*T-1], p[T*T-1]
+		attnSoftmaxBackRows(&dst[0], &dp[0], &p[0], T)
+		return
+	}
+	attnSoftmaxBackward(dst, dp, p, T, false)
 }
 
 // attnSoftmaxBackward computes, row by row over j ≤ i of a T×T block,

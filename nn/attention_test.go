@@ -50,8 +50,9 @@ func (s attnShape) String() string {
 func (s attnShape) qkvLen() int     { return s.batch * s.pos * s.heads * s.dHead }
 func (s attnShape) patternLen() int { return s.batch * s.heads * s.pos * s.pos }
 
-// attnShapes are the odd shapes the kernels are compared on: pos 1, 7, 40;
-// heads 1..4; d_head 1, 8, 16 (and 5, 3 to miss every 4-wide block).
+// attnShapes are the odd shapes the kernels are compared on: pos 1, 7, 9,
+// 17, 33, 40; heads 1..4; d_head 1, 8, 16 (and 5, 3 to miss every 4-wide
+// block).
 var attnShapes = []attnShape{
 	{1, 1, 1, 1},
 	{2, 1, 4, 16},
@@ -62,6 +63,8 @@ var attnShapes = []attnShape{
 	{2, 40, 1, 8},
 	{1, 40, 3, 1},
 	{2, 9, 4, 3},
+	{1, 17, 2, 16}, // the d_head = 16 fast path's tails
+	{2, 33, 1, 16},
 }
 
 func attnRand(rng *rand.Rand, n int, scale float64) []float32 {
@@ -180,6 +183,19 @@ func attnCompare(t *testing.T, name string, got []float32, want []float64, tol f
 	if bad > 5 {
 		t.Errorf("%s: %d mismatches in all", name, bad)
 	}
+}
+
+// attnCompareF32 is attnCompare against a float32 want, where NaN matches
+// NaN.
+func attnCompareF32(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	g, w := slicesClone(got), nn.To64(want)
+	for i := range w {
+		if math.IsNaN(w[i]) && math.IsNaN(float64(g[i])) {
+			g[i], w[i] = 0, 0
+		}
+	}
+	attnCompare(t, name, g, w, tol)
 }
 
 // attnMinus returns got − prior, the amount a Backward accumulated.

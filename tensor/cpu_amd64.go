@@ -34,3 +34,9 @@ func gemmKernels() []gemmKernel {
 
 // hasAVX512 reports whether the AVX-512 kernels can run here.
 func hasAVX512() bool { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL }
+
+// HasAVX512 reports whether packages with their own AVX-512 assembly (nn's
+// attention kernels) may run it: the CPU and OS support AVX-512F and VL, as
+// the GEMM kernels require, and BMI2. It is fixed for the life of the
+// process and false under the purego tag.
+func HasAVX512() bool { return hasAVX512() && cpu.X86.HasBMI2 }

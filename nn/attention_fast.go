@@ -1,0 +1,118 @@
+package nn
+
+import "math"
+
+// The AVX-512 fast path for d_head = 16 (attention_amd64.s), used by
+// AttentionForward, AttentionBackward, AttnScoresForward and AttnMixForward
+// when attnFast says so; the Gemm-based kernels in attention.go are the
+// readable reference it is tested against (attention_fast_test.go).
+//
+// A head's row of q, k, v or z is one ZMM register of 16 floats. Per
+// (batch, head) tile the keys (forward) or values (backward) are first
+// transposed into 16 rows of ⌈pos/16⌉·16 floats on the stack, so that a
+// score row is 16 broadcast-FMAs per block of 16 source positions; only
+// blocks on or below the diagonal are computed. The products with the
+// pattern and dscores run over the causal triangle only, with the pattern
+// entries broadcast from memory. Softmax and its backward are vectorised
+// row by row, with tensor.ExpShift's exponential.
+//
+// The step-wise AttnScoresForward and AttnMixForward run the same kernels
+// in the same order as AttentionForward, so hooking scores or pattern (which
+// switches to the step-wise functions) leaves every result bit-identical.
+
+const (
+	// attnFastDHead is the head size of the fast path: one ZMM register.
+	attnFastDHead = 16
+	// attnFastMaxPos bounds pos on the fast path: the transposed tile
+	// (16 × pos floats, 8 KiB) lives in a stack array.
+	attnFastMaxPos = 128
+)
+
+// attnFast reports whether the AVX-512 fast path handles this shape.
+func attnFast(pos, dHead int) bool {
+	return attnAVX512 && dHead == attnFastDHead && pos >= 1 && pos <= attnFastMaxPos
+}
+
+// attnPad16 rounds pos up to a multiple of 16: the row stride of a
+// transposed tile.
+func attnPad16(pos int) int { return (pos + 15) &^ 15 }
+
+// attentionForward16 is AttentionForward on the fast path (arguments
+// checked; scores may be nil).
+func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads int) {
+	var kT [attnFastDHead * attnFastMaxPos]float32
+	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	negInf := float32(math.Inf(-1))
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
+			p := pattern[po : po+pos*pos]
+			s := p // without scores, the softmax runs in place
+			if scores != nil {
+				s = scores[po : po+pos*pos]
+			}
+			attn16PackT(&kT[0], ld, &k[off], stride, pos)
+			attn16Lower(&s[0], pos, &q[off], stride, &kT[0], ld, pos, scale, negInf)
+			attnSoftmaxRows(&p[0], &s[0], pos)
+			attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, 1)
+		}
+	}
+}
+
+// attnScoresForward16 is AttnScoresForward on the fast path.
+func attnScoresForward16(scores, q, k []float32, batch, pos, heads int) {
+	var kT [attnFastDHead * attnFastMaxPos]float32
+	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	negInf := float32(math.Inf(-1))
+	for b := range batch {
+		for h := range heads {
+			off, so := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
+			attn16PackT(&kT[0], ld, &k[off], stride, pos)
+			attn16Lower(&scores[so], pos, &q[off], stride, &kT[0], ld, pos, scale, negInf)
+		}
+	}
+}
+
+// attnMixForward16 is AttnMixForward on the fast path: the sum runs over
+// every source position, in the chains of AttentionForward's causal sum.
+func attnMixForward16(z, pattern, v []float32, batch, pos, heads int) {
+	stride := heads * attnFastDHead
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
+			attn16Mix(&z[off], stride, &pattern[po], pos, &v[off], stride, 1, 0, 1)
+		}
+	}
+}
+
+// attentionBackward16 is AttentionBackward on the fast path (arguments
+// checked; scratch holds pos·pos floats when dq or dk is wanted).
+func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int) {
+	var vT [attnFastDHead * attnFastMaxPos]float32
+	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	needScores := dq != nil || dk != nil
+	for b := range batch {
+		for h := range heads {
+			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
+			p := &pattern[po]
+			if dv != nil { // dv_j += Σ_{i≥j} p[i,j]·dz_i
+				attn16ColMix(&dv[off], stride, p, pos, &dz[off], stride, 1)
+			}
+			if !needScores {
+				continue
+			}
+			// ds holds dpattern = dz·vᵀ on and below the diagonal, then
+			// dscores, zero above it.
+			ds := &scratch[0]
+			attn16PackT(&vT[0], ld, &v[off], stride, pos)
+			attn16Lower(ds, pos, &dz[off], stride, &vT[0], ld, pos, 1, 0)
+			attnSoftmaxBackRows(ds, ds, p, pos)
+			if dq != nil { // dq_i += scale·Σ_{j≤i} ds[i,j]·k_j
+				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, 1, scale)
+			}
+			if dk != nil { // dk_j += scale·Σ_{i≥j} ds[i,j]·q_i
+				attn16ColMix(&dk[off], stride, ds, pos, &q[off], stride, scale)
+			}
+		}
+	}
+}
