@@ -200,13 +200,14 @@ func fashionMNIST(t *testing.T) string {
 // for -short, and it exercises the Debian data set's loader end to end.
 func TestTrainCNNRealImages(t *testing.T) {
 	dir := fashionMNIST(t)
-	res, err := runCNN(t, "--data", dir, "--out", t.TempDir(), "--epochs", "2", "--batch", "32", "--limit", "640")
+	res, err := runCNN(t, "--data", dir, "--out", t.TempDir(), "--epochs", "1", "--batch", "32", "--limit", "640")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Forty steps of SGD on 640 images already beat chance (0.1) by far.
+	t.Logf("test accuracy %v after %d steps; %.1f s in all", res.TestAccuracy, res.Steps, res.WallSeconds)
+	// Twenty steps of SGD on 640 images already beat chance (0.1) by far.
 	if res.TestAccuracy < 0.5 {
-		t.Errorf("test accuracy %v after 40 steps on 640 images, want ≥ 0.5", res.TestAccuracy)
+		t.Errorf("test accuracy %v after 20 steps on 640 images, want ≥ 0.5", res.TestAccuracy)
 	}
 }
 
