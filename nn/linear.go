@@ -70,30 +70,7 @@ func LinearBackwardStrided(dx, dw, db, dy, x, w []float32, rows, in, out, ldy, l
 		lenAtLeast("LinearBackward", "len(db)", len(db), out)
 		lenAtLeast("LinearBackward", "ldy", ldy, out)
 		lenAtLeast("LinearBackward", "len(dy)", len(dy), matLen(rows, out, ldy))
-		colSumAdd(db[:out], dy, rows, ldy)
-	}
-}
-
-// colSumBlock is the number of columns colSumAdd accumulates at once in
-// float64 on the stack.
-const colSumBlock = 64
-
-// colSumAdd adds the column sums of the [rows, len(dst)] matrix a (row stride
-// lda) to dst, accumulating in float64 so that thousands of rows lose no
-// precision.
-func colSumAdd(dst, a []float32, rows, lda int) {
-	for j0 := 0; j0 < len(dst); j0 += colSumBlock {
-		n := min(colSumBlock, len(dst)-j0)
-		var acc [colSumBlock]float64
-		for i := range rows {
-			ai := a[i*lda+j0 : i*lda+j0+n]
-			for j, v := range ai {
-				acc[j] += float64(v)
-			}
-		}
-		for j := range n {
-			dst[j0+j] = float32(float64(dst[j0+j]) + acc[j])
-		}
+		tensor.ColSumAdd(db[:out], dy, rows, ldy) // float64 sums, AVX-512 where available
 	}
 }
 
