@@ -196,7 +196,8 @@ func (w *Workspace) blockBackward(l *layer, a, ga *acts, x, dx *tensor.Tensor, g
 		}
 	} else {
 		ds := dsum
-		if hs.HasBackward(l.hookShortcut) {
+		ga.shortCopied = hs.HasBackward(l.hookShortcut)
+		if ga.shortCopied {
 			ds = ga.short
 			copy(ds.Data, dsum.Data)
 			if err := hs.RunBackward(l.hookShortcut, ds); err != nil {

@@ -356,4 +356,35 @@ func TestBackwardHooks(t *testing.T) {
 	if _, ok := ws.Grad(InputPoint); !ok {
 		t.Error("no input gradient buffer after Backward")
 	}
+
+	// Cutting the identity shortcut, forward and backward: the block sums
+	// the branch with zeros, the shortcut's gradient reads zero, and the
+	// block's input (which the branch's backward pass reads) is untouched.
+	const sc = "layer1.1.hook_shortcut"
+	cut := func(d *tensor.Tensor, _ hooks.Name) *tensor.Tensor { return tensor.New(d.Shape...) }
+	hs := hooks.NewSet().Add(sc, cut).AddBackward(sc, cut)
+	capture, cache := hooks.Capture(hooks.Names("layer1.0.hook_out", "layer1.1.hook_branch", "layer1.1.hook_resid_post"), false)
+	hs = hooks.Merge(hs, capture)
+	if err := ws.Forward(ctx, x, Pass{Train: true}, hs); err != nil {
+		t.Fatal(err)
+	}
+	ws.Loss(y)
+	if err := ws.Backward(m.NewGrads(), hs); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := cache.Get("layer1.0.hook_out")
+	br, _ := cache.Get("layer1.1.hook_branch")
+	sum, _ := cache.Get("layer1.1.hook_resid_post")
+	if !slices.Equal(br.Data, sum.Data) {
+		t.Error("with the shortcut cut, resid_post differs from the branch")
+	}
+	if act, _ := ws.Act("layer1.0.hook_out"); !slices.Equal(act.Data, in.Data) {
+		t.Error("cutting the identity shortcut edited the block's input")
+	}
+	if g, ok := ws.Grad(sc); !ok || slices.ContainsFunc(g.Data, func(v float32) bool { return v != 0 }) {
+		t.Error("the cut shortcut's gradient is not zero")
+	}
+	if g, _ := ws.Grad("layer1.1.hook_resid_post"); !slices.ContainsFunc(g.Data, func(v float32) bool { return v != 0 }) {
+		t.Error("resid_post has no gradient")
+	}
 }

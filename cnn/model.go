@@ -181,10 +181,10 @@ func lookup(ls []*layer, as []acts, x *tensor.Tensor, name hooks.Name, grad bool
 			switch {
 			case l.shortcut != nil:
 				return a.shcut[len(a.shcut)-1].out, true
+			case a.shortCopied: // a hook saw (and may have edited) a copy
+				return a.short, true
 			case grad:
 				return a.sum, true // identity: the gradient flows unchanged
-			case a.shortCopied:
-				return a.short, true
 			}
 			return x, x != nil
 		}

@@ -57,7 +57,7 @@ type acts struct {
 	statMean, statVar []float32 // the statistics BatchNorm used
 	batchStats        bool      // BatchNorm used batch statistics (training)
 	normEdited        bool      // a forward hook edited x̂
-	shortCopied       bool      // a forward hook edited the identity shortcut's copy
+	shortCopied       bool      // a hook saw the identity shortcut's (or its gradient's) copy
 	dropP             float32   // the drop probability applied
 }
 
