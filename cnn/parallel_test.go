@@ -175,3 +175,41 @@ func TestParallelErrors(t *testing.T) {
 		t.Error("label 7 of 3 classes accepted")
 	}
 }
+
+// TestTrainingFitsABatch checks that every architecture can fit a small
+// fixed batch with plain SGD: training, not only gradients, works end to end.
+func TestTrainingFitsABatch(t *testing.T) {
+	for name, c := range tinyConfigs() {
+		t.Run(name, func(t *testing.T) {
+			c.Dropout = 0
+			m := mustNew(t, c)
+			rng := rand.New(rand.NewPCG(c.Seed, 21))
+			x, y := randomBatch(m, rng, 8)
+			p, err := m.NewParallel(8, 2, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			g := m.NewGrads()
+			var first, last float64
+			for s := range 60 {
+				l, err := p.Step(ctx, x, y, uint64(s), g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s == 0 {
+					first = l
+				}
+				last = l
+				for i, v := range g.Data() {
+					m.P.Data()[i] -= 0.1 * v
+				}
+			}
+			// Random labels on noise with two to four channels per layer: a
+			// halving in 60 steps is slow for these widths, zero progress a bug.
+			if !(last < first/2) {
+				t.Errorf("loss %v after 60 steps, from %v: want half or less", last, first)
+			}
+		})
+	}
+}
