@@ -42,8 +42,9 @@
 // and Code shows the lines between them, dedented and highlighted, so the
 // report shows the code that actually ran, never a copy that can drift.
 //
-// Prose: P and Note take plain text in which `backticks` set code and
-// **double stars** set bold; everything else is escaped. HTML is never
+// Prose: P and Note take plain text in which `backticks` set code,
+// **double stars** bold and *single stars* emphasis; everything else is
+// escaped. HTML is never
 // passed through, so any number or token string is safe to print.
 //
 // Output: index.html loads nothing from the network (inline CSS, figures

@@ -362,14 +362,16 @@ func (r *Report) page(elapsed time.Duration) pageData {
 	}
 }
 
-// inline escapes s and sets `code` and **bold**.
+// inline escapes s and sets `code`, **bold** and *emphasis*.
 func inline(s string) string {
 	s = html.EscapeString(s)
 	s = codeSpan.ReplaceAllString(s, "<code>$1</code>")
-	return boldSpan.ReplaceAllString(s, "<b>$1</b>")
+	s = boldSpan.ReplaceAllString(s, "<b>$1</b>")
+	return emSpan.ReplaceAllString(s, "<em>$1</em>")
 }
 
 var (
 	codeSpan = regexp.MustCompile("`([^`]+)`")
 	boldSpan = regexp.MustCompile(`\*\*([^*]+)\*\*`)
+	emSpan   = regexp.MustCompile(`\*([^*\s](?:[^*]*[^*\s])?)\*`)
 )

@@ -31,7 +31,7 @@ func run() {
 // run is a notebook in miniature, exercising every kind of block.
 func run(_ context.Context, o report.Options) error {
 	r := report.New("A <tiny> notebook", []byte(source), o)
-	r.P("Prose with `code`, **bold** and <escaped> text.")
+	r.P("Prose with `code`, **bold**, *em* and <escaped> text; 2 * 3 * 4 stays.")
 	r.Section("Numbers")
 	r.Code("inner")
 	r.Code("outer")
@@ -74,7 +74,7 @@ func TestPage(t *testing.T) {
 	page := string(b)
 	for _, want := range []string{
 		"<title>A &lt;tiny&gt; notebook",
-		"<code>code</code>", "<b>bold</b>", "&lt;escaped&gt;",
+		"<code>code</code>", "<b>bold</b>", "<em>em</em>", "2 * 3 * 4 stays", "<em>em</em>", "&lt;escaped&gt;",
 		`<span class="s">&#34;a&lt;b&#34;</span>`, // highlighted, escaped string
 		`<span class="c">// one</span>`,
 		`<img src="loss.png"`, "<svg ", `class="row"`, "raw &lt;output&gt;",
@@ -137,5 +137,18 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := report.ParseFlags("01-x", []string{"extra"}, &sink); err == nil {
 		t.Errorf("ParseFlags accepted a stray argument")
+	}
+}
+
+func TestDemoModel(t *testing.T) {
+	m, path, err := report.DemoModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Cfg; c.NLayers != 2 || c.NHeads != 4 || c.DVocab != 64 {
+		t.Errorf("demo model %s: config %+v, want 2 layers × 4 heads, d_vocab 64", path, c)
+	}
+	if _, err := report.RepoFile("no/such/file"); err == nil {
+		t.Errorf("RepoFile found a file that does not exist")
 	}
 }
