@@ -31,10 +31,14 @@ func CrossEntropyForward(probs, logits []float32, targets []int32, weights []flo
 		if wi != 0 {
 			lt = float64(li[targetAt(op, targets, i, v)]) // read before probs may overwrite li
 		}
-		lse := softmaxRow(probs[i*v:(i+1)*v], li)
-		if wi == 0 {
+		if v == 0 {
 			continue
 		}
+		m, se := tensor.SoftmaxRow(probs[i*v:(i+1)*v], li)
+		if wi == 0 {
+			continue // no log for an unweighted row
+		}
+		lse := float64(m) + math.Log(se) // as softmaxRow
 		num += wi * (lse - lt)
 		den += wi
 	}
@@ -157,24 +161,14 @@ func KLBackward(dp, dq, probsP, probsQ, p, q, weights []float32, rows, v int, sc
 
 // softmaxRow writes softmax(x) into dst (same length) and returns
 // logsumexp(x), with the maximum subtracted; the exponentials are
-// tensor.ExpShift's (relative error < 3e-7), summed in float64. A row that
-// is all −Inf gives zeros and −Inf.
+// tensor.ExpShift's (relative error < 3e-7), summed in float64
+// (tensor.SoftmaxRow). A row that is all −Inf gives zeros and −Inf.
 func softmaxRow(dst, x []float32) (lse float64) {
-	dst = dst[:len(x)]
-	mx := float32(math.Inf(-1))
-	for _, v := range x {
-		mx = max(mx, v)
-	}
-	if math.IsInf(float64(mx), -1) {
-		clear(dst)
+	if len(x) == 0 {
 		return math.Inf(-1)
 	}
-	s := tensor.ExpShift(dst, x, mx)
-	inv := float32(1 / s)
-	for j := range dst {
-		dst[j] *= inv
-	}
-	return float64(mx) + math.Log(s)
+	m, s := tensor.SoftmaxRow(dst, x)
+	return float64(m) + math.Log(s) // −Inf + log 0 = −Inf for a masked row
 }
 
 // klRow returns Σ_j P_j·(log P_j − log Q_j) for logits p, q with log-sum-exps
