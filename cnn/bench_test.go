@@ -28,6 +28,9 @@ func BenchmarkConv(b *testing.B) {
 	if _, err := ws.Loss(y); err != nil {
 		b.Fatal(err)
 	}
+	if err := ws.Backward(g, nil); err != nil { // lay out the gradients
+		b.Fatal(err)
+	}
 	report := func(b *testing.B) {
 		b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	}
