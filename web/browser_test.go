@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // The browser tests drive Debian's chromium through chromedp. Without
@@ -389,5 +391,40 @@ func TestBrowserChart(t *testing.T) {
 	// Log x axis.
 	b.do("log x", chromedp.Click(chromedp.CSS(`#loss-chart .chart-tools input`)))
 	b.waitFor("log x", `document.querySelector('[data-testid=loss] text.axis-label').textContent === 'step (log)'`, 5*time.Second)
+	b.noErrors()
+}
+
+// TestBrowserLargeGrids opens a run's model whose grids exceed 64×64
+// cells, so the heatmaps draw on a canvas, and hovers a canvas cell.
+func TestBrowserLargeGrids(t *testing.T) {
+	b := newBrowser(t)
+	m, err := transformer.New(transformer.Config{NLayers: 1, DModel: 32, NHeads: 2, DHead: 16, DVocab: 100, NCtx: 80, AttnOnly: true, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(b.dir, "wide"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(filepath.Join(b.dir, "wide", modelFile), nil); err != nil {
+		t.Fatal(err)
+	}
+	b.do("navigate", chromedp.Navigate(b.base+"/attention?model=wide"))
+	b.waitFor("attention ready", `document.body.dataset.ready === 'attention' && document.querySelector('#model').value === 'wide'`, 60*time.Second)
+	b.waitFor("canvas pattern", `!!document.querySelector('[data-testid=zoom] canvas.hm-canvas') && document.querySelector('#tokens').value.split(' ').length === 80`, 10*time.Second)
+	x, y := b.cellCenter("zoom", 70, 3)
+	b.mouseTo(x, y)
+	b.waitFor("tooltip", `document.querySelector('#tooltip').innerText.includes('pos 70') && document.querySelector('#tooltip').innerText.includes('pos 3 ')`, 5*time.Second)
+	b.screenshot("attention-canvas")
+
+	b.do("navigate", chromedp.Navigate(b.base+"/circuits?model=wide"))
+	b.waitFor("circuits ready", `document.body.dataset.ready === 'circuits'`, 60*time.Second)
+	b.waitFor("canvas circuit", `!!document.querySelector('[data-testid=matrix] canvas.hm-canvas')`, 10*time.Second)
+	x, y = b.cellCenter("matrix", 5, 7)
+	b.mouseTo(x, y)
+	b.waitFor("tooltip", `document.querySelector('#tooltip').innerText.includes('row (token) 5') && document.querySelector('#tooltip').innerText.includes('column (token) 7')`, 5*time.Second)
+	if got := eval[string](b, `document.querySelector('#composition').textContent`); !strings.Contains(got, "one-layer") {
+		t.Errorf("composition of a one-layer model: %q", got)
+	}
+	b.screenshot("circuits-canvas")
 	b.noErrors()
 }
