@@ -53,8 +53,8 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 	defer m.release(ws)
 	pos := len(toks)
 	c := m.m.Cfg
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := m.bufs.Get().(*[]byte)
+	defer m.bufs.Put(bp)
 	b := (*bp)[:0]
 	b = append(b, `{"tokens":`...)
 	b = appendInts(b, toks)
@@ -110,9 +110,6 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 	*bp = b
 	return nil
 }
-
-// bufPool recycles response buffers of the attention endpoint.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // forward resolves a request's tokens and runs the model once on them, in
 // a recycled workspace that the caller gives back with m.release.

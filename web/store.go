@@ -53,6 +53,7 @@ type model struct {
 
 	wsMu sync.Mutex
 	ws   map[int]*sync.Pool // idle single-sequence workspaces by length
+	bufs sync.Pool          // *[]byte response buffers of the attention endpoint
 
 	report  memo[*circuits.Report]
 	weights memo[*circuits.Weights]
@@ -147,7 +148,9 @@ func newModel(name, source string, f *checkpoint.File) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model{name: name, source: source, m: m, task: taskFor(m.Cfg, f.Metadata["induction"])}, nil
+	md := &model{name: name, source: source, m: m, task: taskFor(m.Cfg, f.Metadata["induction"])}
+	md.bufs.New = func() any { return new([]byte) }
+	return md, nil
 }
 
 // modelSummary is one entry of GET /api/models.
