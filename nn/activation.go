@@ -107,18 +107,9 @@ func ReLUForward(y, x []float32) {
 // ReLUBackward accumulates dx += dy where the forward's input x > 0 (the
 // derivative at 0 is taken as 0, as in PyTorch), given dy and x of one
 // length. dx nil is skipped. It panics with a tensor.ShapeError if the
-// lengths differ.
-func ReLUBackward(dx, dy, x []float32) {
-	if dx == nil {
-		return
-	}
-	sameLen("ReLUBackward", dx, x, dy)
-	for i, v := range x {
-		if v > 0 {
-			dx[i] += dy[i]
-		}
-	}
-}
+// lengths differ. It is LeakyReLUBackward with slope 0, which is branch-free:
+// a branch on activations of random sign mispredicts half the time.
+func ReLUBackward(dx, dy, x []float32) { LeakyReLUBackward(dx, dy, x, 0) }
 
 // The exact GELU's Φ is a table of polynomials: on [cdfLo, −cdfLo),
 // cdfIntervals polynomials of degree cdfDegree, one per interval of width

@@ -20,6 +20,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "Experiments:")
 		fmt.Fprintln(stderr, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
 		fmt.Fprintln(stderr, "              head and an induction head form (run 'workbench train induction -h')")
+		fmt.Fprintln(stderr, "  cnn         a CNN / ResNet classifier on Fashion-MNIST (run 'workbench train cnn -h')")
 		if len(args) == 0 {
 			return errors.New("train: name an experiment")
 		}
@@ -28,8 +29,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "induction":
 		return runTrainInduction(ctx, args[1:], stdout, stderr)
+	case "cnn":
+		return runTrainCNN(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("train: unknown experiment %q (try 'induction')", args[0])
+	return fmt.Errorf("train: unknown experiment %q (try 'induction' or 'cnn')", args[0])
 }
 
 func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
