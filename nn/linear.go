@@ -40,17 +40,12 @@ func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int) {
 // writes q[:, h, :] = x·W_Q[h] + b_Q[h]. It panics with a tensor.ShapeError
 // if a slice is too short or a leading dimension too small.
 func LinearForwardStrided(y, x, w, b []float32, rows, in, out, ldy, ldx, ldw int) {
-	beta := float32(0)
 	if b != nil {
 		lenAtLeast("LinearForward", "len(b)", len(b), out)
-		lenAtLeast("LinearForward", "ldy", ldy, out)
-		lenAtLeast("LinearForward", "len(y)", len(y), matLen(rows, out, ldy))
-		for i := range rows {
-			copy(y[i*ldy:i*ldy+out], b[:out])
-		}
-		beta = 1
+		tensor.GemmBias(rows, out, in, 1, x, ldx, w, ldw, b, y, ldy) // the bias in the GEMM epilogue
+		return
 	}
-	tensor.Gemm(false, false, rows, out, in, 1, x, ldx, w, ldw, beta, y, ldy)
+	tensor.Gemm(false, false, rows, out, in, 1, x, ldx, w, ldw, 0, y, ldy)
 }
 
 // LinearBackwardStrided is LinearBackward on strided matrices, the adjoint of

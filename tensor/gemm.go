@@ -96,3 +96,27 @@ func checkMat(name string, x []float32, rows, cols, ld int) {
 		panic(ShapeError{Op: "Gemm", Msg: fmt.Sprintf("%s: %d×%d with ld %d needs %d elements, have %d", name, rows, cols, ld, need, len(x))})
 	}
 }
+
+// GemmBias computes C = alpha·A·B + bias, where A is m×k (lda ≥ k), B is k×n
+// (ldb ≥ n), C is m×n (ldc ≥ n) and bias [n] is added to every row of C: a
+// linear layer's forward, y = x·W + b. The assembly kernels add the bias in
+// their epilogue, one FMA per element (bit for bit what Gemm with beta = 1
+// gives on a C holding the bias in every row, without the copy); C is not
+// read. With k == 0, every row of C is set to bias. It panics with a
+// ShapeError as Gemm does, or if bias is shorter than n.
+func GemmBias(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	checkGemm(false, false, m, n, k, a, lda, b, ldb, c, ldc)
+	if len(bias) < n {
+		panic(ShapeError{Op: "GemmBias", Msg: fmt.Sprintf("bias has %d elements, need %d", len(bias), n)})
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := range m {
+			copy(c[i*ldc:i*ldc+n], bias[:n])
+		}
+		return
+	}
+	gemmNN(kernel, false, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias)
+}

@@ -8,7 +8,11 @@ package tensor
 // for nb ≤ 64 (AVX-512) or nb ≤ 16 (AVX2) columns: the tallest tile
 // generated for the panel's width over the rows, then one shorter tile for
 // the leftover rows.
-func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	var pb *float32
+	if bias != nil {
+		pb = &bias[:nb][0]
+	}
 	c8 := (nb + 7) >> 3 // kernel width in units of 8 columns
 	v := 0
 	if nb&7 != 0 {
@@ -32,20 +36,20 @@ func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa
 		mt = m / mr
 	}
 	if mt > 0 {
-		gemmAsmKernel(wide, c8, v, mr, mt, kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, nb)
+		gemmAsmKernel(wide, c8, v, mr, mt, kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta, nb, pb)
 	}
 	if r := m - mt*mr; r > 0 {
 		i := mt * mr
-		gemmAsmKernel(wide, c8, v, r, 1, kb, &a[i*rsa], rsa, csa, &b[0], ldb, &c[i*ldc], ldc, alpha, beta, nb)
+		gemmAsmKernel(wide, c8, v, r, 1, kb, &a[i*rsa], rsa, csa, &b[0], ldb, &c[i*ldc], ldc, alpha, beta, nb, pb)
 	}
 }
 
 // gemmAsmKernel calls the generated micro-kernel of the given instruction
 // set, panel width (c8·8 columns), variant and height (gemm_kern_amd64.go).
-func gemmAsmKernel(wide bool, c8, v, mr, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int) {
+func gemmAsmKernel(wide bool, c8, v, mr, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32) {
 	if wide {
-		gemmAVX512Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)
+		gemmAVX512Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
 	} else {
-		gemmAVX2Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)
+		gemmAVX2Kernel(c8, v, mr, mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
 	}
 }

@@ -24,8 +24,8 @@ DATA gemmMaskAVX2<>+56(SB)/4, $0x00000000
 DATA gemmMaskAVX2<>+60(SB)/4, $0x00000000
 GLOBL gemmMaskAVX2<>(SB), RODATA|NOPTR, $64
 
-// func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -57,6 +57,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -69,6 +72,11 @@ loop:
 	JMP next
 beta1:
 	VMOVUPS (DI), Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, (DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Y1
 	VFMADD231PS Y4, Y0, Y1
 	VMOVUPS Y1, (DI)
 	JMP next
@@ -90,8 +98,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -126,6 +134,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -145,6 +156,14 @@ beta1:
 	VFMADD231PS Y5, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS (DI)(R11*1), Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, (DI)(R11*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS (R15), Y2
 	VFMADD231PS Y5, Y1, Y2
 	VMOVUPS Y2, (DI)(R11*1)
 	JMP next
@@ -168,8 +187,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -207,6 +226,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -236,6 +258,17 @@ beta1:
 	VFMADD231PS Y6, Y2, Y3
 	VMOVUPS Y3, (DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, (DI)
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, (DI)(R11*1)
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, (DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -258,8 +291,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -300,6 +333,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -336,6 +372,20 @@ beta1:
 	VFMADD231PS Y7, Y3, Y4
 	VMOVUPS Y4, (DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, (DI)(R11*2)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -360,8 +410,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -405,6 +455,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -448,6 +501,23 @@ beta1:
 	VFMADD231PS Y8, Y4, Y5
 	VMOVUPS Y5, (DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, (DI)(AX*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, (DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -474,8 +544,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -522,6 +592,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -572,6 +645,26 @@ beta1:
 	VFMADD231PS Y9, Y5, Y6
 	VMOVUPS Y6, (DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, (DI)(R11*4)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, (DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -600,8 +693,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -654,6 +747,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -711,6 +807,29 @@ beta1:
 	VFMADD231PS Y10, Y6, Y7
 	VMOVUPS Y7, (CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, (DI)(BX*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, (CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -741,8 +860,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -798,6 +917,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -862,6 +984,32 @@ beta1:
 	VFMADD231PS Y11, Y7, Y8
 	VMOVUPS Y8, (CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, (CX)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, (CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -894,8 +1042,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -954,6 +1102,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1025,6 +1176,35 @@ beta1:
 	VFMADD231PS Y12, Y8, Y9
 	VMOVUPS Y9, (CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, (CX)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, (CX)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, (CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -1059,8 +1239,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1122,6 +1302,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1200,6 +1383,38 @@ beta1:
 	VFMADD231PS Y13, Y9, Y10
 	VMOVUPS Y10, (CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, (CX)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, (CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -1236,8 +1451,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1302,6 +1517,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1387,6 +1605,41 @@ beta1:
 	VFMADD231PS Y14, Y10, Y11
 	VMOVUPS Y11, (CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, (CX)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, (CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -1425,8 +1678,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x8(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1494,6 +1747,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1583,6 +1839,44 @@ beta1:
 	VFMADD231PS Y15, Y10, Y12
 	VMOVUPS Y12, (CX)(R11*4)
 	VMOVUPS (CX)(BX*1), Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, (CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, (CX)(R11*4)
+	VMOVUPS (R15), Y12
 	VFMADD231PS Y15, Y11, Y12
 	VMOVUPS Y12, (CX)(BX*1)
 	JMP next
@@ -1626,8 +1920,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -1666,6 +1960,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1678,6 +1975,11 @@ loop:
 	JMP next
 beta1:
 	VMOVUPS.Z (DI), K1, Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, K1, (DI)
+	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y1
 	VFMADD231PS Y4, Y0, Y1
 	VMOVUPS Y1, K1, (DI)
 	JMP next
@@ -1699,8 +2001,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -1742,6 +2044,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1761,6 +2066,14 @@ beta1:
 	VFMADD231PS Y5, Y0, Y2
 	VMOVUPS Y2, K1, (DI)
 	VMOVUPS.Z (DI)(R11*1), K1, Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, K1, (DI)(R11*1)
+	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y2
 	VFMADD231PS Y5, Y1, Y2
 	VMOVUPS Y2, K1, (DI)(R11*1)
 	JMP next
@@ -1784,8 +2097,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -1830,6 +2143,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1859,6 +2175,17 @@ beta1:
 	VFMADD231PS Y6, Y2, Y3
 	VMOVUPS Y3, K1, (DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, K1, (DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -1881,8 +2208,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -1930,6 +2257,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1966,6 +2296,20 @@ beta1:
 	VFMADD231PS Y7, Y3, Y4
 	VMOVUPS Y4, K1, (DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, K1, (DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -1990,8 +2334,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2042,6 +2386,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2085,6 +2432,23 @@ beta1:
 	VFMADD231PS Y8, Y4, Y5
 	VMOVUPS Y5, K1, (DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, K1, (DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2111,8 +2475,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2166,6 +2530,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2216,6 +2583,26 @@ beta1:
 	VFMADD231PS Y9, Y5, Y6
 	VMOVUPS Y6, K1, (DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, K1, (DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2244,8 +2631,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2305,6 +2692,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2362,6 +2752,29 @@ beta1:
 	VFMADD231PS Y10, Y6, Y7
 	VMOVUPS Y7, K1, (CX)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, K1, (CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2392,8 +2805,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2456,6 +2869,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2520,6 +2936,32 @@ beta1:
 	VFMADD231PS Y11, Y7, Y8
 	VMOVUPS Y8, K1, (CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, K1, (CX)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, K1, (CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2552,8 +2994,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2619,6 +3061,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2690,6 +3135,35 @@ beta1:
 	VFMADD231PS Y12, Y8, Y9
 	VMOVUPS Y9, K1, (CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, (CX)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, (CX)(R11*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, K1, (CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2724,8 +3198,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2794,6 +3268,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2872,6 +3349,38 @@ beta1:
 	VFMADD231PS Y13, Y9, Y10
 	VMOVUPS Y10, K1, (CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, K1, (CX)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, K1, (CX)(R11*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, K1, (CX)(R11*2)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, K1, (CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -2908,8 +3417,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2981,6 +3490,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3066,6 +3578,41 @@ beta1:
 	VFMADD231PS Y14, Y10, Y11
 	VMOVUPS Y11, K1, (CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, (CX)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, (CX)(R11*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, (CX)(R11*2)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, (CX)(AX*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, K1, (CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -3104,8 +3651,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -3180,6 +3727,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3269,6 +3819,44 @@ beta1:
 	VFMADD231PS Y15, Y10, Y12
 	VMOVUPS Y12, K1, (CX)(R11*4)
 	VMOVUPS.Z (CX)(BX*1), K1, Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, K1, (CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, K1, (DI)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, K1, (DI)(R11*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, K1, (DI)(R11*2)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, K1, (DI)(AX*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, K1, (DI)(R11*4)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, K1, (DI)(BX*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, K1, (CX)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, K1, (CX)(R11*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, K1, (CX)(R11*2)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, K1, (CX)(AX*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, K1, (CX)(R11*4)
+	VMOVUPS.Z (R15), K1, Y12
 	VFMADD231PS Y15, Y11, Y12
 	VMOVUPS Y12, K1, (CX)(BX*1)
 	JMP next
@@ -3312,8 +3900,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3348,6 +3936,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3367,6 +3958,14 @@ beta1:
 	VFMADD231PS Y6, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS 32(DI), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, 32(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS 32(R15), Y3
 	VFMADD231PS Y6, Y1, Y3
 	VMOVUPS Y3, 32(DI)
 	JMP next
@@ -3390,8 +3989,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3431,6 +4030,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3467,6 +4069,20 @@ beta1:
 	VFMADD231PS Y8, Y3, Y5
 	VMOVUPS Y5, 32(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS 32(R15), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, 32(DI)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS 32(R15), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, 32(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -3491,8 +4107,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3537,6 +4153,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3587,6 +4206,26 @@ beta1:
 	VFMADD231PS Y10, Y5, Y7
 	VMOVUPS Y7, 32(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, 32(DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, 32(DI)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, 32(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -3615,8 +4254,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3666,6 +4305,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3730,6 +4372,32 @@ beta1:
 	VFMADD231PS Y12, Y7, Y9
 	VMOVUPS Y9, 32(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, 32(DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, 32(DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, 32(DI)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, 32(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -3762,8 +4430,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3818,6 +4486,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3896,6 +4567,38 @@ beta1:
 	VFMADD231PS Y14, Y9, Y11
 	VMOVUPS Y11, 32(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, 32(DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, 32(DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, 32(DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, 32(DI)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, 32(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -3932,8 +4635,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x16(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3993,6 +4696,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4082,6 +4788,44 @@ beta1:
 	VFMADD231PS Y16, Y5, Y12
 	VMOVUPS Y12, (DI)(BX*1)
 	VMOVUPS 32(DI)(BX*1), Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, 32(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, 32(DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, 32(DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, 32(DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, 32(DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, 32(DI)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS 32(R15), Y13
 	VFMADD231PS Y16, Y11, Y13
 	VMOVUPS Y13, 32(DI)(BX*1)
 	JMP next
@@ -4125,8 +4869,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4168,6 +4912,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4187,6 +4934,14 @@ beta1:
 	VFMADD231PS Y6, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS.Z 32(DI), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, 32(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS.Z 32(R15), K1, Y3
 	VFMADD231PS Y6, Y1, Y3
 	VMOVUPS Y3, K1, 32(DI)
 	JMP next
@@ -4210,8 +4965,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4258,6 +5013,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4294,6 +5052,20 @@ beta1:
 	VFMADD231PS Y8, Y3, Y5
 	VMOVUPS Y5, K1, 32(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS.Z 32(R15), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, 32(DI)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, 32(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -4318,8 +5090,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4371,6 +5143,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4421,6 +5196,26 @@ beta1:
 	VFMADD231PS Y10, Y5, Y7
 	VMOVUPS Y7, K1, 32(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, 32(DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -4449,8 +5244,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4507,6 +5302,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4571,6 +5369,32 @@ beta1:
 	VFMADD231PS Y12, Y7, Y9
 	VMOVUPS Y9, K1, 32(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, 32(DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, 32(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -4603,8 +5427,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4666,6 +5490,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4744,6 +5571,38 @@ beta1:
 	VFMADD231PS Y14, Y9, Y11
 	VMOVUPS Y11, K1, 32(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, 32(DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, 32(DI)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -4780,8 +5639,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4848,6 +5707,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4937,6 +5799,44 @@ beta1:
 	VFMADD231PS Y16, Y5, Y12
 	VMOVUPS Y12, (DI)(BX*1)
 	VMOVUPS.Z 32(DI)(BX*1), K1, Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, K1, 32(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, K1, 32(DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, K1, 32(DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS.Z 32(R15), K1, Y13
 	VFMADD231PS Y16, Y11, Y13
 	VMOVUPS Y13, K1, 32(DI)(BX*1)
 	JMP next
@@ -4980,8 +5880,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5016,6 +5916,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5035,6 +5938,14 @@ beta1:
 	VFMADD231PS Z6, Z4, Z5
 	VMOVUPS Z5, (DI)
 	VMOVUPS 64(DI), Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, 64(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R15), Y1
 	VFMADD231PS Y6, Y0, Y1
 	VMOVUPS Y1, 64(DI)
 	JMP next
@@ -5058,8 +5969,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5099,6 +6010,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5135,6 +6049,20 @@ beta1:
 	VFMADD231PS Y8, Y1, Y2
 	VMOVUPS Y2, 64(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R15), Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VMOVUPS 64(R15), Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, 64(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -5159,8 +6087,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5205,6 +6133,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5255,6 +6186,26 @@ beta1:
 	VFMADD231PS Y10, Y2, Y3
 	VMOVUPS Y3, 64(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, 64(DI)(R11*1)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, 64(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -5283,8 +6234,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5334,6 +6285,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5398,6 +6352,32 @@ beta1:
 	VFMADD231PS Y12, Y3, Y4
 	VMOVUPS Y4, 64(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, 64(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, 64(DI)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, 64(DI)(R11*2)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, 64(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -5430,8 +6410,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5486,6 +6466,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5564,6 +6547,38 @@ beta1:
 	VFMADD231PS Y14, Y4, Y5
 	VMOVUPS Y5, 64(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, 64(DI)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, 64(DI)(R11*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, 64(DI)(R11*2)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, 64(DI)(AX*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, 64(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -5600,8 +6615,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5661,6 +6676,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5753,6 +6771,44 @@ beta1:
 	VFMADD231PS Y16, Y5, Y6
 	VMOVUPS Y6, 64(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, 64(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, 64(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, 64(DI)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, 64(DI)(AX*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, 64(DI)(R11*4)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, 64(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -5793,8 +6849,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5862,6 +6918,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5968,6 +7027,50 @@ beta1:
 	VFMADD231PS Y18, Y6, Y7
 	VMOVUPS Y7, 64(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, 64(DI)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, 64(DI)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, 64(DI)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, 64(DI)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, 64(DI)(R11*4)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, 64(DI)(BX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, 64(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -6012,8 +7115,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6086,6 +7189,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6206,6 +7312,56 @@ beta1:
 	VFMADD231PS Y20, Y7, Y8
 	VMOVUPS Y8, 64(CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, 64(DI)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, 64(DI)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, 64(DI)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, 64(DI)(AX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, 64(DI)(R11*4)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, 64(DI)(BX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, 64(CX)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, 64(CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -6254,8 +7410,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6333,6 +7489,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6467,6 +7626,62 @@ beta1:
 	VFMADD231PS Y22, Y8, Y9
 	VMOVUPS Y9, 64(CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, 64(DI)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, 64(DI)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, 64(DI)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, 64(DI)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, 64(DI)(BX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, 64(CX)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, 64(CX)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, 64(CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -6519,8 +7734,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6603,6 +7818,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6751,6 +7969,68 @@ beta1:
 	VFMADD231PS Y24, Y9, Y10
 	VMOVUPS Y10, 64(CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, 64(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, 64(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, 64(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, 64(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, 64(DI)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, 64(DI)(BX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, 64(CX)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, 64(CX)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, 64(CX)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, 64(CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -6807,8 +8087,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6896,6 +8176,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7058,6 +8341,74 @@ beta1:
 	VFMADD231PS Y26, Y10, Y11
 	VMOVUPS Y11, 64(CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, 64(DI)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, 64(DI)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, 64(DI)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, 64(DI)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, 64(DI)(R11*4)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, 64(DI)(BX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, 64(CX)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, 64(CX)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, 64(CX)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, 64(CX)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, 64(CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7118,8 +8469,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x24(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x24(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -7212,6 +8563,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7385,6 +8739,80 @@ beta1:
 	VFMADD231PS Z28, Z26, Z27
 	VMOVUPS Z27, (CX)(BX*1)
 	VMOVUPS 64(CX)(BX*1), Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, 64(CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, 64(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, 64(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, 64(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, 64(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, 64(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, 64(DI)(BX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, 64(CX)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, 64(CX)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, 64(CX)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, 64(CX)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, 64(CX)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VMOVUPS 64(R15), Y12
 	VFMADD231PS Y28, Y11, Y12
 	VMOVUPS Y12, 64(CX)(BX*1)
 	JMP next
@@ -7452,8 +8880,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -7495,6 +8923,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7514,6 +8945,14 @@ beta1:
 	VFMADD231PS Z6, Z4, Z5
 	VMOVUPS Z5, (DI)
 	VMOVUPS.Z 64(DI), K1, Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, K1, 64(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS.Z 64(R15), K1, Y1
 	VFMADD231PS Y6, Y0, Y1
 	VMOVUPS Y1, K1, 64(DI)
 	JMP next
@@ -7537,8 +8976,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -7585,6 +9024,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7621,6 +9063,20 @@ beta1:
 	VFMADD231PS Y8, Y1, Y2
 	VMOVUPS Y2, K1, 64(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS.Z 64(R15), K1, Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, K1, 64(DI)
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, K1, 64(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7645,8 +9101,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -7698,6 +9154,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7748,6 +9207,26 @@ beta1:
 	VFMADD231PS Y10, Y2, Y3
 	VMOVUPS Y3, K1, 64(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, K1, 64(DI)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7776,8 +9255,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -7834,6 +9313,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7898,6 +9380,32 @@ beta1:
 	VFMADD231PS Y12, Y3, Y4
 	VMOVUPS Y4, K1, 64(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, K1, 64(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, K1, 64(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7930,8 +9438,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -7993,6 +9501,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8071,6 +9582,38 @@ beta1:
 	VFMADD231PS Y14, Y4, Y5
 	VMOVUPS Y5, K1, 64(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, K1, 64(DI)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8107,8 +9650,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -8175,6 +9718,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8267,6 +9813,44 @@ beta1:
 	VFMADD231PS Y16, Y5, Y6
 	VMOVUPS Y6, K1, 64(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, K1, 64(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, K1, 64(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8307,8 +9891,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -8383,6 +9967,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8489,6 +10076,50 @@ beta1:
 	VFMADD231PS Y18, Y6, Y7
 	VMOVUPS Y7, K1, 64(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, K1, 64(DI)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, K1, 64(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8533,8 +10164,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -8614,6 +10245,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8734,6 +10368,56 @@ beta1:
 	VFMADD231PS Y20, Y7, Y8
 	VMOVUPS Y8, K1, 64(CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, K1, 64(DI)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, K1, 64(CX)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, K1, 64(CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8782,8 +10466,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -8868,6 +10552,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9002,6 +10689,62 @@ beta1:
 	VFMADD231PS Y22, Y8, Y9
 	VMOVUPS Y9, K1, 64(CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, K1, 64(DI)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, K1, 64(CX)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -9054,8 +10797,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9145,6 +10888,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9293,6 +11039,68 @@ beta1:
 	VFMADD231PS Y24, Y9, Y10
 	VMOVUPS Y10, K1, 64(CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, K1, 64(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, K1, 64(CX)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, K1, 64(CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -9349,8 +11157,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9445,6 +11253,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9607,6 +11418,74 @@ beta1:
 	VFMADD231PS Y26, Y10, Y11
 	VMOVUPS Y11, K1, 64(CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, K1, 64(DI)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, K1, 64(CX)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, K1, 64(CX)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -9667,8 +11546,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x24_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x24_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9768,6 +11647,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9941,6 +11823,80 @@ beta1:
 	VFMADD231PS Z28, Z26, Z27
 	VMOVUPS Z27, (CX)(BX*1)
 	VMOVUPS.Z 64(CX)(BX*1), K1, Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, K1, 64(CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, K1, 64(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, K1, 64(CX)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, K1, 64(CX)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
 	VFMADD231PS Y28, Y11, Y12
 	VMOVUPS Y12, K1, 64(CX)(BX*1)
 	JMP next
@@ -10008,8 +11964,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10044,6 +12000,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10063,6 +12022,14 @@ beta1:
 	VFMADD231PS Z6, Z2, Z4
 	VMOVUPS Z4, (DI)
 	VMOVUPS 64(DI), Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, 64(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VMOVUPS 64(R15), Z5
 	VFMADD231PS Z6, Z3, Z5
 	VMOVUPS Z5, 64(DI)
 	JMP next
@@ -10086,8 +12053,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10127,6 +12094,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10163,6 +12133,20 @@ beta1:
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, 64(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10187,8 +12171,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10233,6 +12217,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10283,6 +12270,26 @@ beta1:
 	VFMADD231PS Z10, Z7, Z9
 	VMOVUPS Z9, 64(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, 64(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10311,8 +12318,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10362,6 +12369,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10426,6 +12436,32 @@ beta1:
 	VFMADD231PS Z12, Z9, Z11
 	VMOVUPS Z11, 64(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, 64(DI)(R11*2)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, 64(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10458,8 +12494,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10514,6 +12550,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10592,6 +12631,38 @@ beta1:
 	VFMADD231PS Z14, Z11, Z13
 	VMOVUPS Z13, 64(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(AX*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10628,8 +12699,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10689,6 +12760,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10781,6 +12855,44 @@ beta1:
 	VFMADD231PS Z16, Z13, Z15
 	VMOVUPS Z15, 64(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, 64(DI)(R11*4)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, 64(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10821,8 +12933,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -10890,6 +13002,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10996,6 +13111,50 @@ beta1:
 	VFMADD231PS Z18, Z15, Z17
 	VMOVUPS Z17, 64(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, 64(DI)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, 64(DI)(R11*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 64(DI)(R11*2)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 64(DI)(AX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 64(DI)(R11*4)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 64(DI)(BX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, 64(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11040,8 +13199,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -11114,6 +13273,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11234,6 +13396,56 @@ beta1:
 	VFMADD231PS Z20, Z17, Z19
 	VMOVUPS Z19, 64(CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(BX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(CX)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11282,8 +13494,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -11361,6 +13573,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11495,6 +13710,62 @@ beta1:
 	VFMADD231PS Z22, Z19, Z21
 	VMOVUPS Z21, 64(CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 64(CX)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 64(CX)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, 64(CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11547,8 +13818,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -11631,6 +13902,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11779,6 +14053,68 @@ beta1:
 	VFMADD231PS Z24, Z21, Z23
 	VMOVUPS Z23, 64(CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, 64(DI)(BX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, 64(CX)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, 64(CX)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, 64(CX)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, 64(CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11835,8 +14171,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -11924,6 +14260,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12086,6 +14425,74 @@ beta1:
 	VFMADD231PS Z26, Z23, Z25
 	VMOVUPS Z25, 64(CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(CX)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(CX)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(CX)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -12146,8 +14553,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x32(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x32(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12240,6 +14647,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12413,6 +14823,80 @@ beta1:
 	VFMADD231PS Z28, Z13, Z26
 	VMOVUPS Z26, (CX)(BX*1)
 	VMOVUPS 64(CX)(BX*1), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, 64(CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, 64(CX)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, 64(CX)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, 64(CX)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VMOVUPS 64(R15), Z27
 	VFMADD231PS Z28, Z25, Z27
 	VMOVUPS Z27, 64(CX)(BX*1)
 	JMP next
@@ -12480,8 +14964,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -12523,6 +15007,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12542,6 +15029,14 @@ beta1:
 	VFMADD231PS Z6, Z2, Z4
 	VMOVUPS Z4, (DI)
 	VMOVUPS.Z 64(DI), K1, Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, K1, 64(DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VMOVUPS.Z 64(R15), K1, Z5
 	VFMADD231PS Z6, Z3, Z5
 	VMOVUPS Z5, K1, 64(DI)
 	JMP next
@@ -12565,8 +15060,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -12613,6 +15108,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12649,6 +15147,20 @@ beta1:
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, K1, 64(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS.Z 64(R15), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 64(DI)
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, K1, 64(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -12673,8 +15185,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -12726,6 +15238,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12776,6 +15291,26 @@ beta1:
 	VFMADD231PS Z10, Z7, Z9
 	VMOVUPS Z9, K1, 64(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 64(DI)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -12804,8 +15339,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -12862,6 +15397,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12926,6 +15464,32 @@ beta1:
 	VFMADD231PS Z12, Z9, Z11
 	VMOVUPS Z11, K1, 64(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, K1, 64(DI)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, K1, 64(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -12958,8 +15522,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -13021,6 +15585,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13099,6 +15666,38 @@ beta1:
 	VFMADD231PS Z14, Z11, Z13
 	VMOVUPS Z13, K1, 64(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, K1, 64(DI)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13135,8 +15734,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -13203,6 +15802,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13295,6 +15897,44 @@ beta1:
 	VFMADD231PS Z16, Z13, Z15
 	VMOVUPS Z15, K1, 64(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, K1, 64(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, K1, 64(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13335,8 +15975,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -13411,6 +16051,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13517,6 +16160,50 @@ beta1:
 	VFMADD231PS Z18, Z15, Z17
 	VMOVUPS Z17, K1, 64(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, K1, 64(DI)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, K1, 64(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13561,8 +16248,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -13642,6 +16329,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13762,6 +16452,56 @@ beta1:
 	VFMADD231PS Z20, Z17, Z19
 	VMOVUPS Z19, K1, 64(CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, K1, 64(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 64(CX)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, K1, 64(CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13810,8 +16550,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_9x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_9x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -13896,6 +16636,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14030,6 +16773,62 @@ beta1:
 	VFMADD231PS Z22, Z19, Z21
 	VMOVUPS Z21, K1, 64(CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, K1, 64(DI)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 64(CX)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -14082,8 +16881,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_10x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_10x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -14173,6 +16972,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14321,6 +17123,68 @@ beta1:
 	VFMADD231PS Z24, Z21, Z23
 	VMOVUPS Z23, K1, 64(CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, K1, 64(DI)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, K1, 64(CX)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, K1, 64(CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -14377,8 +17241,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_11x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_11x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -14473,6 +17337,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14635,6 +17502,74 @@ beta1:
 	VFMADD231PS Z26, Z23, Z25
 	VMOVUPS Z25, K1, 64(CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, K1, 64(DI)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 64(CX)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 64(CX)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -14695,8 +17630,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_12x32_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_12x32_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -14796,6 +17731,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14969,6 +17907,80 @@ beta1:
 	VFMADD231PS Z28, Z13, Z26
 	VMOVUPS Z26, (CX)(BX*1)
 	VMOVUPS.Z 64(CX)(BX*1), K1, Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, K1, 64(CX)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, K1, 64(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, K1, 64(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, K1, 64(DI)(BX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, K1, 64(CX)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, K1, 64(CX)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
 	VFMADD231PS Z28, Z25, Z27
 	VMOVUPS Z27, K1, 64(CX)(BX*1)
 	JMP next
@@ -15036,8 +18048,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15075,6 +18087,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15104,6 +18119,17 @@ beta1:
 	VFMADD231PS Y8, Y0, Y1
 	VMOVUPS Y1, 128(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R15), Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, 128(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -15126,8 +18152,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15172,6 +18198,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15222,6 +18251,26 @@ beta1:
 	VFMADD231PS Y11, Y1, Y2
 	VMOVUPS Y2, 128(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VMOVUPS 128(R15), Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, 128(DI)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, 128(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -15250,8 +18299,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15303,6 +18352,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15374,6 +18426,35 @@ beta1:
 	VFMADD231PS Y14, Y2, Y3
 	VMOVUPS Y3, 128(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, 128(DI)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, 128(DI)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, 128(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -15408,8 +18489,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15468,6 +18549,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15560,6 +18644,44 @@ beta1:
 	VFMADD231PS Y17, Y3, Y4
 	VMOVUPS Y4, 128(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, 128(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, 128(DI)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, 128(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -15600,8 +18722,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15667,6 +18789,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15780,6 +18905,53 @@ beta1:
 	VFMADD231PS Y20, Y4, Y5
 	VMOVUPS Y5, 128(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, 128(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, 128(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, 128(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, 128(DI)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, 128(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -15826,8 +18998,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -15900,6 +19072,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16034,6 +19209,62 @@ beta1:
 	VFMADD231PS Y23, Y5, Y6
 	VMOVUPS Y6, 128(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, 128(DI)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, 128(DI)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, 128(DI)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, 128(DI)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, 128(DI)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, 128(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16086,8 +19317,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -16170,6 +19401,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16325,6 +19559,71 @@ beta1:
 	VFMADD231PS Y26, Y6, Y7
 	VMOVUPS Y7, 128(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, 128(DI)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, 128(DI)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, 128(DI)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, 128(DI)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, 128(DI)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, 128(DI)(BX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, 128(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16383,8 +19682,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x40(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x40(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -16474,6 +19773,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16647,6 +19949,80 @@ beta1:
 	VFMADD231PS Z29, Z26, Z28
 	VMOVUPS Z28, 64(CX)(R11*1)
 	VMOVUPS 128(CX)(R11*1), Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, 128(CX)(R11*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, 128(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, 128(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, 128(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, 128(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, 128(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, 128(DI)(BX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, 128(CX)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VMOVUPS 128(R15), Y8
 	VFMADD231PS Y29, Y7, Y8
 	VMOVUPS Y8, 128(CX)(R11*1)
 	JMP next
@@ -16714,8 +20090,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -16760,6 +20136,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16789,6 +20168,17 @@ beta1:
 	VFMADD231PS Y8, Y0, Y1
 	VMOVUPS Y1, K1, 128(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, K1, 128(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16811,8 +20201,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -16864,6 +20254,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16914,6 +20307,26 @@ beta1:
 	VFMADD231PS Y11, Y1, Y2
 	VMOVUPS Y2, K1, 128(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, K1, 128(DI)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, K1, 128(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16942,8 +20355,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -17002,6 +20415,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17073,6 +20489,35 @@ beta1:
 	VFMADD231PS Y14, Y2, Y3
 	VMOVUPS Y3, K1, 128(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, K1, 128(DI)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17107,8 +20552,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -17174,6 +20619,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17266,6 +20714,44 @@ beta1:
 	VFMADD231PS Y17, Y3, Y4
 	VMOVUPS Y4, K1, 128(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, K1, 128(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, K1, 128(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17306,8 +20792,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -17380,6 +20866,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17493,6 +20982,53 @@ beta1:
 	VFMADD231PS Y20, Y4, Y5
 	VMOVUPS Y5, K1, 128(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, K1, 128(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17539,8 +21075,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -17620,6 +21156,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17754,6 +21293,62 @@ beta1:
 	VFMADD231PS Y23, Y5, Y6
 	VMOVUPS Y6, K1, 128(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, K1, 128(DI)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, K1, 128(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17806,8 +21401,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -17897,6 +21492,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18052,6 +21650,71 @@ beta1:
 	VFMADD231PS Y26, Y6, Y7
 	VMOVUPS Y7, K1, 128(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, K1, 128(DI)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, K1, 128(DI)(BX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, K1, 128(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -18110,8 +21773,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x40_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x40_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -18208,6 +21871,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18381,6 +22047,80 @@ beta1:
 	VFMADD231PS Z29, Z26, Z28
 	VMOVUPS Z28, 64(CX)(R11*1)
 	VMOVUPS.Z 128(CX)(R11*1), K1, Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, K1, 128(CX)(R11*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, K1, 128(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, K1, 128(DI)(BX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, K1, 128(CX)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y8
 	VFMADD231PS Y29, Y7, Y8
 	VMOVUPS Y8, K1, 128(CX)(R11*1)
 	JMP next
@@ -18448,8 +22188,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18487,6 +22227,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18516,6 +22259,17 @@ beta1:
 	VFMADD231PS Z8, Z4, Z7
 	VMOVUPS Z7, 128(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VMOVUPS 128(R15), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 128(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -18538,8 +22292,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18584,6 +22338,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18634,6 +22391,26 @@ beta1:
 	VFMADD231PS Z11, Z7, Z10
 	VMOVUPS Z10, 128(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS 128(R15), Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, 128(DI)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 128(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -18662,8 +22439,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18715,6 +22492,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18786,6 +22566,35 @@ beta1:
 	VFMADD231PS Z14, Z10, Z13
 	VMOVUPS Z13, 128(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -18820,8 +22629,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18880,6 +22689,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18972,6 +22784,44 @@ beta1:
 	VFMADD231PS Z17, Z13, Z16
 	VMOVUPS Z16, 128(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 128(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19012,8 +22862,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19079,6 +22929,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19192,6 +23045,53 @@ beta1:
 	VFMADD231PS Z20, Z16, Z19
 	VMOVUPS Z19, 128(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 128(DI)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 128(DI)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 128(DI)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 128(DI)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 128(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19238,8 +23138,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19312,6 +23212,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19446,6 +23349,62 @@ beta1:
 	VFMADD231PS Z23, Z19, Z22
 	VMOVUPS Z22, 128(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, 128(DI)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 128(DI)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 128(DI)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 128(DI)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 128(DI)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 128(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19498,8 +23457,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19582,6 +23541,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19737,6 +23699,71 @@ beta1:
 	VFMADD231PS Z26, Z22, Z25
 	VMOVUPS Z25, 128(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(BX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19795,8 +23822,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x48(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x48(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19886,6 +23913,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20059,6 +24089,80 @@ beta1:
 	VFMADD231PS Z29, Z17, Z27
 	VMOVUPS Z27, 64(CX)(R11*1)
 	VMOVUPS 128(CX)(R11*1), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 128(CX)(R11*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 128(CX)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS 128(R15), Z28
 	VFMADD231PS Z29, Z25, Z28
 	VMOVUPS Z28, 128(CX)(R11*1)
 	JMP next
@@ -20126,8 +24230,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20172,6 +24276,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20201,6 +24308,17 @@ beta1:
 	VFMADD231PS Z8, Z4, Z7
 	VMOVUPS Z7, K1, 128(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 128(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -20223,8 +24341,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20276,6 +24394,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20326,6 +24447,26 @@ beta1:
 	VFMADD231PS Z11, Z7, Z10
 	VMOVUPS Z10, K1, 128(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, K1, 128(DI)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, K1, 128(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -20354,8 +24495,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20414,6 +24555,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20485,6 +24629,35 @@ beta1:
 	VFMADD231PS Z14, Z10, Z13
 	VMOVUPS Z13, K1, 128(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 128(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -20519,8 +24692,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20586,6 +24759,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20678,6 +24854,44 @@ beta1:
 	VFMADD231PS Z17, Z13, Z16
 	VMOVUPS Z16, K1, 128(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, K1, 128(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, K1, 128(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -20718,8 +24932,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20792,6 +25006,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20905,6 +25122,53 @@ beta1:
 	VFMADD231PS Z20, Z16, Z19
 	VMOVUPS Z19, K1, 128(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 128(DI)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -20951,8 +25215,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21032,6 +25296,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21166,6 +25433,62 @@ beta1:
 	VFMADD231PS Z23, Z19, Z22
 	VMOVUPS Z22, K1, 128(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, K1, 128(DI)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, K1, 128(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -21218,8 +25541,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_7x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_7x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21309,6 +25632,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21464,6 +25790,71 @@ beta1:
 	VFMADD231PS Z26, Z22, Z25
 	VMOVUPS Z25, K1, 128(CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 128(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 128(DI)(BX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 128(CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -21522,8 +25913,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_8x48_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_8x48_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21620,6 +26011,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21793,6 +26187,80 @@ beta1:
 	VFMADD231PS Z29, Z17, Z27
 	VMOVUPS Z27, 64(CX)(R11*1)
 	VMOVUPS.Z 128(CX)(R11*1), K1, Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, K1, 128(CX)(R11*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, K1, 128(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, K1, 128(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, K1, 128(DI)(BX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, K1, 128(CX)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z28
 	VFMADD231PS Z29, Z25, Z28
 	VMOVUPS Z28, K1, 128(CX)(R11*1)
 	JMP next
@@ -21860,8 +26328,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -21902,6 +26370,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21938,6 +26409,20 @@ beta1:
 	VFMADD231PS Y10, Y0, Y1
 	VMOVUPS Y1, 192(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R15), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VMOVUPS 128(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VMOVUPS 192(R15), Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, 192(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -21962,8 +26447,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22013,6 +26498,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22077,6 +26565,32 @@ beta1:
 	VFMADD231PS Y14, Y1, Y2
 	VMOVUPS Y2, 192(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS 192(R15), Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, 192(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, 192(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -22109,8 +26623,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22169,6 +26683,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22261,6 +26778,44 @@ beta1:
 	VFMADD231PS Y18, Y2, Y3
 	VMOVUPS Y3, 192(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, 192(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, 192(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, 192(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -22301,8 +26856,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22370,6 +26925,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22490,6 +27048,56 @@ beta1:
 	VFMADD231PS Y22, Y3, Y4
 	VMOVUPS Y4, 192(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, 192(DI)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, 192(DI)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, 192(DI)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, 192(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -22538,8 +27146,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22616,6 +27224,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22764,6 +27375,68 @@ beta1:
 	VFMADD231PS Y26, Y4, Y5
 	VMOVUPS Y5, 192(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, 192(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, 192(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, 192(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, 192(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, 192(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -22820,8 +27493,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x56(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x56(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22907,6 +27580,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23080,6 +27756,80 @@ beta1:
 	VFMADD231PS Z30, Z26, Z29
 	VMOVUPS Z29, 128(DI)(BX*1)
 	VMOVUPS 192(DI)(BX*1), Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, 192(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, 192(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, 192(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, 192(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, 192(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VMOVUPS 192(R15), Y6
 	VFMADD231PS Y30, Y5, Y6
 	VMOVUPS Y6, 192(DI)(BX*1)
 	JMP next
@@ -23147,8 +27897,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -23196,6 +27946,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23232,6 +27985,20 @@ beta1:
 	VFMADD231PS Y10, Y0, Y1
 	VMOVUPS Y1, K1, 192(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R15), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VMOVUPS 128(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, K1, 192(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23256,8 +28023,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -23314,6 +28081,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23378,6 +28148,32 @@ beta1:
 	VFMADD231PS Y14, Y1, Y2
 	VMOVUPS Y2, K1, 192(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, K1, 192(DI)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, K1, 192(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23410,8 +28206,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -23477,6 +28273,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23569,6 +28368,44 @@ beta1:
 	VFMADD231PS Y18, Y2, Y3
 	VMOVUPS Y3, K1, 192(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, K1, 192(DI)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23609,8 +28446,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -23685,6 +28522,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23805,6 +28645,56 @@ beta1:
 	VFMADD231PS Y22, Y3, Y4
 	VMOVUPS Y4, K1, 192(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, K1, 192(DI)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, K1, 192(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23853,8 +28743,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -23938,6 +28828,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24086,6 +28979,68 @@ beta1:
 	VFMADD231PS Y26, Y4, Y5
 	VMOVUPS Y5, K1, 192(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, K1, 192(DI)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, K1, 192(DI)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -24142,8 +29097,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x56_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x56_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -24236,6 +29191,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24409,6 +29367,80 @@ beta1:
 	VFMADD231PS Z30, Z26, Z29
 	VMOVUPS Z29, 128(DI)(BX*1)
 	VMOVUPS.Z 192(DI)(BX*1), K1, Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, K1, 192(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, K1, 192(DI)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, K1, 192(DI)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VMOVUPS.Z 192(R15), K1, Y6
 	VFMADD231PS Y30, Y5, Y6
 	VMOVUPS Y6, K1, 192(DI)(BX*1)
 	JMP next
@@ -24476,8 +29508,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -24518,6 +29550,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24554,6 +29589,20 @@ beta1:
 	VFMADD231PS Z10, Z5, Z9
 	VMOVUPS Z9, 192(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VMOVUPS 192(R15), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 192(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -24578,8 +29627,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -24629,6 +29678,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24693,6 +29745,32 @@ beta1:
 	VFMADD231PS Z14, Z9, Z13
 	VMOVUPS Z13, 192(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VMOVUPS 192(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 192(DI)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 192(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -24725,8 +29803,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -24785,6 +29863,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24877,6 +29958,44 @@ beta1:
 	VFMADD231PS Z18, Z13, Z17
 	VMOVUPS Z17, 192(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 192(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 192(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 192(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -24917,8 +30036,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -24986,6 +30105,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25106,6 +30228,56 @@ beta1:
 	VFMADD231PS Z22, Z17, Z21
 	VMOVUPS Z21, 192(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 192(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 192(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 192(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 192(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -25154,8 +30326,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -25232,6 +30404,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25380,6 +30555,68 @@ beta1:
 	VFMADD231PS Z26, Z21, Z25
 	VMOVUPS Z25, 192(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 192(DI)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 192(DI)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 192(DI)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 192(DI)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 192(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -25436,8 +30673,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x64(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x64(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -25523,6 +30760,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25696,6 +30936,80 @@ beta1:
 	VFMADD231PS Z30, Z19, Z28
 	VMOVUPS Z28, 128(DI)(BX*1)
 	VMOVUPS 192(DI)(BX*1), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 192(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, 192(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 192(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 192(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 192(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 192(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VMOVUPS 192(R15), Z29
 	VFMADD231PS Z30, Z25, Z29
 	VMOVUPS Z29, 192(DI)(BX*1)
 	JMP next
@@ -25763,8 +31077,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_1x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_1x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -25812,6 +31126,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25848,6 +31165,20 @@ beta1:
 	VFMADD231PS Z10, Z5, Z9
 	VMOVUPS Z9, K1, 192(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 192(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -25872,8 +31203,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_2x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_2x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -25930,6 +31261,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25994,6 +31328,32 @@ beta1:
 	VFMADD231PS Z14, Z9, Z13
 	VMOVUPS Z13, K1, 192(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 192(DI)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 192(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -26026,8 +31386,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_3x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_3x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -26093,6 +31453,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26185,6 +31548,44 @@ beta1:
 	VFMADD231PS Z18, Z13, Z17
 	VMOVUPS Z17, K1, 192(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 192(DI)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -26225,8 +31626,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_4x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_4x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -26301,6 +31702,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26421,6 +31825,56 @@ beta1:
 	VFMADD231PS Z22, Z17, Z21
 	VMOVUPS Z21, K1, 192(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 192(DI)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 192(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -26469,8 +31923,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_5x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_5x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -26554,6 +32008,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26702,6 +32159,68 @@ beta1:
 	VFMADD231PS Z26, Z21, Z25
 	VMOVUPS Z25, K1, 192(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 192(DI)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 192(DI)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -26758,8 +32277,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX512_6x64_tail(SB), NOSPLIT, $0-88
+// func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX512_6x64_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -26852,6 +32371,9 @@ loop:
 	JNZ loop
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27025,6 +32547,80 @@ beta1:
 	VFMADD231PS Z30, Z19, Z28
 	VMOVUPS Z28, 128(DI)(BX*1)
 	VMOVUPS.Z 192(DI)(BX*1), K1, Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, K1, 192(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, K1, 192(DI)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, K1, 192(DI)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VMOVUPS.Z 192(R15), K1, Z29
 	VFMADD231PS Z30, Z25, Z29
 	VMOVUPS Z29, K1, 192(DI)(BX*1)
 	JMP next
@@ -27092,8 +32688,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_1x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_1x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27124,6 +32720,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y1
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27137,6 +32736,11 @@ loop:
 	JMP next
 beta1:
 	VMOVUPS (DI), Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMOVUPS Y3, (DI)
+	JMP next
+bias:
+	VMOVUPS (R15), Y3
 	VFMADD231PS Y1, Y0, Y3
 	VMOVUPS Y3, (DI)
 	JMP next
@@ -27158,8 +32762,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_2x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_2x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27193,6 +32797,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y2
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27216,6 +32823,14 @@ beta1:
 	VFMADD231PS Y2, Y1, Y4
 	VMOVUPS Y4, (DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27236,8 +32851,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_3x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_3x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27274,6 +32889,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y3
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27304,6 +32922,17 @@ beta1:
 	VFMADD231PS Y3, Y2, Y5
 	VMOVUPS Y5, (DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27326,8 +32955,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_4x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_4x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27367,6 +32996,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y4
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27404,6 +33036,20 @@ beta1:
 	VFMADD231PS Y4, Y3, Y6
 	VMOVUPS Y6, (DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27428,8 +33074,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_5x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_5x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27472,6 +33118,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y5
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27516,6 +33165,23 @@ beta1:
 	VFMADD231PS Y5, Y4, Y7
 	VMOVUPS Y7, (DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27542,8 +33208,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_6x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_6x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27589,6 +33255,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y6
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27640,6 +33309,26 @@ beta1:
 	VFMADD231PS Y6, Y5, Y8
 	VMOVUPS Y8, (DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27668,8 +33357,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_7x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_7x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27721,6 +33410,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y7
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27779,6 +33471,29 @@ beta1:
 	VFMADD231PS Y7, Y6, Y9
 	VMOVUPS Y9, (CX)
 	JMP next
+bias:
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMOVUPS Y9, (CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27809,8 +33524,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_8x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_8x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27865,6 +33580,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y8
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27930,6 +33648,32 @@ beta1:
 	VFMADD231PS Y8, Y7, Y10
 	VMOVUPS Y10, (CX)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27962,8 +33706,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_9x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_9x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -28021,6 +33765,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y9
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28093,6 +33840,35 @@ beta1:
 	VFMADD231PS Y9, Y8, Y11
 	VMOVUPS Y11, (CX)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28127,8 +33903,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_10x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_10x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -28189,6 +33965,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y10
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28268,6 +34047,38 @@ beta1:
 	VFMADD231PS Y10, Y9, Y12
 	VMOVUPS Y12, (CX)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28304,8 +34115,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_11x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_11x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -28369,6 +34180,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y11
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28455,6 +34269,41 @@ beta1:
 	VFMADD231PS Y11, Y10, Y13
 	VMOVUPS Y13, (CX)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMOVUPS Y13, (DI)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMOVUPS Y13, (DI)(R11*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMOVUPS Y13, (DI)(R11*2)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMOVUPS Y13, (DI)(AX*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMOVUPS Y13, (DI)(R11*4)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMOVUPS Y13, (DI)(BX*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMOVUPS Y13, (CX)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMOVUPS Y13, (CX)(R11*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMOVUPS Y13, (CX)(R11*2)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMOVUPS Y13, (CX)(AX*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMOVUPS Y13, (CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28493,8 +34342,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_12x8(SB), NOSPLIT, $0-88
+// func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_12x8(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -28561,6 +34410,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y12
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28654,6 +34506,44 @@ beta1:
 	VFMADD231PS Y12, Y11, Y14
 	VMOVUPS Y14, (CX)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, (CX)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, (CX)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, (CX)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, (CX)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, (CX)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, (CX)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28694,8 +34584,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_1x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_1x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -28731,6 +34621,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y1
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28744,6 +34637,11 @@ loop:
 	JMP next
 beta1:
 	VMASKMOVPS (DI), Y15, Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMASKMOVPS Y3, Y15, (DI)
+	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y3
 	VFMADD231PS Y1, Y0, Y3
 	VMASKMOVPS Y3, Y15, (DI)
 	JMP next
@@ -28765,8 +34663,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_2x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_2x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -28805,6 +34703,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y2
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28828,6 +34729,14 @@ beta1:
 	VFMADD231PS Y2, Y1, Y4
 	VMASKMOVPS Y4, Y15, (DI)(R11*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMASKMOVPS Y4, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, (DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28848,8 +34757,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_3x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_3x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -28891,6 +34800,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y3
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28921,6 +34833,17 @@ beta1:
 	VFMADD231PS Y3, Y2, Y5
 	VMASKMOVPS Y5, Y15, (DI)(R11*2)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMASKMOVPS Y5, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28943,8 +34866,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_4x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_4x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -28989,6 +34912,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y4
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29026,6 +34952,20 @@ beta1:
 	VFMADD231PS Y4, Y3, Y6
 	VMASKMOVPS Y6, Y15, (DI)(AX*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMASKMOVPS Y6, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, (DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29050,8 +34990,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_5x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_5x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29099,6 +35039,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y5
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29143,6 +35086,23 @@ beta1:
 	VFMADD231PS Y5, Y4, Y7
 	VMASKMOVPS Y7, Y15, (DI)(R11*4)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMASKMOVPS Y7, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMASKMOVPS Y7, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29169,8 +35129,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_6x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_6x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29221,6 +35181,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y6
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29272,6 +35235,26 @@ beta1:
 	VFMADD231PS Y6, Y5, Y8
 	VMASKMOVPS Y8, Y15, (DI)(BX*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMASKMOVPS Y8, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, (DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29300,8 +35283,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_7x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_7x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29358,6 +35341,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y7
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29416,6 +35402,29 @@ beta1:
 	VFMADD231PS Y7, Y6, Y9
 	VMASKMOVPS Y9, Y15, (CX)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMASKMOVPS Y9, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMASKMOVPS Y9, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMASKMOVPS Y9, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMASKMOVPS Y9, Y15, (CX)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29446,8 +35455,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_8x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_8x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29507,6 +35516,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y8
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29572,6 +35584,32 @@ beta1:
 	VFMADD231PS Y8, Y7, Y10
 	VMASKMOVPS Y10, Y15, (CX)(R11*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMASKMOVPS Y10, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMASKMOVPS Y10, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, (CX)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, (CX)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29604,8 +35642,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_9x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_9x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29668,6 +35706,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y9
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29740,6 +35781,35 @@ beta1:
 	VFMADD231PS Y9, Y8, Y11
 	VMASKMOVPS Y11, Y15, (CX)(R11*2)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMASKMOVPS Y11, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMASKMOVPS Y11, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMASKMOVPS Y11, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMASKMOVPS Y11, Y15, (CX)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29774,8 +35844,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_10x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_10x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -29841,6 +35911,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y10
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29920,6 +35993,38 @@ beta1:
 	VFMADD231PS Y10, Y9, Y12
 	VMASKMOVPS Y12, Y15, (CX)(AX*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMASKMOVPS Y12, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMASKMOVPS Y12, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, (CX)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*2)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, (CX)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29956,8 +36061,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_11x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_11x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -30026,6 +36131,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y11
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30112,6 +36220,41 @@ beta1:
 	VFMADD231PS Y11, Y10, Y13
 	VMASKMOVPS Y13, Y15, (CX)(R11*4)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMASKMOVPS Y13, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMASKMOVPS Y13, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMASKMOVPS Y13, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMASKMOVPS Y13, Y15, (CX)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*2)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMASKMOVPS Y13, Y15, (CX)(AX*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30150,8 +36293,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_12x8_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_12x8_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -30223,6 +36366,9 @@ loop:
 	LEAQ (R11)(R11*4), BX
 	LEAQ (DI)(AX*2), CX
 	VBROADCASTSS alpha+72(FP), Y12
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30316,6 +36462,44 @@ beta1:
 	VFMADD231PS Y12, Y11, Y14
 	VMASKMOVPS Y14, Y15, (CX)(BX*1)
 	JMP next
+bias:
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMASKMOVPS Y14, Y15, (DI)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*2)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMASKMOVPS Y14, Y15, (DI)(AX*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*4)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMASKMOVPS Y14, Y15, (DI)(BX*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, (CX)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*2)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, (CX)(AX*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*4)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, (CX)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30356,8 +36540,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_1x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_1x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30391,6 +36575,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y2
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30414,6 +36601,14 @@ beta1:
 	VFMADD231PS Y2, Y1, Y4
 	VMOVUPS Y4, 32(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS 32(R15), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, 32(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30434,8 +36629,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_2x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_2x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30474,6 +36669,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y4
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30511,6 +36709,20 @@ beta1:
 	VFMADD231PS Y4, Y3, Y6
 	VMOVUPS Y6, 32(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS 32(R15), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, 32(DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS 32(R15), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, 32(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30535,8 +36747,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_3x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_3x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30580,6 +36792,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y6
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30631,6 +36846,26 @@ beta1:
 	VFMADD231PS Y6, Y5, Y8
 	VMOVUPS Y8, 32(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, 32(DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, 32(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30659,8 +36894,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_4x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_4x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30709,6 +36944,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y8
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30774,6 +37012,32 @@ beta1:
 	VFMADD231PS Y8, Y7, Y10
 	VMOVUPS Y10, 32(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, 32(DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, 32(DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, 32(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30806,8 +37070,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_5x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_5x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30861,6 +37125,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y10
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30940,6 +37207,38 @@ beta1:
 	VFMADD231PS Y10, Y9, Y12
 	VMOVUPS Y12, 32(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, 32(DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, 32(DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, 32(DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, 32(DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, 32(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30976,8 +37275,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_6x16(SB), NOSPLIT, $0-88
+// func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_6x16(SB), NOSPLIT, $0-96
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -31036,6 +37335,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y12
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31129,6 +37431,44 @@ beta1:
 	VFMADD231PS Y12, Y11, Y14
 	VMOVUPS Y14, 32(DI)(BX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, 32(DI)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, 32(DI)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, 32(DI)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, 32(DI)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, 32(DI)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, 32(DI)(BX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31169,8 +37509,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_1x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_1x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31209,6 +37549,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y2
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31232,6 +37575,14 @@ beta1:
 	VFMADD231PS Y2, Y1, Y4
 	VMASKMOVPS Y4, Y15, 32(DI)
 	JMP next
+bias:
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMASKMOVPS 32(R15), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, 32(DI)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31252,8 +37603,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_2x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_2x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31297,6 +37648,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y4
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31334,6 +37688,20 @@ beta1:
 	VFMADD231PS Y4, Y3, Y6
 	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMASKMOVPS 32(R15), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31358,8 +37726,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_3x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_3x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31408,6 +37776,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y6
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31459,6 +37830,26 @@ beta1:
 	VFMADD231PS Y6, Y5, Y8
 	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
 	JMP next
+bias:
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31487,8 +37878,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_4x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_4x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31542,6 +37933,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y8
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31607,6 +38001,32 @@ beta1:
 	VFMADD231PS Y8, Y7, Y10
 	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
 	JMP next
+bias:
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31639,8 +38059,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_5x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_5x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31699,6 +38119,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y10
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31778,6 +38201,38 @@ beta1:
 	VFMADD231PS Y10, Y9, Y12
 	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
 	JMP next
+bias:
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31814,8 +38269,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int)
-TEXT ·gemmAVX2_6x16_tail(SB), NOSPLIT, $0-88
+// func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+TEXT ·gemmAVX2_6x16_tail(SB), NOSPLIT, $0-96
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -31879,6 +38334,9 @@ loop:
 	LEAQ (R11)(R11*2), AX
 	LEAQ (R11)(R11*4), BX
 	VBROADCASTSS alpha+72(FP), Y12
+	MOVQ bias+88(FP), R15
+	TESTQ R15, R15
+	JNZ bias
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31969,6 +38427,44 @@ beta1:
 	VFMADD231PS Y12, Y5, Y14
 	VMOVUPS Y14, (DI)(BX*1)
 	VMASKMOVPS 32(DI)(BX*1), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
+	JMP next
+bias:
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMASKMOVPS 32(R15), Y15, Y14
 	VFMADD231PS Y12, Y11, Y14
 	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
 	JMP next

@@ -60,15 +60,26 @@ func gemmWith(kern gemmKernel, transA, transB bool, m, n, k int, alpha float32, 
 		gemmPackedB(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	gemmNN(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// gemmNN is gemmWith for an untransposed B, k > 0, reading B in place. If
+// bias is not nil, the first k block computes C = alpha·A·B + bias
+// (beta ignored) in the kernels' epilogue; later blocks accumulate.
+func gemmNN(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	rsa, csa := gemmStrides(transA, lda)
 	for pc := 0; pc < k; pc += gemmKC {
 		kb := min(gemmKC, k-pc)
-		bt := beta
+		bt, bs := beta, bias
 		if pc > 0 {
-			bt = 1
+			bt, bs = 1, nil
 		}
 		for jc := 0; jc < n; jc += gemmNC {
-			gemmPanel(kern, m, min(gemmNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, bt, c[jc:], ldc)
+			var bj []float32
+			if bs != nil {
+				bj = bs[jc:]
+			}
+			gemmPanel(kern, m, min(gemmNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, bt, c[jc:], ldc, bj)
 		}
 	}
 }
@@ -90,7 +101,7 @@ func gemmPackedB(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []f
 			if pc > 0 {
 				bt = 1
 			}
-			gemmPanel(kern, m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, bt, c[jc:], ldc)
+			gemmPanel(kern, m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, bt, c[jc:], ldc, nil)
 		}
 	}
 }
@@ -105,16 +116,20 @@ func gemmStrides(transA bool, lda int) (rsa, csa int) {
 
 // gemmPanel computes C[m, nb] = alpha·A[m, kb]·B[kb, nb] + beta·C for one
 // column panel (nb ≤ gemmNC), A element (i, p) at a[i·rsa + p·csa] and B
-// row p at b[p·ldb:].
-func gemmPanel(kern gemmKernel, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// row p at b[p·ldb:]; or C = alpha·A·B + bias[:nb] if bias is not nil.
+func gemmPanel(kern gemmKernel, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	switch kern {
 	case kernelAVX512:
-		gemmAsmPanel(true, m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc)
+		gemmAsmPanel(true, m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, bias)
 	case kernelAVX2:
 		for j := 0; j < nb; j += 16 { // the AVX2 tiles are 16 columns wide
-			gemmAsmPanel(false, m, min(16, nb-j), kb, alpha, a, rsa, csa, b[j:], ldb, beta, c[j:], ldc)
+			var bj []float32
+			if bias != nil {
+				bj = bias[j:]
+			}
+			gemmAsmPanel(false, m, min(16, nb-j), kb, alpha, a, rsa, csa, b[j:], ldb, beta, c[j:], ldc, bj)
 		}
 	default:
-		gemmGoPanel(m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc)
+		gemmGoPanel(m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, bias)
 	}
 }

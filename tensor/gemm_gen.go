@@ -8,7 +8,13 @@
 //
 //	C[mr, n] = alpha · A[mr, k] · B[k, n] + beta · C
 //
-// for a column panel of n ≤ cols columns, where cols is the kernel's width.
+// for a column panel of n ≤ cols columns, where cols is the kernel's width;
+// or, if bias is not nil,
+//
+//	C[mr, n] = alpha · A[mr, k] · B[k, n] + bias[n]   (every row; C not read)
+//
+// with one FMA per element, as the beta == 1 path does on a C that holds
+// the bias: a linear layer's forward without copying the bias into C.
 // Element (i, p) of A is at a[i·rsa + p·csa], so one kernel reads A as
 // stored (rsa = lda, csa = 1) or transposed (rsa = 1, csa = lda) without a
 // copy. Row p of B is contiguous at b[p·ldb:]. The accumulators stay in
@@ -78,10 +84,10 @@ var isas = []isa{
 }
 
 // argSize is the size of a micro-kernel's argument frame: nine 8-byte words
-// (mt..ldc), alpha and beta (4 bytes each) and n.
-const argSize = 88
+// (mt..ldc), alpha and beta (4 bytes each), n and bias.
+const argSize = 96
 
-const kernArgs = "mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int"
+const kernArgs = "mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32"
 
 func main() {
 	var s, g bytes.Buffer
@@ -115,7 +121,7 @@ func main() {
 			for v := 0; v < 2; v++ {
 				for mr := 1; mr <= sh.mrMax; mr++ {
 					kn := kern{x: x, sh: sh, mr: mr, masked: v == 1}
-					fmt.Fprintf(&g, "case %d<<5 | %d<<4 | %d:\n%s(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n)\n", sh.cols()/8, v, mr, kn.name())
+					fmt.Fprintf(&g, "case %d<<5 | %d<<4 | %d:\n%s(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)\n", sh.cols()/8, v, mr, kn.name())
 					fmt.Fprintf(&decls, "//go:noescape\nfunc %s(%s)\n\n", kn.name(), kernArgs)
 					kn.gen(&s)
 				}
@@ -368,7 +374,7 @@ func (k kern) gen(w *bytes.Buffer) {
 
 	// Epilogue: C = alpha·acc + beta·C, with C not read when beta == ±0,
 	// and shorter paths for the common beta == 1 (accumulate, and every k
-	// block after the first) and alpha == 1.
+	// block after the first) and alpha == 1; or C = alpha·acc + bias.
 	p("LEAQ (R11)(R11*2), AX")
 	p("LEAQ (R11)(R11*4), BX")
 	if mr > 6 {
@@ -377,6 +383,9 @@ func (k kern) gen(w *bytes.Buffer) {
 	if !avx512 {
 		p("VBROADCASTSS alpha+72(FP), %s", alpha(0))
 	}
+	p("MOVQ bias+88(FP), R15")
+	p("TESTQ R15, R15")
+	p("JNZ bias")
 	p("MOVL beta+76(FP), R15")
 	p("SHLL $1, R15") // drop the sign: ±0 → 0
 	p("JZ beta0")
@@ -404,6 +413,13 @@ func (k kern) gen(w *bytes.Buffer) {
 	w.WriteString("beta1:\n") // C += alpha·acc
 	eachC(func(r, v int, addr string) {
 		load(v, addr, ctmp(v))
+		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
+		store(v, ctmp(v), addr)
+	})
+	p("JMP next")
+	w.WriteString("bias:\n") // C = alpha·acc + bias
+	eachC(func(r, v int, addr string) {
+		load(v, withOffset(off(v), "(R15)"), ctmp(v))
 		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
 		store(v, ctmp(v), addr)
 	})

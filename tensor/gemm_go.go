@@ -5,9 +5,16 @@ package tensor
 // assembly kernels and computes each panel with 2×4 register tiles.
 
 // gemmGoPanel is gemmPanel on the portable kernel: it scales C by beta
-// (clearing it when beta == 0, without reading it) and then accumulates.
-func gemmGoPanel(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmScale(m, nb, beta, c, ldc)
+// (clearing it when beta == 0, without reading it), or sets every row to
+// bias if bias is not nil, and then accumulates.
+func gemmGoPanel(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	if bias != nil {
+		for i := range m {
+			copy(c[i*ldc:i*ldc+nb], bias[:nb])
+		}
+	} else {
+		gemmScale(m, nb, beta, c, ldc)
+	}
 	gemmGoBlock(m, nb, kb, alpha, a, rsa, csa, b, ldb, c, ldc)
 }
 
