@@ -66,6 +66,20 @@ function scores(p, toks) {
   return { prev: np ? prev / np : 0, ind: ni ? ind / ni : null };
 }
 
+// strongestInduction returns the head with the highest induction score on
+// this sequence (the last layer's first head if no token repeats).
+function strongestInduction() {
+  const d = state.data;
+  let best = { l: d.n_layers - 1, h: 0 }, top = -1;
+  for (let l = 0; l < d.n_layers; l++) {
+    for (let h = 0; h < d.n_heads; h++) {
+      const s = scores(d.patterns[l][h], d.tokens).ind;
+      if (s !== null && s > top) { top = s; best = { l, h }; }
+    }
+  }
+  return best;
+}
+
 function drawThumb(canvas, f) {
   const d = state.data, T = d.tokens.length;
   const dpr = window.devicePixelRatio || 1;
@@ -229,7 +243,7 @@ async function show(tokens) {
     const keep = state.focus && state.focus !== MAX && state.focus.l < data.n_layers && state.focus.h < data.n_heads;
     state.zoom = null;
     state.hoverPos = null;
-    focus(keep ? state.focus : (state.focus === MAX ? MAX : { l: data.n_layers - 1, h: 0 }));
+    focus(keep ? state.focus : (state.focus === MAX ? MAX : strongestInduction()));
     renderPreds();
     document.body.dataset.ready = 'attention';
   });
