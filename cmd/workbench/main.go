@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -54,6 +55,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if name == "help" || name == "-h" || name == "--help" {
 		usage(stdout)
 		return nil
+	}
+	if strings.HasPrefix(name, "-") { // flags and no command: serve's flags
+		return runServe(ctx, args, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == name {

@@ -40,6 +40,10 @@ func TestUsage(t *testing.T) {
 	if _, _, err := runCLI(t, "frobnicate"); err == nil {
 		t.Error("unknown command accepted")
 	}
+	// Flags without a command are serve's: a bad one is serve's error.
+	if _, _, err := runCLI(t, "--addr", "0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("workbench --addr 0.0.0.0:0: %v, want serve's loopback refusal", err)
+	}
 }
 
 func TestEvalJSONMatchesReference(t *testing.T) {
