@@ -84,7 +84,7 @@ func run(ctx context.Context, o report.Options) error {
 	r.Section("What to take away")
 	r.List(
 		"The full OV circuit `W_E·OV·W_U` is a vocabulary × vocabulary table of what a head writes for each token it attends to; a copying head has a bright diagonal and positive eigenvalues.",
-		"The positional QK circuit `W_pos·QK·W_posᵀ` shows where a head looks by position alone: the previous-token head's largest entry in each row sits just below the diagonal.",
+		"The positional QK circuit `W_pos·QK·W_posᵀ` shows where a head looks by position alone: for most queries the previous-token head's favourite key is the one just before — and where it is not, the circuit shows that too.",
 		"Composition scores are meaningful only against the random baseline 1/√d_model; the induction head composes with the previous-token head through its keys far more than through its queries or values.",
 		"Two heads in sequence act as a virtual head with OV circuit `OV₀·OV₁`; measuring its copying score shows whether a path of the model copies tokens end to end.",
 	)
@@ -271,6 +271,29 @@ func posQKSection(r *report.Report, w *circuits.Weights, prev int, prevScore flo
 		"previous-token behaviour (its measured score is %.2f) comes from the terms this picture leaves out: token–position "+
 		"cross terms of `(W_E + W_pos)·QK·(W_E + W_pos)ᵀ`. Reading a circuit off the weights is exact for what it "+
 		"includes and silent about the rest.", hits, c.NCtx-1, 100*frac, 100*onPrev, prevScore)
+	favourite := func(i int) int { return slices.Index(P[i][:i+1], slices.Max(P[i][:i+1])) }
+	lastHit := 0 // the last query that prefers its predecessor
+	for i := 1; i < c.NCtx; i++ {
+		if favourite(i) == i-1 {
+			lastHit = i
+		}
+	}
+	if lastHit > 0 && lastHit < c.NCtx-1 {
+		later := make(map[int]int) // favourite key of the queries after lastHit
+		for i := lastHit + 1; i < c.NCtx; i++ {
+			later[favourite(i)]++
+		}
+		fav, n := 0, 0
+		for k, v := range later {
+			if v > n || v == n && k < fav {
+				fav, n = k, v
+			}
+		}
+		r.P("The picture has a seam: no query after position **%d** prefers its predecessor, and %d of those %d later "+
+			"queries prefer position %d instead. Positions that late are always inside the second copy of the training "+
+			"sequences.", lastHit, n, c.NCtx-1-lastHit, fav)
+		r.Result("posqk_last_prev_query", lastHit)
+	}
 	return nil
 }
 

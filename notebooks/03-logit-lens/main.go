@@ -244,13 +244,18 @@ func run(ctx context.Context, o report.Options) error {
 		cur[i] = []string{labels[i], fmt.Sprintf("%.3f", currentRate(logit[i].Top, tokens)), fmt.Sprintf("%.3f", currentRate(tl[i].Top, tokens))}
 	}
 	r.P("The table's entropy column hides something. Split by half, the model's own output distribution has entropy "+
-		"**%.2f nats** over the first, unpredictable half and %.3f over the second (uniform over the %d unseen tokens "+
+		"**%.2f nats** over the first, unpredictable half and %.3f over the second (uniform over the roughly %d unseen tokens "+
 		"would be %.2f): the model is confident where it cannot know, because training never scored those positions. "+
 		"A lens trained on KL to that distribution inherits its habits: read the top-token maps above again, and count "+
 		"how often each lens's top token is simply the current input token:", hFirst, hSecond, m.Cfg.DVocab-L/2,
 		math.Log(float64(m.Cfg.DVocab-L/2)))
 	r.Code("confident")
 	r.Table("Fraction of positions whose top-1 token is the input token at that position.", []string{"point", "logit lens", "tuned lens"}, cur)
+	r.P("The model's own top token is the current input token at %.0f%% of positions — guesses in the unscored first "+
+		"half, since in the second half it is right %.1f%% of the time and the answer is never the current token. The "+
+		"tuned lens at `embed`, which sees only the current token and its position, makes that its answer at %.0f%% of "+
+		"positions: the KL-cheapest bet on a distribution it cannot otherwise predict.",
+		100*currentRate(logit[last].Top, tokens), 100*lm.acc[last], 100*currentRate(tl[0].Top, tokens))
 	r.Result("final_entropy_first_half", hFirst)
 	r.Result("final_entropy_second_half", hSecond)
 	r.Result("tuned_l0_top_is_current", currentRate(tl[mid].Top, tokens))

@@ -345,15 +345,22 @@ func attributionSection(ctx context.Context, r *report.Report, scramble, prevExp
 		"(second block scrambled): a head's output enters the residual stream additively, and the last layer's outputs "+
 		"reach the logits linearly (this model has no final LayerNorm), so the estimate is good wherever the patch changes "+
 		"little downstream.", agP.Pearson, agS.Pearson)
-	r.P("It is worst in size for **%s**: an error of %.3f of the clean − corrupted gap, where the largest exact effect is %.3f "+
-		"(right-hand scatter). A single patch there restores information that a later attention softmax acts on — the "+
-		"layer-1 keys find their match again and attention jumps — a large, non-linear change that a gradient taken at the "+
-		"corrupted run cannot see. By correlation the worst is %s (Pearson %.3f), but there every effect is tiny (the "+
-		"largest is %.3f of the gap): a low correlation among near-zero effects is noise, not a failure that matters.",
-		worstE, we, biggest(worstE), worstR, wr, biggest(worstR))
+	we1, wa1 := worstSite(pairs[worstE].exact, pairs[worstE].attr)
+	why := "A single patch there restores information that a later attention softmax acts on — attention moves — and " +
+		"the metric responds to that non-linearly, so the slope at the corrupted run is a poor guide to the size of the whole step."
+	if we1.lastLayer {
+		why = "That site writes straight into the logits, and the loss is a convex function of the logits: from the " +
+			"corrupted run a linear estimate always promises at least what a patch delivers (f(x+d) ≥ f(x) + ∇f·d), and " +
+			"where the corrupted run is confidently wrong it promises much more. The error is the loss's own curvature, " +
+			"not the model's."
+	}
+	r.P("It is worst in size for **%s**: at its worst site (%s) the patch restores %.3f of the clean − corrupted gap and "+
+		"attribution predicts %.3f (right-hand scatter). %s By correlation the worst is %s (Pearson %.3f), but there "+
+		"every effect is tiny (the largest is %.3f of the gap): a low correlation among near-zero effects is noise, not a "+
+		"failure that matters.", worstE, we1.label, we1.v, wa1, why, worstR, wr, biggest(worstR))
 	r.Note("Use attribution patching to *rank* sites cheaply at scale, then confirm the few that matter with exact " +
-		"patching — as Nanda's original write-up advises. Its sizes are least trustworthy exactly where patches move " +
-		"attention.")
+		"patching — as Nanda's original write-up advises. Its sizes are least trustworthy where a patch makes a big " +
+		"step: through a saturating loss or a moving attention pattern.")
 	return nil
 }
 
@@ -423,6 +430,7 @@ func pathSection(ctx context.Context, r *report.Report, m *transformer.Model, pr
 	fig, err = figures.Bars(figures.BarsSpec{
 		Title: "Every layer-0 head → " + circuits.HeadLabel(1, ind) + " key", YLabel: "restored (normalised)",
 		Categories: g.Axes[0], Groups: []figures.BarGroup{{Name: "key path", Values: g.Values}},
+		YRange: figures.Range{Min: math.Min(0, slices.Min(g.Values)), Max: 1.3 * math.Max(slices.Max(g.Values), 0.05)},
 	})
 	if err != nil {
 		return err
@@ -484,4 +492,27 @@ func parityMass(g *patching.Grid, l, parity int) float64 {
 		s += g.At(l, p)
 	}
 	return s
+}
+
+type siteValue struct {
+	label     string
+	v         float64
+	lastLayer bool // the site is in the model's last layer
+}
+
+// worstSite returns the site where attribution and exact patching differ
+// most, with both normalised values.
+func worstSite(exact, attr *patching.Grid) (siteValue, float64) {
+	e, a := normalizedEffects(exact), normalizedEffects(attr)
+	i := 0
+	for j := range e {
+		if math.Abs(e[j]-a[j]) > math.Abs(e[i]-a[i]) {
+			i = j
+		}
+	}
+	last := 0
+	for _, st := range exact.Sites {
+		last = max(last, st.Layer)
+	}
+	return siteValue{exact.Sites[i].String(), e[i], exact.Sites[i].Layer == last}, a[i]
 }

@@ -56,6 +56,14 @@
 //
 // with non-finite numbers written as null.
 //
+// Support for the notebooks' models: DemoModel loads the repository's
+// trained induction model (the dashboard's demo, found from the working
+// directory by RepoFile), and Rows turns a data.Batch into the [batch][pos]
+// token lists the analysis packages take.
+//
+// Tests: reporttest.Run calls a notebook's run in quick mode into a
+// temporary directory and checks the page and results.json.
+//
 // Concurrency: a Report is not safe for concurrent use; build it from one
 // goroutine.
 package report
