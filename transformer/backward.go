@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mechinterp/workbench/hooks"
@@ -60,25 +61,63 @@ func (w *Workspace) gradActs() *acts {
 	return w.grad
 }
 
+// shareCopyGrads makes the gradients of the activations that are plain
+// copies of another's (embed, pos_embed and each block's attn_out and
+// mlp_out) views of that other's gradient, so that backward skips the
+// copies: Grad still returns the right values. Backward hooks could edit
+// one without the other, so a workspace that shares them refuses them
+// (errSharedGrads); Parallel's shards, which never run hooks, share.
+func (w *Workspace) shareCopyGrads() {
+	c, da := w.m.Cfg, w.gradActs()
+	da.embed.Data = da.resid[0].Data
+	if c.PositionalEmbeddingType != PosShortformer { // else its gradient is zero
+		da.posEmbed.Data = da.resid[0].Data
+	}
+	for l := range da.blocks {
+		b := &da.blocks[l]
+		dMid := da.resid[l+1]
+		if c.HasMLP() {
+			b.mlpOut.Data = da.resid[l+1].Data
+			dMid = b.residMid
+		}
+		b.attnOut.Data = dMid.Data
+	}
+}
+
+var errSharedGrads = errors.New("transformer: backward hooks on a workspace that shares activation gradients (a Parallel shard's)")
+
+// gradsShared reports whether shareCopyGrads was applied.
+func (w *Workspace) gradsShared() bool { return &w.grad.embed.Data[0] == &w.grad.resid[0].Data[0] }
+
+// copyGrad copies src into dst unless they are the same buffer (shared by
+// shareCopyGrads).
+func copyGrad(dst, src []float32) {
+	if &dst[0] != &src[0] {
+		copy(dst, src)
+	}
+}
+
 // backward propagates w.grad.logits back to the embeddings.
 func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
 	d, rows := c.DModel, w.rows
+	if hs.AnyBackward() && w.gradsShared() {
+		return errSharedGrads
+	}
 	if err := hs.RunBackward(nm.unembed, da.logits); err != nil {
 		return err
 	}
 	L := c.NLayers
 	dres := da.resid[L]
-	clear(dres.Data)
 	x := a.resid[L]
 	if c.HasNorm() {
 		x = a.lnfOut
 		dx := da.lnfOut
-		clear(dx.Data)
 		w.unembedBackward(g, dx.Data, x.Data)
 		if err := hs.RunBackward(nm.lnfNorm, dx); err != nil {
 			return err
 		}
+		clear(dres.Data)
 		w.normBackward(dres.Data, g.LNFinalW, g.LNFinalB, dx.Data, a.resid[L].Data, a.lnfScale.Data, p.LNFinalW)
 	} else {
 		w.unembedBackward(g, dres.Data, x.Data)
@@ -92,7 +131,7 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 		}
 	}
 	// resid[0] = embed + pos_embed (shortformer: embed only).
-	copy(da.embed.Data, da.resid[0].Data)
+	copyGrad(da.embed.Data, da.resid[0].Data)
 	if err := hs.RunBackward(nm.embed, da.embed); err != nil {
 		return err
 	}
@@ -100,7 +139,7 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 	if c.PositionalEmbeddingType == PosShortformer {
 		clear(da.posEmbed.Data)
 	} else {
-		copy(da.posEmbed.Data, da.resid[0].Data)
+		copyGrad(da.posEmbed.Data, da.resid[0].Data)
 	}
 	if err := hs.RunBackward(nm.posEmbed, da.posEmbed); err != nil {
 		return err
@@ -110,19 +149,20 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 	return nil
 }
 
-// unembedBackward accumulates dx += dlogits·W_Uᵀ and the unembedding's
-// parameter gradients.
+// unembedBackward writes dx = dlogits·W_Uᵀ (overwriting it: no clear
+// needed) and accumulates the unembedding's parameter gradients.
 func (w *Workspace) unembedBackward(g *Params, dx, x []float32) {
 	c, p, dl := w.m.Cfg, w.m.P, w.grad.logits.Data
 	d, V := c.DModel, c.DVocabOut
 	if c.TiedEmbeddings {
-		// logits = x·W_Eᵀ: dx += dl·W_E, dW_E += dlᵀ·x.
-		tensor.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 1, dx, d)
+		// logits = x·W_Eᵀ: dx = dl·W_E, dW_E += dlᵀ·x.
+		tensor.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 0, dx, d)
 		tensor.Gemm(true, false, V, d, w.rows, 1, dl, V, x, d, 1, g.WE, d)
 		colSum(g.BU, dl, w.rows, V)
 		return
 	}
-	nn.LinearBackward(dx, g.WU, g.BU, dl, x, p.WU, w.rows, d, V)
+	tensor.Gemm(false, true, w.rows, d, V, 1, dl, V, p.WU, V, 0, dx, d)
+	nn.LinearBackward(nil, g.WU, g.BU, dl, x, p.WU, w.rows, d, V)
 }
 
 // normBackward accumulates into dx the gradient through the config's
@@ -147,7 +187,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 
 	dMid := da.resid[l+1] // gradient w.r.t. resid_mid (attention-only: resid_post)
 	if c.HasMLP() {
-		copy(dba.mlpOut.Data, da.resid[l+1].Data)
+		copyGrad(dba.mlpOut.Data, da.resid[l+1].Data)
 		if err := hs.RunBackward(nm.mlpOut[l], dba.mlpOut); err != nil {
 			return err
 		}
@@ -185,12 +225,12 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 		}
 	}
 
-	copy(dba.attnOut.Data, dMid.Data)
+	copyGrad(dba.attnOut.Data, dMid.Data)
 	if err := hs.RunBackward(nm.attnOut[l], dba.attnOut); err != nil {
 		return err
 	}
-	clear(dba.z.Data)
 	if hs.HasForward(nm.result[l]) || hs.HasBackward(nm.result[l]) {
+		clear(dba.z.Data)
 		for r := 0; r < rows; r++ {
 			for hh := 0; hh < H; hh++ {
 				copy(dba.result.Data[(r*H+hh)*d:][:d], dba.attnOut.Data[r*d:][:d])
@@ -204,7 +244,9 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 			nn.LinearBackwardStrided(dba.z.Data[hh*dh:], gp.WO[hh*dh*d:], nil, dba.result.Data[hh*d:], ba.z.Data[hh*dh:], bp.WO[hh*dh*d:], rows, dh, d, H*d, hd, d)
 		}
 	} else {
-		nn.LinearBackward(dba.z.Data, gp.WO, gp.BO, dba.attnOut.Data, ba.z.Data, bp.WO, rows, hd, d)
+		// dz = d(attn_out)·W_Oᵀ, overwriting dz; then W_O's gradients.
+		tensor.Gemm(false, true, rows, hd, d, 1, dba.attnOut.Data, d, bp.WO, d, 0, dba.z.Data, hd)
+		nn.LinearBackward(nil, gp.WO, gp.BO, dba.attnOut.Data, ba.z.Data, bp.WO, rows, hd, d)
 	}
 	if err := hs.RunBackward(nm.z[l], dba.z); err != nil {
 		return err

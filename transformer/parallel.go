@@ -55,7 +55,7 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		b0 := s * batch / nShards
 		n := (s+1)*batch/nShards - b0
 		ws := m.NewWorkspace(n, pos)
-		ws.gradActs()
+		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
 		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, g: m.NewGrads()})
 	}
 	for w := 0; w < workers; w++ {
@@ -137,6 +137,8 @@ func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []
 	return loss, nil
 }
 
-// Workspace returns shard i's workspace (its activations from the last
-// Step), for telemetry.
+// Workspace returns shard i's workspace (its activations and their
+// gradients from the last Step), for telemetry. Its copy-only activation
+// gradients share buffers (see shareCopyGrads), so it refuses backward
+// hooks.
 func (p *Parallel) Workspace(i int) *Workspace { return p.shards[i].ws }
