@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
 	"transformer/transformertest": {"transformer"},
-	"cnn":                         {"tensor", "nn", "hooks", "checkpoint"},
+	"cnn":                         {"tensor", "nn", "hooks", "checkpoint", "optim"}, // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
 	"gan":                         {"tensor", "nn", "hooks", "checkpoint", "cnn"},
 	"train":                       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
 	// train/induction is the toy induction experiment that the CLI and the

@@ -62,6 +62,18 @@
 // shards run on a persistent worker pool; results are bit-identical for any
 // worker count.
 //
+// # Experiments
+//
+// TrainDepth and CompareDepth train plain and residual networks of equal
+// depth side by side and measure per-layer activation and gradient standard
+// deviations at initialisation and after training (He et al. 2016, §4.2).
+// Saliency and IntegratedGradients attribute a class logit to the input
+// pixels through a backward hook on hook_input; MaximizeUnit synthesises an
+// input that excites one unit (Adam on the image with jitter and a
+// total-variation penalty); BatchNormStats compares every BatchNorm layer's
+// batch statistics with its running ones. All of them take a hook set, so
+// they run under ablations and patches too.
+//
 // # Checkpoints
 //
 // Save writes safetensors with PyTorch state-dict names and shapes
