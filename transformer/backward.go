@@ -24,7 +24,18 @@ func (w *Workspace) BackwardScaled(g *Params, hs *hooks.Set, scale float32) erro
 	dl := w.gradActs().logits.Data
 	clear(dl)
 	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
-	return w.backward(g, hs)
+	return w.backward(g, hs, nil)
+}
+
+// backwardRows is BackwardScaled without hooks for Parallel's shards, given
+// rr, the runs of rows of non-zero weight (the only rows where the loss
+// gradient is not zero): the products that see only those rows run on
+// them alone (see rowRuns).
+func (w *Workspace) backwardRows(g *Params, scale float32, rr *rowRuns) error {
+	dl := w.gradActs().logits.Data
+	clear(dl)
+	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
+	return w.backward(g, nil, rr)
 }
 
 // BackwardFrom back-propagates a caller-supplied gradient with respect to
@@ -37,7 +48,7 @@ func (w *Workspace) BackwardFrom(dlogits []float32, g *Params, hs *hooks.Set) er
 		return fmt.Errorf("transformer: dlogits has %d values, want %d", len(dlogits), len(ga.logits.Data))
 	}
 	copy(ga.logits.Data, dlogits)
-	return w.backward(g, hs)
+	return w.backward(g, hs, nil)
 }
 
 // Grad returns the gradient with respect to the activation called name after
@@ -97,8 +108,9 @@ func copyGrad(dst, src []float32) {
 	}
 }
 
-// backward propagates w.grad.logits back to the embeddings.
-func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
+// backward propagates w.grad.logits back to the embeddings. If rr is not
+// nil, the logits' gradient is zero outside its runs of rows.
+func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
 	d, rows := c.DModel, w.rows
 	if hs.AnyBackward() && w.gradsShared() {
@@ -113,20 +125,23 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 	if c.HasNorm() {
 		x = a.lnfOut
 		dx := da.lnfOut
-		w.unembedBackward(g, dx.Data, x.Data)
+		w.unembedBackward(g, dx.Data, x.Data, rr)
 		if err := hs.RunBackward(nm.lnfNorm, dx); err != nil {
 			return err
 		}
 		clear(dres.Data)
 		w.normBackward(dres.Data, g.LNFinalW, g.LNFinalB, dx.Data, a.resid[L].Data, a.lnfScale.Data, p.LNFinalW)
 	} else {
-		w.unembedBackward(g, dres.Data, x.Data)
+		w.unembedBackward(g, dres.Data, x.Data, rr)
 	}
 	for l := L - 1; l >= 0; l-- {
 		if err := hs.RunBackward(nm.residPost[l], da.resid[l+1]); err != nil {
 			return err
 		}
-		if err := w.blockBackward(g, hs, l); err != nil {
+		if l < L-1 {
+			rr = nil // the keys and values spread the gradient over positions
+		}
+		if err := w.blockBackward(g, hs, l, rr); err != nil {
 			return err
 		}
 	}
@@ -150,8 +165,9 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set) error {
 }
 
 // unembedBackward writes dx = dlogits·W_Uᵀ (overwriting it: no clear
-// needed) and accumulates the unembedding's parameter gradients.
-func (w *Workspace) unembedBackward(g *Params, dx, x []float32) {
+// needed) and accumulates the unembedding's parameter gradients; rr, if not
+// nil, holds the rows where dlogits is not zero.
+func (w *Workspace) unembedBackward(g *Params, dx, x []float32, rr *rowRuns) {
 	c, p, dl := w.m.Cfg, w.m.P, w.grad.logits.Data
 	d, V := c.DModel, c.DVocabOut
 	if c.TiedEmbeddings {
@@ -161,8 +177,23 @@ func (w *Workspace) unembedBackward(g *Params, dx, x []float32) {
 		colSum(g.BU, dl, w.rows, V)
 		return
 	}
-	tensor.Gemm(false, true, w.rows, d, V, 1, dl, V, p.WU, V, 0, dx, d)
-	nn.LinearBackward(nil, g.WU, g.BU, dl, x, p.WU, w.rows, d, V)
+	w.linearBackward(rr, true, dx, g.WU, g.BU, dl, x, p.WU, d, V)
+}
+
+// linearBackward is nn.LinearBackward on w.rows rows, contiguous, except
+// that dx (if not nil) is overwritten rather than accumulated if store is
+// set; if rr is not nil, dy is zero outside rr's runs of rows and the
+// products run on those rows only.
+func (w *Workspace) linearBackward(rr *rowRuns, store bool, dx, dw, db, dy, x, wt []float32, in, out int) {
+	if rr == nil {
+		if dx != nil && store {
+			tensor.Gemm(false, true, w.rows, in, out, 1, dy, out, wt, out, 0, dx, in)
+			dx = nil
+		}
+		nn.LinearBackward(dx, dw, db, dy, x, wt, w.rows, in, out)
+		return
+	}
+	rr.linearBackward(store, dx, dw, db, dy, x, wt, w.rows, in, out)
 }
 
 // normBackward accumulates into dx the gradient through the config's
@@ -177,8 +208,9 @@ func (w *Workspace) normBackward(dx, dg, db, dy, x, scale, gain []float32) {
 	}
 }
 
-// blockBackward takes the gradient at resid[l+1] to resid[l] for block l.
-func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
+// blockBackward takes the gradient at resid[l+1] to resid[l] for block l;
+// rr, if not nil, holds the rows where that gradient is not zero.
+func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) error {
 	c, a, da, nm := w.m.Cfg, &w.act, w.grad, &w.m.nm
 	bp, gp := &w.m.P.Blocks[l], &g.Blocks[l]
 	ba, dba := &a.blocks[l], &da.blocks[l]
@@ -191,8 +223,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 		if err := hs.RunBackward(nm.mlpOut[l], dba.mlpOut); err != nil {
 			return err
 		}
-		clear(dba.mlpPost.Data)
-		nn.LinearBackward(dba.mlpPost.Data, gp.WOut, gp.BOut, dba.mlpOut.Data, ba.mlpPost.Data, bp.WOut, rows, c.DMLP, d)
+		w.linearBackward(rr, true, dba.mlpPost.Data, gp.WOut, gp.BOut, dba.mlpOut.Data, ba.mlpPost.Data, bp.WOut, c.DMLP, d)
 		if err := hs.RunBackward(nm.mlpPost[l], dba.mlpPost); err != nil {
 			return err
 		}
@@ -211,14 +242,13 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 		dMid = dba.residMid
 		copy(dMid.Data, da.resid[l+1].Data)
 		if c.HasNorm() {
-			clear(dba.ln2Out.Data)
-			nn.LinearBackward(dba.ln2Out.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.ln2Out.Data, bp.WIn, rows, d, c.DMLP)
+			w.linearBackward(rr, true, dba.ln2Out.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.ln2Out.Data, bp.WIn, d, c.DMLP)
 			if err := hs.RunBackward(nm.ln2Norm[l], dba.ln2Out); err != nil {
 				return err
 			}
 			w.normBackward(dMid.Data, gp.LN2W, gp.LN2B, dba.ln2Out.Data, ba.residMid.Data, ba.ln2Scale.Data, bp.LN2W)
 		} else {
-			nn.LinearBackward(dMid.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.residMid.Data, bp.WIn, rows, d, c.DMLP)
+			w.linearBackward(rr, false, dMid.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.residMid.Data, bp.WIn, d, c.DMLP)
 		}
 		if err := hs.RunBackward(nm.residMid[l], dMid); err != nil {
 			return err
@@ -244,9 +274,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 			nn.LinearBackwardStrided(dba.z.Data[hh*dh:], gp.WO[hh*dh*d:], nil, dba.result.Data[hh*d:], ba.z.Data[hh*dh:], bp.WO[hh*dh*d:], rows, dh, d, H*d, hd, d)
 		}
 	} else {
-		// dz = d(attn_out)·W_Oᵀ, overwriting dz; then W_O's gradients.
-		tensor.Gemm(false, true, rows, hd, d, 1, dba.attnOut.Data, d, bp.WO, d, 0, dba.z.Data, hd)
-		nn.LinearBackward(nil, gp.WO, gp.BO, dba.attnOut.Data, ba.z.Data, bp.WO, rows, hd, d)
+		w.linearBackward(rr, true, dba.z.Data, gp.WO, gp.BO, dba.attnOut.Data, ba.z.Data, bp.WO, hd, d)
 	}
 	if err := hs.RunBackward(nm.z[l], dba.z); err != nil {
 		return err
@@ -293,7 +321,9 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 		dqkIn = dba.qkIn
 		clear(dqkIn.Data)
 	}
-	nn.LinearBackward(dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, rows, d, hd)
+	// dq is zero where dz is (rr): each query row's gradient comes from its
+	// own output row only. dk and dv are not.
+	w.linearBackward(rr, false, dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
 	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, hd)
 	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, hd)
 	if ba.qkIn != nil {
@@ -313,5 +343,78 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int) error {
 func colSum(dst, y []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		tensor.Axpy(1, y[r*n:(r+1)*n], dst)
+	}
+}
+
+// rowRuns lists the maximal runs [lo, hi) of rows of a shard's batch that
+// have non-zero loss weight, outside which the gradient of the logits is
+// exactly zero, and scratch for a transposed weight. In the induction task
+// only the second copy of the repeated block is scored, a third of the
+// rows: backward then runs the products that see only these rows — the
+// unembedding, and in the last block the MLP, W_O and W_Q, before the keys
+// and values spread the gradient over earlier positions — on the runs
+// alone, one GEMM per run (the weight transposed once instead of repacked
+// per run). Activation gradients are unchanged bit for bit (rows outside the
+// runs are exact zeros either way); parameter gradients sum the same terms
+// in other groups.
+type rowRuns struct {
+	runs [][2]int
+	wT   []float32
+}
+
+// newRowRuns returns rowRuns for up to rows rows of model c.
+func newRowRuns(c Config, rows int) *rowRuns {
+	n := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP)
+	return &rowRuns{runs: make([][2]int, 0, rows/2+1), wT: make([]float32, n)}
+}
+
+// set records the runs of non-zero weights.
+func (r *rowRuns) set(weights []float32) {
+	r.runs = r.runs[:0]
+	for i := 0; i < len(weights); i++ {
+		if weights[i] == 0 {
+			continue
+		}
+		lo := i
+		for i < len(weights) && weights[i] != 0 {
+			i++
+		}
+		r.runs = append(r.runs, [2]int{lo, i})
+	}
+}
+
+// linearBackward is nn.LinearBackward on rows contiguous rows where dy is
+// zero outside the runs: dx (if not nil) += dy·wtᵀ, or = if store (rows
+// outside the runs then zeroed), dw += xᵀ·dy and db += Σ_rows dy, with wt
+// [in, out] transposed once into r.wT so that each run is a plain product.
+func (r *rowRuns) linearBackward(store bool, dx, dw, db, dy, x, wt []float32, rows, in, out int) {
+	if dx != nil {
+		wT := r.wT[:out*in] // [out, in]
+		for i := range in {
+			for j, v := range wt[i*out : (i+1)*out] {
+				wT[j*in+i] = v
+			}
+		}
+		beta := float32(1)
+		if store {
+			beta = 0
+			prev := 0
+			for _, run := range r.runs {
+				clear(dx[prev*in : run[0]*in])
+				prev = run[1]
+			}
+			clear(dx[prev*in : rows*in])
+		}
+		for _, run := range r.runs {
+			lo, n := run[0], run[1]-run[0]
+			tensor.Gemm(false, false, n, in, out, 1, dy[lo*out:], out, wT, in, beta, dx[lo*in:], in)
+		}
+	}
+	for _, run := range r.runs {
+		lo, n := run[0], run[1]-run[0]
+		tensor.Gemm(true, false, in, out, n, 1, x[lo*in:], in, dy[lo*out:], out, 1, dw, out)
+	}
+	if db != nil {
+		tensor.ColSumAdd(db[:out], dy, rows, out) // zeros add nothing: the same bits
 	}
 }

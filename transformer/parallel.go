@@ -33,6 +33,7 @@ type Parallel struct {
 type shard struct {
 	b0, n int // first sequence and number of sequences
 	ws    *Workspace
+	rr    *rowRuns // the rows of non-zero weight, for backward
 	g     *Params
 	loss  float64
 	sumW  float64
@@ -56,7 +57,7 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		n := (s+1)*batch/nShards - b0
 		ws := m.NewWorkspace(n, pos)
 		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
-		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, g: m.NewGrads()})
+		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n*pos), g: m.NewGrads()})
 	}
 	for w := 0; w < workers; w++ {
 		p.wg.Add(1)
@@ -97,7 +98,8 @@ func (p *Parallel) runShard(i int) {
 	if s.sumW == 0 {
 		return
 	}
-	s.err = s.ws.BackwardScaled(s.g, nil, float32(s.sumW/p.sumW))
+	s.rr.set(p.weights[lo:hi])
+	s.err = s.ws.backwardRows(s.g, float32(s.sumW/p.sumW), s.rr)
 }
 
 // Step computes the weighted mean cross-entropy of the batch (tokens,
