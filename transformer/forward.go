@@ -1,6 +1,9 @@
 package transformer
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
 	"github.com/mechinterp/workbench/tensor"
@@ -71,6 +74,14 @@ func (w *Workspace) norm(hs *hooks.Set, out, scale, x *tensor.Tensor, g, b []flo
 
 // block runs transformer block l: resid[l] → resid[l+1].
 func (w *Workspace) block(hs *hooks.Set, l int) error {
+	if err := w.blockAttn(hs, l); err != nil {
+		return err
+	}
+	return w.blockOut(hs, l)
+}
+
+// blockAttn runs block l up to its attention's output z (hook_z).
+func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 	c, a, nm := w.m.Cfg, &w.act, &w.m.nm
 	bp, ba := &w.m.P.Blocks[l], &a.blocks[l]
 	d, H, dh, rows := c.DModel, c.NHeads, c.DHead, w.rows
@@ -127,9 +138,16 @@ func (w *Workspace) block(hs *hooks.Set, l int) error {
 		}
 		nn.AttentionForward(ba.z.Data, scores, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, H, dh)
 	}
-	if err := hs.RunForward(nm.z[l], ba.z); err != nil {
-		return err
-	}
+	return hs.RunForward(nm.z[l], ba.z)
+}
+
+// blockOut runs block l from its attention's output z to resid[l+1].
+func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
+	c, a, nm := w.m.Cfg, &w.act, &w.m.nm
+	bp, ba := &w.m.P.Blocks[l], &a.blocks[l]
+	d, H, dh, rows := c.DModel, c.NHeads, c.DHead, w.rows
+	hd := H * dh
+	x := a.resid[l]
 
 	// Output projection: per head when hook_result is wanted.
 	if hs.HasForward(nm.result[l]) || hs.HasBackward(nm.result[l]) {
@@ -211,4 +229,74 @@ func sumHeads(out, result, bias []float32, rows, heads, d int) {
 			tensor.Axpy(1, result[(r*heads+h)*d:][:d], o)
 		}
 	}
+}
+
+// prunable reports whether forwardRows may skip rows: the model is
+// attention-only, without normalization or tied embeddings, so that after
+// the last block's attention every row is computed on its own.
+func (w *Workspace) prunable() bool {
+	c := w.m.Cfg
+	return !c.HasMLP() && !c.HasNorm() && !c.TiedEmbeddings
+}
+
+// forwardRows is Forward without hooks for Parallel's shards, given rr, the
+// runs of rows that the loss weighs: after the last block's attention (which
+// needs every position's keys and values) it computes W_O, the residual and
+// the unembedding on those rows only. The attn_out, resid_post and logits
+// of other rows are left as they were, which lossRows and backwardRows never
+// read. Models that are not prunable run in full.
+func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns) error {
+	if !w.prunable() {
+		return w.Forward(ctx, tokens, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(tokens) != w.rows {
+		return fmt.Errorf("transformer: forward got %d tokens, workspace holds %d×%d", len(tokens), w.batch, w.pos)
+	}
+	copy(w.tokens, tokens)
+	c, p, a := w.m.Cfg, w.m.P, &w.act
+	L := c.NLayers
+	if err := w.forward(nil, 0, L-1, true, false); err != nil {
+		return err
+	}
+	if err := w.blockAttn(nil, L-1); err != nil {
+		return err
+	}
+	bp, ba := &p.Blocks[L-1], &a.blocks[L-1]
+	d, hd, V := c.DModel, c.NHeads*c.DHead, c.DVocabOut
+	x, y := a.resid[L-1].Data, a.resid[L].Data
+	for _, run := range rr.runs {
+		lo, hi := run[0], run[1]
+		n := hi - lo
+		out := ba.attnOut.Data[lo*d : hi*d]
+		nn.LinearForward(out, ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, n, hd, d)
+		tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], out)
+		nn.LinearForwardStrided(a.logits.Data[lo*V:hi*V], y[lo*d:hi*d], p.WU, p.BU, n, d, V, V, d, V)
+	}
+	return nil
+}
+
+// lossRows is Loss when forwardRows skipped rows: the cross-entropy over the
+// rows in rr's runs, which hold every non-zero weight; the probs of other
+// rows are left as they were. It returns the weighted mean, as Loss does.
+func (w *Workspace) lossRows(targets []int32, weights []float32, rr *rowRuns) float64 {
+	if !w.prunable() {
+		return w.Loss(targets, weights)
+	}
+	copy(w.targets, targets)
+	copy(w.weights, weights)
+	V := w.m.Cfg.DVocabOut
+	var num, den float64
+	for _, run := range rr.runs {
+		lo, hi := run[0], run[1]
+		sw := tensor.Sum(w.weights[lo:hi])
+		num += sw * nn.CrossEntropyForward(w.probs[lo*V:hi*V], w.act.logits.Data[lo*V:hi*V], w.targets[lo:hi], w.weights[lo:hi], hi-lo, V)
+		den += sw
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
 }

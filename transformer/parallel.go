@@ -88,17 +88,20 @@ func (p *Parallel) worker() {
 func (p *Parallel) runShard(i int) {
 	s := &p.shards[i]
 	lo, hi := s.b0*p.pos, (s.b0+s.n)*p.pos
-	s.err = s.ws.Forward(context.Background(), p.tokens[lo:hi], nil)
+	// Only the rows of non-zero weight reach the loss: the shard computes
+	// the rest of the last block and the unembedding on those alone, and
+	// backward likewise (forwardRows, backwardRows).
+	s.rr.set(p.weights[lo:hi])
+	s.err = s.ws.forwardRows(context.Background(), p.tokens[lo:hi], s.rr)
 	if s.err != nil {
 		return
 	}
 	s.sumW = tensor.Sum(p.weights[lo:hi])
-	s.loss = s.ws.Loss(p.targets[lo:hi], p.weights[lo:hi])
+	s.loss = s.ws.lossRows(p.targets[lo:hi], p.weights[lo:hi], s.rr)
 	clear(s.g.data)
 	if s.sumW == 0 {
 		return
 	}
-	s.rr.set(p.weights[lo:hi])
 	s.err = s.ws.backwardRows(s.g, float32(s.sumW/p.sumW), s.rr)
 }
 
@@ -140,7 +143,9 @@ func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []
 }
 
 // Workspace returns shard i's workspace (its activations and their
-// gradients from the last Step), for telemetry. Its copy-only activation
-// gradients share buffers (see shareCopyGrads), so it refuses backward
-// hooks.
+// gradients from the last Step), for telemetry. In attention-only models
+// without normalization, the last block's attn_out and resid_post and the
+// logits hold only the rows of non-zero weight (forwardRows). Its copy-only
+// activation gradients share buffers (see shareCopyGrads), so it refuses
+// backward hooks.
 func (p *Parallel) Workspace(i int) *Workspace { return p.shards[i].ws }

@@ -10,10 +10,11 @@ import (
 	"github.com/mechinterp/workbench/tensor"
 )
 
-// TestParallelSharedGrads checks that a Parallel shard, whose copy-only
-// activation gradients share buffers (shareCopyGrads), leaves every
-// gradient Grad reports bit-identical to a plain workspace's, and refuses
-// backward hooks.
+// TestParallelSharedGrads checks a Parallel shard against a plain
+// workspace: the same loss and parameter gradients, every activation
+// gradient Grad reports bit-identical although copy-only ones share
+// buffers (shareCopyGrads) and only weighted rows are computed where they
+// can be (forwardRows, backwardRows), and backward hooks refused.
 func TestParallelSharedGrads(t *testing.T) {
 	for name, cfg := range variants() {
 		m, _ := New(cfg)
@@ -31,16 +32,33 @@ func TestParallelSharedGrads(t *testing.T) {
 		if err := ws.Forward(ctx, toks, nil); err != nil {
 			t.Fatal(err)
 		}
-		ws.Loss(targets, weights)
-		if err := ws.Backward(m.NewGrads(), nil); err != nil {
+		weights[pos+2] = 0 // runs of weighted rows of several lengths
+		wantLoss := ws.Loss(targets, weights)
+		want := m.NewGrads()
+		if err := ws.Backward(want, nil); err != nil {
 			t.Fatal(err)
 		}
 		p, err := m.NewParallel(batch, pos, 1, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Step(ctx, toks, targets, weights, m.NewGrads()); err != nil {
+		g := m.NewGrads()
+		loss, err := p.Step(ctx, toks, targets, weights, g)
+		if err != nil {
 			t.Fatal(err)
+		}
+		// The shard computes only the rows the loss weighs after the last
+		// attention, and runs row-local backward products on those rows:
+		// the loss and parameter gradients sum the same terms in other
+		// groups.
+		const lossTol, gradTol = 1e-6, 1e-5
+		if math.Abs(loss-wantLoss) > lossTol {
+			t.Errorf("%s: loss %v, plain workspace %v", name, loss, wantLoss)
+		}
+		for i := range g.data {
+			if math.Abs(float64(g.data[i]-want.data[i])) > gradTol {
+				t.Fatalf("%s: parameter gradient %d = %v, plain workspace %v", name, i, g.data[i], want.data[i])
+			}
 		}
 		shard := p.Workspace(0)
 		for _, n := range m.HookPoints() {
