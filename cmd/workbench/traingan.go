@@ -1,0 +1,456 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mechinterp/workbench/cnn"
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/gan"
+)
+
+// ganResult is the summary of `workbench train gan` (--json and
+// summary.json).
+type ganResult struct {
+	FID               float64      `json:"fid"`
+	InceptionScore    float64      `json:"inception_score"`
+	InceptionScoreStd float64      `json:"inception_score_std"`
+	ClassesCovered    float64      `json:"classes_covered"`
+	ClassCounts       []int        `json:"class_counts"`
+	Scored            bool         `json:"scored"`    // false if interrupted before any evaluation: no FID
+	FIDStart          float64      `json:"fid_start"` // the untrained generator's
+	Controls          gan.Controls `json:"controls"`
+	EvalN             int          `json:"eval_n"`
+	FeaturePoint      string       `json:"feature_point"`
+	FeatureDim        int          `json:"feature_dim"`
+	Classifier        string       `json:"classifier"`
+	ClassifierAcc     float64      `json:"classifier_test_accuracy"`
+	Loss              string       `json:"loss"`
+	Steps             int          `json:"steps"`
+	Epochs            float64      `json:"epochs"`
+	TrainSeconds      float64      `json:"train_seconds"` // wall time of training, evaluations included
+	WallSeconds       float64      `json:"wall_seconds"`  // the whole command
+	Interrupted       bool         `json:"interrupted"`
+	Checkpoint        string       `json:"checkpoint"`
+	Model             string       `json:"model"`
+	Samples           string       `json:"samples"`
+	Dir               string       `json:"dir"`
+}
+
+func runTrainGAN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	began := time.Now()
+	cfg := gan.DCGAN()
+	fs := flag.NewFlagSet("train gan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors, samples.png and summary.json (required)")
+	dataset := fs.String("dataset", "fashion-mnist", "training images (only fashion-mnist)")
+	dataDir := fs.String("data", "", "`DIR` holding the Fashion-MNIST IDX files (default: Debian's "+data.FashionMNISTDir+")")
+	loss := fs.String("loss", gan.LossNonSaturating, "nonsaturating, minimax or wgan")
+	epochs := fs.Float64("epochs", 1, "passes over the training set (steps = epochs·images/batch)")
+	steps := fs.Int("steps", 0, "generator updates (overrides --epochs)")
+	batch := fs.Int("batch", 64, "images per batch")
+	lr := fs.Float64("lr", 0, "Adam learning rate (default 2e-4; wgan 5e-5)")
+	seed := fs.Uint64("seed", 0, "seed for the initialisation, the data and the latent vectors")
+	fs.IntVar(&cfg.ZDim, "z-dim", cfg.ZDim, "latent dimension")
+	fs.IntVar(&cfg.GWidth, "g-width", cfg.GWidth, "generator channels at 7×7 (halved at 14×14)")
+	fs.IntVar(&cfg.DWidth, "d-width", cfg.DWidth, "discriminator channels at 14×14 (doubled at 7×7)")
+	limit := fs.Int("limit", 0, "train on the first N training images only (0: all)")
+	clfPath := fs.String("classifier", "", "`PATH` of a cnn checkpoint (workbench train cnn's model.safetensors) to judge samples with\n(default: DIR/classifier/model.safetensors, trained first if absent)")
+	clfEpochs := fs.Int("classifier-epochs", 2, "epochs for the judge classifier when it has to be trained")
+	evalN := fs.Int("eval-n", 5000, "images per set for FID and IS (the test set supplies two real sets of this size)")
+	evalEvery := fs.Int("eval-every", 0, "score samples every N steps (0: at the end only)")
+	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
+	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench train gan --dataset fashion-mnist --out DIR [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Trains a DCGAN on Fashion-MNIST and judges its samples with our own classifier: a")
+		fmt.Fprintln(stderr, "Fréchet distance on the classifier's features (FID), an Inception-style score on its")
+		fmt.Fprintln(stderr, "probabilities and class coverage, each beside controls (a second real set, the same")
+		fmt.Fprintln(stderr, "set with pixel noise, blurred, and one class only). Ctrl-C saves a checkpoint; --resume")
+		fmt.Fprintln(stderr, "continues it exactly.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 --json")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("train gan: unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		fs.Usage()
+		return errors.New("train gan: --out is required")
+	}
+	if *dataset != "fashion-mnist" {
+		return fmt.Errorf("train gan: unknown --dataset %q (only fashion-mnist)", *dataset)
+	}
+	o := gan.DefaultTrainOptions(*loss)
+	o.Batch, o.Seed, o.Dir, o.Resume = *batch, *seed, *out, *resume
+	if *lr != 0 {
+		o.LR = *lr
+	}
+	switch {
+	case *epochs <= 0 && *steps <= 0:
+		return fmt.Errorf("train gan: --epochs %v must be positive", *epochs)
+	case *limit < 0 || *evalN < gan.ISSplits || *clfEpochs < 1 || *evalEvery < 0:
+		return fmt.Errorf("train gan: need --limit ≥ 0, --eval-n ≥ %d, --classifier-epochs ≥ 1, --eval-every ≥ 0", gan.ISSplits)
+	}
+	cfg.Seed = *seed
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	trainSet, testSet, err := data.FashionMNIST(*dataDir)
+	if err != nil {
+		return fmt.Errorf("train gan: %w", err)
+	}
+	if *limit > 0 && *limit < trainSet.N {
+		trainSet = subset(trainSet, *limit)
+	}
+	if *steps > 0 {
+		o.Steps = *steps
+	} else {
+		o.Steps = max(1, int(*epochs*float64(trainSet.N)/float64(o.Batch)))
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	var progress io.Writer
+	if isTerminal(stderr) {
+		progress = stderr
+	}
+	res := ganResult{Loss: o.Loss, Dir: *out, EvalN: *evalN}
+	clf, err := judgeClassifier(ctx, *clfPath, *out, *dataDir, *clfEpochs, *seed, progress, testSet, &res)
+	if err != nil {
+		return err
+	}
+	judge, err := gan.NewClassifierJudge(clf, "", 0)
+	if err != nil {
+		return err
+	}
+	res.FeaturePoint, res.FeatureDim = string(judge.Point()), judge.Dim()
+	ev, err := gan.NewEvaluator(ctx, judge, testSet, *evalN, *seed)
+	if err != nil {
+		return fmt.Errorf("train gan: %w", err)
+	}
+	res.Controls = ev.Controls()
+
+	m, err := gan.New(cfg)
+	if err != nil {
+		return err
+	}
+	start, err := ev.ScoreModel(ctx, m, *seed)
+	if err != nil {
+		return err
+	}
+	res.FIDStart = start.FID
+	o.LogEvery = min(50, o.Steps)
+	o.EvalEvery = o.Steps
+	if *evalEvery > 0 {
+		o.EvalEvery = *evalEvery
+	}
+	o.CheckpointEvery = min(500, o.Steps)
+	o.Progress = progress
+	var final gan.Score
+	o.Eval = func(ctx context.Context, step int) (map[string]any, error) {
+		s, err := ev.ScoreModel(ctx, m, *seed)
+		if err != nil {
+			return nil, err
+		}
+		final = s
+		return map[string]any{"fid": s.FID, "inception_score": s.InceptionScore, "classes_covered": s.ClassesCovered}, nil
+	}
+	trained := time.Now()
+	sum, err := gan.Train(ctx, m, gan.ImageSource{Set: trainSet}, o)
+	if err != nil && !sum.Interrupted {
+		return err
+	}
+	res.TrainSeconds = time.Since(trained).Seconds()
+	res.Interrupted, res.Steps, res.Checkpoint = sum.Interrupted, sum.Steps, sum.Checkpoint
+	res.Epochs = float64(sum.Steps*o.Batch) / float64(trainSet.N)
+	if final.N == 0 && !sum.Interrupted { // resumed at the end: nothing was evaluated
+		if final, err = ev.ScoreModel(ctx, m, *seed); err != nil {
+			return err
+		}
+	}
+	res.Scored = final.N > 0 // an interrupted run reports its last evaluation, if any
+	res.FID, res.InceptionScore, res.InceptionScoreStd = final.FID, final.InceptionScore, final.InceptionScoreStd
+	res.ClassesCovered, res.ClassCounts = final.ClassesCovered, final.ClassCounts
+	res.Model = filepath.Join(*out, "model.safetensors")
+	if err := m.Save(res.Model, map[string]string{"loss": o.Loss}); err != nil {
+		return err
+	}
+	res.Samples = filepath.Join(*out, "samples.png")
+	if err := writeSampleGrid(context.WithoutCancel(ctx), res.Samples, m, 8, *seed); err != nil {
+		return err
+	}
+	res.WallSeconds = time.Since(began).Seconds()
+	if err := writeSummary(*out, res); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printGAN(stdout, res)
+	}
+	if res.Interrupted {
+		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+	}
+	return nil
+}
+
+// judgeClassifier loads the classifier that judges samples: --classifier,
+// else DIR/classifier/model.safetensors, else one trained there now with
+// `workbench train cnn`'s engine. It records its path and test accuracy.
+func judgeClassifier(ctx context.Context, path, out, dataDir string, epochs int, seed uint64, progress io.Writer,
+	test *data.ImageSet, res *ganResult) (*cnn.Model, error) {
+	if path == "" {
+		path = filepath.Join(out, "classifier", "model.safetensors")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			o := cnnOptions{Model: cnn.Classifier(), Epochs: epochs, Batch: 128, LR: 0.05, Momentum: 0.9, Shards: 2,
+				Workers: runtime.GOMAXPROCS(0), Seed: seed, Data: dataDir}
+			o.Model.Seed = seed
+			r, err := trainCNN(ctx, o, filepath.Join(out, "classifier"), false, progress)
+			if err != nil {
+				return nil, fmt.Errorf("train gan: judge classifier: %w", err)
+			}
+			if r.Interrupted {
+				return nil, fmt.Errorf("train gan: judge classifier: %w", context.Cause(ctx))
+			}
+			path = r.Model
+		}
+	}
+	m, err := cnn.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("train gan: judge classifier: %w", err)
+	}
+	if m.Cfg.InC != 1 || m.Cfg.InH != 28 || m.Cfg.InW != 28 || m.Cfg.NClasses != data.FashionMNISTClasses {
+		return nil, fmt.Errorf("train gan: judge classifier %s takes %d×%d×%d images into %d classes, want 1×28×28 into %d",
+			path, m.Cfg.InC, m.Cfg.InH, m.Cfg.InW, m.Cfg.NClasses, data.FashionMNISTClasses)
+	}
+	labels := make([]int32, test.N)
+	for i, l := range test.Labels {
+		labels[i] = int32(l)
+	}
+	if _, res.ClassifierAcc, err = m.Evaluate(ctx, test.Images, labels, 500, runtime.GOMAXPROCS(0)); err != nil {
+		return nil, err
+	}
+	res.Classifier = path
+	return m, nil
+}
+
+// subset returns the first n images of s (views, not copies).
+func subset(s *data.ImageSet, n int) *data.ImageSet {
+	per := s.H * s.W
+	return &data.ImageSet{N: n, H: s.H, W: s.W, Images: s.Images[:n*per], Labels: s.Labels[:n]}
+}
+
+func writeSummary(dir string, v any) error {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
+
+// writeSampleGrid writes side×side generated images (evaluation mode) as a
+// grey-scale PNG with one-pixel gaps.
+func writeSampleGrid(ctx context.Context, path string, m *gan.Model, side int, seed uint64) error {
+	x, err := m.Samples(ctx, side*side, rand.New(rand.NewPCG(seed, 0x9a11e7)))
+	if err != nil {
+		return err
+	}
+	gan.ToPixels(x.Data)
+	h, w := m.Cfg.ImageH, m.Cfg.ImageW
+	img := image.NewGray(image.Rect(0, 0, side*(w+1)+1, side*(h+1)+1))
+	for i := range side * side {
+		r, c := i/side, i%side
+		for y := range h {
+			for xx := range w {
+				v := x.Data[i*h*w+y*w+xx]
+				img.SetGray(1+c*(w+1)+xx, 1+r*(h+1)+y, color.Gray{Y: uint8(v*255 + 0.5)})
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func printGAN(w io.Writer, r ganResult) {
+	fmt.Fprintf(w, "trained %d steps (%.2f epochs, %s loss) in %.1f s\n", r.Steps, r.Epochs, r.Loss, r.TrainSeconds)
+	fmt.Fprintf(w, "judge: %s (test accuracy %.4f), features %s pooled to %d dimensions, %d images per set\n",
+		r.Classifier, r.ClassifierAcc, r.FeaturePoint, r.FeatureDim, r.EvalN)
+	row := func(name string, s gan.Score) {
+		fmt.Fprintf(w, "  %-14s FID %9.4f   IS %6.3f ± %.3f   classes %3.0f%%\n", name, s.FID, s.InceptionScore, s.InceptionScoreStd, 100*s.ClassesCovered)
+	}
+	if r.Scored {
+		row("generated", gan.Score{FID: r.FID, InceptionScore: r.InceptionScore, InceptionScoreStd: r.InceptionScoreStd, ClassesCovered: r.ClassesCovered})
+	} else {
+		fmt.Fprintf(w, "  %-14s not scored (interrupted before the first evaluation)\n", "generated")
+	}
+	fmt.Fprintf(w, "  %-14s FID %9.4f\n", "untrained G", r.FIDStart)
+	row("real vs real", r.Controls.RealVsReal)
+	row("real + noise", r.Controls.Noise)
+	row("real blurred", r.Controls.Blur)
+	row("one class", r.Controls.OneClass)
+	fmt.Fprintf(w, "model: %s\nsamples: %s\ncheckpoint: %s\n", r.Model, r.Samples, r.Checkpoint)
+}
+
+// gan2dResult is the summary of `workbench train gan2d`.
+type gan2dResult struct {
+	gan.MixtureMetrics
+	Mixture     string              `json:"mixture"`
+	Loss        string              `json:"loss"`
+	Steps       int                 `json:"steps"`
+	WallSeconds float64             `json:"wall_seconds"`
+	Interrupted bool                `json:"interrupted"`
+	Checkpoint  string              `json:"checkpoint"`
+	Model       string              `json:"model"`
+	Dir         string              `json:"dir"`
+	Vanishing   []gan.GradientPoint `json:"vanishing_gradient,omitempty"`
+}
+
+func runTrainGAN2D(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	began := time.Now()
+	fs := flag.NewFlagSet("train gan2d", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)")
+	mixture := fs.String("mixture", "ring", "ring (8 modes, σ 0.02) or grid (25 modes, σ 0.05)")
+	loss := fs.String("loss", gan.LossNonSaturating, "nonsaturating, minimax or wgan")
+	steps := fs.Int("steps", 3000, "generator updates")
+	batch := fs.Int("batch", 0, "samples per batch (default 256)")
+	lr := fs.Float64("lr", 0, "Adam learning rate (default 1e-3; wgan 1e-4)")
+	seed := fs.Uint64("seed", 1, "seed for the initialisation, the data and the latent vectors")
+	vanishing := fs.Bool("vanishing", false, "also run the vanishing-gradient experiment on the untrained generator")
+	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
+	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench train gan2d --out DIR [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Trains an MLP GAN on a 2-D Gaussian mixture and reports the VEEGAN metrics on 2,500")
+		fmt.Fprintln(stderr, "samples: a sample is high quality within 3σ of its nearest mode, a mode is captured")
+		fmt.Fprintln(stderr, "when at least one high-quality sample is nearest to it. --vanishing adds the")
+		fmt.Fprintln(stderr, "generator's gradient norms under log(1−D) and −log D as the discriminator improves.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --json")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("train gan2d: unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		fs.Usage()
+		return errors.New("train gan2d: --out is required")
+	}
+	var mix data.Mixture
+	switch strings.ToLower(*mixture) {
+	case "ring":
+		mix = data.Ring8()
+	case "grid":
+		mix = data.Grid25()
+	default:
+		return fmt.Errorf("train gan2d: unknown --mixture %q (want ring or grid)", *mixture)
+	}
+	o := gan.DefaultMixtureOptions(*loss)
+	o.Steps, o.Seed, o.Dir, o.Resume = *steps, *seed, *out, *resume
+	if *batch != 0 {
+		o.Batch = *batch
+	}
+	if *lr != 0 {
+		o.LR = *lr
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cfg := gan.MLP()
+	cfg.Seed = *seed
+	m, err := gan.New(cfg)
+	if err != nil {
+		return err
+	}
+	res := gan2dResult{Mixture: strings.ToLower(*mixture), Loss: o.Loss, Dir: *out}
+	if *vanishing {
+		res.Vanishing, err = gan.VanishingGradients(ctx, m, gan.MixtureSource{Mixture: mix}, gan.DefaultVanishingOptions(*seed))
+		if err != nil {
+			return err
+		}
+	}
+	o.LogEvery, o.EvalEvery = min(100, o.Steps), min(500, o.Steps)
+	if isTerminal(stderr) {
+		o.Progress = stderr
+	}
+	o.Eval = func(ctx context.Context, step int) (map[string]any, error) {
+		mm, err := m.EvaluateMixture(ctx, mix, *seed)
+		return map[string]any{"modes_captured": mm.ModesCaptured, "high_quality_fraction": mm.HighQualityFraction}, err
+	}
+	sum, err := gan.Train(ctx, m, gan.MixtureSource{Mixture: mix}, o)
+	if err != nil && !sum.Interrupted {
+		return err
+	}
+	if res.MixtureMetrics, err = m.EvaluateMixture(context.WithoutCancel(ctx), mix, *seed); err != nil {
+		return err
+	}
+	res.Steps, res.Interrupted, res.Checkpoint = sum.Steps, sum.Interrupted, sum.Checkpoint
+	res.Model = filepath.Join(*out, "model.safetensors")
+	if err := m.Save(res.Model, map[string]string{"loss": o.Loss, "mixture": res.Mixture}); err != nil {
+		return err
+	}
+	res.WallSeconds = time.Since(began).Seconds()
+	if err := writeSummary(*out, res); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s loss on the %s: %d of %d modes captured, %.1f%% high-quality samples (of %d), %d steps in %.1f s\n",
+			res.Loss, res.Mixture, res.ModesCaptured, res.Modes, 100*res.HighQualityFraction, res.Samples, res.Steps, res.WallSeconds)
+		fmt.Fprintf(stdout, "high-quality samples per mode: %v\n", res.PerMode)
+		if len(res.Vanishing) > 0 {
+			fmt.Fprintln(stdout, "vanishing gradients (generator frozen, discriminator trained):")
+			fmt.Fprintln(stdout, "  D steps  D accuracy   D(G(z))   ‖∇G‖ log(1−D)   ‖∇G‖ −log D")
+			for _, p := range res.Vanishing {
+				fmt.Fprintf(stdout, "  %7d  %10.3f  %8.2g  %14.3g  %12.3g\n", p.DSteps, p.DAccuracy, p.DFake, p.MinimaxNorm, p.NonSaturatingNorm)
+			}
+		}
+		fmt.Fprintf(stdout, "model: %s\ncheckpoint: %s\n", res.Model, res.Checkpoint)
+	}
+	if res.Interrupted {
+		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+	}
+	return nil
+}
