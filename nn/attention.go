@@ -203,7 +203,7 @@ func AttentionForward(z, scores, pattern, q, k, v []float32, batch, pos, heads, 
 	attnCheck("AttentionForward", "pattern", pattern, n)
 	attnCheckOpt("AttentionForward", "scores", scores, n)
 	if attnFast(pos, dHead) {
-		attentionForward16(z, scores, pattern, q, k, v, batch, pos, heads)
+		attentionForward16(z, scores, pattern, q, k, v, batch, pos, heads, nil, nil)
 		return
 	}
 	attentionForwardGo(z, scores, pattern, q, k, v, batch, pos, heads, dHead)
@@ -255,7 +255,7 @@ func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batc
 		attnCheck("AttentionBackward", "scratch", scratch, pos*pos)
 	}
 	if attnFast(pos, dHead) {
-		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads)
+		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, nil, nil)
 		return
 	}
 	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
@@ -287,6 +287,60 @@ func attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			if dk != nil {
 				tensor.Gemm(true, false, pos, dHead, pos, scale, ds, pos, q[off:], stride, 1, dk[off:], stride)
 			}
+		}
+	}
+}
+
+// AttentionForwardQueries is AttentionForward (without scores) computed
+// for the query positions lo[b] ≤ i < hi[b] of each sequence b only, for
+// training, where only some positions reach the loss: their rows of z and
+// pattern are AttentionForward's, bit for bit; the rows of other positions
+// are left as they were, or computed too (off the d_head = 16 fast path).
+// lo and hi have batch entries with 0 ≤ lo[b] ≤ hi[b] ≤ pos. It panics as
+// AttentionForward does, or with a tensor.ShapeError on a bad range.
+func AttentionForwardQueries(z, pattern, q, k, v []float32, batch, pos, heads, dHead int, lo, hi []int) {
+	attnCheckQKV("AttentionForwardQueries", "q k v z", batch, pos, heads, dHead, q, k, v, z)
+	attnCheck("AttentionForwardQueries", "pattern", pattern, batch*heads*pos*pos)
+	attnCheckQueries("AttentionForwardQueries", batch, pos, lo, hi)
+	if attnFast(pos, dHead) {
+		attentionForward16(z, nil, pattern, q, k, v, batch, pos, heads, lo, hi)
+		return
+	}
+	attentionForwardGo(z, nil, pattern, q, k, v, batch, pos, heads, dHead)
+}
+
+// AttentionBackwardQueries is AttentionBackward given that dz is zero
+// outside the query positions [lo[b], hi[b]) of each sequence b and that
+// the pattern holds AttentionForwardQueries' rows for them: only those rows
+// of the pattern, dz and q are read, and the gradients are
+// AttentionBackward's (equal up to float32 rounding). It panics as
+// AttentionBackward does, or with a tensor.ShapeError on a bad range.
+func AttentionBackwardQueries(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int, lo, hi []int) {
+	attnCheckQKV("AttentionBackwardQueries", "dz q k v", batch, pos, heads, dHead, dz, q, k, v)
+	attnCheck("AttentionBackwardQueries", "pattern", pattern, batch*heads*pos*pos)
+	n := batch * pos * heads * dHead
+	attnCheckOpt("AttentionBackwardQueries", "dq", dq, n)
+	attnCheckOpt("AttentionBackwardQueries", "dk", dk, n)
+	attnCheckOpt("AttentionBackwardQueries", "dv", dv, n)
+	if dq != nil || dk != nil {
+		attnCheck("AttentionBackwardQueries", "scratch", scratch, pos*pos)
+	}
+	attnCheckQueries("AttentionBackwardQueries", batch, pos, lo, hi)
+	if attnFast(pos, dHead) {
+		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, lo, hi)
+		return
+	}
+	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
+}
+
+// attnCheckQueries panics unless lo and hi hold batch ranges within [0, pos].
+func attnCheckQueries(op string, batch, pos int, lo, hi []int) {
+	if len(lo) < batch || len(hi) < batch {
+		panic(tensor.ShapeError{Op: op, Msg: fmt.Sprintf("lo, hi: need %d ranges, have %d, %d", batch, len(lo), len(hi))})
+	}
+	for b := range batch {
+		if lo[b] < 0 || lo[b] > hi[b] || hi[b] > pos {
+			panic(tensor.ShapeError{Op: op, Msg: fmt.Sprintf("sequence %d: query range [%d, %d) outside [0, %d]", b, lo[b], hi[b], pos)})
 		}
 	}
 }
@@ -359,7 +413,7 @@ func attnLowerMixT(dst, p, x []float32, T, stride, dh int, alpha float32) {
 func attnSoftmax(p, s []float32, T int) {
 	if attnAVX512 && T > 0 {
 		_, _ = p[T*T-1], s[T*T-1]
-		attnSoftmaxRows(&p[0], &s[0], T)
+		attnSoftmaxRows(&p[0], &s[0], T, 0, T)
 		return
 	}
 	attnSoftmaxGo(p, s, T)
@@ -406,7 +460,7 @@ func attnRowMax(x []float32) float32 {
 func attnSoftmaxBackwardStore(dst, dp, p []float32, T int) {
 	if attnAVX512 && T > 0 {
 		_, _, _ = dst[T*T-1], dp[T*T-1], p[T*T-1]
-		attnSoftmaxBackRows(&dst[0], &dp[0], &p[0], T)
+		attnSoftmaxBackRows(&dst[0], &dp[0], &p[0], T, 0, T)
 		return
 	}
 	attnSoftmaxBackward(dst, dp, p, T, false)

@@ -222,15 +222,16 @@ block:
 	VZEROUPPER
 	RET
 
-// func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T int, alpha, fill float32)
+// func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T, r0, r1 int, alpha, fill float32)
 //
-// For a T×T tile out (row stride ldo), rows a_i of 16 floats (stride lda)
-// and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb, the transposed second
-// operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for j ≤ i (the sum in
-// order d = 0..15, each step one FMA) and fill for i < j < T. Per block of
-// 16 columns jb the 16 rows of bT stay in Z16..Z31; rows i < jb get fill,
-// rows from jb on are computed four at a time.
-TEXT ·attn16Lower(SB), NOSPLIT, $0-64
+// For rows r0 ≤ i < r1 of a T×T tile out (row stride ldo), rows a_i of 16
+// floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb,
+// the transposed second operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for
+// j ≤ i (the sum in order d = 0..15, each step one FMA) and fill for
+// i < j < T. Per block of 16 columns jb the 16 rows of bT stay in
+// Z16..Z31; rows i < jb get fill, rows from jb on are computed four at a
+// time. Other rows of out, and of a, are not touched.
+TEXT ·attn16Lower(SB), NOSPLIT, $0-80
 	MOVQ out+0(FP), DI
 	MOVQ ldo+8(FP), R8
 	SHLQ $2, R8
@@ -242,8 +243,8 @@ TEXT ·attn16Lower(SB), NOSPLIT, $0-64
 	MOVQ ldb+40(FP), R10
 	SHLQ $2, R10
 	MOVQ T+48(FP), R11
-	VBROADCASTSS alpha+56(FP), Z4
-	VBROADCASTSS fill+60(FP), Z5
+	VBROADCASTSS alpha+72(FP), Z4
+	VBROADCASTSS fill+76(FP), Z5
 	XORQ R12, R12
 block:
 	MOVQ R11, CX
@@ -286,22 +287,33 @@ block:
 	VMOVUPS (AX), Z30
 	ADDQ R10, AX
 	VMOVUPS (AX), Z31
-	LEAQ (DI)(R12*4), R14
-	MOVQ R12, CX
-	TESTQ CX, CX
-	JZ filled
+	MOVQ r0+56(FP), R13
+	MOVQ R13, R14
+	IMULQ R8, R14
+	ADDQ DI, R14
+	LEAQ (R14)(R12*4), R14
+	MOVQ r1+64(FP), CX
+	CMPQ CX, R12
+	CMOVQGT R12, CX
+	SUBQ R13, CX
+	JLE filled
 fill:
 	VMOVUPS Z5, K1, (R14)
 	ADDQ R8, R14
 	DECQ CX
 	JNZ fill
 filled:
-	MOVQ R12, R13
+	CMPQ R13, R12
+	CMOVQLT R12, R13
+	MOVQ R13, R14
+	IMULQ R8, R14
+	ADDQ DI, R14
+	LEAQ (R14)(R12*4), R14
 	MOVQ R13, R15
 	IMULQ R9, R15
 	ADDQ SI, R15
 rows4:
-	MOVQ R11, CX
+	MOVQ r1+64(FP), CX
 	SUBQ R13, CX
 	CMPQ CX, $4
 	JLT rows1
@@ -425,7 +437,7 @@ rows4:
 	LEAQ (R14)(R8*4), R14
 	JMP rows4
 rows1:
-	CMPQ R13, R11
+	CMPQ R13, r1+64(FP)
 	JGE next
 	VPXORD Z0, Z0, Z0
 	VFMADD231PS.BCST (R15), Z16, Z0
@@ -466,9 +478,10 @@ next:
 	VZEROUPPER
 	RET
 
-// func attnSoftmaxRows(p, s *float32, T int)
+// func attnSoftmaxRows(p, s *float32, T, r0, r1 int)
 //
-// For each row i of the T×T tiles s and p (p may be s; 1 ≤ T ≤ 128):
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles s and p (p may be s;
+// 1 ≤ T ≤ 128; other rows are not touched):
 // p[i, j] = e^(s[i,j] − m)/Σ_{j'≤i} e^(s[i,j'] − m) for j ≤ i, m the row
 // maximum over j ≤ i, and 0 for j > i; a row whose maximum is −Inf becomes
 // zeros, and a NaN or +Inf score makes its row NaN. The exponential is
@@ -476,7 +489,7 @@ next:
 // of s above the diagonal are not read. A row of c blocks of 16 stays in
 // Z22.. while it is reduced, exponentiated and scaled; the code is
 // specialised for c = 1..8.
-TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-24
+TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 	MOVQ p+0(FP), DI
 	MOVQ s+8(FP), SI
 	MOVQ T+16(FP), R8
@@ -521,13 +534,18 @@ TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-24
 	KMOVW AX, K3
 	MOVQ R8, R11
 	ANDQ $15, R11
-	XORQ R9, R9
+	MOVQ r0+24(FP), R9
+	MOVQ R9, CX
+	IMULQ R12, CX
+	ADDQ CX, SI
+	ADDQ CX, DI
 blocks1:
 	CMPQ R13, $1
 	JLT end
 	MOVQ $16, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row1:
 	CMPQ R9, R10
 	JGE blocks2
@@ -711,8 +729,9 @@ blocks2:
 	CMPQ R13, $2
 	JLT end
 	MOVQ $32, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row2:
 	CMPQ R9, R10
 	JGE blocks3
@@ -924,8 +943,9 @@ blocks3:
 	CMPQ R13, $3
 	JLT end
 	MOVQ $48, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row3:
 	CMPQ R9, R10
 	JGE blocks4
@@ -1165,8 +1185,9 @@ blocks4:
 	CMPQ R13, $4
 	JLT end
 	MOVQ $64, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row4:
 	CMPQ R9, R10
 	JGE blocks5
@@ -1434,8 +1455,9 @@ blocks5:
 	CMPQ R13, $5
 	JLT end
 	MOVQ $80, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row5:
 	CMPQ R9, R10
 	JGE blocks6
@@ -1731,8 +1753,9 @@ blocks6:
 	CMPQ R13, $6
 	JLT end
 	MOVQ $96, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row6:
 	CMPQ R9, R10
 	JGE blocks7
@@ -2056,8 +2079,9 @@ blocks7:
 	CMPQ R13, $7
 	JLT end
 	MOVQ $112, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row7:
 	CMPQ R9, R10
 	JGE blocks8
@@ -2409,8 +2433,9 @@ blocks8:
 	CMPQ R13, $8
 	JLT end
 	MOVQ $128, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+32(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row8:
 	CMPQ R9, R10
 	JGE blocks9
@@ -2791,9 +2816,10 @@ end:
 	VZEROUPPER
 	RET
 
-// func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, add int, alpha float32)
+// func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, add, r0, r1 int, alpha float32)
 //
-// For each row i < T of the T×T tile c: s_i = Σ_j c[i, j]·x_j over j ≤ i
+// For each row r0 ≤ i < r1 ≤ T of the T×T tile c (other rows of c and out
+// are not touched): s_i = Σ_j c[i, j]·x_j over j ≤ i
 // (j < T if full ≠ 0), where x_j and out_i are rows of 16 floats (strides
 // ldx, ldo); out_i = alpha·s_i, or out_i += alpha·s_i if add ≠ 0. Rows go
 // in groups of G = 8 (then 4, 2, 1), one accumulator each, sharing each
@@ -2801,7 +2827,7 @@ end:
 // zero terms past the diagonal leave it unchanged and full and causal sums
 // agree bit for bit on a causal c. A causal group runs j ≤ i0 for all G
 // rows, then a staircase of G−1 steps.
-TEXT ·attn16Mix(SB), NOSPLIT, $0-68
+TEXT ·attn16Mix(SB), NOSPLIT, $0-84
 	MOVQ out+0(FP), DI
 	MOVQ ldo+8(FP), R8
 	SHLQ $2, R8
@@ -2810,13 +2836,19 @@ TEXT ·attn16Mix(SB), NOSPLIT, $0-68
 	MOVQ x+32(FP), BX
 	MOVQ ldx+40(FP), R9
 	SHLQ $2, R9
-	VBROADCASTSS alpha+64(FP), Z31
+	VBROADCASTSS alpha+80(FP), Z31
 	LEAQ (R11*4), R12
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R8)(R8*2), R15
-	XORQ R10, R10
+	MOVQ r0+64(FP), R10
+	MOVQ R10, CX
+	IMULQ R12, CX
+	ADDQ CX, SI
+	MOVQ R10, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
 g8:
-	MOVQ R11, CX
+	MOVQ r1+72(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $8
 	JLT g4
@@ -2960,7 +2992,7 @@ g8next:
 	ADDQ CX, DI
 	JMP g8
 g4:
-	MOVQ R11, CX
+	MOVQ r1+72(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $4
 	JLT g2
@@ -3033,7 +3065,7 @@ g4next:
 	ADDQ CX, DI
 	JMP g4
 g2:
-	MOVQ R11, CX
+	MOVQ r1+72(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $2
 	JLT g1
@@ -3081,7 +3113,7 @@ g2next:
 	ADDQ CX, DI
 	JMP g2
 g1:
-	MOVQ R11, CX
+	MOVQ r1+72(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $1
 	JLT end
@@ -3123,15 +3155,17 @@ end:
 	VZEROUPPER
 	RET
 
-// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx int, alpha float32)
+// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32)
 //
-// For each column j < T of the T×T tile c: out_j += alpha·Σ_{i≥j} c[i, j]·x_i,
-// where x_i and out_j are rows of 16 floats (strides ldx, ldo). Entries of c
-// above the diagonal are not read. Columns go in groups of G = 8 (then 4,
-// 2, 1), one accumulator each (one FMA chain in order i = j, j+1, ...),
-// sharing each x_i load: a staircase of G−1 rows, then i from j0+G−1 to
-// T−1 for all G columns, whose entries c[i, j0..j0+G−1] are adjacent.
-TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
+// For each column j < r1 of the T×T tile c: out_j += alpha·Σ c[i, j]·x_i
+// over max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
+// of 16 floats (strides ldx, ldo). Entries of c above the diagonal or
+// outside rows r0..r1−1 are not read. Columns go in groups of G = 8 (then
+// 4, 2, 1), one accumulator each (one FMA chain in ascending i), sharing
+// each x_i load. Columns j < r0 sum rows r0..r1−1 in full; from r0 on, a
+// group runs a staircase of G−1 rows, then i from j0+G−1 to r1−1 for all G
+// columns, whose entries c[i, j0..j0+G−1] are adjacent.
+TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
 	MOVQ out+0(FP), DI
 	MOVQ ldo+8(FP), R8
 	SHLQ $2, R8
@@ -3140,12 +3174,182 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
 	MOVQ x+32(FP), BX
 	MOVQ ldx+40(FP), R9
 	SHLQ $2, R9
-	VBROADCASTSS alpha+48(FP), Z31
+	VBROADCASTSS alpha+64(FP), Z31
 	LEAQ (R11*4), R12
 	LEAQ (R8)(R8*2), R15
 	XORQ R10, R10
+	MOVQ r0+48(FP), R14
+	IMULQ R12, R14
+	ADDQ SI, R14
+	MOVQ r0+48(FP), R13
+	IMULQ R9, R13
+	ADDQ BX, R13
+fullg8:
+	MOVQ r0+48(FP), CX
+	SUBQ R10, CX
+	CMPQ CX, $8
+	JLT fullg4
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	LEAQ (R14)(R10*4), AX
+	MOVQ R13, DX
+	MOVQ r1+56(FP), CX
+	SUBQ r0+48(FP), CX
+fullg8loop:
+	VMOVUPS (DX), Z8
+	VFMADD231PS.BCST (AX), Z8, Z0
+	VFMADD231PS.BCST 4(AX), Z8, Z1
+	VFMADD231PS.BCST 8(AX), Z8, Z2
+	VFMADD231PS.BCST 12(AX), Z8, Z3
+	VFMADD231PS.BCST 16(AX), Z8, Z4
+	VFMADD231PS.BCST 20(AX), Z8, Z5
+	VFMADD231PS.BCST 24(AX), Z8, Z6
+	VFMADD231PS.BCST 28(AX), Z8, Z7
+	ADDQ R9, DX
+	ADDQ R12, AX
+	DECQ CX
+	JNZ fullg8loop
+	LEAQ (DI)(R8*4), DX
+	VMOVUPS (DI), Z8
+	VFMADD231PS Z31, Z0, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS (DI)(R8*1), Z8
+	VFMADD231PS Z31, Z1, Z8
+	VMOVUPS Z8, (DI)(R8*1)
+	VMOVUPS (DI)(R8*2), Z8
+	VFMADD231PS Z31, Z2, Z8
+	VMOVUPS Z8, (DI)(R8*2)
+	VMOVUPS (DI)(R15*1), Z8
+	VFMADD231PS Z31, Z3, Z8
+	VMOVUPS Z8, (DI)(R15*1)
+	VMOVUPS (DX), Z8
+	VFMADD231PS Z31, Z4, Z8
+	VMOVUPS Z8, (DX)
+	VMOVUPS (DX)(R8*1), Z8
+	VFMADD231PS Z31, Z5, Z8
+	VMOVUPS Z8, (DX)(R8*1)
+	VMOVUPS (DX)(R8*2), Z8
+	VFMADD231PS Z31, Z6, Z8
+	VMOVUPS Z8, (DX)(R8*2)
+	VMOVUPS (DX)(R15*1), Z8
+	VFMADD231PS Z31, Z7, Z8
+	VMOVUPS Z8, (DX)(R15*1)
+	ADDQ $8, R10
+	MOVQ $8, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	JMP fullg8
+fullg4:
+	MOVQ r0+48(FP), CX
+	SUBQ R10, CX
+	CMPQ CX, $4
+	JLT fullg2
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	LEAQ (R14)(R10*4), AX
+	MOVQ R13, DX
+	MOVQ r1+56(FP), CX
+	SUBQ r0+48(FP), CX
+fullg4loop:
+	VMOVUPS (DX), Z8
+	VFMADD231PS.BCST (AX), Z8, Z0
+	VFMADD231PS.BCST 4(AX), Z8, Z1
+	VFMADD231PS.BCST 8(AX), Z8, Z2
+	VFMADD231PS.BCST 12(AX), Z8, Z3
+	ADDQ R9, DX
+	ADDQ R12, AX
+	DECQ CX
+	JNZ fullg4loop
+	VMOVUPS (DI), Z8
+	VFMADD231PS Z31, Z0, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS (DI)(R8*1), Z8
+	VFMADD231PS Z31, Z1, Z8
+	VMOVUPS Z8, (DI)(R8*1)
+	VMOVUPS (DI)(R8*2), Z8
+	VFMADD231PS Z31, Z2, Z8
+	VMOVUPS Z8, (DI)(R8*2)
+	VMOVUPS (DI)(R15*1), Z8
+	VFMADD231PS Z31, Z3, Z8
+	VMOVUPS Z8, (DI)(R15*1)
+	ADDQ $4, R10
+	MOVQ $4, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	JMP fullg4
+fullg2:
+	MOVQ r0+48(FP), CX
+	SUBQ R10, CX
+	CMPQ CX, $2
+	JLT fullg1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	LEAQ (R14)(R10*4), AX
+	MOVQ R13, DX
+	MOVQ r1+56(FP), CX
+	SUBQ r0+48(FP), CX
+fullg2loop:
+	VMOVUPS (DX), Z8
+	VFMADD231PS.BCST (AX), Z8, Z0
+	VFMADD231PS.BCST 4(AX), Z8, Z1
+	ADDQ R9, DX
+	ADDQ R12, AX
+	DECQ CX
+	JNZ fullg2loop
+	VMOVUPS (DI), Z8
+	VFMADD231PS Z31, Z0, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS (DI)(R8*1), Z8
+	VFMADD231PS Z31, Z1, Z8
+	VMOVUPS Z8, (DI)(R8*1)
+	ADDQ $2, R10
+	MOVQ $2, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	JMP fullg2
+fullg1:
+	MOVQ r0+48(FP), CX
+	SUBQ R10, CX
+	CMPQ CX, $1
+	JLT diag
+	VPXORD Z0, Z0, Z0
+	LEAQ (R14)(R10*4), AX
+	MOVQ R13, DX
+	MOVQ r1+56(FP), CX
+	SUBQ r0+48(FP), CX
+fullg1loop:
+	VMOVUPS (DX), Z8
+	VFMADD231PS.BCST (AX), Z8, Z0
+	ADDQ R9, DX
+	ADDQ R12, AX
+	DECQ CX
+	JNZ fullg1loop
+	VMOVUPS (DI), Z8
+	VFMADD231PS Z31, Z0, Z8
+	VMOVUPS Z8, (DI)
+	ADDQ $1, R10
+	MOVQ $1, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	JMP fullg1
+diag:
+	MOVQ R10, CX
+	IMULQ R12, CX
+	LEAQ (SI)(CX*1), SI
+	LEAQ (SI)(R10*4), SI
+	MOVQ R10, CX
+	IMULQ R9, CX
+	ADDQ CX, BX
 g8:
-	MOVQ R11, CX
+	MOVQ r1+56(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $8
 	JLT g4
@@ -3250,17 +3454,17 @@ g8loop:
 	VMOVUPS Z8, (DX)(R15*1)
 	ADDQ $8, R10
 	MOVQ $8, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	MOVQ $8, CX
 	IMULQ R12, CX
 	LEAQ 32(SI)(CX*1), SI
 	MOVQ $8, CX
 	IMULQ R9, CX
 	ADDQ CX, BX
-	MOVQ $8, CX
-	IMULQ R8, CX
-	ADDQ CX, DI
 	JMP g8
 g4:
-	MOVQ R11, CX
+	MOVQ r1+56(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $4
 	JLT g2
@@ -3310,17 +3514,17 @@ g4loop:
 	VMOVUPS Z8, (DI)(R15*1)
 	ADDQ $4, R10
 	MOVQ $4, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	MOVQ $4, CX
 	IMULQ R12, CX
 	LEAQ 16(SI)(CX*1), SI
 	MOVQ $4, CX
 	IMULQ R9, CX
 	ADDQ CX, BX
-	MOVQ $4, CX
-	IMULQ R8, CX
-	ADDQ CX, DI
 	JMP g4
 g2:
-	MOVQ R11, CX
+	MOVQ r1+56(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $2
 	JLT g1
@@ -3349,17 +3553,17 @@ g2loop:
 	VMOVUPS Z8, (DI)(R8*1)
 	ADDQ $2, R10
 	MOVQ $2, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	MOVQ $2, CX
 	IMULQ R12, CX
 	LEAQ 8(SI)(CX*1), SI
 	MOVQ $2, CX
 	IMULQ R9, CX
 	ADDQ CX, BX
-	MOVQ $2, CX
-	IMULQ R8, CX
-	ADDQ CX, DI
 	JMP g2
 g1:
-	MOVQ R11, CX
+	MOVQ r1+56(FP), CX
 	SUBQ R10, CX
 	CMPQ CX, $1
 	JLT end
@@ -3379,27 +3583,28 @@ g1loop:
 	VMOVUPS Z8, (DI)
 	ADDQ $1, R10
 	MOVQ $1, CX
+	IMULQ R8, CX
+	ADDQ CX, DI
+	MOVQ $1, CX
 	IMULQ R12, CX
 	LEAQ 4(SI)(CX*1), SI
 	MOVQ $1, CX
 	IMULQ R9, CX
 	ADDQ CX, BX
-	MOVQ $1, CX
-	IMULQ R8, CX
-	ADDQ CX, DI
 	JMP g1
 end:
 	VZEROUPPER
 	RET
 
-// func attnSoftmaxBackRows(ds, dp, p *float32, T int)
+// func attnSoftmaxBackRows(ds, dp, p *float32, T, r0, r1 int)
 //
-// For each row i of the T×T tiles (1 ≤ T ≤ 128): ds[i, j] = p[i, j]·(dp[i, j]
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (1 ≤ T ≤ 128; other rows
+// are not touched): ds[i, j] = p[i, j]·(dp[i, j]
 // − dot_i) for j ≤ i, with dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain
 // over blocks, then a tree over lanes), and ds[i, j] = 0 for j > i. ds may
 // be dp. Entries above the diagonal of dp and p are not read. Rows stay in
 // registers (p in Z8.., dp in Z16..), specialised for c = 1..8 blocks.
-TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-32
+TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 	MOVQ ds+0(FP), DI
 	MOVQ dp+8(FP), SI
 	MOVQ p+16(FP), BX
@@ -3421,13 +3626,19 @@ TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-32
 	KMOVW AX, K3
 	MOVQ R8, R11
 	ANDQ $15, R11
-	XORQ R9, R9
+	MOVQ r0+32(FP), R9
+	MOVQ R9, CX
+	IMULQ R12, CX
+	ADDQ CX, SI
+	ADDQ CX, DI
+	ADDQ CX, BX
 blocks1:
 	CMPQ R13, $1
 	JLT end
 	MOVQ $16, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row1:
 	CMPQ R9, R10
 	JGE blocks2
@@ -3535,8 +3746,9 @@ blocks2:
 	CMPQ R13, $2
 	JLT end
 	MOVQ $32, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row2:
 	CMPQ R9, R10
 	JGE blocks3
@@ -3650,8 +3862,9 @@ blocks3:
 	CMPQ R13, $3
 	JLT end
 	MOVQ $48, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row3:
 	CMPQ R9, R10
 	JGE blocks4
@@ -3771,8 +3984,9 @@ blocks4:
 	CMPQ R13, $4
 	JLT end
 	MOVQ $64, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row4:
 	CMPQ R9, R10
 	JGE blocks5
@@ -3898,8 +4112,9 @@ blocks5:
 	CMPQ R13, $5
 	JLT end
 	MOVQ $80, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row5:
 	CMPQ R9, R10
 	JGE blocks6
@@ -4031,8 +4246,9 @@ blocks6:
 	CMPQ R13, $6
 	JLT end
 	MOVQ $96, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row6:
 	CMPQ R9, R10
 	JGE blocks7
@@ -4170,8 +4386,9 @@ blocks7:
 	CMPQ R13, $7
 	JLT end
 	MOVQ $112, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row7:
 	CMPQ R9, R10
 	JGE blocks8
@@ -4315,8 +4532,9 @@ blocks8:
 	CMPQ R13, $8
 	JLT end
 	MOVQ $128, R10
-	CMPQ R10, R8
-	CMOVQGT R8, R10
+	MOVQ r1+40(FP), CX
+	CMPQ R10, CX
+	CMOVQGT CX, R10
 row8:
 	CMPQ R9, R10
 	JGE blocks9

@@ -37,13 +37,27 @@ func attnFast(pos, dHead int) bool {
 // transposed tile.
 func attnPad16(pos int) int { return (pos + 15) &^ 15 }
 
+// attnQueries returns the query rows [r0, r1) of sequence b: all of them
+// if lo is nil, else [lo[b], hi[b]).
+func attnQueries(lo, hi []int, b, pos int) (r0, r1 int) {
+	if lo == nil {
+		return 0, pos
+	}
+	return lo[b], hi[b]
+}
+
 // attentionForward16 is AttentionForward on the fast path (arguments
-// checked; scores may be nil).
-func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads int) {
+// checked; scores may be nil), for the query rows attnQueries(lo, hi)
+// only: their scores need keys up to the last of them.
+func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads int, lo, hi []int) {
 	var kT [attnFastDHead * attnFastMaxPos]float32
 	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
 	negInf := float32(math.Inf(-1))
 	for b := range batch {
+		r0, r1 := attnQueries(lo, hi, b, pos)
+		if r0 >= r1 {
+			continue
+		}
 		for h := range heads {
 			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
 			p := pattern[po : po+pos*pos]
@@ -51,10 +65,10 @@ func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads
 			if scores != nil {
 				s = scores[po : po+pos*pos]
 			}
-			attn16PackT(&kT[0], ld, &k[off], stride, pos)
-			attn16Lower(&s[0], pos, &q[off], stride, &kT[0], ld, pos, scale, negInf)
-			attnSoftmaxRows(&p[0], &s[0], pos)
-			attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, 1)
+			attn16PackT(&kT[0], ld, &k[off], stride, r1)
+			attn16Lower(&s[0], pos, &q[off], stride, &kT[0], ld, pos, r0, r1, scale, negInf)
+			attnSoftmaxRows(&p[0], &s[0], pos, r0, r1)
+			attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, r0, r1, 1)
 		}
 	}
 }
@@ -68,7 +82,7 @@ func attnScoresForward16(scores, q, k []float32, batch, pos, heads int) {
 		for h := range heads {
 			off, so := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
 			attn16PackT(&kT[0], ld, &k[off], stride, pos)
-			attn16Lower(&scores[so], pos, &q[off], stride, &kT[0], ld, pos, scale, negInf)
+			attn16Lower(&scores[so], pos, &q[off], stride, &kT[0], ld, pos, 0, pos, scale, negInf)
 		}
 	}
 }
@@ -80,23 +94,29 @@ func attnMixForward16(z, pattern, v []float32, batch, pos, heads int) {
 	for b := range batch {
 		for h := range heads {
 			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
-			attn16Mix(&z[off], stride, &pattern[po], pos, &v[off], stride, 1, 0, 1)
+			attn16Mix(&z[off], stride, &pattern[po], pos, &v[off], stride, 1, 0, 0, pos, 1)
 		}
 	}
 }
 
 // attentionBackward16 is AttentionBackward on the fast path (arguments
-// checked; scratch holds pos·pos floats when dq or dk is wanted).
-func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int) {
+// checked; scratch holds pos·pos floats when dq or dk is wanted), given
+// that dz is zero outside the query rows attnQueries(lo, hi), the only
+// rows of the pattern it reads.
+func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int, lo, hi []int) {
 	var vT [attnFastDHead * attnFastMaxPos]float32
 	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
 	needScores := dq != nil || dk != nil
 	for b := range batch {
+		r0, r1 := attnQueries(lo, hi, b, pos)
+		if r0 >= r1 {
+			continue
+		}
 		for h := range heads {
 			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
 			p := &pattern[po]
 			if dv != nil { // dv_j += Σ_{i≥j} p[i,j]·dz_i
-				attn16ColMix(&dv[off], stride, p, pos, &dz[off], stride, 1)
+				attn16ColMix(&dv[off], stride, p, pos, &dz[off], stride, r0, r1, 1)
 			}
 			if !needScores {
 				continue
@@ -104,14 +124,14 @@ func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			// ds holds dpattern = dz·vᵀ on and below the diagonal, then
 			// dscores, zero above it.
 			ds := &scratch[0]
-			attn16PackT(&vT[0], ld, &v[off], stride, pos)
-			attn16Lower(ds, pos, &dz[off], stride, &vT[0], ld, pos, 1, 0)
-			attnSoftmaxBackRows(ds, ds, p, pos)
+			attn16PackT(&vT[0], ld, &v[off], stride, r1)
+			attn16Lower(ds, pos, &dz[off], stride, &vT[0], ld, pos, r0, r1, 1, 0)
+			attnSoftmaxBackRows(ds, ds, p, pos, r0, r1)
 			if dq != nil { // dq_i += scale·Σ_{j≤i} ds[i,j]·k_j
-				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, 1, scale)
+				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, 1, r0, r1, scale)
 			}
 			if dk != nil { // dk_j += scale·Σ_{i≥j} ds[i,j]·q_i
-				attn16ColMix(&dk[off], stride, ds, pos, &q[off], stride, scale)
+				attn16ColMix(&dk[off], stride, ds, pos, &q[off], stride, r0, r1, scale)
 			}
 		}
 	}

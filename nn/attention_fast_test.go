@@ -127,13 +127,13 @@ func TestAttnSoftmaxRowsMatchesGo(t *testing.T) {
 			}
 		}
 		got, want := attnRand(rng, T*T, 1), attnRand(rng, T*T, 1)
-		nn.AttnSoftmaxRows(&got[0], &s[0], T)
+		nn.AttnSoftmaxRows(&got[0], &s[0], T, 0, T)
 		nn.AttnSoftmaxGo(want, s, T)
 		attnCompareF32(t, fmt.Sprintf("T=%d pattern", T), got, want, attnFastTol)
 
 		dp := attnRand(rng, T*T, 1)
 		dsGot, dsWant := attnRand(rng, T*T, 1), attnRand(rng, T*T, 1)
-		nn.AttnSoftmaxBackRows(&dsGot[0], &dp[0], &want[0], T)
+		nn.AttnSoftmaxBackRows(&dsGot[0], &dp[0], &want[0], T, 0, T)
 		nn.AttnSoftmaxBackGo(dsWant, dp, want, T, false)
 		attnCompareF32(t, fmt.Sprintf("T=%d dscores", T), dsGot, dsWant, attnFastTol)
 	}
@@ -186,6 +186,94 @@ func BenchmarkAttentionPaths(b *testing.B) {
 				c.f()
 			}
 			b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
+
+// TestAttentionQueries checks the query-range kernels against the full
+// ones: on random ranges (empty, one row, whole, every tail), the rows of
+// z and pattern in range are bit-identical to AttentionForward's and those
+// out of range untouched (fast path), and the gradients from a dz that is
+// zero out of range match AttentionBackward's; the pattern rows out of
+// range are poisoned with NaN, which the backward must never read.
+func TestAttentionQueries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	for _, s := range []attnShape{{5, 40, 2, 16}, {4, 17, 1, 16}, {3, 33, 3, 16}, {2, 7, 2, 8}, {1, 1, 1, 16}, {2, 100, 1, 16}} {
+		t.Run(s.String(), func(t *testing.T) {
+			B, T, H, dh := s.batch, s.pos, s.heads, s.dHead
+			q, k, v := attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 1)
+			lo, hi := make([]int, B), make([]int, B)
+			for b := range B {
+				switch b % 4 {
+				case 0:
+					lo[b], hi[b] = 0, T
+				case 1:
+					lo[b] = rng.IntN(T)
+					hi[b] = lo[b] + 1 + rng.IntN(T-lo[b])
+				case 2:
+					lo[b], hi[b] = T/2, T/2 // empty
+				default:
+					lo[b], hi[b] = T-1, T
+				}
+			}
+			inRange := func(b, i int) bool { return lo[b] <= i && i < hi[b] }
+			zf, pf := make([]float32, s.qkvLen()), make([]float32, s.patternLen())
+			nn.AttentionForward(zf, nil, pf, q, k, v, B, T, H, dh)
+			const poison = -7.5
+			zq, pq := make([]float32, s.qkvLen()), make([]float32, s.patternLen())
+			for i := range zq {
+				zq[i] = poison
+			}
+			for i := range pq {
+				pq[i] = poison
+			}
+			nn.AttentionForwardQueries(zq, pq, q, k, v, B, T, H, dh, lo, hi)
+			fast := nn.AttnFast(T, dh)
+			for b := range B {
+				for i := range T {
+					for h := range H {
+						for d := range dh {
+							at := ((b*T+i)*H+h)*dh + d
+							if inRange(b, i) && math.Float32bits(zq[at]) != math.Float32bits(zf[at]) {
+								t.Fatalf("z[%d,%d,%d,%d] = %v, full %v", b, i, h, d, zq[at], zf[at])
+							}
+							if fast && !inRange(b, i) && zq[at] != poison {
+								t.Fatalf("z[%d,%d,...] out of range written", b, i)
+							}
+						}
+						row := ((b*H+h)*T + i) * T
+						for j := range T {
+							if inRange(b, i) && math.Float32bits(pq[row+j]) != math.Float32bits(pf[row+j]) {
+								t.Fatalf("pattern[%d,%d,%d,%d] = %v, full %v", b, h, i, j, pq[row+j], pf[row+j])
+							}
+							if fast && !inRange(b, i) && pq[row+j] != poison {
+								t.Fatalf("pattern[%d,%d,%d,...] out of range written", b, h, i)
+							}
+						}
+						if !inRange(b, i) && fast {
+							for j := range T {
+								pq[row+j] = float32(math.NaN()) // must not be read
+							}
+						}
+					}
+				}
+			}
+			dz := attnRand(rng, s.qkvLen(), 1)
+			for b := range B {
+				for i := range T {
+					if !inRange(b, i) {
+						clear(dz[(b*T+i)*H*dh : (b*T+i+1)*H*dh])
+					}
+				}
+			}
+			prior := [3][]float32{attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1)}
+			want := [3][]float32{slicesClone(prior[0]), slicesClone(prior[1]), slicesClone(prior[2])}
+			nn.AttentionBackward(want[0], want[1], want[2], dz, pf, q, k, v, make([]float32, T*T), B, T, H, dh)
+			got := [3][]float32{slicesClone(prior[0]), slicesClone(prior[1]), slicesClone(prior[2])}
+			nn.AttentionBackwardQueries(got[0], got[1], got[2], dz, pq, q, k, v, make([]float32, T*T), B, T, H, dh, lo, hi)
+			for g, name := range []string{"dq", "dk", "dv"} {
+				attnCompareF32(t, name, got[g], want[g], attnFusedTol)
+			}
 		})
 	}
 }

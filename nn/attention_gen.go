@@ -153,15 +153,16 @@ TEXT ·attn16PackT(SB), NOSPLIT, $0-40
 
 // lower: out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for j ≤ i, fill for i < j < T.
 func lower() {
-	w.WriteString(`// func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T int, alpha, fill float32)
+	w.WriteString(`// func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T, r0, r1 int, alpha, fill float32)
 //
-// For a T×T tile out (row stride ldo), rows a_i of 16 floats (stride lda)
-// and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb, the transposed second
-// operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for j ≤ i (the sum in
-// order d = 0..15, each step one FMA) and fill for i < j < T. Per block of
-// 16 columns jb the 16 rows of bT stay in Z16..Z31; rows i < jb get fill,
-// rows from jb on are computed four at a time.
-TEXT ·attn16Lower(SB), NOSPLIT, $0-64
+// For rows r0 ≤ i < r1 of a T×T tile out (row stride ldo), rows a_i of 16
+// floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb,
+// the transposed second operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for
+// j ≤ i (the sum in order d = 0..15, each step one FMA) and fill for
+// i < j < T. Per block of 16 columns jb the 16 rows of bT stay in
+// Z16..Z31; rows i < jb get fill, rows from jb on are computed four at a
+// time. Other rows of out, and of a, are not touched.
+TEXT ·attn16Lower(SB), NOSPLIT, $0-80
 `)
 	p("MOVQ out+0(FP), DI")
 	p("MOVQ ldo+8(FP), R8")
@@ -174,8 +175,8 @@ TEXT ·attn16Lower(SB), NOSPLIT, $0-64
 	p("MOVQ ldb+40(FP), R10")
 	p("SHLQ $2, R10")
 	p("MOVQ T+48(FP), R11")
-	p("VBROADCASTSS alpha+56(FP), Z4")
-	p("VBROADCASTSS fill+60(FP), Z5")
+	p("VBROADCASTSS alpha+72(FP), Z4")
+	p("VBROADCASTSS fill+76(FP), Z5")
 	p("XORQ R12, R12") // jb
 	label("block")
 	p("MOVQ R11, CX")
@@ -188,22 +189,34 @@ TEXT ·attn16Lower(SB), NOSPLIT, $0-64
 			p("ADDQ R10, AX")
 		}
 	}
-	p("LEAQ (DI)(R12*4), R14") // out row 0, column jb
-	p("MOVQ R12, CX")
-	p("TESTQ CX, CX")
-	p("JZ filled")
+	// Rows r0 ≤ i < min(jb, r1) are above this block: fill.
+	p("MOVQ r0+56(FP), R13")
+	p("MOVQ R13, R14")
+	p("IMULQ R8, R14")
+	p("ADDQ DI, R14")
+	p("LEAQ (R14)(R12*4), R14") // out row r0, column jb
+	p("MOVQ r1+64(FP), CX")
+	p("CMPQ CX, R12")
+	p("CMOVQGT R12, CX")
+	p("SUBQ R13, CX") // min(jb, r1) − r0
+	p("JLE filled")
 	label("fill")
 	p("VMOVUPS Z5, K1, (R14)")
 	p("ADDQ R8, R14")
 	p("DECQ CX")
 	p("JNZ fill")
 	label("filled")
-	p("MOVQ R12, R13") // i = jb
+	p("CMPQ R13, R12")
+	p("CMOVQLT R12, R13") // i = max(jb, r0)
+	p("MOVQ R13, R14")
+	p("IMULQ R8, R14")
+	p("ADDQ DI, R14")
+	p("LEAQ (R14)(R12*4), R14") // out row i, column jb
 	p("MOVQ R13, R15")
 	p("IMULQ R9, R15")
 	p("ADDQ SI, R15") // a row i
 	label("rows4")
-	p("MOVQ R11, CX")
+	p("MOVQ r1+64(FP), CX")
 	p("SUBQ R13, CX")
 	p("CMPQ CX, $4")
 	p("JLT rows1")
@@ -232,7 +245,7 @@ TEXT ·attn16Lower(SB), NOSPLIT, $0-64
 	p("LEAQ (R14)(R8*4), R14")
 	p("JMP rows4")
 	label("rows1")
-	p("CMPQ R13, R11")
+	p("CMPQ R13, r1+64(FP)")
 	p("JGE next")
 	p("VPXORD Z0, Z0, Z0")
 	for d := 0; d < 16; d++ {
@@ -320,8 +333,9 @@ func expConsts() {
 
 // rowsPrologue sets up the register-resident row kernels: R8 = T,
 // R12 = 4·T (row bytes), R13 = nbT = ⌈T/16⌉ blocks, K3 = the columns of the
-// tile's last block, R11 = T mod 16, R9 = i = 0.
-func rowsPrologue() {
+// tile's last block, R11 = T mod 16, R9 = i = r0 (at offset r0 of the
+// frame), and advances the row pointers ptrs to row r0.
+func rowsPrologue(r0 string, ptrs ...string) {
 	p("LEAQ (R8*4), R12")
 	p("LEAQ 15(R8), R13")
 	p("SHRQ $4, R13")
@@ -333,7 +347,12 @@ func rowsPrologue() {
 	laneMask("CX", "K3")
 	p("MOVQ R8, R11")
 	p("ANDQ $15, R11") // lanes of the last block, 0 for a whole one
-	p("XORQ R9, R9")
+	p("MOVQ %s, R9", r0)
+	p("MOVQ R9, CX")
+	p("IMULQ R12, CX")
+	for _, r := range ptrs {
+		p("ADDQ CX, %s", r)
+	}
 }
 
 // tailStore stores block reg at addr, the tile's last block: whole if
@@ -375,16 +394,18 @@ func tailStore(reg, addr, lbl string) {
 }
 
 // rowsLoop opens the loop over the rows with c valid blocks (rows
-// 16(c−1) ≤ i < min(16c, T)), with K1 = the valid lanes of block c−1, and
-// returns the labels of the next row and of the rows with c+1 blocks.
-func rowsLoop(c int) (next, done string) {
+// 16(c−1) ≤ i < min(16c, T), and i < r1, at r1 in the frame), with K1 = the
+// valid lanes of block c−1, and returns the labels of the next row and of
+// the rows with c+1 blocks.
+func rowsLoop(c int, r1 string) (next, done string) {
 	next, done = fmt.Sprintf("next%d", c), fmt.Sprintf("blocks%d", c+1)
 	label(fmt.Sprintf("blocks%d", c))
 	p("CMPQ R13, $%d", c)
 	p("JLT end")
 	p("MOVQ $%d, R10", 16*c)
-	p("CMPQ R10, R8")
-	p("CMOVQGT R8, R10") // last row + 1
+	p("MOVQ %s, CX", r1)
+	p("CMPQ R10, CX")
+	p("CMOVQGT CX, R10") // last row + 1
 	label(fmt.Sprintf("row%d", c))
 	p("CMPQ R9, R10")
 	p("JGE %s", done)
@@ -448,9 +469,10 @@ func tree(op string, regs []string) {
 
 // softmaxRows: the causal row softmax of a T×T tile, T ≤ 128.
 func softmaxRows() {
-	w.WriteString(`// func attnSoftmaxRows(p, s *float32, T int)
+	w.WriteString(`// func attnSoftmaxRows(p, s *float32, T, r0, r1 int)
 //
-// For each row i of the T×T tiles s and p (p may be s; 1 ≤ T ≤ 128):
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles s and p (p may be s;
+// 1 ≤ T ≤ 128; other rows are not touched):
 // p[i, j] = e^(s[i,j] − m)/Σ_{j'≤i} e^(s[i,j'] − m) for j ≤ i, m the row
 // maximum over j ≤ i, and 0 for j > i; a row whose maximum is −Inf becomes
 // zeros, and a NaN or +Inf score makes its row NaN. The exponential is
@@ -458,7 +480,7 @@ func softmaxRows() {
 // of s above the diagonal are not read. A row of c blocks of 16 stays in
 // Z22.. while it is reduced, exponentiated and scaled; the code is
 // specialised for c = 1..8.
-TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-24
+TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 `)
 	p("MOVQ p+0(FP), DI")
 	p("MOVQ s+8(FP), SI")
@@ -467,10 +489,10 @@ TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-24
 	p("MOVL $0xff800000, AX // −Inf")
 	p("VPBROADCASTD AX, Z13")
 	p("VPXORD Z30, Z30, Z30")
-	rowsPrologue()
+	rowsPrologue("r0+24(FP)", "SI", "DI")
 	v := func(b int) string { return fmt.Sprintf("Z%d", 22+b) }
 	for c := 1; c <= attnRowBlocks; c++ {
-		next, _ := rowsLoop(c)
+		next, _ := rowsLoop(c, "r1+32(FP)")
 		var regs []string
 		for b := 0; b < c; b++ {
 			regs = append(regs, v(b))
@@ -523,25 +545,26 @@ TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-24
 
 // softmaxBackRows: ds[i, j] = p[i, j]·(dp[i, j] − Σ_{j'≤i} p[i, j']·dp[i, j']).
 func softmaxBackRows() {
-	w.WriteString(`// func attnSoftmaxBackRows(ds, dp, p *float32, T int)
+	w.WriteString(`// func attnSoftmaxBackRows(ds, dp, p *float32, T, r0, r1 int)
 //
-// For each row i of the T×T tiles (1 ≤ T ≤ 128): ds[i, j] = p[i, j]·(dp[i, j]
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (1 ≤ T ≤ 128; other rows
+// are not touched): ds[i, j] = p[i, j]·(dp[i, j]
 // − dot_i) for j ≤ i, with dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain
 // over blocks, then a tree over lanes), and ds[i, j] = 0 for j > i. ds may
 // be dp. Entries above the diagonal of dp and p are not read. Rows stay in
 // registers (p in Z8.., dp in Z16..), specialised for c = 1..8 blocks.
-TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-32
+TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 `)
 	p("MOVQ ds+0(FP), DI")
 	p("MOVQ dp+8(FP), SI")
 	p("MOVQ p+16(FP), BX")
 	p("MOVQ T+24(FP), R8")
 	p("VPXORD Z2, Z2, Z2")
-	rowsPrologue()
+	rowsPrologue("r0+32(FP)", "SI", "DI", "BX")
 	pr := func(b int) string { return fmt.Sprintf("Z%d", 8+b) }
 	dr := func(b int) string { return fmt.Sprintf("Z%d", 16+b) }
 	for c := 1; c <= attnRowBlocks; c++ {
-		next, _ := rowsLoop(c)
+		next, _ := rowsLoop(c, "r1+40(FP)")
 		for b := 0; b < c; b++ {
 			if b < c-1 {
 				p("VMOVUPS %d(BX), %s", 64*b, pr(b))
@@ -596,21 +619,21 @@ func groupRow(r int, b0, b1, s1, s3 string) string {
 // first: groups of 8 while they fit, then 4, 2 and 1 for the rest.
 var mixGroups = []int{8, 4, 2, 1}
 
-// groupStart opens group size mixGroups[gi] of mix or colMix: if fewer
-// than G rows (columns) are left of T = R11 after R10, it moves on to the
-// next size; else it clears the G accumulators Z0.. and returns the
-// group's label.
-func groupStart(gi int) string {
+// groupStart opens group size mixGroups[gi] of mix or colMix (labels
+// prefixed by pre): if fewer than G rows (columns) are left before end
+// after R10, it moves on to the next size (then to done); else it clears the
+// G accumulators Z0.. and returns the group's label.
+func groupStart(gi int, pre, end, done string) string {
 	G := mixGroups[gi]
-	grp := fmt.Sprintf("g%d", G)
+	grp := fmt.Sprintf("%sg%d", pre, G)
 	label(grp)
-	p("MOVQ R11, CX")
+	p("MOVQ %s, CX", end)
 	p("SUBQ R10, CX")
 	p("CMPQ CX, $%d", G)
 	if gi+1 < len(mixGroups) {
-		p("JLT g%d", mixGroups[gi+1])
+		p("JLT %sg%d", pre, mixGroups[gi+1])
 	} else {
-		p("JLT end")
+		p("JLT %s", done)
 	}
 	for r := 0; r < G; r++ {
 		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
@@ -620,9 +643,10 @@ func groupStart(gi int) string {
 
 // mix: out_i (+)= alpha·Σ_{j<n_i} c[i, j]·x_j.
 func mix() {
-	w.WriteString(`// func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, add int, alpha float32)
+	w.WriteString(`// func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, add, r0, r1 int, alpha float32)
 //
-// For each row i < T of the T×T tile c: s_i = Σ_j c[i, j]·x_j over j ≤ i
+// For each row r0 ≤ i < r1 ≤ T of the T×T tile c (other rows of c and out
+// are not touched): s_i = Σ_j c[i, j]·x_j over j ≤ i
 // (j < T if full ≠ 0), where x_j and out_i are rows of 16 floats (strides
 // ldx, ldo); out_i = alpha·s_i, or out_i += alpha·s_i if add ≠ 0. Rows go
 // in groups of G = 8 (then 4, 2, 1), one accumulator each, sharing each
@@ -630,7 +654,7 @@ func mix() {
 // zero terms past the diagonal leave it unchanged and full and causal sums
 // agree bit for bit on a causal c. A causal group runs j ≤ i0 for all G
 // rows, then a staircase of G−1 steps.
-TEXT ·attn16Mix(SB), NOSPLIT, $0-68
+TEXT ·attn16Mix(SB), NOSPLIT, $0-84
 `)
 	p("MOVQ out+0(FP), DI")
 	p("MOVQ ldo+8(FP), R8")
@@ -640,15 +664,21 @@ TEXT ·attn16Mix(SB), NOSPLIT, $0-68
 	p("MOVQ x+32(FP), BX")
 	p("MOVQ ldx+40(FP), R9")
 	p("SHLQ $2, R9")
-	p("VBROADCASTSS alpha+64(FP), Z31")
+	p("VBROADCASTSS alpha+80(FP), Z31")
 	p("LEAQ (R11*4), R12")      // c row bytes
 	p("LEAQ (R12)(R12*2), R13") // 3 rows
 	p("LEAQ (R8)(R8*2), R15")   // 3 out rows
-	p("XORQ R10, R10")          // i0
+	p("MOVQ r0+64(FP), R10")    // i0
+	p("MOVQ R10, CX")
+	p("IMULQ R12, CX")
+	p("ADDQ CX, SI") // c row r0
+	p("MOVQ R10, CX")
+	p("IMULQ R8, CX")
+	p("ADDQ CX, DI") // out row r0
 	cRow := func(r int) string { return groupRow(r, "AX", "R14", "R12", "R13") }
 	oRow := func(r int) string { return groupRow(r, "DI", "DX", "R8", "R15") }
 	for gi, G := range mixGroups {
-		grp := groupStart(gi)
+		grp := groupStart(gi, "", "r1+72(FP)", "end")
 		p("MOVQ SI, AX") // c[i0, 0]
 		if G > 4 {
 			p("LEAQ (AX)(R12*4), R14")
@@ -722,15 +752,17 @@ TEXT ·attn16Mix(SB), NOSPLIT, $0-68
 
 // colMix: out_j += alpha·Σ_{i≥j} c[i, j]·x_i.
 func colMix() {
-	w.WriteString(`// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx int, alpha float32)
+	w.WriteString(`// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32)
 //
-// For each column j < T of the T×T tile c: out_j += alpha·Σ_{i≥j} c[i, j]·x_i,
-// where x_i and out_j are rows of 16 floats (strides ldx, ldo). Entries of c
-// above the diagonal are not read. Columns go in groups of G = 8 (then 4,
-// 2, 1), one accumulator each (one FMA chain in order i = j, j+1, ...),
-// sharing each x_i load: a staircase of G−1 rows, then i from j0+G−1 to
-// T−1 for all G columns, whose entries c[i, j0..j0+G−1] are adjacent.
-TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
+// For each column j < r1 of the T×T tile c: out_j += alpha·Σ c[i, j]·x_i
+// over max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
+// of 16 floats (strides ldx, ldo). Entries of c above the diagonal or
+// outside rows r0..r1−1 are not read. Columns go in groups of G = 8 (then
+// 4, 2, 1), one accumulator each (one FMA chain in ascending i), sharing
+// each x_i load. Columns j < r0 sum rows r0..r1−1 in full; from r0 on, a
+// group runs a staircase of G−1 rows, then i from j0+G−1 to r1−1 for all G
+// columns, whose entries c[i, j0..j0+G−1] are adjacent.
+TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
 `)
 	p("MOVQ out+0(FP), DI")
 	p("MOVQ ldo+8(FP), R8")
@@ -740,7 +772,7 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
 	p("MOVQ x+32(FP), BX")
 	p("MOVQ ldx+40(FP), R9")
 	p("SHLQ $2, R9")
-	p("VBROADCASTSS alpha+48(FP), Z31")
+	p("VBROADCASTSS alpha+64(FP), Z31")
 	p("LEAQ (R11*4), R12")    // c row bytes
 	p("LEAQ (R8)(R8*2), R15") // 3 out rows
 	p("XORQ R10, R10")        // j0
@@ -751,28 +783,7 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
 		}
 		return fmt.Sprintf("%d(AX)", 4*col)
 	}
-	for gi, G := range mixGroups {
-		grp := groupStart(gi)
-		p("MOVQ SI, AX")           // c[j0, j0]
-		p("MOVQ BX, DX")           // x_j0
-		for s := 0; s < G-1; s++ { // i = j0 + s: columns 0..s
-			p("VMOVUPS (DX), Z8")
-			for col := 0; col <= s; col++ {
-				p("VFMADD231PS.BCST %s, Z8, Z%d", bc(col), col)
-			}
-			p("ADDQ R9, DX")
-			p("ADDQ R12, AX")
-		}
-		p("SUBQ $%d, CX", G-1) // i from j0+G−1 to T−1
-		label(grp + "loop")
-		p("VMOVUPS (DX), Z8")
-		for col := 0; col < G; col++ {
-			p("VFMADD231PS.BCST %s, Z8, Z%d", bc(col), col)
-		}
-		p("ADDQ R9, DX")
-		p("ADDQ R12, AX")
-		p("DECQ CX")
-		p("JNZ %sloop", grp)
+	epilogue := func(G int) { // out_j0.. += alpha·acc, then j0 += G
 		if G > 4 {
 			p("LEAQ (DI)(R8*4), DX")
 		}
@@ -783,14 +794,73 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-52
 		}
 		p("ADDQ $%d, R10", G)
 		p("MOVQ $%d, CX", G)
+		p("IMULQ R8, CX")
+		p("ADDQ CX, DI")
+	}
+	// Columns j < r0: rows r0..r1−1 in full.
+	p("MOVQ r0+48(FP), R14")
+	p("IMULQ R12, R14")
+	p("ADDQ SI, R14") // c[r0, 0]
+	p("MOVQ r0+48(FP), R13")
+	p("IMULQ R9, R13")
+	p("ADDQ BX, R13") // x_r0
+	for gi, G := range mixGroups {
+		next := "diag"
+		grp := groupStart(gi, "full", "r0+48(FP)", next)
+		p("LEAQ (R14)(R10*4), AX") // c[r0, j0]
+		p("MOVQ R13, DX")
+		p("MOVQ r1+56(FP), CX")
+		p("SUBQ r0+48(FP), CX")
+		label(grp + "loop")
+		p("VMOVUPS (DX), Z8")
+		for col := 0; col < G; col++ {
+			p("VFMADD231PS.BCST %s, Z8, Z%d", bc(col), col)
+		}
+		p("ADDQ R9, DX")
+		p("ADDQ R12, AX")
+		p("DECQ CX")
+		p("JNZ %sloop", grp)
+		epilogue(G)
+		p("JMP %s", grp)
+	}
+	// Columns r0 ≤ j < r1: the causal staircase.
+	label("diag")
+	p("MOVQ R10, CX")
+	p("IMULQ R12, CX")
+	p("LEAQ (SI)(CX*1), SI")
+	p("LEAQ (SI)(R10*4), SI") // c[j0, j0]
+	p("MOVQ R10, CX")
+	p("IMULQ R9, CX")
+	p("ADDQ CX, BX") // x_j0
+	for gi, G := range mixGroups {
+		grp := groupStart(gi, "", "r1+56(FP)", "end")
+		p("MOVQ SI, AX")           // c[j0, j0]
+		p("MOVQ BX, DX")           // x_j0
+		for s := 0; s < G-1; s++ { // i = j0 + s: columns 0..s
+			p("VMOVUPS (DX), Z8")
+			for col := 0; col <= s; col++ {
+				p("VFMADD231PS.BCST %s, Z8, Z%d", bc(col), col)
+			}
+			p("ADDQ R9, DX")
+			p("ADDQ R12, AX")
+		}
+		p("SUBQ $%d, CX", G-1) // i from j0+G−1 to r1−1
+		label(grp + "loop")
+		p("VMOVUPS (DX), Z8")
+		for col := 0; col < G; col++ {
+			p("VFMADD231PS.BCST %s, Z8, Z%d", bc(col), col)
+		}
+		p("ADDQ R9, DX")
+		p("ADDQ R12, AX")
+		p("DECQ CX")
+		p("JNZ %sloop", grp)
+		epilogue(G)
+		p("MOVQ $%d, CX", G)
 		p("IMULQ R12, CX")
 		p("LEAQ %d(SI)(CX*1), SI", 4*G) // c[j0+G, j0+G]
 		p("MOVQ $%d, CX", G)
 		p("IMULQ R9, CX")
 		p("ADDQ CX, BX")
-		p("MOVQ $%d, CX", G)
-		p("IMULQ R8, CX")
-		p("ADDQ CX, DI")
 		p("JMP %s", grp)
 	}
 	label("end")

@@ -295,6 +295,8 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 			return err
 		}
 		nn.AttnScoresBackward(dba.q.Data, dba.k.Data, dba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
+	} else if rr != nil { // dz is zero outside rr's query rows
+		nn.AttentionBackwardQueries(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh, rr.lo, rr.hi)
 	} else {
 		nn.AttentionBackward(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh)
 	}
@@ -346,40 +348,49 @@ func colSum(dst, y []float32, rows, n int) {
 	}
 }
 
-// rowRuns lists the maximal runs [lo, hi) of rows of a shard's batch that
-// have non-zero loss weight, outside which the gradient of the logits is
-// exactly zero, and scratch for a transposed weight. In the induction task
-// only the second copy of the repeated block is scored, a third of the
-// rows: backward then runs the products that see only these rows — the
-// unembedding, and in the last block the MLP, W_O and W_Q, before the keys
-// and values spread the gradient over earlier positions — on the runs
-// alone, one GEMM per run (the weight transposed once instead of repacked
-// per run). Activation gradients are unchanged bit for bit (rows outside the
-// runs are exact zeros either way); parameter gradients sum the same terms
-// in other groups.
+// rowRuns holds, for each sequence of a shard's batch, the range of
+// positions [lo, hi) from its first to its last of non-zero loss weight
+// (empty if none), outside which the gradient of the logits is exactly
+// zero; as row runs of the batch; and scratch for a transposed weight. In
+// the induction task only the second copy of the repeated block is scored,
+// a third of the rows: backward then runs the products that see only these
+// rows — the unembedding, and in the last block the MLP, W_O, the
+// attention's queries and W_Q, before the keys and values spread the
+// gradient over earlier positions — on the runs alone, one GEMM per run
+// (the weight transposed once instead of repacked per run). Activation
+// gradients are unchanged bit for bit (rows outside the runs are exact
+// zeros either way); parameter gradients sum the same terms in other
+// groups.
 type rowRuns struct {
-	runs [][2]int
-	wT   []float32
+	lo, hi []int    // per sequence
+	runs   [][2]int // the non-empty ranges as rows of the batch
+	wT     []float32
 }
 
-// newRowRuns returns rowRuns for up to rows rows of model c.
-func newRowRuns(c Config, rows int) *rowRuns {
+// newRowRuns returns rowRuns for batch sequences of model c.
+func newRowRuns(c Config, batch int) *rowRuns {
 	n := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP)
-	return &rowRuns{runs: make([][2]int, 0, rows/2+1), wT: make([]float32, n)}
+	return &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n)}
 }
 
-// set records the runs of non-zero weights.
-func (r *rowRuns) set(weights []float32) {
+// set records the ranges of non-zero weights, [batch·pos].
+func (r *rowRuns) set(weights []float32, pos int) {
 	r.runs = r.runs[:0]
-	for i := 0; i < len(weights); i++ {
-		if weights[i] == 0 {
-			continue
+	for b := range r.lo {
+		seq := weights[b*pos : (b+1)*pos]
+		lo, hi := 0, 0
+		for i, v := range seq {
+			if v != 0 {
+				if hi == 0 {
+					lo = i
+				}
+				hi = i + 1
+			}
 		}
-		lo := i
-		for i < len(weights) && weights[i] != 0 {
-			i++
+		r.lo[b], r.hi[b] = lo, hi
+		if hi > lo {
+			r.runs = append(r.runs, [2]int{b*pos + lo, b*pos + hi})
 		}
-		r.runs = append(r.runs, [2]int{lo, i})
 	}
 }
 

@@ -232,19 +232,21 @@ func sumHeads(out, result, bias []float32, rows, heads, d int) {
 }
 
 // prunable reports whether forwardRows may skip rows: the model is
-// attention-only, without normalization or tied embeddings, so that after
-// the last block's attention every row is computed on its own.
+// attention-only, without normalization, shortformer positions or tied
+// embeddings, so that in the last block each query row, and every row after
+// the attention, is computed on its own.
 func (w *Workspace) prunable() bool {
 	c := w.m.Cfg
-	return !c.HasMLP() && !c.HasNorm() && !c.TiedEmbeddings
+	return !c.HasMLP() && !c.HasNorm() && !c.TiedEmbeddings && c.PositionalEmbeddingType != PosShortformer
 }
 
 // forwardRows is Forward without hooks for Parallel's shards, given rr, the
-// runs of rows that the loss weighs: after the last block's attention (which
-// needs every position's keys and values) it computes W_O, the residual and
-// the unembedding on those rows only. The attn_out, resid_post and logits
-// of other rows are left as they were, which lossRows and backwardRows never
-// read. Models that are not prunable run in full.
+// rows that the loss weighs: in the last block it computes the queries, the
+// attention's output (AttentionForwardQueries, which needs every position's
+// keys and values), W_O, the residual and the unembedding on those rows
+// only. The q, z, pattern, attn_out, resid_post and logits of other rows
+// are left as they were, which lossRows and backwardRows never read. Models
+// that are not prunable run in full.
 func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns) error {
 	if !w.prunable() {
 		return w.Forward(ctx, tokens, nil)
@@ -261,12 +263,17 @@ func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns
 	if err := w.forward(nil, 0, L-1, true, false); err != nil {
 		return err
 	}
-	if err := w.blockAttn(nil, L-1); err != nil {
-		return err
-	}
 	bp, ba := &p.Blocks[L-1], &a.blocks[L-1]
 	d, hd, V := c.DModel, c.NHeads*c.DHead, c.DVocabOut
 	x, y := a.resid[L-1].Data, a.resid[L].Data
+	for _, run := range rr.runs {
+		lo, hi := run[0], run[1]
+		nn.LinearForward(ba.q.Data[lo*hd:hi*hd], x[lo*d:hi*d], bp.WQ, bp.BQ, hi-lo, d, hd)
+	}
+	nn.LinearForward(ba.k.Data, x, bp.WK, bp.BK, w.rows, d, hd)
+	nn.LinearForward(ba.v.Data, x, bp.WV, bp.BV, w.rows, d, hd)
+	w.stepwiseAttn[L-1] = false
+	nn.AttentionForwardQueries(ba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, c.NHeads, c.DHead, rr.lo, rr.hi)
 	for _, run := range rr.runs {
 		lo, hi := run[0], run[1]
 		n := hi - lo

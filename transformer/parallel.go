@@ -57,7 +57,7 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		n := (s+1)*batch/nShards - b0
 		ws := m.NewWorkspace(n, pos)
 		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
-		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n*pos), g: m.NewGrads()})
+		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n), g: m.NewGrads()})
 	}
 	for w := 0; w < workers; w++ {
 		p.wg.Add(1)
@@ -91,7 +91,7 @@ func (p *Parallel) runShard(i int) {
 	// Only the rows of non-zero weight reach the loss: the shard computes
 	// the rest of the last block and the unembedding on those alone, and
 	// backward likewise (forwardRows, backwardRows).
-	s.rr.set(p.weights[lo:hi])
+	s.rr.set(p.weights[lo:hi], p.pos)
 	s.err = s.ws.forwardRows(context.Background(), p.tokens[lo:hi], s.rr)
 	if s.err != nil {
 		return

@@ -16,7 +16,9 @@ import (
 // buffers (shareCopyGrads) and only weighted rows are computed where they
 // can be (forwardRows, backwardRows), and backward hooks refused.
 func TestParallelSharedGrads(t *testing.T) {
-	for name, cfg := range variants() {
+	cfgs := variants()
+	cfgs["toy_d_head_16"] = toyConfig() // the attention fast path
+	for name, cfg := range cfgs {
 		m, _ := New(cfg)
 		randomize(m, 41)
 		const batch, pos = 3, 7
