@@ -193,6 +193,24 @@ func (b *browser) noErrors() {
 	b.errors = nil
 }
 
+// checkDownloads fetches every visible figure download link of the page,
+// failing the test unless each answers an image, and returns the links.
+func (b *browser) checkDownloads() []string {
+	b.t.Helper()
+	hrefs := eval[[]string](b, `Array.from(document.querySelectorAll('.fig-links:not([hidden]) a')).map(a => a.href)`)
+	for _, h := range hrefs {
+		res, err := http.Get(h)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "image/") {
+			b.t.Errorf("download %s: %d %s", h, res.StatusCode, ct)
+		}
+	}
+	return hrefs
+}
+
 // mouseTo moves the mouse to viewport coordinates.
 func (b *browser) mouseTo(x, y float64) {
 	b.t.Helper()
@@ -231,19 +249,9 @@ func TestBrowserPages(t *testing.T) {
 				t.Errorf("title %q", title)
 			}
 			// Every figure has working PNG and SVG downloads.
-			hrefs := eval[[]string](b, `Array.from(document.querySelectorAll('.fig-links:not([hidden]) a')).map(a => a.href)`)
+			hrefs := b.checkDownloads()
 			if len(hrefs) < 2 {
 				t.Errorf("%d figure download links", len(hrefs))
-			}
-			for _, h := range hrefs {
-				res, err := http.Get(h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res.Body.Close()
-				if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "image/") {
-					t.Errorf("download %s: %d %s", h, res.StatusCode, ct)
-				}
 			}
 			t.Logf("%d figure downloads; screenshot: %s", len(hrefs), b.screenshot(tc.page))
 			b.noErrors()

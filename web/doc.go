@@ -7,8 +7,10 @@
 // # Models and runs
 //
 // The dashboard shows the embedded demo (a toy induction model trained by
-// Workbench, see demo.go for the command that made it) and every run found in
-// Deps.RunsDir: a subdirectory holding model.safetensors is a model, one
+// Workbench, see demo.go for the command that made it), an embedded
+// Fashion-MNIST classifier with 32 test images for the CNN page (see
+// cnnstore.go), and every run found in Deps.RunsDir: a subdirectory holding
+// model.safetensors is a model (a CNN when its metadata says so), one
 // holding metrics.jsonl a run with curves. Model and run names are the
 // directory names; anything but letters, digits, '.', '_' and '-' (or a
 // leading '.') is rejected, so no name reaches outside RunsDir.
@@ -33,6 +35,14 @@
 //	GET  /api/runs/{run}                                 a run's config, summary and status
 //	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change
 //	GET  /api/runs/{run}/figures/{figure}.{png|svg}      loss, accuracy, induction, prev-token, k-composition
+//	GET  /api/cnn/models                                 CNNs: the embedded Fashion-MNIST classifier and runs with a CNN
+//	GET  /api/cnn/models/{name}                          config, classes, hook points with shapes, BatchNorm layers
+//	GET  /api/cnn/samples                                the 32 embedded test images, and whether the test set is installed
+//	POST /api/cnn/models/{name}/run                      probabilities with and without {ablate, mode}, feature maps at {point}
+//	POST /api/cnn/models/{name}/attribution              saliency and integrated gradients of a class logit, completeness
+//	POST /api/cnn/models/{name}/batchnorm                per-layer batch against running statistics
+//	POST /api/cnn/models/{name}/maximize                 activation maximisation of a unit
+//	GET  /api/cnn/models/{name}/figures/{figure}.{png|svg}  features, attribution, batchnorm, maximize
 //	POST /api/train                                      start "Train one now" (induction defaults)
 //	GET  /api/train/{id}                                 a training's status
 //	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)

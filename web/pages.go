@@ -38,6 +38,8 @@ var pages = []page{
 		"Activation patching: write each clean activation into the corrupted run and see how much of the clean behaviour returns."},
 	{"/training", "training", "Training", "training.js",
 		"Training curves of runs, live over server-sent events: loss, accuracy and per-head scores, with the induction phase change marked."},
+	{"/cnn", "cnn", "CNN", "cnn.js",
+		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, and unit ablation — click a channel to zero it and watch the prediction."},
 }
 
 // pageData is what the layout template sees.
@@ -83,7 +85,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		w.Write(icon)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching and /training", http.StatusNotFound)
+		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training and /cnn", http.StatusNotFound)
 	})
 	return r
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/mechinterp/workbench/data"
 )
 
 // Defaults of Deps' zero fields.
@@ -36,6 +38,10 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// DataDir holds the Fashion-MNIST IDX files whose test set the CNN
+	// page offers beside its embedded samples (default Debian's
+	// data.FashionMNISTDir); without them only the samples are shown.
+	DataDir string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -54,6 +60,9 @@ func (d Deps) withDefaults() Deps {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if d.DataDir == "" {
+		d.DataDir = data.FashionMNISTDir
+	}
 	return d
 }
 
@@ -64,6 +73,7 @@ type Server struct {
 	log     *slog.Logger
 	router  chi.Router
 	models  *store
+	cnns    *cnnStore
 	trainer *trainer
 	quit    chan struct{} // closed by CloseStreams: event streams end
 }
@@ -76,7 +86,12 @@ func New(d Deps) *Server {
 	if err != nil {
 		panic(err)
 	}
-	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{})}
+	cnnDemo, samples, err := loadCNNDemo()
+	if err != nil {
+		panic(err)
+	}
+	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{}),
+		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples)}
 	s.trainer = newTrainer(d.RunsDir, d.Logger)
 	s.router = s.routes()
 	return s
@@ -102,6 +117,7 @@ func (s *Server) routes() chi.Router {
 			r.Use(timeout(s.d.RequestTimeout))
 			r.Mount("/models", (&modelsAPI{s.models, s.log}).Routes())
 			r.Mount("/runs", (&runsAPI{s.d.RunsDir, s.trainer, s.log}).Routes())
+			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
 		})
 		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit}).Routes())
 	})

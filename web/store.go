@@ -47,8 +47,6 @@ type model struct {
 	name   string
 	source string // "demo" or "run"
 	m      *transformer.Model
-	mod    time.Time // the file's modification time (zero for the demo)
-	size   int64
 	task   data.Induction // the repeated-token task its analyses sample from
 
 	wsMu sync.Mutex
@@ -90,13 +88,12 @@ func (m *model) release(ws *transformer.Workspace) {
 type store struct {
 	runsDir string
 	demo    *model
-
-	mu    sync.Mutex
-	cache map[string]*model
+	runs    *runCache[*model]
 }
 
 func newStore(runsDir string, demo *model) *store {
-	return &store{runsDir: runsDir, demo: demo, cache: map[string]*model{}}
+	load := func(name string, f *checkpoint.File) (*model, error) { return newModel(name, "run", f) }
+	return &store{runsDir: runsDir, demo: demo, runs: newRunCache(runsDir, "model", load)}
 }
 
 // get returns the model called name: 400 for an invalid name, 404 for an
@@ -108,28 +105,7 @@ func (s *store) get(name string) (*model, error) {
 	if name == demoName {
 		return s.demo, nil
 	}
-	path := filepath.Join(s.runsDir, name, modelFile)
-	st, err := os.Stat(path)
-	if err != nil || !st.Mode().IsRegular() {
-		return nil, errorf(http.StatusNotFound, "web: no model %q (models are %q and the runs in %s with a %s)", name, demoName, s.runsDir, modelFile)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.cache[name]; c != nil && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
-		return c, nil
-	}
-	f, err := checkpoint.Open(path)
-	if err != nil {
-		return nil, errorf(http.StatusUnprocessableEntity, "web: model %q: %v", name, err)
-	}
-	defer f.Close()
-	c, err := newModel(name, "run", f)
-	if err != nil {
-		return nil, errorf(http.StatusUnprocessableEntity, "web: model %q: %v", name, err)
-	}
-	c.mod, c.size = st.ModTime(), st.Size()
-	s.cache[name] = c
-	return c, nil
+	return s.runs.get(name)
 }
 
 // newModel loads a model from an open checkpoint: its config from the
@@ -178,6 +154,9 @@ func (s *store) list() ([]modelSummary, error) {
 		st, err := os.Stat(path)
 		if err != nil || !st.Mode().IsRegular() {
 			continue
+		}
+		if isCNNCheckpoint(path) {
+			continue // listed by /api/cnn/models
 		}
 		mod := st.ModTime()
 		ms := modelSummary{Name: d, Source: "run", Updated: &mod}

@@ -150,13 +150,18 @@ export function fmt(v, digits = 3) {
 
 function lerp(a, b, t) { return a + (b - a) * t; }
 
-function ramp(stops, t) {
+// rampRGB interpolates colour stops at t in [0, 1] to [r, g, b].
+function rampRGB(stops, t) {
   t = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
   const x = t * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
   const a = stops[i], b = stops[i + 1];
-  return `rgb(${Math.round(lerp(a[0], b[0], f))},${Math.round(lerp(a[1], b[1], f))},${Math.round(lerp(a[2], b[2], f))})`;
+  return [Math.round(lerp(a[0], b[0], f)), Math.round(lerp(a[1], b[1], f)), Math.round(lerp(a[2], b[2], f))];
+}
+
+function ramp(stops, t) {
+  return `rgb(${rampRGB(stops, t).join(',')})`;
 }
 
 const BLUES = [[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]];
@@ -169,6 +174,10 @@ export const sequential = (t) => ramp(BLUES, t);
 export const diverging = (t) => ramp(DIVERGING, (t + 1) / 2);
 // aboveBelow maps [-1, 1] to blue (below a reference) → white → orange.
 export const aboveBelow = (t) => ramp(ORANGE, (t + 1) / 2);
+// sequentialRGB and divergingRGB are sequential and diverging as
+// [r, g, b] arrays, for canvas pixels.
+export const sequentialRGB = (t) => rampRGB(BLUES, t);
+export const divergingRGB = (t) => rampRGB(DIVERGING, (t + 1) / 2);
 
 // hsl → [r, g, b] in 0..255.
 function hslRGB(h, s, l) {

@@ -1,0 +1,60 @@
+package web
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mechinterp/workbench/checkpoint"
+)
+
+// runCache loads the model files of a runs directory with load, keeping
+// each until its file changes (modification time or size). It is safe for
+// concurrent use; loads are serialised.
+type runCache[T any] struct {
+	runsDir string
+	what    string // "model", "CNN": for error messages
+	load    func(name string, f *checkpoint.File) (T, error)
+
+	mu      sync.Mutex
+	entries map[string]cachedRun[T]
+}
+
+type cachedRun[T any] struct {
+	v    T
+	mod  time.Time
+	size int64
+}
+
+func newRunCache[T any](runsDir, what string, load func(name string, f *checkpoint.File) (T, error)) *runCache[T] {
+	return &runCache[T]{runsDir: runsDir, what: what, load: load, entries: map[string]cachedRun[T]{}}
+}
+
+// get returns the run called name (a name checkName accepted): 404 when it
+// has no model file, 422 when load fails on it.
+func (c *runCache[T]) get(name string) (T, error) {
+	var zero T
+	path := filepath.Join(c.runsDir, name, modelFile)
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return zero, errorf(http.StatusNotFound, "web: no %s %q (%ss are %q and the runs in %s with a %s)", c.what, name, c.what, demoName, c.runsDir, modelFile)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok && e.mod.Equal(st.ModTime()) && e.size == st.Size() {
+		return e.v, nil
+	}
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %v", c.what, name, err)
+	}
+	defer f.Close()
+	v, err := c.load(name, f)
+	if err != nil {
+		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %v", c.what, name, err)
+	}
+	c.entries[name] = cachedRun[T]{v, st.ModTime(), st.Size()}
+	return v, nil
+}
