@@ -312,22 +312,33 @@ func (a *cnnAPI) hooks(ctx context.Context, m *cnnModel, e cnnEdit) (*hooks.Set,
 			return nil, badRequest(err)
 		}
 		shape, _ := m.m.PointShape(name)
-		for _, u := range e.Ablate[p] {
-			if u < 0 || u >= shape[0] {
-				return nil, errorf(http.StatusBadRequest, "web: ablate %s: unit %d outside [0, %d)", p, u, shape[0])
-			}
-		}
 		r := cnn.Zero()
 		if means != nil {
 			r = cnn.Mean(means[name])
 		}
-		f, err := m.m.EditHook(name, cnn.Edit{A: cnn.UnitMask(shape[0], e.Ablate[p]...), R: r})
+		f, err := unitEdit(p, shape, e.Ablate[p], r)
 		if err != nil {
-			return nil, badRequest(err)
+			return nil, err
 		}
 		hs.Add(name, f)
 	}
 	return hs, nil
+}
+
+// unitEdit returns the edit that replaces the given units (channels) of
+// the activation at point p, of per-example shape [C, ...], by r: a 400
+// for a unit out of range.
+func unitEdit(p string, shape, units []int, r cnn.Replacement) (hooks.Func, error) {
+	for _, u := range units {
+		if u < 0 || u >= shape[0] {
+			return nil, errorf(http.StatusBadRequest, "web: ablate %s: unit %d outside [0, %d)", p, u, shape[0])
+		}
+	}
+	f, err := cnn.NewEdit(shape, cnn.Edit{A: cnn.UnitMask(shape[0], units...), R: r})
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	return f, nil
 }
 
 // cnnRunRequest is POST /api/cnn/models/{name}/run.

@@ -165,13 +165,12 @@ func (s *cnnStore) list() ([]cnnSummary, error) {
 	}
 	var runs []cnnSummary
 	for _, d := range dirs {
-		path := filepath.Join(s.runsDir, d, modelFile)
-		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() {
+		js, st, ok := readMetadata(filepath.Join(s.runsDir, d, modelFile), cnn.ConfigMetadataKey)
+		if !ok {
 			continue
 		}
-		cfg, ok := readCNNConfig(path)
-		if !ok {
+		cfg, err := cnn.ParseConfig([]byte(js))
+		if err != nil {
 			continue
 		}
 		mod := st.ModTime()
@@ -183,28 +182,6 @@ func (s *cnnStore) list() ([]cnnSummary, error) {
 	}
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Updated.After(*runs[j].Updated) })
 	return append(out, runs...), nil
-}
-
-// readCNNConfig reads a checkpoint's CNN config from its header alone; ok
-// is false for anything else.
-func readCNNConfig(path string) (cnn.Config, bool) {
-	f, err := checkpoint.Open(path)
-	if err != nil {
-		return cnn.Config{}, false
-	}
-	defer f.Close()
-	js, ok := f.Metadata[cnn.ConfigMetadataKey]
-	if !ok {
-		return cnn.Config{}, false
-	}
-	cfg, err := cnn.ParseConfig([]byte(js))
-	return cfg, err == nil
-}
-
-// isCNNCheckpoint reports whether the checkpoint at path holds a CNN.
-func isCNNCheckpoint(path string) bool {
-	_, ok := readCNNConfig(path)
-	return ok
 }
 
 // testPaths returns the test set's image and label files in the store's

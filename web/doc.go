@@ -9,8 +9,9 @@
 // The dashboard shows the embedded demo (a toy induction model trained by
 // Workbench, see demo.go for the command that made it), an embedded
 // Fashion-MNIST classifier with 32 test images for the CNN page (see
-// cnnstore.go), and every run found in Deps.RunsDir: a subdirectory holding
-// model.safetensors is a model (a CNN when its metadata says so), one
+// cnnstore.go), a small DCGAN for the GAN page (gan.go), and every run found
+// in Deps.RunsDir: a subdirectory holding model.safetensors is a model (a
+// CNN or a GAN when its metadata says so), one
 // holding metrics.jsonl a run with curves. Model and run names are the
 // directory names; anything but letters, digits, '.', '_' and '-' (or a
 // leading '.') is rejected, so no name reaches outside RunsDir.
@@ -43,6 +44,11 @@
 //	POST /api/cnn/models/{name}/batchnorm                per-layer batch against running statistics
 //	POST /api/cnn/models/{name}/maximize                 activation maximisation of a unit
 //	GET  /api/cnn/models/{name}/figures/{figure}.{png|svg}  features, attribution, batchnorm, maximize
+//	GET  /api/gan/models                                 image GANs: the embedded DCGAN and runs with one
+//	GET  /api/gan/models/{name}                          config, the judge's classes, generator hook points
+//	POST /api/gan/models/{name}/samples                  a judged sample grid {seed, n, ablate}
+//	POST /api/gan/models/{name}/walk                     a linear or spherical latent walk between two samples
+//	GET  /api/gan/models/{name}/figures/{samples|walk}.{png|svg}
 //	POST /api/train                                      start "Train one now" (induction defaults)
 //	GET  /api/train/{id}                                 a training's status
 //	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)

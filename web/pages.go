@@ -40,6 +40,8 @@ var pages = []page{
 		"Training curves of runs, live over server-sent events: loss, accuracy and per-head scores, with the induction phase change marked."},
 	{"/cnn", "cnn", "CNN", "cnn.js",
 		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, and unit ablation — click a channel to zero it and watch the prediction."},
+	{"/gan", "gan", "GAN", "gan.js",
+		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, and generator units to ablate."},
 }
 
 // pageData is what the layout template sees.
@@ -85,7 +87,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		w.Write(icon)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training and /cnn", http.StatusNotFound)
+		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training, /cnn and /gan", http.StatusNotFound)
 	})
 	return r
 }

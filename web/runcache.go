@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/cnn"
+	"github.com/mechinterp/workbench/gan"
 )
 
 // runCache loads the model files of a runs directory with load, keeping
@@ -57,4 +59,32 @@ func (c *runCache[T]) get(name string) (T, error) {
 	}
 	c.entries[name] = cachedRun[T]{v, st.ModTime(), st.Size()}
 	return v, nil
+}
+
+// readMetadata returns the metadata entry key of the model file at path
+// (reading its header alone) and the file's information; ok is false when
+// the file is missing, unreadable or has no such entry.
+func readMetadata(path, key string) (value string, st os.FileInfo, ok bool) {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return "", nil, false
+	}
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return "", nil, false
+	}
+	defer f.Close()
+	value, ok = f.Metadata[key]
+	return value, st, ok
+}
+
+// otherModel reports whether the model file at path holds a CNN or a GAN,
+// which /api/cnn and /api/gan list, not /api/models.
+func otherModel(path string) bool {
+	for _, key := range []string{cnn.ConfigMetadataKey, gan.ConfigMetadataKey} {
+		if _, _, ok := readMetadata(path, key); ok {
+			return true
+		}
+	}
+	return false
 }

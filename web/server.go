@@ -74,6 +74,7 @@ type Server struct {
 	router  chi.Router
 	models  *store
 	cnns    *cnnStore
+	gans    *ganAPI
 	trainer *trainer
 	quit    chan struct{} // closed by CloseStreams: event streams end
 }
@@ -90,8 +91,13 @@ func New(d Deps) *Server {
 	if err != nil {
 		panic(err)
 	}
+	ganDemo, err := loadGANDemo()
+	if err != nil {
+		panic(err)
+	}
 	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{}),
-		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples)}
+		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
+		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
 	s.trainer = newTrainer(d.RunsDir, d.Logger)
 	s.router = s.routes()
 	return s
@@ -118,6 +124,7 @@ func (s *Server) routes() chi.Router {
 			r.Mount("/models", (&modelsAPI{s.models, s.log}).Routes())
 			r.Mount("/runs", (&runsAPI{s.d.RunsDir, s.trainer, s.log}).Routes())
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
+			r.Mount("/gan", s.gans.Routes())
 		})
 		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit}).Routes())
 	})

@@ -155,8 +155,8 @@ func (s *store) list() ([]modelSummary, error) {
 		if err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		if isCNNCheckpoint(path) {
-			continue // listed by /api/cnn/models
+		if otherModel(path) {
+			continue // listed by /api/cnn/models or /api/gan/models
 		}
 		mod := st.ModTime()
 		ms := modelSummary{Name: d, Source: "run", Updated: &mod}
