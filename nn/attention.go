@@ -255,7 +255,7 @@ func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batc
 		attnCheck("AttentionBackward", "scratch", scratch, pos*pos)
 	}
 	if attnFast(pos, dHead) {
-		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, nil, nil)
+		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, nil, nil, true)
 		return
 	}
 	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
@@ -310,11 +310,13 @@ func AttentionForwardQueries(z, pattern, q, k, v []float32, batch, pos, heads, d
 }
 
 // AttentionBackwardQueries is AttentionBackward given that dz is zero
-// outside the query positions [lo[b], hi[b]) of each sequence b and that
-// the pattern holds AttentionForwardQueries' rows for them: only those rows
-// of the pattern, dz and q are read, and the gradients are
-// AttentionBackward's (equal up to float32 rounding). It panics as
-// AttentionBackward does, or with a tensor.ShapeError on a bad range.
+// outside the query positions [lo[b], hi[b]) of each sequence b (every
+// position if lo and hi are nil) and that the pattern holds
+// AttentionForwardQueries' rows for them: only those rows of the pattern,
+// dz and q are read. Unlike AttentionBackward it OVERWRITES dq, dk and dv
+// (no clearing needed), with AttentionBackward's values from zeroed
+// gradients. It panics as AttentionBackward does, or with a
+// tensor.ShapeError on a bad range.
 func AttentionBackwardQueries(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int, lo, hi []int) {
 	attnCheckQKV("AttentionBackwardQueries", "dz q k v", batch, pos, heads, dHead, dz, q, k, v)
 	attnCheck("AttentionBackwardQueries", "pattern", pattern, batch*heads*pos*pos)
@@ -325,10 +327,17 @@ func AttentionBackwardQueries(dq, dk, dv, dz, pattern, q, k, v, scratch []float3
 	if dq != nil || dk != nil {
 		attnCheck("AttentionBackwardQueries", "scratch", scratch, pos*pos)
 	}
-	attnCheckQueries("AttentionBackwardQueries", batch, pos, lo, hi)
+	if lo != nil || hi != nil {
+		attnCheckQueries("AttentionBackwardQueries", batch, pos, lo, hi)
+	}
 	if attnFast(pos, dHead) {
-		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, lo, hi)
+		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, lo, hi, false)
 		return
+	}
+	for _, g := range [][]float32{dq, dk, dv} {
+		if g != nil {
+			clear(g[:n])
+		}
 	}
 	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
 }

@@ -28,7 +28,7 @@ func attnSoftmaxRows(p, s *float32, T, r0, r1 int)
 func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, add, r0, r1 int, alpha float32)
 
 //go:noescape
-func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32)
+func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1, add int, alpha float32)
 
 //go:noescape
 func attnSoftmaxBackRows(ds, dp, p *float32, T, r0, r1 int)

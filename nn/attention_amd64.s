@@ -3155,17 +3155,18 @@ end:
 	VZEROUPPER
 	RET
 
-// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32)
+// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1, add int, alpha float32)
 //
-// For each column j < r1 of the T×T tile c: out_j += alpha·Σ c[i, j]·x_i
-// over max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
-// of 16 floats (strides ldx, ldo). Entries of c above the diagonal or
+// For each column j < r1 of the T×T tile c: out_j = alpha·s_j, or
+// out_j += alpha·s_j if add ≠ 0, with s_j = Σ c[i, j]·x_i over
+// max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
+// of 16 floats (strides ldx, ldo); rows j ≥ r1 of out are not touched. Entries of c above the diagonal or
 // outside rows r0..r1−1 are not read. Columns go in groups of G = 8 (then
 // 4, 2, 1), one accumulator each (one FMA chain in ascending i), sharing
 // each x_i load. Columns j < r0 sum rows r0..r1−1 in full; from r0 on, a
 // group runs a staircase of G−1 rows, then i from j0+G−1 to r1−1 for all G
 // columns, whose entries c[i, j0..j0+G−1] are adjacent.
-TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
+TEXT ·attn16ColMix(SB), NOSPLIT, $0-76
 	MOVQ out+0(FP), DI
 	MOVQ ldo+8(FP), R8
 	SHLQ $2, R8
@@ -3174,7 +3175,7 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
 	MOVQ x+32(FP), BX
 	MOVQ ldx+40(FP), R9
 	SHLQ $2, R9
-	VBROADCASTSS alpha+64(FP), Z31
+	VBROADCASTSS alpha+72(FP), Z31
 	LEAQ (R11*4), R12
 	LEAQ (R8)(R8*2), R15
 	XORQ R10, R10
@@ -3216,6 +3217,26 @@ fullg8loop:
 	DECQ CX
 	JNZ fullg8loop
 	LEAQ (DI)(R8*4), DX
+	CMPQ add+64(FP), $0
+	JNE epi1add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	VMULPS Z31, Z2, Z2
+	VMOVUPS Z2, (DI)(R8*2)
+	VMULPS Z31, Z3, Z3
+	VMOVUPS Z3, (DI)(R15*1)
+	VMULPS Z31, Z4, Z4
+	VMOVUPS Z4, (DX)
+	VMULPS Z31, Z5, Z5
+	VMOVUPS Z5, (DX)(R8*1)
+	VMULPS Z31, Z6, Z6
+	VMOVUPS Z6, (DX)(R8*2)
+	VMULPS Z31, Z7, Z7
+	VMOVUPS Z7, (DX)(R15*1)
+	JMP epi1next
+epi1add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
@@ -3240,6 +3261,7 @@ fullg8loop:
 	VMOVUPS (DX)(R15*1), Z8
 	VFMADD231PS Z31, Z7, Z8
 	VMOVUPS Z8, (DX)(R15*1)
+epi1next:
 	ADDQ $8, R10
 	MOVQ $8, CX
 	IMULQ R8, CX
@@ -3268,6 +3290,18 @@ fullg4loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ fullg4loop
+	CMPQ add+64(FP), $0
+	JNE epi2add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	VMULPS Z31, Z2, Z2
+	VMOVUPS Z2, (DI)(R8*2)
+	VMULPS Z31, Z3, Z3
+	VMOVUPS Z3, (DI)(R15*1)
+	JMP epi2next
+epi2add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
@@ -3280,6 +3314,7 @@ fullg4loop:
 	VMOVUPS (DI)(R15*1), Z8
 	VFMADD231PS Z31, Z3, Z8
 	VMOVUPS Z8, (DI)(R15*1)
+epi2next:
 	ADDQ $4, R10
 	MOVQ $4, CX
 	IMULQ R8, CX
@@ -3304,12 +3339,21 @@ fullg2loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ fullg2loop
+	CMPQ add+64(FP), $0
+	JNE epi3add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	JMP epi3next
+epi3add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
 	VMOVUPS (DI)(R8*1), Z8
 	VFMADD231PS Z31, Z1, Z8
 	VMOVUPS Z8, (DI)(R8*1)
+epi3next:
 	ADDQ $2, R10
 	MOVQ $2, CX
 	IMULQ R8, CX
@@ -3332,9 +3376,16 @@ fullg1loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ fullg1loop
+	CMPQ add+64(FP), $0
+	JNE epi4add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	JMP epi4next
+epi4add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
+epi4next:
 	ADDQ $1, R10
 	MOVQ $1, CX
 	IMULQ R8, CX
@@ -3428,6 +3479,26 @@ g8loop:
 	DECQ CX
 	JNZ g8loop
 	LEAQ (DI)(R8*4), DX
+	CMPQ add+64(FP), $0
+	JNE epi5add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	VMULPS Z31, Z2, Z2
+	VMOVUPS Z2, (DI)(R8*2)
+	VMULPS Z31, Z3, Z3
+	VMOVUPS Z3, (DI)(R15*1)
+	VMULPS Z31, Z4, Z4
+	VMOVUPS Z4, (DX)
+	VMULPS Z31, Z5, Z5
+	VMOVUPS Z5, (DX)(R8*1)
+	VMULPS Z31, Z6, Z6
+	VMOVUPS Z6, (DX)(R8*2)
+	VMULPS Z31, Z7, Z7
+	VMOVUPS Z7, (DX)(R15*1)
+	JMP epi5next
+epi5add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
@@ -3452,6 +3523,7 @@ g8loop:
 	VMOVUPS (DX)(R15*1), Z8
 	VFMADD231PS Z31, Z7, Z8
 	VMOVUPS Z8, (DX)(R15*1)
+epi5next:
 	ADDQ $8, R10
 	MOVQ $8, CX
 	IMULQ R8, CX
@@ -3500,6 +3572,18 @@ g4loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ g4loop
+	CMPQ add+64(FP), $0
+	JNE epi6add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	VMULPS Z31, Z2, Z2
+	VMOVUPS Z2, (DI)(R8*2)
+	VMULPS Z31, Z3, Z3
+	VMOVUPS Z3, (DI)(R15*1)
+	JMP epi6next
+epi6add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
@@ -3512,6 +3596,7 @@ g4loop:
 	VMOVUPS (DI)(R15*1), Z8
 	VFMADD231PS Z31, Z3, Z8
 	VMOVUPS Z8, (DI)(R15*1)
+epi6next:
 	ADDQ $4, R10
 	MOVQ $4, CX
 	IMULQ R8, CX
@@ -3545,12 +3630,21 @@ g2loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ g2loop
+	CMPQ add+64(FP), $0
+	JNE epi7add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS Z31, Z1, Z1
+	VMOVUPS Z1, (DI)(R8*1)
+	JMP epi7next
+epi7add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
 	VMOVUPS (DI)(R8*1), Z8
 	VFMADD231PS Z31, Z1, Z8
 	VMOVUPS Z8, (DI)(R8*1)
+epi7next:
 	ADDQ $2, R10
 	MOVQ $2, CX
 	IMULQ R8, CX
@@ -3578,9 +3672,16 @@ g1loop:
 	ADDQ R12, AX
 	DECQ CX
 	JNZ g1loop
+	CMPQ add+64(FP), $0
+	JNE epi8add
+	VMULPS Z31, Z0, Z0
+	VMOVUPS Z0, (DI)
+	JMP epi8next
+epi8add:
 	VMOVUPS (DI), Z8
 	VFMADD231PS Z31, Z0, Z8
 	VMOVUPS Z8, (DI)
+epi8next:
 	ADDQ $1, R10
 	MOVQ $1, CX
 	IMULQ R8, CX

@@ -102,13 +102,33 @@ func attnMixForward16(z, pattern, v []float32, batch, pos, heads int) {
 // attentionBackward16 is AttentionBackward on the fast path (arguments
 // checked; scratch holds pos·pos floats when dq or dk is wanted), given
 // that dz is zero outside the query rows attnQueries(lo, hi), the only
-// rows of the pattern it reads.
-func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int, lo, hi []int) {
+// rows of the pattern it reads. Unless add is set it overwrites dq, dk and
+// dv, zeroing what the query rows do not reach.
+func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int, lo, hi []int, add bool) {
 	var vT [attnFastDHead * attnFastMaxPos]float32
 	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
 	needScores := dq != nil || dk != nil
+	acc := 0
+	if add {
+		acc = 1
+	}
 	for b := range batch {
 		r0, r1 := attnQueries(lo, hi, b, pos)
+		if !add { // rows the kernels below do not write: dq outside
+			// [r0, r1), dk and dv from r1 on (all of them if empty)
+			seq, from := b*pos*stride, r1
+			if r0 >= r1 {
+				r0, r1, from = 0, 0, 0
+			}
+			for _, g := range [][]float32{dq, dk, dv} {
+				if g != nil {
+					clear(g[seq+from*stride : seq+pos*stride])
+				}
+			}
+			if dq != nil {
+				clear(dq[seq : seq+r0*stride])
+			}
+		}
 		if r0 >= r1 {
 			continue
 		}
@@ -116,7 +136,7 @@ func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
 			p := &pattern[po]
 			if dv != nil { // dv_j += Σ_{i≥j} p[i,j]·dz_i
-				attn16ColMix(&dv[off], stride, p, pos, &dz[off], stride, r0, r1, 1)
+				attn16ColMix(&dv[off], stride, p, pos, &dz[off], stride, r0, r1, acc, 1)
 			}
 			if !needScores {
 				continue
@@ -128,10 +148,10 @@ func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			attn16Lower(ds, pos, &dz[off], stride, &vT[0], ld, pos, r0, r1, 1, 0)
 			attnSoftmaxBackRows(ds, ds, p, pos, r0, r1)
 			if dq != nil { // dq_i += scale·Σ_{j≤i} ds[i,j]·k_j
-				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, 1, r0, r1, scale)
+				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, acc, r0, r1, scale)
 			}
 			if dk != nil { // dk_j += scale·Σ_{i≥j} ds[i,j]·q_i
-				attn16ColMix(&dk[off], stride, ds, pos, &q[off], stride, r0, r1, scale)
+				attn16ColMix(&dk[off], stride, ds, pos, &q[off], stride, r0, r1, acc, scale)
 			}
 		}
 	}

@@ -194,8 +194,9 @@ func BenchmarkAttentionPaths(b *testing.B) {
 // ones: on random ranges (empty, one row, whole, every tail), the rows of
 // z and pattern in range are bit-identical to AttentionForward's and those
 // out of range untouched (fast path), and the gradients from a dz that is
-// zero out of range match AttentionBackward's; the pattern rows out of
-// range are poisoned with NaN, which the backward must never read.
+// zero out of range match AttentionBackward's (which accumulates, where
+// the Queries variant overwrites); the pattern rows out of range are
+// poisoned with NaN, which the backward must never read.
 func TestAttentionQueries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 21))
 	for _, s := range []attnShape{{5, 40, 2, 16}, {4, 17, 1, 16}, {3, 33, 3, 16}, {2, 7, 2, 8}, {1, 1, 1, 16}, {2, 100, 1, 16}} {
@@ -266,13 +267,29 @@ func TestAttentionQueries(t *testing.T) {
 					}
 				}
 			}
-			prior := [3][]float32{attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1)}
-			want := [3][]float32{slicesClone(prior[0]), slicesClone(prior[1]), slicesClone(prior[2])}
+			// AttentionBackward accumulates onto zeros; the Queries variant
+			// overwrites garbage.
+			want := [3][]float32{make([]float32, s.qkvLen()), make([]float32, s.qkvLen()), make([]float32, s.qkvLen())}
 			nn.AttentionBackward(want[0], want[1], want[2], dz, pf, q, k, v, make([]float32, T*T), B, T, H, dh)
-			got := [3][]float32{slicesClone(prior[0]), slicesClone(prior[1]), slicesClone(prior[2])}
-			nn.AttentionBackwardQueries(got[0], got[1], got[2], dz, pq, q, k, v, make([]float32, T*T), B, T, H, dh, lo, hi)
+			for mask := 1; mask < 8; mask++ { // every subset of gradients
+				var got [3][]float32
+				for g := range got {
+					if mask&(1<<g) != 0 {
+						got[g] = attnRand(rng, s.qkvLen(), 1e6)
+					}
+				}
+				nn.AttentionBackwardQueries(got[0], got[1], got[2], dz, pq, q, k, v, make([]float32, T*T), B, T, H, dh, lo, hi)
+				for g, name := range []string{"dq", "dk", "dv"} {
+					if got[g] != nil {
+						attnCompareF32(t, fmt.Sprintf("mask %03b %s", mask, name), got[g], want[g], attnFusedTol)
+					}
+				}
+			}
+			// Every position: lo = hi = nil, overwriting.
+			got := [3][]float32{attnRand(rng, s.qkvLen(), 1e6), attnRand(rng, s.qkvLen(), 1e6), attnRand(rng, s.qkvLen(), 1e6)}
+			nn.AttentionBackwardQueries(got[0], got[1], got[2], dz, pf, q, k, v, make([]float32, T*T), B, T, H, dh, nil, nil)
 			for g, name := range []string{"dq", "dk", "dv"} {
-				attnCompareF32(t, name, got[g], want[g], attnFusedTol)
+				attnCompareF32(t, "all positions "+name, got[g], want[g], attnFusedTol)
 			}
 		})
 	}

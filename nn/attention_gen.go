@@ -752,17 +752,18 @@ TEXT ·attn16Mix(SB), NOSPLIT, $0-84
 
 // colMix: out_j += alpha·Σ_{i≥j} c[i, j]·x_i.
 func colMix() {
-	w.WriteString(`// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32)
+	w.WriteString(`// func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1, add int, alpha float32)
 //
-// For each column j < r1 of the T×T tile c: out_j += alpha·Σ c[i, j]·x_i
-// over max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
-// of 16 floats (strides ldx, ldo). Entries of c above the diagonal or
+// For each column j < r1 of the T×T tile c: out_j = alpha·s_j, or
+// out_j += alpha·s_j if add ≠ 0, with s_j = Σ c[i, j]·x_i over
+// max(j, r0) ≤ i < r1 (0 ≤ r0 < r1 ≤ T), where x_i and out_j are rows
+// of 16 floats (strides ldx, ldo); rows j ≥ r1 of out are not touched. Entries of c above the diagonal or
 // outside rows r0..r1−1 are not read. Columns go in groups of G = 8 (then
 // 4, 2, 1), one accumulator each (one FMA chain in ascending i), sharing
 // each x_i load. Columns j < r0 sum rows r0..r1−1 in full; from r0 on, a
 // group runs a staircase of G−1 rows, then i from j0+G−1 to r1−1 for all G
 // columns, whose entries c[i, j0..j0+G−1] are adjacent.
-TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
+TEXT ·attn16ColMix(SB), NOSPLIT, $0-76
 `)
 	p("MOVQ out+0(FP), DI")
 	p("MOVQ ldo+8(FP), R8")
@@ -772,7 +773,7 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
 	p("MOVQ x+32(FP), BX")
 	p("MOVQ ldx+40(FP), R9")
 	p("SHLQ $2, R9")
-	p("VBROADCASTSS alpha+64(FP), Z31")
+	p("VBROADCASTSS alpha+72(FP), Z31")
 	p("LEAQ (R11*4), R12")    // c row bytes
 	p("LEAQ (R8)(R8*2), R15") // 3 out rows
 	p("XORQ R10, R10")        // j0
@@ -783,15 +784,27 @@ TEXT ·attn16ColMix(SB), NOSPLIT, $0-68
 		}
 		return fmt.Sprintf("%d(AX)", 4*col)
 	}
-	epilogue := func(G int) { // out_j0.. += alpha·acc, then j0 += G
+	nEpi := 0
+	epilogue := func(G int) { // out_j0.. (+)= alpha·acc, then j0 += G
+		nEpi++
+		lbl := fmt.Sprintf("epi%d", nEpi)
 		if G > 4 {
 			p("LEAQ (DI)(R8*4), DX")
 		}
+		p("CMPQ add+64(FP), $0")
+		p("JNE %sadd", lbl)
+		for r := 0; r < G; r++ {
+			p("VMULPS Z31, Z%d, Z%d", r, r)
+			p("VMOVUPS Z%d, %s", r, oRow(r))
+		}
+		p("JMP %snext", lbl)
+		label(lbl + "add")
 		for r := 0; r < G; r++ {
 			p("VMOVUPS %s, Z8", oRow(r))
 			p("VFMADD231PS Z31, Z%d, Z8", r)
 			p("VMOVUPS Z8, %s", oRow(r))
 		}
+		label(lbl + "next")
 		p("ADDQ $%d, R10", G)
 		p("MOVQ $%d, CX", G)
 		p("IMULQ R8, CX")

@@ -22,7 +22,7 @@ func attn16Mix(out *float32, ldo int, c *float32, T int, x *float32, ldx, full, 
 	panic(attnNoAsm)
 }
 
-func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1 int, alpha float32) {
+func attn16ColMix(out *float32, ldo int, c *float32, T int, x *float32, ldx, r0, r1, add int, alpha float32) {
 	panic(attnNoAsm)
 }
 

@@ -280,10 +280,10 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 		return err
 	}
 
-	clear(dba.q.Data)
-	clear(dba.k.Data)
-	clear(dba.v.Data)
 	if w.stepwiseAttn[l] {
+		clear(dba.q.Data)
+		clear(dba.k.Data)
+		clear(dba.v.Data)
 		clear(dba.pattern.Data)
 		nn.AttnMixBackward(dba.pattern.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
 		if err := hs.RunBackward(nm.pattern[l], dba.pattern); err != nil {
@@ -295,10 +295,14 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 			return err
 		}
 		nn.AttnScoresBackward(dba.q.Data, dba.k.Data, dba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
-	} else if rr != nil { // dz is zero outside rr's query rows
-		nn.AttentionBackwardQueries(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh, rr.lo, rr.hi)
 	} else {
-		nn.AttentionBackward(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh)
+		// Overwrites dq, dk, dv (no clears); with rr, dz is zero outside
+		// its query rows, the only ones read.
+		var lo, hi []int
+		if rr != nil {
+			lo, hi = rr.lo, rr.hi
+		}
+		nn.AttentionBackwardQueries(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh, lo, hi)
 	}
 	for _, t := range []struct {
 		n hooks.Name
