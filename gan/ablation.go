@@ -248,7 +248,12 @@ func (m *Model) AblateUnits(ctx context.Context, j Judge, z []float32, n int, po
 	return a, nil
 }
 
-// Unit rankings (UnitAblationOptions.Rank).
+// Unit rankings (UnitAblationOptions.Rank). Attribution is the default: on
+// a DCGAN trained for one epoch on Fashion-MNIST, zeroing the 8 of 32 units
+// at DefaultAblationPoint with the highest attribution cut the judge's mean
+// probability of trousers from 0.66 to 0.25, sandals 0.70 → 0.40 and bags
+// 0.64 → 0.42, against 0.64, 0.61 and 0.57 for 8 random other units; the 8
+// most associated units did no better than random for trousers and bags.
 const (
 	RankAssociation = "association" // RankUnits
 	RankAttribution = "attribution" // AttributeUnits; needs a GradJudge
@@ -259,7 +264,7 @@ type UnitAblationOptions struct {
 	Point hooks.Name // a generator feature map; "" is DefaultAblationPoint
 	Class int        // the class whose feature should go away
 	K     int        // units to zero
-	Rank  string     // RankAssociation ("" too) or RankAttribution
+	Rank  string     // RankAttribution ("" too) or RankAssociation
 	RankN int        // samples to rank on (of any class for association, of Class for attribution)
 	N     int        // samples judged Class to ablate on
 }
@@ -304,7 +309,7 @@ func (m *Model) UnitAblation(ctx context.Context, j Judge, o UnitAblationOptions
 		o.Point = DefaultAblationPoint
 	}
 	if o.Rank == "" {
-		o.Rank = RankAssociation
+		o.Rank = RankAttribution
 	}
 	var rank []UnitScore
 	var err error

@@ -158,7 +158,7 @@ func TestLatentTools(t *testing.T) {
 	if len(rank) != 2 || rank[0].Score < rank[1].Score {
 		t.Errorf("ranking %+v", rank)
 	}
-	u, err := m.UnitAblation(ctx, j, UnitAblationOptions{Class: from, K: 1, RankN: 200, N: 10}, rng)
+	u, err := m.UnitAblation(ctx, j, UnitAblationOptions{Class: from, K: 1, Rank: RankAssociation, RankN: 200, N: 10}, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestLatentTools(t *testing.T) {
 		u.ClassProb != u.Top.ProbBefore[from] || u.Top.N != 10 {
 		t.Errorf("unit ablation %+v", u)
 	}
-	if _, err := m.UnitAblation(ctx, j, UnitAblationOptions{Class: from, K: 1, Rank: RankAttribution, RankN: 20, N: 10}, rng); err == nil {
+	if _, err := m.UnitAblation(ctx, j, UnitAblationOptions{Class: from, K: 1, RankN: 20, N: 10}, rng); err == nil {
 		t.Error("ranking by attribution accepted a judge without gradients")
 	}
 	for _, bad := range []string{"D.blocks.0.hook_out", "G.hook_z", "G.blocks.9.hook_out"} {
@@ -274,6 +274,20 @@ func TestAttributeUnits(t *testing.T) {
 		if got[i].Score > got[i-1].Score {
 			t.Fatalf("ranking not descending: %+v", got)
 		}
+	}
+	// Ablate the class the generator makes most often.
+	_, probs, err := m.generateJudged(ctx, j, randNormal(rng, 64*cfg.ZDim), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := ClassCounts(probs.Data, 64, 3)
+	common := slices.Index(counts, slices.Max(counts))
+	u, err := m.UnitAblation(ctx, j, UnitAblationOptions{Class: common, K: 2, RankN: 8, N: 4}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Rank != RankAttribution || len(u.Top.Units) != 2 || slices.Contains(u.Top.Units, u.Random.Units[0]) {
+		t.Errorf("unit ablation by attribution: %+v", u)
 	}
 }
 

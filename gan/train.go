@@ -87,7 +87,7 @@ type TrainOptions struct {
 	Dir             string // run directory (required): metrics.jsonl, checkpoints/
 	Resume          bool   // continue from the newest checkpoint in Dir
 	LogEvery        int    // metrics record every N steps
-	EvalEvery       int    // call Eval every N steps (and at the end)
+	EvalEvery       int    // call Eval every N steps, rounded up to a multiple of LogEvery (and at the end)
 	CheckpointEvery int
 	// Eval, if set, adds its numbers (FID, mixture metrics, ...) to the
 	// step's record.
@@ -170,7 +170,7 @@ func Train(ctx context.Context, m *Model, src Source, o TrainOptions) (train.Sum
 		}
 	}
 	logEvery := max(o.LogEvery, 1)
-	evalEvery := max(o.EvalEvery, 1)
+	evalEvery := (max(o.EvalEvery, 1) + logEvery - 1) / logEvery * logEvery // a multiple of logEvery
 	ckEvery := o.CheckpointEvery
 	if ckEvery <= 0 {
 		ckEvery = evalEvery
@@ -178,7 +178,7 @@ func Train(ctx context.Context, m *Model, src Source, o TrainOptions) (train.Sum
 	// The loop's evaluation hook runs whenever a record is due, to add the
 	// telemetry, and calls o.Eval on its own schedule.
 	return train.Run(ctx, t, t.optG, train.Options{
-		Steps: o.Steps, LogEvery: logEvery, EvalEvery: gcd(logEvery, evalEvery), CheckpointEvery: ckEvery,
+		Steps: o.Steps, LogEvery: logEvery, EvalEvery: logEvery, CheckpointEvery: ckEvery,
 		Schedule: t.schedule, Dir: o.Dir, Resume: o.Resume, Metadata: meta,
 		Progress: o.Progress, Listeners: o.Listeners, KeepCheckpoints: 3,
 		Eval: func(ctx context.Context, step int) (map[string]any, error) {
@@ -195,13 +195,6 @@ func Train(ctx context.Context, m *Model, src Source, o TrainOptions) (train.Sum
 			return rec, nil
 		},
 	})
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }
 
 // trainer adapts the two-player game to train.Trainable: the loop sees the

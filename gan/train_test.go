@@ -176,3 +176,29 @@ func TestWorkersDoNotMatter(t *testing.T) {
 		t.Error("1 and 3 shards give identical generators: sharding has no effect?")
 	}
 }
+
+// TestEvalSchedule checks which steps log and evaluate: records every
+// LogEvery steps and at the end, each with the telemetry; Eval every
+// EvalEvery rounded up to a multiple of LogEvery, and at the end.
+func TestEvalSchedule(t *testing.T) {
+	m := mustNew(t, tinyConfigs()["mlp"])
+	o := DefaultTrainOptions(LossNonSaturating)
+	o.Steps, o.Batch, o.LogEvery, o.EvalEvery, o.Dir = 10, 4, 3, 4, t.TempDir()
+	var evals, logged []int
+	o.Eval = func(_ context.Context, step int) (map[string]any, error) {
+		evals = append(evals, step)
+		return map[string]any{"x": step}, nil
+	}
+	o.Listeners = []func(train.Record){func(r train.Record) {
+		if _, ok := r["d_loss"]; !ok {
+			t.Errorf("record without telemetry: %v", r)
+		}
+		logged = append(logged, r["step"].(int))
+	}}
+	if _, err := Train(context.Background(), m, MixtureSource{data.Ring8()}, o); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(evals, []int{6, 10}) || !slices.Equal(logged, []int{3, 6, 9, 10}) {
+		t.Errorf("evaluated at %v, logged at %v; want [6 10] and [3 6 9 10]", evals, logged)
+	}
+}
