@@ -118,5 +118,52 @@ func GemmBias(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb
 		}
 		return
 	}
-	gemmNN(kernel, false, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias)
+	gemmNN(kernel, false, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, gemmEpi{bias: bias})
+}
+
+// GemmBiasAdd is GemmBias that also stores out2 = C + add, where add and
+// out2 have C's layout (m×n, leading dimension ldc): a layer's output and
+// the residual stream after it, y = x·W + b and r' = r + y, in one pass
+// (bit for bit what GemmBias and an element-wise add give). out2 may be add
+// (in place) but not C. It panics with a ShapeError as GemmBias does, or if
+// add or out2 is too short.
+func GemmBiasAdd(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, add, out2 []float32) {
+	checkGemm(false, false, m, n, k, a, lda, b, ldb, c, ldc)
+	if len(bias) < n || !matOK(add, m, n, ldc) || !matOK(out2, m, n, ldc) {
+		panic(ShapeError{Op: "GemmBiasAdd", Msg: fmt.Sprintf("bias, add, out2: %d, %d, %d elements for %d×%d with ld %d", len(bias), len(add), len(out2), m, n, ldc)})
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || k > gemmKC { // the kernels fuse a single k block only
+		GemmBias(m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+		gemmGoOut2(m, n, c, ldc, gemmEpi{add: add, out2: out2})
+		return
+	}
+	gemmNN(kernel, false, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, gemmEpi{bias: bias, add: add, out2: out2})
+}
+
+// GemmAdd computes C = alpha·op(A)·op(B) + add, where add has C's layout
+// (m×n, leading dimension ldc) and may be C itself: Gemm with beta = 1 on a
+// C that holds add, bit for bit, without the copy (a gradient that sums a
+// residual path and a projection's). It panics with a ShapeError as Gemm
+// does, or if add is too short.
+func GemmAdd(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, add, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if !matOK(add, m, n, ldc) {
+		panic(ShapeError{Op: "GemmAdd", Msg: fmt.Sprintf("add: %d elements for %d×%d with ld %d", len(add), m, n, ldc)})
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	switch {
+	case k == 0:
+		for i := range m {
+			copy(c[i*ldc:i*ldc+n], add[i*ldc:i*ldc+n])
+		}
+	case transB:
+		gemmPackedB(kernel, transA, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, gemmEpi{add: add})
+	default:
+		gemmNN(kernel, transA, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, gemmEpi{add: add})
+	}
 }

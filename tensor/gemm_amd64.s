@@ -24,8 +24,8 @@ DATA gemmMaskAVX2<>+56(SB)/4, $0x00000000
 DATA gemmMaskAVX2<>+60(SB)/4, $0x00000000
 GLOBL gemmMaskAVX2<>(SB), RODATA|NOPTR, $64
 
-// func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -60,6 +60,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -76,9 +78,38 @@ beta1:
 	VMOVUPS Y1, (DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y1
 	VFMADD231PS Y4, Y0, Y1
 	VMOVUPS Y1, (DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, (DI)
+	VADDPS (R13), Y1, Y1
+	VMOVUPS Y1, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, (DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -98,8 +129,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -137,6 +168,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -160,12 +193,49 @@ beta1:
 	VMOVUPS Y2, (DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y2
 	VFMADD231PS Y5, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS (R15), Y2
 	VFMADD231PS Y5, Y1, Y2
 	VMOVUPS Y2, (DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VADDPS (R13), Y2, Y2
+	VMOVUPS Y2, (R10)
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y2, Y2
+	VMOVUPS Y2, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS (R13)(R11*1), Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, (DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -187,8 +257,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -229,6 +299,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -259,6 +331,8 @@ beta1:
 	VMOVUPS Y3, (DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y3
 	VFMADD231PS Y6, Y0, Y3
 	VMOVUPS Y3, (DI)
@@ -268,6 +342,49 @@ bias:
 	VMOVUPS (R15), Y3
 	VFMADD231PS Y6, Y2, Y3
 	VMOVUPS Y3, (DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, (DI)
+	VADDPS (R13), Y3, Y3
+	VMOVUPS Y3, (R10)
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y3, Y3
+	VMOVUPS Y3, (R10)(R11*1)
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y3, Y3
+	VMOVUPS Y3, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, (DI)
+	VMOVUPS (R13)(R11*1), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, (DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -291,8 +408,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -336,6 +453,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -373,6 +492,8 @@ beta1:
 	VMOVUPS Y4, (DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y7, Y0, Y4
 	VMOVUPS Y4, (DI)
@@ -385,6 +506,57 @@ bias:
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y7, Y3, Y4
 	VMOVUPS Y4, (DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VADDPS (R13), Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, (R10)(R11*1)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y4, Y4
+	VMOVUPS Y4, (R10)(R11*2)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y4, Y4
+	VMOVUPS Y4, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R13)(R11*1), Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -410,8 +582,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -458,6 +630,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -502,6 +676,8 @@ beta1:
 	VMOVUPS Y5, (DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y5
 	VFMADD231PS Y8, Y0, Y5
 	VMOVUPS Y5, (DI)
@@ -517,6 +693,65 @@ bias:
 	VMOVUPS (R15), Y5
 	VFMADD231PS Y8, Y4, Y5
 	VMOVUPS Y5, (DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VADDPS (R13), Y5, Y5
+	VMOVUPS Y5, (R10)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y5, Y5
+	VMOVUPS Y5, (R10)(R11*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y5, Y5
+	VMOVUPS Y5, (R10)(R11*2)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y5, Y5
+	VMOVUPS Y5, (R10)(AX*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y5, Y5
+	VMOVUPS Y5, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VMOVUPS (R13)(R11*1), Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, (DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -544,8 +779,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -595,6 +830,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -646,6 +883,8 @@ beta1:
 	VMOVUPS Y6, (DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y9, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -664,6 +903,73 @@ bias:
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y9, Y5, Y6
 	VMOVUPS Y6, (DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VADDPS (R13), Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*2)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y6, Y6
+	VMOVUPS Y6, (R10)(AX*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*4)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y6, Y6
+	VMOVUPS Y6, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, (DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -693,8 +999,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -750,6 +1056,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -808,6 +1116,8 @@ beta1:
 	VMOVUPS Y7, (CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y7
 	VFMADD231PS Y10, Y0, Y7
 	VMOVUPS Y7, (DI)
@@ -829,6 +1139,84 @@ bias:
 	VMOVUPS (R15), Y7
 	VFMADD231PS Y10, Y6, Y7
 	VMOVUPS Y7, (CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VADDPS (R13), Y7, Y7
+	VMOVUPS Y7, (R10)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y7, Y7
+	VMOVUPS Y7, (R10)(R11*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y7, Y7
+	VMOVUPS Y7, (R10)(R11*2)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y7, Y7
+	VMOVUPS Y7, (R10)(AX*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y7, Y7
+	VMOVUPS Y7, (R10)(R11*4)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y7, Y7
+	VMOVUPS Y7, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, (CX)
+	VADDPS (R13), Y7, Y7
+	VMOVUPS Y7, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VMOVUPS (R13)(R11*1), Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, (CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -860,8 +1248,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -920,6 +1308,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -985,6 +1375,8 @@ beta1:
 	VMOVUPS Y8, (CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y11, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -1009,6 +1401,92 @@ bias:
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y11, Y7, Y8
 	VMOVUPS Y8, (CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VADDPS (R13), Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y8, Y8
+	VMOVUPS Y8, (R10)(AX*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*4)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y8, Y8
+	VMOVUPS Y8, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, (CX)
+	VADDPS (R13), Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, (CX)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, (CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -1042,8 +1520,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1105,6 +1583,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1177,6 +1657,8 @@ beta1:
 	VMOVUPS Y9, (CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y9
 	VFMADD231PS Y12, Y0, Y9
 	VMOVUPS Y9, (DI)
@@ -1204,6 +1686,100 @@ bias:
 	VMOVUPS (R15), Y9
 	VFMADD231PS Y12, Y8, Y9
 	VMOVUPS Y9, (CX)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VADDPS (R13), Y9, Y9
+	VMOVUPS Y9, (R10)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y9, Y9
+	VMOVUPS Y9, (R10)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y9, Y9
+	VMOVUPS Y9, (R10)(R11*2)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y9, Y9
+	VMOVUPS Y9, (R10)(AX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y9, Y9
+	VMOVUPS Y9, (R10)(R11*4)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y9, Y9
+	VMOVUPS Y9, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, (CX)
+	VADDPS (R13), Y9, Y9
+	VMOVUPS Y9, (R10)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Y9, Y9
+	VMOVUPS Y9, (R10)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Y9, Y9
+	VMOVUPS Y9, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VMOVUPS (R13)(R11*1), Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, (CX)
+	VMOVUPS (R13)(R11*1), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, (CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -1239,8 +1815,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1305,6 +1881,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1384,6 +1962,8 @@ beta1:
 	VMOVUPS Y10, (CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y13, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -1414,6 +1994,108 @@ bias:
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y13, Y9, Y10
 	VMOVUPS Y10, (CX)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VADDPS (R13), Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*4)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y10, Y10
+	VMOVUPS Y10, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VADDPS (R13), Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, (CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -1451,8 +2133,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1520,6 +2202,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1606,6 +2290,8 @@ beta1:
 	VMOVUPS Y11, (CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y11
 	VFMADD231PS Y14, Y0, Y11
 	VMOVUPS Y11, (DI)
@@ -1639,6 +2325,116 @@ bias:
 	VMOVUPS (R15), Y11
 	VFMADD231PS Y14, Y10, Y11
 	VMOVUPS Y11, (CX)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VADDPS (R13), Y11, Y11
+	VMOVUPS Y11, (R10)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y11, Y11
+	VMOVUPS Y11, (R10)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*4)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y11, Y11
+	VMOVUPS Y11, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VADDPS (R13), Y11, Y11
+	VMOVUPS Y11, (R10)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Y11, Y11
+	VMOVUPS Y11, (R10)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Y11, Y11
+	VMOVUPS Y11, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VMOVUPS (R13)(R11*1), Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VMOVUPS (R13)(R11*1), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, (CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, (CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -1678,8 +2474,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x8(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -1750,6 +2546,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1843,6 +2641,8 @@ beta1:
 	VMOVUPS Y12, (CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y15, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -1879,6 +2679,124 @@ bias:
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y15, Y11, Y12
 	VMOVUPS Y12, (CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VADDPS (R13), Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VADDPS (R13), Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, (CX)(BX*1)
+	VADDPS (R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, (CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, (CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -1920,8 +2838,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -1963,6 +2881,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -1979,9 +2899,38 @@ beta1:
 	VMOVUPS Y1, K1, (DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y1
 	VFMADD231PS Y4, Y0, Y1
 	VMOVUPS Y1, K1, (DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, K1, (DI)
+	VADDPS.Z (R13), Y1, K1, Y1
+	VMOVUPS Y1, K1, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y1
+	VFMADD231PS Y4, Y0, Y1
+	VMOVUPS Y1, K1, (DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2001,8 +2950,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2047,6 +2996,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2070,12 +3021,49 @@ beta1:
 	VMOVUPS Y2, K1, (DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y2
 	VFMADD231PS Y5, Y0, Y2
 	VMOVUPS Y2, K1, (DI)
 	VMOVUPS.Z (R15), K1, Y2
 	VFMADD231PS Y5, Y1, Y2
 	VMOVUPS Y2, K1, (DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, K1, (DI)
+	VADDPS.Z (R13), Y2, K1, Y2
+	VMOVUPS Y2, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y2, K1, Y2
+	VMOVUPS Y2, K1, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y2
+	VFMADD231PS Y5, Y0, Y2
+	VMOVUPS Y2, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y2
+	VFMADD231PS Y5, Y1, Y2
+	VMOVUPS Y2, K1, (DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2097,8 +3085,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2146,6 +3134,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2176,6 +3166,8 @@ beta1:
 	VMOVUPS Y3, K1, (DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y3
 	VFMADD231PS Y6, Y0, Y3
 	VMOVUPS Y3, K1, (DI)
@@ -2185,6 +3177,49 @@ bias:
 	VMOVUPS.Z (R15), K1, Y3
 	VFMADD231PS Y6, Y2, Y3
 	VMOVUPS Y3, K1, (DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, K1, (DI)
+	VADDPS.Z (R13), Y3, K1, Y3
+	VMOVUPS Y3, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y3, K1, Y3
+	VMOVUPS Y3, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y3, K1, Y3
+	VMOVUPS Y3, K1, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y3
+	VFMADD231PS Y6, Y0, Y3
+	VMOVUPS Y3, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y3
+	VFMADD231PS Y6, Y2, Y3
+	VMOVUPS Y3, K1, (DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2208,8 +3243,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2260,6 +3295,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2297,6 +3334,8 @@ beta1:
 	VMOVUPS Y4, K1, (DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y4
 	VFMADD231PS Y7, Y0, Y4
 	VMOVUPS Y4, K1, (DI)
@@ -2309,6 +3348,57 @@ bias:
 	VMOVUPS.Z (R15), K1, Y4
 	VFMADD231PS Y7, Y3, Y4
 	VMOVUPS Y4, K1, (DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, K1, (DI)
+	VADDPS.Z (R13), Y4, K1, Y4
+	VMOVUPS Y4, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y4, K1, Y4
+	VMOVUPS Y4, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y4
+	VFMADD231PS Y7, Y0, Y4
+	VMOVUPS Y4, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y4
+	VFMADD231PS Y7, Y1, Y4
+	VMOVUPS Y4, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y4
+	VFMADD231PS Y7, Y2, Y4
+	VMOVUPS Y4, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y4
+	VFMADD231PS Y7, Y3, Y4
+	VMOVUPS Y4, K1, (DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2334,8 +3424,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2389,6 +3479,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2433,6 +3525,8 @@ beta1:
 	VMOVUPS Y5, K1, (DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y5
 	VFMADD231PS Y8, Y0, Y5
 	VMOVUPS Y5, K1, (DI)
@@ -2448,6 +3542,65 @@ bias:
 	VMOVUPS.Z (R15), K1, Y5
 	VFMADD231PS Y8, Y4, Y5
 	VMOVUPS Y5, K1, (DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, K1, (DI)
+	VADDPS.Z (R13), Y5, K1, Y5
+	VMOVUPS Y5, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y5, K1, Y5
+	VMOVUPS Y5, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y5, K1, Y5
+	VMOVUPS Y5, K1, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y5
+	VFMADD231PS Y8, Y0, Y5
+	VMOVUPS Y5, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS Y5, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y5
+	VFMADD231PS Y8, Y4, Y5
+	VMOVUPS Y5, K1, (DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2475,8 +3628,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2533,6 +3686,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2584,6 +3739,8 @@ beta1:
 	VMOVUPS Y6, K1, (DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y6
 	VFMADD231PS Y9, Y0, Y6
 	VMOVUPS Y6, K1, (DI)
@@ -2602,6 +3759,73 @@ bias:
 	VMOVUPS.Z (R15), K1, Y6
 	VFMADD231PS Y9, Y5, Y6
 	VMOVUPS Y6, K1, (DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, K1, (DI)
+	VADDPS.Z (R13), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y6
+	VFMADD231PS Y9, Y0, Y6
+	VMOVUPS Y6, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y6
+	VFMADD231PS Y9, Y1, Y6
+	VMOVUPS Y6, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y6
+	VFMADD231PS Y9, Y2, Y6
+	VMOVUPS Y6, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y6
+	VFMADD231PS Y9, Y3, Y6
+	VMOVUPS Y6, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y6
+	VFMADD231PS Y9, Y4, Y6
+	VMOVUPS Y6, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y6
+	VFMADD231PS Y9, Y5, Y6
+	VMOVUPS Y6, K1, (DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2631,8 +3855,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2695,6 +3919,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2753,6 +3979,8 @@ beta1:
 	VMOVUPS Y7, K1, (CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y7
 	VFMADD231PS Y10, Y0, Y7
 	VMOVUPS Y7, K1, (DI)
@@ -2774,6 +4002,84 @@ bias:
 	VMOVUPS.Z (R15), K1, Y7
 	VFMADD231PS Y10, Y6, Y7
 	VMOVUPS Y7, K1, (CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, K1, (DI)
+	VADDPS.Z (R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, K1, (CX)
+	VADDPS.Z (R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y7
+	VFMADD231PS Y10, Y0, Y7
+	VMOVUPS Y7, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y7
+	VFMADD231PS Y10, Y1, Y7
+	VMOVUPS Y7, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y7
+	VFMADD231PS Y10, Y2, Y7
+	VMOVUPS Y7, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y7
+	VFMADD231PS Y10, Y6, Y7
+	VMOVUPS Y7, K1, (CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2805,8 +4111,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -2872,6 +4178,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -2937,6 +4245,8 @@ beta1:
 	VMOVUPS Y8, K1, (CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y8
 	VFMADD231PS Y11, Y0, Y8
 	VMOVUPS Y8, K1, (DI)
@@ -2961,6 +4271,92 @@ bias:
 	VMOVUPS.Z (R15), K1, Y8
 	VFMADD231PS Y11, Y7, Y8
 	VMOVUPS Y8, K1, (CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, K1, (DI)
+	VADDPS.Z (R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, K1, (CX)
+	VADDPS.Z (R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, K1, (CX)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y8
+	VFMADD231PS Y11, Y0, Y8
+	VMOVUPS Y8, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y8
+	VFMADD231PS Y11, Y1, Y8
+	VMOVUPS Y8, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y8
+	VFMADD231PS Y11, Y2, Y8
+	VMOVUPS Y8, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y8
+	VFMADD231PS Y11, Y3, Y8
+	VMOVUPS Y8, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y8
+	VFMADD231PS Y11, Y4, Y8
+	VMOVUPS Y8, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y8
+	VFMADD231PS Y11, Y5, Y8
+	VMOVUPS Y8, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y8
+	VFMADD231PS Y11, Y6, Y8
+	VMOVUPS Y8, K1, (CX)
+	VMOVUPS.Z (R13)(R11*1), K1, Y8
+	VFMADD231PS Y11, Y7, Y8
+	VMOVUPS Y8, K1, (CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -2994,8 +4390,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -3064,6 +4460,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3136,6 +4534,8 @@ beta1:
 	VMOVUPS Y9, K1, (CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y9
 	VFMADD231PS Y12, Y0, Y9
 	VMOVUPS Y9, K1, (DI)
@@ -3163,6 +4563,100 @@ bias:
 	VMOVUPS.Z (R15), K1, Y9
 	VFMADD231PS Y12, Y8, Y9
 	VMOVUPS Y9, K1, (CX)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, K1, (DI)
+	VADDPS.Z (R13), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, (CX)
+	VADDPS.Z (R13), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, (CX)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, K1, (CX)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y9, K1, Y9
+	VMOVUPS Y9, K1, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y9
+	VFMADD231PS Y12, Y0, Y9
+	VMOVUPS Y9, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y9
+	VFMADD231PS Y12, Y1, Y9
+	VMOVUPS Y9, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS Y9, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y9
+	VFMADD231PS Y12, Y3, Y9
+	VMOVUPS Y9, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, (CX)
+	VMOVUPS.Z (R13)(R11*1), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, (CX)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y9
+	VFMADD231PS Y12, Y8, Y9
+	VMOVUPS Y9, K1, (CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -3198,8 +4692,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -3271,6 +4765,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3350,6 +4846,8 @@ beta1:
 	VMOVUPS Y10, K1, (CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y10
 	VFMADD231PS Y13, Y0, Y10
 	VMOVUPS Y10, K1, (DI)
@@ -3380,6 +4878,108 @@ bias:
 	VMOVUPS.Z (R15), K1, Y10
 	VFMADD231PS Y13, Y9, Y10
 	VMOVUPS Y10, K1, (CX)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, K1, (DI)
+	VADDPS.Z (R13), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, K1, (CX)
+	VADDPS.Z (R13), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, K1, (CX)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, K1, (CX)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, K1, (CX)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y10
+	VFMADD231PS Y13, Y0, Y10
+	VMOVUPS Y10, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y10
+	VFMADD231PS Y13, Y1, Y10
+	VMOVUPS Y10, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y10
+	VFMADD231PS Y13, Y2, Y10
+	VMOVUPS Y10, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y10
+	VFMADD231PS Y13, Y3, Y10
+	VMOVUPS Y10, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y10
+	VFMADD231PS Y13, Y4, Y10
+	VMOVUPS Y10, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y10
+	VFMADD231PS Y13, Y5, Y10
+	VMOVUPS Y10, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y10
+	VFMADD231PS Y13, Y6, Y10
+	VMOVUPS Y10, K1, (CX)
+	VMOVUPS.Z (R13)(R11*1), K1, Y10
+	VFMADD231PS Y13, Y7, Y10
+	VMOVUPS Y10, K1, (CX)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y10
+	VFMADD231PS Y13, Y8, Y10
+	VMOVUPS Y10, K1, (CX)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y10
+	VFMADD231PS Y13, Y9, Y10
+	VMOVUPS Y10, K1, (CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -3417,8 +5017,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -3493,6 +5093,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3579,6 +5181,8 @@ beta1:
 	VMOVUPS Y11, K1, (CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y11
 	VFMADD231PS Y14, Y0, Y11
 	VMOVUPS Y11, K1, (DI)
@@ -3612,6 +5216,116 @@ bias:
 	VMOVUPS.Z (R15), K1, Y11
 	VFMADD231PS Y14, Y10, Y11
 	VMOVUPS Y11, K1, (CX)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, K1, (DI)
+	VADDPS.Z (R13), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, (CX)
+	VADDPS.Z (R13), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, (CX)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, (CX)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, (CX)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, K1, (CX)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y11, K1, Y11
+	VMOVUPS Y11, K1, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y11
+	VFMADD231PS Y14, Y0, Y11
+	VMOVUPS Y11, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y11
+	VFMADD231PS Y14, Y1, Y11
+	VMOVUPS Y11, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y11
+	VFMADD231PS Y14, Y2, Y11
+	VMOVUPS Y11, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y11
+	VFMADD231PS Y14, Y3, Y11
+	VMOVUPS Y11, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y11
+	VFMADD231PS Y14, Y4, Y11
+	VMOVUPS Y11, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, (CX)
+	VMOVUPS.Z (R13)(R11*1), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, (CX)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, (CX)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, (CX)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y11
+	VFMADD231PS Y14, Y10, Y11
+	VMOVUPS Y11, K1, (CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -3651,8 +5365,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	MOVL $0xffff, AX
@@ -3730,6 +5444,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3823,6 +5539,8 @@ beta1:
 	VMOVUPS Y12, K1, (CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS.Z (R15), K1, Y12
 	VFMADD231PS Y15, Y0, Y12
 	VMOVUPS Y12, K1, (DI)
@@ -3859,6 +5577,124 @@ bias:
 	VMOVUPS.Z (R15), K1, Y12
 	VFMADD231PS Y15, Y11, Y12
 	VMOVUPS Y12, K1, (CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, K1, (DI)
+	VADDPS.Z (R13), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, K1, (DI)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, K1, (DI)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, K1, (DI)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, K1, (DI)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, K1, (DI)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, K1, (CX)
+	VADDPS.Z (R13), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, K1, (CX)(R11*1)
+	VADDPS.Z (R13)(R11*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, K1, (CX)(R11*2)
+	VADDPS.Z (R13)(R11*2), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*2)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, K1, (CX)(AX*1)
+	VADDPS.Z (R13)(AX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(AX*1)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, K1, (CX)(R11*4)
+	VADDPS.Z (R13)(R11*4), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(R11*4)
+	VMOVUPS.Z (R15), K1, Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, K1, (CX)(BX*1)
+	VADDPS.Z (R13)(BX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS.Z (R13), K1, Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS Y12, K1, (DI)
+	VMOVUPS.Z (R13)(R11*1), K1, Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS Y12, K1, (DI)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS Y12, K1, (DI)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS Y12, K1, (DI)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y12
+	VFMADD231PS Y15, Y4, Y12
+	VMOVUPS Y12, K1, (DI)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y12
+	VFMADD231PS Y15, Y5, Y12
+	VMOVUPS Y12, K1, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS.Z (R13), K1, Y12
+	VFMADD231PS Y15, Y6, Y12
+	VMOVUPS Y12, K1, (CX)
+	VMOVUPS.Z (R13)(R11*1), K1, Y12
+	VFMADD231PS Y15, Y7, Y12
+	VMOVUPS Y12, K1, (CX)(R11*1)
+	VMOVUPS.Z (R13)(R11*2), K1, Y12
+	VFMADD231PS Y15, Y8, Y12
+	VMOVUPS Y12, K1, (CX)(R11*2)
+	VMOVUPS.Z (R13)(AX*1), K1, Y12
+	VFMADD231PS Y15, Y9, Y12
+	VMOVUPS Y12, K1, (CX)(AX*1)
+	VMOVUPS.Z (R13)(R11*4), K1, Y12
+	VFMADD231PS Y15, Y10, Y12
+	VMOVUPS Y12, K1, (CX)(R11*4)
+	VMOVUPS.Z (R13)(BX*1), K1, Y12
+	VFMADD231PS Y15, Y11, Y12
+	VMOVUPS Y12, K1, (CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -3900,8 +5736,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -3939,6 +5775,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -3962,12 +5800,49 @@ beta1:
 	VMOVUPS Y3, 32(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y2
 	VFMADD231PS Y6, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS 32(R15), Y3
 	VFMADD231PS Y6, Y1, Y3
 	VMOVUPS Y3, 32(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VADDPS (R13), Y2, Y2
+	VMOVUPS Y2, (R10)
+	VMOVUPS 32(R15), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, 32(DI)
+	VADDPS 32(R13), Y3, Y3
+	VMOVUPS Y3, 32(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS 32(R13), Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, 32(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -3989,8 +5864,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -4033,6 +5908,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4070,6 +5947,8 @@ beta1:
 	VMOVUPS Y5, 32(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y8, Y0, Y4
 	VMOVUPS Y4, (DI)
@@ -4082,6 +5961,57 @@ bias:
 	VMOVUPS 32(R15), Y5
 	VFMADD231PS Y8, Y3, Y5
 	VMOVUPS Y5, 32(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VADDPS (R13), Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMOVUPS 32(R15), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, 32(DI)
+	VADDPS 32(R13), Y5, Y5
+	VMOVUPS Y5, 32(R10)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, (R10)(R11*1)
+	VMOVUPS 32(R15), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, 32(DI)(R11*1)
+	VADDPS 32(R13)(R11*1), Y5, Y5
+	VMOVUPS Y5, 32(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS 32(R13), Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, 32(DI)
+	VMOVUPS (R13)(R11*1), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, 32(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4107,8 +6037,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -4156,6 +6086,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4207,6 +6139,8 @@ beta1:
 	VMOVUPS Y7, 32(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y10, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -4225,6 +6159,73 @@ bias:
 	VMOVUPS 32(R15), Y7
 	VFMADD231PS Y10, Y5, Y7
 	VMOVUPS Y7, 32(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VADDPS (R13), Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, 32(DI)
+	VADDPS 32(R13), Y7, Y7
+	VMOVUPS Y7, 32(R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, 32(DI)(R11*1)
+	VADDPS 32(R13)(R11*1), Y7, Y7
+	VMOVUPS Y7, 32(R10)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*2)
+	VMOVUPS 32(R15), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, 32(DI)(R11*2)
+	VADDPS 32(R13)(R11*2), Y7, Y7
+	VMOVUPS Y7, 32(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS 32(R13), Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, 32(DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, 32(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4254,8 +6255,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -4308,6 +6309,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4373,6 +6376,8 @@ beta1:
 	VMOVUPS Y9, 32(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y12, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -4397,6 +6402,89 @@ bias:
 	VMOVUPS 32(R15), Y9
 	VFMADD231PS Y12, Y7, Y9
 	VMOVUPS Y9, 32(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VADDPS (R13), Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, 32(DI)
+	VADDPS 32(R13), Y9, Y9
+	VMOVUPS Y9, 32(R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, 32(DI)(R11*1)
+	VADDPS 32(R13)(R11*1), Y9, Y9
+	VMOVUPS Y9, 32(R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, 32(DI)(R11*2)
+	VADDPS 32(R13)(R11*2), Y9, Y9
+	VMOVUPS Y9, 32(R10)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y8, Y8
+	VMOVUPS Y8, (R10)(AX*1)
+	VMOVUPS 32(R15), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, 32(DI)(AX*1)
+	VADDPS 32(R13)(AX*1), Y9, Y9
+	VMOVUPS Y9, 32(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS 32(R13), Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, 32(DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, 32(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4430,8 +6518,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -4489,6 +6577,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4568,6 +6658,8 @@ beta1:
 	VMOVUPS Y11, 32(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y14, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -4598,6 +6690,105 @@ bias:
 	VMOVUPS 32(R15), Y11
 	VFMADD231PS Y14, Y9, Y11
 	VMOVUPS Y11, 32(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VADDPS (R13), Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, 32(DI)
+	VADDPS 32(R13), Y11, Y11
+	VMOVUPS Y11, 32(R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, 32(DI)(R11*1)
+	VADDPS 32(R13)(R11*1), Y11, Y11
+	VMOVUPS Y11, 32(R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, 32(DI)(R11*2)
+	VADDPS 32(R13)(R11*2), Y11, Y11
+	VMOVUPS Y11, 32(R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, 32(DI)(AX*1)
+	VADDPS 32(R13)(AX*1), Y11, Y11
+	VMOVUPS Y11, 32(R10)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*4)
+	VMOVUPS 32(R15), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, 32(DI)(R11*4)
+	VADDPS 32(R13)(R11*4), Y11, Y11
+	VMOVUPS Y11, 32(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS 32(R13), Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, 32(DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, 32(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4635,8 +6826,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x16(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -4699,6 +6890,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4792,6 +6985,8 @@ beta1:
 	VMOVUPS Y13, 32(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y16, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -4828,6 +7023,121 @@ bias:
 	VMOVUPS 32(R15), Y13
 	VFMADD231PS Y16, Y11, Y13
 	VMOVUPS Y13, 32(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VADDPS (R13), Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, 32(DI)
+	VADDPS 32(R13), Y13, Y13
+	VMOVUPS Y13, 32(R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, 32(DI)(R11*1)
+	VADDPS 32(R13)(R11*1), Y13, Y13
+	VMOVUPS Y13, 32(R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, 32(DI)(R11*2)
+	VADDPS 32(R13)(R11*2), Y13, Y13
+	VMOVUPS Y13, 32(R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, 32(DI)(AX*1)
+	VADDPS 32(R13)(AX*1), Y13, Y13
+	VMOVUPS Y13, 32(R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, 32(DI)(R11*4)
+	VADDPS 32(R13)(R11*4), Y13, Y13
+	VMOVUPS Y13, 32(R10)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(BX*1)
+	VMOVUPS 32(R15), Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, 32(DI)(BX*1)
+	VADDPS 32(R13)(BX*1), Y13, Y13
+	VMOVUPS Y13, 32(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS 32(R13), Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, 32(DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, 32(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS 32(R13)(BX*1), Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, 32(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4869,8 +7179,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -4915,6 +7225,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -4938,12 +7250,49 @@ beta1:
 	VMOVUPS Y3, K1, 32(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y2
 	VFMADD231PS Y6, Y0, Y2
 	VMOVUPS Y2, (DI)
 	VMOVUPS.Z 32(R15), K1, Y3
 	VFMADD231PS Y6, Y1, Y3
 	VMOVUPS Y3, K1, 32(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VADDPS (R13), Y2, Y2
+	VMOVUPS Y2, (R10)
+	VMOVUPS.Z 32(R15), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, 32(DI)
+	VADDPS.Z 32(R13), Y3, K1, Y3
+	VMOVUPS Y3, K1, 32(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y2
+	VFMADD231PS Y6, Y0, Y2
+	VMOVUPS Y2, (DI)
+	VMOVUPS.Z 32(R13), K1, Y3
+	VFMADD231PS Y6, Y1, Y3
+	VMOVUPS Y3, K1, 32(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -4965,8 +7314,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -5016,6 +7365,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5053,6 +7404,8 @@ beta1:
 	VMOVUPS Y5, K1, 32(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y8, Y0, Y4
 	VMOVUPS Y4, (DI)
@@ -5065,6 +7418,57 @@ bias:
 	VMOVUPS.Z 32(R15), K1, Y5
 	VFMADD231PS Y8, Y3, Y5
 	VMOVUPS Y5, K1, 32(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VADDPS (R13), Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMOVUPS.Z 32(R15), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, 32(DI)
+	VADDPS.Z 32(R13), Y5, K1, Y5
+	VMOVUPS Y5, K1, 32(R10)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, (R10)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, 32(DI)(R11*1)
+	VADDPS.Z 32(R13)(R11*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 32(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS.Z 32(R13), K1, Y5
+	VFMADD231PS Y8, Y2, Y5
+	VMOVUPS Y5, K1, 32(DI)
+	VMOVUPS (R13)(R11*1), Y4
+	VFMADD231PS Y8, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS.Z 32(R13)(R11*1), K1, Y5
+	VFMADD231PS Y8, Y3, Y5
+	VMOVUPS Y5, K1, 32(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5090,8 +7494,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -5146,6 +7550,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5197,6 +7603,8 @@ beta1:
 	VMOVUPS Y7, K1, 32(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y10, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -5215,6 +7623,73 @@ bias:
 	VMOVUPS.Z 32(R15), K1, Y7
 	VFMADD231PS Y10, Y5, Y7
 	VMOVUPS Y7, K1, 32(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VADDPS (R13), Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, 32(DI)
+	VADDPS.Z 32(R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, 32(R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*1)
+	VADDPS.Z 32(R13)(R11*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 32(R10)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, (R10)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*2)
+	VADDPS.Z 32(R13)(R11*2), Y7, K1, Y7
+	VMOVUPS Y7, K1, 32(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y10, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS.Z 32(R13), K1, Y7
+	VFMADD231PS Y10, Y3, Y7
+	VMOVUPS Y7, K1, 32(DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y10, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS.Z 32(R13)(R11*1), K1, Y7
+	VFMADD231PS Y10, Y4, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y6
+	VFMADD231PS Y10, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS.Z 32(R13)(R11*2), K1, Y7
+	VFMADD231PS Y10, Y5, Y7
+	VMOVUPS Y7, K1, 32(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5244,8 +7719,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -5305,6 +7780,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5370,6 +7847,8 @@ beta1:
 	VMOVUPS Y9, K1, 32(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y12, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -5394,6 +7873,89 @@ bias:
 	VMOVUPS.Z 32(R15), K1, Y9
 	VFMADD231PS Y12, Y7, Y9
 	VMOVUPS Y9, K1, 32(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VADDPS (R13), Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, 32(DI)
+	VADDPS.Z 32(R13), Y9, K1, Y9
+	VMOVUPS Y9, K1, 32(R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*1)
+	VADDPS.Z 32(R13)(R11*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 32(R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*2)
+	VADDPS.Z 32(R13)(R11*2), Y9, K1, Y9
+	VMOVUPS Y9, K1, 32(R10)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y8, Y8
+	VMOVUPS Y8, (R10)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, 32(DI)(AX*1)
+	VADDPS.Z 32(R13)(AX*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 32(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y12, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS.Z 32(R13), K1, Y9
+	VFMADD231PS Y12, Y4, Y9
+	VMOVUPS Y9, K1, 32(DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y12, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS.Z 32(R13)(R11*1), K1, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y12, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS.Z 32(R13)(R11*2), K1, Y9
+	VFMADD231PS Y12, Y6, Y9
+	VMOVUPS Y9, K1, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y8
+	VFMADD231PS Y12, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS.Z 32(R13)(AX*1), K1, Y9
+	VFMADD231PS Y12, Y7, Y9
+	VMOVUPS Y9, K1, 32(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5427,8 +7989,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -5493,6 +8055,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5572,6 +8136,8 @@ beta1:
 	VMOVUPS Y11, K1, 32(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y14, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -5602,6 +8168,105 @@ bias:
 	VMOVUPS.Z 32(R15), K1, Y11
 	VFMADD231PS Y14, Y9, Y11
 	VMOVUPS Y11, K1, 32(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VADDPS (R13), Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, 32(DI)
+	VADDPS.Z 32(R13), Y11, K1, Y11
+	VMOVUPS Y11, K1, 32(R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*1)
+	VADDPS.Z 32(R13)(R11*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 32(R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*2)
+	VADDPS.Z 32(R13)(R11*2), Y11, K1, Y11
+	VMOVUPS Y11, K1, 32(R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, 32(DI)(AX*1)
+	VADDPS.Z 32(R13)(AX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 32(R10)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y10, Y10
+	VMOVUPS Y10, (R10)(R11*4)
+	VMOVUPS.Z 32(R15), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*4)
+	VADDPS.Z 32(R13)(R11*4), Y11, K1, Y11
+	VMOVUPS Y11, K1, 32(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y14, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS.Z 32(R13), K1, Y11
+	VFMADD231PS Y14, Y5, Y11
+	VMOVUPS Y11, K1, 32(DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y14, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS.Z 32(R13)(R11*1), K1, Y11
+	VFMADD231PS Y14, Y6, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y14, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS.Z 32(R13)(R11*2), K1, Y11
+	VFMADD231PS Y14, Y7, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y14, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS.Z 32(R13)(AX*1), K1, Y11
+	VFMADD231PS Y14, Y8, Y11
+	VMOVUPS Y11, K1, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y10
+	VFMADD231PS Y14, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS.Z 32(R13)(R11*4), K1, Y11
+	VFMADD231PS Y14, Y9, Y11
+	VMOVUPS Y11, K1, 32(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5639,8 +8304,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	MOVL $0xffff, AX
@@ -5710,6 +8375,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5803,6 +8470,8 @@ beta1:
 	VMOVUPS Y13, K1, 32(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y16, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -5839,6 +8508,121 @@ bias:
 	VMOVUPS.Z 32(R15), K1, Y13
 	VFMADD231PS Y16, Y11, Y13
 	VMOVUPS Y13, K1, 32(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VADDPS (R13), Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, K1, 32(DI)
+	VADDPS.Z 32(R13), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*1)
+	VADDPS.Z 32(R13)(R11*1), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*2)
+	VADDPS.Z 32(R13)(R11*2), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, K1, 32(DI)(AX*1)
+	VADDPS.Z 32(R13)(AX*1), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*4)
+	VADDPS.Z 32(R13)(R11*4), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, (R10)(BX*1)
+	VMOVUPS.Z 32(R15), K1, Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, K1, 32(DI)(BX*1)
+	VADDPS.Z 32(R13)(BX*1), Y13, K1, Y13
+	VMOVUPS Y13, K1, 32(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y16, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS.Z 32(R13), K1, Y13
+	VFMADD231PS Y16, Y6, Y13
+	VMOVUPS Y13, K1, 32(DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y16, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS.Z 32(R13)(R11*1), K1, Y13
+	VFMADD231PS Y16, Y7, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y16, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS.Z 32(R13)(R11*2), K1, Y13
+	VFMADD231PS Y16, Y8, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y16, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS.Z 32(R13)(AX*1), K1, Y13
+	VFMADD231PS Y16, Y9, Y13
+	VMOVUPS Y13, K1, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y16, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS.Z 32(R13)(R11*4), K1, Y13
+	VFMADD231PS Y16, Y10, Y13
+	VMOVUPS Y13, K1, 32(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y12
+	VFMADD231PS Y16, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS.Z 32(R13)(BX*1), K1, Y13
+	VFMADD231PS Y16, Y11, Y13
+	VMOVUPS Y13, K1, 32(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5880,8 +8664,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -5919,6 +8703,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -5942,12 +8728,49 @@ beta1:
 	VMOVUPS Y1, 64(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z5
 	VFMADD231PS Z6, Z4, Z5
 	VMOVUPS Z5, (DI)
 	VMOVUPS 64(R15), Y1
 	VFMADD231PS Y6, Y0, Y1
 	VMOVUPS Y1, 64(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VADDPS (R13), Z5, Z5
+	VMOVUPS Z5, (R10)
+	VMOVUPS 64(R15), Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, 64(DI)
+	VADDPS 64(R13), Y1, Y1
+	VMOVUPS Y1, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R13), Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, 64(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -5969,8 +8792,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6013,6 +8836,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6050,6 +8875,8 @@ beta1:
 	VMOVUPS Y2, 64(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z7
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, (DI)
@@ -6062,6 +8889,57 @@ bias:
 	VMOVUPS 64(R15), Y2
 	VFMADD231PS Y8, Y1, Y2
 	VMOVUPS Y2, 64(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VADDPS (R13), Z7, Z7
+	VMOVUPS Z7, (R10)
+	VMOVUPS 64(R15), Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, 64(DI)
+	VADDPS 64(R13), Y2, Y2
+	VMOVUPS Y2, 64(R10)
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z7, Z7
+	VMOVUPS Z7, (R10)(R11*1)
+	VMOVUPS 64(R15), Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y2, Y2
+	VMOVUPS Y2, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R13), Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS (R13)(R11*1), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, 64(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -6087,8 +8965,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6136,6 +9014,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6187,6 +9067,8 @@ beta1:
 	VMOVUPS Y3, 64(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z9
 	VFMADD231PS Z10, Z6, Z9
 	VMOVUPS Z9, (DI)
@@ -6205,6 +9087,73 @@ bias:
 	VMOVUPS 64(R15), Y3
 	VFMADD231PS Y10, Y2, Y3
 	VMOVUPS Y3, 64(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VADDPS (R13), Z9, Z9
+	VMOVUPS Z9, (R10)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, 64(DI)
+	VADDPS 64(R13), Y3, Y3
+	VMOVUPS Y3, 64(R10)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*1)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y3, Y3
+	VMOVUPS Y3, 64(R10)(R11*1)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*2)
+	VMOVUPS 64(R15), Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y3, Y3
+	VMOVUPS Y3, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R13), Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS (R13)(R11*1), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, 64(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -6234,8 +9183,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6288,6 +9237,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6353,6 +9304,8 @@ beta1:
 	VMOVUPS Y4, 64(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z12, Z7, Z11
 	VMOVUPS Z11, (DI)
@@ -6377,6 +9330,89 @@ bias:
 	VMOVUPS 64(R15), Y4
 	VFMADD231PS Y12, Y3, Y4
 	VMOVUPS Y4, 64(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, 64(DI)
+	VADDPS 64(R13), Y4, Y4
+	VMOVUPS Y4, 64(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, 64(R10)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*2)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y4, Y4
+	VMOVUPS Y4, 64(R10)(R11*2)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z11, Z11
+	VMOVUPS Z11, (R10)(AX*1)
+	VMOVUPS 64(R15), Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y4, Y4
+	VMOVUPS Y4, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R13), Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, 64(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, 64(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -6410,8 +9446,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6469,6 +9505,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6548,6 +9586,8 @@ beta1:
 	VMOVUPS Y5, 64(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z13
 	VFMADD231PS Z14, Z8, Z13
 	VMOVUPS Z13, (DI)
@@ -6578,6 +9618,105 @@ bias:
 	VMOVUPS 64(R15), Y5
 	VFMADD231PS Y14, Y4, Y5
 	VMOVUPS Y5, 64(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VADDPS (R13), Z13, Z13
+	VMOVUPS Z13, (R10)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, 64(DI)
+	VADDPS 64(R13), Y5, Y5
+	VMOVUPS Y5, 64(R10)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*1)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y5, Y5
+	VMOVUPS Y5, 64(R10)(R11*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*2)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y5, Y5
+	VMOVUPS Y5, 64(R10)(R11*2)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z13, Z13
+	VMOVUPS Z13, (R10)(AX*1)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y5, Y5
+	VMOVUPS Y5, 64(R10)(AX*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*4)
+	VMOVUPS 64(R15), Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y5, Y5
+	VMOVUPS Y5, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VMOVUPS 64(R13), Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, 64(DI)
+	VMOVUPS (R13)(R11*1), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, 64(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -6615,8 +9754,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6679,6 +9818,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -6772,6 +9913,8 @@ beta1:
 	VMOVUPS Y6, 64(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z16, Z9, Z15
 	VMOVUPS Z15, (DI)
@@ -6808,6 +9951,121 @@ bias:
 	VMOVUPS 64(R15), Y6
 	VFMADD231PS Y16, Y5, Y6
 	VMOVUPS Y6, 64(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, 64(DI)
+	VADDPS 64(R13), Y6, Y6
+	VMOVUPS Y6, 64(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, 64(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, 64(R10)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(AX*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y6, Y6
+	VMOVUPS Y6, 64(R10)(AX*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*4)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y6, Y6
+	VMOVUPS Y6, 64(R10)(R11*4)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(BX*1)
+	VMOVUPS 64(R15), Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y6, Y6
+	VMOVUPS Y6, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R13), Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, 64(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, 64(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -6849,8 +10107,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -6921,6 +10179,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7028,6 +10288,8 @@ beta1:
 	VMOVUPS Y7, 64(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z17
 	VFMADD231PS Z18, Z10, Z17
 	VMOVUPS Z17, (DI)
@@ -7070,6 +10332,140 @@ bias:
 	VMOVUPS 64(R15), Y7
 	VFMADD231PS Y18, Y6, Y7
 	VMOVUPS Y7, 64(CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, 64(DI)
+	VADDPS 64(R13), Y7, Y7
+	VMOVUPS Y7, 64(R10)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y7, Y7
+	VMOVUPS Y7, 64(R10)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*2)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y7, Y7
+	VMOVUPS Y7, 64(R10)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(AX*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y7, Y7
+	VMOVUPS Y7, 64(R10)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*4)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y7, Y7
+	VMOVUPS Y7, 64(R10)(R11*4)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(BX*1)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y7, Y7
+	VMOVUPS Y7, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS 64(R15), Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, 64(CX)
+	VADDPS 64(R13), Y7, Y7
+	VMOVUPS Y7, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R13), Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, 64(DI)
+	VMOVUPS (R13)(R11*1), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VMOVUPS 64(R13), Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, 64(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -7115,8 +10511,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -7192,6 +10588,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7313,6 +10711,8 @@ beta1:
 	VMOVUPS Y8, 64(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z19
 	VFMADD231PS Z20, Z11, Z19
 	VMOVUPS Z19, (DI)
@@ -7362,6 +10762,156 @@ bias:
 	VFMADD231PS Y20, Y7, Y8
 	VMOVUPS Y8, 64(CX)(R11*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, 64(DI)
+	VADDPS 64(R13), Y8, Y8
+	VMOVUPS Y8, 64(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, 64(R10)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*2)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y8, Y8
+	VMOVUPS Y8, 64(R10)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(AX*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y8, Y8
+	VMOVUPS Y8, 64(R10)(AX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*4)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y8, Y8
+	VMOVUPS Y8, 64(R10)(R11*4)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(BX*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y8, Y8
+	VMOVUPS Y8, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, 64(CX)
+	VADDPS 64(R13), Y8, Y8
+	VMOVUPS Y8, 64(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS 64(R15), Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R13), Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, 64(DI)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VMOVUPS 64(R13), Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, 64(CX)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, 64(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7410,8 +10960,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -7492,6 +11042,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7627,6 +11179,8 @@ beta1:
 	VMOVUPS Y9, 64(CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z21
 	VFMADD231PS Z22, Z12, Z21
 	VMOVUPS Z21, (DI)
@@ -7682,6 +11236,172 @@ bias:
 	VFMADD231PS Y22, Y8, Y9
 	VMOVUPS Y9, 64(CX)(R11*2)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, 64(DI)
+	VADDPS 64(R13), Y9, Y9
+	VMOVUPS Y9, 64(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y9, Y9
+	VMOVUPS Y9, 64(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y9, Y9
+	VMOVUPS Y9, 64(R10)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(AX*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y9, Y9
+	VMOVUPS Y9, 64(R10)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*4)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y9, Y9
+	VMOVUPS Y9, 64(R10)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(BX*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y9, Y9
+	VMOVUPS Y9, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, 64(CX)
+	VADDPS 64(R13), Y9, Y9
+	VMOVUPS Y9, 64(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Y9, Y9
+	VMOVUPS Y9, 64(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS 64(R15), Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Y9, Y9
+	VMOVUPS Y9, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R13), Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VMOVUPS 64(R13), Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, 64(CX)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, 64(CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -7734,8 +11454,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -7821,6 +11541,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -7970,6 +11692,8 @@ beta1:
 	VMOVUPS Y10, 64(CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z24, Z13, Z23
 	VMOVUPS Z23, (DI)
@@ -8031,6 +11755,188 @@ bias:
 	VFMADD231PS Y24, Y9, Y10
 	VMOVUPS Y10, 64(CX)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, 64(DI)
+	VADDPS 64(R13), Y10, Y10
+	VMOVUPS Y10, 64(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, 64(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, 64(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, 64(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y10, Y10
+	VMOVUPS Y10, 64(R10)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(BX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y10, Y10
+	VMOVUPS Y10, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, 64(CX)
+	VADDPS 64(R13), Y10, Y10
+	VMOVUPS Y10, 64(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Y10, Y10
+	VMOVUPS Y10, 64(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Y10, Y10
+	VMOVUPS Y10, 64(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Y10, Y10
+	VMOVUPS Y10, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R13), Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, 64(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R13), Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, 64(CX)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, 64(CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8087,8 +11993,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -8179,6 +12085,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8342,6 +12250,8 @@ beta1:
 	VMOVUPS Y11, 64(CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z25
 	VFMADD231PS Z26, Z14, Z25
 	VMOVUPS Z25, (DI)
@@ -8409,6 +12319,204 @@ bias:
 	VFMADD231PS Y26, Y10, Y11
 	VMOVUPS Y11, 64(CX)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VADDPS (R13), Z25, Z25
+	VMOVUPS Z25, (R10)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, 64(DI)
+	VADDPS 64(R13), Y11, Y11
+	VMOVUPS Y11, 64(R10)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*2)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(AX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y11, Y11
+	VMOVUPS Y11, 64(R10)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*4)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*4)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(BX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y11, Y11
+	VMOVUPS Y11, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VADDPS (R13), Z25, Z25
+	VMOVUPS Z25, (R10)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, 64(CX)
+	VADDPS 64(R13), Y11, Y11
+	VMOVUPS Y11, 64(R10)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*2)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(AX*1)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Y11, Y11
+	VMOVUPS Y11, 64(R10)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*4)
+	VMOVUPS 64(R15), Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, 64(CX)(R11*4)
+	VADDPS 64(R13)(R11*4), Y11, Y11
+	VMOVUPS Y11, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VMOVUPS 64(R13), Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, 64(DI)
+	VMOVUPS (R13)(R11*1), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VMOVUPS 64(R13), Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, 64(CX)
+	VMOVUPS (R13)(R11*1), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, 64(CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -8469,8 +12577,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x24(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x24(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -8566,6 +12674,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8743,6 +12853,8 @@ beta1:
 	VMOVUPS Y12, 64(CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z28, Z15, Z27
 	VMOVUPS Z27, (DI)
@@ -8815,6 +12927,220 @@ bias:
 	VMOVUPS 64(R15), Y12
 	VFMADD231PS Y28, Y11, Y12
 	VMOVUPS Y12, 64(CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, 64(DI)
+	VADDPS 64(R13), Y12, Y12
+	VMOVUPS Y12, 64(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, 64(CX)
+	VADDPS 64(R13), Y12, Y12
+	VMOVUPS Y12, 64(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, 64(CX)(R11*4)
+	VADDPS 64(R13)(R11*4), Y12, Y12
+	VMOVUPS Y12, 64(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, 64(CX)(BX*1)
+	VADDPS 64(R13)(BX*1), Y12, Y12
+	VMOVUPS Y12, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R13), Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, 64(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R13), Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, 64(CX)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, 64(CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, 64(CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -8880,8 +13206,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -8926,6 +13252,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -8949,12 +13277,49 @@ beta1:
 	VMOVUPS Y1, K1, 64(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z5
 	VFMADD231PS Z6, Z4, Z5
 	VMOVUPS Z5, (DI)
 	VMOVUPS.Z 64(R15), K1, Y1
 	VFMADD231PS Y6, Y0, Y1
 	VMOVUPS Y1, K1, 64(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VADDPS (R13), Z5, Z5
+	VMOVUPS Z5, (R10)
+	VMOVUPS.Z 64(R15), K1, Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, K1, 64(DI)
+	VADDPS.Z 64(R13), Y1, K1, Y1
+	VMOVUPS Y1, K1, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z5
+	VFMADD231PS Z6, Z4, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS.Z 64(R13), K1, Y1
+	VFMADD231PS Y6, Y0, Y1
+	VMOVUPS Y1, K1, 64(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -8976,8 +13341,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9027,6 +13392,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9064,6 +13431,8 @@ beta1:
 	VMOVUPS Y2, K1, 64(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z7
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, (DI)
@@ -9076,6 +13445,57 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y2
 	VFMADD231PS Y8, Y1, Y2
 	VMOVUPS Y2, K1, 64(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VADDPS (R13), Z7, Z7
+	VMOVUPS Z7, (R10)
+	VMOVUPS.Z 64(R15), K1, Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, K1, 64(DI)
+	VADDPS.Z 64(R13), Y2, K1, Y2
+	VMOVUPS Y2, K1, 64(R10)
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z7, Z7
+	VMOVUPS Z7, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y2, K1, Y2
+	VMOVUPS Y2, K1, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS.Z 64(R13), K1, Y2
+	VFMADD231PS Y8, Y0, Y2
+	VMOVUPS Y2, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z7
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS Z7, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y2
+	VFMADD231PS Y8, Y1, Y2
+	VMOVUPS Y2, K1, 64(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -9101,8 +13521,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9157,6 +13577,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9208,6 +13630,8 @@ beta1:
 	VMOVUPS Y3, K1, 64(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z9
 	VFMADD231PS Z10, Z6, Z9
 	VMOVUPS Z9, (DI)
@@ -9226,6 +13650,73 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y3
 	VFMADD231PS Y10, Y2, Y3
 	VMOVUPS Y3, K1, 64(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VADDPS (R13), Z9, Z9
+	VMOVUPS Z9, (R10)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, K1, 64(DI)
+	VADDPS.Z 64(R13), Y3, K1, Y3
+	VMOVUPS Y3, K1, 64(R10)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y3, K1, Y3
+	VMOVUPS Y3, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y3, K1, Y3
+	VMOVUPS Y3, K1, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS.Z 64(R13), K1, Y3
+	VFMADD231PS Y10, Y0, Y3
+	VMOVUPS Y3, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y3
+	VFMADD231PS Y10, Y1, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z9
+	VFMADD231PS Z10, Z8, Z9
+	VMOVUPS Z9, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y3
+	VFMADD231PS Y10, Y2, Y3
+	VMOVUPS Y3, K1, 64(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -9255,8 +13746,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9316,6 +13807,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9381,6 +13874,8 @@ beta1:
 	VMOVUPS Y4, K1, 64(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z12, Z7, Z11
 	VMOVUPS Z11, (DI)
@@ -9405,6 +13900,89 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y4
 	VFMADD231PS Y12, Y3, Y4
 	VMOVUPS Y4, K1, 64(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, K1, 64(DI)
+	VADDPS.Z 64(R13), Y4, K1, Y4
+	VMOVUPS Y4, K1, 64(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y4, K1, Y4
+	VMOVUPS Y4, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z11, Z11
+	VMOVUPS Z11, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS.Z 64(R13), K1, Y4
+	VFMADD231PS Y12, Y0, Y4
+	VMOVUPS Y4, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y4
+	VFMADD231PS Y12, Y1, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y4
+	VFMADD231PS Y12, Y2, Y4
+	VMOVUPS Y4, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z11
+	VFMADD231PS Z12, Z10, Z11
+	VMOVUPS Z11, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y4
+	VFMADD231PS Y12, Y3, Y4
+	VMOVUPS Y4, K1, 64(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -9438,8 +14016,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9504,6 +14082,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9583,6 +14163,8 @@ beta1:
 	VMOVUPS Y5, K1, 64(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z13
 	VFMADD231PS Z14, Z8, Z13
 	VMOVUPS Z13, (DI)
@@ -9613,6 +14195,105 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y5
 	VFMADD231PS Y14, Y4, Y5
 	VMOVUPS Y5, K1, 64(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VADDPS (R13), Z13, Z13
+	VMOVUPS Z13, (R10)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, K1, 64(DI)
+	VADDPS.Z 64(R13), Y5, K1, Y5
+	VMOVUPS Y5, K1, 64(R10)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y5, K1, Y5
+	VMOVUPS Y5, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z13, Z13
+	VMOVUPS Z13, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z13, Z13
+	VMOVUPS Z13, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y5, K1, Y5
+	VMOVUPS Y5, K1, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, (DI)
+	VMOVUPS.Z 64(R13), K1, Y5
+	VFMADD231PS Y14, Y0, Y5
+	VMOVUPS Y5, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y5
+	VFMADD231PS Y14, Y1, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y5
+	VFMADD231PS Y14, Y2, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y5
+	VFMADD231PS Y14, Y3, Y5
+	VMOVUPS Y5, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z13
+	VFMADD231PS Z14, Z12, Z13
+	VMOVUPS Z13, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y5
+	VFMADD231PS Y14, Y4, Y5
+	VMOVUPS Y5, K1, 64(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -9650,8 +14331,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9721,6 +14402,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -9814,6 +14497,8 @@ beta1:
 	VMOVUPS Y6, K1, 64(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z16, Z9, Z15
 	VMOVUPS Z15, (DI)
@@ -9850,6 +14535,121 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y6
 	VFMADD231PS Y16, Y5, Y6
 	VMOVUPS Y6, K1, 64(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, K1, 64(DI)
+	VADDPS.Z 64(R13), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS.Z 64(R13), K1, Y6
+	VFMADD231PS Y16, Y0, Y6
+	VMOVUPS Y6, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y6
+	VFMADD231PS Y16, Y1, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y6
+	VFMADD231PS Y16, Y2, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y6
+	VFMADD231PS Y16, Y3, Y6
+	VMOVUPS Y6, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y6
+	VFMADD231PS Y16, Y4, Y6
+	VMOVUPS Y6, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z15
+	VFMADD231PS Z16, Z14, Z15
+	VMOVUPS Z15, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y6
+	VFMADD231PS Y16, Y5, Y6
+	VMOVUPS Y6, K1, 64(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -9891,8 +14691,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -9970,6 +14770,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10077,6 +14879,8 @@ beta1:
 	VMOVUPS Y7, K1, 64(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z17
 	VFMADD231PS Z18, Z10, Z17
 	VMOVUPS Z17, (DI)
@@ -10119,6 +14923,140 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y7
 	VFMADD231PS Y18, Y6, Y7
 	VMOVUPS Y7, K1, 64(CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, K1, 64(DI)
+	VADDPS.Z 64(R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS.Z 64(R15), K1, Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, K1, 64(CX)
+	VADDPS.Z 64(R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS.Z 64(R13), K1, Y7
+	VFMADD231PS Y18, Y0, Y7
+	VMOVUPS Y7, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y7
+	VFMADD231PS Y18, Y1, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y7
+	VFMADD231PS Y18, Y2, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y7
+	VFMADD231PS Y18, Y3, Y7
+	VMOVUPS Y7, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y7
+	VFMADD231PS Y18, Y4, Y7
+	VMOVUPS Y7, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y7
+	VFMADD231PS Y18, Y5, Y7
+	VMOVUPS Y7, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z18, Z16, Z17
+	VMOVUPS Z17, (CX)
+	VMOVUPS.Z 64(R13), K1, Y7
+	VFMADD231PS Y18, Y6, Y7
+	VMOVUPS Y7, K1, 64(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -10164,8 +15102,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -10248,6 +15186,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10369,6 +15309,8 @@ beta1:
 	VMOVUPS Y8, K1, 64(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z19
 	VFMADD231PS Z20, Z11, Z19
 	VMOVUPS Z19, (DI)
@@ -10418,6 +15360,156 @@ bias:
 	VFMADD231PS Y20, Y7, Y8
 	VMOVUPS Y8, K1, 64(CX)(R11*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, K1, 64(DI)
+	VADDPS.Z 64(R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, K1, 64(CX)
+	VADDPS.Z 64(R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS.Z 64(R13), K1, Y8
+	VFMADD231PS Y20, Y0, Y8
+	VMOVUPS Y8, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y8
+	VFMADD231PS Y20, Y1, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y8
+	VFMADD231PS Y20, Y2, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y8
+	VFMADD231PS Y20, Y3, Y8
+	VMOVUPS Y8, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y8
+	VFMADD231PS Y20, Y4, Y8
+	VMOVUPS Y8, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y8
+	VFMADD231PS Y20, Y5, Y8
+	VMOVUPS Y8, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, (CX)
+	VMOVUPS.Z 64(R13), K1, Y8
+	VFMADD231PS Y20, Y6, Y8
+	VMOVUPS Y8, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z20, Z18, Z19
+	VMOVUPS Z19, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y8
+	VFMADD231PS Y20, Y7, Y8
+	VMOVUPS Y8, K1, 64(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10466,8 +15558,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -10555,6 +15647,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -10690,6 +15784,8 @@ beta1:
 	VMOVUPS Y9, K1, 64(CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z21
 	VFMADD231PS Z22, Z12, Z21
 	VMOVUPS Z21, (DI)
@@ -10745,6 +15841,172 @@ bias:
 	VFMADD231PS Y22, Y8, Y9
 	VMOVUPS Y9, K1, 64(CX)(R11*2)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, K1, 64(DI)
+	VADDPS.Z 64(R13), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, K1, 64(CX)
+	VADDPS.Z 64(R13), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y9, K1, Y9
+	VMOVUPS Y9, K1, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS.Z 64(R13), K1, Y9
+	VFMADD231PS Y22, Y0, Y9
+	VMOVUPS Y9, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y9
+	VFMADD231PS Y22, Y1, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y9
+	VFMADD231PS Y22, Y2, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y9
+	VFMADD231PS Y22, Y3, Y9
+	VMOVUPS Y9, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y9
+	VFMADD231PS Y22, Y4, Y9
+	VMOVUPS Y9, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y9
+	VFMADD231PS Y22, Y5, Y9
+	VMOVUPS Y9, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, (CX)
+	VMOVUPS.Z 64(R13), K1, Y9
+	VFMADD231PS Y22, Y6, Y9
+	VMOVUPS Y9, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y9
+	VFMADD231PS Y22, Y7, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z22, Z20, Z21
+	VMOVUPS Z21, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y9
+	VFMADD231PS Y22, Y8, Y9
+	VMOVUPS Y9, K1, 64(CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -10797,8 +16059,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -10891,6 +16153,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11040,6 +16304,8 @@ beta1:
 	VMOVUPS Y10, K1, 64(CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z24, Z13, Z23
 	VMOVUPS Z23, (DI)
@@ -11101,6 +16367,188 @@ bias:
 	VFMADD231PS Y24, Y9, Y10
 	VMOVUPS Y10, K1, 64(CX)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, K1, 64(DI)
+	VADDPS.Z 64(R13), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, K1, 64(CX)
+	VADDPS.Z 64(R13), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y10, K1, Y10
+	VMOVUPS Y10, K1, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS.Z 64(R13), K1, Y10
+	VFMADD231PS Y24, Y0, Y10
+	VMOVUPS Y10, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y10
+	VFMADD231PS Y24, Y1, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y10
+	VFMADD231PS Y24, Y2, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y10
+	VFMADD231PS Y24, Y3, Y10
+	VMOVUPS Y10, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y10
+	VFMADD231PS Y24, Y4, Y10
+	VMOVUPS Y10, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y10
+	VFMADD231PS Y24, Y5, Y10
+	VMOVUPS Y10, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS.Z 64(R13), K1, Y10
+	VFMADD231PS Y24, Y6, Y10
+	VMOVUPS Y10, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y10
+	VFMADD231PS Y24, Y7, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y10
+	VFMADD231PS Y24, Y8, Y10
+	VMOVUPS Y10, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z24, Z22, Z23
+	VMOVUPS Z23, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y10
+	VFMADD231PS Y24, Y9, Y10
+	VMOVUPS Y10, K1, 64(CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11157,8 +16605,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -11256,6 +16704,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11419,6 +16869,8 @@ beta1:
 	VMOVUPS Y11, K1, 64(CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z25
 	VFMADD231PS Z26, Z14, Z25
 	VMOVUPS Z25, (DI)
@@ -11486,6 +16938,204 @@ bias:
 	VFMADD231PS Y26, Y10, Y11
 	VMOVUPS Y11, K1, 64(CX)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VADDPS (R13), Z25, Z25
+	VMOVUPS Z25, (R10)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, K1, 64(DI)
+	VADDPS.Z 64(R13), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VADDPS (R13), Z25, Z25
+	VMOVUPS Z25, (R10)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, K1, 64(CX)
+	VADDPS.Z 64(R13), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y11, K1, Y11
+	VMOVUPS Y11, K1, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, (DI)
+	VMOVUPS.Z 64(R13), K1, Y11
+	VFMADD231PS Y26, Y0, Y11
+	VMOVUPS Y11, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y11
+	VFMADD231PS Y26, Y1, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y11
+	VFMADD231PS Y26, Y2, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y11
+	VFMADD231PS Y26, Y3, Y11
+	VMOVUPS Y11, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y11
+	VFMADD231PS Y26, Y4, Y11
+	VMOVUPS Y11, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y11
+	VFMADD231PS Y26, Y5, Y11
+	VMOVUPS Y11, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, (CX)
+	VMOVUPS.Z 64(R13), K1, Y11
+	VFMADD231PS Y26, Y6, Y11
+	VMOVUPS Y11, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y11
+	VFMADD231PS Y26, Y7, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y11
+	VFMADD231PS Y26, Y8, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y11
+	VFMADD231PS Y26, Y9, Y11
+	VMOVUPS Y11, K1, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z25
+	VFMADD231PS Z26, Z24, Z25
+	VMOVUPS Z25, (CX)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y11
+	VFMADD231PS Y26, Y10, Y11
+	VMOVUPS Y11, K1, 64(CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -11546,8 +17196,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x24_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x24_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -11650,6 +17300,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -11827,6 +17479,8 @@ beta1:
 	VMOVUPS Y12, K1, 64(CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z28, Z15, Z27
 	VMOVUPS Z27, (DI)
@@ -11899,6 +17553,220 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Y12
 	VFMADD231PS Y28, Y11, Y12
 	VMOVUPS Y12, K1, 64(CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, K1, 64(DI)
+	VADDPS.Z 64(R13), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, K1, 64(CX)
+	VADDPS.Z 64(R13), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, K1, 64(CX)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Y12, K1, Y12
+	VMOVUPS Y12, K1, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS.Z 64(R13), K1, Y12
+	VFMADD231PS Y28, Y0, Y12
+	VMOVUPS Y12, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y12
+	VFMADD231PS Y28, Y1, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y12
+	VFMADD231PS Y28, Y2, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y12
+	VFMADD231PS Y28, Y3, Y12
+	VMOVUPS Y12, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y12
+	VFMADD231PS Y28, Y4, Y12
+	VMOVUPS Y12, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y12
+	VFMADD231PS Y28, Y5, Y12
+	VMOVUPS Y12, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS.Z 64(R13), K1, Y12
+	VFMADD231PS Y28, Y6, Y12
+	VMOVUPS Y12, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Y12
+	VFMADD231PS Y28, Y7, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Y12
+	VFMADD231PS Y28, Y8, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Y12
+	VFMADD231PS Y28, Y9, Y12
+	VMOVUPS Y12, K1, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, (CX)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Y12
+	VFMADD231PS Y28, Y10, Y12
+	VMOVUPS Y12, K1, 64(CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z28, Z26, Z27
+	VMOVUPS Z27, (CX)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Y12
+	VFMADD231PS Y28, Y11, Y12
+	VMOVUPS Y12, K1, 64(CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -11964,8 +17832,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12003,6 +17871,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12026,12 +17896,49 @@ beta1:
 	VMOVUPS Z5, 64(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z4
 	VFMADD231PS Z6, Z2, Z4
 	VMOVUPS Z4, (DI)
 	VMOVUPS 64(R15), Z5
 	VFMADD231PS Z6, Z3, Z5
 	VMOVUPS Z5, 64(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS (R13), Z4, Z4
+	VMOVUPS Z4, (R10)
+	VMOVUPS 64(R15), Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, 64(DI)
+	VADDPS 64(R13), Z5, Z5
+	VMOVUPS Z5, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VMOVUPS 64(R13), Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, 64(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12053,8 +17960,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12097,6 +18004,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12134,6 +18043,8 @@ beta1:
 	VMOVUPS Z7, 64(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z8, Z2, Z6
 	VMOVUPS Z6, (DI)
@@ -12146,6 +18057,57 @@ bias:
 	VMOVUPS 64(R15), Z7
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, 64(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 64(DI)
+	VADDPS 64(R13), Z7, Z7
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z6, Z6
+	VMOVUPS Z6, (R10)(R11*1)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z7, Z7
+	VMOVUPS Z7, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R13), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS (R13)(R11*1), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12171,8 +18133,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12220,6 +18182,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12271,6 +18235,8 @@ beta1:
 	VMOVUPS Z9, 64(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z8
 	VFMADD231PS Z10, Z2, Z8
 	VMOVUPS Z8, (DI)
@@ -12289,6 +18255,73 @@ bias:
 	VMOVUPS 64(R15), Z9
 	VFMADD231PS Z10, Z7, Z9
 	VMOVUPS Z9, 64(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS (R13), Z8, Z8
+	VMOVUPS Z8, (R10)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 64(DI)
+	VADDPS 64(R13), Z9, Z9
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, 64(R10)(R11*1)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*2)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z9, Z9
+	VMOVUPS Z9, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R13), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS (R13)(R11*1), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, 64(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12318,8 +18351,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12372,6 +18405,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12437,6 +18472,8 @@ beta1:
 	VMOVUPS Z11, 64(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z10
 	VFMADD231PS Z12, Z2, Z10
 	VMOVUPS Z10, (DI)
@@ -12461,6 +18498,89 @@ bias:
 	VMOVUPS 64(R15), Z11
 	VFMADD231PS Z12, Z9, Z11
 	VMOVUPS Z11, 64(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS (R13), Z10, Z10
+	VMOVUPS Z10, (R10)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, 64(DI)
+	VADDPS 64(R13), Z11, Z11
+	VMOVUPS Z11, 64(R10)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, 64(R10)(R11*1)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*2)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z11, Z11
+	VMOVUPS Z11, 64(R10)(R11*2)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z10, Z10
+	VMOVUPS Z10, (R10)(AX*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z11, Z11
+	VMOVUPS Z11, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R13), Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS (R13)(R11*1), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, 64(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12494,8 +18614,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12553,6 +18673,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12632,6 +18754,8 @@ beta1:
 	VMOVUPS Z13, 64(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z12
 	VFMADD231PS Z14, Z2, Z12
 	VMOVUPS Z12, (DI)
@@ -12662,6 +18786,105 @@ bias:
 	VMOVUPS 64(R15), Z13
 	VFMADD231PS Z14, Z11, Z13
 	VMOVUPS Z13, 64(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS (R13), Z12, Z12
+	VMOVUPS Z12, (R10)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, 64(DI)
+	VADDPS 64(R13), Z13, Z13
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*2)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z12, Z12
+	VMOVUPS Z12, (R10)(AX*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z13, Z13
+	VMOVUPS Z13, 64(R10)(AX*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*4)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R13), Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS (R13)(R11*1), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12699,8 +18922,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -12763,6 +18986,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -12856,6 +19081,8 @@ beta1:
 	VMOVUPS Z15, 64(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z16, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -12892,6 +19119,121 @@ bias:
 	VMOVUPS 64(R15), Z15
 	VFMADD231PS Z16, Z13, Z15
 	VMOVUPS Z15, 64(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, 64(DI)
+	VADDPS 64(R13), Z15, Z15
+	VMOVUPS Z15, 64(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(AX*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*4)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*4)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(BX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R13), Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, 64(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -12933,8 +19275,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -13005,6 +19347,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13112,6 +19456,8 @@ beta1:
 	VMOVUPS Z17, 64(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z16
 	VFMADD231PS Z18, Z2, Z16
 	VMOVUPS Z16, (DI)
@@ -13154,6 +19500,140 @@ bias:
 	VMOVUPS 64(R15), Z17
 	VFMADD231PS Z18, Z15, Z17
 	VMOVUPS Z17, 64(CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS (R13), Z16, Z16
+	VMOVUPS Z16, (R10)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, 64(DI)
+	VADDPS 64(R13), Z17, Z17
+	VMOVUPS Z17, 64(R10)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, 64(R10)(R11*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*2)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, 64(R10)(R11*2)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z16, Z16
+	VMOVUPS Z16, (R10)(AX*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z17, Z17
+	VMOVUPS Z17, 64(R10)(AX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*4)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z17, Z17
+	VMOVUPS Z17, 64(R10)(R11*4)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z16, Z16
+	VMOVUPS Z16, (R10)(BX*1)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z17, Z17
+	VMOVUPS Z17, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VADDPS (R13), Z16, Z16
+	VMOVUPS Z16, (R10)
+	VMOVUPS 64(R15), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, 64(CX)
+	VADDPS 64(R13), Z17, Z17
+	VMOVUPS Z17, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VMOVUPS 64(R13), Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, 64(DI)
+	VMOVUPS (R13)(R11*1), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VMOVUPS 64(R13), Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, 64(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -13199,8 +19679,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -13276,6 +19756,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13397,6 +19879,8 @@ beta1:
 	VMOVUPS Z19, 64(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z20, Z2, Z18
 	VMOVUPS Z18, (DI)
@@ -13446,6 +19930,156 @@ bias:
 	VFMADD231PS Z20, Z17, Z19
 	VMOVUPS Z19, 64(CX)(R11*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, 64(DI)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*4)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(BX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(CX)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(CX)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13494,8 +20128,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -13576,6 +20210,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -13711,6 +20347,8 @@ beta1:
 	VMOVUPS Z21, 64(CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z20
 	VFMADD231PS Z22, Z2, Z20
 	VMOVUPS Z20, (DI)
@@ -13766,6 +20404,172 @@ bias:
 	VFMADD231PS Z22, Z19, Z21
 	VMOVUPS Z21, 64(CX)(R11*2)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, 64(DI)
+	VADDPS 64(R13), Z21, Z21
+	VMOVUPS Z21, 64(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 64(CX)
+	VADDPS 64(R13), Z21, Z21
+	VMOVUPS Z21, 64(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R13), Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VMOVUPS 64(R13), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 64(CX)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, 64(CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -13818,8 +20622,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -13905,6 +20709,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14054,6 +20860,8 @@ beta1:
 	VMOVUPS Z23, 64(CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z22
 	VFMADD231PS Z24, Z2, Z22
 	VMOVUPS Z22, (DI)
@@ -14115,6 +20923,188 @@ bias:
 	VFMADD231PS Z24, Z21, Z23
 	VMOVUPS Z23, 64(CX)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, 64(DI)
+	VADDPS 64(R13), Z23, Z23
+	VMOVUPS Z23, 64(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*4)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(BX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, 64(CX)
+	VADDPS 64(R13), Z23, Z23
+	VMOVUPS Z23, 64(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R13), Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VMOVUPS 64(R13), Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, 64(CX)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, 64(CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -14171,8 +21161,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -14263,6 +21253,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14426,6 +21418,8 @@ beta1:
 	VMOVUPS Z25, 64(CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z24
 	VFMADD231PS Z26, Z2, Z24
 	VMOVUPS Z24, (DI)
@@ -14493,6 +21487,204 @@ bias:
 	VFMADD231PS Z26, Z23, Z25
 	VMOVUPS Z25, 64(CX)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, 64(DI)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(CX)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)(R11*4)
+	VADDPS 64(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -14553,8 +21745,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x32(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x32(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -14650,6 +21842,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -14827,6 +22021,8 @@ beta1:
 	VMOVUPS Z27, 64(CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z28, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -14899,6 +22095,220 @@ bias:
 	VMOVUPS 64(R15), Z27
 	VFMADD231PS Z28, Z25, Z27
 	VMOVUPS Z27, 64(CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, 64(DI)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, 64(CX)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, 64(CX)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, 64(CX)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, 64(CX)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, 64(CX)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, 64(CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, 64(CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -14964,8 +22374,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15010,6 +22420,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15033,12 +22445,49 @@ beta1:
 	VMOVUPS Z5, K1, 64(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z4
 	VFMADD231PS Z6, Z2, Z4
 	VMOVUPS Z4, (DI)
 	VMOVUPS.Z 64(R15), K1, Z5
 	VFMADD231PS Z6, Z3, Z5
 	VMOVUPS Z5, K1, 64(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS (R13), Z4, Z4
+	VMOVUPS Z4, (R10)
+	VMOVUPS.Z 64(R15), K1, Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, K1, 64(DI)
+	VADDPS.Z 64(R13), Z5, K1, Z5
+	VMOVUPS Z5, K1, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z4
+	VFMADD231PS Z6, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VMOVUPS.Z 64(R13), K1, Z5
+	VFMADD231PS Z6, Z3, Z5
+	VMOVUPS Z5, K1, 64(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15060,8 +22509,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15111,6 +22560,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15148,6 +22599,8 @@ beta1:
 	VMOVUPS Z7, K1, 64(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z8, Z2, Z6
 	VMOVUPS Z6, (DI)
@@ -15160,6 +22613,57 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z7
 	VFMADD231PS Z8, Z5, Z7
 	VMOVUPS Z7, K1, 64(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS.Z 64(R15), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 64(DI)
+	VADDPS.Z 64(R13), Z7, K1, Z7
+	VMOVUPS Z7, K1, 64(R10)
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z6, Z6
+	VMOVUPS Z6, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z7, K1, Z7
+	VMOVUPS Z7, K1, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z8, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS.Z 64(R13), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, K1, 64(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15185,8 +22689,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15241,6 +22745,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15292,6 +22798,8 @@ beta1:
 	VMOVUPS Z9, K1, 64(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z8
 	VFMADD231PS Z10, Z2, Z8
 	VMOVUPS Z8, (DI)
@@ -15310,6 +22818,73 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z9
 	VFMADD231PS Z10, Z7, Z9
 	VMOVUPS Z9, K1, 64(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS (R13), Z8, Z8
+	VMOVUPS Z8, (R10)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 64(DI)
+	VADDPS.Z 64(R13), Z9, K1, Z9
+	VMOVUPS Z9, K1, 64(R10)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z9, K1, Z9
+	VMOVUPS Z9, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z9, K1, Z9
+	VMOVUPS Z9, K1, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z8
+	VFMADD231PS Z10, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS.Z 64(R13), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z8
+	VFMADD231PS Z10, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z9
+	VFMADD231PS Z10, Z7, Z9
+	VMOVUPS Z9, K1, 64(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15339,8 +22914,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15400,6 +22975,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15465,6 +23042,8 @@ beta1:
 	VMOVUPS Z11, K1, 64(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z10
 	VFMADD231PS Z12, Z2, Z10
 	VMOVUPS Z10, (DI)
@@ -15489,6 +23068,89 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z11
 	VFMADD231PS Z12, Z9, Z11
 	VMOVUPS Z11, K1, 64(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS (R13), Z10, Z10
+	VMOVUPS Z10, (R10)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, K1, 64(DI)
+	VADDPS.Z 64(R13), Z11, K1, Z11
+	VMOVUPS Z11, K1, 64(R10)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z11, K1, Z11
+	VMOVUPS Z11, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z11, K1, Z11
+	VMOVUPS Z11, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z10, Z10
+	VMOVUPS Z10, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z11, K1, Z11
+	VMOVUPS Z11, K1, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z10
+	VFMADD231PS Z12, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS.Z 64(R13), K1, Z11
+	VFMADD231PS Z12, Z6, Z11
+	VMOVUPS Z11, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z10
+	VFMADD231PS Z12, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z11
+	VFMADD231PS Z12, Z7, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z10
+	VFMADD231PS Z12, Z4, Z10
+	VMOVUPS Z10, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z11
+	VFMADD231PS Z12, Z8, Z11
+	VMOVUPS Z11, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z10
+	VFMADD231PS Z12, Z5, Z10
+	VMOVUPS Z10, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z11
+	VFMADD231PS Z12, Z9, Z11
+	VMOVUPS Z11, K1, 64(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15522,8 +23184,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15588,6 +23250,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15667,6 +23331,8 @@ beta1:
 	VMOVUPS Z13, K1, 64(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z12
 	VFMADD231PS Z14, Z2, Z12
 	VMOVUPS Z12, (DI)
@@ -15697,6 +23363,105 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z13
 	VFMADD231PS Z14, Z11, Z13
 	VMOVUPS Z13, K1, 64(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS (R13), Z12, Z12
+	VMOVUPS Z12, (R10)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, K1, 64(DI)
+	VADDPS.Z 64(R13), Z13, K1, Z13
+	VMOVUPS Z13, K1, 64(R10)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z13, K1, Z13
+	VMOVUPS Z13, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z13, K1, Z13
+	VMOVUPS Z13, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z12, Z12
+	VMOVUPS Z12, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z13, K1, Z13
+	VMOVUPS Z13, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z13, K1, Z13
+	VMOVUPS Z13, K1, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z12
+	VFMADD231PS Z14, Z2, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS.Z 64(R13), K1, Z13
+	VFMADD231PS Z14, Z7, Z13
+	VMOVUPS Z13, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z12
+	VFMADD231PS Z14, Z3, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z12
+	VFMADD231PS Z14, Z4, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, K1, 64(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15734,8 +23499,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -15805,6 +23570,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -15898,6 +23665,8 @@ beta1:
 	VMOVUPS Z15, K1, 64(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z16, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -15934,6 +23703,121 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z15
 	VFMADD231PS Z16, Z13, Z15
 	VMOVUPS Z15, K1, 64(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, K1, 64(DI)
+	VADDPS.Z 64(R13), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z15, K1, Z15
+	VMOVUPS Z15, K1, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z16, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS.Z 64(R13), K1, Z15
+	VFMADD231PS Z16, Z8, Z15
+	VMOVUPS Z15, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z16, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z15
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z16, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z15
+	VFMADD231PS Z16, Z10, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z14
+	VFMADD231PS Z16, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z15
+	VFMADD231PS Z16, Z11, Z15
+	VMOVUPS Z15, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z14
+	VFMADD231PS Z16, Z6, Z14
+	VMOVUPS Z14, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z15
+	VFMADD231PS Z16, Z12, Z15
+	VMOVUPS Z15, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z14
+	VFMADD231PS Z16, Z7, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z15
+	VFMADD231PS Z16, Z13, Z15
+	VMOVUPS Z15, K1, 64(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -15975,8 +23859,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -16054,6 +23938,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16161,6 +24047,8 @@ beta1:
 	VMOVUPS Z17, K1, 64(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z16
 	VFMADD231PS Z18, Z2, Z16
 	VMOVUPS Z16, (DI)
@@ -16203,6 +24091,140 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z17
 	VFMADD231PS Z18, Z15, Z17
 	VMOVUPS Z17, K1, 64(CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS (R13), Z16, Z16
+	VMOVUPS Z16, (R10)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, K1, 64(DI)
+	VADDPS.Z 64(R13), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z16, Z16
+	VMOVUPS Z16, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z16, Z16
+	VMOVUPS Z16, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z16, Z16
+	VMOVUPS Z16, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VADDPS (R13), Z16, Z16
+	VMOVUPS Z16, (R10)
+	VMOVUPS.Z 64(R15), K1, Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, K1, 64(CX)
+	VADDPS.Z 64(R13), Z17, K1, Z17
+	VMOVUPS Z17, K1, 64(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z16
+	VFMADD231PS Z18, Z2, Z16
+	VMOVUPS Z16, (DI)
+	VMOVUPS.Z 64(R13), K1, Z17
+	VFMADD231PS Z18, Z9, Z17
+	VMOVUPS Z17, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z16
+	VFMADD231PS Z18, Z3, Z16
+	VMOVUPS Z16, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z17
+	VFMADD231PS Z18, Z10, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z16
+	VFMADD231PS Z18, Z4, Z16
+	VMOVUPS Z16, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z16
+	VFMADD231PS Z18, Z5, Z16
+	VMOVUPS Z16, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z16
+	VFMADD231PS Z18, Z6, Z16
+	VMOVUPS Z16, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z16
+	VFMADD231PS Z18, Z7, Z16
+	VMOVUPS Z16, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, (CX)
+	VMOVUPS.Z 64(R13), K1, Z17
+	VFMADD231PS Z18, Z15, Z17
+	VMOVUPS Z17, K1, 64(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -16248,8 +24270,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -16332,6 +24354,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16453,6 +24477,8 @@ beta1:
 	VMOVUPS Z19, K1, 64(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z20, Z2, Z18
 	VMOVUPS Z18, (DI)
@@ -16502,6 +24528,156 @@ bias:
 	VFMADD231PS Z20, Z17, Z19
 	VMOVUPS Z19, K1, 64(CX)(R11*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, K1, 64(DI)
+	VADDPS.Z 64(R13), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 64(CX)
+	VADDPS.Z 64(R13), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 64(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS.Z 64(R13), K1, Z19
+	VFMADD231PS Z20, Z10, Z19
+	VMOVUPS Z19, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z19
+	VFMADD231PS Z20, Z11, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z20, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z20, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z18
+	VFMADD231PS Z20, Z6, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (CX)
+	VMOVUPS.Z 64(R13), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, K1, 64(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16550,8 +24726,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_9x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_9x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -16639,6 +24815,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -16774,6 +24952,8 @@ beta1:
 	VMOVUPS Z21, K1, 64(CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z20
 	VFMADD231PS Z22, Z2, Z20
 	VMOVUPS Z20, (DI)
@@ -16829,6 +25009,172 @@ bias:
 	VFMADD231PS Z22, Z19, Z21
 	VMOVUPS Z21, K1, 64(CX)(R11*2)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, K1, 64(DI)
+	VADDPS.Z 64(R13), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 64(CX)
+	VADDPS.Z 64(R13), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z21, K1, Z21
+	VMOVUPS Z21, K1, 64(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z22, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS.Z 64(R13), K1, Z21
+	VFMADD231PS Z22, Z11, Z21
+	VMOVUPS Z21, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z22, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z21
+	VFMADD231PS Z22, Z12, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z22, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z21
+	VFMADD231PS Z22, Z13, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z20
+	VFMADD231PS Z22, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z20
+	VFMADD231PS Z22, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z20
+	VFMADD231PS Z22, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z22, Z8, Z20
+	VMOVUPS Z20, (CX)
+	VMOVUPS.Z 64(R13), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z22, Z9, Z20
+	VMOVUPS Z20, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z21
+	VFMADD231PS Z22, Z19, Z21
+	VMOVUPS Z21, K1, 64(CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -16881,8 +25227,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_10x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_10x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -16975,6 +25321,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17124,6 +25472,8 @@ beta1:
 	VMOVUPS Z23, K1, 64(CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z22
 	VFMADD231PS Z24, Z2, Z22
 	VMOVUPS Z22, (DI)
@@ -17185,6 +25535,188 @@ bias:
 	VFMADD231PS Z24, Z21, Z23
 	VMOVUPS Z23, K1, 64(CX)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, K1, 64(DI)
+	VADDPS.Z 64(R13), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, K1, 64(CX)
+	VADDPS.Z 64(R13), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z23, K1, Z23
+	VMOVUPS Z23, K1, 64(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z24, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS.Z 64(R13), K1, Z23
+	VFMADD231PS Z24, Z12, Z23
+	VMOVUPS Z23, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z24, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z23
+	VFMADD231PS Z24, Z13, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z24, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z23
+	VFMADD231PS Z24, Z14, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z24, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z23
+	VFMADD231PS Z24, Z15, Z23
+	VMOVUPS Z23, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z22
+	VFMADD231PS Z24, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z23
+	VFMADD231PS Z24, Z16, Z23
+	VMOVUPS Z23, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z22
+	VFMADD231PS Z24, Z7, Z22
+	VMOVUPS Z22, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z23
+	VFMADD231PS Z24, Z17, Z23
+	VMOVUPS Z23, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z24, Z8, Z22
+	VMOVUPS Z22, (CX)
+	VMOVUPS.Z 64(R13), K1, Z23
+	VFMADD231PS Z24, Z18, Z23
+	VMOVUPS Z23, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z24, Z9, Z22
+	VMOVUPS Z22, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z23
+	VFMADD231PS Z24, Z19, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z24, Z10, Z22
+	VMOVUPS Z22, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z23
+	VFMADD231PS Z24, Z20, Z23
+	VMOVUPS Z23, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z24, Z11, Z22
+	VMOVUPS Z22, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z23
+	VFMADD231PS Z24, Z21, Z23
+	VMOVUPS Z23, K1, 64(CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17241,8 +25773,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_11x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_11x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -17340,6 +25872,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17503,6 +26037,8 @@ beta1:
 	VMOVUPS Z25, K1, 64(CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z24
 	VFMADD231PS Z26, Z2, Z24
 	VMOVUPS Z24, (DI)
@@ -17570,6 +26106,204 @@ bias:
 	VFMADD231PS Z26, Z23, Z25
 	VMOVUPS Z25, K1, 64(CX)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, K1, 64(DI)
+	VADDPS.Z 64(R13), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 64(CX)
+	VADDPS.Z 64(R13), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z25, K1, Z25
+	VMOVUPS Z25, K1, 64(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z2, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS.Z 64(R13), K1, Z25
+	VFMADD231PS Z26, Z13, Z25
+	VMOVUPS Z25, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z3, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z25
+	VFMADD231PS Z26, Z14, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z4, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z25
+	VFMADD231PS Z26, Z15, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z5, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z6, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z24
+	VFMADD231PS Z26, Z7, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z8, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS.Z 64(R13), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (CX)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, K1, 64(CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -17630,8 +26364,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_12x32_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_12x32_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $16, CX
 	MOVL $0xffff, AX
@@ -17734,6 +26468,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -17911,6 +26647,8 @@ beta1:
 	VMOVUPS Z27, K1, 64(CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z28, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -17983,6 +26721,220 @@ bias:
 	VMOVUPS.Z 64(R15), K1, Z27
 	VFMADD231PS Z28, Z25, Z27
 	VMOVUPS Z27, K1, 64(CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, K1, 64(DI)
+	VADDPS.Z 64(R13), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, K1, 64(DI)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, K1, 64(DI)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, K1, 64(CX)
+	VADDPS.Z 64(R13), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*1)
+	VADDPS.Z 64(R13)(R11*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*2)
+	VADDPS.Z 64(R13)(R11*2), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, K1, 64(CX)(AX*1)
+	VADDPS.Z 64(R13)(AX*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*4)
+	VADDPS.Z 64(R13)(R11*4), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS.Z 64(R15), K1, Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, K1, 64(CX)(BX*1)
+	VADDPS.Z 64(R13)(BX*1), Z27, K1, Z27
+	VMOVUPS Z27, K1, 64(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z28, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS.Z 64(R13), K1, Z27
+	VFMADD231PS Z28, Z14, Z27
+	VMOVUPS Z27, K1, 64(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z28, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z27
+	VFMADD231PS Z28, Z15, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z28, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z27
+	VFMADD231PS Z28, Z16, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z28, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z27
+	VFMADD231PS Z28, Z17, Z27
+	VMOVUPS Z27, K1, 64(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z28, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z27
+	VFMADD231PS Z28, Z18, Z27
+	VMOVUPS Z27, K1, 64(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z28, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z27
+	VFMADD231PS Z28, Z19, Z27
+	VMOVUPS Z27, K1, 64(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z28, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS.Z 64(R13), K1, Z27
+	VFMADD231PS Z28, Z20, Z27
+	VMOVUPS Z27, K1, 64(CX)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z28, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS.Z 64(R13)(R11*1), K1, Z27
+	VFMADD231PS Z28, Z21, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z28, Z10, Z26
+	VMOVUPS Z26, (CX)(R11*2)
+	VMOVUPS.Z 64(R13)(R11*2), K1, Z27
+	VFMADD231PS Z28, Z22, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z28, Z11, Z26
+	VMOVUPS Z26, (CX)(AX*1)
+	VMOVUPS.Z 64(R13)(AX*1), K1, Z27
+	VFMADD231PS Z28, Z23, Z27
+	VMOVUPS Z27, K1, 64(CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z28, Z12, Z26
+	VMOVUPS Z26, (CX)(R11*4)
+	VMOVUPS.Z 64(R13)(R11*4), K1, Z27
+	VFMADD231PS Z28, Z24, Z27
+	VMOVUPS Z27, K1, 64(CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z28, Z13, Z26
+	VMOVUPS Z26, (CX)(BX*1)
+	VMOVUPS.Z 64(R13)(BX*1), K1, Z27
+	VFMADD231PS Z28, Z25, Z27
+	VMOVUPS Z27, K1, 64(CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18048,8 +27000,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18090,6 +27042,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18120,6 +27074,8 @@ beta1:
 	VMOVUPS Y1, 128(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z8, Z4, Z6
 	VMOVUPS Z6, (DI)
@@ -18129,6 +27085,49 @@ bias:
 	VMOVUPS 128(R15), Y1
 	VFMADD231PS Y8, Y0, Y1
 	VMOVUPS Y1, 128(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VADDPS 64(R13), Z7, Z7
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS 128(R15), Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, 128(DI)
+	VADDPS 128(R13), Y1, Y1
+	VMOVUPS Y1, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R13), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R13), Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, 128(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18152,8 +27151,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18201,6 +27200,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18252,6 +27253,8 @@ beta1:
 	VMOVUPS Y2, 128(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z9
 	VFMADD231PS Z11, Z5, Z9
 	VMOVUPS Z9, (DI)
@@ -18270,6 +27273,73 @@ bias:
 	VMOVUPS 128(R15), Y2
 	VFMADD231PS Y11, Y1, Y2
 	VMOVUPS Y2, 128(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VADDPS (R13), Z9, Z9
+	VMOVUPS Z9, (R10)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VADDPS 64(R13), Z10, Z10
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS 128(R15), Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, 128(DI)
+	VADDPS 128(R13), Y2, Y2
+	VMOVUPS Y2, 128(R10)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*1)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y2, Y2
+	VMOVUPS Y2, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R13), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VMOVUPS 128(R13), Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, 128(DI)
+	VMOVUPS (R13)(R11*1), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, 128(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18299,8 +27369,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18355,6 +27425,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18427,6 +27499,8 @@ beta1:
 	VMOVUPS Y3, 128(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z12
 	VFMADD231PS Z14, Z6, Z12
 	VMOVUPS Z12, (DI)
@@ -18454,6 +27528,97 @@ bias:
 	VMOVUPS 128(R15), Y3
 	VFMADD231PS Y14, Y2, Y3
 	VMOVUPS Y3, 128(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS (R13), Z12, Z12
+	VMOVUPS Z12, (R10)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VADDPS 64(R13), Z13, Z13
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, 128(DI)
+	VADDPS 128(R13), Y3, Y3
+	VMOVUPS Y3, 128(R10)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y3, Y3
+	VMOVUPS Y3, 128(R10)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y3, Y3
+	VMOVUPS Y3, 128(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R13), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS 128(R13), Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, 128(DI)
+	VMOVUPS (R13)(R11*1), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, 128(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18489,8 +27654,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18552,6 +27717,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18645,6 +27812,8 @@ beta1:
 	VMOVUPS Y4, 128(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z17, Z7, Z15
 	VMOVUPS Z15, (DI)
@@ -18681,6 +27850,121 @@ bias:
 	VMOVUPS 128(R15), Y4
 	VFMADD231PS Y17, Y3, Y4
 	VMOVUPS Y4, 128(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VADDPS 64(R13), Z16, Z16
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, 128(DI)
+	VADDPS 128(R13), Y4, Y4
+	VMOVUPS Y4, 128(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, 128(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y4, Y4
+	VMOVUPS Y4, 128(R10)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(AX*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Y4, Y4
+	VMOVUPS Y4, 128(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R13), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R13), Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, 128(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18722,8 +28006,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -18792,6 +28076,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -18906,6 +28192,8 @@ beta1:
 	VMOVUPS Y5, 128(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z20, Z8, Z18
 	VMOVUPS Z18, (DI)
@@ -18951,6 +28239,145 @@ bias:
 	VMOVUPS 128(R15), Y5
 	VFMADD231PS Y20, Y4, Y5
 	VMOVUPS Y5, 128(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, 128(DI)
+	VADDPS 128(R13), Y5, Y5
+	VMOVUPS Y5, 128(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y5, Y5
+	VMOVUPS Y5, 128(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y5, Y5
+	VMOVUPS Y5, 128(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Y5, Y5
+	VMOVUPS Y5, 128(R10)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Y5, Y5
+	VMOVUPS Y5, 128(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R13), Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, 128(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, 128(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -18998,8 +28425,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19075,6 +28502,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19210,6 +28639,8 @@ beta1:
 	VMOVUPS Y6, 128(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z21
 	VFMADD231PS Z23, Z9, Z21
 	VMOVUPS Z21, (DI)
@@ -19265,6 +28696,169 @@ bias:
 	VFMADD231PS Y23, Y5, Y6
 	VMOVUPS Y6, 128(DI)(BX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VADDPS 64(R13), Z22, Z22
+	VMOVUPS Z22, 64(R10)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, 128(DI)
+	VADDPS 128(R13), Y6, Y6
+	VMOVUPS Y6, 128(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, 128(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, 128(R10)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(AX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Y6, Y6
+	VMOVUPS Y6, 128(R10)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*4)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Y6, Y6
+	VMOVUPS Y6, 128(R10)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(BX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Y6, Y6
+	VMOVUPS Y6, 128(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R13), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VMOVUPS 128(R13), Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, 128(DI)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, 128(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19317,8 +28911,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19404,6 +28998,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19560,6 +29156,8 @@ beta1:
 	VMOVUPS Y7, 128(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z24
 	VFMADD231PS Z26, Z10, Z24
 	VMOVUPS Z24, (DI)
@@ -19624,6 +29222,196 @@ bias:
 	VFMADD231PS Y26, Y6, Y7
 	VMOVUPS Y7, 128(CX)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, 128(DI)
+	VADDPS 128(R13), Y7, Y7
+	VMOVUPS Y7, 128(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y7, Y7
+	VMOVUPS Y7, 128(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y7, Y7
+	VMOVUPS Y7, 128(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Y7, Y7
+	VMOVUPS Y7, 128(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Y7, Y7
+	VMOVUPS Y7, 128(R10)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Y7, Y7
+	VMOVUPS Y7, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS 128(R15), Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, 128(CX)
+	VADDPS 128(R13), Y7, Y7
+	VMOVUPS Y7, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS 128(R13), Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, 128(DI)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS 128(R13), Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, 128(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -19682,8 +29470,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x40(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x40(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -19776,6 +29564,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -19953,6 +29743,8 @@ beta1:
 	VMOVUPS Y8, 128(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z29, Z11, Z27
 	VMOVUPS Z27, (DI)
@@ -20025,6 +29817,220 @@ bias:
 	VMOVUPS 128(R15), Y8
 	VFMADD231PS Y29, Y7, Y8
 	VMOVUPS Y8, 128(CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, 128(DI)
+	VADDPS 128(R13), Y8, Y8
+	VMOVUPS Y8, 128(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, 128(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Y8, Y8
+	VMOVUPS Y8, 128(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Y8, Y8
+	VMOVUPS Y8, 128(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Y8, Y8
+	VMOVUPS Y8, 128(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Y8, Y8
+	VMOVUPS Y8, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, 128(CX)
+	VADDPS 128(R13), Y8, Y8
+	VMOVUPS Y8, 128(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, 128(CX)(R11*1)
+	VADDPS 128(R13)(R11*1), Y8, Y8
+	VMOVUPS Y8, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R13), Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, 128(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VMOVUPS 128(R13), Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, 128(CX)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, 128(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -20090,8 +30096,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20139,6 +30145,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20169,6 +30177,8 @@ beta1:
 	VMOVUPS Y1, K1, 128(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z8, Z4, Z6
 	VMOVUPS Z6, (DI)
@@ -20178,6 +30188,49 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y1
 	VFMADD231PS Y8, Y0, Y1
 	VMOVUPS Y1, K1, 128(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VADDPS 64(R13), Z7, Z7
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, K1, 128(DI)
+	VADDPS.Z 128(R13), Y1, K1, Y1
+	VMOVUPS Y1, K1, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z8, Z4, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R13), Z7
+	VFMADD231PS Z8, Z5, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y1
+	VFMADD231PS Y8, Y0, Y1
+	VMOVUPS Y1, K1, 128(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -20201,8 +30254,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20257,6 +30310,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20308,6 +30363,8 @@ beta1:
 	VMOVUPS Y2, K1, 128(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z9
 	VFMADD231PS Z11, Z5, Z9
 	VMOVUPS Z9, (DI)
@@ -20326,6 +30383,73 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y2
 	VFMADD231PS Y11, Y1, Y2
 	VMOVUPS Y2, K1, 128(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VADDPS (R13), Z9, Z9
+	VMOVUPS Z9, (R10)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VADDPS 64(R13), Z10, Z10
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, K1, 128(DI)
+	VADDPS.Z 128(R13), Y2, K1, Y2
+	VMOVUPS Y2, K1, 128(R10)
+	VMOVUPS (R15), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, (R10)(R11*1)
+	VMOVUPS 64(R15), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y2, K1, Y2
+	VMOVUPS Y2, K1, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, (DI)
+	VMOVUPS 64(R13), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y2
+	VFMADD231PS Y11, Y0, Y2
+	VMOVUPS Y2, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z9
+	VFMADD231PS Z11, Z6, Z9
+	VMOVUPS Z9, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z10
+	VFMADD231PS Z11, Z8, Z10
+	VMOVUPS Z10, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y2
+	VFMADD231PS Y11, Y1, Y2
+	VMOVUPS Y2, K1, 128(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -20355,8 +30479,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20418,6 +30542,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20490,6 +30616,8 @@ beta1:
 	VMOVUPS Y3, K1, 128(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z12
 	VFMADD231PS Z14, Z6, Z12
 	VMOVUPS Z12, (DI)
@@ -20517,6 +30645,97 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y3
 	VFMADD231PS Y14, Y2, Y3
 	VMOVUPS Y3, K1, 128(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS (R13), Z12, Z12
+	VMOVUPS Z12, (R10)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VADDPS 64(R13), Z13, Z13
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, K1, 128(DI)
+	VADDPS.Z 128(R13), Y3, K1, Y3
+	VMOVUPS Y3, K1, 128(R10)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*1)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y3, K1, Y3
+	VMOVUPS Y3, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, (R10)(R11*2)
+	VMOVUPS 64(R15), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y3, K1, Y3
+	VMOVUPS Y3, K1, 128(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, (DI)
+	VMOVUPS 64(R13), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMOVUPS Y3, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y3
+	VFMADD231PS Y14, Y1, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z13
+	VFMADD231PS Z14, Z11, Z13
+	VMOVUPS Z13, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMOVUPS Y3, K1, 128(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -20552,8 +30771,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20622,6 +30841,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20715,6 +30936,8 @@ beta1:
 	VMOVUPS Y4, K1, 128(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z17, Z7, Z15
 	VMOVUPS Z15, (DI)
@@ -20751,6 +30974,121 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y4
 	VFMADD231PS Y17, Y3, Y4
 	VMOVUPS Y4, K1, 128(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VADDPS 64(R13), Z16, Z16
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, K1, 128(DI)
+	VADDPS.Z 128(R13), Y4, K1, Y4
+	VMOVUPS Y4, K1, 128(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y4, K1, Y4
+	VMOVUPS Y4, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, (R10)(AX*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 128(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R13), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y4
+	VFMADD231PS Y17, Y0, Y4
+	VMOVUPS Y4, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y4
+	VFMADD231PS Y17, Y1, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y4
+	VFMADD231PS Y17, Y2, Y4
+	VMOVUPS Y4, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z15
+	VFMADD231PS Z17, Z10, Z15
+	VMOVUPS Z15, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z16
+	VFMADD231PS Z17, Z14, Z16
+	VMOVUPS Z16, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Y4
+	VFMADD231PS Y17, Y3, Y4
+	VMOVUPS Y4, K1, 128(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -20792,8 +31130,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -20869,6 +31207,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -20983,6 +31323,8 @@ beta1:
 	VMOVUPS Y5, K1, 128(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z20, Z8, Z18
 	VMOVUPS Z18, (DI)
@@ -21028,6 +31370,145 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y5
 	VFMADD231PS Y20, Y4, Y5
 	VMOVUPS Y5, K1, 128(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, K1, 128(DI)
+	VADDPS.Z 128(R13), Y5, K1, Y5
+	VMOVUPS Y5, K1, 128(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y5, K1, Y5
+	VMOVUPS Y5, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*4)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Y5, K1, Y5
+	VMOVUPS Y5, K1, 128(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y5
+	VFMADD231PS Y20, Y0, Y5
+	VMOVUPS Y5, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y5
+	VFMADD231PS Y20, Y1, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y5
+	VFMADD231PS Y20, Y2, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Y5
+	VFMADD231PS Y20, Y3, Y5
+	VMOVUPS Y5, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z18
+	VFMADD231PS Z20, Z12, Z18
+	VMOVUPS Z18, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z19
+	VFMADD231PS Z20, Z17, Z19
+	VMOVUPS Z19, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Y5
+	VFMADD231PS Y20, Y4, Y5
+	VMOVUPS Y5, K1, 128(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -21075,8 +31556,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21159,6 +31640,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21294,6 +31777,8 @@ beta1:
 	VMOVUPS Y6, K1, 128(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z21
 	VFMADD231PS Z23, Z9, Z21
 	VMOVUPS Z21, (DI)
@@ -21349,6 +31834,169 @@ bias:
 	VFMADD231PS Y23, Y5, Y6
 	VMOVUPS Y6, K1, 128(DI)(BX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VADDPS (R13), Z21, Z21
+	VMOVUPS Z21, (R10)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VADDPS 64(R13), Z22, Z22
+	VMOVUPS Z22, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, K1, 128(DI)
+	VADDPS.Z 128(R13), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*2)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(AX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, (R10)(R11*4)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, (R10)(BX*1)
+	VMOVUPS 64(R15), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z22, Z22
+	VMOVUPS Z22, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 128(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, (DI)
+	VMOVUPS 64(R13), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y6
+	VFMADD231PS Y23, Y0, Y6
+	VMOVUPS Y6, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y6
+	VFMADD231PS Y23, Y1, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y6
+	VFMADD231PS Y23, Y2, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Y6
+	VFMADD231PS Y23, Y3, Y6
+	VMOVUPS Y6, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Y6
+	VFMADD231PS Y23, Y4, Y6
+	VMOVUPS Y6, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z21
+	VFMADD231PS Z23, Z14, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z22
+	VFMADD231PS Z23, Z20, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Y6
+	VFMADD231PS Y23, Y5, Y6
+	VMOVUPS Y6, K1, 128(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -21401,8 +32049,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21495,6 +32143,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -21651,6 +32301,8 @@ beta1:
 	VMOVUPS Y7, K1, 128(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z24
 	VFMADD231PS Z26, Z10, Z24
 	VMOVUPS Z24, (DI)
@@ -21715,6 +32367,196 @@ bias:
 	VFMADD231PS Y26, Y6, Y7
 	VMOVUPS Y7, K1, 128(CX)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, K1, 128(DI)
+	VADDPS.Z 128(R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*2)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(AX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, (R10)(R11*4)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, (R10)(BX*1)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VADDPS (R13), Z24, Z24
+	VMOVUPS Z24, (R10)
+	VMOVUPS 64(R15), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VADDPS 64(R13), Z25, Z25
+	VMOVUPS Z25, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, K1, 128(CX)
+	VADDPS.Z 128(R13), Y7, K1, Y7
+	VMOVUPS Y7, K1, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, (DI)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y7
+	VFMADD231PS Y26, Y0, Y7
+	VMOVUPS Y7, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y7
+	VFMADD231PS Y26, Y1, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y7
+	VFMADD231PS Y26, Y2, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Y7
+	VFMADD231PS Y26, Y3, Y7
+	VMOVUPS Y7, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Y7
+	VFMADD231PS Y26, Y4, Y7
+	VMOVUPS Y7, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Y7
+	VFMADD231PS Y26, Y5, Y7
+	VMOVUPS Y7, K1, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, (CX)
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z26, Z23, Z25
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS.Z 128(R13), K1, Y7
+	VFMADD231PS Y26, Y6, Y7
+	VMOVUPS Y7, K1, 128(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -21773,8 +32615,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x40_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x40_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -21874,6 +32716,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22051,6 +32895,8 @@ beta1:
 	VMOVUPS Y8, K1, 128(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z29, Z11, Z27
 	VMOVUPS Z27, (DI)
@@ -22123,6 +32969,220 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Y8
 	VFMADD231PS Y29, Y7, Y8
 	VMOVUPS Y8, K1, 128(CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, K1, 128(DI)
+	VADDPS.Z 128(R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, K1, 128(CX)
+	VADDPS.Z 128(R13), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, K1, 128(CX)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Y8, K1, Y8
+	VMOVUPS Y8, K1, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Y8
+	VFMADD231PS Y29, Y0, Y8
+	VMOVUPS Y8, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y8
+	VFMADD231PS Y29, Y1, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Y8
+	VFMADD231PS Y29, Y2, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Y8
+	VFMADD231PS Y29, Y3, Y8
+	VMOVUPS Y8, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Y8
+	VFMADD231PS Y29, Y4, Y8
+	VMOVUPS Y8, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Y8
+	VFMADD231PS Y29, Y5, Y8
+	VMOVUPS Y8, K1, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, (CX)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 64(CX)
+	VMOVUPS.Z 128(R13), K1, Y8
+	VFMADD231PS Y29, Y6, Y8
+	VMOVUPS Y8, K1, 128(CX)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z29, Z18, Z27
+	VMOVUPS Z27, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z26, Z28
+	VMOVUPS Z28, 64(CX)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Y8
+	VFMADD231PS Y29, Y7, Y8
+	VMOVUPS Y8, K1, 128(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -22188,8 +33248,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22230,6 +33290,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22260,6 +33322,8 @@ beta1:
 	VMOVUPS Z7, 128(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z5
 	VFMADD231PS Z8, Z2, Z5
 	VMOVUPS Z5, (DI)
@@ -22269,6 +33333,49 @@ bias:
 	VMOVUPS 128(R15), Z7
 	VFMADD231PS Z8, Z4, Z7
 	VMOVUPS Z7, 128(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VADDPS (R13), Z5, Z5
+	VMOVUPS Z5, (R10)
+	VMOVUPS 64(R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VADDPS 64(R13), Z6, Z6
+	VMOVUPS Z6, 64(R10)
+	VMOVUPS 128(R15), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 128(DI)
+	VADDPS 128(R13), Z7, Z7
+	VMOVUPS Z7, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R13), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VMOVUPS 128(R13), Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, 128(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -22292,8 +33399,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22341,6 +33448,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22392,6 +33501,8 @@ beta1:
 	VMOVUPS Z10, 128(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z8
 	VFMADD231PS Z11, Z2, Z8
 	VMOVUPS Z8, (DI)
@@ -22410,6 +33521,73 @@ bias:
 	VMOVUPS 128(R15), Z10
 	VFMADD231PS Z11, Z7, Z10
 	VMOVUPS Z10, 128(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS (R13), Z8, Z8
+	VMOVUPS Z8, (R10)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VADDPS 64(R13), Z9, Z9
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS 128(R15), Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, 128(DI)
+	VADDPS 128(R13), Z10, Z10
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R13), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS 128(R13), Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, 128(DI)
+	VMOVUPS (R13)(R11*1), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, 128(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -22439,8 +33617,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22495,6 +33673,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22567,6 +33747,8 @@ beta1:
 	VMOVUPS Z13, 128(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z14, Z2, Z11
 	VMOVUPS Z11, (DI)
@@ -22594,6 +33776,97 @@ bias:
 	VMOVUPS 128(R15), Z13
 	VFMADD231PS Z14, Z10, Z13
 	VMOVUPS Z13, 128(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VADDPS 64(R13), Z12, Z12
+	VMOVUPS Z12, 64(R10)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 128(DI)
+	VADDPS 128(R13), Z13, Z13
+	VMOVUPS Z13, 128(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 128(R10)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*2)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z13, Z13
+	VMOVUPS Z13, 128(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R13), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R13), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -22629,8 +33902,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22692,6 +33965,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -22785,6 +34060,8 @@ beta1:
 	VMOVUPS Z16, 128(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z17, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -22821,6 +34098,121 @@ bias:
 	VMOVUPS 128(R15), Z16
 	VFMADD231PS Z17, Z13, Z16
 	VMOVUPS Z16, 128(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VADDPS 64(R13), Z15, Z15
+	VMOVUPS Z15, 64(R10)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, 128(DI)
+	VADDPS 128(R13), Z16, Z16
+	VMOVUPS Z16, 128(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z16, Z16
+	VMOVUPS Z16, 128(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R13), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R13), Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, 128(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -22862,8 +34254,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -22932,6 +34324,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23046,6 +34440,8 @@ beta1:
 	VMOVUPS Z19, 128(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z17
 	VFMADD231PS Z20, Z2, Z17
 	VMOVUPS Z17, (DI)
@@ -23091,6 +34487,145 @@ bias:
 	VMOVUPS 128(R15), Z19
 	VFMADD231PS Z20, Z16, Z19
 	VMOVUPS Z19, 128(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VADDPS 64(R13), Z18, Z18
+	VMOVUPS Z18, 64(R10)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 128(DI)
+	VADDPS 128(R13), Z19, Z19
+	VMOVUPS Z19, 128(R10)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 128(R10)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*2)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 128(R10)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(AX*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 128(R10)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*4)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z19, Z19
+	VMOVUPS Z19, 128(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R13), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VMOVUPS 128(R13), Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, 128(DI)
+	VMOVUPS (R13)(R11*1), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, 128(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -23138,8 +34673,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -23215,6 +34750,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23350,6 +34887,8 @@ beta1:
 	VMOVUPS Z22, 128(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z20
 	VFMADD231PS Z23, Z2, Z20
 	VMOVUPS Z20, (DI)
@@ -23405,6 +34944,169 @@ bias:
 	VFMADD231PS Z23, Z19, Z22
 	VMOVUPS Z22, 128(DI)(BX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VADDPS 64(R13), Z21, Z21
+	VMOVUPS Z21, 64(R10)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, 128(DI)
+	VADDPS 128(R13), Z22, Z22
+	VMOVUPS Z22, 128(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, 128(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, 128(R10)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, 128(R10)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, 128(R10)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z22, Z22
+	VMOVUPS Z22, 128(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R13), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS 128(R13), Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, 128(DI)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, 128(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23457,8 +35159,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -23544,6 +35246,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -23700,6 +35404,8 @@ beta1:
 	VMOVUPS Z25, 128(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z26, Z2, Z23
 	VMOVUPS Z23, (DI)
@@ -23764,6 +35470,196 @@ bias:
 	VFMADD231PS Z26, Z22, Z25
 	VMOVUPS Z25, 128(CX)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 128(DI)
+	VADDPS 128(R13), Z25, Z25
+	VMOVUPS Z25, 128(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(BX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(CX)
+	VADDPS 128(R13), Z25, Z25
+	VMOVUPS Z25, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R13), Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VMOVUPS 128(R13), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -23822,8 +35718,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x48(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x48(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -23916,6 +35812,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24093,6 +35991,8 @@ beta1:
 	VMOVUPS Z28, 128(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z29, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -24165,6 +36065,220 @@ bias:
 	VMOVUPS 128(R15), Z28
 	VFMADD231PS Z29, Z25, Z28
 	VMOVUPS Z28, 128(CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, 128(DI)
+	VADDPS 128(R13), Z28, Z28
+	VMOVUPS Z28, 128(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 128(CX)
+	VADDPS 128(R13), Z28, Z28
+	VMOVUPS Z28, 128(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 128(CX)(R11*1)
+	VADDPS 128(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R13), Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS 128(R13), Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, 128(CX)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, 128(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -24230,8 +36344,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -24279,6 +36393,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24309,6 +36425,8 @@ beta1:
 	VMOVUPS Z7, K1, 128(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z5
 	VFMADD231PS Z8, Z2, Z5
 	VMOVUPS Z5, (DI)
@@ -24318,6 +36436,49 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z7
 	VFMADD231PS Z8, Z4, Z7
 	VMOVUPS Z7, K1, 128(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VADDPS (R13), Z5, Z5
+	VMOVUPS Z5, (R10)
+	VMOVUPS 64(R15), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VADDPS 64(R13), Z6, Z6
+	VMOVUPS Z6, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 128(DI)
+	VADDPS.Z 128(R13), Z7, K1, Z7
+	VMOVUPS Z7, K1, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z5
+	VFMADD231PS Z8, Z2, Z5
+	VMOVUPS Z5, (DI)
+	VMOVUPS 64(R13), Z6
+	VFMADD231PS Z8, Z3, Z6
+	VMOVUPS Z6, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z7
+	VFMADD231PS Z8, Z4, Z7
+	VMOVUPS Z7, K1, 128(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -24341,8 +36502,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -24397,6 +36558,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24448,6 +36611,8 @@ beta1:
 	VMOVUPS Z10, K1, 128(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z8
 	VFMADD231PS Z11, Z2, Z8
 	VMOVUPS Z8, (DI)
@@ -24466,6 +36631,73 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z10
 	VFMADD231PS Z11, Z7, Z10
 	VMOVUPS Z10, K1, 128(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS (R13), Z8, Z8
+	VMOVUPS Z8, (R10)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VADDPS 64(R13), Z9, Z9
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, K1, 128(DI)
+	VADDPS.Z 128(R13), Z10, K1, Z10
+	VMOVUPS Z10, K1, 128(R10)
+	VMOVUPS (R15), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z8, Z8
+	VMOVUPS Z8, (R10)(R11*1)
+	VMOVUPS 64(R15), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z9, Z9
+	VMOVUPS Z9, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z10, K1, Z10
+	VMOVUPS Z10, K1, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z8
+	VFMADD231PS Z11, Z2, Z8
+	VMOVUPS Z8, (DI)
+	VMOVUPS 64(R13), Z9
+	VFMADD231PS Z11, Z4, Z9
+	VMOVUPS Z9, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z10
+	VFMADD231PS Z11, Z6, Z10
+	VMOVUPS Z10, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z8
+	VFMADD231PS Z11, Z3, Z8
+	VMOVUPS Z8, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z9
+	VFMADD231PS Z11, Z5, Z9
+	VMOVUPS Z9, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z10
+	VFMADD231PS Z11, Z7, Z10
+	VMOVUPS Z10, K1, 128(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -24495,8 +36727,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -24558,6 +36790,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24630,6 +36864,8 @@ beta1:
 	VMOVUPS Z13, K1, 128(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z14, Z2, Z11
 	VMOVUPS Z11, (DI)
@@ -24657,6 +36893,97 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z13
 	VFMADD231PS Z14, Z10, Z13
 	VMOVUPS Z13, K1, 128(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VADDPS 64(R13), Z12, Z12
+	VMOVUPS Z12, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 128(DI)
+	VADDPS.Z 128(R13), Z13, K1, Z13
+	VMOVUPS Z13, K1, 128(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z13, K1, Z13
+	VMOVUPS Z13, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*2)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z13, K1, Z13
+	VMOVUPS Z13, K1, 128(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z14, Z2, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R13), Z12
+	VFMADD231PS Z14, Z5, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z14, Z3, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, K1, 128(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -24692,8 +37019,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -24762,6 +37089,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -24855,6 +37184,8 @@ beta1:
 	VMOVUPS Z16, K1, 128(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z17, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -24891,6 +37222,121 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z16
 	VFMADD231PS Z17, Z13, Z16
 	VMOVUPS Z16, K1, 128(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VADDPS 64(R13), Z15, Z15
+	VMOVUPS Z15, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, K1, 128(DI)
+	VADDPS.Z 128(R13), Z16, K1, Z16
+	VMOVUPS Z16, K1, 128(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z16, K1, Z16
+	VMOVUPS Z16, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z16, K1, Z16
+	VMOVUPS Z16, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z14, Z14
+	VMOVUPS Z14, (R10)(AX*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Z16, K1, Z16
+	VMOVUPS Z16, K1, 128(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z17, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R13), Z15
+	VFMADD231PS Z17, Z6, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z16
+	VFMADD231PS Z17, Z10, Z16
+	VMOVUPS Z16, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z17, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z15
+	VFMADD231PS Z17, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z16
+	VFMADD231PS Z17, Z11, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z17, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z15
+	VFMADD231PS Z17, Z8, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z16
+	VFMADD231PS Z17, Z12, Z16
+	VMOVUPS Z16, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z14
+	VFMADD231PS Z17, Z5, Z14
+	VMOVUPS Z14, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z15
+	VFMADD231PS Z17, Z9, Z15
+	VMOVUPS Z15, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Z16
+	VFMADD231PS Z17, Z13, Z16
+	VMOVUPS Z16, K1, 128(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -24932,8 +37378,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -25009,6 +37455,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25123,6 +37571,8 @@ beta1:
 	VMOVUPS Z19, K1, 128(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z17
 	VFMADD231PS Z20, Z2, Z17
 	VMOVUPS Z17, (DI)
@@ -25168,6 +37618,145 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z19
 	VFMADD231PS Z20, Z16, Z19
 	VMOVUPS Z19, K1, 128(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VADDPS (R13), Z17, Z17
+	VMOVUPS Z17, (R10)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VADDPS 64(R13), Z18, Z18
+	VMOVUPS Z18, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 128(DI)
+	VADDPS.Z 128(R13), Z19, K1, Z19
+	VMOVUPS Z19, K1, 128(R10)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*2)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z19, K1, Z19
+	VMOVUPS Z19, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z17, Z17
+	VMOVUPS Z17, (R10)(AX*1)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Z19, K1, Z19
+	VMOVUPS Z19, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z17, Z17
+	VMOVUPS Z17, (R10)(R11*4)
+	VMOVUPS 64(R15), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z18, Z18
+	VMOVUPS Z18, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Z19, K1, Z19
+	VMOVUPS Z19, K1, 128(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z17
+	VFMADD231PS Z20, Z2, Z17
+	VMOVUPS Z17, (DI)
+	VMOVUPS 64(R13), Z18
+	VFMADD231PS Z20, Z7, Z18
+	VMOVUPS Z18, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z19
+	VFMADD231PS Z20, Z12, Z19
+	VMOVUPS Z19, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z17
+	VFMADD231PS Z20, Z3, Z17
+	VMOVUPS Z17, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z18
+	VFMADD231PS Z20, Z8, Z18
+	VMOVUPS Z18, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z19
+	VFMADD231PS Z20, Z13, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z17
+	VFMADD231PS Z20, Z4, Z17
+	VMOVUPS Z17, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z18
+	VFMADD231PS Z20, Z9, Z18
+	VMOVUPS Z18, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z19
+	VFMADD231PS Z20, Z14, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z17
+	VFMADD231PS Z20, Z5, Z17
+	VMOVUPS Z17, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z18
+	VFMADD231PS Z20, Z10, Z18
+	VMOVUPS Z18, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Z19
+	VFMADD231PS Z20, Z15, Z19
+	VMOVUPS Z19, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z17
+	VFMADD231PS Z20, Z6, Z17
+	VMOVUPS Z17, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z18
+	VFMADD231PS Z20, Z11, Z18
+	VMOVUPS Z18, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Z19
+	VFMADD231PS Z20, Z16, Z19
+	VMOVUPS Z19, K1, 128(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -25215,8 +37804,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -25299,6 +37888,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25434,6 +38025,8 @@ beta1:
 	VMOVUPS Z22, K1, 128(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z20
 	VFMADD231PS Z23, Z2, Z20
 	VMOVUPS Z20, (DI)
@@ -25489,6 +38082,169 @@ bias:
 	VFMADD231PS Z23, Z19, Z22
 	VMOVUPS Z22, K1, 128(DI)(BX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS (R13), Z20, Z20
+	VMOVUPS Z20, (R10)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VADDPS 64(R13), Z21, Z21
+	VMOVUPS Z21, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, K1, 128(DI)
+	VADDPS.Z 128(R13), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*2)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(AX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z20, Z20
+	VMOVUPS Z20, (R10)(R11*4)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z21, Z21
+	VMOVUPS Z21, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z20, Z20
+	VMOVUPS Z20, (R10)(BX*1)
+	VMOVUPS 64(R15), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z21, Z21
+	VMOVUPS Z21, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Z22, K1, Z22
+	VMOVUPS Z22, K1, 128(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z20
+	VFMADD231PS Z23, Z2, Z20
+	VMOVUPS Z20, (DI)
+	VMOVUPS 64(R13), Z21
+	VFMADD231PS Z23, Z8, Z21
+	VMOVUPS Z21, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z22
+	VFMADD231PS Z23, Z14, Z22
+	VMOVUPS Z22, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z20
+	VFMADD231PS Z23, Z3, Z20
+	VMOVUPS Z20, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z21
+	VFMADD231PS Z23, Z9, Z21
+	VMOVUPS Z21, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z22
+	VFMADD231PS Z23, Z15, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z20
+	VFMADD231PS Z23, Z4, Z20
+	VMOVUPS Z20, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z21
+	VFMADD231PS Z23, Z10, Z21
+	VMOVUPS Z21, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z22
+	VFMADD231PS Z23, Z16, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z20
+	VFMADD231PS Z23, Z5, Z20
+	VMOVUPS Z20, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z21
+	VFMADD231PS Z23, Z11, Z21
+	VMOVUPS Z21, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Z22
+	VFMADD231PS Z23, Z17, Z22
+	VMOVUPS Z22, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z20
+	VFMADD231PS Z23, Z6, Z20
+	VMOVUPS Z20, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z21
+	VFMADD231PS Z23, Z12, Z21
+	VMOVUPS Z21, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Z22
+	VFMADD231PS Z23, Z18, Z22
+	VMOVUPS Z22, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z20
+	VFMADD231PS Z23, Z7, Z20
+	VMOVUPS Z20, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z21
+	VFMADD231PS Z23, Z13, Z21
+	VMOVUPS Z21, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Z22
+	VFMADD231PS Z23, Z19, Z22
+	VMOVUPS Z22, K1, 128(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -25541,8 +38297,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_7x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_7x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -25635,6 +38391,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -25791,6 +38549,8 @@ beta1:
 	VMOVUPS Z25, K1, 128(CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z26, Z2, Z23
 	VMOVUPS Z23, (DI)
@@ -25855,6 +38615,196 @@ bias:
 	VFMADD231PS Z26, Z22, Z25
 	VMOVUPS Z25, K1, 128(CX)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 128(DI)
+	VADDPS.Z 128(R13), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(BX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 128(CX)
+	VADDPS.Z 128(R13), Z25, K1, Z25
+	VMOVUPS Z25, K1, 128(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z2, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z9, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z25
+	VFMADD231PS Z26, Z16, Z25
+	VMOVUPS Z25, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z26, Z3, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z10, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z26, Z4, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z11, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z26, Z5, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z26, Z6, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (CX)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(CX)
+	VMOVUPS.Z 128(R13), K1, Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, K1, 128(CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -25913,8 +38863,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_8x48_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_8x48_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $32, CX
 	MOVL $0xffff, AX
@@ -26014,6 +38964,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26191,6 +39143,8 @@ beta1:
 	VMOVUPS Z28, K1, 128(CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z29, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -26263,6 +39217,220 @@ bias:
 	VMOVUPS.Z 128(R15), K1, Z28
 	VFMADD231PS Z29, Z25, Z28
 	VMOVUPS Z28, K1, 128(CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, K1, 128(DI)
+	VADDPS.Z 128(R13), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*2)
+	VADDPS.Z 128(R13)(R11*2), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, K1, 128(DI)(AX*1)
+	VADDPS.Z 128(R13)(AX*1), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*4)
+	VADDPS.Z 128(R13)(R11*4), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, K1, 128(DI)(BX*1)
+	VADDPS.Z 128(R13)(BX*1), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, K1, 128(CX)
+	VADDPS.Z 128(R13), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS.Z 128(R15), K1, Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, K1, 128(CX)(R11*1)
+	VADDPS.Z 128(R13)(R11*1), Z28, K1, Z28
+	VMOVUPS Z28, K1, 128(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z29, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z29, Z10, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS.Z 128(R13), K1, Z28
+	VFMADD231PS Z29, Z18, Z28
+	VMOVUPS Z28, K1, 128(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z29, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z29, Z11, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z28
+	VFMADD231PS Z29, Z19, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z29, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z29, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS.Z 128(R13)(R11*2), K1, Z28
+	VFMADD231PS Z29, Z20, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z29, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z29, Z13, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS.Z 128(R13)(AX*1), K1, Z28
+	VFMADD231PS Z29, Z21, Z28
+	VMOVUPS Z28, K1, 128(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z29, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z29, Z14, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS.Z 128(R13)(R11*4), K1, Z28
+	VFMADD231PS Z29, Z22, Z28
+	VMOVUPS Z28, K1, 128(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z29, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z29, Z15, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS.Z 128(R13)(BX*1), K1, Z28
+	VFMADD231PS Z29, Z23, Z28
+	VMOVUPS Z28, K1, 128(DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z29, Z8, Z26
+	VMOVUPS Z26, (CX)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z29, Z16, Z27
+	VMOVUPS Z27, 64(CX)
+	VMOVUPS.Z 128(R13), K1, Z28
+	VFMADD231PS Z29, Z24, Z28
+	VMOVUPS Z28, K1, 128(CX)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z29, Z9, Z26
+	VMOVUPS Z26, (CX)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z29, Z17, Z27
+	VMOVUPS Z27, 64(CX)(R11*1)
+	VMOVUPS.Z 128(R13)(R11*1), K1, Z28
+	VFMADD231PS Z29, Z25, Z28
+	VMOVUPS Z28, K1, 128(CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -26328,8 +39496,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -26373,6 +39541,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26410,6 +39580,8 @@ beta1:
 	VMOVUPS Y1, 192(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z7
 	VFMADD231PS Z10, Z4, Z7
 	VMOVUPS Z7, (DI)
@@ -26422,6 +39594,57 @@ bias:
 	VMOVUPS 192(R15), Y1
 	VFMADD231PS Y10, Y0, Y1
 	VMOVUPS Y1, 192(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VADDPS (R13), Z7, Z7
+	VMOVUPS Z7, (R10)
+	VMOVUPS 64(R15), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VADDPS 64(R13), Z8, Z8
+	VMOVUPS Z8, 64(R10)
+	VMOVUPS 128(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VADDPS 128(R13), Z9, Z9
+	VMOVUPS Z9, 128(R10)
+	VMOVUPS 192(R15), Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, 192(DI)
+	VADDPS 192(R13), Y1, Y1
+	VMOVUPS Y1, 192(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R13), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VMOVUPS 128(R13), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VMOVUPS 192(R13), Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, 192(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -26447,8 +39670,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -26501,6 +39724,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26566,6 +39791,8 @@ beta1:
 	VMOVUPS Y2, 192(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z14, Z5, Z11
 	VMOVUPS Z11, (DI)
@@ -26590,6 +39817,89 @@ bias:
 	VMOVUPS 192(R15), Y2
 	VFMADD231PS Y14, Y1, Y2
 	VMOVUPS Y2, 192(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VADDPS 64(R13), Z12, Z12
+	VMOVUPS Z12, 64(R10)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VADDPS 128(R13), Z13, Z13
+	VMOVUPS Z13, 128(R10)
+	VMOVUPS 192(R15), Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, 192(DI)
+	VADDPS 192(R13), Y2, Y2
+	VMOVUPS Y2, 192(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Y2, Y2
+	VMOVUPS Y2, 192(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R13), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R13), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS 192(R13), Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, 192(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, 192(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -26623,8 +39933,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -26686,6 +39996,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -26779,6 +40091,8 @@ beta1:
 	VMOVUPS Y3, 192(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z18, Z6, Z15
 	VMOVUPS Z15, (DI)
@@ -26815,6 +40129,121 @@ bias:
 	VMOVUPS 192(R15), Y3
 	VFMADD231PS Y18, Y2, Y3
 	VMOVUPS Y3, 192(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VADDPS 64(R13), Z16, Z16
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VADDPS 128(R13), Z17, Z17
+	VMOVUPS Z17, 128(R10)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, 192(DI)
+	VADDPS 192(R13), Y3, Y3
+	VMOVUPS Y3, 192(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Y3, Y3
+	VMOVUPS Y3, 192(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Y3, Y3
+	VMOVUPS Y3, 192(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R13), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R13), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VMOVUPS 192(R13), Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, 192(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, 192(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -26856,8 +40285,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -26928,6 +40357,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27049,6 +40480,8 @@ beta1:
 	VMOVUPS Y4, 192(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z19
 	VFMADD231PS Z22, Z7, Z19
 	VMOVUPS Z19, (DI)
@@ -27098,6 +40531,153 @@ bias:
 	VFMADD231PS Y22, Y3, Y4
 	VMOVUPS Y4, 192(DI)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VADDPS 64(R13), Z20, Z20
+	VMOVUPS Z20, 64(R10)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VADDPS 128(R13), Z21, Z21
+	VMOVUPS Z21, 128(R10)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, 192(DI)
+	VADDPS 192(R13), Y4, Y4
+	VMOVUPS Y4, 192(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Y4, Y4
+	VMOVUPS Y4, 192(R10)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*2)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Y4, Y4
+	VMOVUPS Y4, 192(R10)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(AX*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Y4, Y4
+	VMOVUPS Y4, 192(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R13), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VMOVUPS 128(R13), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VMOVUPS 192(R13), Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, 192(DI)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, 192(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27146,8 +40726,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27227,6 +40807,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27376,6 +40958,8 @@ beta1:
 	VMOVUPS Y5, 192(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z26, Z8, Z23
 	VMOVUPS Z23, (DI)
@@ -27437,6 +41021,185 @@ bias:
 	VFMADD231PS Y26, Y4, Y5
 	VMOVUPS Y5, 192(DI)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VADDPS 128(R13), Z25, Z25
+	VMOVUPS Z25, 128(R10)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, 192(DI)
+	VADDPS 192(R13), Y5, Y5
+	VMOVUPS Y5, 192(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Y5, Y5
+	VMOVUPS Y5, 192(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Y5, Y5
+	VMOVUPS Y5, 192(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Y5, Y5
+	VMOVUPS Y5, 192(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*4)
+	VMOVUPS 192(R15), Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, 192(DI)(R11*4)
+	VADDPS 192(R13)(R11*4), Y5, Y5
+	VMOVUPS Y5, 192(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R13), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS 192(R13), Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, 192(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS 192(R13)(R11*4), Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, 192(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -27493,8 +41256,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x56(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x56(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -27583,6 +41346,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27760,6 +41525,8 @@ beta1:
 	VMOVUPS Y6, 192(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z30, Z9, Z27
 	VMOVUPS Z27, (DI)
@@ -27832,6 +41599,217 @@ bias:
 	VMOVUPS 192(R15), Y6
 	VFMADD231PS Y30, Y5, Y6
 	VMOVUPS Y6, 192(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VADDPS 128(R13), Z29, Z29
+	VMOVUPS Z29, 128(R10)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, 192(DI)
+	VADDPS 192(R13), Y6, Y6
+	VMOVUPS Y6, 192(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Y6, Y6
+	VMOVUPS Y6, 192(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Y6, Y6
+	VMOVUPS Y6, 192(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Y6, Y6
+	VMOVUPS Y6, 192(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*4)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, 192(DI)(R11*4)
+	VADDPS 192(R13)(R11*4), Y6, Y6
+	VMOVUPS Y6, 192(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(BX*1)
+	VMOVUPS 192(R15), Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, 192(DI)(BX*1)
+	VADDPS 192(R13)(BX*1), Y6, Y6
+	VMOVUPS Y6, 192(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R13), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VMOVUPS 192(R13), Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VMOVUPS 192(R13)(R11*4), Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, 192(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VMOVUPS 192(R13)(BX*1), Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, 192(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -27897,8 +41875,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -27949,6 +41927,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -27986,6 +41966,8 @@ beta1:
 	VMOVUPS Y1, K1, 192(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z7
 	VFMADD231PS Z10, Z4, Z7
 	VMOVUPS Z7, (DI)
@@ -27998,6 +41980,57 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Y1
 	VFMADD231PS Y10, Y0, Y1
 	VMOVUPS Y1, K1, 192(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VADDPS (R13), Z7, Z7
+	VMOVUPS Z7, (R10)
+	VMOVUPS 64(R15), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VADDPS 64(R13), Z8, Z8
+	VMOVUPS Z8, 64(R10)
+	VMOVUPS 128(R15), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VADDPS 128(R13), Z9, Z9
+	VMOVUPS Z9, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, K1, 192(DI)
+	VADDPS.Z 192(R13), Y1, K1, Y1
+	VMOVUPS Y1, K1, 192(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z7
+	VFMADD231PS Z10, Z4, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(R13), Z8
+	VFMADD231PS Z10, Z5, Z8
+	VMOVUPS Z8, 64(DI)
+	VMOVUPS 128(R13), Z9
+	VFMADD231PS Z10, Z6, Z9
+	VMOVUPS Z9, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y1
+	VFMADD231PS Y10, Y0, Y1
+	VMOVUPS Y1, K1, 192(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -28023,8 +42056,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -28084,6 +42117,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28149,6 +42184,8 @@ beta1:
 	VMOVUPS Y2, K1, 192(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z11
 	VFMADD231PS Z14, Z5, Z11
 	VMOVUPS Z11, (DI)
@@ -28173,6 +42210,89 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Y2
 	VFMADD231PS Y14, Y1, Y2
 	VMOVUPS Y2, K1, 192(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VADDPS (R13), Z11, Z11
+	VMOVUPS Z11, (R10)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VADDPS 64(R13), Z12, Z12
+	VMOVUPS Z12, 64(R10)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VADDPS 128(R13), Z13, Z13
+	VMOVUPS Z13, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, K1, 192(DI)
+	VADDPS.Z 192(R13), Y2, K1, Y2
+	VMOVUPS Y2, K1, 192(R10)
+	VMOVUPS (R15), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, (R10)(R11*1)
+	VMOVUPS 64(R15), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Y2, K1, Y2
+	VMOVUPS Y2, K1, 192(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, (DI)
+	VMOVUPS 64(R13), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 64(DI)
+	VMOVUPS 128(R13), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y2
+	VFMADD231PS Y14, Y0, Y2
+	VMOVUPS Y2, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z11
+	VFMADD231PS Z14, Z6, Z11
+	VMOVUPS Z11, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z8, Z12
+	VMOVUPS Z12, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z10, Z13
+	VMOVUPS Z13, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Y2
+	VFMADD231PS Y14, Y1, Y2
+	VMOVUPS Y2, K1, 192(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -28206,8 +42326,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -28276,6 +42396,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28369,6 +42491,8 @@ beta1:
 	VMOVUPS Y3, K1, 192(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z15
 	VFMADD231PS Z18, Z6, Z15
 	VMOVUPS Z15, (DI)
@@ -28405,6 +42529,121 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Y3
 	VFMADD231PS Y18, Y2, Y3
 	VMOVUPS Y3, K1, 192(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VADDPS (R13), Z15, Z15
+	VMOVUPS Z15, (R10)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VADDPS 64(R13), Z16, Z16
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VADDPS 128(R13), Z17, Z17
+	VMOVUPS Z17, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, K1, 192(DI)
+	VADDPS.Z 192(R13), Y3, K1, Y3
+	VMOVUPS Y3, K1, 192(R10)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*1)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Y3, K1, Y3
+	VMOVUPS Y3, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, (R10)(R11*2)
+	VMOVUPS 64(R15), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Y3, K1, Y3
+	VMOVUPS Y3, K1, 192(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, (DI)
+	VMOVUPS 64(R13), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 64(DI)
+	VMOVUPS 128(R13), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y3
+	VFMADD231PS Y18, Y0, Y3
+	VMOVUPS Y3, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Y3
+	VFMADD231PS Y18, Y1, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z15
+	VFMADD231PS Z18, Z8, Z15
+	VMOVUPS Z15, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z16
+	VFMADD231PS Z18, Z11, Z16
+	VMOVUPS Z16, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z17
+	VFMADD231PS Z18, Z14, Z17
+	VMOVUPS Z17, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Y3
+	VFMADD231PS Y18, Y2, Y3
+	VMOVUPS Y3, K1, 192(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -28446,8 +42685,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -28525,6 +42764,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28646,6 +42887,8 @@ beta1:
 	VMOVUPS Y4, K1, 192(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z19
 	VFMADD231PS Z22, Z7, Z19
 	VMOVUPS Z19, (DI)
@@ -28695,6 +42938,153 @@ bias:
 	VFMADD231PS Y22, Y3, Y4
 	VMOVUPS Y4, K1, 192(DI)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VADDPS (R13), Z19, Z19
+	VMOVUPS Z19, (R10)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VADDPS 64(R13), Z20, Z20
+	VMOVUPS Z20, 64(R10)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VADDPS 128(R13), Z21, Z21
+	VMOVUPS Z21, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, K1, 192(DI)
+	VADDPS.Z 192(R13), Y4, K1, Y4
+	VMOVUPS Y4, K1, 192(R10)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, (R10)(R11*2)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Y4, K1, Y4
+	VMOVUPS Y4, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, (R10)(AX*1)
+	VMOVUPS 64(R15), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Y4, K1, Y4
+	VMOVUPS Y4, K1, 192(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS 64(R13), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 64(DI)
+	VMOVUPS 128(R13), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y4
+	VFMADD231PS Y22, Y0, Y4
+	VMOVUPS Y4, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Y4
+	VFMADD231PS Y22, Y1, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Y4
+	VFMADD231PS Y22, Y2, Y4
+	VMOVUPS Y4, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z19
+	VFMADD231PS Z22, Z10, Z19
+	VMOVUPS Z19, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z20
+	VFMADD231PS Z22, Z14, Z20
+	VMOVUPS Z20, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z21
+	VFMADD231PS Z22, Z18, Z21
+	VMOVUPS Z21, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Y4
+	VFMADD231PS Y22, Y3, Y4
+	VMOVUPS Y4, K1, 192(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -28743,8 +43133,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -28831,6 +43221,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -28980,6 +43372,8 @@ beta1:
 	VMOVUPS Y5, K1, 192(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z23
 	VFMADD231PS Z26, Z8, Z23
 	VMOVUPS Z23, (DI)
@@ -29041,6 +43435,185 @@ bias:
 	VFMADD231PS Y26, Y4, Y5
 	VMOVUPS Y5, K1, 192(DI)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VADDPS (R13), Z23, Z23
+	VMOVUPS Z23, (R10)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VADDPS 64(R13), Z24, Z24
+	VMOVUPS Z24, 64(R10)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VADDPS 128(R13), Z25, Z25
+	VMOVUPS Z25, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, K1, 192(DI)
+	VADDPS.Z 192(R13), Y5, K1, Y5
+	VMOVUPS Y5, K1, 192(R10)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*2)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Y5, K1, Y5
+	VMOVUPS Y5, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, (R10)(AX*1)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Y5, K1, Y5
+	VMOVUPS Y5, K1, 192(R10)(AX*1)
+	VMOVUPS (R15), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, (R10)(R11*4)
+	VMOVUPS 64(R15), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 128(R10)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*4)
+	VADDPS.Z 192(R13)(R11*4), Y5, K1, Y5
+	VMOVUPS Y5, K1, 192(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, (DI)
+	VMOVUPS 64(R13), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 64(DI)
+	VMOVUPS 128(R13), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y5
+	VFMADD231PS Y26, Y0, Y5
+	VMOVUPS Y5, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Y5
+	VFMADD231PS Y26, Y1, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Y5
+	VFMADD231PS Y26, Y2, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Y5
+	VFMADD231PS Y26, Y3, Y5
+	VMOVUPS Y5, K1, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z23
+	VFMADD231PS Z26, Z12, Z23
+	VMOVUPS Z23, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z17, Z24
+	VMOVUPS Z24, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z22, Z25
+	VMOVUPS Z25, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R13)(R11*4), K1, Y5
+	VFMADD231PS Y26, Y4, Y5
+	VMOVUPS Y5, K1, 192(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -29097,8 +43670,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x56_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x56_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -29194,6 +43767,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29371,6 +43946,8 @@ beta1:
 	VMOVUPS Y6, K1, 192(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z27
 	VFMADD231PS Z30, Z9, Z27
 	VMOVUPS Z27, (DI)
@@ -29443,6 +44020,217 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Y6
 	VFMADD231PS Y30, Y5, Y6
 	VMOVUPS Y6, K1, 192(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VADDPS (R13), Z27, Z27
+	VMOVUPS Z27, (R10)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VADDPS 64(R13), Z28, Z28
+	VMOVUPS Z28, 64(R10)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VADDPS 128(R13), Z29, Z29
+	VMOVUPS Z29, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, K1, 192(DI)
+	VADDPS.Z 192(R13), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*2)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(AX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)(AX*1)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, (R10)(R11*4)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z29, Z29
+	VMOVUPS Z29, 128(R10)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*4)
+	VADDPS.Z 192(R13)(R11*4), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)(R11*4)
+	VMOVUPS (R15), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, (R10)(BX*1)
+	VMOVUPS 64(R15), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z29, Z29
+	VMOVUPS Z29, 128(R10)(BX*1)
+	VMOVUPS.Z 192(R15), K1, Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, K1, 192(DI)(BX*1)
+	VADDPS.Z 192(R13)(BX*1), Y6, K1, Y6
+	VMOVUPS Y6, K1, 192(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, (DI)
+	VMOVUPS 64(R13), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 64(DI)
+	VMOVUPS 128(R13), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Y6
+	VFMADD231PS Y30, Y0, Y6
+	VMOVUPS Y6, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Y6
+	VFMADD231PS Y30, Y1, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Y6
+	VFMADD231PS Y30, Y2, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Y6
+	VFMADD231PS Y30, Y3, Y6
+	VMOVUPS Y6, K1, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R13)(R11*4), K1, Y6
+	VFMADD231PS Y30, Y4, Y6
+	VMOVUPS Y6, K1, 192(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z27
+	VFMADD231PS Z30, Z14, Z27
+	VMOVUPS Z27, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z28
+	VFMADD231PS Z30, Z20, Z28
+	VMOVUPS Z28, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z29
+	VFMADD231PS Z30, Z26, Z29
+	VMOVUPS Z29, 128(DI)(BX*1)
+	VMOVUPS.Z 192(R13)(BX*1), K1, Y6
+	VFMADD231PS Y30, Y5, Y6
+	VMOVUPS Y6, K1, 192(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -29508,8 +44296,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -29553,6 +44341,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29590,6 +44380,8 @@ beta1:
 	VMOVUPS Z9, 192(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z10, Z2, Z6
 	VMOVUPS Z6, (DI)
@@ -29602,6 +44394,57 @@ bias:
 	VMOVUPS 192(R15), Z9
 	VFMADD231PS Z10, Z5, Z9
 	VMOVUPS Z9, 192(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VADDPS 64(R13), Z7, Z7
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS 128(R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VADDPS 128(R13), Z8, Z8
+	VMOVUPS Z8, 128(R10)
+	VMOVUPS 192(R15), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 192(DI)
+	VADDPS 192(R13), Z9, Z9
+	VMOVUPS Z9, 192(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R13), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R13), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VMOVUPS 192(R13), Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, 192(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -29627,8 +44470,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -29681,6 +44524,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29746,6 +44591,8 @@ beta1:
 	VMOVUPS Z13, 192(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z10
 	VFMADD231PS Z14, Z2, Z10
 	VMOVUPS Z10, (DI)
@@ -29770,6 +44617,89 @@ bias:
 	VMOVUPS 192(R15), Z13
 	VFMADD231PS Z14, Z9, Z13
 	VMOVUPS Z13, 192(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS (R13), Z10, Z10
+	VMOVUPS Z10, (R10)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VADDPS 64(R13), Z11, Z11
+	VMOVUPS Z11, 64(R10)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VADDPS 128(R13), Z12, Z12
+	VMOVUPS Z12, 128(R10)
+	VMOVUPS 192(R15), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 192(DI)
+	VADDPS 192(R13), Z13, Z13
+	VMOVUPS Z13, 192(R10)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Z13, Z13
+	VMOVUPS Z13, 192(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R13), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS 128(R13), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VMOVUPS 192(R13), Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, 192(DI)
+	VMOVUPS (R13)(R11*1), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, 192(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -29803,8 +44733,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -29866,6 +44796,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -29959,6 +44891,8 @@ beta1:
 	VMOVUPS Z17, 192(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z18, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -29995,6 +44929,121 @@ bias:
 	VMOVUPS 192(R15), Z17
 	VFMADD231PS Z18, Z13, Z17
 	VMOVUPS Z17, 192(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VADDPS 64(R13), Z15, Z15
+	VMOVUPS Z15, 64(R10)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VADDPS 128(R13), Z16, Z16
+	VMOVUPS Z16, 128(R10)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 192(DI)
+	VADDPS 192(R13), Z17, Z17
+	VMOVUPS Z17, 192(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Z17, Z17
+	VMOVUPS Z17, 192(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Z17, Z17
+	VMOVUPS Z17, 192(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R13), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R13), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS 192(R13), Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, 192(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, 192(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -30036,8 +45085,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30108,6 +45157,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30229,6 +45280,8 @@ beta1:
 	VMOVUPS Z21, 192(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z22, Z2, Z18
 	VMOVUPS Z18, (DI)
@@ -30278,6 +45331,153 @@ bias:
 	VFMADD231PS Z22, Z17, Z21
 	VMOVUPS Z21, 192(DI)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VADDPS 128(R13), Z20, Z20
+	VMOVUPS Z20, 128(R10)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 192(DI)
+	VADDPS 192(R13), Z21, Z21
+	VMOVUPS Z21, 192(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Z21, Z21
+	VMOVUPS Z21, 192(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Z21, Z21
+	VMOVUPS Z21, 192(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Z21, Z21
+	VMOVUPS Z21, 192(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R13), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VMOVUPS 192(R13), Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, 192(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, 192(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30326,8 +45526,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30407,6 +45607,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30556,6 +45758,8 @@ beta1:
 	VMOVUPS Z25, 192(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z22
 	VFMADD231PS Z26, Z2, Z22
 	VMOVUPS Z22, (DI)
@@ -30617,6 +45821,185 @@ bias:
 	VFMADD231PS Z26, Z21, Z25
 	VMOVUPS Z25, 192(DI)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VADDPS 64(R13), Z23, Z23
+	VMOVUPS Z23, 64(R10)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VADDPS 128(R13), Z24, Z24
+	VMOVUPS Z24, 128(R10)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 192(DI)
+	VADDPS 192(R13), Z25, Z25
+	VMOVUPS Z25, 192(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Z25, Z25
+	VMOVUPS Z25, 192(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Z25, Z25
+	VMOVUPS Z25, 192(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Z25, Z25
+	VMOVUPS Z25, 192(R10)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*4)
+	VMOVUPS 192(R15), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 192(DI)(R11*4)
+	VADDPS 192(R13)(R11*4), Z25, Z25
+	VMOVUPS Z25, 192(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R13), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS 128(R13), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VMOVUPS 192(R13), Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, 192(DI)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VMOVUPS 192(R13)(R11*4), Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, 192(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -30673,8 +46056,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x64(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x64(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -30763,6 +46146,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -30940,6 +46325,8 @@ beta1:
 	VMOVUPS Z29, 192(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z30, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -31012,6 +46399,217 @@ bias:
 	VMOVUPS 192(R15), Z29
 	VFMADD231PS Z30, Z25, Z29
 	VMOVUPS Z29, 192(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VADDPS 128(R13), Z28, Z28
+	VMOVUPS Z28, 128(R10)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, 192(DI)
+	VADDPS 192(R13), Z29, Z29
+	VMOVUPS Z29, 192(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*1)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 192(DI)(R11*1)
+	VADDPS 192(R13)(R11*1), Z29, Z29
+	VMOVUPS Z29, 192(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*2)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 192(DI)(R11*2)
+	VADDPS 192(R13)(R11*2), Z29, Z29
+	VMOVUPS Z29, 192(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(AX*1)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 192(DI)(AX*1)
+	VADDPS 192(R13)(AX*1), Z29, Z29
+	VMOVUPS Z29, 192(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*4)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 192(DI)(R11*4)
+	VADDPS 192(R13)(R11*4), Z29, Z29
+	VMOVUPS Z29, 192(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(BX*1)
+	VMOVUPS 192(R15), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 192(DI)(BX*1)
+	VADDPS 192(R13)(BX*1), Z29, Z29
+	VMOVUPS Z29, 192(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R13), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS 192(R13), Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, 192(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS 192(R13)(R11*1), Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS 192(R13)(R11*2), Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS 192(R13)(AX*1), Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS 192(R13)(R11*4), Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, 192(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VMOVUPS 192(R13)(BX*1), Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, 192(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -31077,8 +46675,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_1x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_1x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -31129,6 +46727,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31166,6 +46766,8 @@ beta1:
 	VMOVUPS Z9, K1, 192(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z6
 	VFMADD231PS Z10, Z2, Z6
 	VMOVUPS Z6, (DI)
@@ -31178,6 +46780,57 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Z9
 	VFMADD231PS Z10, Z5, Z9
 	VMOVUPS Z9, K1, 192(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS (R13), Z6, Z6
+	VMOVUPS Z6, (R10)
+	VMOVUPS 64(R15), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VADDPS 64(R13), Z7, Z7
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS 128(R15), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VADDPS 128(R13), Z8, Z8
+	VMOVUPS Z8, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 192(DI)
+	VADDPS.Z 192(R13), Z9, K1, Z9
+	VMOVUPS Z9, K1, 192(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z6
+	VFMADD231PS Z10, Z2, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(R13), Z7
+	VFMADD231PS Z10, Z3, Z7
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS 128(R13), Z8
+	VFMADD231PS Z10, Z4, Z8
+	VMOVUPS Z8, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z9
+	VFMADD231PS Z10, Z5, Z9
+	VMOVUPS Z9, K1, 192(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -31203,8 +46856,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_2x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_2x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -31264,6 +46917,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31329,6 +46984,8 @@ beta1:
 	VMOVUPS Z13, K1, 192(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z10
 	VFMADD231PS Z14, Z2, Z10
 	VMOVUPS Z10, (DI)
@@ -31353,6 +47010,89 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Z13
 	VFMADD231PS Z14, Z9, Z13
 	VMOVUPS Z13, K1, 192(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS (R13), Z10, Z10
+	VMOVUPS Z10, (R10)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VADDPS 64(R13), Z11, Z11
+	VMOVUPS Z11, 64(R10)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VADDPS 128(R13), Z12, Z12
+	VMOVUPS Z12, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 192(DI)
+	VADDPS.Z 192(R13), Z13, K1, Z13
+	VMOVUPS Z13, K1, 192(R10)
+	VMOVUPS (R15), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z10, Z10
+	VMOVUPS Z10, (R10)(R11*1)
+	VMOVUPS 64(R15), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z11, Z11
+	VMOVUPS Z11, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z12, Z12
+	VMOVUPS Z12, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Z13, K1, Z13
+	VMOVUPS Z13, K1, 192(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z10
+	VFMADD231PS Z14, Z2, Z10
+	VMOVUPS Z10, (DI)
+	VMOVUPS 64(R13), Z11
+	VFMADD231PS Z14, Z4, Z11
+	VMOVUPS Z11, 64(DI)
+	VMOVUPS 128(R13), Z12
+	VFMADD231PS Z14, Z6, Z12
+	VMOVUPS Z12, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z13
+	VFMADD231PS Z14, Z8, Z13
+	VMOVUPS Z13, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z10
+	VFMADD231PS Z14, Z3, Z10
+	VMOVUPS Z10, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z11
+	VFMADD231PS Z14, Z5, Z11
+	VMOVUPS Z11, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z12
+	VFMADD231PS Z14, Z7, Z12
+	VMOVUPS Z12, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Z13
+	VFMADD231PS Z14, Z9, Z13
+	VMOVUPS Z13, K1, 192(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -31386,8 +47126,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_3x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_3x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -31456,6 +47196,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31549,6 +47291,8 @@ beta1:
 	VMOVUPS Z17, K1, 192(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z14
 	VFMADD231PS Z18, Z2, Z14
 	VMOVUPS Z14, (DI)
@@ -31585,6 +47329,121 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Z17
 	VFMADD231PS Z18, Z13, Z17
 	VMOVUPS Z17, K1, 192(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS (R13), Z14, Z14
+	VMOVUPS Z14, (R10)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VADDPS 64(R13), Z15, Z15
+	VMOVUPS Z15, 64(R10)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VADDPS 128(R13), Z16, Z16
+	VMOVUPS Z16, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 192(DI)
+	VADDPS.Z 192(R13), Z17, K1, Z17
+	VMOVUPS Z17, K1, 192(R10)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*1)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Z17, K1, Z17
+	VMOVUPS Z17, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z14, Z14
+	VMOVUPS Z14, (R10)(R11*2)
+	VMOVUPS 64(R15), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z15, Z15
+	VMOVUPS Z15, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z16, Z16
+	VMOVUPS Z16, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Z17, K1, Z17
+	VMOVUPS Z17, K1, 192(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z14
+	VFMADD231PS Z18, Z2, Z14
+	VMOVUPS Z14, (DI)
+	VMOVUPS 64(R13), Z15
+	VFMADD231PS Z18, Z5, Z15
+	VMOVUPS Z15, 64(DI)
+	VMOVUPS 128(R13), Z16
+	VFMADD231PS Z18, Z8, Z16
+	VMOVUPS Z16, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z17
+	VFMADD231PS Z18, Z11, Z17
+	VMOVUPS Z17, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z14
+	VFMADD231PS Z18, Z3, Z14
+	VMOVUPS Z14, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z15
+	VFMADD231PS Z18, Z6, Z15
+	VMOVUPS Z15, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z16
+	VFMADD231PS Z18, Z9, Z16
+	VMOVUPS Z16, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Z17
+	VFMADD231PS Z18, Z12, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z14
+	VFMADD231PS Z18, Z4, Z14
+	VMOVUPS Z14, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z15
+	VFMADD231PS Z18, Z7, Z15
+	VMOVUPS Z15, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z16
+	VFMADD231PS Z18, Z10, Z16
+	VMOVUPS Z16, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Z17
+	VFMADD231PS Z18, Z13, Z17
+	VMOVUPS Z17, K1, 192(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -31626,8 +47485,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_4x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_4x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -31705,6 +47564,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -31826,6 +47687,8 @@ beta1:
 	VMOVUPS Z21, K1, 192(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z18
 	VFMADD231PS Z22, Z2, Z18
 	VMOVUPS Z18, (DI)
@@ -31875,6 +47738,153 @@ bias:
 	VFMADD231PS Z22, Z17, Z21
 	VMOVUPS Z21, K1, 192(DI)(AX*1)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS (R13), Z18, Z18
+	VMOVUPS Z18, (R10)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VADDPS 64(R13), Z19, Z19
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VADDPS 128(R13), Z20, Z20
+	VMOVUPS Z20, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 192(DI)
+	VADDPS.Z 192(R13), Z21, K1, Z21
+	VMOVUPS Z21, K1, 192(R10)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z20, Z20
+	VMOVUPS Z20, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z18, Z18
+	VMOVUPS Z18, (R10)(R11*2)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z19, Z19
+	VMOVUPS Z19, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z20, Z20
+	VMOVUPS Z20, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Z21, K1, Z21
+	VMOVUPS Z21, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z18, Z18
+	VMOVUPS Z18, (R10)(AX*1)
+	VMOVUPS 64(R15), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z19, Z19
+	VMOVUPS Z19, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z20, Z20
+	VMOVUPS Z20, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Z21, K1, Z21
+	VMOVUPS Z21, K1, 192(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z18
+	VFMADD231PS Z22, Z2, Z18
+	VMOVUPS Z18, (DI)
+	VMOVUPS 64(R13), Z19
+	VFMADD231PS Z22, Z6, Z19
+	VMOVUPS Z19, 64(DI)
+	VMOVUPS 128(R13), Z20
+	VFMADD231PS Z22, Z10, Z20
+	VMOVUPS Z20, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z21
+	VFMADD231PS Z22, Z14, Z21
+	VMOVUPS Z21, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z18
+	VFMADD231PS Z22, Z3, Z18
+	VMOVUPS Z18, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z19
+	VFMADD231PS Z22, Z7, Z19
+	VMOVUPS Z19, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z20
+	VFMADD231PS Z22, Z11, Z20
+	VMOVUPS Z20, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Z21
+	VFMADD231PS Z22, Z15, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z18
+	VFMADD231PS Z22, Z4, Z18
+	VMOVUPS Z18, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z19
+	VFMADD231PS Z22, Z8, Z19
+	VMOVUPS Z19, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z20
+	VFMADD231PS Z22, Z12, Z20
+	VMOVUPS Z20, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Z21
+	VFMADD231PS Z22, Z16, Z21
+	VMOVUPS Z21, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z18
+	VFMADD231PS Z22, Z5, Z18
+	VMOVUPS Z18, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z19
+	VFMADD231PS Z22, Z9, Z19
+	VMOVUPS Z19, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z20
+	VFMADD231PS Z22, Z13, Z20
+	VMOVUPS Z20, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Z21
+	VFMADD231PS Z22, Z17, Z21
+	VMOVUPS Z21, K1, 192(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -31923,8 +47933,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_5x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_5x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -32011,6 +48021,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -32160,6 +48172,8 @@ beta1:
 	VMOVUPS Z25, K1, 192(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z22
 	VFMADD231PS Z26, Z2, Z22
 	VMOVUPS Z22, (DI)
@@ -32221,6 +48235,185 @@ bias:
 	VFMADD231PS Z26, Z21, Z25
 	VMOVUPS Z25, K1, 192(DI)(R11*4)
 	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS (R13), Z22, Z22
+	VMOVUPS Z22, (R10)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VADDPS 64(R13), Z23, Z23
+	VMOVUPS Z23, 64(R10)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VADDPS 128(R13), Z24, Z24
+	VMOVUPS Z24, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 192(DI)
+	VADDPS.Z 192(R13), Z25, K1, Z25
+	VMOVUPS Z25, K1, 192(R10)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*2)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Z25, K1, Z25
+	VMOVUPS Z25, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z22, Z22
+	VMOVUPS Z22, (R10)(AX*1)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z23, Z23
+	VMOVUPS Z23, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z24, Z24
+	VMOVUPS Z24, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Z25, K1, Z25
+	VMOVUPS Z25, K1, 192(R10)(AX*1)
+	VMOVUPS (R15), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z22, Z22
+	VMOVUPS Z22, (R10)(R11*4)
+	VMOVUPS 64(R15), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z23, Z23
+	VMOVUPS Z23, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z24, Z24
+	VMOVUPS Z24, 128(R10)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*4)
+	VADDPS.Z 192(R13)(R11*4), Z25, K1, Z25
+	VMOVUPS Z25, K1, 192(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z22
+	VFMADD231PS Z26, Z2, Z22
+	VMOVUPS Z22, (DI)
+	VMOVUPS 64(R13), Z23
+	VFMADD231PS Z26, Z7, Z23
+	VMOVUPS Z23, 64(DI)
+	VMOVUPS 128(R13), Z24
+	VFMADD231PS Z26, Z12, Z24
+	VMOVUPS Z24, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z25
+	VFMADD231PS Z26, Z17, Z25
+	VMOVUPS Z25, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z22
+	VFMADD231PS Z26, Z3, Z22
+	VMOVUPS Z22, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z23
+	VFMADD231PS Z26, Z8, Z23
+	VMOVUPS Z23, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z24
+	VFMADD231PS Z26, Z13, Z24
+	VMOVUPS Z24, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Z25
+	VFMADD231PS Z26, Z18, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z22
+	VFMADD231PS Z26, Z4, Z22
+	VMOVUPS Z22, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z23
+	VFMADD231PS Z26, Z9, Z23
+	VMOVUPS Z23, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z24
+	VFMADD231PS Z26, Z14, Z24
+	VMOVUPS Z24, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Z25
+	VFMADD231PS Z26, Z19, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z22
+	VFMADD231PS Z26, Z5, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z23
+	VFMADD231PS Z26, Z10, Z23
+	VMOVUPS Z23, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z24
+	VFMADD231PS Z26, Z15, Z24
+	VMOVUPS Z24, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Z25
+	VFMADD231PS Z26, Z20, Z25
+	VMOVUPS Z25, K1, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z22
+	VFMADD231PS Z26, Z6, Z22
+	VMOVUPS Z22, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z23
+	VFMADD231PS Z26, Z11, Z23
+	VMOVUPS Z23, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z24
+	VFMADD231PS Z26, Z16, Z24
+	VMOVUPS Z24, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R13)(R11*4), K1, Z25
+	VFMADD231PS Z26, Z21, Z25
+	VMOVUPS Z25, K1, 192(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
 	JEQ store
@@ -32277,8 +48470,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX512_6x64_tail(SB), NOSPLIT, $0-96
+// func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX512_6x64_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $48, CX
 	MOVL $0xffff, AX
@@ -32374,6 +48567,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -32551,6 +48746,8 @@ beta1:
 	VMOVUPS Z29, K1, 192(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Z26
 	VFMADD231PS Z30, Z2, Z26
 	VMOVUPS Z26, (DI)
@@ -32623,6 +48820,217 @@ bias:
 	VMOVUPS.Z 192(R15), K1, Z29
 	VFMADD231PS Z30, Z25, Z29
 	VMOVUPS Z29, K1, 192(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VADDPS (R13), Z26, Z26
+	VMOVUPS Z26, (R10)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VADDPS 64(R13), Z27, Z27
+	VMOVUPS Z27, 64(R10)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VADDPS 128(R13), Z28, Z28
+	VMOVUPS Z28, 128(R10)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, K1, 192(DI)
+	VADDPS.Z 192(R13), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VADDPS (R13)(R11*1), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VADDPS 64(R13)(R11*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VADDPS 128(R13)(R11*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*1)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*1)
+	VADDPS.Z 192(R13)(R11*1), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)(R11*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VADDPS (R13)(R11*2), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*2)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VADDPS 64(R13)(R11*2), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*2)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VADDPS 128(R13)(R11*2), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*2)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*2)
+	VADDPS.Z 192(R13)(R11*2), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)(R11*2)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VADDPS (R13)(AX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(AX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VADDPS 64(R13)(AX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(AX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VADDPS 128(R13)(AX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(AX*1)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, K1, 192(DI)(AX*1)
+	VADDPS.Z 192(R13)(AX*1), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)(AX*1)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VADDPS (R13)(R11*4), Z26, Z26
+	VMOVUPS Z26, (R10)(R11*4)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VADDPS 64(R13)(R11*4), Z27, Z27
+	VMOVUPS Z27, 64(R10)(R11*4)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VADDPS 128(R13)(R11*4), Z28, Z28
+	VMOVUPS Z28, 128(R10)(R11*4)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*4)
+	VADDPS.Z 192(R13)(R11*4), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)(R11*4)
+	VMOVUPS (R15), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VADDPS (R13)(BX*1), Z26, Z26
+	VMOVUPS Z26, (R10)(BX*1)
+	VMOVUPS 64(R15), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VADDPS 64(R13)(BX*1), Z27, Z27
+	VMOVUPS Z27, 64(R10)(BX*1)
+	VMOVUPS 128(R15), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VADDPS 128(R13)(BX*1), Z28, Z28
+	VMOVUPS Z28, 128(R10)(BX*1)
+	VMOVUPS.Z 192(R15), K1, Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, K1, 192(DI)(BX*1)
+	VADDPS.Z 192(R13)(BX*1), Z29, K1, Z29
+	VMOVUPS Z29, K1, 192(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Z26
+	VFMADD231PS Z30, Z2, Z26
+	VMOVUPS Z26, (DI)
+	VMOVUPS 64(R13), Z27
+	VFMADD231PS Z30, Z8, Z27
+	VMOVUPS Z27, 64(DI)
+	VMOVUPS 128(R13), Z28
+	VFMADD231PS Z30, Z14, Z28
+	VMOVUPS Z28, 128(DI)
+	VMOVUPS.Z 192(R13), K1, Z29
+	VFMADD231PS Z30, Z20, Z29
+	VMOVUPS Z29, K1, 192(DI)
+	VMOVUPS (R13)(R11*1), Z26
+	VFMADD231PS Z30, Z3, Z26
+	VMOVUPS Z26, (DI)(R11*1)
+	VMOVUPS 64(R13)(R11*1), Z27
+	VFMADD231PS Z30, Z9, Z27
+	VMOVUPS Z27, 64(DI)(R11*1)
+	VMOVUPS 128(R13)(R11*1), Z28
+	VFMADD231PS Z30, Z15, Z28
+	VMOVUPS Z28, 128(DI)(R11*1)
+	VMOVUPS.Z 192(R13)(R11*1), K1, Z29
+	VFMADD231PS Z30, Z21, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Z26
+	VFMADD231PS Z30, Z4, Z26
+	VMOVUPS Z26, (DI)(R11*2)
+	VMOVUPS 64(R13)(R11*2), Z27
+	VFMADD231PS Z30, Z10, Z27
+	VMOVUPS Z27, 64(DI)(R11*2)
+	VMOVUPS 128(R13)(R11*2), Z28
+	VFMADD231PS Z30, Z16, Z28
+	VMOVUPS Z28, 128(DI)(R11*2)
+	VMOVUPS.Z 192(R13)(R11*2), K1, Z29
+	VFMADD231PS Z30, Z22, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Z26
+	VFMADD231PS Z30, Z5, Z26
+	VMOVUPS Z26, (DI)(AX*1)
+	VMOVUPS 64(R13)(AX*1), Z27
+	VFMADD231PS Z30, Z11, Z27
+	VMOVUPS Z27, 64(DI)(AX*1)
+	VMOVUPS 128(R13)(AX*1), Z28
+	VFMADD231PS Z30, Z17, Z28
+	VMOVUPS Z28, 128(DI)(AX*1)
+	VMOVUPS.Z 192(R13)(AX*1), K1, Z29
+	VFMADD231PS Z30, Z23, Z29
+	VMOVUPS Z29, K1, 192(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Z26
+	VFMADD231PS Z30, Z6, Z26
+	VMOVUPS Z26, (DI)(R11*4)
+	VMOVUPS 64(R13)(R11*4), Z27
+	VFMADD231PS Z30, Z12, Z27
+	VMOVUPS Z27, 64(DI)(R11*4)
+	VMOVUPS 128(R13)(R11*4), Z28
+	VFMADD231PS Z30, Z18, Z28
+	VMOVUPS Z28, 128(DI)(R11*4)
+	VMOVUPS.Z 192(R13)(R11*4), K1, Z29
+	VFMADD231PS Z30, Z24, Z29
+	VMOVUPS Z29, K1, 192(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Z26
+	VFMADD231PS Z30, Z7, Z26
+	VMOVUPS Z26, (DI)(BX*1)
+	VMOVUPS 64(R13)(BX*1), Z27
+	VFMADD231PS Z30, Z13, Z27
+	VMOVUPS Z27, 64(DI)(BX*1)
+	VMOVUPS 128(R13)(BX*1), Z28
+	VFMADD231PS Z30, Z19, Z28
+	VMOVUPS Z28, 128(DI)(BX*1)
+	VMOVUPS.Z 192(R13)(BX*1), K1, Z29
+	VFMADD231PS Z30, Z25, Z29
+	VMOVUPS Z29, K1, 192(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -32688,8 +49096,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_1x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_1x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -32723,6 +49131,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -32740,9 +49150,39 @@ beta1:
 	VMOVUPS Y3, (DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y3
 	VFMADD231PS Y1, Y0, Y3
 	VMOVUPS Y3, (DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMOVUPS Y3, (DI)
+	VMOVUPS (R13), Y2
+	VADDPS Y2, Y3, Y3
+	VMOVUPS Y3, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMOVUPS Y3, (DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -32762,8 +49202,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_2x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_2x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -32800,6 +49240,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -32824,12 +49266,51 @@ beta1:
 	VMOVUPS Y4, (DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y2, Y0, Y4
 	VMOVUPS Y4, (DI)
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y2, Y1, Y4
 	VMOVUPS Y4, (DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R13), Y3
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y3
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R13)(R11*1), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, (DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -32851,8 +49332,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_3x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_3x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -32892,6 +49373,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -32923,6 +49406,8 @@ beta1:
 	VMOVUPS Y5, (DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y5
 	VFMADD231PS Y3, Y0, Y5
 	VMOVUPS Y5, (DI)
@@ -32932,6 +49417,52 @@ bias:
 	VMOVUPS (R15), Y5
 	VFMADD231PS Y3, Y2, Y5
 	VMOVUPS Y5, (DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VMOVUPS (R13), Y4
+	VADDPS Y4, Y5, Y5
+	VMOVUPS Y5, (R10)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y4
+	VADDPS Y4, Y5, Y5
+	VMOVUPS Y5, (R10)(R11*1)
+	VMOVUPS (R15), Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y4
+	VADDPS Y4, Y5, Y5
+	VMOVUPS Y5, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMOVUPS Y5, (DI)
+	VMOVUPS (R13)(R11*1), Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMOVUPS Y5, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMOVUPS Y5, (DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -32955,8 +49486,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_4x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_4x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -32999,6 +49530,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33037,6 +49570,8 @@ beta1:
 	VMOVUPS Y6, (DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y4, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -33049,6 +49584,61 @@ bias:
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y4, Y3, Y6
 	VMOVUPS Y6, (DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R13), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)(R11*2)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, (DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33074,8 +49664,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_5x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_5x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33121,6 +49711,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33166,6 +49758,8 @@ beta1:
 	VMOVUPS Y7, (DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y7
 	VFMADD231PS Y5, Y0, Y7
 	VMOVUPS Y7, (DI)
@@ -33181,6 +49775,70 @@ bias:
 	VMOVUPS (R15), Y7
 	VFMADD231PS Y5, Y4, Y7
 	VMOVUPS Y7, (DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VMOVUPS (R13), Y6
+	VADDPS Y6, Y7, Y7
+	VMOVUPS Y7, (R10)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y6
+	VADDPS Y6, Y7, Y7
+	VMOVUPS Y7, (R10)(R11*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y6
+	VADDPS Y6, Y7, Y7
+	VMOVUPS Y7, (R10)(R11*2)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y6
+	VADDPS Y6, Y7, Y7
+	VMOVUPS Y7, (R10)(AX*1)
+	VMOVUPS (R15), Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y6
+	VADDPS Y6, Y7, Y7
+	VMOVUPS Y7, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMOVUPS Y7, (DI)
+	VMOVUPS (R13)(R11*1), Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMOVUPS Y7, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMOVUPS Y7, (DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33208,8 +49866,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_6x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_6x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33258,6 +49916,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33310,6 +49970,8 @@ beta1:
 	VMOVUPS Y8, (DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y6, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -33328,6 +49990,79 @@ bias:
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y6, Y5, Y8
 	VMOVUPS Y8, (DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R13), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(AX*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*4)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, (DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33357,8 +50092,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_7x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_7x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33413,6 +50148,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33472,6 +50209,8 @@ beta1:
 	VMOVUPS Y9, (CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y9
 	VFMADD231PS Y7, Y0, Y9
 	VMOVUPS Y9, (DI)
@@ -33493,6 +50232,91 @@ bias:
 	VMOVUPS (R15), Y9
 	VFMADD231PS Y7, Y6, Y9
 	VMOVUPS Y9, (CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VMOVUPS (R13), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)(R11*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)(R11*2)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)(AX*1)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)(R11*4)
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMOVUPS Y9, (CX)
+	VMOVUPS (R13), Y8
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMOVUPS Y9, (DI)
+	VMOVUPS (R13)(R11*1), Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMOVUPS Y9, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMOVUPS Y9, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMOVUPS Y9, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMOVUPS Y9, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMOVUPS Y9, (CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33524,8 +50348,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_8x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_8x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33583,6 +50407,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33649,6 +50475,8 @@ beta1:
 	VMOVUPS Y10, (CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y8, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -33673,6 +50501,100 @@ bias:
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y8, Y7, Y10
 	VMOVUPS Y10, (CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R13), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*4)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VMOVUPS (R13), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	VMOVUPS (R13)(R11*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, (CX)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, (CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33706,8 +50628,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_9x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_9x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33768,6 +50690,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -33841,6 +50765,8 @@ beta1:
 	VMOVUPS Y11, (CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y11
 	VFMADD231PS Y9, Y0, Y11
 	VMOVUPS Y11, (DI)
@@ -33868,6 +50794,109 @@ bias:
 	VMOVUPS (R15), Y11
 	VFMADD231PS Y9, Y8, Y11
 	VMOVUPS Y11, (CX)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VMOVUPS (R13), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(R11*2)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(AX*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(R11*4)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VMOVUPS (R13), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VMOVUPS (R13)(R11*1), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(R11*1)
+	VMOVUPS (R15), Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	VMOVUPS (R13)(R11*2), Y10
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMOVUPS Y11, (DI)
+	VMOVUPS (R13)(R11*1), Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMOVUPS Y11, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMOVUPS Y11, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMOVUPS Y11, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMOVUPS Y11, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMOVUPS Y11, (CX)
+	VMOVUPS (R13)(R11*1), Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMOVUPS Y11, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMOVUPS Y11, (CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -33903,8 +50932,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_10x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_10x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -33968,6 +50997,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34048,6 +51079,8 @@ beta1:
 	VMOVUPS Y12, (CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y10, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -34078,6 +51111,118 @@ bias:
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y10, Y9, Y12
 	VMOVUPS Y12, (CX)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R13), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VMOVUPS (R13), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VMOVUPS (R13)(R11*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VMOVUPS (R13)(R11*2), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	VMOVUPS (R13)(AX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, (CX)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, (CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34115,8 +51260,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_11x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_11x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -34183,6 +51328,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34270,6 +51417,8 @@ beta1:
 	VMOVUPS Y13, (CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y13
 	VFMADD231PS Y11, Y0, Y13
 	VMOVUPS Y13, (DI)
@@ -34303,6 +51452,127 @@ bias:
 	VMOVUPS (R15), Y13
 	VFMADD231PS Y11, Y10, Y13
 	VMOVUPS Y13, (CX)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMOVUPS Y13, (DI)
+	VMOVUPS (R13), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMOVUPS Y13, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMOVUPS Y13, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*2)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMOVUPS Y13, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(AX*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMOVUPS Y13, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*4)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMOVUPS Y13, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMOVUPS Y13, (CX)
+	VMOVUPS (R13), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMOVUPS Y13, (CX)(R11*1)
+	VMOVUPS (R13)(R11*1), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMOVUPS Y13, (CX)(R11*2)
+	VMOVUPS (R13)(R11*2), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*2)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMOVUPS Y13, (CX)(AX*1)
+	VMOVUPS (R13)(AX*1), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(AX*1)
+	VMOVUPS (R15), Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMOVUPS Y13, (CX)(R11*4)
+	VMOVUPS (R13)(R11*4), Y12
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMOVUPS Y13, (DI)
+	VMOVUPS (R13)(R11*1), Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMOVUPS Y13, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMOVUPS Y13, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMOVUPS Y13, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMOVUPS Y13, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMOVUPS Y13, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMOVUPS Y13, (CX)
+	VMOVUPS (R13)(R11*1), Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMOVUPS Y13, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMOVUPS Y13, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMOVUPS Y13, (CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMOVUPS Y13, (CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34342,8 +51612,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_12x8(SB), NOSPLIT, $0-96
+// func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_12x8(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -34413,6 +51683,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34507,6 +51779,8 @@ beta1:
 	VMOVUPS Y14, (CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y14
 	VFMADD231PS Y12, Y0, Y14
 	VMOVUPS Y14, (DI)
@@ -34543,6 +51817,136 @@ bias:
 	VMOVUPS (R15), Y14
 	VFMADD231PS Y12, Y11, Y14
 	VMOVUPS Y14, (CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS (R13), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, (CX)
+	VMOVUPS (R13), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, (CX)(R11*1)
+	VMOVUPS (R13)(R11*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, (CX)(R11*2)
+	VMOVUPS (R13)(R11*2), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, (CX)(AX*1)
+	VMOVUPS (R13)(AX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, (CX)(R11*4)
+	VMOVUPS (R13)(R11*4), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, (CX)(BX*1)
+	VMOVUPS (R13)(BX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS (R13)(R11*1), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMOVUPS (R13), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, (CX)
+	VMOVUPS (R13)(R11*1), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, (CX)(R11*1)
+	VMOVUPS (R13)(R11*2), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, (CX)(R11*2)
+	VMOVUPS (R13)(AX*1), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, (CX)(AX*1)
+	VMOVUPS (R13)(R11*4), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, (CX)(R11*4)
+	VMOVUPS (R13)(BX*1), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, (CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34584,8 +51988,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_1x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_1x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -34624,6 +52028,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34641,9 +52047,39 @@ beta1:
 	VMASKMOVPS Y3, Y15, (DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y3
 	VFMADD231PS Y1, Y0, Y3
 	VMASKMOVPS Y3, Y15, (DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMASKMOVPS Y3, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y2
+	VADDPS Y2, Y3, Y3
+	VMASKMOVPS Y3, Y15, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMASKMOVPS Y3, Y15, (DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34663,8 +52099,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_2x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_2x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -34706,6 +52142,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34730,12 +52168,51 @@ beta1:
 	VMASKMOVPS Y4, Y15, (DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y4
 	VFMADD231PS Y2, Y0, Y4
 	VMASKMOVPS Y4, Y15, (DI)
 	VMASKMOVPS (R15), Y15, Y4
 	VFMADD231PS Y2, Y1, Y4
 	VMASKMOVPS Y4, Y15, (DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMASKMOVPS Y4, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y3
+	VADDPS Y3, Y4, Y4
+	VMASKMOVPS Y4, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y3
+	VADDPS Y3, Y4, Y4
+	VMASKMOVPS Y4, Y15, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMASKMOVPS Y4, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, (DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34757,8 +52234,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_3x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_3x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -34803,6 +52280,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34834,6 +52313,8 @@ beta1:
 	VMASKMOVPS Y5, Y15, (DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y5
 	VFMADD231PS Y3, Y0, Y5
 	VMASKMOVPS Y5, Y15, (DI)
@@ -34843,6 +52324,52 @@ bias:
 	VMASKMOVPS (R15), Y15, Y5
 	VFMADD231PS Y3, Y2, Y5
 	VMASKMOVPS Y5, Y15, (DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMASKMOVPS Y5, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y4
+	VADDPS Y4, Y5, Y5
+	VMASKMOVPS Y5, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y4
+	VADDPS Y4, Y5, Y5
+	VMASKMOVPS Y5, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y4
+	VADDPS Y4, Y5, Y5
+	VMASKMOVPS Y5, Y15, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y5
+	VFMADD231PS Y3, Y0, Y5
+	VMASKMOVPS Y5, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y5
+	VFMADD231PS Y3, Y1, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMASKMOVPS Y5, Y15, (DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34866,8 +52393,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_4x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_4x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -34915,6 +52442,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -34953,6 +52482,8 @@ beta1:
 	VMASKMOVPS Y6, Y15, (DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y6
 	VFMADD231PS Y4, Y0, Y6
 	VMASKMOVPS Y6, Y15, (DI)
@@ -34965,6 +52496,61 @@ bias:
 	VMASKMOVPS (R15), Y15, Y6
 	VFMADD231PS Y4, Y3, Y6
 	VMASKMOVPS Y6, Y15, (DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMASKMOVPS Y6, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMASKMOVPS Y6, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, (DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -34990,8 +52576,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_5x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_5x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35042,6 +52628,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35087,6 +52675,8 @@ beta1:
 	VMASKMOVPS Y7, Y15, (DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y7
 	VFMADD231PS Y5, Y0, Y7
 	VMASKMOVPS Y7, Y15, (DI)
@@ -35102,6 +52692,70 @@ bias:
 	VMASKMOVPS (R15), Y15, Y7
 	VFMADD231PS Y5, Y4, Y7
 	VMASKMOVPS Y7, Y15, (DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMASKMOVPS Y7, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y6
+	VADDPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y6
+	VADDPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y6
+	VADDPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMASKMOVPS Y7, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y6
+	VADDPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y6
+	VADDPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y7
+	VFMADD231PS Y5, Y0, Y7
+	VMASKMOVPS Y7, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y7
+	VFMADD231PS Y5, Y1, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y7
+	VFMADD231PS Y5, Y2, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y7
+	VFMADD231PS Y5, Y3, Y7
+	VMASKMOVPS Y7, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y7
+	VFMADD231PS Y5, Y4, Y7
+	VMASKMOVPS Y7, Y15, (DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -35129,8 +52783,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_6x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_6x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35184,6 +52838,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35236,6 +52892,8 @@ beta1:
 	VMASKMOVPS Y8, Y15, (DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y8
 	VFMADD231PS Y6, Y0, Y8
 	VMASKMOVPS Y8, Y15, (DI)
@@ -35254,6 +52912,79 @@ bias:
 	VMASKMOVPS (R15), Y15, Y8
 	VFMADD231PS Y6, Y5, Y8
 	VMASKMOVPS Y8, Y15, (DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMASKMOVPS Y8, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMASKMOVPS Y8, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, (DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -35283,8 +53014,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_7x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_7x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35344,6 +53075,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35403,6 +53136,8 @@ beta1:
 	VMASKMOVPS Y9, Y15, (CX)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y9
 	VFMADD231PS Y7, Y0, Y9
 	VMASKMOVPS Y9, Y15, (DI)
@@ -35424,6 +53159,91 @@ bias:
 	VMASKMOVPS (R15), Y15, Y9
 	VFMADD231PS Y7, Y6, Y9
 	VMASKMOVPS Y9, Y15, (CX)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMASKMOVPS Y9, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMASKMOVPS Y9, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMASKMOVPS Y9, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMASKMOVPS Y9, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y8
+	VADDPS Y8, Y9, Y9
+	VMASKMOVPS Y9, Y15, (R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y9
+	VFMADD231PS Y7, Y0, Y9
+	VMASKMOVPS Y9, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y9
+	VFMADD231PS Y7, Y1, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y9
+	VFMADD231PS Y7, Y2, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y9
+	VFMADD231PS Y7, Y3, Y9
+	VMASKMOVPS Y9, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMASKMOVPS Y9, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y9
+	VFMADD231PS Y7, Y5, Y9
+	VMASKMOVPS Y9, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y9
+	VFMADD231PS Y7, Y6, Y9
+	VMASKMOVPS Y9, Y15, (CX)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -35455,8 +53275,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_8x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_8x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35519,6 +53339,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35585,6 +53407,8 @@ beta1:
 	VMASKMOVPS Y10, Y15, (CX)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y10
 	VFMADD231PS Y8, Y0, Y10
 	VMASKMOVPS Y10, Y15, (DI)
@@ -35609,6 +53433,100 @@ bias:
 	VMASKMOVPS (R15), Y15, Y10
 	VFMADD231PS Y8, Y7, Y10
 	VMASKMOVPS Y10, Y15, (CX)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMASKMOVPS Y10, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMASKMOVPS Y10, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, (R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMASKMOVPS Y10, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMASKMOVPS Y10, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, (CX)
+	VMASKMOVPS (R13)(R11*1), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, (CX)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -35642,8 +53560,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_9x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_9x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35709,6 +53627,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35782,6 +53702,8 @@ beta1:
 	VMASKMOVPS Y11, Y15, (CX)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y11
 	VFMADD231PS Y9, Y0, Y11
 	VMASKMOVPS Y11, Y15, (DI)
@@ -35809,6 +53731,109 @@ bias:
 	VMASKMOVPS (R15), Y15, Y11
 	VFMADD231PS Y9, Y8, Y11
 	VMASKMOVPS Y11, Y15, (CX)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMASKMOVPS Y11, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMASKMOVPS Y11, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMASKMOVPS Y11, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMASKMOVPS Y11, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y10
+	VADDPS Y10, Y11, Y11
+	VMASKMOVPS Y11, Y15, (R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y11
+	VFMADD231PS Y9, Y0, Y11
+	VMASKMOVPS Y11, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y11
+	VFMADD231PS Y9, Y1, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y11
+	VFMADD231PS Y9, Y2, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y11
+	VFMADD231PS Y9, Y3, Y11
+	VMASKMOVPS Y11, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y11
+	VFMADD231PS Y9, Y4, Y11
+	VMASKMOVPS Y11, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y11
+	VFMADD231PS Y9, Y5, Y11
+	VMASKMOVPS Y11, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y11
+	VFMADD231PS Y9, Y6, Y11
+	VMASKMOVPS Y11, Y15, (CX)
+	VMASKMOVPS (R13)(R11*1), Y15, Y11
+	VFMADD231PS Y9, Y7, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y11
+	VFMADD231PS Y9, Y8, Y11
+	VMASKMOVPS Y11, Y15, (CX)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -35844,8 +53869,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_10x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_10x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -35914,6 +53939,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -35994,6 +54021,8 @@ beta1:
 	VMASKMOVPS Y12, Y15, (CX)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y12
 	VFMADD231PS Y10, Y0, Y12
 	VMASKMOVPS Y12, Y15, (DI)
@@ -36024,6 +54053,118 @@ bias:
 	VMASKMOVPS (R15), Y15, Y12
 	VFMADD231PS Y10, Y9, Y12
 	VMASKMOVPS Y12, Y15, (CX)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMASKMOVPS Y12, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMASKMOVPS Y12, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, (CX)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, (R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMASKMOVPS Y12, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMASKMOVPS Y12, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMASKMOVPS Y12, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, (CX)
+	VMASKMOVPS (R13)(R11*1), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, (CX)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36061,8 +54202,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_11x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_11x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -36134,6 +54275,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -36221,6 +54364,8 @@ beta1:
 	VMASKMOVPS Y13, Y15, (CX)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y13
 	VFMADD231PS Y11, Y0, Y13
 	VMASKMOVPS Y13, Y15, (DI)
@@ -36254,6 +54399,127 @@ bias:
 	VMASKMOVPS (R15), Y15, Y13
 	VFMADD231PS Y11, Y10, Y13
 	VMASKMOVPS Y13, Y15, (CX)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMASKMOVPS Y13, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMASKMOVPS Y13, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMASKMOVPS Y13, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMASKMOVPS Y13, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMASKMOVPS Y13, Y15, (CX)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y12
+	VADDPS Y12, Y13, Y13
+	VMASKMOVPS Y13, Y15, (R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y13
+	VFMADD231PS Y11, Y0, Y13
+	VMASKMOVPS Y13, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y13
+	VFMADD231PS Y11, Y1, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y13
+	VFMADD231PS Y11, Y2, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y13
+	VFMADD231PS Y11, Y3, Y13
+	VMASKMOVPS Y13, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y13
+	VFMADD231PS Y11, Y4, Y13
+	VMASKMOVPS Y13, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y13
+	VFMADD231PS Y11, Y5, Y13
+	VMASKMOVPS Y13, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y13
+	VFMADD231PS Y11, Y6, Y13
+	VMASKMOVPS Y13, Y15, (CX)
+	VMASKMOVPS (R13)(R11*1), Y15, Y13
+	VFMADD231PS Y11, Y7, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y13
+	VFMADD231PS Y11, Y8, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y13
+	VFMADD231PS Y11, Y9, Y13
+	VMASKMOVPS Y13, Y15, (CX)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y13
+	VFMADD231PS Y11, Y10, Y13
+	VMASKMOVPS Y13, Y15, (CX)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36293,8 +54559,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_12x8_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_12x8_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $0, CX
 	NEGQ CX
@@ -36369,6 +54635,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -36463,6 +54731,8 @@ beta1:
 	VMASKMOVPS Y14, Y15, (CX)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMASKMOVPS (R15), Y15, Y14
 	VFMADD231PS Y12, Y0, Y14
 	VMASKMOVPS Y14, Y15, (DI)
@@ -36499,6 +54769,136 @@ bias:
 	VMASKMOVPS (R15), Y15, Y14
 	VFMADD231PS Y12, Y11, Y14
 	VMASKMOVPS Y14, Y15, (CX)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMASKMOVPS Y14, Y15, (DI)
+	VMASKMOVPS (R13), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMASKMOVPS Y14, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMASKMOVPS Y14, Y15, (DI)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	LEAQ (R10)(AX*2), R10
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, (CX)
+	VMASKMOVPS (R13), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(R11*2), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*2)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, (CX)(AX*1)
+	VMASKMOVPS (R13)(AX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(AX*1)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*4)
+	VMASKMOVPS (R13)(R11*4), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(R11*4)
+	VMASKMOVPS (R15), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, (CX)(BX*1)
+	VMASKMOVPS (R13)(BX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, (R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMASKMOVPS (R13), Y15, Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMASKMOVPS Y14, Y15, (DI)
+	VMASKMOVPS (R13)(R11*1), Y15, Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMASKMOVPS Y14, Y15, (DI)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMASKMOVPS Y14, Y15, (DI)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMASKMOVPS Y14, Y15, (DI)(BX*1)
+	LEAQ (R13)(AX*2), R13
+	VMASKMOVPS (R13), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, (CX)
+	VMASKMOVPS (R13)(R11*1), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*1)
+	VMASKMOVPS (R13)(R11*2), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*2)
+	VMASKMOVPS (R13)(AX*1), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, (CX)(AX*1)
+	VMASKMOVPS (R13)(R11*4), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, (CX)(R11*4)
+	VMASKMOVPS (R13)(BX*1), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, (CX)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36540,8 +54940,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_1x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_1x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -36578,6 +54978,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -36602,12 +55004,51 @@ beta1:
 	VMOVUPS Y4, 32(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y2, Y0, Y4
 	VMOVUPS Y4, (DI)
 	VMOVUPS 32(R15), Y4
 	VFMADD231PS Y2, Y1, Y4
 	VMOVUPS Y4, 32(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R13), Y3
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMOVUPS 32(R15), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, 32(DI)
+	VMOVUPS 32(R13), Y3
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, 32(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS 32(R13), Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMOVUPS Y4, 32(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36629,8 +55070,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_2x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_2x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -36672,6 +55113,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -36710,6 +55153,8 @@ beta1:
 	VMOVUPS Y6, 32(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y4, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -36722,6 +55167,61 @@ bias:
 	VMOVUPS 32(R15), Y6
 	VFMADD231PS Y4, Y3, Y6
 	VMOVUPS Y6, 32(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R13), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMOVUPS 32(R15), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, 32(DI)
+	VMOVUPS 32(R13), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, 32(R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMOVUPS 32(R15), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, 32(DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, 32(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS 32(R13), Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMOVUPS Y6, 32(DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMOVUPS Y6, 32(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36747,8 +55247,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_3x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_3x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -36795,6 +55295,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -36847,6 +55349,8 @@ beta1:
 	VMOVUPS Y8, 32(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y6, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -36865,6 +55369,79 @@ bias:
 	VMOVUPS 32(R15), Y8
 	VFMADD231PS Y6, Y5, Y8
 	VMOVUPS Y8, 32(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R13), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS 32(R13), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, 32(R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, 32(DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, 32(R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMOVUPS 32(R15), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, 32(DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, 32(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS 32(R13), Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMOVUPS Y8, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMOVUPS Y8, 32(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -36894,8 +55471,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_4x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_4x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -36947,6 +55524,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37013,6 +55592,8 @@ beta1:
 	VMOVUPS Y10, 32(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y8, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -37037,6 +55618,97 @@ bias:
 	VMOVUPS 32(R15), Y10
 	VFMADD231PS Y8, Y7, Y10
 	VMOVUPS Y10, 32(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R13), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS 32(R13), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, 32(R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, 32(DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, 32(R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, 32(DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, 32(R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMOVUPS 32(R15), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, 32(DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, 32(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS 32(R13), Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMOVUPS Y10, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMOVUPS Y10, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMOVUPS Y10, 32(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37070,8 +55742,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_5x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_5x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -37128,6 +55800,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37208,6 +55882,8 @@ beta1:
 	VMOVUPS Y12, 32(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y10, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -37238,6 +55914,115 @@ bias:
 	VMOVUPS 32(R15), Y12
 	VFMADD231PS Y10, Y9, Y12
 	VMOVUPS Y12, 32(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R13), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, 32(DI)
+	VMOVUPS 32(R13), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, 32(R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, 32(DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, 32(R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, 32(DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, 32(R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, 32(DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, 32(R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMOVUPS 32(R15), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, 32(DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, 32(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS 32(R13), Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMOVUPS Y12, 32(DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMOVUPS Y12, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMOVUPS Y12, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMOVUPS Y12, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMOVUPS Y12, 32(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37275,8 +56060,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_6x16(SB), NOSPLIT, $0-96
+// func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_6x16(SB), NOSPLIT, $0-112
 	MOVQ mt+0(FP), R12
 	MOVQ a+16(FP), SI
 	MOVQ rsa+24(FP), R8
@@ -37338,6 +56123,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37432,6 +56219,8 @@ beta1:
 	VMOVUPS Y14, 32(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y14
 	VFMADD231PS Y12, Y0, Y14
 	VMOVUPS Y14, (DI)
@@ -37468,6 +56257,133 @@ bias:
 	VMOVUPS 32(R15), Y14
 	VFMADD231PS Y12, Y11, Y14
 	VMOVUPS Y14, 32(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS (R13), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, 32(DI)
+	VMOVUPS 32(R13), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, 32(DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*2)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, 32(DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(AX*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, 32(DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*4)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, 32(DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(BX*1)
+	VMOVUPS 32(R15), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, 32(DI)(BX*1)
+	VMOVUPS 32(R13)(BX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, 32(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS 32(R13), Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMOVUPS Y14, 32(DI)
+	VMOVUPS (R13)(R11*1), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS 32(R13)(R11*1), Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMOVUPS Y14, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS 32(R13)(R11*2), Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMOVUPS Y14, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMOVUPS Y14, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS 32(R13)(R11*4), Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMOVUPS Y14, 32(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS 32(R13)(BX*1), Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMOVUPS Y14, 32(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37509,8 +56425,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_1x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_1x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -37552,6 +56468,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37576,12 +56494,51 @@ beta1:
 	VMASKMOVPS Y4, Y15, 32(DI)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y4
 	VFMADD231PS Y2, Y0, Y4
 	VMOVUPS Y4, (DI)
 	VMASKMOVPS 32(R15), Y15, Y4
 	VFMADD231PS Y2, Y1, Y4
 	VMASKMOVPS Y4, Y15, 32(DI)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMOVUPS (R13), Y3
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, (R10)
+	VMASKMOVPS 32(R15), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y3
+	VADDPS Y3, Y4, Y4
+	VMASKMOVPS Y4, Y15, 32(R10)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y4
+	VFMADD231PS Y2, Y0, Y4
+	VMOVUPS Y4, (DI)
+	VMASKMOVPS 32(R13), Y15, Y4
+	VFMADD231PS Y2, Y1, Y4
+	VMASKMOVPS Y4, Y15, 32(DI)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37603,8 +56560,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_2x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_2x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -37651,6 +56608,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37689,6 +56648,8 @@ beta1:
 	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y6
 	VFMADD231PS Y4, Y0, Y6
 	VMOVUPS Y6, (DI)
@@ -37701,6 +56662,61 @@ bias:
 	VMASKMOVPS 32(R15), Y15, Y6
 	VFMADD231PS Y4, Y3, Y6
 	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMOVUPS (R13), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)
+	VMASKMOVPS 32(R15), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, 32(R10)
+	VMOVUPS (R15), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y5
+	VADDPS Y5, Y6, Y6
+	VMOVUPS Y6, (R10)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y5
+	VADDPS Y5, Y6, Y6
+	VMASKMOVPS Y6, Y15, 32(R10)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y6
+	VFMADD231PS Y4, Y0, Y6
+	VMOVUPS Y6, (DI)
+	VMASKMOVPS 32(R13), Y15, Y6
+	VFMADD231PS Y4, Y2, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)
+	VMOVUPS (R13)(R11*1), Y6
+	VFMADD231PS Y4, Y1, Y6
+	VMOVUPS Y6, (DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y6
+	VFMADD231PS Y4, Y3, Y6
+	VMASKMOVPS Y6, Y15, 32(DI)(R11*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37726,8 +56742,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_3x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_3x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -37779,6 +56795,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -37831,6 +56849,8 @@ beta1:
 	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y8
 	VFMADD231PS Y6, Y0, Y8
 	VMOVUPS Y8, (DI)
@@ -37849,6 +56869,79 @@ bias:
 	VMASKMOVPS 32(R15), Y15, Y8
 	VFMADD231PS Y6, Y5, Y8
 	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMOVUPS (R13), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, 32(R10)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, 32(R10)(R11*1)
+	VMOVUPS (R15), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y7
+	VADDPS Y7, Y8, Y8
+	VMOVUPS Y8, (R10)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y7
+	VADDPS Y7, Y8, Y8
+	VMASKMOVPS Y8, Y15, 32(R10)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y8
+	VFMADD231PS Y6, Y0, Y8
+	VMOVUPS Y8, (DI)
+	VMASKMOVPS 32(R13), Y15, Y8
+	VFMADD231PS Y6, Y3, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)
+	VMOVUPS (R13)(R11*1), Y8
+	VFMADD231PS Y6, Y1, Y8
+	VMOVUPS Y8, (DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y8
+	VFMADD231PS Y6, Y4, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y8
+	VFMADD231PS Y6, Y2, Y8
+	VMOVUPS Y8, (DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y8
+	VFMADD231PS Y6, Y5, Y8
+	VMASKMOVPS Y8, Y15, 32(DI)(R11*2)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -37878,8 +56971,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_4x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_4x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -37936,6 +57029,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -38002,6 +57097,8 @@ beta1:
 	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y10
 	VFMADD231PS Y8, Y0, Y10
 	VMOVUPS Y10, (DI)
@@ -38026,6 +57123,97 @@ bias:
 	VMASKMOVPS 32(R15), Y15, Y10
 	VFMADD231PS Y8, Y7, Y10
 	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMOVUPS (R13), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, 32(R10)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, 32(R10)(R11*1)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, 32(R10)(R11*2)
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y9
+	VADDPS Y9, Y10, Y10
+	VMOVUPS Y10, (R10)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y9
+	VADDPS Y9, Y10, Y10
+	VMASKMOVPS Y10, Y15, 32(R10)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y10
+	VFMADD231PS Y8, Y0, Y10
+	VMOVUPS Y10, (DI)
+	VMASKMOVPS 32(R13), Y15, Y10
+	VFMADD231PS Y8, Y4, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)
+	VMOVUPS (R13)(R11*1), Y10
+	VFMADD231PS Y8, Y1, Y10
+	VMOVUPS Y10, (DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y10
+	VFMADD231PS Y8, Y5, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y10
+	VFMADD231PS Y8, Y2, Y10
+	VMOVUPS Y10, (DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y10
+	VFMADD231PS Y8, Y6, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS Y10, (DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y10
+	VFMADD231PS Y8, Y7, Y10
+	VMASKMOVPS Y10, Y15, 32(DI)(AX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -38059,8 +57247,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_5x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_5x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -38122,6 +57310,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -38202,6 +57392,8 @@ beta1:
 	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y12
 	VFMADD231PS Y10, Y0, Y12
 	VMOVUPS Y12, (DI)
@@ -38232,6 +57424,115 @@ bias:
 	VMASKMOVPS 32(R15), Y15, Y12
 	VFMADD231PS Y10, Y9, Y12
 	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMOVUPS (R13), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, 32(R10)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, 32(R10)(R11*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, 32(R10)(R11*2)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, 32(R10)(AX*1)
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y11
+	VADDPS Y11, Y12, Y12
+	VMOVUPS Y12, (R10)(R11*4)
+	VMASKMOVPS 32(R15), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
+	VMASKMOVPS 32(R13)(R11*4), Y15, Y11
+	VADDPS Y11, Y12, Y12
+	VMASKMOVPS Y12, Y15, 32(R10)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y12
+	VFMADD231PS Y10, Y0, Y12
+	VMOVUPS Y12, (DI)
+	VMASKMOVPS 32(R13), Y15, Y12
+	VFMADD231PS Y10, Y5, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)
+	VMOVUPS (R13)(R11*1), Y12
+	VFMADD231PS Y10, Y1, Y12
+	VMOVUPS Y12, (DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y12
+	VFMADD231PS Y10, Y6, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y12
+	VFMADD231PS Y10, Y2, Y12
+	VMOVUPS Y12, (DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y12
+	VFMADD231PS Y10, Y7, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS Y12, (DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y12
+	VFMADD231PS Y10, Y8, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y12
+	VFMADD231PS Y10, Y4, Y12
+	VMOVUPS Y12, (DI)(R11*4)
+	VMASKMOVPS 32(R13)(R11*4), Y15, Y12
+	VFMADD231PS Y10, Y9, Y12
+	VMASKMOVPS Y12, Y15, 32(DI)(R11*4)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000
@@ -38269,8 +57570,8 @@ next:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
-TEXT ·gemmAVX2_6x16_tail(SB), NOSPLIT, $0-96
+// func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
+TEXT ·gemmAVX2_6x16_tail(SB), NOSPLIT, $0-112
 	MOVQ n+80(FP), CX
 	SUBQ $8, CX
 	NEGQ CX
@@ -38337,6 +57638,8 @@ loop:
 	MOVQ bias+88(FP), R15
 	TESTQ R15, R15
 	JNZ bias
+	CMPQ add+96(FP), $0
+	JNE addend
 	MOVL beta+76(FP), R15
 	SHLL $1, R15
 	JZ beta0
@@ -38431,6 +57734,8 @@ beta1:
 	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
 	JMP next
 bias:
+	CMPQ add+96(FP), $0
+	JNE biasadd
 	VMOVUPS (R15), Y14
 	VFMADD231PS Y12, Y0, Y14
 	VMOVUPS Y14, (DI)
@@ -38467,6 +57772,133 @@ bias:
 	VMASKMOVPS 32(R15), Y15, Y14
 	VFMADD231PS Y12, Y11, Y14
 	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
+	JMP next
+biasadd:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	MOVQ out2+104(FP), R10
+	SUBQ c+56(FP), R10
+	ADDQ DI, R10
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMOVUPS (R13), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)
+	VMASKMOVPS 32(R13), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMOVUPS (R13)(R11*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*1)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)(R11*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMOVUPS (R13)(R11*2), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*2)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)(R11*2)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMOVUPS (R13)(AX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(AX*1)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)(AX*1)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMOVUPS (R13)(R11*4), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(R11*4)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*4)
+	VMASKMOVPS 32(R13)(R11*4), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)(R11*4)
+	VMOVUPS (R15), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMOVUPS (R13)(BX*1), Y13
+	VADDPS Y13, Y14, Y14
+	VMOVUPS Y14, (R10)(BX*1)
+	VMASKMOVPS 32(R15), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
+	VMASKMOVPS 32(R13)(BX*1), Y15, Y13
+	VADDPS Y13, Y14, Y14
+	VMASKMOVPS Y14, Y15, 32(R10)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
+	JMP next
+addend:
+	MOVQ add+96(FP), R13
+	SUBQ c+56(FP), R13
+	ADDQ DI, R13
+	VMOVUPS (R13), Y14
+	VFMADD231PS Y12, Y0, Y14
+	VMOVUPS Y14, (DI)
+	VMASKMOVPS 32(R13), Y15, Y14
+	VFMADD231PS Y12, Y6, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)
+	VMOVUPS (R13)(R11*1), Y14
+	VFMADD231PS Y12, Y1, Y14
+	VMOVUPS Y14, (DI)(R11*1)
+	VMASKMOVPS 32(R13)(R11*1), Y15, Y14
+	VFMADD231PS Y12, Y7, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*1)
+	VMOVUPS (R13)(R11*2), Y14
+	VFMADD231PS Y12, Y2, Y14
+	VMOVUPS Y14, (DI)(R11*2)
+	VMASKMOVPS 32(R13)(R11*2), Y15, Y14
+	VFMADD231PS Y12, Y8, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*2)
+	VMOVUPS (R13)(AX*1), Y14
+	VFMADD231PS Y12, Y3, Y14
+	VMOVUPS Y14, (DI)(AX*1)
+	VMASKMOVPS 32(R13)(AX*1), Y15, Y14
+	VFMADD231PS Y12, Y9, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(AX*1)
+	VMOVUPS (R13)(R11*4), Y14
+	VFMADD231PS Y12, Y4, Y14
+	VMOVUPS Y14, (DI)(R11*4)
+	VMASKMOVPS 32(R13)(R11*4), Y15, Y14
+	VFMADD231PS Y12, Y10, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(R11*4)
+	VMOVUPS (R13)(BX*1), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS Y14, (DI)(BX*1)
+	VMASKMOVPS 32(R13)(BX*1), Y15, Y14
+	VFMADD231PS Y12, Y11, Y14
+	VMASKMOVPS Y14, Y15, 32(DI)(BX*1)
+	MOVQ csa+32(FP), R13
+	SHLQ $2, R13
+	LEAQ (R8)(R8*4), R10
 	JMP next
 beta0:
 	CMPL alpha+72(FP), $0x3f800000

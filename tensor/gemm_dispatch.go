@@ -57,29 +57,45 @@ func gemmWith(kern gemmKernel, transA, transB bool, m, n, k int, alpha float32, 
 		return
 	}
 	if transB {
-		gemmPackedB(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmPackedB(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, gemmEpi{})
 		return
 	}
-	gemmNN(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	gemmNN(kern, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, gemmEpi{})
 }
 
-// gemmNN is gemmWith for an untransposed B, k > 0, reading B in place. If
-// bias is not nil, the first k block computes C = alpha·A·B + bias
-// (beta ignored) in the kernels' epilogue; later blocks accumulate.
-func gemmNN(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+// gemmEpi is the optional epilogue of a GEMM's first k block, in place of
+// beta: bias [n] added to every row of C and/or add (C's layout) added;
+// with both, C = alpha·A·B + bias and out2 (C's layout) = C + add, which
+// needs a single k block. The zero value is none.
+type gemmEpi struct{ bias, add, out2 []float32 }
+
+// cols returns e for the columns from j on.
+func (e gemmEpi) cols(j int) gemmEpi {
+	if e.bias != nil {
+		e.bias = e.bias[j:]
+	}
+	if e.add != nil {
+		e.add = e.add[j:]
+	}
+	if e.out2 != nil {
+		e.out2 = e.out2[j:]
+	}
+	return e
+}
+
+// gemmNN is gemmWith for an untransposed B, k > 0, reading B in place,
+// with epilogue epi (beta ignored if set) on the first k block; later
+// blocks accumulate.
+func gemmNN(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi gemmEpi) {
 	rsa, csa := gemmStrides(transA, lda)
 	for pc := 0; pc < k; pc += gemmKC {
 		kb := min(gemmKC, k-pc)
-		bt, bs := beta, bias
+		bt, e := beta, epi
 		if pc > 0 {
-			bt, bs = 1, nil
+			bt, e = 1, gemmEpi{}
 		}
 		for jc := 0; jc < n; jc += gemmNC {
-			var bj []float32
-			if bs != nil {
-				bj = bs[jc:]
-			}
-			gemmPanel(kern, m, min(gemmNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, bt, c[jc:], ldc, bj)
+			gemmPanel(kern, m, min(gemmNC, n-jc), kb, alpha, a[pc*csa:], rsa, csa, b[pc*ldb+jc:], ldb, bt, c[jc:], ldc, e.cols(jc))
 		}
 	}
 }
@@ -89,7 +105,7 @@ func gemmNN(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float3
 // function so that the other cases do not pay for zeroing the array.
 //
 //go:noinline
-func gemmPackedB(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemmPackedB(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi gemmEpi) {
 	var buf [gemmPackKC * gemmNC]float32
 	rsa, csa := gemmStrides(transA, lda)
 	for jc := 0; jc < n; jc += gemmNC {
@@ -97,11 +113,11 @@ func gemmPackedB(kern gemmKernel, transA bool, m, n, k int, alpha float32, a []f
 		for pc := 0; pc < k; pc += gemmPackKC {
 			kb := min(gemmPackKC, k-pc)
 			gemmPackBT(buf[:kb*nb], b[jc*ldb+pc:], ldb, kb, nb)
-			bt := beta
+			bt, e := beta, epi.cols(jc)
 			if pc > 0 {
-				bt = 1
+				bt, e = 1, gemmEpi{}
 			}
-			gemmPanel(kern, m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, bt, c[jc:], ldc, nil)
+			gemmPanel(kern, m, nb, kb, alpha, a[pc*csa:], rsa, csa, buf[:kb*nb], nb, bt, c[jc:], ldc, e)
 		}
 	}
 }
@@ -116,20 +132,16 @@ func gemmStrides(transA bool, lda int) (rsa, csa int) {
 
 // gemmPanel computes C[m, nb] = alpha·A[m, kb]·B[kb, nb] + beta·C for one
 // column panel (nb ≤ gemmNC), A element (i, p) at a[i·rsa + p·csa] and B
-// row p at b[p·ldb:]; or C = alpha·A·B + bias[:nb] if bias is not nil.
-func gemmPanel(kern gemmKernel, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+// row p at b[p·ldb:]; with an epilogue, as gemmEpi says instead of beta.
+func gemmPanel(kern gemmKernel, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, epi gemmEpi) {
 	switch kern {
 	case kernelAVX512:
-		gemmAsmPanel(true, m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, bias)
+		gemmAsmPanel(true, m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, epi)
 	case kernelAVX2:
 		for j := 0; j < nb; j += 16 { // the AVX2 tiles are 16 columns wide
-			var bj []float32
-			if bias != nil {
-				bj = bias[j:]
-			}
-			gemmAsmPanel(false, m, min(16, nb-j), kb, alpha, a, rsa, csa, b[j:], ldb, beta, c[j:], ldc, bj)
+			gemmAsmPanel(false, m, min(16, nb-j), kb, alpha, a, rsa, csa, b[j:], ldb, beta, c[j:], ldc, epi.cols(j))
 		}
 	default:
-		gemmGoPanel(m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, bias)
+		gemmGoPanel(m, nb, kb, alpha, a, rsa, csa, b, ldb, beta, c, ldc, epi)
 	}
 }

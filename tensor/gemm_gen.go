@@ -14,7 +14,11 @@
 //	C[mr, n] = alpha · A[mr, k] · B[k, n] + bias[n]   (every row; C not read)
 //
 // with one FMA per element, as the beta == 1 path does on a C that holds
-// the bias: a linear layer's forward without copying the bias into C.
+// the bias: a linear layer's forward without copying the bias into C. If
+// add is not nil as well (with C's layout), the kernel also stores
+// out2 = C + add (out2 with C's layout): the residual stream after a
+// layer, fused. If add is set without bias, C = alpha·acc + add with one
+// FMA per element, as beta == 1 on a C that holds add.
 // Element (i, p) of A is at a[i·rsa + p·csa], so one kernel reads A as
 // stored (rsa = lda, csa = 1) or transposed (rsa = 1, csa = lda) without a
 // copy. Row p of B is contiguous at b[p·ldb:]. The accumulators stay in
@@ -84,10 +88,10 @@ var isas = []isa{
 }
 
 // argSize is the size of a micro-kernel's argument frame: nine 8-byte words
-// (mt..ldc), alpha and beta (4 bytes each), n and bias.
-const argSize = 96
+// (mt..ldc), alpha and beta (4 bytes each), n, bias, add and out2.
+const argSize = 112
 
-const kernArgs = "mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32"
+const kernArgs = "mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32"
 
 func main() {
 	var s, g bytes.Buffer
@@ -121,7 +125,7 @@ func main() {
 			for v := 0; v < 2; v++ {
 				for mr := 1; mr <= sh.mrMax; mr++ {
 					kn := kern{x: x, sh: sh, mr: mr, masked: v == 1}
-					fmt.Fprintf(&g, "case %d<<5 | %d<<4 | %d:\n%s(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)\n", sh.cols()/8, v, mr, kn.name())
+					fmt.Fprintf(&g, "case %d<<5 | %d<<4 | %d:\n%s(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)\n", sh.cols()/8, v, mr, kn.name())
 					fmt.Fprintf(&decls, "//go:noescape\nfunc %s(%s)\n\n", kn.name(), kernArgs)
 					kn.gen(&s)
 				}
@@ -297,6 +301,19 @@ func (k kern) gen(w *bytes.Buffer) {
 	}
 	load := func(v int, addr, reg string) { move(v, addr, reg, true) }
 	store := func(v int, reg, addr string) { move(v, reg, addr, false) }
+	// addMem adds the vector at addr to reg; AVX2 stages it in tmp (the
+	// beta register, unused on the paths that add).
+	addMem := func(v int, addr, reg, tmp string) {
+		switch {
+		case avx512 && v == nv-1 && k.masked:
+			p("VADDPS.Z %s, %s, K1, %s", addr, reg, reg)
+		case avx512:
+			p("VADDPS %s, %s, %s", addr, reg, reg)
+		default:
+			load(v, addr, tmp)
+			p("VADDPS %s, %s, %s", tmp, reg, reg)
+		}
+	}
 
 	name := k.name()
 	fmt.Fprintf(w, "// func %s(%s)\n", name, kernArgs)
@@ -386,6 +403,8 @@ func (k kern) gen(w *bytes.Buffer) {
 	p("MOVQ bias+88(FP), R15")
 	p("TESTQ R15, R15")
 	p("JNZ bias")
+	p("CMPQ add+96(FP), $0")
+	p("JNE addend")
 	p("MOVL beta+76(FP), R15")
 	p("SHLL $1, R15") // drop the sign: ±0 → 0
 	p("JZ beta0")
@@ -418,11 +437,64 @@ func (k kern) gen(w *bytes.Buffer) {
 	})
 	p("JMP next")
 	w.WriteString("bias:\n") // C = alpha·acc + bias
+	p("CMPQ add+96(FP), $0")
+	p("JNE biasadd")
 	eachC(func(r, v int, addr string) {
 		load(v, withOffset(off(v), "(R15)"), ctmp(v))
 		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
 		store(v, ctmp(v), addr)
 	})
+	p("JMP next")
+	// The addend and out2 have C's layout: their rows are C's rows moved by
+	// a constant, kept in R13 and R10 (csa and 5·rsa, restored after).
+	shifted := func(reg, arg string) {
+		p("MOVQ %s, %s", arg, reg)
+		p("SUBQ c+56(FP), %s", reg)
+		p("ADDQ DI, %s", reg)
+	}
+	eachRow := func(bases []string, f func(r, v int, addr func(base string) string)) {
+		for r := 0; r < mr; r++ {
+			if r == 6 {
+				for _, b := range bases {
+					p("LEAQ (%s)(AX*2), %s", b, b) // row 6
+				}
+			}
+			rr := r % 6
+			for v := 0; v < nv; v++ {
+				f(r, v, func(base string) string {
+					if base == "DI" {
+						return withOffset(off(v), rowAddr(r, "DI", "CX", "R11", "AX", "BX"))
+					}
+					return withOffset(off(v), rowAddr(rr, base, base, "R11", "AX", "BX"))
+				})
+			}
+		}
+	}
+	restore := func() {
+		p("MOVQ csa+32(FP), R13")
+		p("SHLQ $2, R13")
+		p("LEAQ (R8)(R8*4), R10")
+	}
+	w.WriteString("biasadd:\n") // C = alpha·acc + bias; out2 = C + add
+	shifted("R13", "add+96(FP)")
+	shifted("R10", "out2+104(FP)")
+	eachRow([]string{"R13", "R10"}, func(r, v int, addr func(string) string) {
+		load(v, withOffset(off(v), "(R15)"), ctmp(v))
+		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
+		store(v, ctmp(v), addr("DI"))
+		addMem(v, addr("R13"), ctmp(v), beta(v))
+		store(v, ctmp(v), addr("R10"))
+	})
+	restore()
+	p("JMP next")
+	w.WriteString("addend:\n") // C = alpha·acc + add
+	shifted("R13", "add+96(FP)")
+	eachRow([]string{"R13"}, func(r, v int, addr func(string) string) {
+		load(v, addr("R13"), ctmp(v))
+		p("VFMADD231PS %s, %s, %s", alpha(v), acc(r, v), ctmp(v))
+		store(v, ctmp(v), addr("DI"))
+	})
+	restore()
 	p("JMP next")
 	w.WriteString("beta0:\n") // C = alpha·acc
 	p("CMPL alpha+72(FP), $0x3f800000")

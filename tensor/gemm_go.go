@@ -5,15 +5,24 @@ package tensor
 // assembly kernels and computes each panel with 2×4 register tiles.
 
 // gemmGoPanel is gemmPanel on the portable kernel: it scales C by beta
-// (clearing it when beta == 0, without reading it), or sets every row to
-// bias if bias is not nil, and then accumulates.
-func gemmGoPanel(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
-	if bias != nil {
+// (clearing it when beta == 0, without reading it), or sets it to the
+// epilogue's bias rows or addend, and then accumulates (and with both,
+// stores out2 = C + add).
+func gemmGoPanel(m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, epi gemmEpi) {
+	switch {
+	case epi.bias != nil:
 		for i := range m {
-			copy(c[i*ldc:i*ldc+nb], bias[:nb])
+			copy(c[i*ldc:i*ldc+nb], epi.bias[:nb])
 		}
-	} else {
+	case epi.add != nil:
+		for i := range m {
+			copy(c[i*ldc:i*ldc+nb], epi.add[i*ldc:i*ldc+nb])
+		}
+	default:
 		gemmScale(m, nb, beta, c, ldc)
+	}
+	if epi.bias != nil && epi.add != nil {
+		defer gemmGoOut2(m, nb, c, ldc, epi)
 	}
 	gemmGoBlock(m, nb, kb, alpha, a, rsa, csa, b, ldb, c, ldc)
 }
@@ -119,6 +128,16 @@ func gemmPackBT(dst, b []float32, ldb, kb, nb int) {
 		bj := b[j*ldb:][:kb]
 		for p, v := range bj {
 			dst[p*nb+j] = v
+		}
+	}
+}
+
+// gemmGoOut2 stores out2 = C + add for the m×nb block.
+func gemmGoOut2(m, nb int, c []float32, ldc int, epi gemmEpi) {
+	for i := range m {
+		ci, ai, oi := c[i*ldc:i*ldc+nb], epi.add[i*ldc:i*ldc+nb], epi.out2[i*ldc:i*ldc+nb]
+		for j := range ci {
+			oi[j] = ci[j] + ai[j]
 		}
 	}
 }

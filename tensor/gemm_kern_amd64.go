@@ -30,712 +30,712 @@ func gemmAVX512MaxMR(c8 int) int {
 // gemmAVX512Kernel runs the AVX512 micro-kernel of mr rows for panels of 8·c8
 // columns, masked if v == 1 (n < 8·c8). Calls are static so that the
 // kernels' noescape annotations hold.
-func gemmAVX512Kernel(c8, v, mr int, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32) {
+func gemmAVX512Kernel(c8, v, mr int, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32) {
 	switch c8<<5 | v<<4 | mr {
 	case 1<<5 | 0<<4 | 1:
-		gemmAVX512_1x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 2:
-		gemmAVX512_2x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 3:
-		gemmAVX512_3x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 4:
-		gemmAVX512_4x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 5:
-		gemmAVX512_5x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 6:
-		gemmAVX512_6x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 7:
-		gemmAVX512_7x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 8:
-		gemmAVX512_8x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 9:
-		gemmAVX512_9x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 10:
-		gemmAVX512_10x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 11:
-		gemmAVX512_11x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 12:
-		gemmAVX512_12x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 1:
-		gemmAVX512_1x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 2:
-		gemmAVX512_2x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 3:
-		gemmAVX512_3x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 4:
-		gemmAVX512_4x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 5:
-		gemmAVX512_5x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 6:
-		gemmAVX512_6x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 7:
-		gemmAVX512_7x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 8:
-		gemmAVX512_8x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 9:
-		gemmAVX512_9x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 10:
-		gemmAVX512_10x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 11:
-		gemmAVX512_11x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 12:
-		gemmAVX512_12x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 1:
-		gemmAVX512_1x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 2:
-		gemmAVX512_2x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 3:
-		gemmAVX512_3x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 4:
-		gemmAVX512_4x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 5:
-		gemmAVX512_5x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 6:
-		gemmAVX512_6x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 1:
-		gemmAVX512_1x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 2:
-		gemmAVX512_2x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 3:
-		gemmAVX512_3x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 4:
-		gemmAVX512_4x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 5:
-		gemmAVX512_5x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 6:
-		gemmAVX512_6x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 1:
-		gemmAVX512_1x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 2:
-		gemmAVX512_2x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 3:
-		gemmAVX512_3x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 4:
-		gemmAVX512_4x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 5:
-		gemmAVX512_5x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 6:
-		gemmAVX512_6x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 7:
-		gemmAVX512_7x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 8:
-		gemmAVX512_8x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 9:
-		gemmAVX512_9x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 10:
-		gemmAVX512_10x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 11:
-		gemmAVX512_11x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 0<<4 | 12:
-		gemmAVX512_12x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x24(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 1:
-		gemmAVX512_1x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 2:
-		gemmAVX512_2x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 3:
-		gemmAVX512_3x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 4:
-		gemmAVX512_4x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 5:
-		gemmAVX512_5x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 6:
-		gemmAVX512_6x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 7:
-		gemmAVX512_7x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 8:
-		gemmAVX512_8x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 9:
-		gemmAVX512_9x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 10:
-		gemmAVX512_10x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 11:
-		gemmAVX512_11x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 3<<5 | 1<<4 | 12:
-		gemmAVX512_12x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x24_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 1:
-		gemmAVX512_1x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 2:
-		gemmAVX512_2x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 3:
-		gemmAVX512_3x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 4:
-		gemmAVX512_4x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 5:
-		gemmAVX512_5x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 6:
-		gemmAVX512_6x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 7:
-		gemmAVX512_7x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 8:
-		gemmAVX512_8x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 9:
-		gemmAVX512_9x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 10:
-		gemmAVX512_10x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 11:
-		gemmAVX512_11x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 0<<4 | 12:
-		gemmAVX512_12x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x32(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 1:
-		gemmAVX512_1x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 2:
-		gemmAVX512_2x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 3:
-		gemmAVX512_3x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 4:
-		gemmAVX512_4x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 5:
-		gemmAVX512_5x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 6:
-		gemmAVX512_6x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 7:
-		gemmAVX512_7x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 8:
-		gemmAVX512_8x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 9:
-		gemmAVX512_9x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_9x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 10:
-		gemmAVX512_10x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_10x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 11:
-		gemmAVX512_11x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_11x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 4<<5 | 1<<4 | 12:
-		gemmAVX512_12x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_12x32_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 1:
-		gemmAVX512_1x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 2:
-		gemmAVX512_2x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 3:
-		gemmAVX512_3x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 4:
-		gemmAVX512_4x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 5:
-		gemmAVX512_5x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 6:
-		gemmAVX512_6x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 7:
-		gemmAVX512_7x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 0<<4 | 8:
-		gemmAVX512_8x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x40(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 1:
-		gemmAVX512_1x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 2:
-		gemmAVX512_2x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 3:
-		gemmAVX512_3x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 4:
-		gemmAVX512_4x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 5:
-		gemmAVX512_5x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 6:
-		gemmAVX512_6x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 7:
-		gemmAVX512_7x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 5<<5 | 1<<4 | 8:
-		gemmAVX512_8x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x40_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 1:
-		gemmAVX512_1x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 2:
-		gemmAVX512_2x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 3:
-		gemmAVX512_3x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 4:
-		gemmAVX512_4x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 5:
-		gemmAVX512_5x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 6:
-		gemmAVX512_6x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 7:
-		gemmAVX512_7x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 0<<4 | 8:
-		gemmAVX512_8x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x48(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 1:
-		gemmAVX512_1x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 2:
-		gemmAVX512_2x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 3:
-		gemmAVX512_3x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 4:
-		gemmAVX512_4x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 5:
-		gemmAVX512_5x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 6:
-		gemmAVX512_6x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 7:
-		gemmAVX512_7x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_7x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 6<<5 | 1<<4 | 8:
-		gemmAVX512_8x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_8x48_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 1:
-		gemmAVX512_1x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 2:
-		gemmAVX512_2x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 3:
-		gemmAVX512_3x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 4:
-		gemmAVX512_4x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 5:
-		gemmAVX512_5x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 0<<4 | 6:
-		gemmAVX512_6x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x56(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 1:
-		gemmAVX512_1x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 2:
-		gemmAVX512_2x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 3:
-		gemmAVX512_3x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 4:
-		gemmAVX512_4x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 5:
-		gemmAVX512_5x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 7<<5 | 1<<4 | 6:
-		gemmAVX512_6x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x56_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 1:
-		gemmAVX512_1x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 2:
-		gemmAVX512_2x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 3:
-		gemmAVX512_3x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 4:
-		gemmAVX512_4x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 5:
-		gemmAVX512_5x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 0<<4 | 6:
-		gemmAVX512_6x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x64(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 1:
-		gemmAVX512_1x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_1x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 2:
-		gemmAVX512_2x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_2x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 3:
-		gemmAVX512_3x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_3x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 4:
-		gemmAVX512_4x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_4x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 5:
-		gemmAVX512_5x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_5x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 8<<5 | 1<<4 | 6:
-		gemmAVX512_6x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX512_6x64_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	default:
 		panic("tensor: no micro-kernel")
 	}
 }
 
 //go:noescape
-func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x24(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x24_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x32(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_9x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_10x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_11x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_12x32_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x40(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x40_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x48(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_7x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_8x48_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x56(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x56_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x64(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_1x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_2x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_3x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_4x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_5x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX512_6x64_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 // gemmAVX2MaxMR returns the tallest AVX2 tile for a panel of 8·c8 columns.
 func gemmAVX2MaxMR(c8 int) int {
@@ -751,189 +751,189 @@ func gemmAVX2MaxMR(c8 int) int {
 // gemmAVX2Kernel runs the AVX2 micro-kernel of mr rows for panels of 8·c8
 // columns, masked if v == 1 (n < 8·c8). Calls are static so that the
 // kernels' noescape annotations hold.
-func gemmAVX2Kernel(c8, v, mr int, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32) {
+func gemmAVX2Kernel(c8, v, mr int, mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32) {
 	switch c8<<5 | v<<4 | mr {
 	case 1<<5 | 0<<4 | 1:
-		gemmAVX2_1x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_1x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 2:
-		gemmAVX2_2x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_2x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 3:
-		gemmAVX2_3x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_3x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 4:
-		gemmAVX2_4x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_4x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 5:
-		gemmAVX2_5x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_5x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 6:
-		gemmAVX2_6x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_6x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 7:
-		gemmAVX2_7x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_7x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 8:
-		gemmAVX2_8x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_8x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 9:
-		gemmAVX2_9x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_9x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 10:
-		gemmAVX2_10x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_10x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 11:
-		gemmAVX2_11x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_11x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 0<<4 | 12:
-		gemmAVX2_12x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_12x8(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 1:
-		gemmAVX2_1x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_1x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 2:
-		gemmAVX2_2x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_2x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 3:
-		gemmAVX2_3x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_3x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 4:
-		gemmAVX2_4x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_4x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 5:
-		gemmAVX2_5x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_5x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 6:
-		gemmAVX2_6x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_6x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 7:
-		gemmAVX2_7x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_7x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 8:
-		gemmAVX2_8x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_8x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 9:
-		gemmAVX2_9x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_9x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 10:
-		gemmAVX2_10x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_10x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 11:
-		gemmAVX2_11x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_11x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 1<<5 | 1<<4 | 12:
-		gemmAVX2_12x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_12x8_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 1:
-		gemmAVX2_1x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_1x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 2:
-		gemmAVX2_2x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_2x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 3:
-		gemmAVX2_3x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_3x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 4:
-		gemmAVX2_4x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_4x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 5:
-		gemmAVX2_5x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_5x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 0<<4 | 6:
-		gemmAVX2_6x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_6x16(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 1:
-		gemmAVX2_1x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_1x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 2:
-		gemmAVX2_2x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_2x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 3:
-		gemmAVX2_3x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_3x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 4:
-		gemmAVX2_4x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_4x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 5:
-		gemmAVX2_5x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_5x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	case 2<<5 | 1<<4 | 6:
-		gemmAVX2_6x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias)
+		gemmAVX2_6x16_tail(mt, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta, n, bias, add, out2)
 	default:
 		panic("tensor: no micro-kernel")
 	}
 }
 
 //go:noescape
-func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_1x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_2x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_3x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_4x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_5x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_6x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_7x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_8x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_9x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_10x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_11x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_12x8(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_1x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_2x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_3x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_4x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_5x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_6x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_7x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_8x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_9x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_10x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_11x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_12x8_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_1x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_2x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_3x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_4x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_5x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_6x16(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_1x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_2x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_3x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_4x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_5x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)
 
 //go:noescape
-func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias *float32)
+func gemmAVX2_6x16_tail(mt, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, n int, bias, add, out2 *float32)

@@ -11,6 +11,6 @@ func gemmKernels() []gemmKernel { return []gemmKernel{kernelGo} }
 
 // gemmAsmPanel is never called in this build: gemmKernels offers no
 // assembly kernel.
-func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+func gemmAsmPanel(wide bool, m, nb, kb int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, beta float32, c []float32, ldc int, epi gemmEpi) {
 	panic("tensor: GEMM assembly kernels not built")
 }

@@ -159,7 +159,9 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	if err := hs.RunBackward(nm.posEmbed, da.posEmbed); err != nil {
 		return err
 	}
-	nn.PosEmbedBackward(g.WPos, da.posEmbed.Data, w.batch, w.pos, d)
+	// nn.PosEmbedBackward's sum over the batch, as float64 column sums
+	// (vectorised) rather than float32 row additions.
+	tensor.ColSumAdd(g.WPos[:w.pos*d], da.posEmbed.Data, w.batch, w.pos*d)
 	_ = rows
 	return nil
 }
@@ -314,8 +316,13 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 	}
 
 	// Input projections. h = ln1(resid_pre) (or resid_pre itself).
+	// d(resid_pre) = d(resid_mid) + the projections' input gradients; the
+	// first of those is fused with the copy where it can be (GemmAdd).
 	dres := da.resid[l]
-	copy(dres.Data, dMid.Data)
+	fuseRes := !c.HasNorm() && ba.qkIn == nil && rr == nil
+	if !fuseRes {
+		copy(dres.Data, dMid.Data)
+	}
 	h, dh1 := a.resid[l], dres
 	if c.HasNorm() {
 		h, dh1 = ba.ln1Out, dba.ln1Out
@@ -329,7 +336,12 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 	}
 	// dq is zero where dz is (rr): each query row's gradient comes from its
 	// own output row only. dk and dv are not.
-	w.linearBackward(rr, false, dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
+	if fuseRes { // dres = dMid + dq·W_Qᵀ
+		tensor.GemmAdd(false, true, rows, d, hd, 1, dba.q.Data, hd, bp.WQ, hd, dMid.Data, dres.Data, d)
+		nn.LinearBackward(nil, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, rows, d, hd)
+	} else {
+		w.linearBackward(rr, false, dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
+	}
 	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, hd)
 	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, hd)
 	if ba.qkIn != nil {

@@ -149,6 +149,13 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 	hd := H * dh
 	x := a.resid[l]
 
+	// The residual add after each output projection is fused into it
+	// (residualOut) unless a hook may edit the projection's output first.
+	mid := a.resid[l+1] // resid_post (attention-only) or resid_mid
+	if c.HasMLP() {
+		mid = ba.residMid
+	}
+	fused := false
 	// Output projection: per head when hook_result is wanted.
 	if hs.HasForward(nm.result[l]) || hs.HasBackward(nm.result[l]) {
 		for hh := 0; hh < H; hh++ {
@@ -160,17 +167,17 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 		}
 		sumHeads(ba.attnOut.Data, ba.result.Data, bp.BO, rows, H, d)
 	} else {
-		nn.LinearForward(ba.attnOut.Data, ba.z.Data, bp.WO, bp.BO, rows, hd, d)
+		fused = residualOut(ba.attnOut.Data, mid.Data, ba.z.Data, bp.WO, bp.BO, x.Data, rows, hd, d, !hs.HasForward(nm.attnOut[l]))
 	}
 	if err := hs.RunForward(nm.attnOut[l], ba.attnOut); err != nil {
 		return err
 	}
-
+	if !fused {
+		tensor.Add(mid.Data, x.Data, ba.attnOut.Data)
+	}
 	if !c.HasMLP() {
-		tensor.Add(a.resid[l+1].Data, x.Data, ba.attnOut.Data)
 		return hs.RunForward(nm.residPost[l], a.resid[l+1])
 	}
-	tensor.Add(ba.residMid.Data, x.Data, ba.attnOut.Data)
 	if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
 		return err
 	}
@@ -196,12 +203,28 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 	if err := hs.RunForward(nm.mlpPost[l], ba.mlpPost); err != nil {
 		return err
 	}
-	nn.LinearForward(ba.mlpOut.Data, ba.mlpPost.Data, bp.WOut, bp.BOut, rows, c.DMLP, d)
+	fused = residualOut(ba.mlpOut.Data, a.resid[l+1].Data, ba.mlpPost.Data, bp.WOut, bp.BOut, ba.residMid.Data, rows, c.DMLP, d, !hs.HasForward(nm.mlpOut[l]))
 	if err := hs.RunForward(nm.mlpOut[l], ba.mlpOut); err != nil {
 		return err
 	}
-	tensor.Add(a.resid[l+1].Data, ba.residMid.Data, ba.mlpOut.Data)
+	if !fused {
+		tensor.Add(a.resid[l+1].Data, ba.residMid.Data, ba.mlpOut.Data)
+	}
 	return hs.RunForward(nm.residPost[l], a.resid[l+1])
+}
+
+// residualOut computes a block's output projection y = x·W + b [rows, out]
+// (x [rows, in]) and, if fuse is set and there is a bias, the residual
+// stream after it, next = resid + y, in the same pass (tensor.GemmBiasAdd,
+// bit for bit y then the add); it reports whether it did. Without fuse (a
+// hook may edit y first) the caller adds.
+func residualOut(y, next, x, w, b, resid []float32, rows, in, out int, fuse bool) bool {
+	if !fuse || b == nil {
+		nn.LinearForward(y, x, w, b, rows, in, out)
+		return false
+	}
+	tensor.GemmBiasAdd(rows, out, in, 1, x, in, w, out, b, y, out, resid, next)
+	return true
 }
 
 // addBias adds b[n] to every row of y[rows, n].
@@ -277,9 +300,9 @@ func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns
 	for _, run := range rr.runs {
 		lo, hi := run[0], run[1]
 		n := hi - lo
-		out := ba.attnOut.Data[lo*d : hi*d]
-		nn.LinearForward(out, ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, n, hd, d)
-		tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], out)
+		if !residualOut(ba.attnOut.Data[lo*d:hi*d], y[lo*d:hi*d], ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, x[lo*d:hi*d], n, hd, d, true) {
+			tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], ba.attnOut.Data[lo*d:hi*d])
+		}
 		nn.LinearForwardStrided(a.logits.Data[lo*V:hi*V], y[lo*d:hi*d], p.WU, p.BU, n, d, V, V, d, V)
 	}
 	return nil
