@@ -4,27 +4,31 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mechinterp/workbench/tensor"
 )
 
 // Parallel computes the loss and gradient of a batch data-parallel: the
 // batch is cut into a fixed number of shards, each with its own workspace
-// and gradient buffer, processed by a pool of persistent worker goroutines,
-// and the shard gradients are summed in shard order. Because the shards and
-// the reduction order do not depend on the number of workers, the result is
-// bit-identical whatever the worker count.
+// and gradient buffer, processed by the calling goroutine and a pool of
+// persistent helper goroutines (workers in all), each taking the next
+// unclaimed shard, and the shard gradients are summed in shard order.
+// Because the shards and the reduction order do not depend on the number of
+// workers or on who ran which shard, the result is bit-identical whatever
+// the worker count.
 //
-// A Parallel is used by one goroutine at a time. Close stops its workers.
+// A Parallel is used by one goroutine at a time. Close stops its helpers.
 type Parallel struct {
 	m          *Model
 	batch, pos int
 	shards     []shard
 	sumW       float64
-	work       chan int
+	next       atomic.Int64  // the next unclaimed shard of the current step
+	work       chan struct{} // one token per helper per step
 	done       chan struct{}
-	wg         sync.WaitGroup // workers alive
-	step       sync.WaitGroup // shards pending in the current step
+	wg         sync.WaitGroup // helpers alive
+	step       sync.WaitGroup // helpers busy in the current step
 	tokens     []int32
 	targets    []int32
 	weights    []float32
@@ -42,7 +46,8 @@ type shard struct {
 
 // NewParallel returns a data-parallel evaluator for batches of batch
 // sequences of pos tokens, cut into nShards shards (at most batch), run by
-// workers goroutines. It returns an error on impossible sizes.
+// workers goroutines: the caller of Step and workers−1 helpers. It returns
+// an error on impossible sizes.
 func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error) {
 	switch {
 	case batch < 1 || pos < 1 || pos > m.Cfg.NCtx:
@@ -51,7 +56,7 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		return nil, fmt.Errorf("transformer: need at least one shard and one worker, got %d and %d", nShards, workers)
 	}
 	nShards = min(nShards, batch)
-	p := &Parallel{m: m, batch: batch, pos: pos, work: make(chan int, nShards), done: make(chan struct{})}
+	p := &Parallel{m: m, batch: batch, pos: pos, work: make(chan struct{}, workers), done: make(chan struct{})}
 	for s := 0; s < nShards; s++ {
 		b0 := s * batch / nShards
 		n := (s+1)*batch/nShards - b0
@@ -59,29 +64,40 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
 		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n), g: m.NewGrads()})
 	}
-	for w := 0; w < workers; w++ {
+	for w := 1; w < workers; w++ {
 		p.wg.Add(1)
-		go p.worker()
+		go p.helper()
 	}
 	return p, nil
 }
 
-// Close stops the workers and waits for them to exit.
+// Close stops the helpers and waits for them to exit.
 func (p *Parallel) Close() {
 	close(p.done)
 	p.wg.Wait()
 }
 
-func (p *Parallel) worker() {
+func (p *Parallel) helper() {
 	defer p.wg.Done()
 	for {
 		select {
 		case <-p.done:
 			return
-		case s := <-p.work:
-			p.runShard(s)
+		case <-p.work:
+			p.runShards()
 			p.step.Done()
 		}
+	}
+}
+
+// runShards runs unclaimed shards of the current step until none is left.
+func (p *Parallel) runShards() {
+	for {
+		i := int(p.next.Add(1)) - 1
+		if i >= len(p.shards) {
+			return
+		}
+		p.runShard(i)
 	}
 }
 
@@ -118,10 +134,13 @@ func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []
 	}
 	p.tokens, p.targets, p.weights = tokens, targets, weights
 	p.sumW = tensor.Sum(weights)
-	p.step.Add(len(p.shards))
-	for i := range p.shards {
-		p.work <- i
+	p.next.Store(0)
+	helpers := min(cap(p.work)-1, len(p.shards)-1)
+	p.step.Add(helpers)
+	for range helpers {
+		p.work <- struct{}{}
 	}
+	p.runShards() // the caller works too
 	p.step.Wait()
 	var loss float64
 	for i := range p.shards {
