@@ -150,7 +150,7 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	if err := hs.RunBackward(nm.embed, da.embed); err != nil {
 		return err
 	}
-	nn.EmbedBackward(g.WE, da.embed.Data, w.tokens, d)
+	tensor.AddRowsAt(g.WE, da.embed.Data, w.tokens, d) // nn.EmbedBackward, vectorised
 	if c.PositionalEmbeddingType == PosShortformer {
 		clear(da.posEmbed.Data)
 	} else {
