@@ -59,6 +59,9 @@ func (w *Workspace) Grad(name hooks.Name) (*tensor.Tensor, bool) {
 	if w.grad == nil {
 		return nil, false
 	}
+	if nm := &w.m.nm; w.foldsEmbedGrad() && (name == nm.embed || name == nm.posEmbed || name == nm.residPre[0]) {
+		return nil, false // folded into W_E's and W_pos's gradients, never formed
+	}
 	return w.m.lookup(w.grad, name)
 }
 
@@ -138,12 +141,14 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 		if err := hs.RunBackward(nm.residPost[l], da.resid[l+1]); err != nil {
 			return err
 		}
-		if l < L-1 {
-			rr = nil // the keys and values spread the gradient over positions
-		}
-		if err := w.blockBackward(g, hs, l, rr); err != nil {
+		// Below the last block the keys and values have spread the
+		// gradient over every position.
+		if err := w.blockBackward(g, hs, l, rr, rr != nil && l == L-1); err != nil {
 			return err
 		}
+	}
+	if rr != nil && w.foldsEmbedGrad() {
+		return nil // blockBackward(0) updated W_E and W_pos
 	}
 	// resid[0] = embed + pos_embed (shortformer: embed only).
 	copyGrad(da.embed.Data, da.resid[0].Data)
@@ -210,9 +215,14 @@ func (w *Workspace) normBackward(dx, dg, db, dy, x, scale, gain []float32) {
 	}
 }
 
-// blockBackward takes the gradient at resid[l+1] to resid[l] for block l;
-// rr, if not nil, holds the rows where that gradient is not zero.
-func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) error {
+// blockBackward takes the gradient at resid[l+1] to resid[l] for block l.
+// rr is a Parallel shard's scratch (else nil); if sparse, it also holds the
+// rows where that gradient is not zero.
+func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, sparse bool) error {
+	scratch := rr
+	if !sparse {
+		rr = nil
+	}
 	c, a, da, nm := w.m.Cfg, &w.act, w.grad, &w.m.nm
 	bp, gp := &w.m.P.Blocks[l], &g.Blocks[l]
 	ba, dba := &a.blocks[l], &da.blocks[l]
@@ -315,6 +325,10 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 		}
 	}
 
+	if l == 0 && scratch != nil && w.foldsEmbedGrad() {
+		w.foldEmbedGrad(g, dMid.Data, rr, scratch)
+		return nil
+	}
 	// Input projections. h = ln1(resid_pre) (or resid_pre itself).
 	// d(resid_pre) = d(resid_mid) + the projections' input gradients; the
 	// first of those is fused with the copy where it can be (GemmAdd).
@@ -357,6 +371,44 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns) 
 	return hs.RunBackward(nm.residPre[l], dres)
 }
 
+// foldsEmbedGrad reports whether backward folds the first block's input
+// gradient straight into W_E's and W_pos's: in Parallel's shards (which
+// share copy-only gradients and run no hooks) of prunable models, where
+// resid_pre 0 = embed + pos_embed feeds only linear maps. d(resid_pre 0),
+// d(embed) and d(pos_embed) are then never formed (Grad reports none for
+// such a workspace, whichever way its last backward ran).
+func (w *Workspace) foldsEmbedGrad() bool { return w.prunable() && w.gradsShared() }
+
+// foldEmbedGrad finishes block 0's backward when foldsEmbedGrad: besides
+// W_Q, W_K, W_V's own gradients, d(resid_pre 0) = dMid + dq·W_Qᵀ + dk·W_Kᵀ
+// + dv·W_Vᵀ reaches W_E through each row's token and W_pos through its
+// position; both are linear, so the rows of dq, dk, dv are summed per token
+// (and per position) first and then multiplied by W_Qᵀ…, a [d_vocab, ·] and
+// a [pos, ·] product instead of three [rows, ·] ones. The same gradient,
+// summed in another order.
+// rr (nil unless block 0 is the last) holds the rows where dq can be
+// non-zero; scratch is the shard's.
+func (w *Workspace) foldEmbedGrad(g *Params, dMid []float32, rr, scratch *rowRuns) {
+	c, a, da := w.m.Cfg, &w.act, w.grad
+	bp, gp, dba := &w.m.P.Blocks[0], &g.Blocks[0], &da.blocks[0]
+	d, hd, V, T := c.DModel, c.NHeads*c.DHead, c.DVocab, w.pos
+	h := a.resid[0].Data
+	w.linearBackward(rr, false, nil, gp.WQ, gp.BQ, dba.q.Data, h, bp.WQ, d, hd)
+	nn.LinearBackward(nil, gp.WK, gp.BK, dba.k.Data, h, bp.WK, w.rows, d, hd)
+	nn.LinearBackward(nil, gp.WV, gp.BV, dba.v.Data, h, bp.WV, w.rows, d, hd)
+	tensor.AddRowsAt(g.WE, dMid, w.tokens, d)
+	tensor.ColSumAdd(g.WPos[:T*d], dMid, w.batch, T*d)
+	for _, p := range [...]struct{ dy, wt []float32 }{{dba.q.Data, bp.WQ}, {dba.k.Data, bp.WK}, {dba.v.Data, bp.WV}} {
+		tok, pos := scratch.tok[:V*hd], scratch.pos[:T*hd]
+		clear(tok)
+		clear(pos)
+		tensor.AddRowsAt(tok, p.dy, w.tokens, hd)
+		tensor.ColSumAdd(pos, p.dy, w.batch, T*hd)
+		tensor.Gemm(false, true, V, d, hd, 1, tok, hd, p.wt, hd, 1, g.WE, d)
+		tensor.Gemm(false, true, T, d, hd, 1, pos, hd, p.wt, hd, 1, g.WPos, d)
+	}
+}
+
 // colSum accumulates the column sums of y[rows, n] into dst[n].
 func colSum(dst, y []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
@@ -378,15 +430,17 @@ func colSum(dst, y []float32, rows, n int) {
 // zeros either way); parameter gradients sum the same terms in other
 // groups.
 type rowRuns struct {
-	lo, hi []int    // per sequence
-	runs   [][2]int // the non-empty ranges as rows of the batch
-	wT     []float32
+	lo, hi   []int    // per sequence
+	runs     [][2]int // the non-empty ranges as rows of the batch
+	wT       []float32
+	tok, pos []float32 // foldEmbedGrad's sums per token and per position
 }
 
-// newRowRuns returns rowRuns for batch sequences of model c.
-func newRowRuns(c Config, batch int) *rowRuns {
-	n := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP)
-	return &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n)}
+// newRowRuns returns rowRuns for batch sequences of pos tokens of model c.
+func newRowRuns(c Config, batch, pos int) *rowRuns {
+	n, hd := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP), c.NHeads*c.DHead
+	return &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n),
+		tok: make([]float32, c.DVocab*hd), pos: make([]float32, pos*hd)}
 }
 
 // set records the ranges of non-zero weights, [batch·pos].

@@ -62,7 +62,7 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		n := (s+1)*batch/nShards - b0
 		ws := m.NewWorkspace(n, pos)
 		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
-		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n), g: m.NewGrads()})
+		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n, pos), g: m.NewGrads()})
 	}
 	for w := 1; w < workers; w++ {
 		p.wg.Add(1)
