@@ -379,33 +379,41 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 // such a workspace, whichever way its last backward ran).
 func (w *Workspace) foldsEmbedGrad() bool { return w.prunable() && w.gradsShared() }
 
-// foldEmbedGrad finishes block 0's backward when foldsEmbedGrad: besides
-// W_Q, W_K, W_V's own gradients, d(resid_pre 0) = dMid + dq·W_Qᵀ + dk·W_Kᵀ
-// + dv·W_Vᵀ reaches W_E through each row's token and W_pos through its
-// position; both are linear, so the rows of dq, dk, dv are summed per token
-// (and per position) first and then multiplied by W_Qᵀ…, a [d_vocab, ·] and
-// a [pos, ·] product instead of three [rows, ·] ones. The same gradient,
-// summed in another order.
+// foldEmbedGrad finishes block 0's backward when foldsEmbedGrad.
+// resid_pre 0 = W_E[token] + W_pos[position] reaches the loss only through
+// linear maps, so the rows of dq, dk, dv are summed per token and per
+// position first (AddRowsAt, ColSumAdd), and then
+//
+//	d W_E   += dMid by token + Σ_{q,k,v} (dq by token)·W_Qᵀ
+//	d W_pos += dMid by position + Σ (dq by position)·W_Qᵀ
+//	d W_Q   += W_Eᵀ·(dq by token) + W_posᵀ·(dq by position),  d b_Q += Σ dq
+//
+// (likewise for K and V): [d_vocab, ·] and [pos, ·] products instead of six
+// over every row. The same gradients, summed in another order.
 // rr (nil unless block 0 is the last) holds the rows where dq can be
 // non-zero; scratch is the shard's.
 func (w *Workspace) foldEmbedGrad(g *Params, dMid []float32, rr, scratch *rowRuns) {
-	c, a, da := w.m.Cfg, &w.act, w.grad
-	bp, gp, dba := &w.m.P.Blocks[0], &g.Blocks[0], &da.blocks[0]
+	c, p, da := w.m.Cfg, w.m.P, w.grad
+	bp, gp, dba := &p.Blocks[0], &g.Blocks[0], &da.blocks[0]
 	d, hd, V, T := c.DModel, c.NHeads*c.DHead, c.DVocab, w.pos
-	h := a.resid[0].Data
-	w.linearBackward(rr, false, nil, gp.WQ, gp.BQ, dba.q.Data, h, bp.WQ, d, hd)
-	nn.LinearBackward(nil, gp.WK, gp.BK, dba.k.Data, h, bp.WK, w.rows, d, hd)
-	nn.LinearBackward(nil, gp.WV, gp.BV, dba.v.Data, h, bp.WV, w.rows, d, hd)
+	_ = rr // dq may be zero outside rr's rows: the sums need not know
 	tensor.AddRowsAt(g.WE, dMid, w.tokens, d)
 	tensor.ColSumAdd(g.WPos[:T*d], dMid, w.batch, T*d)
-	for _, p := range [...]struct{ dy, wt []float32 }{{dba.q.Data, bp.WQ}, {dba.k.Data, bp.WK}, {dba.v.Data, bp.WV}} {
+	for _, t := range [...]struct{ dy, w, dw, db []float32 }{
+		{dba.q.Data, bp.WQ, gp.WQ, gp.BQ}, {dba.k.Data, bp.WK, gp.WK, gp.BK}, {dba.v.Data, bp.WV, gp.WV, gp.BV},
+	} {
 		tok, pos := scratch.tok[:V*hd], scratch.pos[:T*hd]
 		clear(tok)
 		clear(pos)
-		tensor.AddRowsAt(tok, p.dy, w.tokens, hd)
-		tensor.ColSumAdd(pos, p.dy, w.batch, T*hd)
-		tensor.Gemm(false, true, V, d, hd, 1, tok, hd, p.wt, hd, 1, g.WE, d)
-		tensor.Gemm(false, true, T, d, hd, 1, pos, hd, p.wt, hd, 1, g.WPos, d)
+		tensor.AddRowsAt(tok, t.dy, w.tokens, hd)
+		tensor.ColSumAdd(pos, t.dy, w.batch, T*hd)
+		tensor.Gemm(false, true, V, d, hd, 1, tok, hd, t.w, hd, 1, g.WE, d)
+		tensor.Gemm(false, true, T, d, hd, 1, pos, hd, t.w, hd, 1, g.WPos, d)
+		tensor.Gemm(true, false, d, hd, V, 1, p.WE, d, tok, hd, 1, t.dw, hd)
+		tensor.Gemm(true, false, d, hd, T, 1, p.WPos, d, pos, hd, 1, t.dw, hd)
+		if t.db != nil {
+			tensor.ColSumAdd(t.db[:hd], pos, T, hd)
+		}
 	}
 }
 
@@ -434,13 +442,19 @@ type rowRuns struct {
 	runs     [][2]int // the non-empty ranges as rows of the batch
 	wT       []float32
 	tok, pos []float32 // foldEmbedGrad's sums per token and per position
+	// forwardRows' tables of block 0's q, k, v per token and position
+	qkvTok, qkvPos [3][]float32
 }
 
 // newRowRuns returns rowRuns for batch sequences of pos tokens of model c.
 func newRowRuns(c Config, batch, pos int) *rowRuns {
 	n, hd := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP), c.NHeads*c.DHead
-	return &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n),
+	r := &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n),
 		tok: make([]float32, c.DVocab*hd), pos: make([]float32, pos*hd)}
+	for i := range 3 {
+		r.qkvTok[i], r.qkvPos[i] = make([]float32, c.DVocab*hd), make([]float32, pos*hd)
+	}
+	return r
 }
 
 // set records the ranges of non-zero weights, [batch·pos].

@@ -264,12 +264,22 @@ func (w *Workspace) prunable() bool {
 }
 
 // forwardRows is Forward without hooks for Parallel's shards, given rr, the
-// rows that the loss weighs: in the last block it computes the queries, the
-// attention's output (AttentionForwardQueries, which needs every position's
-// keys and values), W_O, the residual and the unembedding on those rows
-// only. The q, z, pattern, attn_out, resid_post and logits of other rows
-// are left as they were, which lossRows and backwardRows never read. Models
-// that are not prunable run in full.
+// rows that the loss weighs, and the shard's scratch:
+//
+//   - resid_pre 0 = W_E[token] + W_pos[position] is written directly (the
+//     embed and pos_embed activations are not);
+//   - block 0's q, k, v are (W_E[token] + W_pos[position])·W + b: the tables
+//     W_E·W and W_pos·W + b are computed once (d_vocab and pos rows) and
+//     looked up, instead of three products over every row;
+//   - in the last block the queries, the attention's output
+//     (AttentionForwardQueries, which needs every position's keys and
+//     values), W_O, the residual and the unembedding are computed on the
+//     weighted rows only; the q, z, pattern, attn_out, resid_post and
+//     logits of other rows are left as they were, which lossRows and
+//     backwardRows never read.
+//
+// The result is Forward's up to float32 rounding. Models that are not
+// prunable run Forward.
 func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns) error {
 	if !w.prunable() {
 		return w.Forward(ctx, tokens, nil)
@@ -282,28 +292,50 @@ func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns
 	}
 	copy(w.tokens, tokens)
 	c, p, a := w.m.Cfg, w.m.P, &w.act
-	L := c.NLayers
-	if err := w.forward(nil, 0, L-1, true, false); err != nil {
-		return err
-	}
-	bp, ba := &p.Blocks[L-1], &a.blocks[L-1]
-	d, hd, V := c.DModel, c.NHeads*c.DHead, c.DVocabOut
-	x, y := a.resid[L-1].Data, a.resid[L].Data
-	for _, run := range rr.runs {
-		lo, hi := run[0], run[1]
-		nn.LinearForward(ba.q.Data[lo*hd:hi*hd], x[lo*d:hi*d], bp.WQ, bp.BQ, hi-lo, d, hd)
-	}
-	nn.LinearForward(ba.k.Data, x, bp.WK, bp.BK, w.rows, d, hd)
-	nn.LinearForward(ba.v.Data, x, bp.WV, bp.BV, w.rows, d, hd)
-	w.stepwiseAttn[L-1] = false
-	nn.AttentionForwardQueries(ba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, c.NHeads, c.DHead, rr.lo, rr.hi)
-	for _, run := range rr.runs {
-		lo, hi := run[0], run[1]
-		n := hi - lo
-		if !residualOut(ba.attnOut.Data[lo*d:hi*d], y[lo*d:hi*d], ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, x[lo*d:hi*d], n, hd, d, true) {
-			tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], ba.attnOut.Data[lo*d:hi*d])
+	L, T := c.NLayers, w.pos
+	d, hd, Vin, V := c.DModel, c.NHeads*c.DHead, c.DVocab, c.DVocabOut
+	tensor.EmbedPos(a.resid[0].Data, p.WE, p.WPos, w.tokens, w.batch, T, d)
+	for l := range L {
+		bp, ba := &p.Blocks[l], &a.blocks[l]
+		x, last := a.resid[l].Data, l == L-1
+		switch {
+		case l == 0:
+			for i, t := range [...]struct{ y, w, b []float32 }{{ba.q.Data, bp.WQ, bp.BQ}, {ba.k.Data, bp.WK, bp.BK}, {ba.v.Data, bp.WV, bp.BV}} {
+				tok, pos := rr.qkvTok[i][:Vin*hd], rr.qkvPos[i][:T*hd]
+				tensor.Gemm(false, false, Vin, hd, d, 1, p.WE, d, t.w, hd, 0, tok, hd)
+				nn.LinearForward(pos, p.WPos, t.w, t.b, T, d, hd)
+				tensor.EmbedPos(t.y, tok, pos, w.tokens, w.batch, T, hd)
+			}
+		case last:
+			for _, run := range rr.runs {
+				lo, hi := run[0], run[1]
+				nn.LinearForward(ba.q.Data[lo*hd:hi*hd], x[lo*d:hi*d], bp.WQ, bp.BQ, hi-lo, d, hd)
+			}
+		default:
+			nn.LinearForward(ba.q.Data, x, bp.WQ, bp.BQ, w.rows, d, hd)
 		}
-		nn.LinearForwardStrided(a.logits.Data[lo*V:hi*V], y[lo*d:hi*d], p.WU, p.BU, n, d, V, V, d, V)
+		if l > 0 {
+			nn.LinearForward(ba.k.Data, x, bp.WK, bp.BK, w.rows, d, hd)
+			nn.LinearForward(ba.v.Data, x, bp.WV, bp.BV, w.rows, d, hd)
+		}
+		w.stepwiseAttn[l] = false
+		if !last {
+			nn.AttentionForward(ba.z.Data, nil, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, T, c.NHeads, c.DHead)
+			if err := w.blockOut(nil, l); err != nil {
+				return err
+			}
+			continue
+		}
+		nn.AttentionForwardQueries(ba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, T, c.NHeads, c.DHead, rr.lo, rr.hi)
+		y := a.resid[L].Data
+		for _, run := range rr.runs {
+			lo, hi := run[0], run[1]
+			n := hi - lo
+			if !residualOut(ba.attnOut.Data[lo*d:hi*d], y[lo*d:hi*d], ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, x[lo*d:hi*d], n, hd, d, true) {
+				tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], ba.attnOut.Data[lo*d:hi*d])
+			}
+			nn.LinearForwardStrided(a.logits.Data[lo*V:hi*V], y[lo*d:hi*d], p.WU, p.BU, n, d, V, V, d, V)
+		}
 	}
 	return nil
 }
