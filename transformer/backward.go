@@ -21,21 +21,18 @@ func (w *Workspace) Backward(g *Params, hs *hooks.Set) error {
 // BackwardScaled is Backward for the loss multiplied by scale: data-parallel
 // training weights each shard's mean loss by its share of the batch.
 func (w *Workspace) BackwardScaled(g *Params, hs *hooks.Set, scale float32) error {
-	dl := w.gradActs().logits.Data
-	clear(dl)
-	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
-	return w.backward(g, hs, nil)
+	return w.backwardScaled(g, hs, scale, nil)
 }
 
-// backwardRows is BackwardScaled without hooks for Parallel's shards, given
-// rr, the runs of rows of non-zero weight (the only rows where the loss
-// gradient is not zero): the products that see only those rows run on
-// them alone (see rowRuns).
-func (w *Workspace) backwardRows(g *Params, scale float32, rr *rowRuns) error {
+// backwardScaled is BackwardScaled; Parallel's shards pass rr, the rows of
+// non-zero weight (the only rows where the loss gradient is not zero) and
+// their scratch, and no hooks: the products that see only those rows run
+// on them alone (see rowRuns).
+func (w *Workspace) backwardScaled(g *Params, hs *hooks.Set, scale float32, rr *rowRuns) error {
 	dl := w.gradActs().logits.Data
 	clear(dl)
 	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
-	return w.backward(g, nil, rr)
+	return w.backward(g, hs, rr)
 }
 
 // BackwardFrom back-propagates a caller-supplied gradient with respect to
@@ -421,95 +418,5 @@ func (w *Workspace) foldEmbedGrad(g *Params, dMid []float32, rr, scratch *rowRun
 func colSum(dst, y []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		tensor.Axpy(1, y[r*n:(r+1)*n], dst)
-	}
-}
-
-// rowRuns holds, for each sequence of a shard's batch, the range of
-// positions [lo, hi) from its first to its last of non-zero loss weight
-// (empty if none), outside which the gradient of the logits is exactly
-// zero; as row runs of the batch; and scratch for a transposed weight. In
-// the induction task only the second copy of the repeated block is scored,
-// a third of the rows: backward then runs the products that see only these
-// rows — the unembedding, and in the last block the MLP, W_O, the
-// attention's queries and W_Q, before the keys and values spread the
-// gradient over earlier positions — on the runs alone, one GEMM per run
-// (the weight transposed once instead of repacked per run). Activation
-// gradients are unchanged bit for bit (rows outside the runs are exact
-// zeros either way); parameter gradients sum the same terms in other
-// groups.
-type rowRuns struct {
-	lo, hi   []int    // per sequence
-	runs     [][2]int // the non-empty ranges as rows of the batch
-	wT       []float32
-	tok, pos []float32 // foldEmbedGrad's sums per token and per position
-	// forwardRows' tables of block 0's q, k, v per token and position
-	qkvTok, qkvPos [3][]float32
-}
-
-// newRowRuns returns rowRuns for batch sequences of pos tokens of model c.
-func newRowRuns(c Config, batch, pos int) *rowRuns {
-	n, hd := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP), c.NHeads*c.DHead
-	r := &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n),
-		tok: make([]float32, c.DVocab*hd), pos: make([]float32, pos*hd)}
-	for i := range 3 {
-		r.qkvTok[i], r.qkvPos[i] = make([]float32, c.DVocab*hd), make([]float32, pos*hd)
-	}
-	return r
-}
-
-// set records the ranges of non-zero weights, [batch·pos].
-func (r *rowRuns) set(weights []float32, pos int) {
-	r.runs = r.runs[:0]
-	for b := range r.lo {
-		seq := weights[b*pos : (b+1)*pos]
-		lo, hi := 0, 0
-		for i, v := range seq {
-			if v != 0 {
-				if hi == 0 {
-					lo = i
-				}
-				hi = i + 1
-			}
-		}
-		r.lo[b], r.hi[b] = lo, hi
-		if hi > lo {
-			r.runs = append(r.runs, [2]int{b*pos + lo, b*pos + hi})
-		}
-	}
-}
-
-// linearBackward is nn.LinearBackward on rows contiguous rows where dy is
-// zero outside the runs: dx (if not nil) += dy·wtᵀ, or = if store (rows
-// outside the runs then zeroed), dw += xᵀ·dy and db += Σ_rows dy, with wt
-// [in, out] transposed once into r.wT so that each run is a plain product.
-func (r *rowRuns) linearBackward(store bool, dx, dw, db, dy, x, wt []float32, rows, in, out int) {
-	if dx != nil {
-		wT := r.wT[:out*in] // [out, in]
-		for i := range in {
-			for j, v := range wt[i*out : (i+1)*out] {
-				wT[j*in+i] = v
-			}
-		}
-		beta := float32(1)
-		if store {
-			beta = 0
-			prev := 0
-			for _, run := range r.runs {
-				clear(dx[prev*in : run[0]*in])
-				prev = run[1]
-			}
-			clear(dx[prev*in : rows*in])
-		}
-		for _, run := range r.runs {
-			lo, n := run[0], run[1]-run[0]
-			tensor.Gemm(false, false, n, in, out, 1, dy[lo*out:], out, wT, in, beta, dx[lo*in:], in)
-		}
-	}
-	for _, run := range r.runs {
-		lo, n := run[0], run[1]-run[0]
-		tensor.Gemm(true, false, in, out, n, 1, x[lo*in:], in, dy[lo*out:], out, 1, dw, out)
-	}
-	if db != nil {
-		tensor.ColSumAdd(db[:out], dy, rows, out) // zeros add nothing: the same bits
 	}
 }

@@ -276,7 +276,7 @@ func (w *Workspace) prunable() bool {
 //     values), W_O, the residual and the unembedding are computed on the
 //     weighted rows only; the q, z, pattern, attn_out, resid_post and
 //     logits of other rows are left as they were, which lossRows and
-//     backwardRows never read.
+//     backwardScaled never read.
 //
 // The result is Forward's up to float32 rounding. Models that are not
 // prunable run Forward.

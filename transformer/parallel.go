@@ -106,7 +106,7 @@ func (p *Parallel) runShard(i int) {
 	lo, hi := s.b0*p.pos, (s.b0+s.n)*p.pos
 	// Only the rows of non-zero weight reach the loss: the shard computes
 	// the rest of the last block and the unembedding on those alone, and
-	// backward likewise (forwardRows, backwardRows).
+	// backward likewise (forwardRows, backwardScaled).
 	s.rr.set(p.weights[lo:hi], p.pos)
 	s.err = s.ws.forwardRows(context.Background(), p.tokens[lo:hi], s.rr)
 	if s.err != nil {
@@ -118,7 +118,7 @@ func (p *Parallel) runShard(i int) {
 	if s.sumW == 0 {
 		return
 	}
-	s.err = s.ws.backwardRows(s.g, float32(s.sumW/p.sumW), s.rr)
+	s.err = s.ws.backwardScaled(s.g, nil, float32(s.sumW/p.sumW), s.rr)
 }
 
 // Step computes the weighted mean cross-entropy of the batch (tokens,
@@ -168,3 +168,92 @@ func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []
 // activation gradients share buffers (see shareCopyGrads), so it refuses
 // backward hooks.
 func (p *Parallel) Workspace(i int) *Workspace { return p.shards[i].ws }
+
+// rowRuns is a Parallel shard's view of where its loss is, and its
+// scratch. For each sequence of the shard's batch it holds the range of
+// positions [lo, hi) from the first to the last of non-zero loss weight
+// (empty if none), outside which the gradient of the logits is exactly zero,
+// also as row runs of the batch. In the induction task only the second copy
+// of the repeated block is scored, a third of the rows: forwardRows and
+// backwardScaled compute what only these rows need — the unembedding, and in
+// the last block W_O, the attention's queries and W_Q (and the MLP's
+// gradients), before the keys and values spread the gradient over earlier
+// positions — on the runs alone, one GEMM per run. The scratch holds a
+// transposed weight (so that runs need no repacking) and the tables and
+// sums per token and position of block 0 (forwardRows, foldEmbedGrad).
+type rowRuns struct {
+	lo, hi   []int    // per sequence
+	runs     [][2]int // the non-empty ranges as rows of the batch
+	wT       []float32
+	tok, pos []float32 // foldEmbedGrad's sums per token and per position
+	// forwardRows' tables of block 0's q, k, v per token and position
+	qkvTok, qkvPos [3][]float32
+}
+
+// newRowRuns returns rowRuns for batch sequences of pos tokens of model c.
+func newRowRuns(c Config, batch, pos int) *rowRuns {
+	n, hd := max(c.DModel*c.DVocabOut, c.DModel*c.NHeads*c.DHead, c.DModel*c.DMLP), c.NHeads*c.DHead
+	r := &rowRuns{lo: make([]int, batch), hi: make([]int, batch), runs: make([][2]int, 0, batch), wT: make([]float32, n),
+		tok: make([]float32, c.DVocab*hd), pos: make([]float32, pos*hd)}
+	for i := range 3 {
+		r.qkvTok[i], r.qkvPos[i] = make([]float32, c.DVocab*hd), make([]float32, pos*hd)
+	}
+	return r
+}
+
+// set records the ranges of non-zero weights, [batch·pos].
+func (r *rowRuns) set(weights []float32, pos int) {
+	r.runs = r.runs[:0]
+	for b := range r.lo {
+		seq := weights[b*pos : (b+1)*pos]
+		lo, hi := 0, 0
+		for i, v := range seq {
+			if v != 0 {
+				if hi == 0 {
+					lo = i
+				}
+				hi = i + 1
+			}
+		}
+		r.lo[b], r.hi[b] = lo, hi
+		if hi > lo {
+			r.runs = append(r.runs, [2]int{b*pos + lo, b*pos + hi})
+		}
+	}
+}
+
+// linearBackward is nn.LinearBackward on rows contiguous rows where dy is
+// zero outside the runs: dx (if not nil) += dy·wtᵀ, or = if store (rows
+// outside the runs then zeroed), dw += xᵀ·dy and db += Σ_rows dy, with wt
+// [in, out] transposed once into r.wT so that each run is a plain product.
+func (r *rowRuns) linearBackward(store bool, dx, dw, db, dy, x, wt []float32, rows, in, out int) {
+	if dx != nil {
+		wT := r.wT[:out*in] // [out, in]
+		for i := range in {
+			for j, v := range wt[i*out : (i+1)*out] {
+				wT[j*in+i] = v
+			}
+		}
+		beta := float32(1)
+		if store {
+			beta = 0
+			prev := 0
+			for _, run := range r.runs {
+				clear(dx[prev*in : run[0]*in])
+				prev = run[1]
+			}
+			clear(dx[prev*in : rows*in])
+		}
+		for _, run := range r.runs {
+			lo, n := run[0], run[1]-run[0]
+			tensor.Gemm(false, false, n, in, out, 1, dy[lo*out:], out, wT, in, beta, dx[lo*in:], in)
+		}
+	}
+	for _, run := range r.runs {
+		lo, n := run[0], run[1]-run[0]
+		tensor.Gemm(true, false, in, out, n, 1, x[lo*in:], in, dy[lo*out:], out, 1, dw, out)
+	}
+	if db != nil {
+		tensor.ColSumAdd(db[:out], dy, rows, out) // zeros add nothing: the same bits
+	}
+}

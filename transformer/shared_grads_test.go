@@ -14,7 +14,7 @@ import (
 // workspace: the same loss, parameter gradients and every activation
 // gradient Grad reports (up to rounding: bit for bit in models that are not
 // prunable), although copy-only ones share buffers (shareCopyGrads), only
-// weighted rows are computed where they can be (forwardRows, backwardRows)
+// weighted rows are computed where they can be (forwardRows, backwardScaled)
 // and block 0 works from tables per token and position (forwardRows,
 // foldEmbedGrad, which leaves three points without a gradient); and that
 // backward hooks are refused.
