@@ -132,8 +132,6 @@ func copyMarkers(what string, ms []Marker, e *extent) ([]Marker, error) {
 // draw draws the chart into c.
 func (cv *curves) draw(c draw.Canvas) {
 	p := newPlot(cv.s.Title, cv.s.XLabel, cv.s.YLabel)
-	cv.x.apply(&p.X)
-	cv.y.apply(&p.Y)
 	lg := legend{left: cv.s.LegendLeft, bottom: cv.s.LegendBottom}
 	p.Add(plotter.NewGrid())
 	for i, runs := range cv.series {
@@ -157,6 +155,10 @@ func (cv *curves) draw(c draw.Canvas) {
 		lg.add(cv.s.Series[i].Name, entry)
 	}
 	p.Add(markers{v: cv.s.VLines, h: cv.s.HLines})
+	// The axes are set after the plotters are added: plot.Add widens them
+	// to the data, which would override an explicit YRange.
+	cv.x.apply(&p.X)
+	cv.y.apply(&p.Y)
 	p.Draw(c)
 	lg.draw(p.DataCanvas(c))
 }

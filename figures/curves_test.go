@@ -172,3 +172,40 @@ func TestLogTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestCurvesYRangeHolds: an explicit YRange is the axis even when a series
+// leaves it (the part outside is clipped). A constant 0.5 series on the range
+// [0, 1] must be drawn near mid-height, not squashed to the bottom by a
+// second series at 100.
+func TestCurvesYRangeHolds(t *testing.T) {
+	fig, err := Curves(CurvesSpec{
+		Series: []Series{{Name: "half", Y: []float64{0.5, 0.5, 0.5}}, {Name: "far", Y: []float64{100, 100, 100}}},
+		YRange: Range{Min: 0, Max: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := fig.Image(400, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := seriesColor(0)
+	var rows, n int
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X + b.Dx()/3; x < b.Max.X-b.Dx()/3; x++ {
+			r, g, bb, _ := img.At(x, y).RGBA()
+			if uint8(r>>8) == want.R && uint8(g>>8) == want.G && uint8(bb>>8) == want.B {
+				rows += y
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the 0.5 series is not drawn")
+	}
+	mean := float64(rows) / float64(n) / float64(b.Dy())
+	if mean < 0.3 || mean > 0.6 {
+		t.Errorf("the 0.5 series is drawn at %.2f of the height; want near the middle (YRange ignored?)", mean)
+	}
+}
