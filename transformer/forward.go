@@ -129,7 +129,6 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 		if err := hs.RunForward(nm.pattern[l], ba.pattern); err != nil {
 			return err
 		}
-		clear(ba.z.Data)
 		nn.AttnMixForward(ba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
 	} else {
 		scores := ba.scores.Data

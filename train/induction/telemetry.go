@@ -116,10 +116,7 @@ func Accuracy(logits []float32, targets []int32, weights []float32) float64 {
 // to i−Ls+1 over the second repeated block, Ls = b.Repeat).
 func AttentionScores(ws *transformer.Workspace, b *data.Batch) (prev, ind [][]float64) {
 	T := b.SeqLen
-	for l := 0; ; l++ {
-		if l >= len(ws.Model().P.Blocks) {
-			break
-		}
+	for l := range ws.Model().Cfg.NLayers {
 		p := ws.Pattern(l) // [batch, head, T, T]
 		H := p.Shape[1]
 		prevL, indL := make([]float64, H), make([]float64, H)
