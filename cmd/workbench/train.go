@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +42,17 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := induction.Default()
-	fs := flag.NewFlagSet("train induction", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "run `DIR` for config.json, metrics.jsonl, checkpoints/ and summary.json (required)")
+	rc := newRunCommand("train induction", "run `DIR` for config.json, metrics.jsonl, checkpoints/ and summary.json (required)",
+		`Usage: workbench train induction --out DIR [flags]
+
+Trains a small transformer on repeated random tokens until a previous-token head
+(layer 0) and an induction head (layer 1) form, logging circuit telemetry
+(per-head previous-token and induction scores, K-composition) every --eval-every
+steps. The defaults form the circuit in a few seconds. Ctrl-C saves a checkpoint;
+--resume continues it exactly.
+
+Example: workbench train induction --out runs/induction --json`, stderr)
+	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
 	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
 	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
 	fs.IntVar(&c.NHeads, "n-heads", c.NHeads, "attention heads per block")
@@ -66,30 +73,8 @@ func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&c.Workers, "workers", c.Workers, "worker goroutines (results do not depend on it)")
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate and checkpoint every N steps")
 	fs.Float64Var(&c.StopAtAcc, "stop-at-acc", 0, "stop once held-out accuracy reaches this (0: run all steps)")
-	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
-	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench train induction --out DIR [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains a small transformer on repeated random tokens until a previous-token head")
-		fmt.Fprintln(stderr, "(layer 0) and an induction head (layer 1) form, logging circuit telemetry")
-		fmt.Fprintln(stderr, "(per-head previous-token and induction scores, K-composition) every --eval-every")
-		fmt.Fprintln(stderr, "steps. The defaults form the circuit in a few seconds. Ctrl-C saves a checkpoint;")
-		fmt.Fprintln(stderr, "--resume continues it exactly.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example: workbench train induction --out runs/induction --json")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := rc.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("train induction: unexpected argument %q", fs.Arg(0))
-	}
-	if *out == "" {
-		fs.Usage()
-		return errors.New("train induction: --out is required")
 	}
 	if !*attnOnly {
 		c.MLP = true

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -54,9 +52,15 @@ type cnnResult struct {
 func runTrainCNN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := cnnOptions{Model: cnn.Classifier(), Epochs: 3, Batch: 128, LR: 0.05, Momentum: 0.9, Shards: 2,
 		Workers: runtime.GOMAXPROCS(0)}
-	fs := flag.NewFlagSet("train cnn", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "run `DIR` for config.json, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)")
+	rc := newRunCommand("train cnn", "run `DIR` for config.json, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
+		`Usage: workbench train cnn --out DIR [flags]
+
+Trains a convolutional classifier on Fashion-MNIST with SGD and momentum, data-parallel
+over --workers cores, and reports the test accuracy after every epoch. Ctrl-C saves a
+checkpoint; --resume continues it exactly.
+
+Example: workbench train cnn --out runs/cnn --epochs 3 --json`, stderr)
+	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "passes over the training set")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per step (the last partial batch of an epoch is dropped)")
 	fs.Float64Var(&o.LR, "lr", o.LR, "SGD learning rate")
@@ -69,28 +73,8 @@ func runTrainCNN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&o.Model.Dropout, "dropout", 0, "cnn: drop probability before the head")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "worker goroutines (results do not depend on it)")
 	fs.IntVar(&o.Limit, "limit", 0, "train on the first N images only (0: all)")
-	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
-	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench train cnn --out DIR [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains a convolutional classifier on Fashion-MNIST with SGD and momentum, data-parallel")
-		fmt.Fprintln(stderr, "over --workers cores, and reports the test accuracy after every epoch. Ctrl-C saves a")
-		fmt.Fprintln(stderr, "checkpoint; --resume continues it exactly.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example: workbench train cnn --out runs/cnn --epochs 3 --json")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := rc.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("train cnn: unexpected argument %q", fs.Arg(0))
-	}
-	if *out == "" {
-		fs.Usage()
-		return errors.New("train cnn: --out is required")
 	}
 	switch *arch {
 	case cnn.ArchCNN:

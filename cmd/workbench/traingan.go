@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -53,9 +52,17 @@ type ganResult struct {
 func runTrainGAN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	began := time.Now()
 	cfg := gan.DCGAN()
-	fs := flag.NewFlagSet("train gan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors, samples.png and summary.json (required)")
+	rc := newRunCommand("train gan", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors, samples.png and summary.json (required)",
+		`Usage: workbench train gan --dataset fashion-mnist --out DIR [flags]
+
+Trains a DCGAN on Fashion-MNIST and judges its samples with our own classifier: a
+Fréchet distance on the classifier's features (FID), an Inception-style score on its
+probabilities and class coverage, each beside controls (a second real set, the same
+set with pixel noise, blurred, and one class only). Ctrl-C saves a checkpoint; --resume
+continues it exactly.
+
+Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 --json`, stderr)
+	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
 	dataset := fs.String("dataset", "fashion-mnist", "training images (only fashion-mnist)")
 	dataDir := fs.String("data", "", "`DIR` holding the Fashion-MNIST IDX files (default: Debian's "+data.FashionMNISTDir+")")
 	loss := fs.String("loss", gan.LossNonSaturating, "nonsaturating, minimax or wgan")
@@ -72,30 +79,8 @@ func runTrainGAN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	clfEpochs := fs.Int("classifier-epochs", 2, "epochs for the judge classifier when it has to be trained")
 	evalN := fs.Int("eval-n", 5000, "images per set for FID and IS (the test set supplies two real sets of this size)")
 	evalEvery := fs.Int("eval-every", 0, "score samples every N steps (0: at the end only)")
-	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
-	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench train gan --dataset fashion-mnist --out DIR [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains a DCGAN on Fashion-MNIST and judges its samples with our own classifier: a")
-		fmt.Fprintln(stderr, "Fréchet distance on the classifier's features (FID), an Inception-style score on its")
-		fmt.Fprintln(stderr, "probabilities and class coverage, each beside controls (a second real set, the same")
-		fmt.Fprintln(stderr, "set with pixel noise, blurred, and one class only). Ctrl-C saves a checkpoint; --resume")
-		fmt.Fprintln(stderr, "continues it exactly.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 --json")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := rc.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("train gan: unexpected argument %q", fs.Arg(0))
-	}
-	if *out == "" {
-		fs.Usage()
-		return errors.New("train gan: --out is required")
 	}
 	if *dataset != "fashion-mnist" {
 		return fmt.Errorf("train gan: unknown --dataset %q (only fashion-mnist)", *dataset)
@@ -339,9 +324,16 @@ type gan2dResult struct {
 
 func runTrainGAN2D(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	began := time.Now()
-	fs := flag.NewFlagSet("train gan2d", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)")
+	rc := newRunCommand("train gan2d", "run `DIR` for metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
+		`Usage: workbench train gan2d --out DIR [flags]
+
+Trains an MLP GAN on a 2-D Gaussian mixture and reports the VEEGAN metrics on 2,500
+samples: a sample is high quality within 3σ of its nearest mode, a mode is captured
+when at least one high-quality sample is nearest to it. --vanishing adds the
+generator's gradient norms under log(1−D) and −log D as the discriminator improves.
+
+Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --json`, stderr)
+	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
 	mixture := fs.String("mixture", "ring", "ring (8 modes, σ 0.02) or grid (25 modes, σ 0.05)")
 	loss := fs.String("loss", gan.LossNonSaturating, "nonsaturating, minimax or wgan")
 	steps := fs.Int("steps", 3000, "generator updates")
@@ -349,29 +341,8 @@ func runTrainGAN2D(ctx context.Context, args []string, stdout, stderr io.Writer)
 	lr := fs.Float64("lr", 0, "Adam learning rate (default 1e-3; wgan 1e-4)")
 	seed := fs.Uint64("seed", 1, "seed for the initialisation, the data and the latent vectors")
 	vanishing := fs.Bool("vanishing", false, "also run the vanishing-gradient experiment on the untrained generator")
-	resume := fs.Bool("resume", false, "continue the run in --out from its newest checkpoint")
-	asJSON := fs.Bool("json", false, "print one JSON summary at the end")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench train gan2d --out DIR [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains an MLP GAN on a 2-D Gaussian mixture and reports the VEEGAN metrics on 2,500")
-		fmt.Fprintln(stderr, "samples: a sample is high quality within 3σ of its nearest mode, a mode is captured")
-		fmt.Fprintln(stderr, "when at least one high-quality sample is nearest to it. --vanishing adds the")
-		fmt.Fprintln(stderr, "generator's gradient norms under log(1−D) and −log D as the discriminator improves.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --json")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := rc.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("train gan2d: unexpected argument %q", fs.Arg(0))
-	}
-	if *out == "" {
-		fs.Usage()
-		return errors.New("train gan2d: --out is required")
 	}
 	var mix data.Mixture
 	switch strings.ToLower(*mixture) {
