@@ -68,7 +68,9 @@ func TestInductionCircuitNamedParity(t *testing.T) {
 		}
 		t.Skipf("parity fixtures not found at %s: %v", dir, err)
 	}
-	analyzeInduction(t, filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+	analyzeInduction(t, func() (*transformer.Model, error) {
+		return transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+	})
 }
 
 // TestInductionCircuitNamedTrained trains the induction experiment with its
@@ -87,13 +89,13 @@ func TestInductionCircuitNamedTrained(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("trained %d steps in %v: eval accuracy %.3f, loss %.4f", res.Steps, time.Since(began).Round(time.Millisecond), res.FinalEvalAcc, res.FinalEvalLoss)
-	analyzeInduction(t, res.Model, "")
+	analyzeInduction(t, func() (*transformer.Model, error) { return transformer.Load(res.Model) })
 }
 
 // analyzeInduction loads a model, analyses it and checks the circuit.
-func analyzeInduction(t *testing.T, model, config string) {
+func analyzeInduction(t *testing.T, load func() (*transformer.Model, error)) {
 	t.Helper()
-	m, err := transformer.Load(model, config)
+	m, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}

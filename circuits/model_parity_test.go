@@ -83,7 +83,7 @@ func TestModelParity(t *testing.T) {
 	for _, dir := range parityModels(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			ctx := context.Background()
-			m, err := transformer.Load(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+			m, err := transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 			if err != nil {
 				t.Fatal(err)
 			}

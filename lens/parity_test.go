@@ -46,7 +46,7 @@ func parityModel(t *testing.T, name string) (parityCase, bool) {
 		t.Logf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", dir, err)
 		return parityCase{}, false
 	}
-	m, err := transformer.Load(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+	m, err := transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

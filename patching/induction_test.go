@@ -25,7 +25,7 @@ func loadInduction(t *testing.T) *transformer.Model {
 		}
 		t.Skipf("parity fixtures not found at %s: %v", inductionModel, err)
 	}
-	m, err := transformer.Load(filepath.Join(inductionModel, "model.safetensors"), filepath.Join(inductionModel, "config.json"))
+	m, err := transformer.LoadWithConfig(filepath.Join(inductionModel, "model.safetensors"), filepath.Join(inductionModel, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

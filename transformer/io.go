@@ -1,9 +1,11 @@
 package transformer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -41,31 +43,97 @@ func (m *Model) StateDict() []checkpoint.Tensor {
 	return out
 }
 
-// Load reads a model from a safetensors checkpoint. The config comes from
-// configPath if it is not empty, else from the file's __metadata__["config"].
-// Missing, extra or mis-shaped tensors are errors naming the tensor.
-func Load(path, configPath string) (*Model, error) {
+// ModelFile is the name of the final model inside a run folder: the
+// weights with the model's own config in the safetensors metadata. The
+// folder's train.json (config.json in folders written before it was
+// renamed) is the training configuration, not a model config.
+const ModelFile = "model.safetensors"
+
+// Load reads a model from path: a safetensors checkpoint, or a run folder
+// holding ModelFile. The config comes from the checkpoint's
+// __metadata__["config"]; use LoadWithConfig for state dicts that carry no
+// config. Run folders written before train.json (whose config.json is the
+// training config) load the same way. Missing, extra or mis-shaped tensors
+// are errors naming the tensor.
+func Load(path string) (*Model, error) {
+	path, err := modelPath(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := checkpoint.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var cfgJSON []byte
-	switch {
-	case configPath != "":
-		if cfgJSON, err = os.ReadFile(configPath); err != nil {
-			return nil, fmt.Errorf("transformer: %w", err)
-		}
-	case f.Metadata[ConfigMetadataKey] != "":
-		cfgJSON = []byte(f.Metadata[ConfigMetadataKey])
-	default:
-		return nil, fmt.Errorf("transformer: %s has no config in its metadata; pass a config JSON file (--config)", path)
+	js := f.Metadata[ConfigMetadataKey]
+	if js == "" {
+		return nil, fmt.Errorf("transformer: %s has no config in its metadata; load it with LoadWithConfig and a model config JSON file (--config)", path)
 	}
-	cfg, err := ParseConfig(cfgJSON)
+	cfg, err := ParseConfig([]byte(js))
+	if err != nil {
+		return nil, fmt.Errorf("transformer: %s: %w", path, err)
+	}
+	return FromCheckpoint(f, cfg)
+}
+
+// LoadWithConfig reads a model from path (a safetensors checkpoint or a
+// run folder, as Load) with the model config in the JSON file configPath
+// (TransformerLens field names), ignoring any config in the checkpoint's
+// metadata. A training config (a run folder's train.json or config.json)
+// is refused with an error saying so.
+func LoadWithConfig(path, configPath string) (*Model, error) {
+	path, err := modelPath(path)
 	if err != nil {
 		return nil, err
 	}
+	cfgJSON, err := os.ReadFile(configPath)
+	if err != nil {
+		return nil, fmt.Errorf("transformer: %w", err)
+	}
+	cfg, err := ParseConfig(cfgJSON)
+	if err != nil {
+		if isTrainingConfig(cfgJSON) {
+			return nil, fmt.Errorf("transformer: %s is a training config, not a model config; the model's config is in %s's metadata: load it without a config file: %w", configPath, ModelFile, err)
+		}
+		return nil, fmt.Errorf("transformer: %s: %w", configPath, err)
+	}
+	f, err := checkpoint.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	return FromCheckpoint(f, cfg)
+}
+
+// modelPath returns path, or path/ModelFile when path is a directory.
+func modelPath(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("transformer: %w", err)
+	}
+	if !st.IsDir() {
+		return path, nil
+	}
+	p := filepath.Join(path, ModelFile)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("transformer: %s is a folder without %s (is it a run folder whose training has not finished? its checkpoints are in checkpoints/): %w", path, ModelFile, err)
+	}
+	return p, nil
+}
+
+// isTrainingConfig reports whether b is a JSON object with fields that only
+// a training configuration has (steps, a learning rate, a batch size).
+func isTrainingConfig(b []byte) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) != nil {
+		return false
+	}
+	for _, k := range []string{"steps", "lr", "batch", "epochs"} {
+		if _, ok := fields[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // FromCheckpoint builds a model of config cfg from an open safetensors file

@@ -18,7 +18,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if err := m.Save(path, map[string]string{"note": "test"}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := Load(path, "")
+		got, err := Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -75,12 +75,12 @@ func TestLoadMismatchNamesTensor(t *testing.T) {
 		{extra, `unexpected tensor "blocks.0.mlp.W_in"`},
 		{misshaped, `"blocks.0.attn.W_O": want shape [3 4 12], got [3 2 24]`},
 	} {
-		_, err := Load(write(tc.ts), cfgPath)
+		_, err := LoadWithConfig(write(tc.ts), cfgPath)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load error = %v, want one mentioning %s", err, tc.want)
 		}
 	}
-	if _, err := Load(write(sd), ""); err == nil || !strings.Contains(err.Error(), "no config") {
+	if _, err := Load(write(sd)); err == nil || !strings.Contains(err.Error(), "no config") {
 		t.Errorf("Load without any config: %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func loadParity(t *testing.T) []parityCase {
 	var cases []parityCase
 	for _, name := range []string{"attn2_induction", "full2_ln_gelu"} {
 		dir := filepath.Join(parityDir, name)
-		m, err := Load(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+		m, err := LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

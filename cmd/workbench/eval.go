@@ -19,15 +19,18 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors; TransformerLens state-dict names)")
-	fs.StringVar(&f.config, "config", "", "model config JSON `FILE` (default: the checkpoint's own metadata)")
+	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors with TransformerLens state-dict names) or a run folder")
+	fs.StringVar(&f.config, "config", "", "model config JSON `FILE` for a checkpoint without one in its metadata (a run folder's train.json is not one)")
 }
 
 func (f *modelFlags) load() (*transformer.Model, error) {
 	if f.model == "" {
 		return nil, fmt.Errorf("--model is required")
 	}
-	return transformer.Load(f.model, f.config)
+	if f.config != "" {
+		return transformer.LoadWithConfig(f.model, f.config)
+	}
+	return transformer.Load(f.model)
 }
 
 // readTokens reads a JSON array of token sequences ([[1, 2, 3], ...]).

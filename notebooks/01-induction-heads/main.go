@@ -187,7 +187,7 @@ func trainRun(ctx context.Context, o report.Options, cfg induction.Config) (*tra
 	if err != nil {
 		return nil, err
 	}
-	m, err := transformer.Load(res.Model, "") // the final weights
+	m, err := transformer.Load(res.Model) // the final weights
 	// endregion
 	if err != nil {
 		return nil, err

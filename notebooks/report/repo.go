@@ -66,7 +66,7 @@ func DemoModel() (*transformer.Model, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	m, err := transformer.Load(p, "")
+	m, err := transformer.Load(p)
 	if err != nil {
 		return nil, "", fmt.Errorf("report: demo model: %w", err)
 	}
