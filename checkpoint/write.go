@@ -189,6 +189,25 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) error 
 	return writeFileAtomic(path, func(w io.Writer) error { return Write(w, tensors, metadata) })
 }
 
+// WriteAtomic creates (or replaces) the file at path with the bytes write
+// produces, as WriteFile does: through a synced temporary file named
+// ".BASE.tmp-*" beside path (see IsTemp), renamed into place. Run folders
+// write their JSON files with it.
+func WriteAtomic(path string, write func(io.Writer) error) error {
+	return writeFileAtomic(path, write)
+}
+
+// tempInfix marks the temporary files of WriteFile and WriteAtomic.
+const tempInfix = ".tmp-"
+
+// IsTemp reports whether a file name (without directory) is one of the
+// temporary files WriteFile and WriteAtomic create, which a process killed
+// mid-write leaves behind. Only the process writing the folder may remove
+// them.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix)
+}
+
 // writeFileAtomic creates path with the bytes write produces, through a
 // synced temporary file renamed into place.
 func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
@@ -196,7 +215,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

@@ -7,10 +7,23 @@
 //
 // # Run directory
 //
-//	DIR/config.json                           what the caller asks to record
+//	DIR/train.json                            the training config (Options.Config)
 //	DIR/metrics.jsonl                         one object per logged step
 //	DIR/checkpoints/step-NNNNNN.safetensors   parameters + optimizer state
+//	DIR/model.safetensors                     the final model (the experiment writes it)
 //	DIR/summary.json                          written when the run ends
+//	DIR/.lock                                 held locked while a run writes
+//
+// Folders written before train.json had the training config in
+// config.json; it is still read (ReadTrainConfig), never written. The
+// model's own config is in model.safetensors' metadata, so
+// transformer.Load takes the folder.
+//
+// One writer at a time: Run (or the experiment around it) holds an
+// exclusive lock on DIR/.lock for the run's life, and a second writer gets
+// an error wrapping ErrLocked. Files are written atomically (temporary
+// file and rename); temporary files a killed writer left behind are
+// removed by the next Run and by Prune.
 //
 // A checkpoint holds the Trainable's tensors under their own names, the
 // optimizer state under "optim/<name>", and metadata: "step" (steps done),

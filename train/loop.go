@@ -62,6 +62,26 @@ type Options struct {
 	// KeepCheckpoints keeps at most this many periodic checkpoints besides
 	// the final one and any marked by Keep (0: keep all).
 	KeepCheckpoints int
+	// Config, if set, is the training configuration as a JSON object: Run
+	// writes it to train.json once a resume has been validated (a failed
+	// resume leaves the folder as it was), and a resume compares it with
+	// the run's recorded one.
+	Config json.RawMessage
+	// MayChange lists the top-level fields of Config that a resume may
+	// change freely (the step count, the worker count).
+	MayChange []string
+	// AllowConfigChange lets a resume change other fields of Config; the
+	// changes are recorded in metrics.jsonl as a record with "event":
+	// "config_change". Without it such a resume is a *ConfigChangeError.
+	AllowConfigChange bool
+	// Lock, if set, is the caller's lock on Dir (from LockDir), held for
+	// longer than Run (to write the model and summary after it). If nil,
+	// Run locks Dir itself for its own duration.
+	Lock *Lock
+	// Log, if not nil, receives one line per thing Run did to the run
+	// folder on its own: leftover temporary files removed, a corrupt
+	// checkpoint set aside.
+	Log io.Writer
 }
 
 // Summary is what Run reports and writes to summary.json.
@@ -75,6 +95,10 @@ type Summary struct {
 	Checkpoint    string         `json:"checkpoint"`
 	Interrupted   bool           `json:"interrupted"`
 	ResumedAtStep int            `json:"resumed_at_step,omitempty"`
+	// AlreadyFinished is set when a resume found the run complete (its
+	// newest checkpoint at Steps): Run then did nothing and wrote nothing;
+	// FinalLoss and FinalEval are unset.
+	AlreadyFinished bool `json:"-"`
 }
 
 func (o *Options) defaults() error {
@@ -131,26 +155,80 @@ func Checkpoints(dir string) ([]int, error) {
 // Run trains t with opt until o.Steps steps are done or ctx is cancelled.
 // On cancellation it checkpoints the current step and returns the summary
 // with Interrupted set and ctx's error.
+//
+// Run holds o.Dir's Lock (o.Lock, or its own) throughout, so a second
+// writer gets an error wrapping ErrLocked. It removes temporary files a
+// killed writer left in the folder. With o.Resume it validates before it
+// writes anything: it restores the newest readable checkpoint (a corrupt
+// one is renamed *.corrupt and the previous one used, saying so on o.Log),
+// refuses a checkpoint past o.Steps and, unless o.AllowConfigChange, a
+// changed o.Config; a run already at o.Steps is left untouched and
+// reported with AlreadyFinished.
 func Run(ctx context.Context, t Trainable, opt optim.Optimizer, o Options) (Summary, error) {
 	if err := o.defaults(); err != nil {
 		return Summary{}, err
 	}
-	if err := os.MkdirAll(filepath.Join(o.Dir, "checkpoints"), 0o755); err != nil {
-		return Summary{}, fmt.Errorf("train: %w", err)
-	}
-	r := &runner{t: t, opt: opt, o: o, params: t.Params()}
-	start := 0
-	if o.Resume {
-		s, err := r.resume()
+	if o.Lock == nil {
+		l, err := LockDir(o.Dir)
 		if err != nil {
 			return Summary{}, err
 		}
-		start = s
+		defer l.Unlock()
+	} else if o.Lock.f == nil || !sameDir(o.Lock.dir, o.Dir) {
+		return Summary{}, fmt.Errorf("train: Options.Lock does not hold %s", o.Dir)
+	}
+	ckDir := filepath.Join(o.Dir, "checkpoints")
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		return Summary{}, fmt.Errorf("train: %w", err)
+	}
+	r := &runner{t: t, opt: opt, o: o, params: t.Params()}
+	for _, d := range []string{o.Dir, ckDir} {
+		removed, err := removeTemps(d)
+		if err != nil {
+			return Summary{}, err
+		}
+		for _, name := range removed {
+			r.logf("removed %s, a temporary file left by an interrupted write", filepath.Join(d, name))
+		}
+	}
+	start := 0
+	var changes []ConfigChange
+	if o.Resume {
+		var corrupt []int
+		var err error
+		if start, corrupt, err = r.resume(); err != nil {
+			return Summary{}, err
+		}
+		if start > o.Steps {
+			return Summary{}, fmt.Errorf("train: resume: the run's newest checkpoint is at step %d, past the %d steps asked for (ask for at least %d)", start, o.Steps, start)
+		}
+		if changes, err = r.checkConfig(start); err != nil {
+			return Summary{}, err
+		}
+		for _, s := range corrupt { // validated: now set the corrupt ones aside
+			p := CheckpointPath(o.Dir, s)
+			if err := os.Rename(p, p+".corrupt"); err != nil {
+				return Summary{}, fmt.Errorf("train: %w", err)
+			}
+		}
+		if start == o.Steps && start > 0 {
+			return Summary{Steps: start, ResumedAtStep: start, Checkpoint: CheckpointPath(o.Dir, start), AlreadyFinished: true}, nil
+		}
+	}
+	if o.Config != nil {
+		if err := WriteJSON(filepath.Join(o.Dir, TrainConfigFile), o.Config); err != nil {
+			return Summary{}, err
+		}
 	}
 	if err := r.openMetrics(start); err != nil {
 		return Summary{}, err
 	}
 	defer r.metrics.Close()
+	if len(changes) > 0 {
+		if err := r.emit(Record{"step": start, "event": "config_change", "changes": changes}); err != nil {
+			return Summary{}, err
+		}
+	}
 	return r.loop(ctx, start)
 }
 
@@ -164,41 +242,85 @@ type runner struct {
 	kept    []int
 }
 
-// resume restores the newest checkpoint and returns its step.
-func (r *runner) resume() (int, error) {
+func (r *runner) logf(format string, args ...any) {
+	if r.o.Log != nil {
+		fmt.Fprintf(r.o.Log, "train: "+format+"\n", args...)
+	}
+}
+
+// resume restores the newest checkpoint that reads back whole and returns
+// its step (0 if there is none) and the steps of newer, corrupt ones.
+func (r *runner) resume() (step int, corrupt []int, err error) {
 	steps, err := Checkpoints(r.o.Dir)
 	if err != nil {
-		return 0, fmt.Errorf("train: %w", err)
+		return 0, nil, fmt.Errorf("train: %w", err)
 	}
-	if len(steps) == 0 {
-		return 0, nil
+	for i := len(steps) - 1; i >= 0; i-- {
+		err := r.restore(steps[i])
+		if err == nil {
+			if len(corrupt) > 0 {
+				r.logf("resuming from step %d instead", steps[i])
+			}
+			return steps[i], corrupt, nil
+		}
+		r.logf("checkpoint %s is unreadable, setting it aside as *.corrupt: %v", CheckpointPath(r.o.Dir, steps[i]), err)
+		corrupt = append(corrupt, steps[i])
 	}
-	step := steps[len(steps)-1]
+	if len(corrupt) > 0 {
+		return 0, nil, fmt.Errorf("train: resume: no readable checkpoint in %s (%d corrupt)", filepath.Join(r.o.Dir, "checkpoints"), len(corrupt))
+	}
+	return 0, nil, nil
+}
+
+// restore loads the checkpoint after step steps into the trainable and the
+// optimizer.
+func (r *runner) restore(step int) error {
 	path := CheckpointPath(r.o.Dir, step)
 	f, err := checkpoint.Open(path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
+	if got := f.Metadata["step"]; got != strconv.Itoa(step) {
+		return fmt.Errorf("train: %s: metadata step %q, want %d", path, got, step)
+	}
 	if err := r.t.Restore(f); err != nil {
-		return 0, fmt.Errorf("train: resume from %s: %w", path, err)
+		return fmt.Errorf("train: resume from %s: %w", path, err)
 	}
 	optSteps, err := strconv.Atoi(f.Metadata["optim_steps"])
 	if err != nil {
-		return 0, fmt.Errorf("train: %s: bad optim_steps metadata: %w", path, err)
+		return fmt.Errorf("train: %s: bad optim_steps metadata: %w", path, err)
 	}
 	var state []optim.StateTensor
 	for _, st := range r.opt.State() {
 		data, _, err := f.Float32("optim/" + st.Name)
 		if err != nil {
-			return 0, fmt.Errorf("train: resume: %w", err)
+			return fmt.Errorf("train: resume: %w", err)
 		}
 		state = append(state, optim.StateTensor{Name: st.Name, Data: data})
 	}
-	if err := r.opt.LoadState(optSteps, state); err != nil {
-		return 0, err
+	return r.opt.LoadState(optSteps, state)
+}
+
+// checkConfig compares o.Config with the run's recorded configuration when
+// resuming from a checkpoint at start > 0, and returns the changes allowed
+// by AllowConfigChange.
+func (r *runner) checkConfig(start int) ([]ConfigChange, error) {
+	if r.o.Config == nil || start == 0 {
+		return nil, nil
 	}
-	return step, nil
+	old, name, err := ReadTrainConfig(r.o.Dir)
+	if err != nil || old == nil {
+		return nil, err
+	}
+	changes, err := diffConfig(old, r.o.Config, r.o.MayChange)
+	if err != nil || len(changes) == 0 {
+		return nil, err
+	}
+	if !r.o.AllowConfigChange {
+		return nil, &ConfigChangeError{File: name, Changes: changes}
+	}
+	return changes, nil
 }
 
 // openMetrics opens metrics.jsonl for appending, first dropping records

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -51,8 +52,13 @@ func LossBump(series []Point) (step int, rise float64) {
 	return step, rise
 }
 
-// Prune removes every checkpoint in dir except those after the given steps.
+// Prune removes every checkpoint in dir except those after the given
+// steps, and the temporary files interrupted writes left among them. Call
+// it while holding dir's Lock.
 func Prune(dir string, keep []int) error {
+	if _, err := removeTemps(filepath.Join(dir, "checkpoints")); err != nil {
+		return err
+	}
 	steps, err := Checkpoints(dir)
 	if err != nil {
 		return err
