@@ -118,7 +118,10 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 		}
 	}
 	var err error
-	if d.Config, err = a.readRunFile(name, configFile); err != nil {
+	if d.Config, err = a.readRunFile(name, train.TrainConfigFile); err == nil && d.Config == nil {
+		d.Config, err = a.readRunFile(name, configFile) // run folders from before train.json
+	}
+	if err != nil {
 		return d, err
 	}
 	if d.Summary, err = a.readRunFile(name, summaryFile); err != nil {

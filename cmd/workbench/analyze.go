@@ -51,7 +51,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	opt := circuits.AnalyzeOptions{Seed: *seed, BaselineSamples: *samples, Sequences: *seqs, Prefix: pre, Top: *top}
 	if *tokensPath != "" {
-		if opt.Tokens, err = readTokens(*tokensPath); err != nil {
+		if opt.Tokens, err = readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens); err != nil {
 			return err
 		}
 	}

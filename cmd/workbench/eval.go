@@ -1,15 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 
-	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -33,21 +33,12 @@ func (f *modelFlags) load() (*transformer.Model, error) {
 	return transformer.Load(f.model)
 }
 
-// readTokens reads a JSON array of token sequences ([[1, 2, 3], ...]).
-func readTokens(path string) ([][]int, error) {
-	if path == "" {
-		return nil, fmt.Errorf("--tokens is required")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var toks [][]int
-	if err := json.Unmarshal(b, &toks); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON array of token sequences like [[1, 2, 3]]: %w", path, err)
-	}
-	return toks, nil
-}
+// evalBatch is the default number of sequences eval runs at once.
+const evalBatch = 64
+
+// maxHeldTokens bounds the tokens a command that needs every sequence at
+// once (analyze, lens train) reads from a file.
+const maxHeldTokens = 1 << 22
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
@@ -55,12 +46,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var mf modelFlags
 	mf.register(fs)
 	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of equal-length token sequences")
+	batch := fs.Int("batch", evalBatch, "sequences run at once (memory grows with it; the file may hold any number)")
 	asJSON := fs.Bool("json", false, `print {"logits": [batch][pos][d_vocab_out], "loss": x}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench eval --model FILE [--config FILE] --tokens FILE [--json]")
+		fmt.Fprintln(stderr, "Usage: workbench eval --model FILE|DIR [--config FILE] --tokens FILE [--batch N] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Runs a model on token sequences and reports the logits and the loss: the mean")
-		fmt.Fprintln(stderr, "next-token cross-entropy over positions 0..T-2 of every sequence.")
+		fmt.Fprintln(stderr, "next-token cross-entropy over positions 0..T-2 of every sequence. The file is read")
+		fmt.Fprintln(stderr, "and the output written --batch sequences at a time, so memory does not grow with it.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,65 +62,121 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return fmt.Errorf("eval: unexpected argument %q", fs.Arg(0))
 	}
+	if *batch < 1 {
+		return fmt.Errorf("eval: --batch must be at least 1, got %d", *batch)
+	}
 	m, err := mf.load()
 	if err != nil {
 		return err
 	}
-	toks, err := readTokens(*tokensPath)
+	r, err := openTokens(*tokensPath, m.Cfg.NCtx)
 	if err != nil {
 		return err
 	}
-	logits, err := m.Run(ctx, toks, nil)
+	defer r.Close()
+	toks, err := r.batch(nil, *batch)
 	if err != nil {
 		return err
 	}
-	loss := math.NaN()
-	if len(toks[0]) >= 2 {
-		if loss, err = m.Loss(ctx, toks, nil, nil); err != nil {
+	T, V := len(toks[0]), m.Cfg.DVocabOut
+	if err := checkMemory(fmt.Sprintf("eval: a batch of %d sequences of %d tokens", len(toks), T), forwardBytes(m.Cfg, len(toks), T),
+		fmt.Sprintf("lower --batch (one sequence needs about %s)", gib(forwardBytes(m.Cfg, 1, T)))); err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	if *asJSON {
+		io.WriteString(w, `{"logits":[`)
+	}
+	var ws *transformer.Workspace
+	var lossSum, lossN float64
+	n := 0
+	for len(toks) > 0 {
+		flat, B, _, err := m.CheckTokens(toks)
+		if err != nil {
+			return fmt.Errorf("eval: sequences %d..%d: %w", n, n+len(toks)-1, err)
+		}
+		if ws == nil || ws.Batch() != B {
+			ws = m.NewWorkspace(B, T)
+		}
+		if err := ws.Forward(ctx, flat, nil); err != nil {
+			return err
+		}
+		if T >= 2 {
+			targets, weights := transformer.NextTokenTargets(flat, B, T)
+			for i, t := range targets {
+				if weights[i] != 0 && int(t) >= V {
+					return fmt.Errorf("eval: target token %d (sequence %d, position %d) is outside the output vocabulary [0, %d)", t, n+i/T, i%T+1, V)
+				}
+			}
+			rows := float64(B * (T - 1))
+			lossSum += ws.Loss(targets, weights) * rows
+			lossN += rows
+		}
+		logits := ws.Logits().Data
+		for b := 0; b < B; b++ {
+			seq := logits[b*T*V : (b+1)*T*V]
+			if *asJSON {
+				if err := writeLogitsJSON(w, seq, T, V, n+b > 0); err != nil {
+					return err
+				}
+			} else {
+				writeTop(w, n+b, seq, T, V)
+			}
+		}
+		n += B
+		if toks, err = r.batch(toks, *batch); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 	}
+	loss := math.NaN()
+	if lossN > 0 {
+		loss = lossSum / lossN
+	}
 	if *asJSON {
-		out := struct {
-			Logits [][][]float32 `json:"logits"`
-			Loss   *float64      `json:"loss"`
-		}{Logits: nest3(logits)}
+		lossJSON := []byte("null")
 		if !math.IsNaN(loss) {
-			out.Loss = &loss
+			lossJSON, _ = json.Marshal(loss)
 		}
-		return json.NewEncoder(stdout).Encode(out)
-	}
-	B, T, V := logits.Shape[0], logits.Shape[1], logits.Shape[2]
-	fmt.Fprintf(stdout, "%d sequences × %d positions, d_vocab_out %d\n", B, T, V)
-	if !math.IsNaN(loss) {
-		fmt.Fprintf(stdout, "loss (mean next-token cross-entropy): %.6f\n", loss)
-	}
-	for b := 0; b < B; b++ {
-		fmt.Fprintf(stdout, "sequence %d, top prediction per position:", b)
-		for p := 0; p < T; p++ {
-			row := logits.Data[(b*T+p)*V : (b*T+p+1)*V]
-			best := 0
-			for j := range row {
-				if row[j] > row[best] {
-					best = j
-				}
-			}
-			fmt.Fprintf(stdout, " %d", best)
+		fmt.Fprintf(w, `],"loss":%s}`+"\n", lossJSON)
+	} else {
+		fmt.Fprintf(w, "%d sequences × %d positions, d_vocab_out %d\n", n, T, V)
+		if !math.IsNaN(loss) {
+			fmt.Fprintf(w, "loss (mean next-token cross-entropy): %.6f\n", loss)
 		}
-		fmt.Fprintln(stdout)
 	}
-	return nil
+	return w.Flush()
 }
 
-// nest3 turns a [a, b, c] tensor into nested slices for JSON.
-func nest3(t *tensor.Tensor) [][][]float32 {
-	a, b, c := t.Shape[0], t.Shape[1], t.Shape[2]
-	out := make([][][]float32, a)
-	for i := range out {
-		out[i] = make([][]float32, b)
-		for j := range out[i] {
-			out[i][j] = t.Data[(i*b+j)*c : (i*b+j+1)*c]
-		}
+// writeLogitsJSON writes one sequence's logits [pos][d_vocab_out] as a JSON
+// array, preceded by a comma unless it is the first.
+func writeLogitsJSON(w io.Writer, logits []float32, T, V int, comma bool) error {
+	rows := make([][]float32, T)
+	for p := range rows {
+		rows[p] = logits[p*V : (p+1)*V]
 	}
-	return out
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if comma {
+		w.Write([]byte{','})
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// writeTop writes sequence b's top prediction per position.
+func writeTop(w io.Writer, b int, logits []float32, T, V int) {
+	fmt.Fprintf(w, "sequence %d, top prediction per position:", b)
+	for p := 0; p < T; p++ {
+		row := logits[p*V : (p+1)*V]
+		best := 0
+		for j := range row {
+			if row[j] > row[best] {
+				best = j
+			}
+		}
+		fmt.Fprintf(w, " %d", best)
+	}
+	fmt.Fprintln(w)
 }

@@ -53,7 +53,7 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	toks, err := readTokens(*tokensPath)
+	toks, err := readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var d lens.Data
 	if *tokensPath != "" {
-		toks, err := readTokens(*tokensPath)
+		toks, err := readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens)
 		if err != nil {
 			return err
 		}

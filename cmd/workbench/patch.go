@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	attribution := fs.Bool("attribution", false, "add the attribution-patching estimate and its agreement with the exact sweep")
 	topK := fs.Int("top-k", 5, "number of sites `K` compared by --attribution's top-k overlap")
 	workers := fs.Int("workers", 2, "number of patches run at once")
+	batch := fs.Int("batch", evalBatch, "sequences patched at once (memory grows with it; the files may hold any number, and the metric is averaged over all)")
 	asJSON := fs.Bool("json", false, `print {"what", "metric", "clean", "corrupted", "normalized", "axes", "values"} (and "attribution", "agreement"); clean and corrupted are the runs' metric values`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: workbench patch --model FILE [--config FILE] --clean FILE --corrupted FILE")
@@ -39,6 +41,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "layer (head by head, position by position), into the corrupted run and reports the metric.")
 		fmt.Fprintln(stderr, "Metrics are averaged over the batch. loss without --answer is the next-token cross-entropy")
 		fmt.Fprintln(stderr, "of the clean sequences over all positions; with --answer, −log p(answer) at --pos.")
+		fmt.Fprintln(stderr, "The files are read --batch sequences at a time, so memory does not grow with them.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,39 +60,95 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *cleanPath == "" || *corruptedPath == "" {
 		return fmt.Errorf("patch: --clean and --corrupted are required")
 	}
-	if *workers < 1 {
-		return fmt.Errorf("patch: --workers must be at least 1, got %d", *workers)
+	if *workers < 1 || *batch < 1 {
+		return fmt.Errorf("patch: --workers and --batch must be at least 1, got %d and %d", *workers, *batch)
+	}
+	ans, err := parseIDs("--answer", *answer)
+	if err != nil {
+		return err
+	}
+	wr, err := parseIDs("--wrong", *wrong)
+	if err != nil {
+		return err
 	}
 	m, err := mf.load()
 	if err != nil {
 		return err
 	}
-	clean, err := readTokens(*cleanPath)
+	cleanR, err := openTokens(*cleanPath, m.Cfg.NCtx)
 	if err != nil {
 		return err
 	}
-	corrupted, err := readTokens(*corruptedPath)
+	defer cleanR.Close()
+	corruptedR, err := openTokens(*corruptedPath, m.Cfg.NCtx)
 	if err != nil {
 		return err
 	}
-	metric, err := patchMetric(*metricName, *answer, *wrong, *pos, clean)
-	if err != nil {
-		return err
-	}
-	e, err := patching.New(ctx, m, clean, corrupted, metric)
-	if err != nil {
-		return err
-	}
+	defer corruptedR.Close()
 	opt := patching.Options{ByPos: *byPos, Workers: *workers}
-	g, err := e.Sweep(ctx, kind, opt)
-	if err != nil {
-		return err
-	}
-	var attr *patching.Grid
-	if *attribution {
-		if attr, err = e.Attribute(ctx, kind, opt); err != nil {
+	var g, attr *patching.Grid
+	var clean, corrupted [][]int
+	n := 0
+	for {
+		var errA, errB error
+		clean, errA = cleanR.batch(clean, *batch)
+		corrupted, errB = corruptedR.batch(corrupted, *batch)
+		if err := errors.Join(ignoreEOF(errA), ignoreEOF(errB)); err != nil {
 			return err
 		}
+		if len(clean) != len(corrupted) {
+			return fmt.Errorf("patch: --clean and --corrupted must match: they hold different numbers of sequences (%d and %d at least)", n+len(clean), n+len(corrupted))
+		}
+		if len(clean) == 0 {
+			break
+		}
+		if n == 0 {
+			T := len(clean[0])
+			// A sweep holds the clean run's activations, the corrupted run's,
+			// and one patched run per worker; attribution adds gradients.
+			if err := checkMemory(fmt.Sprintf("patch: a batch of %d sequences of %d tokens with %d workers", len(clean), T, *workers),
+				float64(4+*workers)*forwardBytes(m.Cfg, len(clean), T), "lower --batch or --workers"); err != nil {
+				return err
+			}
+		}
+		for _, ids := range []struct {
+			flag string
+			ids  []int
+		}{{"--answer", ans}, {"--wrong", wr}} {
+			if len(ids.ids) > 1 && len(ids.ids) < n+len(clean) {
+				return fmt.Errorf("patch: %d %s ids for at least %d sequences (want 1 or one per sequence)", len(ids.ids), ids.flag, n+len(clean))
+			}
+		}
+		metric, err := patchMetric(*metricName, idsFor(ans, n, len(clean)), idsFor(wr, n, len(clean)), *pos, clean)
+		if err != nil {
+			return err
+		}
+		e, err := patching.New(ctx, m, clean, corrupted, metric)
+		if err != nil {
+			return fmt.Errorf("patch: sequences %d..%d: %w", n, n+len(clean)-1, err)
+		}
+		part, err := e.Sweep(ctx, kind, opt)
+		if err != nil {
+			return err
+		}
+		g = addGrid(g, part, len(clean))
+		if *attribution {
+			a, err := e.Attribute(ctx, kind, opt)
+			if err != nil {
+				return err
+			}
+			attr = addGrid(attr, a, len(clean))
+		}
+		n += len(clean)
+	}
+	for flag, ids := range map[string][]int{"--answer": ans, "--wrong": wr} {
+		if len(ids) > 1 && len(ids) != n {
+			return fmt.Errorf("patch: %d %s ids for %d sequences (want 1 or %d)", len(ids), flag, n, n)
+		}
+	}
+	scaleGrid(g, n)
+	if attr != nil {
+		scaleGrid(attr, n)
 	}
 	if *normalize {
 		if g, err = g.Normalize(); err != nil {
@@ -116,16 +175,56 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// patchMetric builds the metric the flags ask for.
-func patchMetric(name, answer, wrong string, pos int, clean [][]int) (patching.Metric, error) {
-	ans, err := parseIDs("--answer", answer)
-	if err != nil {
-		return nil, err
+// ignoreEOF returns err unless it is io.EOF.
+func ignoreEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
 	}
-	wr, err := parseIDs("--wrong", wrong)
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// idsFor returns the token ids of sequences n..n+count-1: ids itself when
+// it holds one id for all, else its slice for them (the caller checked
+// that ids reaches n+count).
+func idsFor(ids []int, n, count int) []int {
+	if len(ids) <= 1 {
+		return ids
 	}
+	return ids[n : n+count]
+}
+
+// addGrid adds part, the grid of a batch of count sequences, weighted by
+// count, into sum (nil for the first batch) and returns sum.
+func addGrid(sum, part *patching.Grid, count int) *patching.Grid {
+	w := float64(count)
+	if sum == nil {
+		out := *part
+		out.Values = make([]float64, len(part.Values))
+		out.Clean, out.Corrupted = 0, 0
+		sum = &out
+	}
+	for i, v := range part.Values {
+		sum.Values[i] += w * v
+	}
+	sum.Clean += w * part.Clean
+	sum.Corrupted += w * part.Corrupted
+	return sum
+}
+
+// scaleGrid turns addGrid's weighted sum over n sequences into the mean.
+// Every batch's metric is a mean over its sequences, each of which weighs
+// the same (equal lengths), so this is the metric over all sequences.
+func scaleGrid(g *patching.Grid, n int) {
+	for i := range g.Values {
+		g.Values[i] /= float64(n)
+	}
+	g.Clean /= float64(n)
+	g.Corrupted /= float64(n)
+}
+
+// patchMetric builds the metric the flags ask for on a batch of clean
+// sequences, with the batch's answer and wrong ids.
+func patchMetric(name string, ans, wr []int, pos int, clean [][]int) (patching.Metric, error) {
 	switch name {
 	case "logit-diff":
 		if ans == nil || wr == nil {

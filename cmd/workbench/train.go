@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/train/induction"
 )
 
@@ -42,7 +43,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := induction.Default()
-	rc := newRunCommand("train induction", "run `DIR` for config.json, metrics.jsonl, checkpoints/ and summary.json (required)",
+	rc := newRunCommand("train induction", "run `DIR` for train.json, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
 		`Usage: workbench train induction --out DIR [flags]
 
 Trains a small transformer on repeated random tokens until a previous-token head
@@ -73,6 +74,7 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 	fs.IntVar(&c.Workers, "workers", c.Workers, "worker goroutines (results do not depend on it)")
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate and checkpoint every N steps")
 	fs.Float64Var(&c.StopAtAcc, "stop-at-acc", 0, "stop once held-out accuracy reaches this (0: run all steps)")
+	allowChange := fs.Bool("allow-config-change", false, "with --resume, accept flags other than --steps, --workers and --stop-at-acc that differ from the run's train.json (recorded in metrics.jsonl)")
 	if err := rc.parse(args); err != nil {
 		return err
 	}
@@ -84,14 +86,19 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 	} else if strings.EqualFold(c.Normalization, "rms") {
 		c.Normalization = "RMS"
 	}
-	var opt induction.Options
-	opt.Resume = *resume
+	if err := checkInductionMemory(c); err != nil {
+		return err
+	}
+	opt := induction.Options{Resume: *resume, AllowConfigChange: *allowChange, Log: stderr}
 	if isTerminal(stderr) {
 		opt.Progress = stderr
 	}
 	res, err := induction.Train(ctx, c, *out, opt)
 	if err != nil {
-		return err
+		return resumeHint(err)
+	}
+	if res.AlreadyFinished {
+		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", *out, res.Steps)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -106,6 +113,15 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
 	}
 	return nil
+}
+
+// resumeHint adds the flag that overrides a refused config change.
+func resumeHint(err error) error {
+	var cce *train.ConfigChangeError
+	if errors.As(err, &cce) {
+		return fmt.Errorf("%w; pass --allow-config-change to continue with the new values", err)
+	}
+	return err
 }
 
 func printInduction(w io.Writer, r induction.Result) {

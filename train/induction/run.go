@@ -37,13 +37,24 @@ type Result struct {
 	Checkpoint           string      `json:"checkpoint"`
 	Model                string      `json:"model"` // the final weights alone, without optimizer state
 	Dir                  string      `json:"dir"`
+	// AlreadyFinished is set when a resume found the run complete and
+	// changed nothing; the rest is the run's summary.json.
+	AlreadyFinished bool `json:"-"`
+
+	phaseBefore *int // the evaluation step before the phase change
 }
 
 // Options are the run's plumbing, not its science.
 type Options struct {
-	Resume    bool
-	Progress  io.Writer            // a terminal, or nil
-	Listeners []func(train.Record) // telemetry subscribers (the dashboard)
+	Resume bool
+	// AllowConfigChange lets a resume change fields of the config other
+	// than steps, workers and stop_at_acc (recorded in metrics.jsonl).
+	AllowConfigChange bool
+	Progress          io.Writer            // a terminal, or nil
+	Listeners         []func(train.Record) // telemetry subscribers (the dashboard)
+	// Log, if not nil, receives a line for each repair of the run folder
+	// (leftover temporary files removed, a corrupt checkpoint set aside).
+	Log io.Writer
 }
 
 // trainable adapts the transformer and the task to train.Trainable.
@@ -79,14 +90,27 @@ const (
 	probeSeed = 0x5eed_9806
 )
 
-// Train runs the experiment into dir and returns its summary. config.json,
-// metrics.jsonl, checkpoints/, model.safetensors (the final weights with
-// their config) and summary.json are in dir. Cancelling ctx
-// stops it with a final checkpoint (Result.Interrupted set, error nil).
+// mayChange are the config fields a resume may change: they do not change
+// the weights of the steps already taken.
+var mayChange = []string{"steps", "workers", "stop_at_acc"}
+
+// Train runs the experiment into dir and returns its summary. train.json
+// (the config), metrics.jsonl, checkpoints/, model.safetensors (the final
+// weights with their model config) and summary.json are in dir, which Train
+// holds locked (train.LockDir) throughout. The summary is built from the
+// whole of metrics.jsonl, so a resumed run reports what an uninterrupted
+// one would. Resuming a finished run changes nothing and returns its
+// summary with AlreadyFinished set. Cancelling ctx stops it with a final
+// checkpoint (Result.Interrupted set, error nil).
 func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
+	lock, err := train.LockDir(dir)
+	if err != nil {
+		return Result{}, err
+	}
+	defer lock.Unlock()
 	t, o, err := newTrainable(cfg)
 	if err != nil {
 		return Result{}, err
@@ -97,16 +121,7 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("induction: %w", err)
-	}
-	cfgJSON, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(cfgJSON, '\n'), 0o644); err != nil {
-		return Result{}, fmt.Errorf("induction: %w", err)
-	}
-
-	var res Result
-	var series, lossSeries []train.Point
+	cfgJSON, _ := json.Marshal(cfg)
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var evalSeconds float64
@@ -117,6 +132,7 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	sum, err := train.Run(stopCtx, t, o, train.Options{
 		Steps: cfg.Steps, LogEvery: 10, EvalEvery: cfg.EvalEvery, CheckpointEvery: cfg.EvalEvery,
 		Schedule: sched, ClipNorm: cfg.ClipNorm, Dir: dir, Resume: opt.Resume,
+		Config: cfgJSON, MayChange: mayChange, AllowConfigChange: opt.AllowConfigChange, Lock: lock, Log: opt.Log,
 		Metadata: map[string]string{transformer.ConfigMetadataKey: string(m.Cfg.JSON()), "induction": string(cfgJSON)},
 		Progress: opt.Progress,
 		Eval: func(ctx context.Context, step int) (map[string]any, error) {
@@ -125,28 +141,30 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 			if err != nil {
 				return nil, err
 			}
-			series = append(series, train.Point{Step: step, Value: tel.inductionMax()})
-			if res.StepsToAcc90 == nil && tel.Acc >= 0.9 {
-				res.StepsToAcc90 = intPtr(step)
-			}
-			if res.StepsToAcc99 == nil && tel.Acc >= 0.99 {
-				res.StepsToAcc99 = intPtr(step)
-			}
 			if cfg.StopAtAcc > 0 && tel.Acc >= cfg.StopAtAcc {
 				stop()
 			}
 			return tel.record(), nil
 		},
-		Listeners: append([]func(train.Record){func(r train.Record) {
-			if l, ok := r["loss"].(float64); ok {
-				lossSeries = append(lossSeries, train.Point{Step: r["step"].(int), Value: l})
-			}
-		}}, opt.Listeners...),
+		Listeners: opt.Listeners,
 	})
 	earlyStop := err != nil && ctx.Err() == nil && stopCtx.Err() != nil
 	if err != nil && !sum.Interrupted {
+		return Result{}, err
+	}
+	if sum.AlreadyFinished {
+		if res, err := readResult(dir); err == nil {
+			res.AlreadyFinished = true
+			return res, nil
+		}
+		// No readable summary.json: the run ended before writing it; the
+		// final checkpoint is restored, so finish the job below.
+	}
+	res, err := summarize(dir, sum.Steps)
+	if err != nil {
 		return res, err
 	}
+	res.AlreadyFinished = sum.AlreadyFinished
 	res.Interrupted = sum.Interrupted && !earlyStop
 	res.Steps, res.Checkpoint, res.Dir = sum.Steps, sum.Checkpoint, dir
 	res.WallSeconds = sum.WallSeconds
@@ -154,32 +172,106 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	if res.TrainSeconds > 0 && sum.ResumedAtStep < sum.Steps {
 		res.TokensPerSecond = float64((sum.Steps-sum.ResumedAtStep)*t.TokensPerStep()) / res.TrainSeconds
 	}
-	if sum.FinalEval != nil {
-		res.FinalEvalAcc, _ = sum.FinalEval["eval_acc"].(float64)
-		res.FinalEvalLoss, _ = sum.FinalEval["eval_loss"].(float64)
-		res.ProbeAcc, _ = sum.FinalEval["probe_acc"].(float64)
-		res.InductionScore, _ = sum.FinalEval["induction_score"].([][]float64)
-		res.PrevTokenScore, _ = sum.FinalEval["prev_token_score"].([][]float64)
-		res.KCompositionMax, _ = sum.FinalEval["k_composition_max"].(float64)
-		res.KCompositionBaseline, _ = sum.FinalEval["k_composition_baseline"].(float64)
-	}
-	res.Model = filepath.Join(dir, "model.safetensors")
+	res.Model = filepath.Join(dir, transformer.ModelFile)
 	if err := m.Save(res.Model, map[string]string{"induction": string(cfgJSON), "step": fmt.Sprint(sum.Steps)}); err != nil {
 		return res, err
 	}
-	keep := []int{sum.Steps}
-	if before, at, ok := train.PhaseChange(series, 0.2); ok {
-		res.PhaseChangeStep = intPtr(at)
-		keep = append(keep, before, at)
+	// An interrupted run keeps every checkpoint: the phase change it will
+	// find once resumed and finished may be later than the one so far.
+	if !res.Interrupted {
+		keep := []int{sum.Steps}
+		if res.phaseBefore != nil {
+			keep = append(keep, *res.phaseBefore, *res.PhaseChangeStep)
+		}
+		if err := train.Prune(dir, keep); err != nil {
+			return res, err
+		}
 	}
-	res.LossBumpStep, _ = train.LossBump(lossSeries)
-	if err := train.Prune(dir, keep); err != nil {
-		return res, err
-	}
-	out, _ := json.MarshalIndent(res, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(out, '\n'), 0o644); err != nil {
+	if err := train.WriteJSON(filepath.Join(dir, train.SummaryFile), res); err != nil {
 		return res, fmt.Errorf("induction: %w", err)
 	}
+	return res, nil
+}
+
+// readResult reads dir's summary.json.
+func readResult(dir string) (Result, error) {
+	var res Result
+	b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile))
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return res, fmt.Errorf("induction: %s: %w", train.SummaryFile, err)
+	}
+	return res, nil
+}
+
+// metricsRecord is what the summary reads from a line of metrics.jsonl.
+type metricsRecord struct {
+	Step         int      `json:"step"`
+	Event        string   `json:"event"`
+	Loss         *float64 `json:"loss"`
+	EvalAcc      *float64 `json:"eval_acc"`
+	InductionMax *float64 `json:"induction_max"`
+}
+
+// finalEval is the last evaluation's telemetry as metrics.jsonl holds it.
+type finalEval struct {
+	EvalAcc              float64     `json:"eval_acc"`
+	EvalLoss             float64     `json:"eval_loss"`
+	ProbeAcc             float64     `json:"probe_acc"`
+	InductionScore       [][]float64 `json:"induction_score"`
+	PrevTokenScore       [][]float64 `json:"prev_token_score"`
+	KCompositionMax      float64     `json:"k_composition_max"`
+	KCompositionBaseline float64     `json:"k_composition_baseline"`
+}
+
+// summarize builds the science of a run's summary from the whole of dir's
+// metrics.jsonl up to step steps: the steps to 90% and 99% accuracy, the
+// phase change, the loss bump and the last evaluation's telemetry.
+func summarize(dir string, steps int) (Result, error) {
+	var res Result
+	var series, lossSeries []train.Point
+	var last []byte
+	err := train.ScanMetrics(dir, func(line []byte) error {
+		var r metricsRecord
+		if json.Unmarshal(line, &r) != nil || r.Event != "" || r.Step > steps {
+			return nil // a torn line, an event, or past the checkpoint
+		}
+		if r.Loss != nil {
+			lossSeries = append(lossSeries, train.Point{Step: r.Step, Value: *r.Loss})
+		}
+		if r.EvalAcc == nil {
+			return nil
+		}
+		if r.InductionMax != nil {
+			series = append(series, train.Point{Step: r.Step, Value: *r.InductionMax})
+		}
+		if res.StepsToAcc90 == nil && *r.EvalAcc >= 0.9 {
+			res.StepsToAcc90 = intPtr(r.Step)
+		}
+		if res.StepsToAcc99 == nil && *r.EvalAcc >= 0.99 {
+			res.StepsToAcc99 = intPtr(r.Step)
+		}
+		last = append(last[:0], line...)
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("induction: %w", err)
+	}
+	if last != nil {
+		var f finalEval
+		if err := json.Unmarshal(last, &f); err != nil {
+			return res, fmt.Errorf("induction: %s: %w", train.MetricsFile, err)
+		}
+		res.FinalEvalAcc, res.FinalEvalLoss, res.ProbeAcc = f.EvalAcc, f.EvalLoss, f.ProbeAcc
+		res.InductionScore, res.PrevTokenScore = f.InductionScore, f.PrevTokenScore
+		res.KCompositionMax, res.KCompositionBaseline = f.KCompositionMax, f.KCompositionBaseline
+	}
+	if before, at, ok := train.PhaseChange(series, 0.2); ok {
+		res.PhaseChangeStep, res.phaseBefore = intPtr(at), intPtr(before)
+	}
+	res.LossBumpStep, _ = train.LossBump(lossSeries)
 	return res, nil
 }
 
