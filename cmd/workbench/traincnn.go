@@ -32,6 +32,10 @@ type cnnOptions struct {
 	Shards   int        `json:"shards"` // fixed batch shards: results do not depend on Workers
 	Workers  int        `json:"-"`
 	Limit    int        `json:"limit,omitempty"` // use only the first Limit training images (0: all)
+	// AllowConfigChange lets a resume change more than the epochs (see
+	// train.Options); Log receives the run folder's repairs.
+	AllowConfigChange bool      `json:"-"`
+	Log               io.Writer `json:"-"`
 }
 
 // cnnResult is the run's summary (the --json output and summary.json).
@@ -47,12 +51,13 @@ type cnnResult struct {
 	Checkpoint      string    `json:"checkpoint"`
 	Model           string    `json:"model"` // the final weights alone, with their config
 	Dir             string    `json:"dir"`
+	AlreadyFinished bool      `json:"-"` // a resume found the run complete and changed nothing
 }
 
 func runTrainCNN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := cnnOptions{Model: cnn.Classifier(), Epochs: 3, Batch: 128, LR: 0.05, Momentum: 0.9, Shards: 2,
 		Workers: runtime.GOMAXPROCS(0)}
-	rc := newRunCommand("train cnn", "run `DIR` for config.json, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
+	rc := newRunCommand("train cnn", "run `DIR` for train.json, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
 		`Usage: workbench train cnn --out DIR [flags]
 
 Trains a convolutional classifier on Fashion-MNIST with SGD and momentum, data-parallel
@@ -73,6 +78,7 @@ Example: workbench train cnn --out runs/cnn --epochs 3 --json`, stderr)
 	fs.Float64Var(&o.Model.Dropout, "dropout", 0, "cnn: drop probability before the head")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "worker goroutines (results do not depend on it)")
 	fs.IntVar(&o.Limit, "limit", 0, "train on the first N images only (0: all)")
+	fs.BoolVar(&o.AllowConfigChange, "allow-config-change", false, "with --resume, accept flags other than --epochs and --workers that differ from the run's train.json (recorded in metrics.jsonl)")
 	if err := rc.parse(args); err != nil {
 		return err
 	}
@@ -98,9 +104,13 @@ Example: workbench train cnn --out runs/cnn --epochs 3 --json`, stderr)
 	if isTerminal(stderr) {
 		progress = stderr
 	}
+	o.Log = stderr
 	res, err := trainCNN(ctx, o, *out, *resume, progress)
 	if err != nil {
-		return err
+		return resumeHint(err)
+	}
+	if res.AlreadyFinished {
+		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --epochs to continue it)\n", *out, res.Steps)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -233,19 +243,19 @@ func trainCNN(ctx context.Context, o cnnOptions, dir string, resume bool, progre
 		testLabels[i] = int32(l)
 	}
 
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cnnResult{}, fmt.Errorf("train cnn: %w", err)
+	lock, err := train.LockDir(dir)
+	if err != nil {
+		return cnnResult{}, err
 	}
-	cfgJSON, _ := json.MarshalIndent(o, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(cfgJSON, '\n'), 0o644); err != nil {
-		return cnnResult{}, fmt.Errorf("train cnn: %w", err)
-	}
+	defer lock.Unlock()
+	cfgJSON, _ := json.Marshal(o)
 	var res cnnResult
 	var evalSeconds float64
 	mark := time.Now()
 	sum, err := train.Run(ctx, t, opt, train.Options{
 		Steps: o.Epochs * t.perEpoch, LogEvery: 10, EvalEvery: t.perEpoch, KeepCheckpoints: 1,
 		Schedule: optim.Constant(o.LR), Dir: dir, Resume: resume, Progress: progress,
+		Config: cfgJSON, MayChange: []string{"epochs"}, AllowConfigChange: o.AllowConfigChange, Lock: lock, Log: o.Log,
 		Metadata: map[string]string{cnn.ConfigMetadataKey: string(m.Cfg.JSON()), "train_cnn": string(cfgJSON)},
 		Eval: func(ctx context.Context, step int) (map[string]any, error) {
 			began := time.Now()
@@ -256,13 +266,35 @@ func trainCNN(ctx context.Context, o cnnOptions, dir string, resume bool, progre
 			if err != nil {
 				return nil, err
 			}
-			res.EpochAccuracy = append(res.EpochAccuracy, acc)
 			return map[string]any{"test_accuracy": acc, "test_loss": loss, "epoch": float64(step) / float64(t.perEpoch)}, nil
 		},
 	})
 	if err != nil && !sum.Interrupted {
 		return res, err
 	}
+	if sum.AlreadyFinished {
+		var done cnnResult
+		if b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile)); err == nil && json.Unmarshal(b, &done) == nil {
+			done.AlreadyFinished = true
+			return done, nil
+		}
+	}
+	// The accuracies come from the whole of metrics.jsonl, so that a
+	// resumed run reports every epoch, not only those since the resume.
+	if err := train.ScanMetrics(dir, func(line []byte) error {
+		var r struct {
+			Step         int      `json:"step"`
+			Event        string   `json:"event"`
+			TestAccuracy *float64 `json:"test_accuracy"`
+		}
+		if json.Unmarshal(line, &r) == nil && r.Event == "" && r.TestAccuracy != nil && r.Step <= sum.Steps {
+			res.EpochAccuracy = append(res.EpochAccuracy, *r.TestAccuracy)
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	res.AlreadyFinished = sum.AlreadyFinished
 	res.Interrupted = sum.Interrupted
 	res.Steps, res.Checkpoint, res.Dir, res.WallSeconds = sum.Steps, sum.Checkpoint, dir, sum.WallSeconds
 	if secs := sum.WallSeconds - evalSeconds; secs > 0 && sum.Steps > sum.ResumedAtStep {
@@ -276,8 +308,7 @@ func trainCNN(ctx context.Context, o cnnOptions, dir string, resume bool, progre
 	if err := m.Save(res.Model, map[string]string{"train_cnn": string(cfgJSON), "step": strconv.Itoa(sum.Steps)}); err != nil {
 		return res, err
 	}
-	out, _ := json.MarshalIndent(res, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(out, '\n'), 0o644); err != nil {
+	if err := train.WriteJSON(filepath.Join(dir, train.SummaryFile), res); err != nil {
 		return res, fmt.Errorf("train cnn: %w", err)
 	}
 	return res, nil

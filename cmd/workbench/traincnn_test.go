@@ -99,7 +99,7 @@ func TestTrainCNNSynthetic(t *testing.T) {
 	if res.Steps != 2*640/32 || res.WallSeconds <= 0 || res.ImagesPerSecond <= 0 {
 		t.Errorf("summary %+v", res)
 	}
-	for _, f := range []string{res.Checkpoint, res.Model, filepath.Join(out, "summary.json"), filepath.Join(out, "config.json"), filepath.Join(out, "metrics.jsonl")} {
+	for _, f := range []string{res.Checkpoint, res.Model, filepath.Join(out, "summary.json"), filepath.Join(out, "train.json"), filepath.Join(out, "metrics.jsonl")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Error(err)
 		}
