@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 
 	"github.com/mechinterp/workbench/data"
@@ -28,6 +31,7 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tunedPath := fs.String("tuned", "", "tuned lens `FILE`.safetensors (from 'workbench lens train') to report beside the logit lens")
 	topK := fs.Int("k", lens.DefaultTopK, "top tokens kept per position")
 	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON`)
+	batch := fs.Int("batch", evalBatch, "sequences decoded at once (memory grows with it; the file may hold any number)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] --tokens FILE [--tuned FILE] [--k N] [--json]")
 		fmt.Fprintln(stderr, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
@@ -37,7 +41,8 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
 		fmt.Fprintln(stderr, "sequence, the KL divergence from the model's final distribution and the entropy")
 		fmt.Fprintln(stderr, "(both over every position), and the top tokens per position. JSON \"top\" is")
-		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...].")
+		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...]. The file is read --batch sequences")
+		fmt.Fprintln(stderr, "at a time and the top tokens are spooled to temporary files, so memory does not grow with it.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -49,14 +54,18 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *topK < 0 {
 		return fmt.Errorf("lens: --k must be ≥ 0, got %d", *topK)
 	}
+	if *batch < 1 {
+		return fmt.Errorf("lens: --batch must be at least 1, got %d", *batch)
+	}
 	m, err := mf.load()
 	if err != nil {
 		return err
 	}
-	toks, err := readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens)
+	r, err := openTokens(*tokensPath, m.Cfg.NCtx)
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	var tuned *lens.Tuned
 	if *tunedPath != "" {
 		if tuned, err = lens.LoadTuned(*tunedPath, m.Cfg); err != nil {
@@ -67,25 +76,200 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *topK == 0 {
 		opts.TopK = -1
 	}
-	logit, err := lens.Logit(ctx, m, toks, opts)
-	if err != nil {
-		return err
+	var logit, tl lensTotals
+	if *asJSON {
+		logit.spool, tl.spool = &topSpool{}, &topSpool{}
+		defer logit.spool.Close()
+		defer tl.spool.Close()
 	}
-	var tl []lens.Stats
-	if tuned != nil {
-		if tl, err = tuned.Evaluate(ctx, m, toks, opts); err != nil {
+	var toks [][]int
+	for {
+		if toks, err = r.batch(toks, *batch); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
 			return err
+		}
+		if logit.n == 0 {
+			// The lens decodes every residual point at once: about one
+			// forward pass per point, on top of the model's own.
+			points := float64(2*m.Cfg.NLayers + 2)
+			if err := checkMemory(fmt.Sprintf("lens: a batch of %d sequences of %d tokens", len(toks), len(toks[0])),
+				(1+points)*forwardBytes(m.Cfg, len(toks), len(toks[0])), "lower --batch"); err != nil {
+				return err
+			}
+		}
+		st, err := lens.Logit(ctx, m, toks, opts)
+		if err != nil {
+			return err
+		}
+		if err := logit.add(st, len(toks)); err != nil {
+			return err
+		}
+		if tuned != nil {
+			st, err := tuned.Evaluate(ctx, m, toks, opts)
+			if err != nil {
+				return err
+			}
+			if err := tl.add(st, len(toks)); err != nil {
+				return err
+			}
 		}
 	}
 	if *asJSON {
-		out := lensReport(logit)
-		if tl != nil {
-			out.Tuned = lensReport(tl)
+		w := bufio.NewWriterSize(stdout, 1<<16)
+		io.WriteString(w, "{")
+		if err := logit.writeJSON(w); err != nil {
+			return err
 		}
-		return json.NewEncoder(stdout).Encode(out)
+		if tuned != nil {
+			io.WriteString(w, `,"tuned":{`)
+			if err := tl.writeJSON(w); err != nil {
+				return err
+			}
+			io.WriteString(w, "}")
+		}
+		io.WriteString(w, "}\n")
+		return w.Flush()
 	}
-	printLensTable(stdout, logit, tl, len(toks), len(toks[0]))
+	printLensTable(stdout, logit.means(), tl.means(), logit.n, r.pos)
 	return nil
+}
+
+// lensTotals accumulates a lens's statistics over batches: sums of the
+// means weighted by each batch's sequences (every sequence weighs the same,
+// as they have equal lengths), the first batch's top tokens for the table,
+// and with a spool, every batch's top tokens for JSON.
+type lensTotals struct {
+	sums  []lens.Stats
+	n     int
+	spool *topSpool
+}
+
+func (t *lensTotals) add(st []lens.Stats, count int) error {
+	w := float64(count)
+	if t.sums == nil {
+		t.sums = make([]lens.Stats, len(st))
+		for i, s := range st {
+			t.sums[i] = lens.Stats{Label: s.Label, Top: s.Top}
+		}
+	}
+	for i, s := range st {
+		d := &t.sums[i]
+		d.Accuracy += w * s.Accuracy
+		d.Loss += w * s.Loss
+		d.KLToFinal += w * s.KLToFinal
+		d.Entropy += w * s.Entropy
+	}
+	t.n += count
+	if t.spool != nil {
+		return t.spool.add(st)
+	}
+	return nil
+}
+
+// means returns the statistics over every sequence added (nil if none).
+func (t *lensTotals) means() []lens.Stats {
+	if t.sums == nil {
+		return nil
+	}
+	out := make([]lens.Stats, len(t.sums))
+	for i, s := range t.sums {
+		n := float64(t.n)
+		out[i] = lens.Stats{Label: s.Label, Top: s.Top, Accuracy: s.Accuracy / n, Loss: s.Loss / n, KLToFinal: s.KLToFinal / n, Entropy: s.Entropy / n}
+	}
+	return out
+}
+
+// writeJSON writes the fields of lensJSON (without braces), the top tokens
+// copied from the spool.
+func (t *lensTotals) writeJSON(w io.Writer) error {
+	r := lensReport(t.means())
+	for _, f := range []struct {
+		key string
+		v   any
+	}{{"layers", r.Layers}, {"accuracy", r.Accuracy}, {"loss", r.Loss}, {"kl_to_final", r.KLToFinal}, {"entropy", r.Entropy}} {
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return fmt.Errorf("lens: %s: %w", f.key, err)
+		}
+		if f.key != "layers" {
+			io.WriteString(w, ",")
+		}
+		fmt.Fprintf(w, "%q:%s", f.key, b)
+	}
+	io.WriteString(w, `,"top":`)
+	return t.spool.writeTo(w)
+}
+
+// topSpool keeps the top tokens of every point, [point][batch][pos][k], in
+// one temporary file per point as they are computed, so that JSON output
+// (point-major) needs no more memory than one batch.
+type topSpool struct {
+	files []*os.File
+	bufs  []*bufio.Writer
+	seqs  int
+}
+
+// add appends one batch's top tokens.
+func (s *topSpool) add(st []lens.Stats) error {
+	for len(s.files) < len(st) {
+		f, err := os.CreateTemp("", "workbench-lens-*.json")
+		if err != nil {
+			return fmt.Errorf("lens: %w", err)
+		}
+		s.files = append(s.files, f)
+		s.bufs = append(s.bufs, bufio.NewWriter(f))
+	}
+	for i, p := range st {
+		for b, seq := range p.Top {
+			enc, err := json.Marshal(seq)
+			if err != nil {
+				return fmt.Errorf("lens: %w", err)
+			}
+			if s.seqs+b > 0 {
+				s.bufs[i].WriteByte(',')
+			}
+			if _, err := s.bufs[i].Write(enc); err != nil {
+				return fmt.Errorf("lens: %w", err)
+			}
+		}
+	}
+	if len(st) > 0 {
+		s.seqs += len(st[0].Top)
+	}
+	return nil
+}
+
+// writeTo writes [point][batch][pos][k] as JSON.
+func (s *topSpool) writeTo(w io.Writer) error {
+	io.WriteString(w, "[")
+	for i, f := range s.files {
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		if err := s.bufs[i].Flush(); err != nil {
+			return fmt.Errorf("lens: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("lens: %w", err)
+		}
+		io.WriteString(w, "[")
+		if _, err := io.Copy(w, f); err != nil {
+			return fmt.Errorf("lens: %w", err)
+		}
+		io.WriteString(w, "]")
+	}
+	_, err := io.WriteString(w, "]")
+	return err
+}
+
+// Close removes the temporary files.
+func (s *topSpool) Close() error {
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.Close(), os.Remove(f.Name()))
+	}
+	return errors.Join(errs...)
 }
 
 // lensJSON is the CLI contract of `workbench lens --json`: one entry per
