@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// quickInduction are flags for an induction run that forms the circuit in a
+// few hundred steps (well under a second).
+var quickInduction = []string{"--d-vocab", "16", "--seq-len", "6", "--min-repeat", "3", "--d-model", "32",
+	"--n-heads", "2", "--d-head", "16", "--batch", "32", "--lr", "0.003", "--eval-every", "20"}
+
+func trainArgs(out string, extra ...string) []string {
+	return append(append([]string{"train", "induction", "--out", out}, quickInduction...), extra...)
+}
+
+// TestTrainResumeChecksFirst drives --resume through the CLI: a finished
+// run is left alone and says so, a changed seed or too few steps are
+// refused without touching the folder, --allow-config-change accepts the
+// seed and records it, and the folder loads as a model.
+func TestTrainResumeChecksFirst(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if _, _, err := runCLI(t, trainArgs(out, "--steps", "200")...); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{train.TrainConfigFile, train.MetricsFile, train.SummaryFile, transformer.ModelFile}
+	snapshot := func() [][]byte {
+		var s [][]byte
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = append(s, b)
+		}
+		return s
+	}
+	before := snapshot()
+	unchanged := func(what string) {
+		t.Helper()
+		for i, b := range snapshot() {
+			if !bytes.Equal(b, before[i]) {
+				t.Errorf("%s rewrote %s", what, files[i])
+			}
+		}
+	}
+	stdout, stderr, err := runCLI(t, trainArgs(out, "--steps", "200", "--resume")...)
+	if err != nil || !strings.Contains(stderr, "already finished at step 200") || !strings.Contains(stdout, "trained 200 steps") {
+		t.Errorf("resuming a finished run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	unchanged("resuming a finished run")
+	_, _, err = runCLI(t, trainArgs(out, "--steps", "240", "--seed", "3", "--resume")...)
+	if err == nil || !strings.Contains(err.Error(), "seed 0 → 3") || !strings.Contains(err.Error(), "--allow-config-change") {
+		t.Errorf("resume with another seed: %v, want a refusal naming seed and --allow-config-change", err)
+	}
+	unchanged("a refused resume")
+	_, _, err = runCLI(t, trainArgs(out, "--steps", "10", "--resume")...)
+	if err == nil || !strings.Contains(err.Error(), "step 200, past the 10 steps") {
+		t.Errorf("resume with --steps 10 after 200: %v, want a refusal", err)
+	}
+	unchanged("a resume with too few steps")
+	if _, _, err := runCLI(t, trainArgs(out, "--steps", "240", "--seed", "3", "--resume", "--allow-config-change")...); err != nil {
+		t.Fatalf("resume with --allow-config-change: %v", err)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(out, train.MetricsFile))
+	if !bytes.Contains(metrics, []byte(`"event":"config_change"`)) || !bytes.Contains(metrics, []byte(`"field":"seed","old":0,"new":3`)) {
+		t.Error("metrics.jsonl does not record the allowed config change")
+	}
+	if _, err := transformer.Load(out); err != nil {
+		t.Errorf("transformer.Load(run folder): %v", err)
+	}
+	if _, _, err := runCLI(t, "eval", "--model", out, "--tokens", writeTokensFile(t, `[[1, 2, 3, 1, 2, 3]]`)); err != nil {
+		t.Errorf("eval --model RUN_FOLDER: %v", err)
+	}
+}
+
+func writeTokensFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "toks.json")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSecondProcessIsRefused starts a long training in one process and the
+// same run folder's resume in another: the second must fail with a clear
+// error while the first runs. After the first is killed (kill -9, as a
+// crash), the folder is free again and resumes, every metrics line whole.
+func TestSecondProcessIsRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	long := trainArgs(out, "--steps", "1000000")
+	first := cliCommand(t, long...)
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	killed := false
+	defer func() {
+		if !killed {
+			first.Process.Kill()
+			<-done
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if steps, _ := train.Checkpoints(out); len(steps) > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			killed = true
+			t.Fatalf("the first training ended early: %v\n%s", err, firstErr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first training wrote no checkpoint in 60 s")
+		}
+	}
+	second := cliCommand(t, append(long, "--resume")...)
+	var secondErr bytes.Buffer
+	second.Stderr = &secondErr
+	err := second.Run()
+	if err == nil || !strings.Contains(secondErr.String(), "in use by another training") {
+		t.Errorf("second writer: %v, stderr:\n%s\nwant a refusal saying the folder is in use", err, secondErr.String())
+	}
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	killed = true
+	steps, err := train.Checkpoints(out)
+	if err != nil || len(steps) == 0 {
+		t.Fatalf("checkpoints after kill -9: %v, %v", steps, err)
+	}
+	last := steps[len(steps)-1]
+	more := trainArgs(out, "--steps", strconv.Itoa(last+20), "--resume")
+	if _, stderr, err := runCLI(t, more...); err != nil {
+		t.Fatalf("resume after kill -9: %v\n%s", err, stderr)
+	}
+	err = train.ScanMetrics(out, func(line []byte) error {
+		var rec map[string]any
+		return json.Unmarshal(line, &rec)
+	})
+	if err != nil {
+		t.Errorf("metrics.jsonl after two writers and a kill: %v", err)
+	}
+}
