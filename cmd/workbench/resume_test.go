@@ -158,3 +158,26 @@ func TestSecondProcessIsRefused(t *testing.T) {
 		t.Errorf("metrics.jsonl after two writers and a kill: %v", err)
 	}
 }
+
+// TestGANResumeOfFinishedRunIsNoOp resumes a finished 2-D GAN run: it must
+// say so and leave summary.json and the model as they were.
+func TestGANResumeOfFinishedRunIsNoOp(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if _, _, err := runCLI(t, "train", "gan2d", "--out", out, "--steps", "20", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	summary, _ := os.ReadFile(filepath.Join(out, train.SummaryFile))
+	model, _ := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	stdout, stderr, err := runCLI(t, "train", "gan2d", "--out", out, "--steps", "20", "--resume", "--json")
+	if err != nil || !strings.Contains(stderr, "already finished at step 20") {
+		t.Errorf("resuming a finished GAN run: %v\n%s", err, stderr)
+	}
+	if stdout != string(summary) {
+		t.Errorf("--json printed %q, want the run's summary.json", stdout)
+	}
+	summary2, _ := os.ReadFile(filepath.Join(out, train.SummaryFile))
+	model2, _ := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	if !bytes.Equal(summary, summary2) || !bytes.Equal(model, model2) {
+		t.Error("resuming a finished GAN run rewrote summary.json or the model")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/mechinterp/workbench/cnn"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/gan"
+	"github.com/mechinterp/workbench/train"
 )
 
 // ganResult is the summary of `workbench train gan` (--json and
@@ -166,6 +167,9 @@ Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 -
 	if err != nil && !sum.Interrupted {
 		return err
 	}
+	if sum.AlreadyFinished {
+		return reportFinished(stdout, stderr, *out, sum.Steps, *asJSON)
+	}
 	res.TrainSeconds = time.Since(trained).Seconds()
 	res.Interrupted, res.Steps, res.Checkpoint = sum.Interrupted, sum.Steps, sum.Checkpoint
 	res.Epochs = float64(sum.Steps*o.Batch) / float64(trainSet.N)
@@ -251,11 +255,25 @@ func subset(s *data.ImageSet, n int) *data.ImageSet {
 }
 
 func writeSummary(dir string, v any) error {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
+	if err := train.WriteJSON(filepath.Join(dir, train.SummaryFile), v); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil
+}
+
+// reportFinished is the answer to --resume on a finished run: nothing is
+// trained or written; with asJSON the run's summary.json is printed.
+func reportFinished(stdout, stderr io.Writer, dir string, steps int, asJSON bool) error {
+	fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", dir, steps)
+	if !asJSON {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile))
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(b)
+	return err
 }
 
 // writeSampleGrid writes side×side generated images (evaluation mode) as a
@@ -388,6 +406,9 @@ Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --j
 	sum, err := gan.Train(ctx, m, gan.MixtureSource{Mixture: mix}, o)
 	if err != nil && !sum.Interrupted {
 		return err
+	}
+	if sum.AlreadyFinished {
+		return reportFinished(stdout, stderr, *out, sum.Steps, *asJSON)
 	}
 	if res.MixtureMetrics, err = m.EvaluateMixture(context.WithoutCancel(ctx), mix, *seed); err != nil {
 		return err
