@@ -90,10 +90,6 @@ const (
 	probeSeed = 0x5eed_9806
 )
 
-// mayChange are the config fields a resume may change: they do not change
-// the weights of the steps already taken.
-var mayChange = []string{"steps", "workers", "stop_at_acc"}
-
 // Train runs the experiment into dir and returns its summary. train.json
 // (the config), metrics.jsonl, checkpoints/, model.safetensors (the final
 // weights with their model config) and summary.json are in dir, which Train
@@ -132,7 +128,8 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	sum, err := train.Run(stopCtx, t, o, train.Options{
 		Steps: cfg.Steps, LogEvery: 10, EvalEvery: cfg.EvalEvery, CheckpointEvery: cfg.EvalEvery,
 		Schedule: sched, ClipNorm: cfg.ClipNorm, Dir: dir, Resume: opt.Resume,
-		Config: cfgJSON, MayChange: mayChange, AllowConfigChange: opt.AllowConfigChange, Lock: lock, Log: opt.Log,
+		// A resume may change what does not change the steps already taken.
+		Config: cfgJSON, MayChange: []string{"steps", "workers", "stop_at_acc"}, AllowConfigChange: opt.AllowConfigChange, Lock: lock, Log: opt.Log,
 		Metadata: map[string]string{transformer.ConfigMetadataKey: string(m.Cfg.JSON()), "induction": string(cfgJSON)},
 		Progress: opt.Progress,
 		Eval: func(ctx context.Context, step int) (map[string]any, error) {
