@@ -86,6 +86,9 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 	} else if strings.EqualFold(c.Normalization, "rms") {
 		c.Normalization = "RMS"
 	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if err := checkInductionMemory(c); err != nil {
 		return err
 	}
