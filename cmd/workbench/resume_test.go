@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,7 +96,9 @@ func writeTokensFile(t *testing.T, content string) string {
 // TestSecondProcessIsRefused starts a long training in one process and the
 // same run folder's resume in another: the second must fail with a clear
 // error while the first runs. After the first is killed (kill -9, as a
-// crash), the folder is free again and resumes, every metrics line whole.
+// crash), with a leftover temporary file and its newest checkpoint torn,
+// the folder is free again and resumes from the previous checkpoint,
+// saying what it removed and skipped, every metrics line whole.
 func TestSecondProcessIsRefused(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	long := trainArgs(out, "--steps", "1000000")
@@ -116,7 +119,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if steps, _ := train.Checkpoints(out); len(steps) > 0 {
+		if steps, _ := train.Checkpoints(out); len(steps) >= 2 {
 			break
 		}
 		select {
@@ -126,7 +129,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the first training wrote no checkpoint in 60 s")
+			t.Fatal("the first training wrote no two checkpoints in 60 s")
 		}
 	}
 	second := cliCommand(t, append(long, "--resume")...)
@@ -142,13 +145,32 @@ func TestSecondProcessIsRefused(t *testing.T) {
 	<-done
 	killed = true
 	steps, err := train.Checkpoints(out)
-	if err != nil || len(steps) == 0 {
+	if err != nil || len(steps) < 2 {
 		t.Fatalf("checkpoints after kill -9: %v, %v", steps, err)
 	}
 	last := steps[len(steps)-1]
+	// What a kill mid-write leaves: a temporary file, and (worse) a torn
+	// newest checkpoint.
+	temp := filepath.Join(out, "checkpoints", ".step-999999.safetensors.tmp-42")
+	if err := os.WriteFile(temp, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(train.CheckpointPath(out, last), 100); err != nil {
+		t.Fatal(err)
+	}
 	more := trainArgs(out, "--steps", strconv.Itoa(last+20), "--resume")
-	if _, stderr, err := runCLI(t, more...); err != nil {
+	_, stderr, err := runCLI(t, more...)
+	if err != nil {
 		t.Fatalf("resume after kill -9: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "removed "+temp) {
+		t.Errorf("the resume did not say it removed %s:\n%s", temp, stderr)
+	}
+	if _, err := os.Stat(temp); !os.IsNotExist(err) {
+		t.Errorf("%s survived the resume: %v", temp, err)
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("resuming from step %d instead", steps[len(steps)-2])) {
+		t.Errorf("the resume did not say it fell back from the torn checkpoint %d:\n%s", last, stderr)
 	}
 	err = train.ScanMetrics(out, func(line []byte) error {
 		var rec map[string]any
