@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/mechinterp/workbench/checkpoint"
@@ -16,7 +18,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench inspect [--json] FILE.safetensors")
+		fmt.Fprintln(stderr, "Usage: workbench inspect [--json] FILE.safetensors|RUN_DIR")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Lists a safetensors checkpoint's tensors (name, dtype, shape) and the metadata it")
 		fmt.Fprintln(stderr, "carries (Workbench stores the model config under \"config\"). Exits non-zero with a")
@@ -30,7 +32,11 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return fmt.Errorf("inspect: want exactly one file, got %d arguments", fs.NArg())
 	}
-	f, err := checkpoint.Open(fs.Arg(0))
+	path := fs.Arg(0)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "model.safetensors") // a run folder's model
+	}
+	f, err := checkpoint.Open(path)
 	if err != nil {
 		return err
 	}

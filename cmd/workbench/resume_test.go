@@ -82,6 +82,9 @@ func TestTrainResumeChecksFirst(t *testing.T) {
 	if _, _, err := runCLI(t, "eval", "--model", out, "--tokens", writeTokensFile(t, `[[1, 2, 3, 1, 2, 3]]`)); err != nil {
 		t.Errorf("eval --model RUN_FOLDER: %v", err)
 	}
+	if stdout, _, err := runCLI(t, "inspect", out); err != nil || !strings.Contains(stdout, "blocks.0.attn.W_Q") {
+		t.Errorf("inspect RUN_FOLDER: %v\n%s", err, stdout)
+	}
 }
 
 func writeTokensFile(t *testing.T, content string) string {
