@@ -230,3 +230,37 @@ func TestResumeCleansUpAndSkipsCorruptCheckpoint(t *testing.T) {
 		t.Errorf("checkpoints after Prune: %v, want [100]", steps)
 	}
 }
+
+// TestResumeReadsLegacyConfig resumes a run folder written before
+// train.json, whose training config is config.json: the resume checks
+// against it and then records train.json, leaving config.json alone.
+func TestResumeReadsLegacyConfig(t *testing.T) {
+	dir := t.TempDir()
+	l := newLinreg(7)
+	if _, err := Run(context.Background(), l, newOpt(t, l), opts(dir, 20)); err != nil {
+		t.Fatal(err)
+	}
+	legacy := []byte("{\n  \"seed\": 1,\n  \"steps\": 20\n}\n")
+	if err := os.WriteFile(filepath.Join(dir, LegacyConfigFile), legacy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = newLinreg(7)
+	o := opts(dir, 30)
+	o.Resume, o.Config, o.MayChange = true, json.RawMessage(`{"seed": 2, "steps": 30}`), []string{"steps"}
+	_, err := Run(context.Background(), l, newOpt(t, l), o)
+	var cce *ConfigChangeError
+	if !errors.As(err, &cce) || cce.File != LegacyConfigFile {
+		t.Fatalf("resume of a config.json folder with another seed: %v, want a ConfigChangeError from config.json", err)
+	}
+	l = newLinreg(7)
+	o.Config = json.RawMessage(`{"seed": 1, "steps": 30}`)
+	if _, err := Run(context.Background(), l, newOpt(t, l), o); err != nil {
+		t.Fatalf("resume of a config.json folder: %v", err)
+	}
+	if got := readFile(t, filepath.Join(dir, LegacyConfigFile)); !bytes.Equal(got, legacy) {
+		t.Errorf("config.json rewritten:\n%s", got)
+	}
+	if got, name, err := ReadTrainConfig(dir); err != nil || name != TrainConfigFile || !bytes.Contains(got, []byte(`"steps": 30`)) {
+		t.Errorf("ReadTrainConfig after the resume: %s from %q, %v", got, name, err)
+	}
+}
