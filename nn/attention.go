@@ -417,7 +417,7 @@ func attnLowerMixT(dst, p, x []float32, T, stride, dh int, alpha float32) {
 // are all −Inf becomes zeros; a NaN (or +Inf) score makes its row NaN. The
 // exponentials are tensor.ExpShift's (relative error < 3e-7), which give
 // exactly 0 below −87.3, so −Inf scores get probability 0. On AVX-512 it
-// runs attnSoftmaxRows (attention_amd64.s), a row at a time in ZMM
+// runs attnSoftmaxRows (attention_amd64.s, any T), a row at a time in ZMM
 // registers with a float32 sum; attnSoftmaxGo is the reference.
 func attnSoftmax(p, s []float32, T int) {
 	if attnAVX512 && T > 0 {

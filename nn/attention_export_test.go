@@ -5,7 +5,6 @@ package nn
 var (
 	AttnAVX512          = attnAVX512
 	AttnFast            = attnFast
-	AttnFastMaxPos      = attnFastMaxPos
 	AttnPad16           = attnPad16
 	AttentionForwardGo  = attentionForwardGo
 	AttentionBackwardGo = attentionBackwardGo

@@ -19,11 +19,13 @@ import (
 const attnFastTol = 2e-5
 
 // attnFastShapes cover the fast path's tails: pos 1, below, at and above
-// each multiple of 16, the toy model's 40, and nn.AttnFastMaxPos.
+// each multiple of 16, the toy model's 40, and below, at and past the
+// register-resident rows (128) and the transposition chunk (128, 256).
 var attnFastShapes = []struct{ batch, pos, heads int }{
 	{1, 1, 1}, {2, 2, 3}, {1, 3, 2}, {2, 5, 1}, {1, 15, 2}, {2, 16, 1}, {1, 17, 4},
 	{1, 31, 1}, {1, 32, 2}, {2, 33, 1}, {3, 40, 4}, {1, 47, 2}, {1, 48, 1}, {1, 49, 3},
-	{1, 64, 1}, {1, 100, 2}, {1, nn.AttnFastMaxPos, 1},
+	{1, 64, 1}, {1, 100, 2}, {1, 127, 1}, {1, 128, 1}, {2, 129, 2}, {1, 143, 1}, {1, 145, 1},
+	{1, 255, 1}, {1, 256, 1}, {2, 257, 1}, {1, 300, 2}, {1, 520, 1},
 }
 
 func TestAttentionFastMatchesReference(t *testing.T) {
@@ -109,7 +111,7 @@ func TestAttnSoftmaxRowsMatchesGo(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
-	for _, T := range []int{1, 2, 7, 16, 17, 33, 40, 64, 100} {
+	for _, T := range []int{1, 2, 7, 16, 17, 33, 40, 64, 100, 127, 128, 129, 143, 144, 145, 256, 300, 1000} {
 		s := attnRand(rng, T*T, 10)
 		for i := range s {
 			switch rng.IntN(40) {
@@ -144,7 +146,7 @@ func TestAttn16PackT(t *testing.T) {
 	if !nn.AttnAVX512 {
 		t.Skip("no AVX-512")
 	}
-	for _, n := range []int{1, 5, 16, 17, 40, 128} {
+	for _, n := range []int{1, 5, 16, 17, 40, 128, 129, 300} {
 		const lds = 37
 		src := make([]float32, (n-1)*lds+16)
 		for i := range src {
