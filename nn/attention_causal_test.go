@@ -161,6 +161,18 @@ func attnCausalOne(t *testing.T, s attnShape, tp int, rng *rand.Rand) bool {
 	whole := func(w int) func(int) int { return func(int) int { return w } }
 	if !nn.AttnFast(T, dh) {
 		paths = paths[:2]
+		if nn.AttnAVX512 && dh == 16 { // the fast path's kernels past nn.AttnFastMaxPos
+			paths = append(paths, struct {
+				name string
+				run  func(q, k, v []float32) attnOutputs
+			}{"fast kernels", func(q, k, v []float32) attnOutputs {
+				o := attnOutputs{scores: make([]float32, s.patternLen()), pattern: make([]float32, s.patternLen()), z: make([]float32, s.qkvLen())}
+				nn.AttentionForward16(o.z, o.scores, o.pattern, q, k, v, B, T, H)
+				o.dq, o.dk, o.dv = make([]float32, s.qkvLen()), make([]float32, s.qkvLen()), make([]float32, s.qkvLen())
+				nn.AttentionBackward16(o.dq, o.dk, o.dv, dz, o.pattern, q, k, v, attnGarbage(T*T), B, T, H)
+				return o
+			}})
+		}
 	}
 	for _, pth := range paths {
 		a, b := pth.run(q, k, v), pth.run(q2, k2, v2)

@@ -29,15 +29,22 @@ const (
 	// a stack array, and the scores are computed one column chunk of the
 	// tile after another.
 	attnFastChunk = 128
+	// attnFastMaxPos is the longest pos the fast path is chosen for,
+	// although its kernels handle any pos: past it the Gemm path measured
+	// faster (BenchmarkAttentionLong, 4 heads: the fast path 1.4 to 2× the
+	// Gemm path's tokens per second at pos 256 to 768, 0.8× at 1,024, where
+	// pattern rows 4 KiB apart compete for the same L1 sets in the mix
+	// kernels).
+	attnFastMaxPos = 768
 )
 
 // attnPackBuf holds attnFastChunk transposed rows of 16 floats.
 type attnPackBuf [attnFastDHead * attnFastChunk]float32
 
-// attnFast reports whether the AVX-512 fast path handles this shape: any
-// pos ≥ 1 with d_head 16.
+// attnFast reports whether the AVX-512 fast path runs this shape: d_head
+// 16 and 1 ≤ pos ≤ attnFastMaxPos.
 func attnFast(pos, dHead int) bool {
-	return attnAVX512 && dHead == attnFastDHead && pos >= 1
+	return attnAVX512 && dHead == attnFastDHead && pos >= 1 && pos <= attnFastMaxPos
 }
 
 // attn16LowerTiled writes rows r0 ≤ i < r1 of the T×T tile out (row

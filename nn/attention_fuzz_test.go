@@ -159,10 +159,10 @@ func FuzzAttnSoftmax(f *testing.F) {
 }
 
 // FuzzAttention checks the fused attention forward and backward, on the
-// kernels this build has (the d_head = 16 fast path on AVX-512, Gemm
-// otherwise), against the float64 reference attnRef, for T up to 2,048
-// and every head size in attnFuzzHeads, and the fast path against the
-// Gemm path where it applies.
+// kernels this build chooses (the d_head = 16 fast path on AVX-512 up to
+// nn.AttnFastMaxPos, Gemm otherwise), and on AVX-512 the fast path's
+// kernels at any T, against the float64 reference attnRef, for T up to
+// 2,048 and every head size in attnFuzzHeads.
 func FuzzAttention(f *testing.F) {
 	for _, seed := range []struct {
 		pos   uint16
@@ -199,12 +199,19 @@ func FuzzAttention(f *testing.F) {
 		attnCompare(t, "dq", dq, ref.dq, attnLongTol)
 		attnCompare(t, "dk", dk, ref.dk, attnLongTol)
 		attnCompare(t, "dv", dv, ref.dv, attnLongTol)
-		if !nn.AttnFast(T, dh) {
+		if !nn.AttnAVX512 || dh != 16 {
 			return
 		}
-		zg, pg := make([]float32, s.qkvLen()), make([]float32, s.patternLen())
-		nn.AttentionForwardGo(zg, nil, pg, q, k, v, s.batch, T, s.heads, dh)
-		attnCompareF32(t, "Gemm-path z", zg, z, attnFastTol)
-		attnCompareF32(t, "Gemm-path pattern", pg, pattern, attnFastTol)
+		// The fast path's kernels directly, at any T (the public
+		// functions choose them up to nn.AttnFastMaxPos only).
+		zf, pf := make([]float32, s.qkvLen()), make([]float32, s.patternLen())
+		nn.AttentionForward16(zf, nil, pf, q, k, v, s.batch, T, s.heads)
+		attnCompare(t, "fast-path pattern", pf, ref.pattern, attnLongTol)
+		attnCompare(t, "fast-path z", zf, ref.z, attnLongTol)
+		dqf, dkf, dvf := make([]float32, s.qkvLen()), make([]float32, s.qkvLen()), make([]float32, s.qkvLen())
+		nn.AttentionBackward16(dqf, dkf, dvf, dz, pf, q, k, v, attnGarbage(T*T), s.batch, T, s.heads)
+		attnCompare(t, "fast-path dq", dqf, ref.dq, attnLongTol)
+		attnCompare(t, "fast-path dk", dkf, ref.dk, attnLongTol)
+		attnCompare(t, "fast-path dv", dvf, ref.dv, attnLongTol)
 	})
 }
