@@ -127,6 +127,9 @@ func BenchmarkTrainStepLong(b *testing.B) {
 			defer p.Close()
 			g := m.NewGrads()
 			ctx := context.Background()
+			if _, err := p.Step(ctx, toks, targets, weights, g); err != nil { // lays out the gradient buffers
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := p.Step(ctx, toks, targets, weights, g); err != nil {
@@ -149,6 +152,9 @@ func BenchmarkForwardLong(b *testing.B) {
 	b.Run(fmt.Sprintf("d_model=64/pos=%d/batch=%d", pos, batch), func(b *testing.B) {
 		ws := m.NewWorkspace(batch, pos)
 		ctx := context.Background()
+		if err := ws.Forward(ctx, toks, nil); err != nil { // first-touches the activations
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := ws.Forward(ctx, toks, nil); err != nil {
