@@ -206,12 +206,13 @@ func AttentionForward(z, scores, pattern, q, k, v []float32, batch, pos, heads, 
 		attentionForward16(z, scores, pattern, q, k, v, batch, pos, heads, nil, nil)
 		return
 	}
-	attentionForwardGo(z, scores, pattern, q, k, v, batch, pos, heads, dHead)
+	attentionForwardGo(z, scores, pattern, q, k, v, batch, pos, heads, dHead, attnSoftmax)
 }
 
 // attentionForwardGo is AttentionForward on Gemm, for any shape (arguments
-// checked): the reference for attentionForward16.
-func attentionForwardGo(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead int) {
+// checked), with the given row softmax (attnSoftmax, or attnSoftmaxGo to
+// measure the portable one): the reference for attentionForward16.
+func attentionForwardGo(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead int, softmax func(p, s []float32, T int)) {
 	stride, scale := heads*dHead, attnScale(dHead)
 	for b := range batch {
 		for h := range heads {
@@ -225,7 +226,7 @@ func attentionForwardGo(z, scores, pattern, q, k, v []float32, batch, pos, heads
 			if scores != nil {
 				attnMask(s, pos)
 			}
-			attnSoftmax(p, s, pos)
+			softmax(p, s, pos)
 			tensor.Gemm(false, false, pos, dHead, pos, 1, p, pos, v[off:], stride, 0, z[off:], stride)
 		}
 	}
@@ -258,12 +259,14 @@ func AttentionBackward(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batc
 		attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, nil, nil, true)
 		return
 	}
-	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
+	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead, attnSoftmaxBackwardStore)
 }
 
 // attentionBackwardGo is AttentionBackward on Gemm, for any shape
-// (arguments checked): the reference for attentionBackward16.
-func attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int) {
+// (arguments checked), with the given storing softmax backward
+// (attnSoftmaxBackwardStore, or attnSoftmaxBackStoreGo to measure the
+// portable one): the reference for attentionBackward16.
+func attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads, dHead int, softmaxBack func(dst, dp, p []float32, T int)) {
 	needScores := dq != nil || dk != nil
 	stride, scale := heads*dHead, attnScale(dHead)
 	for b := range batch {
@@ -280,7 +283,7 @@ func attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			// so full-square products with it respect the mask.
 			ds := scratch[:pos*pos]
 			tensor.Gemm(false, true, pos, pos, dHead, 1, dz[off:], stride, v[off:], stride, 0, ds, pos)
-			attnSoftmaxBackwardStore(ds, ds, p, pos)
+			softmaxBack(ds, ds, p, pos)
 			if dq != nil {
 				tensor.Gemm(false, false, pos, dHead, pos, scale, ds, pos, k[off:], stride, 1, dq[off:], stride)
 			}
@@ -306,7 +309,7 @@ func AttentionForwardQueries(z, pattern, q, k, v []float32, batch, pos, heads, d
 		attentionForward16(z, nil, pattern, q, k, v, batch, pos, heads, lo, hi)
 		return
 	}
-	attentionForwardGo(z, nil, pattern, q, k, v, batch, pos, heads, dHead)
+	attentionForwardGo(z, nil, pattern, q, k, v, batch, pos, heads, dHead, attnSoftmax)
 }
 
 // AttentionBackwardQueries is AttentionBackward given that dz is zero
@@ -339,7 +342,7 @@ func AttentionBackwardQueries(dq, dk, dv, dz, pattern, q, k, v, scratch []float3
 			clear(g[:n])
 		}
 	}
-	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead)
+	attentionBackwardGo(dq, dk, dv, dz, pattern, q, k, v, scratch, batch, pos, heads, dHead, attnSoftmaxBackwardStore)
 }
 
 // attnCheckQueries panics unless lo and hi hold batch ranges within [0, pos].
@@ -417,7 +420,7 @@ func attnLowerMixT(dst, p, x []float32, T, stride, dh int, alpha float32) {
 // are all −Inf becomes zeros; a NaN (or +Inf) score makes its row NaN. The
 // exponentials are tensor.ExpShift's (relative error < 3e-7), which give
 // exactly 0 below −87.3, so −Inf scores get probability 0. On AVX-512 it
-// runs attnSoftmaxRows (attention_amd64.s), a row at a time in ZMM
+// runs attnSoftmaxRows (attention_amd64.s, any T), a row at a time in ZMM
 // registers with a float32 sum; attnSoftmaxGo is the reference.
 func attnSoftmax(p, s []float32, T int) {
 	if attnAVX512 && T > 0 {
@@ -472,8 +475,11 @@ func attnSoftmaxBackwardStore(dst, dp, p []float32, T int) {
 		attnSoftmaxBackRows(&dst[0], &dp[0], &p[0], T, 0, T)
 		return
 	}
-	attnSoftmaxBackward(dst, dp, p, T, false)
+	attnSoftmaxBackStoreGo(dst, dp, p, T)
 }
+
+// attnSoftmaxBackStoreGo is the portable attnSoftmaxBackwardStore.
+func attnSoftmaxBackStoreGo(dst, dp, p []float32, T int) { attnSoftmaxBackward(dst, dp, p, T, false) }
 
 // attnSoftmaxBackward computes, row by row over j ≤ i of a T×T block,
 // ds[i,j] = p[i,j]·(dp[i,j] − Σ_j' p[i,j']·dp[i,j']) and adds it to dst (add)

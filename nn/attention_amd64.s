@@ -224,13 +224,16 @@ block:
 
 // func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T, r0, r1 int, alpha, fill float32)
 //
-// For rows r0 ≤ i < r1 of a T×T tile out (row stride ldo), rows a_i of 16
-// floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb,
-// the transposed second operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for
-// j ≤ i (the sum in order d = 0..15, each step one FMA) and fill for
-// i < j < T. Per block of 16 columns jb the 16 rows of bT stay in
-// Z16..Z31; rows i < jb get fill, rows from jb on are computed four at a
-// time. Other rows of out, and of a, are not touched.
+// For rows r0 ≤ i < r1 of a tile out of T columns (row stride ldo), rows
+// a_i of 16 floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats,
+// stride ldb, the transposed second operand): out[i, j] = alpha·Σ_d
+// a[i, d]·bT[d, j] for j ≤ i (the sum in order d = 0..15, each step one
+// FMA) and fill for i < j < T. Rows may run past T (r1 > T: all T columns
+// computed) and r0 may be negative (rows i < 0 all fill, a not read there),
+// so a sub-tile of a larger tile can be computed in place. Per block of 16
+// columns jb the 16 rows of bT stay in Z16..Z31; rows i < jb get fill, rows
+// from jb on are computed four at a time. Other rows of out, and of a, are
+// not touched.
 TEXT ·attn16Lower(SB), NOSPLIT, $0-80
 	MOVQ out+0(FP), DI
 	MOVQ ldo+8(FP), R8
@@ -252,6 +255,9 @@ block:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -392,6 +398,9 @@ rows4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K2
@@ -403,6 +412,9 @@ rows4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K2
@@ -414,6 +426,9 @@ rows4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K2
@@ -425,6 +440,9 @@ rows4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K2
@@ -462,6 +480,9 @@ rows1:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K2
@@ -481,14 +502,16 @@ next:
 // func attnSoftmaxRows(p, s *float32, T, r0, r1 int)
 //
 // For each row r0 ≤ i < r1 ≤ T of the T×T tiles s and p (p may be s;
-// 1 ≤ T ≤ 128; other rows are not touched):
+// T ≥ 1; other rows are not touched):
 // p[i, j] = e^(s[i,j] − m)/Σ_{j'≤i} e^(s[i,j'] − m) for j ≤ i, m the row
 // maximum over j ≤ i, and 0 for j > i; a row whose maximum is −Inf becomes
 // zeros, and a NaN or +Inf score makes its row NaN. The exponential is
 // tensor.ExpShift's; the sum is a float32 tree over blocks and lanes. Entries
-// of s above the diagonal are not read. A row of c blocks of 16 stays in
-// Z22.. while it is reduced, exponentiated and scaled; the code is
-// specialised for c = 1..8.
+// of s above the diagonal are not read. A row of c ≤ 8 blocks of 16 stays
+// in Z22.. while it is reduced, exponentiated and scaled (the code is
+// specialised for c = 1..8); a longer row (i ≥ 128) streams through memory
+// in three passes: maximum, exponentials stored and summed (in lanes over
+// blocks, then a tree), scaling.
 TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 	MOVQ p+0(FP), DI
 	MOVQ s+8(FP), SI
@@ -529,6 +552,9 @@ TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K3
@@ -553,6 +579,9 @@ row1:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -739,6 +768,9 @@ row2:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -953,6 +985,9 @@ row3:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -1195,6 +1230,9 @@ row4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -1465,6 +1503,9 @@ row5:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -1763,6 +1804,9 @@ row6:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -2089,6 +2133,9 @@ row7:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -2443,6 +2490,9 @@ row8:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -2812,6 +2862,250 @@ next8:
 	INCQ R9
 	JMP row8
 blocks9:
+longrow:
+	CMPQ R9, r1+32(FP)
+	JGE end
+	MOVQ R9, R10
+	SHRQ $4, R10
+	MOVQ R10, DX
+	SHLQ $6, DX
+	MOVQ R9, CX
+	ANDQ $15, CX
+	INCQ CX
+	XORL AX, AX
+	TESTQ CX, CX
+	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
+	MOVL $0xffff, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VMOVAPS Z13, Z0
+	VMOVUPS (SI)(DX*1), K1, Z0
+	XORQ AX, AX
+	CMPQ AX, DX
+	JGE longmaxdone
+longmax:
+	VMAXPS (SI)(AX*1), Z0, Z0
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT longmax
+longmaxdone:
+	VSHUFF32X4 $0x4e, Z0, Z0, Z14
+	VMAXPS Z14, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z14
+	VMAXPS Z14, Z0, Z0
+	VPERMILPS $0x4e, Z0, Z14
+	VMAXPS Z14, Z0, Z0
+	VPERMILPS $0xb1, Z0, Z14
+	VMAXPS Z14, Z0, Z0
+	VUCOMISS X13, X0
+	JNE longfinite
+	JPS longfinite
+	LEAQ 0(DI), AX
+	MOVQ R13, CX
+	SUBQ $1, CX
+	JZ longmaskedlast
+longmasked:
+	VMOVUPS Z30, (AX)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ longmasked
+longmaskedlast:
+	LEAQ (AX), AX
+	TESTQ R11, R11
+	JNZ longmaskedtailpart
+	VMOVUPS Z30, (AX)
+	JMP longmaskedtaildone
+longmaskedtailpart:
+	VMOVAPS Z30, Z14
+	TESTQ $8, R11
+	JZ longmaskedtail4
+	VMOVUPS Y14, (AX)
+	VEXTRACTF64X4 $1, Z14, Y14
+	ADDQ $32, AX
+longmaskedtail4:
+	TESTQ $4, R11
+	JZ longmaskedtail2
+	VMOVUPS X14, (AX)
+	VEXTRACTF128 $1, Y14, X14
+	ADDQ $16, AX
+longmaskedtail2:
+	TESTQ $2, R11
+	JZ longmaskedtail1
+	VMOVSD X14, (AX)
+	VMOVHLPS X14, X14, X14
+	ADDQ $8, AX
+longmaskedtail1:
+	TESTQ $1, R11
+	JZ longmaskedtaildone
+	VMOVSS X14, (AX)
+longmaskedtaildone:
+	JMP longnext
+longfinite:
+	VPXORD Z1, Z1, Z1
+	XORQ AX, AX
+	CMPQ AX, DX
+	JGE longexpdone
+longexp:
+	VMOVUPS (SI)(AX*1), Z14
+	VSUBPS Z0, Z14, Z14
+	VMOVAPS Z3, Z15
+	VFMADD231PS Z2, Z14, Z15
+	VSUBPS Z3, Z15, Z16
+	VMOVAPS Z14, Z17
+	VFNMADD231PS Z4, Z16, Z17
+	VFNMADD231PS Z5, Z16, Z17
+	VMOVAPS Z7, Z18
+	VFMADD231PS Z6, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VPSUBD Z3, Z15, Z19
+	VPERMD Z12, Z19, Z20
+	VPSRAD $4, Z19, Z21
+	VPSLLD $23, Z21, Z21
+	VPADDD Z21, Z20, Z20
+	VMULPS Z20, Z18, Z22
+	VCMPPS $0x1d, Z9, Z14, K4
+	VMOVAPS.Z Z22, K4, Z22
+	VCMPPS $0x1e, Z10, Z14, K5
+	VMOVAPS Z11, K5, Z22
+	VCMPPS $3, Z14, Z14, K6
+	VMOVAPS Z14, K6, Z22
+	VADDPS Z22, Z1, Z1
+	VMOVUPS Z22, (DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT longexp
+longexpdone:
+	VMOVAPS Z13, Z14
+	VMOVUPS (SI)(DX*1), K1, Z14
+	VSUBPS Z0, Z14, Z14
+	VMOVAPS Z3, Z15
+	VFMADD231PS Z2, Z14, Z15
+	VSUBPS Z3, Z15, Z16
+	VMOVAPS Z14, Z17
+	VFNMADD231PS Z4, Z16, Z17
+	VFNMADD231PS Z5, Z16, Z17
+	VMOVAPS Z7, Z18
+	VFMADD231PS Z6, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VPSUBD Z3, Z15, Z19
+	VPERMD Z12, Z19, Z20
+	VPSRAD $4, Z19, Z21
+	VPSLLD $23, Z21, Z21
+	VPADDD Z21, Z20, Z20
+	VMULPS Z20, Z18, Z23
+	VCMPPS $0x1d, Z9, Z14, K4
+	VMOVAPS.Z Z23, K4, Z23
+	VCMPPS $0x1e, Z10, Z14, K5
+	VMOVAPS Z11, K5, Z23
+	VCMPPS $3, Z14, Z14, K6
+	VMOVAPS Z14, K6, Z23
+	VADDPS Z23, Z1, Z1
+	VSHUFF32X4 $0x4e, Z1, Z1, Z14
+	VADDPS Z14, Z1, Z1
+	VSHUFF32X4 $0xb1, Z1, Z1, Z14
+	VADDPS Z14, Z1, Z1
+	VPERMILPS $0x4e, Z1, Z14
+	VADDPS Z14, Z1, Z1
+	VPERMILPS $0xb1, Z1, Z14
+	VADDPS Z14, Z1, Z1
+	VDIVSS X1, X8, X15
+	VBROADCASTSS X15, Z15
+	XORQ AX, AX
+	CMPQ AX, DX
+	JGE longscaledone
+longscale:
+	VMULPS (DI)(AX*1), Z15, Z22
+	VMOVUPS Z22, (DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT longscale
+longscaledone:
+	VMULPS.Z Z15, Z23, K1, Z23
+	LEAQ 1(R10), CX
+	CMPQ CX, R13
+	JEQ longlast
+	VMOVUPS Z23, (DI)(DX*1)
+	LEAQ 64(DI)(DX*1), AX
+	MOVQ R13, CX
+	SUBQ R10, CX
+	SUBQ $2, CX
+	JZ longzlast
+longz:
+	VMOVUPS Z30, (AX)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ longz
+longzlast:
+	LEAQ (AX), AX
+	TESTQ R11, R11
+	JNZ longztailpart
+	VMOVUPS Z30, (AX)
+	JMP longztaildone
+longztailpart:
+	VMOVAPS Z30, Z14
+	TESTQ $8, R11
+	JZ longztail4
+	VMOVUPS Y14, (AX)
+	VEXTRACTF64X4 $1, Z14, Y14
+	ADDQ $32, AX
+longztail4:
+	TESTQ $4, R11
+	JZ longztail2
+	VMOVUPS X14, (AX)
+	VEXTRACTF128 $1, Y14, X14
+	ADDQ $16, AX
+longztail2:
+	TESTQ $2, R11
+	JZ longztail1
+	VMOVSD X14, (AX)
+	VMOVHLPS X14, X14, X14
+	ADDQ $8, AX
+longztail1:
+	TESTQ $1, R11
+	JZ longztaildone
+	VMOVSS X14, (AX)
+longztaildone:
+	JMP longnext
+longlast:
+	LEAQ (DI)(DX*1), AX
+	TESTQ R11, R11
+	JNZ longtailpart
+	VMOVUPS Z23, (AX)
+	JMP longtaildone
+longtailpart:
+	VMOVAPS Z23, Z14
+	TESTQ $8, R11
+	JZ longtail4
+	VMOVUPS Y14, (AX)
+	VEXTRACTF64X4 $1, Z14, Y14
+	ADDQ $32, AX
+longtail4:
+	TESTQ $4, R11
+	JZ longtail2
+	VMOVUPS X14, (AX)
+	VEXTRACTF128 $1, Y14, X14
+	ADDQ $16, AX
+longtail2:
+	TESTQ $2, R11
+	JZ longtail1
+	VMOVSD X14, (AX)
+	VMOVHLPS X14, X14, X14
+	ADDQ $8, AX
+longtail1:
+	TESTQ $1, R11
+	JZ longtaildone
+	VMOVSS X14, (AX)
+longtaildone:
+longnext:
+	ADDQ R12, SI
+	ADDQ R12, DI
+	INCQ R9
+	JMP longrow
 end:
 	VZEROUPPER
 	RET
@@ -3699,12 +3993,13 @@ end:
 
 // func attnSoftmaxBackRows(ds, dp, p *float32, T, r0, r1 int)
 //
-// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (1 ≤ T ≤ 128; other rows
-// are not touched): ds[i, j] = p[i, j]·(dp[i, j]
-// − dot_i) for j ≤ i, with dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain
-// over blocks, then a tree over lanes), and ds[i, j] = 0 for j > i. ds may
-// be dp. Entries above the diagonal of dp and p are not read. Rows stay in
-// registers (p in Z8.., dp in Z16..), specialised for c = 1..8 blocks.
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (T ≥ 1; other rows are
+// not touched): ds[i, j] = p[i, j]·(dp[i, j] − dot_i) for j ≤ i, with
+// dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain over blocks, then a tree
+// over lanes), and ds[i, j] = 0 for j > i. ds may be dp. Entries above the
+// diagonal of dp and p are not read. Rows of c ≤ 8 blocks stay in
+// registers (p in Z8.., dp in Z16..; specialised for c = 1..8); longer
+// rows (i ≥ 128) stream through memory: the dot product, then the stores.
 TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 	MOVQ ds+0(FP), DI
 	MOVQ dp+8(FP), SI
@@ -3722,6 +4017,9 @@ TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K3
@@ -3747,6 +4045,9 @@ row1:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -3857,6 +4158,9 @@ row2:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -3973,6 +4277,9 @@ row3:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4095,6 +4402,9 @@ row4:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4223,6 +4533,9 @@ row5:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4357,6 +4670,9 @@ row6:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4497,6 +4813,9 @@ row7:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4643,6 +4962,9 @@ row8:
 	XORL AX, AX
 	TESTQ CX, CX
 	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
 	MOVL $0xffff, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
@@ -4782,6 +5104,143 @@ next8:
 	INCQ R9
 	JMP row8
 blocks9:
+longrow:
+	CMPQ R9, r1+40(FP)
+	JGE end
+	MOVQ R9, R10
+	SHRQ $4, R10
+	MOVQ R10, DX
+	SHLQ $6, DX
+	MOVQ R9, CX
+	ANDQ $15, CX
+	INCQ CX
+	XORL AX, AX
+	TESTQ CX, CX
+	CMOVQLT AX, CX
+	MOVL $16, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX
+	MOVL $0xffff, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VMOVUPS.Z (BX)(DX*1), K1, Z8
+	VMOVUPS.Z (SI)(DX*1), K1, Z16
+	VMOVUPS (BX), Z0
+	VMULPS (SI), Z0, Z0
+	MOVQ $64, AX
+	CMPQ AX, DX
+	JGE longdotdone
+longdot:
+	VMOVUPS (BX)(AX*1), Z1
+	VFMADD231PS (SI)(AX*1), Z1, Z0
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT longdot
+longdotdone:
+	VFMADD231PS Z16, Z8, Z0
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	VPERMILPS $0x4e, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	VPERMILPS $0xb1, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	XORQ AX, AX
+	CMPQ AX, DX
+	JGE longdsdone
+longds:
+	VMOVUPS (SI)(AX*1), Z1
+	VSUBPS Z0, Z1, Z1
+	VMULPS (BX)(AX*1), Z1, Z1
+	VMOVUPS Z1, (DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT longds
+longdsdone:
+	VSUBPS Z0, Z16, Z16
+	VMULPS.Z Z16, Z8, K1, Z16
+	LEAQ 1(R10), CX
+	CMPQ CX, R13
+	JEQ longlast
+	VMOVUPS Z16, (DI)(DX*1)
+	LEAQ 64(DI)(DX*1), AX
+	MOVQ R13, CX
+	SUBQ R10, CX
+	SUBQ $2, CX
+	JZ longzlast
+longz:
+	VMOVUPS Z2, (AX)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ longz
+longzlast:
+	LEAQ (AX), AX
+	TESTQ R11, R11
+	JNZ longztailpart
+	VMOVUPS Z2, (AX)
+	JMP longztaildone
+longztailpart:
+	VMOVAPS Z2, Z14
+	TESTQ $8, R11
+	JZ longztail4
+	VMOVUPS Y14, (AX)
+	VEXTRACTF64X4 $1, Z14, Y14
+	ADDQ $32, AX
+longztail4:
+	TESTQ $4, R11
+	JZ longztail2
+	VMOVUPS X14, (AX)
+	VEXTRACTF128 $1, Y14, X14
+	ADDQ $16, AX
+longztail2:
+	TESTQ $2, R11
+	JZ longztail1
+	VMOVSD X14, (AX)
+	VMOVHLPS X14, X14, X14
+	ADDQ $8, AX
+longztail1:
+	TESTQ $1, R11
+	JZ longztaildone
+	VMOVSS X14, (AX)
+longztaildone:
+	JMP longnext
+longlast:
+	LEAQ (DI)(DX*1), AX
+	TESTQ R11, R11
+	JNZ longtailpart
+	VMOVUPS Z16, (AX)
+	JMP longtaildone
+longtailpart:
+	VMOVAPS Z16, Z14
+	TESTQ $8, R11
+	JZ longtail4
+	VMOVUPS Y14, (AX)
+	VEXTRACTF64X4 $1, Z14, Y14
+	ADDQ $32, AX
+longtail4:
+	TESTQ $4, R11
+	JZ longtail2
+	VMOVUPS X14, (AX)
+	VEXTRACTF128 $1, Y14, X14
+	ADDQ $16, AX
+longtail2:
+	TESTQ $2, R11
+	JZ longtail1
+	VMOVSD X14, (AX)
+	VMOVHLPS X14, X14, X14
+	ADDQ $8, AX
+longtail1:
+	TESTQ $1, R11
+	JZ longtaildone
+	VMOVSS X14, (AX)
+longtaildone:
+longnext:
+	ADDQ R12, SI
+	ADDQ R12, DI
+	ADDQ R12, BX
+	INCQ R9
+	JMP longrow
 end:
 	VZEROUPPER
 	RET

@@ -8,10 +8,11 @@ import "math"
 // readable reference it is tested against (attention_fast_test.go).
 //
 // A head's row of q, k, v or z is one ZMM register of 16 floats. Per
-// (batch, head) tile the keys (forward) or values (backward) are first
-// transposed into 16 rows of ⌈pos/16⌉·16 floats on the stack, so that a
-// score row is 16 broadcast-FMAs per block of 16 source positions; only
-// blocks on or below the diagonal are computed. The products with the
+// (batch, head) tile the keys (forward) or values (backward) are
+// transposed, attnFastChunk source positions at a time, into 16 rows on
+// the stack, so that a score row is 16 broadcast-FMAs per block of 16
+// source positions; only blocks on or below the diagonal are computed, and
+// any pos works (attn16LowerTiled). The products with the
 // pattern and dscores run over the causal triangle only, with the pattern
 // entries broadcast from memory. Softmax and its backward are vectorised
 // row by row, with tensor.ExpShift's exponential.
@@ -23,14 +24,45 @@ import "math"
 const (
 	// attnFastDHead is the head size of the fast path: one ZMM register.
 	attnFastDHead = 16
-	// attnFastMaxPos bounds pos on the fast path: the transposed tile
-	// (16 × pos floats, 8 KiB) lives in a stack array.
-	attnFastMaxPos = 128
+	// attnFastChunk is the number of source positions transposed at a
+	// time: the transposed keys or values (16 × 128 floats, 8 KiB) live in
+	// a stack array, and the scores are computed one column chunk of the
+	// tile after another.
+	attnFastChunk = 128
+	// attnFastMaxPos is the longest pos the fast path is chosen for,
+	// although its kernels handle any pos: past it the Gemm path measured
+	// faster (BenchmarkAttentionLong, 4 heads: the fast path 1.4 to 2× the
+	// Gemm path's tokens per second at pos 256 to 768, 0.8× at 1,024, where
+	// pattern rows 4 KiB apart compete for the same L1 sets in the mix
+	// kernels).
+	attnFastMaxPos = 768
 )
 
-// attnFast reports whether the AVX-512 fast path handles this shape.
+// attnPackBuf holds attnFastChunk transposed rows of 16 floats.
+type attnPackBuf [attnFastDHead * attnFastChunk]float32
+
+// attnFast reports whether the AVX-512 fast path runs this shape: d_head
+// 16 and 1 ≤ pos ≤ attnFastMaxPos.
 func attnFast(pos, dHead int) bool {
 	return attnAVX512 && dHead == attnFastDHead && pos >= 1 && pos <= attnFastMaxPos
+}
+
+// attn16LowerTiled writes rows r0 ≤ i < r1 of the T×T tile out (row
+// stride T): out[i, j] = alpha·a_i·b_j for j ≤ i and fill for i < j < T,
+// where a_i and b_j are rows of 16 floats at stride apart. Per chunk of
+// attnFastChunk columns c0.. it transposes the rows b_j it needs (j < r1)
+// into buf and runs attn16Lower on the sub-tile from (c0, c0): rows i ≥
+// c0 there, and rows r0 ≤ i < c0 (a negative first row) all fill, so
+// every entry of the rows is computed once, whatever T.
+func attn16LowerTiled(out, a, b []float32, stride, T, r0, r1 int, alpha, fill float32, buf *attnPackBuf) {
+	for c0 := 0; c0 < T; c0 += attnFastChunk {
+		w := min(attnFastChunk, T-c0)
+		ld := attnPad16(w)
+		if n := min(w, r1-c0); n > 0 {
+			attn16PackT(&buf[0], ld, &b[c0*stride], stride, n)
+		}
+		attn16Lower(&out[c0*T+c0], T, &a[c0*stride], stride, &buf[0], ld, w, r0-c0, r1-c0, alpha, fill)
+	}
 }
 
 // attnPad16 rounds pos up to a multiple of 16: the row stride of a
@@ -50,8 +82,8 @@ func attnQueries(lo, hi []int, b, pos int) (r0, r1 int) {
 // checked; scores may be nil), for the query rows attnQueries(lo, hi)
 // only: their scores need keys up to the last of them.
 func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads int, lo, hi []int) {
-	var kT [attnFastDHead * attnFastMaxPos]float32
-	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	var kT attnPackBuf
+	stride, scale := heads*attnFastDHead, attnScale(attnFastDHead)
 	negInf := float32(math.Inf(-1))
 	for b := range batch {
 		r0, r1 := attnQueries(lo, hi, b, pos)
@@ -65,8 +97,7 @@ func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads
 			if scores != nil {
 				s = scores[po : po+pos*pos]
 			}
-			attn16PackT(&kT[0], ld, &k[off], stride, r1)
-			attn16Lower(&s[0], pos, &q[off], stride, &kT[0], ld, pos, r0, r1, scale, negInf)
+			attn16LowerTiled(s, q[off:], k[off:], stride, pos, r0, r1, scale, negInf, &kT)
 			attnSoftmaxRows(&p[0], &s[0], pos, r0, r1)
 			attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, r0, r1, 1)
 		}
@@ -75,14 +106,13 @@ func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads
 
 // attnScoresForward16 is AttnScoresForward on the fast path.
 func attnScoresForward16(scores, q, k []float32, batch, pos, heads int) {
-	var kT [attnFastDHead * attnFastMaxPos]float32
-	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	var kT attnPackBuf
+	stride, scale := heads*attnFastDHead, attnScale(attnFastDHead)
 	negInf := float32(math.Inf(-1))
 	for b := range batch {
 		for h := range heads {
 			off, so := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
-			attn16PackT(&kT[0], ld, &k[off], stride, pos)
-			attn16Lower(&scores[so], pos, &q[off], stride, &kT[0], ld, pos, 0, pos, scale, negInf)
+			attn16LowerTiled(scores[so:so+pos*pos], q[off:], k[off:], stride, pos, 0, pos, scale, negInf, &kT)
 		}
 	}
 }
@@ -105,8 +135,8 @@ func attnMixForward16(z, pattern, v []float32, batch, pos, heads int) {
 // rows of the pattern it reads. Unless add is set it overwrites dq, dk and
 // dv, zeroing what the query rows do not reach.
 func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, batch, pos, heads int, lo, hi []int, add bool) {
-	var vT [attnFastDHead * attnFastMaxPos]float32
-	ld, stride, scale := attnPad16(pos), heads*attnFastDHead, attnScale(attnFastDHead)
+	var vT attnPackBuf
+	stride, scale := heads*attnFastDHead, attnScale(attnFastDHead)
 	needScores := dq != nil || dk != nil
 	acc := 0
 	if add {
@@ -144,8 +174,7 @@ func attentionBackward16(dq, dk, dv, dz, pattern, q, k, v, scratch []float32, ba
 			// ds holds dpattern = dz·vᵀ on and below the diagonal, then
 			// dscores, zero above it.
 			ds := &scratch[0]
-			attn16PackT(&vT[0], ld, &v[off], stride, r1)
-			attn16Lower(ds, pos, &dz[off], stride, &vT[0], ld, pos, r0, r1, 1, 0)
+			attn16LowerTiled(scratch[:pos*pos], dz[off:], v[off:], stride, pos, r0, r1, 1, 0, &vT)
 			attnSoftmaxBackRows(ds, ds, p, pos, r0, r1)
 			if dq != nil { // dq_i += scale·Σ_{j≤i} ds[i,j]·k_j
 				attn16Mix(&dq[off], stride, ds, pos, &k[off], stride, 0, acc, r0, r1, scale)

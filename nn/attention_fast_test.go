@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/mechinterp/workbench/nn"
 )
@@ -19,11 +21,13 @@ import (
 const attnFastTol = 2e-5
 
 // attnFastShapes cover the fast path's tails: pos 1, below, at and above
-// each multiple of 16, the toy model's 40, and nn.AttnFastMaxPos.
+// each multiple of 16, the toy model's 40, and below, at and past the
+// register-resident rows (128) and the transposition chunk (128, 256).
 var attnFastShapes = []struct{ batch, pos, heads int }{
 	{1, 1, 1}, {2, 2, 3}, {1, 3, 2}, {2, 5, 1}, {1, 15, 2}, {2, 16, 1}, {1, 17, 4},
 	{1, 31, 1}, {1, 32, 2}, {2, 33, 1}, {3, 40, 4}, {1, 47, 2}, {1, 48, 1}, {1, 49, 3},
-	{1, 64, 1}, {1, 100, 2}, {1, nn.AttnFastMaxPos, 1},
+	{1, 64, 1}, {1, 100, 2}, {1, 127, 1}, {1, 128, 1}, {2, 129, 2}, {1, 143, 1}, {1, 145, 1},
+	{1, 255, 1}, {1, 256, 1}, {2, 257, 1}, {1, 300, 2}, {1, 520, 1},
 }
 
 func TestAttentionFastMatchesReference(t *testing.T) {
@@ -101,6 +105,40 @@ func TestAttentionFastMatchesReference(t *testing.T) {
 	}
 }
 
+// TestAttentionFastAnyPos runs the fast path's kernels past
+// nn.AttnFastMaxPos, where the public functions choose the Gemm path, and
+// compares them with it: they must handle any pos.
+func TestAttentionFastAnyPos(t *testing.T) {
+	if !nn.AttnAVX512 {
+		t.Skip("no AVX-512: the fast path is not built or not supported here")
+	}
+	const dh = 16
+	for _, s := range []attnShape{{1, nn.AttnFastMaxPos + 1, 2, dh}, {2, 1000, 1, dh}, {1, 1024, 1, dh}, {1, 1300, 1, dh}} {
+		t.Run(s.String(), func(t *testing.T) {
+			if nn.AttnFast(s.pos, dh) {
+				t.Fatalf("nn.AttnFast(%d, %d) = true past nn.AttnFastMaxPos = %d", s.pos, dh, nn.AttnFastMaxPos)
+			}
+			B, T, H := s.batch, s.pos, s.heads
+			rng := rand.New(rand.NewPCG(uint64(T), 7))
+			q, k, v, dz := attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 1), attnRand(rng, s.qkvLen(), 1)
+			zr, sr, pr := make([]float32, s.qkvLen()), make([]float32, s.patternLen()), make([]float32, s.patternLen())
+			nn.AttentionForward(zr, sr, pr, q, k, v, B, T, H, dh)
+			zf, sf, pf := make([]float32, s.qkvLen()), make([]float32, s.patternLen()), make([]float32, s.patternLen())
+			nn.AttentionForward16(zf, sf, pf, q, k, v, B, T, H)
+			attnCompareF32(t, "scores", sf, sr, attnFastTol)
+			attnCompareF32(t, "pattern", pf, pr, attnFastTol)
+			attnCompareF32(t, "z", zf, zr, attnFastTol)
+			want := [3][]float32{make([]float32, s.qkvLen()), make([]float32, s.qkvLen()), make([]float32, s.qkvLen())}
+			nn.AttentionBackward(want[0], want[1], want[2], dz, pr, q, k, v, make([]float32, T*T), B, T, H, dh)
+			got := [3][]float32{make([]float32, s.qkvLen()), make([]float32, s.qkvLen()), make([]float32, s.qkvLen())}
+			nn.AttentionBackward16(got[0], got[1], got[2], dz, pf, q, k, v, attnGarbage(T*T), B, T, H)
+			for g, name := range []string{"dq", "dk", "dv"} {
+				attnCompareF32(t, name, got[g], want[g], attnFastTol)
+			}
+		})
+	}
+}
+
 // TestAttnSoftmaxRowsMatchesGo compares the AVX-512 softmax with the
 // portable one on hooked-looking scores: −Inf, NaN and huge values below
 // the diagonal, garbage above it.
@@ -109,7 +147,7 @@ func TestAttnSoftmaxRowsMatchesGo(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
-	for _, T := range []int{1, 2, 7, 16, 17, 33, 40, 64, 100} {
+	for _, T := range []int{1, 2, 7, 16, 17, 33, 40, 64, 100, 127, 128, 129, 143, 144, 145, 256, 300, 1000} {
 		s := attnRand(rng, T*T, 10)
 		for i := range s {
 			switch rng.IntN(40) {
@@ -144,7 +182,7 @@ func TestAttn16PackT(t *testing.T) {
 	if !nn.AttnAVX512 {
 		t.Skip("no AVX-512")
 	}
-	for _, n := range []int{1, 5, 16, 17, 40, 128} {
+	for _, n := range []int{1, 5, 16, 17, 40, 128, 129, 300} {
 		const lds = 37
 		src := make([]float32, (n-1)*lds+16)
 		for i := range src {
@@ -293,4 +331,62 @@ func TestAttentionQueries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkAttentionLong measures one layer's attention forward and
+// backward at the shapes of a d_model 64 model's training step at long
+// contexts (4 heads of 16, 4,096 tokens): the d_head = 16 fast path, the
+// Gemm path with the AVX-512 row kernels, and the Gemm path with the
+// portable softmax (what a bare size guard on the row kernels falls back
+// to). Each iteration runs all three in turn, so that they share the
+// machine's load, and the metrics are each one's median tokens per second.
+func BenchmarkAttentionLong(b *testing.B) {
+	const H, dh, tokens = 4, 16, 4096
+	for _, T := range []int{256, 512, 1024} {
+		B := tokens / T
+		rng := rand.New(rand.NewPCG(2, 2))
+		nq, np := B*T*H*dh, B*H*T*T
+		q, k, v, dz := attnRand(rng, nq, 1), attnRand(rng, nq, 1), attnRand(rng, nq, 1), attnRand(rng, nq, 1)
+		z, p, dq, dk, dv, scratch := make([]float32, nq), make([]float32, np), make([]float32, nq), make([]float32, nq), make([]float32, nq), make([]float32, T*T)
+		paths := []struct {
+			name string
+			run  func()
+		}{
+			{"fast", func() {
+				nn.AttentionForward(z, nil, p, q, k, v, B, T, H, dh)
+				nn.AttentionBackward(dq, dk, dv, dz, p, q, k, v, scratch, B, T, H, dh)
+			}},
+			{"gemm", func() {
+				nn.AttentionForwardGo(z, nil, p, q, k, v, B, T, H, dh)
+				nn.AttentionBackwardGo(dq, dk, dv, dz, p, q, k, v, scratch, B, T, H, dh)
+			}},
+			{"portable-softmax", func() {
+				nn.AttentionForwardPortable(z, nil, p, q, k, v, B, T, H, dh)
+				nn.AttentionBackwardPortable(dq, dk, dv, dz, p, q, k, v, scratch, B, T, H, dh)
+			}},
+		}
+		b.Run(fmt.Sprintf("batch=%d/pos=%d/heads=%d/d_head=%d", B, T, H, dh), func(b *testing.B) {
+			b.ReportAllocs()
+			secs := make([][]float64, len(paths))
+			for b.Loop() {
+				for i, pth := range paths {
+					t0 := time.Now()
+					pth.run()
+					secs[i] = append(secs[i], time.Since(t0).Seconds())
+				}
+			}
+			for i, pth := range paths {
+				b.ReportMetric(float64(B*T)/median(secs[i]), pth.name+"-tok/s")
+			}
+		})
+	}
+}
+
+// median returns the median of x (x is reordered).
+func median(x []float64) float64 {
+	slices.Sort(x)
+	if n := len(x); n%2 == 0 {
+		return (x[n/2-1] + x[n/2]) / 2
+	}
+	return x[len(x)/2]
 }

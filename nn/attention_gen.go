@@ -50,13 +50,18 @@ func main() {
 
 // laneMask sets K register k to the lanes [0, cnt) of a 16-lane vector,
 // where cnt (in register r, clobbered) may be ≤ 0 (no lanes) or ≥ 16 (all
-// lanes). It uses AX as scratch.
+// lanes). cnt is clamped to [0, 16] first: BZHI reads only the low 8 bits
+// of its index, so a count of 256 would otherwise select no lanes. It uses
+// AX as scratch.
 func laneMask(r, k string) {
 	p("XORL AX, AX")
 	p("TESTQ %s, %s", r, r)
 	p("CMOVQLT AX, %s", r) // cnt < 0 → 0
+	p("MOVL $16, AX")
+	p("CMPQ %s, AX", r)
+	p("CMOVQGT AX, %s", r) // cnt > 16 → 16
 	p("MOVL $0xffff, AX")
-	p("BZHIL %s, AX, AX", r) // clears bits ≥ cnt (none if cnt ≥ 32)
+	p("BZHIL %s, AX, AX", r) // clears bits ≥ cnt
 	p("KMOVW AX, %s", k)
 }
 
@@ -155,13 +160,16 @@ TEXT ·attn16PackT(SB), NOSPLIT, $0-40
 func lower() {
 	w.WriteString(`// func attn16Lower(out *float32, ldo int, a *float32, lda int, bT *float32, ldb, T, r0, r1 int, alpha, fill float32)
 //
-// For rows r0 ≤ i < r1 of a T×T tile out (row stride ldo), rows a_i of 16
-// floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats, stride ldb,
-// the transposed second operand): out[i, j] = alpha·Σ_d a[i, d]·bT[d, j] for
-// j ≤ i (the sum in order d = 0..15, each step one FMA) and fill for
-// i < j < T. Per block of 16 columns jb the 16 rows of bT stay in
-// Z16..Z31; rows i < jb get fill, rows from jb on are computed four at a
-// time. Other rows of out, and of a, are not touched.
+// For rows r0 ≤ i < r1 of a tile out of T columns (row stride ldo), rows
+// a_i of 16 floats (stride lda) and bT (16 rows of ≥ 16·⌈T/16⌉ floats,
+// stride ldb, the transposed second operand): out[i, j] = alpha·Σ_d
+// a[i, d]·bT[d, j] for j ≤ i (the sum in order d = 0..15, each step one
+// FMA) and fill for i < j < T. Rows may run past T (r1 > T: all T columns
+// computed) and r0 may be negative (rows i < 0 all fill, a not read there),
+// so a sub-tile of a larger tile can be computed in place. Per block of 16
+// columns jb the 16 rows of bT stay in Z16..Z31; rows i < jb get fill, rows
+// from jb on are computed four at a time. Other rows of out, and of a, are
+// not touched.
 TEXT ·attn16Lower(SB), NOSPLIT, $0-80
 `)
 	p("MOVQ out+0(FP), DI")
@@ -282,7 +290,8 @@ func lowerStore(z string, r int, addr string) {
 }
 
 // attnRowBlocks is the longest row the register-resident row kernels
-// (softmax and its backward) handle: 8 ZMM registers, pos ≤ 128.
+// (softmax and its backward) hold: 8 ZMM registers, rows i < 128; longer
+// rows stream through memory.
 const attnRowBlocks = 8
 
 // expBody computes out = e^a for a in Z14 (already shifted), with the
@@ -467,19 +476,21 @@ func tree(op string, regs []string) {
 	}
 }
 
-// softmaxRows: the causal row softmax of a T×T tile, T ≤ 128.
+// softmaxRows: the causal row softmax of a T×T tile, any T ≥ 1.
 func softmaxRows() {
 	w.WriteString(`// func attnSoftmaxRows(p, s *float32, T, r0, r1 int)
 //
 // For each row r0 ≤ i < r1 ≤ T of the T×T tiles s and p (p may be s;
-// 1 ≤ T ≤ 128; other rows are not touched):
+// T ≥ 1; other rows are not touched):
 // p[i, j] = e^(s[i,j] − m)/Σ_{j'≤i} e^(s[i,j'] − m) for j ≤ i, m the row
 // maximum over j ≤ i, and 0 for j > i; a row whose maximum is −Inf becomes
 // zeros, and a NaN or +Inf score makes its row NaN. The exponential is
 // tensor.ExpShift's; the sum is a float32 tree over blocks and lanes. Entries
-// of s above the diagonal are not read. A row of c blocks of 16 stays in
-// Z22.. while it is reduced, exponentiated and scaled; the code is
-// specialised for c = 1..8.
+// of s above the diagonal are not read. A row of c ≤ 8 blocks of 16 stays
+// in Z22.. while it is reduced, exponentiated and scaled (the code is
+// specialised for c = 1..8); a longer row (i ≥ 128) streams through memory
+// in three passes: maximum, exponentials stored and summed (in lanes over
+// blocks, then a tree), scaling.
 TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 `)
 	p("MOVQ p+0(FP), DI")
@@ -536,23 +547,132 @@ TEXT ·attnSoftmaxRows(SB), NOSPLIT, $0-40
 		rowStore(c, v, "Z30", next)
 		rowsNext(c, next, "SI", "DI")
 	}
-	label(fmt.Sprintf("blocks%d", attnRowBlocks+1))
+	softmaxLongRows()
 	label("end")
 	p("VZEROUPPER")
 	p("RET")
 	w.WriteString("\n")
 }
 
+// longRowsStart opens the loop over the rows past the register-resident
+// ones (i ≥ 16·attnRowBlocks, and i < r1, at r1 in the frame): R10 = the
+// whole blocks left of the diagonal block, DX = the diagonal block's byte
+// offset 64·R10, K1 = its valid lanes (i mod 16 + 1).
+func longRowsStart(r1 string) {
+	label(fmt.Sprintf("blocks%d", attnRowBlocks+1))
+	label("longrow")
+	p("CMPQ R9, %s", r1)
+	p("JGE end")
+	p("MOVQ R9, R10")
+	p("SHRQ $4, R10")
+	p("MOVQ R10, DX")
+	p("SHLQ $6, DX")
+	p("MOVQ R9, CX")
+	p("ANDQ $15, CX")
+	p("INCQ CX")
+	laneMask("CX", "K1")
+}
+
+// blockLoop emits a loop over the whole blocks left of the diagonal one,
+// byte offsets AX from start to DX (none if start ≥ DX), with body
+// addressing block AX.
+func blockLoop(lbl string, start int, body func()) {
+	if start == 0 {
+		p("XORQ AX, AX")
+	} else {
+		p("MOVQ $%d, AX", start)
+	}
+	p("CMPQ AX, DX")
+	p("JGE %sdone", lbl)
+	label(lbl)
+	body()
+	p("ADDQ $64, AX")
+	p("CMPQ AX, DX")
+	p("JLT %s", lbl)
+	label(lbl + "done")
+}
+
+// longRowStore stores the finished diagonal block reg of a long row at
+// DX(DI), then zero (register) over the row's remaining blocks, the tile's
+// last under tailStore, and closes the row loop (advancing ptrs).
+func longRowStore(reg, zero string, ptrs ...string) {
+	p("LEAQ 1(R10), CX")
+	p("CMPQ CX, R13")
+	p("JEQ longlast")
+	p("VMOVUPS %s, (DI)(DX*1)", reg)
+	p("LEAQ 64(DI)(DX*1), AX")
+	p("MOVQ R13, CX")
+	p("SUBQ R10, CX")
+	p("SUBQ $2, CX") // whole blocks after the diagonal one, before the last
+	p("JZ longzlast")
+	label("longz")
+	p("VMOVUPS %s, (AX)", zero)
+	p("ADDQ $64, AX")
+	p("DECQ CX")
+	p("JNZ longz")
+	label("longzlast")
+	tailStore(zero, "(AX)", "longztail")
+	p("JMP longnext")
+	label("longlast")
+	tailStore(reg, "(DI)(DX*1)", "longtail")
+	label("longnext")
+	for _, r := range ptrs {
+		p("ADDQ R12, %s", r)
+	}
+	p("INCQ R9")
+	p("JMP longrow")
+}
+
+// softmaxLongRows: the rows of more than attnRowBlocks blocks, streamed
+// through memory in three passes (maximum; exponentials stored and
+// summed; scaling), the diagonal block kept in Z23.
+func softmaxLongRows() {
+	longRowsStart("r1+32(FP)")
+	p("VMOVAPS Z13, Z0")
+	p("VMOVUPS (SI)(DX*1), K1, Z0")
+	blockLoop("longmax", 0, func() { p("VMAXPS (SI)(AX*1), Z0, Z0") })
+	reduce("VMAXPS", "Z0", "Z14")
+	p("VUCOMISS X13, X0")
+	p("JNE longfinite")
+	p("JPS longfinite")
+	zeroFill(0, "Z30", "longmasked") // a fully masked row
+	p("JMP longnext")
+	label("longfinite")
+	p("VPXORD Z1, Z1, Z1")
+	blockLoop("longexp", 0, func() {
+		p("VMOVUPS (SI)(AX*1), Z14")
+		p("VSUBPS Z0, Z14, Z14")
+		expBody("Z22")
+		p("VADDPS Z22, Z1, Z1")
+		p("VMOVUPS Z22, (DI)(AX*1)")
+	})
+	p("VMOVAPS Z13, Z14")
+	p("VMOVUPS (SI)(DX*1), K1, Z14")
+	p("VSUBPS Z0, Z14, Z14")
+	expBody("Z23")
+	p("VADDPS Z23, Z1, Z1")
+	reduce("VADDPS", "Z1", "Z14")
+	p("VDIVSS X1, X8, X15")
+	p("VBROADCASTSS X15, Z15")
+	blockLoop("longscale", 0, func() {
+		p("VMULPS (DI)(AX*1), Z15, Z22")
+		p("VMOVUPS Z22, (DI)(AX*1)")
+	})
+	p("VMULPS.Z Z15, Z23, K1, Z23")
+	longRowStore("Z23", "Z30", "SI", "DI")
+}
+
 // softmaxBackRows: ds[i, j] = p[i, j]·(dp[i, j] − Σ_{j'≤i} p[i, j']·dp[i, j']).
 func softmaxBackRows() {
 	w.WriteString(`// func attnSoftmaxBackRows(ds, dp, p *float32, T, r0, r1 int)
 //
-// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (1 ≤ T ≤ 128; other rows
-// are not touched): ds[i, j] = p[i, j]·(dp[i, j]
-// − dot_i) for j ≤ i, with dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain
-// over blocks, then a tree over lanes), and ds[i, j] = 0 for j > i. ds may
-// be dp. Entries above the diagonal of dp and p are not read. Rows stay in
-// registers (p in Z8.., dp in Z16..), specialised for c = 1..8 blocks.
+// For each row r0 ≤ i < r1 ≤ T of the T×T tiles (T ≥ 1; other rows are
+// not touched): ds[i, j] = p[i, j]·(dp[i, j] − dot_i) for j ≤ i, with
+// dot_i = Σ_{j≤i} p[i, j]·dp[i, j] (one FMA chain over blocks, then a tree
+// over lanes), and ds[i, j] = 0 for j > i. ds may be dp. Entries above the
+// diagonal of dp and p are not read. Rows of c ≤ 8 blocks stay in
+// registers (p in Z8.., dp in Z16..; specialised for c = 1..8); longer
+// rows (i ≥ 128) stream through memory: the dot product, then the stores.
 TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 `)
 	p("MOVQ ds+0(FP), DI")
@@ -590,7 +710,29 @@ TEXT ·attnSoftmaxBackRows(SB), NOSPLIT, $0-48
 		rowStore(c, dr, "Z2", next)
 		rowsNext(c, next, "SI", "DI", "BX")
 	}
-	label(fmt.Sprintf("blocks%d", attnRowBlocks+1))
+	// Rows of more than attnRowBlocks blocks, streamed through memory: the
+	// dot product (the same chain as above: block 0, the middle blocks,
+	// the diagonal block), then the stores, the diagonal block in Z16.
+	longRowsStart("r1+40(FP)")
+	p("VMOVUPS.Z (BX)(DX*1), K1, Z8")
+	p("VMOVUPS.Z (SI)(DX*1), K1, Z16")
+	p("VMOVUPS (BX), Z0")
+	p("VMULPS (SI), Z0, Z0")
+	blockLoop("longdot", 64, func() {
+		p("VMOVUPS (BX)(AX*1), Z1")
+		p("VFMADD231PS (SI)(AX*1), Z1, Z0")
+	})
+	p("VFMADD231PS Z16, Z8, Z0")
+	reduce("VADDPS", "Z0", "Z1")
+	blockLoop("longds", 0, func() {
+		p("VMOVUPS (SI)(AX*1), Z1")
+		p("VSUBPS Z0, Z1, Z1")
+		p("VMULPS (BX)(AX*1), Z1, Z1")
+		p("VMOVUPS Z1, (DI)(AX*1)")
+	})
+	p("VSUBPS Z0, Z16, Z16")
+	p("VMULPS.Z Z16, Z8, K1, Z16")
+	longRowStore("Z16", "Z2", "SI", "DI", "BX")
 	label("end")
 	p("VZEROUPPER")
 	p("RET")

@@ -12,7 +12,7 @@ import (
 // and a matrix slice of exactly the minimum length.
 func TestColSumAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	for _, n := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 48, 63, 64, 65, 100, 128, 130} {
+	for _, n := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 48, 63, 64, 65, 100, 128, 130, 1031} {
 		for _, rows := range []int{1, 2, 7, 1280} {
 			for _, pad := range []int{0, 3} {
 				lda := n + pad

@@ -10,7 +10,7 @@ import (
 // every tail width.
 func TestEmbedPos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 15))
-	for _, n := range []int{1, 5, 16, 17, 64, 100} {
+	for _, n := range []int{1, 5, 16, 17, 64, 100, 1031} {
 		const vocab, batch, npos = 9, 3, 7
 		table, pos := randMat(rng, vocab, n, n), randMat(rng, npos+2, n, n)
 		tokens := make([]int32, batch*npos)

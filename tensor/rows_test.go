@@ -11,7 +11,7 @@ import (
 // and that rows not indexed are untouched.
 func TestAddRowsAt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 14))
-	for _, d := range []int{1, 3, 15, 16, 17, 40, 64, 100} {
+	for _, d := range []int{1, 3, 15, 16, 17, 40, 64, 100, 1031} {
 		const rows, n = 7, 50
 		dst := randMat(rng, rows, d, d)
 		src := randMat(rng, n, d, d)

@@ -9,11 +9,12 @@ import (
 
 // TestSoftmaxRow checks SoftmaxRow bit for bit against softmaxRowGo (the
 // same exponentials and summation order) on every tail length, in place
-// and not, with −Inf, NaN and +Inf entries and fully masked rows.
+// and not, with −Inf, NaN and +Inf entries and fully masked rows, up to
+// rows of 3,001 (the kernels loop over any length).
 func TestSoftmaxRow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	inf := float32(math.Inf(1))
-	for _, n := range []int{1, 2, 7, 15, 16, 17, 31, 33, 64, 100} {
+	for _, n := range []int{1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 255, 256, 257, 2048, 3001} {
 		for trial := range 6 {
 			x := make([]float32, n)
 			for i := range x {

@@ -57,12 +57,17 @@ func BenchmarkExpShift(b *testing.B) {
 }
 
 // TestExpShiftKernelsAgree compares the dispatched ExpShift (AVX-512 where
-// available) with the portable reference on every length up to 70 (tails),
-// special values included.
+// available) with the portable reference on every length up to 70 (tails)
+// and on long rows (the kernel loops over any length), special values
+// included.
 func TestExpShiftKernelsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	specials := []float32{float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), -90, 90, 0}
+	var lengths []int
 	for n := 0; n <= 70; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range append(lengths, 255, 256, 257, 2048, 4099) {
 		x := make([]float32, n)
 		for i := range x {
 			x[i] = float32(rng.Float64()*40 - 30)

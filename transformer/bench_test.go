@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -99,6 +100,64 @@ func BenchmarkForwardBackward(b *testing.B) {
 			ws.Loss(targets, weights)
 			clear(g.Data())
 			if err := ws.Backward(g, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(batch*pos)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+}
+
+// BenchmarkTrainStepLong is a training step (forward, loss, backward)
+// through Parallel (2 shards, 2 workers) of the toy model at long
+// contexts, 4,096 tokens a step.
+func BenchmarkTrainStepLong(b *testing.B) {
+	const tokens = 4096
+	for _, pos := range []int{256, 512} {
+		cfg := toyConfig()
+		cfg.NCtx = pos
+		batch := tokens / pos
+		m, _ := New(cfg)
+		toks := toyBatch(batch, pos, cfg.DVocab)
+		targets, weights := NextTokenTargets(toks, batch, pos)
+		b.Run(fmt.Sprintf("d_model=64/pos=%d/batch=%d", pos, batch), func(b *testing.B) {
+			p, err := m.NewParallel(batch, pos, 2, 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			g := m.NewGrads()
+			ctx := context.Background()
+			if _, err := p.Step(ctx, toks, targets, weights, g); err != nil { // lays out the gradient buffers
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Step(ctx, toks, targets, weights, g); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*pos)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
+
+// BenchmarkForwardLong is a hook-free forward pass of the toy model at
+// 1,024 positions.
+func BenchmarkForwardLong(b *testing.B) {
+	const batch, pos = 4, 1024
+	cfg := toyConfig()
+	cfg.NCtx = pos
+	m, _ := New(cfg)
+	toks := toyBatch(batch, pos, cfg.DVocab)
+	b.Run(fmt.Sprintf("d_model=64/pos=%d/batch=%d", pos, batch), func(b *testing.B) {
+		ws := m.NewWorkspace(batch, pos)
+		ctx := context.Background()
+		if err := ws.Forward(ctx, toks, nil); err != nil { // first-touches the activations
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ws.Forward(ctx, toks, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -6,10 +6,23 @@ import (
 	"testing"
 )
 
+// TestParallelMatchesSerialAndIgnoresWorkerCount runs ln_gelu at 8
+// positions and at 300 (past every attention tile and GEMM block).
 func TestParallelMatchesSerialAndIgnoresWorkerCount(t *testing.T) {
-	m, _ := New(variants()["ln_gelu"])
+	for _, pos := range []int{8, 300} {
+		cfg := variants()["ln_gelu"]
+		cfg.NCtx = max(cfg.NCtx, pos)
+		parallelMatchesSerial(t, cfg, pos)
+	}
+}
+
+// parallelMatchesSerial checks Parallel against a plain workspace at pos
+// positions, for 1, 2 and 3 workers.
+func parallelMatchesSerial(t *testing.T, cfg Config, pos int) {
+	t.Helper()
+	m, _ := New(cfg)
 	randomize(m, 40)
-	const batch, pos = 6, 8
+	const batch = 6
 	toks := toyBatch(batch, pos, 11)
 	targets, weights := NextTokenTargets(toks, batch, pos)
 	weights[3] = 0 // an uneven mask
@@ -34,12 +47,12 @@ func TestParallelMatchesSerialAndIgnoresWorkerCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		if math.Abs(loss-wantLoss) > 1e-6 {
-			t.Errorf("workers=%d: loss %v, serial %v", workers, loss, wantLoss)
+			t.Errorf("pos=%d workers=%d: loss %v, serial %v", pos, workers, loss, wantLoss)
 		}
 		const gradTol = 1e-5 // float32 rounding of a different summation order
 		for i := range g.data {
 			if math.Abs(float64(g.data[i]-want.data[i])) > gradTol {
-				t.Fatalf("workers=%d: grad %d = %v, serial %v", workers, i, g.data[i], want.data[i])
+				t.Fatalf("pos=%d workers=%d: grad %d = %v, serial %v", pos, workers, i, g.data[i], want.data[i])
 			}
 		}
 		if ref == nil {
@@ -48,7 +61,7 @@ func TestParallelMatchesSerialAndIgnoresWorkerCount(t *testing.T) {
 		}
 		for i := range g.data {
 			if math.Float32bits(g.data[i]) != math.Float32bits(ref.data[i]) {
-				t.Fatalf("workers=%d: gradient not bit-identical to workers=1 at %d", workers, i)
+				t.Fatalf("pos=%d workers=%d: gradient not bit-identical to workers=1 at %d", pos, workers, i)
 			}
 		}
 	}

@@ -18,13 +18,30 @@ import (
 // and block 0 works from tables per token and position (forwardRows,
 // foldEmbedGrad, which leaves three points without a gradient); and that
 // backward hooks are refused.
+//
+// Besides the tiny variants at 7 positions, the toy model (d_head 16, the
+// attention fast path) and ln_gelu (the Gemm path, LayerNorm, MLP) run at
+// 300 positions: past every attention tile (16-column blocks, 128
+// register-resident rows, 128-key chunks) and GEMM block (64 columns, 128
+// and 256 deep).
 func TestParallelSharedGrads(t *testing.T) {
-	cfgs := variants()
-	cfgs["toy_d_head_16"] = toyConfig() // the attention fast path
-	for name, cfg := range cfgs {
+	type sized struct {
+		cfg Config
+		pos int
+	}
+	cfgs := map[string]sized{}
+	for name, c := range variants() {
+		cfgs[name] = sized{c, 7}
+	}
+	cfgs["toy_d_head_16"] = sized{toyConfig(), 7} // the attention fast path
+	long := func(c Config) Config { c.NCtx = 300; return c }
+	cfgs["toy_d_head_16/pos=300"] = sized{long(toyConfig()), 300}
+	cfgs["ln_gelu/pos=300"] = sized{long(variants()["ln_gelu"]), 300}
+	for name, sc := range cfgs {
+		cfg, pos := sc.cfg, sc.pos
 		m, _ := New(cfg)
 		randomize(m, 41)
-		if name == "toy_d_head_16" {
+		if cfg.DModel == toyConfig().DModel {
 			// randomize's scale saturates a 64-wide model (loss ≈ 80), where
 			// float32 rounding differences grow to ~1e-4; a trained model's
 			// weights are smaller.
@@ -32,7 +49,7 @@ func TestParallelSharedGrads(t *testing.T) {
 				m.P.data[i] /= 3
 			}
 		}
-		const batch, pos = 3, 7
+		const batch = 3
 		vocab := cfg.DVocab
 		if cfg.DVocabOut > 0 {
 			vocab = min(vocab, cfg.DVocabOut) // tokens double as targets
@@ -66,7 +83,7 @@ func TestParallelSharedGrads(t *testing.T) {
 		// groups.
 		// lossTol, gradTol and actTol (relative to 1 + |value|) bound the
 		// float32 rounding of different groupings of the same sums (a few
-		// ulps of terms ≲ 10 over ≤ 21 rows, observed ≤ 5e-6) and of block
+		// ulps of terms ≲ 10 over ≤ 900 rows, observed ≤ 5e-6) and of block
 		// 0's q, k, v computed from the tables W_E·W_Q, W_pos·W_Q + b_Q
 		// rather than from resid_pre 0.
 		const lossTol, gradTol, actTol = 1e-6, 1e-5, 1e-5

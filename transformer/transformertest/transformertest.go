@@ -5,6 +5,7 @@
 package transformertest
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -120,4 +121,17 @@ func ParityDir(t testing.TB) string {
 		t.Skipf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", p, err)
 	}
 	return p
+}
+
+// ReadJSON decodes the JSON file at path into v, failing the test on any
+// error (a fixture that is missing or malformed).
+func ReadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }
