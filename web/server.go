@@ -42,6 +42,11 @@ type Deps struct {
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
 	DataDir string
+	// AllowedHosts are the host names and addresses, without ports, that
+	// requests may name in their Host header (and pages in their Origin)
+	// besides the loopback ones ("localhost", 127.0.0.0/8, ::1), which are
+	// always allowed. serve adds its --addr host and --allowed-hosts.
+	AllowedHosts []string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -110,13 +115,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // with one mounted router per resource.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders)
+	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders, newHostPolicy(s.d.AllowedHosts).checkHost)
 	r.Group(func(r chi.Router) {
 		r.Use(timeout(s.d.RequestTimeout))
 		r.Mount("/", pagesRoutes(s.log))
 	})
 	r.Route("/api", func(r chi.Router) {
-		r.Use(sameOrigin, limitBody(s.d.MaxBodyBytes))
+		r.Use(limitBody(s.d.MaxBodyBytes))
 		r.NotFound(notFoundJSON)
 		r.MethodNotAllowed(methodNotAllowedJSON)
 		r.Group(func(r chi.Router) {

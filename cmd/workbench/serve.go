@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.String("runs", web.DefaultRunsDir, "`DIR` of training runs to list; \"Train one now\" writes there")
 	open := fs.Bool("open", false, "open the dashboard in the default browser")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (the dashboard has no authentication)")
+	hosts := fs.String("allowed-hosts", "", "with --allow-remote, comma-separated `HOSTS` (names or addresses) that clients may use to reach the dashboard, besides loopback and the --addr host")
 	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--open]")
@@ -51,11 +52,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if !loopback && !*remote {
+		return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
+	}
+	allowed, err := allowedHosts(*addr, *hosts, *remote)
+	if err != nil {
+		return err
+	}
 	if !loopback {
-		if !*remote {
-			return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
-		}
-		fmt.Fprintf(stderr, "warning: serving on %s, reachable from other machines; anyone who can connect can read your runs and start trainings\n", *addr)
+		fmt.Fprintf(stderr, "warning: serving on %s, reachable from other machines as %s; anyone who can connect can read your runs and start trainings\n", *addr, strings.Join(allowed, ", "))
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -67,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger})
+	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed})
 	srv := &http.Server{
 		Handler:           dash,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -124,6 +129,37 @@ func isLoopback(addr string) (bool, error) {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback(), nil
+}
+
+// allowedHosts returns the hosts besides loopback that the dashboard
+// answers: the --addr host when it names one, and the --allowed-hosts
+// list, which needs --allow-remote. Listening on every interface with
+// --allow-remote needs --allowed-hosts: the dashboard cannot guess the
+// names clients will use.
+func allowedHosts(addr, list string, remote bool) ([]string, error) {
+	var out []string
+	if list != "" {
+		if !remote {
+			return nil, fmt.Errorf("serve: --allowed-hosts needs --allow-remote (loopback names are always allowed)")
+		}
+		for _, h := range strings.Split(list, ",") {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, "/:@ ") && net.ParseIP(strings.Trim(h, "[]")) == nil {
+				return nil, fmt.Errorf("serve: --allowed-hosts %q: want host names or IP addresses without ports, separated by commas", list)
+			}
+			out = append(out, h)
+		}
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		out = append(out, host)
+	} else if remote && len(out) == 0 {
+		return nil, fmt.Errorf("serve: --addr %s listens on every interface: name the hosts clients will use with --allowed-hosts (the dashboard refuses requests for other hosts)", addr)
+	}
+	return out, nil
 }
 
 // openBrowser asks the desktop to open url, without waiting for it.
