@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,6 +83,51 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bodyDeadline bounds the time a client may take to send a request body:
+// a body not received within d fails with a 408, so a client trickling
+// bytes cannot hold a connection and a handler open. The deadline is
+// lifted as soon as the body has been read, so that the response (an
+// analysis may take long) is not cut; requests without a body, such as
+// event streams, get none.
+func bodyDeadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil && r.Body != http.NoBody {
+				rc := http.NewResponseController(w)
+				if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+					r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, d: d}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deadlineBody lifts its connection's read deadline once the body is read
+// and turns a timeout into a 408.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	d    time.Duration
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	switch {
+	case err == nil || b.done:
+	case errors.As(err, &ne) && ne.Timeout():
+		// The deadline stays: the server must not wait for the rest of
+		// the body before it answers.
+		return n, errorf(http.StatusRequestTimeout, "web: the request body did not arrive within %v", b.d)
+	default: // io.EOF, or the body is over its size limit
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // hostPolicy decides which Host and Origin headers the dashboard answers.

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // send makes one request over real HTTP with the given Host and Origin
@@ -99,5 +103,62 @@ func TestHostAndOrigin(t *testing.T) {
 	}
 	if jobs := s.trainer.list(); len(jobs) != 0 {
 		t.Errorf("a refused request started %d trainings", len(jobs))
+	}
+}
+
+// TestSlowBody sends a request body slower than the body deadline over a
+// raw loopback connection: the server answers 408 instead of waiting.
+func TestSlowBody(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	srv := httptest.NewServer(New(Deps{RunsDir: t.TempDir(), BodyTimeout: deadline}))
+	defer srv.Close()
+	for _, path := range []string{"/api/models/demo/attention", "/api/train", "/attention"} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tokens\":", path)
+		conn.SetDeadline(time.Now().Add(10 * deadline)) // the test's own bound: without the fix, nothing comes back
+		began := time.Now()
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		took := time.Since(began)
+		conn.Close()
+		if err != nil {
+			t.Errorf("POST %s with a stalled body: no response within %v: %v", path, 10*deadline, err)
+			continue
+		}
+		res.Body.Close()
+		if strings.HasPrefix(path, "/api/") && res.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("POST %s with a stalled body: status %d, want 408", path, res.StatusCode)
+		}
+		t.Logf("POST %s: %d after %v", path, res.StatusCode, took)
+	}
+}
+
+// TestBodyDeadlineLifted checks that the body deadline does not cut a
+// response that takes longer than it once the body has arrived.
+func TestBodyDeadlineLifted(t *testing.T) {
+	const deadline = 100 * time.Millisecond
+	h := bodyDeadline(deadline)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			t.Errorf("reading the body: %v", err)
+		}
+		select {
+		case <-time.After(3 * deadline):
+			io.WriteString(w, "done")
+		case <-r.Context().Done():
+			t.Errorf("request cancelled after its body arrived: %v", r.Context().Err())
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Post(srv.URL, jsonCT, strings.NewReader(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "done" {
+		t.Errorf("response %q, want done", b)
 	}
 }

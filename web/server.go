@@ -19,6 +19,7 @@ const (
 	DefaultKeepAlive      = 15 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultMaxBodyBytes   = 1 << 20
+	DefaultBodyTimeout    = 10 * time.Second
 )
 
 // Deps are what the dashboard needs from the program that serves it. Zero
@@ -38,6 +39,9 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time a client takes to send a request body
+	// (408 beyond); the response has its own bound, RequestTimeout.
+	BodyTimeout time.Duration
 	// DataDir holds the Fashion-MNIST IDX files whose test set the CNN
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
@@ -64,6 +68,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
 	}
 	if d.DataDir == "" {
 		d.DataDir = data.FashionMNISTDir
@@ -115,7 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // with one mounted router per resource.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders, newHostPolicy(s.d.AllowedHosts).checkHost)
+	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders, newHostPolicy(s.d.AllowedHosts).checkHost, bodyDeadline(s.d.BodyTimeout))
 	r.Group(func(r chi.Router) {
 		r.Use(timeout(s.d.RequestTimeout))
 		r.Mount("/", pagesRoutes(s.log))

@@ -76,8 +76,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := &http.Server{
 		Handler:           dash,
 		ReadHeaderTimeout: 10 * time.Second,
-		// Requests are bounded by the dashboard's own timeouts; event
-		// streams clear the write deadline for themselves.
+		// Request bodies and responses are bounded by the dashboard's own
+		// deadlines (web.Deps.BodyTimeout, RequestTimeout), not by
+		// ReadTimeout, which would also end event streams and long
+		// analyses; event streams clear the write deadline for themselves.
 		WriteTimeout: 2 * time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
