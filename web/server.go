@@ -20,6 +20,7 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultBodyTimeout    = 10 * time.Second
+	DefaultRunsBudget     = 4 << 30
 )
 
 // Deps are what the dashboard needs from the program that serves it. Zero
@@ -46,6 +47,9 @@ type Deps struct {
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
 	DataDir string
+	// RunsBudget bounds the bytes the runs directory may hold: a training
+	// that could take it past the budget is refused (507).
+	RunsBudget int64
 	// AllowedHosts are the host names and addresses, without ports, that
 	// requests may name in their Host header (and pages in their Origin)
 	// besides the loopback ones ("localhost", 127.0.0.0/8, ::1), which are
@@ -71,6 +75,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.BodyTimeout <= 0 {
 		d.BodyTimeout = DefaultBodyTimeout
+	}
+	if d.RunsBudget <= 0 {
+		d.RunsBudget = DefaultRunsBudget
 	}
 	if d.DataDir == "" {
 		d.DataDir = data.FashionMNISTDir
@@ -110,7 +117,7 @@ func New(d Deps) *Server {
 	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{}),
 		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
 		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
-	s.trainer = newTrainer(d.RunsDir, d.Logger)
+	s.trainer = newTrainer(d.RunsDir, d.RunsBudget, d.Logger)
 	s.router = s.routes()
 	return s
 }

@@ -160,7 +160,7 @@ func TestShutdownStopsTraining(t *testing.T) {
 	s, dir := newTestServer(t)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	js := startTraining(t, srv.URL, `{"steps": 100000, "eval_every": 50, "batch": 8}`)
+	js := startTraining(t, srv.URL, `{"steps": 100000, "eval_every": 100, "batch": 8}`)
 
 	res, err := http.Get(srv.URL + js.Events)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,9 +32,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	open := fs.Bool("open", false, "open the dashboard in the default browser")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (the dashboard has no authentication)")
 	hosts := fs.String("allowed-hosts", "", "with --allow-remote, comma-separated `HOSTS` (names or addresses) that clients may use to reach the dashboard, besides loopback and the --addr host")
+	budget := fs.String("runs-budget", "4GiB", "`SIZE` the runs folder may hold (B, KiB, MiB, GiB or TiB); new trainings beyond it are refused")
 	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--open]")
+		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--open]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
 		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
@@ -55,6 +57,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !loopback && !*remote {
 		return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
 	}
+	budgetBytes, err := parseBytes(*budget)
+	if err != nil {
+		return fmt.Errorf("serve: --runs-budget: %w", err)
+	}
 	allowed, err := allowedHosts(*addr, *hosts, *remote)
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed})
+	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes})
 	srv := &http.Server{
 		Handler:           dash,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -162,6 +168,22 @@ func allowedHosts(addr, list string, remote bool) ([]string, error) {
 		return nil, fmt.Errorf("serve: --addr %s listens on every interface: name the hosts clients will use with --allowed-hosts (the dashboard refuses requests for other hosts)", addr)
 	}
 	return out, nil
+}
+
+// parseBytes parses a size such as "4GiB", "512MiB" or "1000000" (bytes):
+// a positive number and a binary unit.
+func parseBytes(s string) (int64, error) {
+	num := strings.TrimRight(s, "BKMGTPi ")
+	unit := strings.TrimSpace(s[len(num):])
+	mult, ok := map[string]float64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unit %q, want B, KiB, MiB, GiB or TiB", s, unit)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || !(v > 0) || v*mult >= 1<<62 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes below 4 EiB, such as 4GiB", s)
+	}
+	return int64(v * mult), nil
 }
 
 // openBrowser asks the desktop to open url, without waiting for it.

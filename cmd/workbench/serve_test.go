@@ -159,6 +159,8 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "flag provided but not defined"},
 		{[]string{"--allowed-hosts", "box.lan"}, "needs --allow-remote"},
+		{[]string{"--runs-budget", "0"}, "--runs-budget"},
+		{[]string{"--runs-budget", "4 parsecs"}, "--runs-budget"},
 		{[]string{"--allow-remote", "--addr", "0.0.0.0:0"}, "--allowed-hosts"},
 		{[]string{"--allow-remote", "--addr", "0.0.0.0:0", "--allowed-hosts", "box.lan:80"}, "without ports"},
 	} {
@@ -226,6 +228,37 @@ func TestServeRefusesOtherHosts(t *testing.T) {
 		if res.StatusCode != tc.want {
 			t.Errorf("%s with Host %q Origin %q: %d, want %d", tc.method, tc.host, tc.origin, res.StatusCode, tc.want)
 		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64 // 0: an error
+	}{
+		{"4GiB", 4 << 30}, {"512MiB", 512 << 20}, {"1.5KiB", 1536}, {"1000", 1000}, {"10B", 10}, {"2 TiB", 2 << 40},
+		{"0", 0}, {"-1GiB", 0}, {"4GB", 0}, {"GiB", 0}, {"", 0}, {"NaN", 0}, {"1e30", 0}, {"4gib", 0},
+	} {
+		got, err := parseBytes(tt.in)
+		if got != tt.want || (err == nil) != (tt.want > 0) {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestServeRunsBudget starts serve with a budget smaller than one
+// training: "Train one now" is refused with 507.
+func TestServeRunsBudget(t *testing.T) {
+	base, cancel, done, _ := startServe(t, "--runs", t.TempDir(), "--runs-budget", "1MiB")
+	defer func() { cancel(); <-done }()
+	res, err := http.Post(base+"/api/train", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusInsufficientStorage || !bytes.Contains(body, []byte("1.0 MiB")) {
+		t.Errorf("POST /api/train over a 1MiB budget: %d %s, want 507 naming the budget", res.StatusCode, body)
 	}
 }
 
