@@ -262,7 +262,7 @@ func TestRunsDir(t *testing.T) {
 	write(filepath.Join(dir, "good-run", metricsFile), append(metrics, []byte(`{"step": 20`)...)) // torn last line
 	write(filepath.Join(dir, "broken", modelFile), []byte("not a safetensors file"))
 	write(filepath.Join(dir, "only-metrics", metricsFile), metrics[:200])
-	write(filepath.Join(dir, "only-metrics", configFile), []byte("{}"))
+	write(filepath.Join(dir, "only-metrics", trainFile), []byte("{}"))
 	write(filepath.Join(dir, ".hidden", modelFile), model)
 	runAPICases(t, s, []apiCase{
 		{"listed", "GET", "/api/models", "", "", 200, `"name":"good-run","source":"run"`},

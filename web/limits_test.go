@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,5 +129,104 @@ func TestFormatBytes(t *testing.T) {
 		if got := formatBytes(tt.n); got != tt.want {
 			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestBrokenRunFiles serves a runs folder with files that are not what
+// they should be: every answer is a 4xx naming the file (never a 500),
+// the list still answers, and no answer reveals where the runs folder is.
+func TestBrokenRunFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := New(Deps{RunsDir: dir})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	model, _ := demoFS.ReadFile("demo/model.safetensors")
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("bad-train/"+trainFile, `{"steps": 10`)
+	write("bad-legacy/"+legacyTrainFile, `not json`)
+	write("bad-summary/"+trainFile, `{}`)
+	write("bad-summary/"+summaryFile, `{"steps": 10,`)
+	write("wrong-summary/"+summaryFile, `[1, 2]`)
+	write("broken-model/"+modelFile, "not a safetensors file")
+	write("truncated-model/"+modelFile, string(model[:len(model)/2]))
+	write("huge-loss/"+trainFile, `{}`)
+	write("huge-loss/"+metricsFile, `{"step":10,"loss":1e308}`+"\n")
+	write("dir-metrics/"+trainFile, `{}`)
+	if err := os.MkdirAll(filepath.Join(dir, "dir-metrics", metricsFile), 0o755); err != nil { // reading it fails
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+		has  string
+	}{
+		{"/api/runs/bad-train", 422, "train.json is not valid JSON"},
+		{"/api/runs/bad-legacy", 422, "config.json is not valid JSON"},
+		{"/api/runs/bad-summary", 422, "summary.json is not valid JSON"},
+		{"/api/runs/wrong-summary", 422, "summary.json is not a training summary"},
+		{"/api/runs/bad-summary/metrics", 422, "summary.json"},
+		{"/api/runs/bad-train/figures/loss.svg", 422, "train.json"},
+		{"/api/runs/dir-metrics/metrics", 422, "dir-metrics/metrics.jsonl"},
+		{"/api/runs/nosuch", 404, "no run"},
+		{"/api/runs/huge-loss/figures/loss.png", 200, "PNG"},
+		{"/api/runs/huge-loss/figures/loss.svg", 200, "<svg"},
+		{"/api/models/broken-model", 422, "broken-model"},
+		{"/api/models/truncated-model/attention?tokens=1", 422, "truncated-model"},
+		{"/api/models/nosuch", 404, "no model"},
+		{"/api/cnn/models/broken-model", 422, "broken-model"},
+		{"/api/gan/models/broken-model", 422, "broken-model"},
+		{"/api/runs", 200, `"name":"bad-train","source":"run","status":"invalid"`},
+		{"/api/models", 200, `"name":"broken-model"`},
+	} {
+		code, body := send(t, "GET", srv.URL+tc.path, "", "", "")
+		if code != tc.want || !strings.Contains(body, tc.has) {
+			t.Errorf("GET %s: %d %.300s, want %d with %q", tc.path, code, body, tc.want, tc.has)
+		}
+		for _, p := range []string{dir, filepath.Dir(dir)} {
+			if strings.Contains(body, p) {
+				t.Errorf("GET %s: the answer reveals the path %s: %.300s", tc.path, p, body)
+			}
+		}
+	}
+}
+
+// TestCNNMaximizeBounds sends activation maximisation options that used
+// to make the objective overflow into NaN (a 500 "json: unsupported
+// value"): each is a 400 naming the bound.
+func TestCNNMaximizeBounds(t *testing.T) {
+	srv := httptest.NewServer(New(Deps{RunsDir: t.TempDir()}))
+	defer srv.Close()
+	const url = "/api/cnn/models/demo/maximize"
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"POST", url, `{"point":"conv2.hook_out","unit":1,"steps":5,"l2":1e308}`, "l2=1e+308: want 0 to 100"},
+		{"POST", url, `{"point":"conv2.hook_out","unit":1,"steps":5,"tv":1e308}`, "tv=1e+308: want 0 to 100"},
+		{"POST", url, `{"point":"conv2.hook_out","unit":1,"steps":5,"l2":-1}`, "l2=-1"},
+		{"POST", url, `{"point":"conv2.hook_out","unit":1,"steps":5,"lr":1e308}`, "lr=1e+308: want 0 to 10"},
+		{"POST", url, `{"point":"conv2.hook_out","unit":1,"steps":5,"jitter":100}`, "jitter=100: want 0 to 8"},
+		{"GET", "/api/cnn/models/demo/figures/maximize.png?point=conv2.hook_out&unit=1&steps=5&tv=1e308", "", "tv=1e+308"},
+	} {
+		code, body := send(t, tc.method, srv.URL+tc.path, "", "", tc.body)
+		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s %s: %d %.200s, want 400 with %q", tc.method, tc.path, tc.body, code, body, tc.want)
+		}
+	}
+	code, body := send(t, "POST", srv.URL+url, "", "", `{"point":"conv2.hook_out","unit":1,"steps":5,"l2":100,"tv":100,"lr":10}`)
+	if code != http.StatusOK {
+		t.Errorf("maximize at the bounds: %d %.200s, want 200", code, body)
+	}
+}
+
+func TestFiniteFloatsJSON(t *testing.T) {
+	b, err := json.Marshal(finiteFloats{1.5, math.NaN(), math.Inf(1), -2, math.Inf(-1), 1e308})
+	if got, want := string(b), "[1.5,null,null,-2,null,1e+308]"; err != nil || got != want {
+		t.Errorf("finiteFloats JSON = %s, %v; want %s", got, err, want)
 	}
 }
