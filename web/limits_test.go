@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/train/induction"
 )
 
 // TestTrainBounds posts training requests with each field out of its
@@ -228,5 +230,109 @@ func TestFiniteFloatsJSON(t *testing.T) {
 	b, err := json.Marshal(finiteFloats{1.5, math.NaN(), math.Inf(1), -2, math.Inf(-1), 1e308})
 	if got, want := string(b), "[1.5,null,null,-2,null,1e+308]"; err != nil || got != want {
 		t.Errorf("finiteFloats JSON = %s, %v; want %s", got, err, want)
+	}
+}
+
+// TestStreamCap opens event streams on a running training up to the cap:
+// the next is a 503 until one closes.
+func TestStreamCap(t *testing.T) {
+	s := New(Deps{RunsDir: t.TempDir(), MaxStreams: 2})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.Shutdown(context.Background())
+	js := startTraining(t, srv.URL, `{"steps": 100000, "eval_every": 100, "batch": 8}`)
+	open := func() *http.Response {
+		res, err := http.Get(srv.URL + js.Events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := open(), open()
+	defer b.Body.Close()
+	if a.StatusCode != 200 || b.StatusCode != 200 {
+		t.Fatalf("streams 1 and 2: %d %d, want 200", a.StatusCode, b.StatusCode)
+	}
+	c := open()
+	body, _ := io.ReadAll(c.Body)
+	c.Body.Close()
+	if c.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "2 event streams") {
+		t.Errorf("stream 3: %d %s, want 503 naming the cap", c.StatusCode, body)
+	}
+	a.Body.Close()
+	var d *http.Response
+	for range 100 { // the server notices the closed stream shortly
+		if d = open(); d.StatusCode == 200 {
+			break
+		}
+		d.Body.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer d.Body.Close()
+	if d.StatusCode != 200 {
+		t.Errorf("a stream after one closed: %d, want 200", d.StatusCode)
+	}
+}
+
+// TestFinishedJobsForgotten runs more trainings than the server keeps:
+// the oldest finished ones are forgotten (their runs stay on disk) and a
+// finished job's history is its final event alone.
+func TestFinishedJobsForgotten(t *testing.T) {
+	tr := newTrainer(t.TempDir(), DefaultRunsBudget, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var first *job
+	for i := range maxFinishedJobs + 3 {
+		j, err := tr.start(tinyTraining())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = j
+		}
+		<-j.done
+	}
+	if got := len(tr.list()); got != maxFinishedJobs {
+		t.Errorf("%d jobs kept, want %d", got, maxFinishedJobs)
+	}
+	if tr.get(first.id) != nil {
+		t.Errorf("the oldest finished job %s is still kept", first.id)
+	}
+	replay, sub := first.events.subscribe(0)
+	if sub != nil || len(replay) != 1 || replay[0].name != "done" {
+		t.Errorf("a finished job's history: %d events, subscriber %v; want the done event alone", len(replay), sub)
+	}
+}
+
+// tinyTraining is an induction run of a few milliseconds.
+func tinyTraining() induction.Config {
+	c := induction.Default()
+	c.Steps, c.EvalEvery, c.Batch, c.EvalSize = 2, 2, 2, 4
+	return c
+}
+
+// TestStaticAndQueryInputs: no directory listings under /static/, and a
+// query with both ?tokens= and ?text= is refused rather than joined.
+func TestStaticAndQueryInputs(t *testing.T) {
+	srv := httptest.NewServer(New(Deps{RunsDir: t.TempDir()}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		path string
+		want int
+		has  string
+	}{
+		{"/static/", 404, ""},
+		{"/static/js/", 404, ""},
+		{"/static/js", 404, ""},
+		{"/static/css/", 404, ""},
+		{"/static/js/lib.js", 200, "export"},
+		{"/api/models/demo/attention?tokens=1,2&text=3", 400, "not both"},
+		{"/api/models/demo/attention?tokens=1,2&text=", 400, "not both"},
+		{"/api/models/demo/figures/attention.png?tokens=1,2&text=3&head=max", 400, "not both"},
+		{"/api/models/demo/figures/lens.png?tokens=1,2&text=3", 400, "not both"},
+		{"/api/models/demo/attention?text=1+2", 200, `"tokens":[1,2]`},
+	} {
+		code, body := send(t, "GET", srv.URL+tc.path, "", "", "")
+		if code != tc.want || !strings.Contains(body, tc.has) || (tc.want == 404 && strings.Contains(body, "href")) {
+			t.Errorf("GET %s: %d %.200s, want %d with %q", tc.path, code, body, tc.want, tc.has)
+		}
 	}
 }

@@ -167,8 +167,12 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 			d.Status = "interrupted"
 		}
 	}
-	if js := a.trainer.status(name); js != nil {
-		d.Live, d.Status, d.Steps = js, js.State, js.Step
+	if j := a.trainer.get(name); j != nil {
+		js := j.status()
+		d.Status, d.Steps = js.State, js.Step
+		if !j.finished() {
+			d.Live = &js // the page follows its events; a finished run is read from disk
+		}
 	}
 	return d, nil
 }
@@ -193,7 +197,7 @@ func (a *runsAPI) list(w http.ResponseWriter, r *http.Request) error {
 			d.Status, d.Error = "invalid", ae.msg // listed, so that the user sees why
 		case err != nil:
 			continue // removed meanwhile
-		case n != demoName && d.Config == nil && d.Live == nil && !d.HasModel:
+		case n != demoName && d.Config == nil && d.Live == nil && !d.HasModel && a.trainer.get(n) == nil:
 			continue // not a run directory
 		}
 		if n == demoName {

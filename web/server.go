@@ -21,6 +21,7 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultBodyTimeout    = 10 * time.Second
 	DefaultRunsBudget     = 4 << 30
+	DefaultMaxStreams     = 64
 )
 
 // Deps are what the dashboard needs from the program that serves it. Zero
@@ -47,6 +48,8 @@ type Deps struct {
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
 	DataDir string
+	// MaxStreams bounds the event streams open at once (503 beyond).
+	MaxStreams int
 	// RunsBudget bounds the bytes the runs directory may hold: a training
 	// that could take it past the budget is refused (507).
 	RunsBudget int64
@@ -75,6 +78,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.BodyTimeout <= 0 {
 		d.BodyTimeout = DefaultBodyTimeout
+	}
+	if d.MaxStreams <= 0 {
+		d.MaxStreams = DefaultMaxStreams
 	}
 	if d.RunsBudget <= 0 {
 		d.RunsBudget = DefaultRunsBudget
@@ -145,7 +151,7 @@ func (s *Server) routes() chi.Router {
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
 			r.Mount("/gan", s.gans.Routes())
 		})
-		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit}).Routes())
+		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit, make(chan struct{}, s.d.MaxStreams)}).Routes())
 	})
 	return r
 }

@@ -204,6 +204,7 @@ func (t *trainer) start(cfg induction.Config) (*job, error) {
 	if err := t.checkBudget(cfg); err != nil {
 		return nil, err
 	}
+	t.forgetFinished(maxFinishedJobs - 1)
 	id := "induction-" + time.Now().UTC().Format("20060102-150405")
 	for i := 2; t.jobs[id] != nil || exists(filepath.Join(t.dir, id)); i++ {
 		id = fmt.Sprintf("induction-%s-%d", time.Now().UTC().Format("20060102-150405"), i)
@@ -223,6 +224,41 @@ func (t *trainer) start(cfg induction.Config) (*job, error) {
 		t.log.Info("training ended", "id", id, "state", j.status().State, "steps", res.Steps, "err", err)
 	}()
 	return j, nil
+}
+
+// maxFinishedJobs bounds the finished trainings whose status the server
+// keeps (their runs stay on disk and in /api/runs).
+const maxFinishedJobs = 32
+
+// forgetFinished drops the oldest finished jobs until at most keep remain.
+// The caller holds t.mu.
+func (t *trainer) forgetFinished(keep int) {
+	finished := 0
+	for _, id := range t.order {
+		if t.jobs[id].finished() {
+			finished++
+		}
+	}
+	order := t.order[:0]
+	for _, id := range t.order {
+		if finished > keep && t.jobs[id].finished() {
+			delete(t.jobs, id)
+			finished--
+			continue
+		}
+		order = append(order, id)
+	}
+	t.order = order
+}
+
+// finished reports whether the job has ended.
+func (j *job) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func exists(path string) bool {
