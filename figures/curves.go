@@ -199,14 +199,26 @@ func (e *extent) set(r Range, what string) error {
 // apply sets the axis range, scale and ticks; an empty or degenerate
 // extent is widened so that the axis is valid.
 func (e extent) apply(a *plot.Axis) {
-	lo, hi := e.lo, e.hi
+	if e.log {
+		a.Min, a.Max = logRange(e.lo, e.hi)
+	} else {
+		a.Min, a.Max = linearRange(e.lo, e.hi)
+	}
+	if e.log {
+		a.Scale = plot.LogScale{}
+		a.Tick.Marker = logTicks{}
+	} else {
+		a.Tick.Marker = linearTicks{}
+	}
+}
+
+// linearRange returns a finite axis range holding [lo, hi] (lo > hi:
+// empty) on which ticks can be placed: an empty or one-value extent is
+// widened around it, within float64's finite range.
+func linearRange(lo, hi float64) (float64, float64) {
 	switch {
-	case lo > hi && e.log:
-		lo, hi = 1, 10
 	case lo > hi:
-		lo, hi = 0, 1
-	case lo == hi && e.log:
-		lo, hi = lo/math.Sqrt(10), hi*math.Sqrt(10)
+		return 0, 1
 	case lo == hi:
 		d := max(math.Abs(lo)/2, 0.5)
 		lo, hi = lo-d, hi+d
@@ -215,13 +227,35 @@ func (e extent) apply(a *plot.Axis) {
 		d := max(math.Abs(lo), math.Abs(hi)) * 1e-6
 		lo, hi = lo-d, hi+d
 	}
-	a.Min, a.Max = lo, hi
-	if e.log {
-		a.Scale = plot.LogScale{}
-		a.Tick.Marker = logTicks{}
-	} else {
-		a.Tick.Marker = linearTicks{}
+	return max(lo, -math.MaxFloat64), min(hi, math.MaxFloat64)
+}
+
+// Bounds of the decade exponents logRange widens to: 10^minLogExp is a
+// normal float64 and 10^maxLogExp is finite.
+const (
+	minLogExp = -307.0
+	maxLogExp = 308.0
+)
+
+// logRange returns a positive, finite axis range holding [lo, hi] (lo > hi:
+// empty; lo > 0 otherwise) for a log axis: an empty extent is [1, 10], a
+// single value or a span too narrow to tick gets a decade around it,
+// widened inwards where it would leave float64's range.
+func logRange(lo, hi float64) (float64, float64) {
+	if lo > hi {
+		return 1, 10
 	}
+	if hi > lo*(1+1e-6) { // lo*(1+1e-6) is +Inf near MaxFloat64: widen
+		return lo, hi
+	}
+	l, h := math.Log10(lo)-0.5, math.Log10(hi)+0.5
+	if h > maxLogExp {
+		h, l = maxLogExp, min(l, maxLogExp-1)
+	}
+	if l < minLogExp {
+		l, h = minLogExp, max(h, minLogExp+1)
+	}
+	return min(lo, math.Pow(10, l)), max(hi, math.Pow(10, h))
 }
 
 // linearTicks is plot.DefaultTicks with compact labels.

@@ -2,8 +2,10 @@ package figures
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -207,5 +209,51 @@ func TestCurvesYRangeHolds(t *testing.T) {
 	mean := float64(rows) / float64(n) / float64(b.Dy())
 	if mean < 0.3 || mean > 0.6 {
 		t.Errorf("the 0.5 series is drawn at %.2f of the height; want near the middle (YRange ignored?)", mean)
+	}
+}
+
+// TestCurvesExtremeValues draws curves whose values reach float64's
+// limits on log and linear axes: no panic, and every axis range the
+// drawing uses is finite, ordered, positive on a log axis, and holds the
+// data.
+func TestCurvesExtremeValues(t *testing.T) {
+	for _, ys := range [][]float64{
+		{1e308}, {math.MaxFloat64}, {1e308, 1e307}, {1.7e308, 1.79e308}, {1e308, 1e308 * (1 + 1e-12)},
+		{1, 1e308}, {1e-308, 1e308}, {5e-324}, {5e-324, 1}, {-math.MaxFloat64, math.MaxFloat64}, {-math.MaxFloat64},
+	} {
+		for _, log := range []bool{true, false} {
+			name := fmt.Sprintf("%v log=%v", ys, log)
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, y := range ys {
+				if !log || y > 0 {
+					lo, hi = min(lo, y), max(hi, y)
+				}
+			}
+			rlo, rhi := linearRange(lo, hi)
+			if log {
+				rlo, rhi = logRange(lo, hi)
+			}
+			if math.IsInf(rlo, 0) || math.IsInf(rhi, 0) || !(rlo < rhi) || (log && !(rlo > 0)) || rlo > lo || rhi < hi {
+				t.Errorf("%s: axis range [%v, %v] for data in [%v, %v]", name, rlo, rhi, lo, hi)
+			}
+			f, err := Curves(CurvesSpec{LogX: log, LogY: log, Series: []Series{{X: ys, Y: ys}}})
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Errorf("%s: panic: %v", name, v)
+					}
+				}()
+				if err := f.PNG(io.Discard, 200, 150); err != nil {
+					t.Errorf("%s: PNG: %v", name, err)
+				}
+				if err := f.SVG(io.Discard, 200, 150); err != nil {
+					t.Errorf("%s: SVG: %v", name, err)
+				}
+			}()
+		}
 	}
 }

@@ -22,7 +22,11 @@ type attentionAPI struct{ log *slog.Logger }
 func (a *attentionAPI) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Get("/", handle(a.log, func(w http.ResponseWriter, r *http.Request) error {
-		return a.serve(w, r, tokensFromQuery(r.URL.Query()))
+		in, err := tokensFromQuery(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		return a.serve(w, r, in)
 	}))
 	r.Post("/", handle(a.log, func(w http.ResponseWriter, r *http.Request) error {
 		var in tokensInput

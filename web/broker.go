@@ -95,7 +95,9 @@ func (b *broker) unsubscribe(s *subscriber) {
 }
 
 // close ends the stream: subscribers' channels are closed after the events
-// already queued, and later subscribers get the history alone.
+// already queued, and the history is pruned to its last event (the
+// training's final status): later subscribers get that alone, and read the
+// records from the run's metrics file.
 func (b *broker) close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,6 +105,9 @@ func (b *broker) close() {
 		return
 	}
 	b.closed = true
+	if n := len(b.history); n > 1 {
+		b.history = []event{b.history[n-1]}
+	}
 	for s := range b.subs {
 		close(s.ch)
 		delete(b.subs, s)

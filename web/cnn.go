@@ -26,7 +26,19 @@ const (
 	maxCNNIGSteps     = 1024 // integrated-gradients steps
 	maxCNNMaxSteps    = 2000 // activation-maximisation steps
 	maxPixelMagnitude = 1e4  // |pixel| of an uploaded image
+	maxCNNMaxLR       = 10   // activation-maximisation Adam step size
+	maxCNNPenalty     = 100  // weight of the TV and L2 penalties
+	maxCNNJitter      = 8    // pixels of jitter
 )
+
+// checkFloat returns a 400 naming key and the bounds unless v is in
+// [lo, hi] (NaN is not).
+func checkFloat(key string, v, lo, hi float64) error {
+	if !(v >= lo && v <= hi) {
+		return errorf(http.StatusBadRequest, "web: %s=%g: want %g to %g", key, v, lo, hi)
+	}
+	return nil
+}
 
 // cnnAPI is /api/cnn: the CNN models, the embedded sample images, and per
 // model feature maps under unit ablations, attributions, BatchNorm
@@ -647,12 +659,31 @@ type cnnMaximizeRequest struct {
 }
 
 type cnnMaximizeResponse struct {
-	Point     string    `json:"point"`
-	Unit      int       `json:"unit"`
-	Shape     []int     `json:"shape"` // of the image, [C, H, W]
-	Image     sig4      `json:"image"`
-	Trace     []float64 `json:"trace"`
-	Objective []float64 `json:"objective"`
+	Point     string       `json:"point"`
+	Unit      int          `json:"unit"`
+	Shape     []int        `json:"shape"` // of the image, [C, H, W]
+	Image     sig4         `json:"image"`
+	Trace     finiteFloats `json:"trace"`
+	Objective finiteFloats `json:"objective"`
+}
+
+// finiteFloats is a float64 slice written as JSON numbers, with null for
+// NaN and infinities, which JSON cannot hold (a chart leaves a gap).
+type finiteFloats []float64
+
+func (x finiteFloats) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, v := range x {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func (a *cnnAPI) maximize(ctx context.Context, m *cnnModel, req cnnMaximizeRequest) (*cnnMaximizeResponse, error) {
@@ -676,6 +707,14 @@ func (a *cnnAPI) maximize(ctx context.Context, m *cnnModel, req cnnMaximizeReque
 	}
 	if req.L2 != nil {
 		o.L2 = *req.L2
+	}
+	for _, err := range []error{
+		checkFloat("lr", o.LR, 0, maxCNNMaxLR), checkFloat("tv", o.TV, 0, maxCNNPenalty), checkFloat("l2", o.L2, 0, maxCNNPenalty),
+		checkFloat("jitter", float64(o.Jitter), 0, maxCNNJitter),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	r, err := m.m.MaximizeUnit(ctx, point, req.Unit, o, edits)
 	if err != nil {

@@ -19,6 +19,7 @@ type trainAPI struct {
 	keepAlive time.Duration
 	timeout   time.Duration
 	quit      <-chan struct{} // closed when the server stops streaming
+	streams   chan struct{}   // a slot per open event stream
 }
 
 // Routes returns the /api/train router. Every route but the event stream
@@ -106,7 +107,8 @@ func (a *trainAPI) stop(w http.ResponseWriter, r *http.Request) error {
 // ids count from 1; a client reconnecting with Last-Event-ID (or ?after=N)
 // gets only what it missed. Comments keep idle streams alive. The stream
 // ends after "done", when the server shuts down, or when the client falls
-// more than subscriberBuffer events behind (it then reconnects).
+// more than subscriberBuffer events behind (it then reconnects). At most
+// Deps.MaxStreams streams are open at once: 503 beyond.
 func (a *trainAPI) events(w http.ResponseWriter, r *http.Request) error {
 	j, err := a.job(r)
 	if err != nil {
@@ -120,6 +122,13 @@ func (a *trainAPI) events(w http.ResponseWriter, r *http.Request) error {
 		if after, err = strconv.Atoi(s); err != nil || after < 0 {
 			return errorf(http.StatusBadRequest, "web: event id %q: want a non-negative integer", s)
 		}
+	}
+	select {
+	case a.streams <- struct{}{}:
+		defer func() { <-a.streams }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		return errorf(http.StatusServiceUnavailable, "web: %d event streams are open, as many as this server keeps; close one (another tab?) and retry", cap(a.streams))
 	}
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{}) // a stream lives as long as it likes; errors mean "not supported"

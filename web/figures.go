@@ -110,7 +110,11 @@ func tokenLabels(toks []int) []string {
 // the maximum over heads) on ?tokens=.
 func attentionFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, error) {
 	c := m.m.Cfg
-	toks, ws, err := forward(r.Context(), m, tokensFromQuery(q))
+	in, err := tokensFromQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	toks, ws, err := forward(r.Context(), m, in)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +283,11 @@ func lensFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, error
 		return nil, errorf(http.StatusBadRequest, "web: lens=%q: want logit or tuned", which)
 	}
 	tuned := which == "tuned"
-	res, err := runLens(r.Context(), m, lensRequest{tokensInput: tokensFromQuery(q), K: 1, Tuned: &tuned}, false)
+	in, err := tokensFromQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := runLens(r.Context(), m, lensRequest{tokensInput: in, K: 1, Tuned: &tuned}, false)
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,15 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -81,25 +85,135 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
-// sameOrigin refuses state-changing requests (anything but GET, HEAD and
-// OPTIONS) that a browser sent from another origin: a page elsewhere must
-// not start trainings on the user's local dashboard. Browsers send Origin
-// on every cross-origin POST; tools like curl send none and pass.
-func sameOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-		default:
-			if o := r.Header.Get("Origin"); o != "" {
-				u, err := url.Parse(o)
-				if err != nil || u.Host != r.Host {
-					writeError(w, r, http.StatusForbidden, fmt.Sprintf("web: cross-origin %s from %q refused", r.Method, o))
-					return
+// bodyDeadline bounds the time a client may take to send a request body:
+// a body not received within d fails with a 408, so a client trickling
+// bytes cannot hold a connection and a handler open. The deadline is
+// lifted as soon as the body has been read, so that the response (an
+// analysis may take long) is not cut; requests without a body, such as
+// event streams, get none.
+func bodyDeadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil && r.Body != http.NoBody {
+				rc := http.NewResponseController(w)
+				if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+					r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, d: d}
 				}
 			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deadlineBody lifts its connection's read deadline once the body is read
+// and turns a timeout into a 408.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	d    time.Duration
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	switch {
+	case err == nil || b.done:
+	case errors.As(err, &ne) && ne.Timeout():
+		// The deadline stays: the server must not wait for the rest of
+		// the body before it answers.
+		return n, errorf(http.StatusRequestTimeout, "web: the request body did not arrive within %v", b.d)
+	default: // io.EOF, or the body is over its size limit
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
+// hostPolicy decides which Host and Origin headers the dashboard answers.
+// The dashboard has no authentication, so a page on another site must not
+// be able to read it or start work on it: neither directly (its Origin
+// names the other site) nor through DNS rebinding (its Host names the
+// other site while resolving to this machine).
+type hostPolicy struct {
+	allowed map[string]bool // lower-case host names and addresses besides loopback
+}
+
+// newHostPolicy allows loopback names and addresses and the given hosts
+// (names or IP addresses, without ports).
+func newHostPolicy(hosts []string) hostPolicy {
+	p := hostPolicy{allowed: map[string]bool{}}
+	for _, h := range hosts {
+		if h = normalizeHost(h); h != "" {
+			p.allowed[h] = true
+		}
+	}
+	return p
+}
+
+// normalizeHost lower-cases a host name and strips IPv6 brackets and a
+// trailing dot.
+func normalizeHost(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+}
+
+// allows reports whether host (without port) may be served.
+func (p hostPolicy) allows(host string) bool {
+	host = normalizeHost(host)
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || p.allowed[host] {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// splitHostPort splits a Host header or URL host into host and port,
+// defaulting the port to def.
+func splitHostPort(hostport, def string) (host, port string) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, def
+	}
+	if port == "" {
+		port = def
+	}
+	return host, port
+}
+
+// checkHost refuses requests whose Host header names a host outside the
+// policy (421) and requests from a browser page of another origin (403):
+// an Origin header must be this server's own scheme, an allowed host and
+// the port the request came to. "null" (sandboxed frames, file: pages) is
+// refused. Tools like curl send no Origin and pass.
+func (p hostPolicy) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, defPort := "http", "80"
+		if r.TLS != nil {
+			scheme, defPort = "https", "443"
+		}
+		host, port := splitHostPort(r.Host, defPort)
+		if !p.allows(host) {
+			writeError(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("web: host %q is not served here; the dashboard answers loopback names and the hosts given to serve --allowed-hosts", r.Host))
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && !p.sameOrigin(o, scheme, port, defPort) {
+			writeError(w, r, http.StatusForbidden, fmt.Sprintf("web: %s from origin %q refused: only pages of this dashboard may call it", r.Method, o))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin reports whether origin names this server: scheme, an
+// allowed host, and port.
+func (p hostPolicy) sameOrigin(origin, scheme, port, defPort string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != scheme || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+		return false
+	}
+	host, oport := splitHostPort(u.Host, defPort)
+	return p.allows(host) && oport == port
 }
 
 // notFoundJSON answers unknown /api/ routes.

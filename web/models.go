@@ -207,9 +207,13 @@ func (in tokensInput) resolve(what string, m *transformer.Model) ([]int, error) 
 	return toks, nil
 }
 
-// tokensFromQuery reads ?tokens=1,2,3 or ?text=1 2 3.
-func tokensFromQuery(q url.Values) tokensInput {
-	return tokensInput{Text: strings.TrimSpace(q.Get("tokens") + " " + q.Get("text"))}
+// tokensFromQuery reads ?tokens=1,2,3 or ?text=1 2 3 (one of them: both
+// is a 400).
+func tokensFromQuery(q url.Values) (tokensInput, error) {
+	if q.Has("tokens") && q.Has("text") {
+		return tokensInput{}, errorf(http.StatusBadRequest, "web: give ?tokens= or ?text=, not both")
+	}
+	return tokensInput{Text: strings.TrimSpace(q.Get("tokens") + q.Get("text"))}, nil
 }
 
 // intParam parses an optional integer query parameter within [lo, hi].

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -80,7 +82,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	})
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
+	r.Handle("/static/*", http.StripPrefix("/static/", filesOnly(static)))
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Header().Set("Cache-Control", "max-age=86400")
@@ -90,6 +92,23 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training, /cnn and /gan", http.StatusNotFound)
 	})
 	return r
+}
+
+// filesOnly serves the files of fsys and answers 404 for directories,
+// which http.FileServerFS would list.
+func filesOnly(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // favicon draws the 16×16 icon: a lower-triangular attention pattern.

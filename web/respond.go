@@ -102,8 +102,9 @@ func decodeJSON(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
+		var ae *apiError
 		switch {
-		case errors.As(err, &mbe):
+		case errors.As(err, &mbe), errors.As(err, &ae):
 			return err
 		case errors.Is(err, io.EOF):
 			return errorf(http.StatusBadRequest, "web: empty request body, want a JSON object")
@@ -112,7 +113,8 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ae *apiError
+		if errors.As(err, &mbe) || errors.As(err, &ae) {
 			return err
 		}
 		return errorf(http.StatusBadRequest, "web: malformed JSON: more than one value in the body")

@@ -41,7 +41,7 @@ func (c *runCache[T]) get(name string) (T, error) {
 	path := filepath.Join(c.runsDir, name, modelFile)
 	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() {
-		return zero, errorf(http.StatusNotFound, "web: no %s %q (%ss are %q and the runs in %s with a %s)", c.what, name, c.what, demoName, c.runsDir, modelFile)
+		return zero, errorf(http.StatusNotFound, "web: no %s %q (%ss are %q and the runs folder's directories with a %s)", c.what, name, c.what, demoName, modelFile)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -50,12 +50,12 @@ func (c *runCache[T]) get(name string) (T, error) {
 	}
 	f, err := checkpoint.Open(path)
 	if err != nil {
-		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %v", c.what, name, err)
+		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %s", c.what, name, relMessage(c.runsDir, err))
 	}
 	defer f.Close()
 	v, err := c.load(name, f)
 	if err != nil {
-		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %v", c.what, name, err)
+		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %s", c.what, name, relMessage(c.runsDir, err))
 	}
 	c.entries[name] = cachedRun[T]{v, st.ModTime(), st.Size()}
 	return v, nil

@@ -25,11 +25,14 @@ import (
 	"github.com/mechinterp/workbench/train/induction"
 )
 
-// Files of a run directory (train/induction's layout).
+// Files of a run directory (train/induction's layout). The training
+// configuration is trainFile; runs written before it had that name hold
+// it as legacyTrainFile, which is read when trainFile is absent.
 const (
-	metricsFile = "metrics.jsonl"
-	summaryFile = "summary.json"
-	configFile  = "config.json"
+	metricsFile     = "metrics.jsonl"
+	summaryFile     = "summary.json"
+	trainFile       = train.TrainConfigFile
+	legacyTrainFile = train.LegacyConfigFile
 )
 
 // maxMetricsBytes bounds the metrics file a request reads.
@@ -60,16 +63,18 @@ func (a *runsAPI) Routes() chi.Router {
 type runSummary struct {
 	Name            string     `json:"name"`
 	Source          string     `json:"source"` // demo or run
-	Status          string     `json:"status"` // running, finished, interrupted, failed or incomplete
+	Status          string     `json:"status"` // running, finished, interrupted, failed, incomplete or invalid
 	Steps           int        `json:"steps"`
 	PhaseChangeStep *int       `json:"phase_change_step"`
 	FinalEvalAcc    *float64   `json:"final_eval_acc,omitempty"`
 	HasModel        bool       `json:"has_model"`
 	Updated         *time.Time `json:"updated,omitempty"`
+	Error           string     `json:"error,omitempty"` // a run file that cannot be read
 }
 
-// runDetail is GET /api/runs/{run}: the summary, the run's config.json and
-// summary.json as written, and the live training's state if it runs.
+// runDetail is GET /api/runs/{run}: the summary, the run's training
+// configuration and summary.json as written, and the live training's
+// state if it runs.
 type runDetail struct {
 	runSummary
 	Config  json.RawMessage `json:"config,omitempty"`
@@ -94,7 +99,32 @@ func (a *runsAPI) readRunFile(name, file string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "web: run %q: %s", name, relMessage(a.dir, err))
+	}
+	return b, nil
+}
+
+// readJSONFile reads one of a run's JSON files (the first of files that
+// exists): a missing file is (nil, nil), a file that is not JSON a 422
+// naming it, since the API returns these files as they are.
+func (a *runsAPI) readJSONFile(name string, files ...string) (json.RawMessage, error) {
+	for _, file := range files {
+		b, err := a.readRunFile(name, file)
+		if err != nil || b == nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !json.Valid(b) {
+			var v any
+			err := json.Unmarshal(b, &v)
+			return nil, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is not valid JSON (%v); it may have been written by an interrupted or other program", name, file, err)
+		}
+		return b, nil
+	}
+	return nil, nil
 }
 
 // summarize describes run name, or returns a 404 if it does not exist.
@@ -107,7 +137,7 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 		st, err := os.Stat(filepath.Join(a.dir, name))
 		if err != nil || !st.IsDir() {
 			if a.trainer.status(name) == nil {
-				return d, errorf(http.StatusNotFound, "web: no run %q in %s", name, a.dir)
+				return d, errorf(http.StatusNotFound, "web: no run %q in the runs folder", name)
 			}
 		} else {
 			mod := st.ModTime()
@@ -118,29 +148,31 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 		}
 	}
 	var err error
-	if d.Config, err = a.readRunFile(name, train.TrainConfigFile); err == nil && d.Config == nil {
-		d.Config, err = a.readRunFile(name, configFile) // run folders from before train.json
-	}
-	if err != nil {
+	if d.Config, err = a.readJSONFile(name, trainFile, legacyTrainFile); err != nil {
 		return d, err
 	}
-	if d.Summary, err = a.readRunFile(name, summaryFile); err != nil {
+	if d.Summary, err = a.readJSONFile(name, summaryFile); err != nil {
 		return d, err
 	}
 	d.Status = "incomplete"
 	if d.Summary != nil {
 		var res induction.Result
-		if json.Unmarshal(d.Summary, &res) == nil {
-			d.Status, d.Steps, d.PhaseChangeStep = "finished", res.Steps, res.PhaseChangeStep
-			acc := res.FinalEvalAcc
-			d.FinalEvalAcc = &acc
-			if res.Interrupted {
-				d.Status = "interrupted"
-			}
+		if err := json.Unmarshal(d.Summary, &res); err != nil {
+			return d, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is not a training summary: %v", name, summaryFile, err)
+		}
+		d.Status, d.Steps, d.PhaseChangeStep = "finished", res.Steps, res.PhaseChangeStep
+		acc := res.FinalEvalAcc
+		d.FinalEvalAcc = &acc
+		if res.Interrupted {
+			d.Status = "interrupted"
 		}
 	}
-	if js := a.trainer.status(name); js != nil {
-		d.Live, d.Status, d.Steps = js, js.State, js.Step
+	if j := a.trainer.get(name); j != nil {
+		js := j.status()
+		d.Status, d.Steps = js.State, js.Step
+		if !j.finished() {
+			d.Live = &js // the page follows its events; a finished run is read from disk
+		}
 	}
 	return d, nil
 }
@@ -159,10 +191,13 @@ func (a *runsAPI) list(w http.ResponseWriter, r *http.Request) error {
 	var runs []runSummary
 	for _, n := range append([]string{demoName}, names...) {
 		d, err := a.summarize(n)
-		if err != nil {
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae) && ae.status == http.StatusUnprocessableEntity:
+			d.Status, d.Error = "invalid", ae.msg // listed, so that the user sees why
+		case err != nil:
 			continue // removed meanwhile
-		}
-		if n != demoName && d.Config == nil && d.Live == nil && !d.HasModel {
+		case n != demoName && d.Config == nil && d.Live == nil && !d.HasModel && a.trainer.get(n) == nil:
 			continue // not a run directory
 		}
 		if n == demoName {

@@ -19,6 +19,9 @@ const (
 	DefaultKeepAlive      = 15 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultMaxBodyBytes   = 1 << 20
+	DefaultBodyTimeout    = 10 * time.Second
+	DefaultRunsBudget     = 4 << 30
+	DefaultMaxStreams     = 64
 )
 
 // Deps are what the dashboard needs from the program that serves it. Zero
@@ -38,10 +41,23 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time a client takes to send a request body
+	// (408 beyond); the response has its own bound, RequestTimeout.
+	BodyTimeout time.Duration
 	// DataDir holds the Fashion-MNIST IDX files whose test set the CNN
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
 	DataDir string
+	// MaxStreams bounds the event streams open at once (503 beyond).
+	MaxStreams int
+	// RunsBudget bounds the bytes the runs directory may hold: a training
+	// that could take it past the budget is refused (507).
+	RunsBudget int64
+	// AllowedHosts are the host names and addresses, without ports, that
+	// requests may name in their Host header (and pages in their Origin)
+	// besides the loopback ones ("localhost", 127.0.0.0/8, ::1), which are
+	// always allowed. serve adds its --addr host and --allowed-hosts.
+	AllowedHosts []string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -59,6 +75,15 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
+	}
+	if d.MaxStreams <= 0 {
+		d.MaxStreams = DefaultMaxStreams
+	}
+	if d.RunsBudget <= 0 {
+		d.RunsBudget = DefaultRunsBudget
 	}
 	if d.DataDir == "" {
 		d.DataDir = data.FashionMNISTDir
@@ -98,7 +123,7 @@ func New(d Deps) *Server {
 	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{}),
 		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
 		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
-	s.trainer = newTrainer(d.RunsDir, d.Logger)
+	s.trainer = newTrainer(d.RunsDir, d.RunsBudget, d.Logger)
 	s.router = s.routes()
 	return s
 }
@@ -110,13 +135,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // with one mounted router per resource.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders)
+	r.Use(middleware.RequestID, recoverer(s.log), securityHeaders, newHostPolicy(s.d.AllowedHosts).checkHost, bodyDeadline(s.d.BodyTimeout))
 	r.Group(func(r chi.Router) {
 		r.Use(timeout(s.d.RequestTimeout))
 		r.Mount("/", pagesRoutes(s.log))
 	})
 	r.Route("/api", func(r chi.Router) {
-		r.Use(sameOrigin, limitBody(s.d.MaxBodyBytes))
+		r.Use(limitBody(s.d.MaxBodyBytes))
 		r.NotFound(notFoundJSON)
 		r.MethodNotAllowed(methodNotAllowedJSON)
 		r.Group(func(r chi.Router) {
@@ -126,7 +151,7 @@ func (s *Server) routes() chi.Router {
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
 			r.Mount("/gan", s.gans.Routes())
 		})
-		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit}).Routes())
+		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit, make(chan struct{}, s.d.MaxStreams)}).Routes())
 	})
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,7 +162,7 @@ func (s *store) list() ([]modelSummary, error) {
 		mod := st.ModTime()
 		ms := modelSummary{Name: d, Source: "run", Updated: &mod}
 		if cfg, err := readConfig(path); err != nil {
-			ms.Error = err.Error()
+			ms.Error = relMessage(s.runsDir, err)
 		} else {
 			ms.Config, ms.Params = cfg, cfg.NumParams()
 		}
@@ -180,9 +181,27 @@ func readConfig(path string) (transformer.Config, error) {
 	defer f.Close()
 	js := f.Metadata[transformer.ConfigMetadataKey]
 	if js == "" {
-		return transformer.Config{}, fmt.Errorf("web: %s has no config in its metadata", path)
+		return transformer.Config{}, fmt.Errorf("web: %s has no config in its metadata", filepath.Base(path))
 	}
 	return transformer.ParseConfig([]byte(js))
+}
+
+// relMessage returns err's message with the paths inside the runs folder
+// dir made relative to it, so that answers name a run's files without
+// revealing where the server keeps them.
+func relMessage(dir string, err error) string {
+	msg := err.Error()
+	prefixes := []string{dir}
+	if abs, aerr := filepath.Abs(dir); aerr == nil {
+		prefixes = append(prefixes, abs)
+	}
+	for _, p := range prefixes {
+		msg = strings.ReplaceAll(msg, filepath.Clean(p)+string(filepath.Separator), "")
+		if filepath.IsAbs(p) {
+			msg = strings.ReplaceAll(msg, filepath.Clean(p), "the runs folder")
+		}
+	}
+	return msg
 }
 
 // runDirs lists the subdirectories of dir with valid names other than the
@@ -193,7 +212,7 @@ func runDirs(dir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("web: runs directory: %w", err)
+		return nil, fmt.Errorf("web: runs folder: %s", relMessage(dir, err))
 	}
 	var out []string
 	for _, e := range ents {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,8 +21,9 @@ import (
 // time, into the runs directory, publishing every record to a broker.
 // Every training goroutine is started by start and waited for by shutdown.
 type trainer struct {
-	dir string
-	log *slog.Logger
+	dir    string
+	budget int64 // bytes the runs folder may hold
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	jobs   map[string]*job
@@ -30,13 +32,14 @@ type trainer struct {
 	wg     sync.WaitGroup
 }
 
-func newTrainer(dir string, log *slog.Logger) *trainer {
-	return &trainer{dir: dir, log: log, jobs: map[string]*job{}}
+func newTrainer(dir string, budget int64, log *slog.Logger) *trainer {
+	return &trainer{dir: dir, budget: budget, log: log, jobs: map[string]*job{}}
 }
 
 // job is one training started by this server.
 type job struct {
 	id, dir string
+	log     *slog.Logger
 	cancel  context.CancelFunc
 	done    chan struct{}
 	events  *broker
@@ -69,14 +72,19 @@ type trainRequest struct {
 	LR        *float64 `json:"lr"`
 }
 
-// Bounds on trainRequest, so that a request cannot ask for hours of work
-// or gigabytes of memory.
+// Bounds on trainRequest, so that a request cannot ask for hours of work,
+// gigabytes of memory or a flood of evaluations and checkpoints.
 const (
-	maxTrainSteps = 100_000
-	maxTrainBatch = 1024
+	maxTrainSteps     = 100_000
+	maxTrainBatch     = 1024
+	maxTrainSequences = 100_000 * 64 // steps × batch: the default batch for the most steps
+	minTrainEvalEvery = 10
+	maxTrainEvals     = 1000 // steps / eval_every: evaluations (and checkpoints) in one run
+	maxTrainLR        = 1.0
 )
 
-// config applies the overrides and validates the result.
+// config applies the overrides and validates the result; a value out of
+// bounds is a 400 naming the bound.
 func (req trainRequest) config() (induction.Config, error) {
 	c := induction.Default()
 	if req.Steps != nil {
@@ -89,6 +97,9 @@ func (req trainRequest) config() (induction.Config, error) {
 		c.Seed = *req.Seed
 	}
 	if req.EvalEvery != nil {
+		if *req.EvalEvery < minTrainEvalEvery || *req.EvalEvery > maxTrainSteps {
+			return c, errorf(http.StatusBadRequest, "web: eval_every=%d: want %d to %d (each evaluation writes a checkpoint)", *req.EvalEvery, minTrainEvalEvery, maxTrainSteps)
+		}
 		c.EvalEvery = *req.EvalEvery
 	}
 	if req.Batch != nil {
@@ -98,7 +109,16 @@ func (req trainRequest) config() (induction.Config, error) {
 		c.Batch = *req.Batch
 	}
 	if req.LR != nil {
+		if !(*req.LR > 0 && *req.LR <= maxTrainLR) {
+			return c, errorf(http.StatusBadRequest, "web: lr=%g: want a learning rate in (0, %g]", *req.LR, maxTrainLR)
+		}
 		c.LR = *req.LR
+	}
+	if n := c.Steps * c.Batch; n > maxTrainSequences {
+		return c, errorf(http.StatusBadRequest, "web: steps × batch = %d × %d = %d sequences: want at most %d", c.Steps, c.Batch, n, maxTrainSequences)
+	}
+	if n := c.Steps / c.EvalEvery; n > maxTrainEvals {
+		return c, errorf(http.StatusBadRequest, "web: steps / eval_every = %d / %d = %d evaluations: want at most %d (raise eval_every)", c.Steps, c.EvalEvery, n, maxTrainEvals)
 	}
 	if err := c.Validate(); err != nil {
 		return c, badRequest(err)
@@ -106,7 +126,70 @@ func (req trainRequest) config() (induction.Config, error) {
 	return c, nil
 }
 
-// start begins a training: 409 if one is running, 503 after shutdown.
+// keepCheckpoints is the number of newest checkpoints a dashboard training
+// keeps while it runs, besides the pair around the phase change.
+const keepCheckpoints = 3
+
+// estimateRunBytes bounds the disk a training of cfg uses with pruning:
+// keepCheckpoints, the one just written, the phase-change pair and the
+// final one (weights and two AdamW moments each), the model, and the
+// metrics (a short record every 10 steps, a long one per evaluation).
+func estimateRunBytes(cfg induction.Config) int64 {
+	params := int64(cfg.Model().NumParams())
+	checkpoint := 3*4*params + 64<<10
+	evals := int64(cfg.Steps/cfg.EvalEvery + 1)
+	return (keepCheckpoints+4)*checkpoint + 4*params + 64<<10 + evals*(8<<10) + int64(cfg.Steps/10+1)*256
+}
+
+// dirBytes returns the total size of the regular files under dir (a
+// missing dir holds none).
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// checkBudget refuses a training of cfg with a 507 when the runs folder
+// would grow past the budget.
+func (t *trainer) checkBudget(cfg induction.Config) error {
+	used, err := dirBytes(t.dir)
+	if err != nil {
+		return fmt.Errorf("web: runs folder: %w", err)
+	}
+	if need := estimateRunBytes(cfg); used+need > t.budget {
+		return errorf(http.StatusInsufficientStorage, "web: the runs folder holds %s and this training needs up to %s, over its budget of %s: delete old runs or raise serve --runs-budget", formatBytes(used), formatBytes(need), formatBytes(t.budget))
+	}
+	return nil
+}
+
+// formatBytes writes n with a binary unit ("1.5 GiB").
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// start begins a training: 409 if one is running, 503 after shutdown, 507
+// if the runs folder is over its budget.
 func (t *trainer) start(cfg induction.Config) (*job, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -118,12 +201,16 @@ func (t *trainer) start(cfg induction.Config) (*job, error) {
 			return nil, errorf(http.StatusConflict, "web: training %q is running; stop it first (POST /api/train/%s/stop)", j.id, j.id)
 		}
 	}
+	if err := t.checkBudget(cfg); err != nil {
+		return nil, err
+	}
+	t.forgetFinished(maxFinishedJobs - 1)
 	id := "induction-" + time.Now().UTC().Format("20060102-150405")
 	for i := 2; t.jobs[id] != nil || exists(filepath.Join(t.dir, id)); i++ {
 		id = fmt.Sprintf("induction-%s-%d", time.Now().UTC().Format("20060102-150405"), i)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{id: id, dir: filepath.Join(t.dir, id), cancel: cancel, done: make(chan struct{}), events: newBroker()}
+	j := &job{id: id, dir: filepath.Join(t.dir, id), log: t.log, cancel: cancel, done: make(chan struct{}), events: newBroker()}
 	j.st = jobStatus{ID: id, State: "running", Steps: cfg.Steps, Started: time.Now().UTC(), Config: cfg, Events: "/api/train/" + id + "/events"}
 	t.jobs[id] = j
 	t.order = append(t.order, id)
@@ -137,6 +224,41 @@ func (t *trainer) start(cfg induction.Config) (*job, error) {
 		t.log.Info("training ended", "id", id, "state", j.status().State, "steps", res.Steps, "err", err)
 	}()
 	return j, nil
+}
+
+// maxFinishedJobs bounds the finished trainings whose status the server
+// keeps (their runs stay on disk and in /api/runs).
+const maxFinishedJobs = 32
+
+// forgetFinished drops the oldest finished jobs until at most keep remain.
+// The caller holds t.mu.
+func (t *trainer) forgetFinished(keep int) {
+	finished := 0
+	for _, id := range t.order {
+		if t.jobs[id].finished() {
+			finished++
+		}
+	}
+	order := t.order[:0]
+	for _, id := range t.order {
+		if finished > keep && t.jobs[id].finished() {
+			delete(t.jobs, id)
+			finished--
+			continue
+		}
+		order = append(order, id)
+	}
+	t.order = order
+}
+
+// finished reports whether the job has ended.
+func (j *job) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func exists(path string) bool {
@@ -155,7 +277,8 @@ func (j *job) onRecord(rec train.Record) {
 	step, _ := rec["step"].(int)
 	j.st.Step = step
 	var changed *phase
-	if v, ok := rec["induction_max"].(float64); ok {
+	v, evaluated := rec["induction_max"].(float64)
+	if evaluated {
 		j.series = append(j.series, train.Point{Step: step, Value: v})
 		if before, at, ok := train.PhaseChange(j.series, phaseMinRise); ok {
 			p := &phase{before, at}
@@ -164,11 +287,35 @@ func (j *job) onRecord(rec train.Record) {
 			}
 		}
 	}
+	pc := j.st.PhaseChange
 	j.mu.Unlock()
+	if evaluated {
+		j.prune(pc)
+	}
 	j.events.publish("record", data)
 	if changed != nil {
 		b, _ := json.Marshal(changed)
 		j.events.publish("phase", b)
+	}
+}
+
+// prune removes the run's checkpoints but the keepCheckpoints newest and
+// the pair around the phase change pc (nil: none yet), so that a long run
+// with frequent evaluations keeps a bounded number on disk. It runs on the
+// training goroutine, between checkpoint writes (train/induction prunes
+// the same way, once, when the run ends). A failure is logged: the
+// training goes on.
+func (j *job) prune(pc *phase) {
+	steps, err := train.Checkpoints(j.dir)
+	if err == nil && len(steps) > keepCheckpoints {
+		keep := steps[len(steps)-keepCheckpoints:]
+		if pc != nil {
+			keep = append(keep, pc.Before, pc.At)
+		}
+		err = train.Prune(j.dir, keep)
+	}
+	if err != nil {
+		j.log.Warn("pruning checkpoints", "id", j.id, "err", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +31,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.String("runs", web.DefaultRunsDir, "`DIR` of training runs to list; \"Train one now\" writes there")
 	open := fs.Bool("open", false, "open the dashboard in the default browser")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (the dashboard has no authentication)")
+	hosts := fs.String("allowed-hosts", "", "with --allow-remote, comma-separated `HOSTS` (names or addresses) that clients may use to reach the dashboard, besides loopback and the --addr host")
+	budget := fs.String("runs-budget", "4GiB", "`SIZE` the runs folder may hold (B, KiB, MiB, GiB or TiB); new trainings beyond it are refused")
 	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--open]")
+		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--open]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
 		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
@@ -51,11 +54,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if !loopback && !*remote {
+		return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
+	}
+	budgetBytes, err := parseBytes(*budget)
+	if err != nil {
+		return fmt.Errorf("serve: --runs-budget: %w", err)
+	}
+	allowed, err := allowedHosts(*addr, *hosts, *remote)
+	if err != nil {
+		return err
+	}
 	if !loopback {
-		if !*remote {
-			return fmt.Errorf("serve: %s is not a loopback address; the dashboard has no authentication, so binding elsewhere needs --allow-remote", *addr)
-		}
-		fmt.Fprintf(stderr, "warning: serving on %s, reachable from other machines; anyone who can connect can read your runs and start trainings\n", *addr)
+		fmt.Fprintf(stderr, "warning: serving on %s, reachable from other machines as %s; anyone who can connect can read your runs and start trainings\n", *addr, strings.Join(allowed, ", "))
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -67,12 +78,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger})
+	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes})
 	srv := &http.Server{
 		Handler:           dash,
 		ReadHeaderTimeout: 10 * time.Second,
-		// Requests are bounded by the dashboard's own timeouts; event
-		// streams clear the write deadline for themselves.
+		// Request bodies and responses are bounded by the dashboard's own
+		// deadlines (web.Deps.BodyTimeout, RequestTimeout), not by
+		// ReadTimeout, which would also end event streams and long
+		// analyses; event streams clear the write deadline for themselves.
 		WriteTimeout: 2 * time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -124,6 +137,53 @@ func isLoopback(addr string) (bool, error) {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback(), nil
+}
+
+// allowedHosts returns the hosts besides loopback that the dashboard
+// answers: the --addr host when it names one, and the --allowed-hosts
+// list, which needs --allow-remote. Listening on every interface with
+// --allow-remote needs --allowed-hosts: the dashboard cannot guess the
+// names clients will use.
+func allowedHosts(addr, list string, remote bool) ([]string, error) {
+	var out []string
+	if list != "" {
+		if !remote {
+			return nil, fmt.Errorf("serve: --allowed-hosts needs --allow-remote (loopback names are always allowed)")
+		}
+		for _, h := range strings.Split(list, ",") {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, "/:@ ") && net.ParseIP(strings.Trim(h, "[]")) == nil {
+				return nil, fmt.Errorf("serve: --allowed-hosts %q: want host names or IP addresses without ports, separated by commas", list)
+			}
+			out = append(out, h)
+		}
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		out = append(out, host)
+	} else if remote && len(out) == 0 {
+		return nil, fmt.Errorf("serve: --addr %s listens on every interface: name the hosts clients will use with --allowed-hosts (the dashboard refuses requests for other hosts)", addr)
+	}
+	return out, nil
+}
+
+// parseBytes parses a size such as "4GiB", "512MiB" or "1000000" (bytes):
+// a positive number and a binary unit.
+func parseBytes(s string) (int64, error) {
+	num := strings.TrimRight(s, "BKMGTPi ")
+	unit := strings.TrimSpace(s[len(num):])
+	mult, ok := map[string]float64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unit %q, want B, KiB, MiB, GiB or TiB", s, unit)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || !(v > 0) || v*mult >= 1<<62 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes below 4 EiB, such as 4GiB", s)
+	}
+	return int64(v * mult), nil
 }
 
 // openBrowser asks the desktop to open url, without waiting for it.

@@ -158,12 +158,107 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--addr", "nonsense"}, "--addr"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "flag provided but not defined"},
+		{[]string{"--allowed-hosts", "box.lan"}, "needs --allow-remote"},
+		{[]string{"--runs-budget", "0"}, "--runs-budget"},
+		{[]string{"--runs-budget", "4 parsecs"}, "--runs-budget"},
+		{[]string{"--allow-remote", "--addr", "0.0.0.0:0"}, "--allowed-hosts"},
+		{[]string{"--allow-remote", "--addr", "0.0.0.0:0", "--allowed-hosts", "box.lan:80"}, "without ports"},
 	} {
 		var out, errOut bytes.Buffer
 		err := runServe(context.Background(), tt.args, &out, &errOut)
 		if err == nil || !strings.Contains(err.Error()+errOut.String(), tt.want) {
 			t.Errorf("serve %q: error %v (stderr %q), want %q", tt.args, err, errOut.String(), tt.want)
 		}
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	for _, tt := range []struct {
+		addr, list string
+		remote     bool
+		want       string // joined with commas, or the error's text
+	}{
+		{"127.0.0.1:8080", "", false, "127.0.0.1"},
+		{"localhost:8080", "", false, "localhost"},
+		{"192.168.1.2:80", "", true, "192.168.1.2"},
+		{"box.lan:80", "", true, "box.lan"},
+		{"0.0.0.0:80", "box.lan, 10.0.0.2", true, "box.lan,10.0.0.2"},
+		{"[::]:80", "[fe80::1]", true, "[fe80::1]"},
+		{":80", "", true, "--allowed-hosts"},
+		{"127.0.0.1:80", "box.lan", false, "needs --allow-remote"},
+		{"0.0.0.0:80", "a,,b", true, "without ports"},
+	} {
+		hosts, err := allowedHosts(tt.addr, tt.list, tt.remote)
+		got := strings.Join(hosts, ",")
+		if err != nil {
+			got = err.Error()
+		}
+		if err != nil && !strings.Contains(got, tt.want) || err == nil && got != tt.want {
+			t.Errorf("allowedHosts(%q, %q, %v) = %q, want %q", tt.addr, tt.list, tt.remote, got, tt.want)
+		}
+	}
+}
+
+// TestServeRefusesOtherHosts sends requests naming another host, as a
+// DNS-rebinding page would, to a running serve.
+func TestServeRefusesOtherHosts(t *testing.T) {
+	base, cancel, done, _ := startServe(t, "--runs", t.TempDir())
+	defer func() { cancel(); <-done }()
+	for _, tc := range []struct {
+		method, host, origin string
+		want                 int
+	}{
+		{"GET", "evil.example", "", http.StatusMisdirectedRequest},
+		{"POST", "evil.example", "http://evil.example", http.StatusMisdirectedRequest},
+		{"POST", "", "http://evil.example", http.StatusForbidden},
+		{"GET", "", "", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(tc.method, base+"/api/models/demo/attention?tokens=1,2", nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%s with Host %q Origin %q: %d, want %d", tc.method, tc.host, tc.origin, res.StatusCode, tc.want)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64 // 0: an error
+	}{
+		{"4GiB", 4 << 30}, {"512MiB", 512 << 20}, {"1.5KiB", 1536}, {"1000", 1000}, {"10B", 10}, {"2 TiB", 2 << 40},
+		{"0", 0}, {"-1GiB", 0}, {"4GB", 0}, {"GiB", 0}, {"", 0}, {"NaN", 0}, {"1e30", 0}, {"4gib", 0},
+	} {
+		got, err := parseBytes(tt.in)
+		if got != tt.want || (err == nil) != (tt.want > 0) {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestServeRunsBudget starts serve with a budget smaller than one
+// training: "Train one now" is refused with 507.
+func TestServeRunsBudget(t *testing.T) {
+	base, cancel, done, _ := startServe(t, "--runs", t.TempDir(), "--runs-budget", "1MiB")
+	defer func() { cancel(); <-done }()
+	res, err := http.Post(base+"/api/train", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusInsufficientStorage || !bytes.Contains(body, []byte("1.0 MiB")) {
+		t.Errorf("POST /api/train over a 1MiB budget: %d %s, want 507 naming the budget", res.StatusCode, body)
 	}
 }
 
