@@ -38,7 +38,7 @@ const (
 // weights, from a Parallel training step (the query-range kernels).
 func TestParityLong(t *testing.T) {
 	dir := filepath.Join(transformertest.ParityDir(t), "attn2_long")
-	m, err := transformer.Load(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
+	m, err := transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
