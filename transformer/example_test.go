@@ -1,0 +1,50 @@
+package transformer_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// A first program: build a small model, run it on one sequence while
+// caching the layer-1 attention pattern, and read one attention weight.
+func Example() {
+	m, err := transformer.New(transformer.Config{
+		NLayers: 2, DModel: 16, NHeads: 2, DHead: 8,
+		DVocab: 10, NCtx: 8, AttnOnly: true, Seed: 1,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tokens := [][]int{{3, 1, 4, 1, 5, 9}} // [batch 1][pos 6]
+	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(1)), false)
+	logits, err := m.Run(context.Background(), tokens, set)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pattern, _ := cache.Get(hooks.Pattern(1)) // [batch, head, query_pos, key_pos]
+	fmt.Println("logits", logits.Shape)
+	fmt.Println("pattern", pattern.Shape)
+
+	// Row-major flat index of [batch 0, head 1, query 0, key 0]: the first
+	// position can only attend to itself, so its weight is exactly 1.
+	_, H, Q, K := pattern.Shape[0], pattern.Shape[1], pattern.Shape[2], pattern.Shape[3]
+	at := func(b, h, q, k int) float32 { return pattern.Data[((b*H+h)*Q+q)*K+k] }
+	fmt.Println("L1H1 query 0 → key 0:", at(0, 1, 0, 0))
+
+	// Causal: query 2 puts no weight on the later key 3, and its row sums to 1.
+	var sum float32
+	for k := range K {
+		sum += at(0, 1, 2, k)
+	}
+	fmt.Printf("query 2 → key 3: %v, row sum %.3f\n", at(0, 1, 2, 3), sum)
+	// Output:
+	// logits [1 6 10]
+	// pattern [1 2 6 6]
+	// L1H1 query 0 → key 0: 1
+	// query 2 → key 3: 0, row sum 1.000
+}
