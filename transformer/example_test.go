@@ -30,18 +30,15 @@ func Example() {
 	fmt.Println("logits", logits.Shape)
 	fmt.Println("pattern", pattern.Shape)
 
-	// Row-major flat index of [batch 0, head 1, query 0, key 0]: the first
-	// position can only attend to itself, so its weight is exactly 1.
-	_, H, Q, K := pattern.Shape[0], pattern.Shape[1], pattern.Shape[2], pattern.Shape[3]
-	at := func(b, h, q, k int) float32 { return pattern.Data[((b*H+h)*Q+q)*K+k] }
-	fmt.Println("L1H1 query 0 → key 0:", at(0, 1, 0, 0))
+	// The first position can only attend to itself: its weight is exactly 1.
+	fmt.Println("L1H1 query 0 → key 0:", pattern.At(0, 1, 0, 0))
 
 	// Causal: query 2 puts no weight on the later key 3, and its row sums to 1.
 	var sum float32
-	for k := range K {
-		sum += at(0, 1, 2, k)
+	for _, w := range pattern.Row(0, 1, 2) {
+		sum += w
 	}
-	fmt.Printf("query 2 → key 3: %v, row sum %.3f\n", at(0, 1, 2, 3), sum)
+	fmt.Printf("query 2 → key 3: %v, row sum %.3f\n", pattern.At(0, 1, 2, 3), sum)
 	// Output:
 	// logits [1 6 10]
 	// pattern [1 2 6 6]
