@@ -80,7 +80,7 @@ type compPlan struct {
 	failures atomic.Int32   // factorisations that did not converge
 }
 
-func compositionScoresFast(ctx context.Context, heads [][]HeadWeights, dims modelDims) (*Composition, error) {
+func compositionScoresFast(ctx context.Context, heads [][]head64, dims modelDims) (*Composition, error) {
 	out := newComposition(dims.nLayers, dims.nHeads)
 	if dims.nLayers < 2 {
 		return out, nil
@@ -138,7 +138,7 @@ func parallelFor(workers, n int, f func(worker, i int)) {
 }
 
 // newCompPlan computes every head's tall factors and norms.
-func newCompPlan(ctx context.Context, heads [][]HeadWeights, dims modelDims) (*compPlan, error) {
+func newCompPlan(ctx context.Context, heads [][]head64, dims modelDims) (*compPlan, error) {
 	L, H, d, r := dims.nLayers, dims.nHeads, dims.dModel, dims.dHead
 	p := &compPlan{modelDims: dims, dPad: round8(d), nW: (L - 1) * H}
 	size := r * p.dPad
@@ -193,7 +193,7 @@ func newFactorScratch(r, dPad int) *factorScratch {
 
 // factorHead fills the factors of head (l, h): as a writer if l is not the
 // last layer, as a reader in each mode if l is not the first.
-func (p *compPlan) factorHead(s *factorScratch, w HeadWeights, l, h int) {
+func (p *compPlan) factorHead(s *factorScratch, w head64, l, h int) {
 	transposeInto(s.qt, p.dPad, w.Q)
 	transposeInto(s.kt, p.dPad, w.K)
 	transposeInto(s.vt, p.dPad, w.V)

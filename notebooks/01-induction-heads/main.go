@@ -361,7 +361,7 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 
 func composition(ctx context.Context, r *report.Report, m *transformer.Model, h *heads) error {
 	// region: kcomp
-	comp, err := circuits.CompositionScores(ctx, circuits.Heads(m))
+	comp, err := circuits.CompositionScores(ctx, m.Heads())
 	if err != nil {
 		return err
 	}
