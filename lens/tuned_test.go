@@ -225,11 +225,11 @@ func TestTunedBeatsLogitLens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ll, err := Logit(ctx, m, held, Options{TopK: -1})
+	ll, err := Logit(ctx, m, held, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := tu.Evaluate(ctx, m, held, Options{TopK: -1})
+	tl, err := tu.Evaluate(ctx, m, held, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,12 +74,12 @@ func (e *Experiment) capture(ctx context.Context, ws *transformer.Workspace, tok
 			cached[k.Hook(0).Kind()] = true
 		}
 	}
-	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return cached[n.Kind()] }, false)); err != nil {
+	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return cached[n.Kind()] })); err != nil {
 		return nil, 0, err
 	}
 	v := e.metric.Value(ws.Logits())
 	pattern := Pattern.Hook(0).Kind()
-	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return n.Kind() == pattern }, false)); err != nil {
+	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return n.Kind() == pattern })); err != nil {
 		return nil, 0, err
 	}
 	return c, v, nil
@@ -176,7 +176,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 	var rowSites []Site
 	for l := 0; l < c.NLayers; l++ {
 		for h := 0; h < heads; h++ {
-			s := Site{Kind: kind, Layer: l, Head: h, Pos: AllPos}
+			s := Site{Kind: kind, Layer: l, Head: h}
 			label := fmt.Sprintf("L%d", l)
 			if kind.PerHead() {
 				label += fmt.Sprintf("H%d", h)
@@ -194,7 +194,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 		g.Axes = append(g.Axes, cols)
 		for _, s := range rowSites {
 			for p := 0; p < e.pos; p++ {
-				s.Pos = p
+				s.Pos = At(p)
 				g.Sites = append(g.Sites, s)
 			}
 		}

@@ -58,7 +58,7 @@ func pair(seed uint64, batch, pos, vocab int) (clean, corrupted [][]int) {
 // would switch the model to its per-head output projection, which rounds
 // differently.)
 func naiveSweep(ctx context.Context, m *transformer.Model, clean, corrupted [][]int, metric Metric, sites []Site, workers int) ([]float64, error) {
-	capture, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() != "attn.hook_result" }, false)
+	capture, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() != "attn.hook_result" })
 	if _, err := m.Run(ctx, clean, capture); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func Example() {
 		return
 	}
 	tokens := [][]int{{3, 1, 4, 1, 5, 9}} // [batch 1][pos 6]
-	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(1)), false)
+	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(1)))
 	logits, err := m.Run(context.Background(), tokens, set)
 	if err != nil {
 		fmt.Println(err)

@@ -114,7 +114,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	}
 	out.Logit = statsJSON(st)
 	if eval {
-		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{}); err != nil {
 			return out, err
 		}
 		out.Eval.Logit = statsJSON(st)
@@ -142,7 +142,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	seqStats := statsJSON(st)
 	out.Tuned = &seqStats
 	if eval {
-		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{}); err != nil {
 			return out, err
 		}
 		evalStats := statsJSON(st)

@@ -64,9 +64,6 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	opts := lens.Options{TopK: *topK}
-	if *topK == 0 {
-		opts.TopK = -1
-	}
 	logit, err := lens.Logit(ctx, m, toks, opts)
 	if err != nil {
 		return err

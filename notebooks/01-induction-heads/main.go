@@ -306,7 +306,7 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 	}
 	toks := report.Rows(ev)
 	// region: patterns
-	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)), false)
+	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)))
 	if _, err := m.Run(ctx, toks, set); err != nil {
 		return nil, err
 	}
@@ -421,7 +421,7 @@ func ablate(ctx context.Context, r *report.Report, m *transformer.Model, cfg ind
 	accuracy := func(b *data.Batch, layer int, hs ...int) (float64, error) {
 		var sites []patching.Site
 		for _, head := range hs {
-			sites = append(sites, patching.Site{Kind: patching.HeadOut, Layer: layer, Head: head, Pos: patching.AllPos})
+			sites = append(sites, patching.Site{Kind: patching.HeadOut, Layer: layer, Head: head})
 		}
 		set, err := patching.ZeroAblation(m, sites...)
 		if err != nil {
