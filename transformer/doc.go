@@ -13,8 +13,12 @@
 //
 // # Shapes
 //
-// Tokens enter as [batch][pos] ids in [0, d_vocab); sequences in a batch
-// have equal length, at most n_ctx. Every activation has the shape of its
+// Tokens enter as [batch][pos] ids in [0, d_vocab) ([][]int, the token
+// type of every Workbench API); sequences in a batch have equal length, at
+// most n_ctx. CheckTokens validates them and flattens them to the
+// [batch·pos] int32 layout of Workspace.Forward and Parallel.Step, the
+// training hot path, which reads data.Batch's tokens directly
+// (data.Batch.Rows converts a batch the other way). Every activation has the shape of its
 // hook point (see package hooks):
 //
 //	residual stream, attn_out, mlp_out    [batch, pos, d_model]

@@ -304,7 +304,7 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 	if err != nil {
 		return nil, err
 	}
-	toks := report.Rows(ev)
+	toks := ev.Rows()
 	// region: patterns
 	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)))
 	if _, err := m.Run(ctx, toks, set); err != nil {
