@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Experiment is a clean and a corrupted batch of token sequences run
@@ -147,7 +146,7 @@ func (e *Experiment) Sweep(ctx context.Context, kind Kind, opt Options) (*Grid, 
 	if err != nil {
 		return nil, err
 	}
-	err = parallel(ctx, len(g.Sites), opt.workers(), func(ctx context.Context, i int) error {
+	err = workers.ForErr(ctx, opt.workers(), len(g.Sites), func(ctx context.Context, i int) error {
 		v, err := e.patchOne(ctx, g.Sites[i])
 		g.Values[i] = v
 		return err
@@ -312,33 +311,4 @@ func (e *Experiment) act(c *hooks.Cache, name hooks.Name) *tensor.Tensor {
 		panic(fmt.Sprintf("patching: activation %q was not cached", name))
 	}
 	return t
-}
-
-// parallel calls job(ctx, i) for i in [0, n) on at most workers goroutines
-// and waits for all of them. The first error (or ctx's cancellation) stops
-// the remaining jobs and is returned.
-func parallel(ctx context.Context, n, workers int, job func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := job(ctx, i); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
 }

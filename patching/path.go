@@ -6,6 +6,7 @@ import (
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Head names one attention head.
@@ -87,7 +88,7 @@ func (e *Experiment) PathSweep(ctx context.Context, receiver Head, input Kind, o
 	}
 	g.Axes = [][]string{labels}
 	g.Values = make([]float64, len(senders))
-	err := parallel(ctx, len(senders), opt.workers(), func(ctx context.Context, i int) error {
+	err := workers.ForErr(ctx, opt.workers(), len(senders), func(ctx context.Context, i int) error {
 		v, err := e.PathPatch(ctx, senders[i], receiver, input)
 		g.Values[i] = v
 		return err
