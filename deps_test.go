@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	// parallel loops); standard library only, beside tensor.
 	"workers":     {},
 	"hooks":       {"tensor", "checkpoint"},
-	"nn":          {"tensor", "gonum.org/v1/gonum"},
+	"nn":          {"tensor", "checkpoint", "gonum.org/v1/gonum"}, // checkpoint: the one state-dict I/O of every model family (nn.Params)
 	"optim":       {"tensor"},
 	"data":        {"tensor"},
 	"transformer": {"tensor", "nn", "hooks", "checkpoint", "workers"},

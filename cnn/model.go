@@ -61,7 +61,7 @@ func newZero(c Config) (*Model, error) {
 }
 
 // NewGrads returns a zeroed gradient buffer with the parameters' layout.
-func (m *Model) NewGrads() *Params { return newParams(m.P.specs) }
+func (m *Model) NewGrads() *Params { return m.P.newLike() }
 
 // Clone returns a deep copy of the model.
 func (m *Model) Clone() *Model {

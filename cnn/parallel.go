@@ -131,7 +131,7 @@ func (p *Parallel) runShard(_, i int) {
 	if s.loss, s.err = s.ws.Loss(p.labels[s.b0 : s.b0+s.n]); s.err != nil {
 		return
 	}
-	clear(s.g.data)
+	clear(s.g.Data())
 	s.err = s.ws.BackwardScaled(s.g, nil, float32(s.n)/float32(p.batch))
 }
 
@@ -159,9 +159,9 @@ func (p *Parallel) Step(ctx context.Context, images []float32, labels []int32, s
 	}
 	// Sum shard gradients in shard order: the result is independent of
 	// which worker ran which shard.
-	copy(g.data, p.shards[0].g.data)
+	copy(g.Data(), p.shards[0].g.Data())
 	for i := 1; i < len(p.shards); i++ {
-		tensor.Axpy(1, p.shards[i].g.data, g.data)
+		tensor.Axpy(1, p.shards[i].g.Data(), g.Data())
 	}
 	p.updateRunningStats()
 	return loss, nil
