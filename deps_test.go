@@ -22,16 +22,19 @@ var allowed = map[string][]string{
 	"checkpoint": {},
 	// workers is the one worker pool (models' training steps, analyses'
 	// parallel loops); standard library only, beside tensor.
-	"workers":     {},
-	"hooks":       {"tensor", "checkpoint"},
-	"nn":          {"tensor", "checkpoint", "gonum.org/v1/gonum"}, // checkpoint: the one state-dict I/O of every model family (nn.Params)
-	"optim":       {"tensor"},
-	"data":        {"tensor"},
-	"transformer": {"tensor", "nn", "hooks", "checkpoint", "workers"},
+	"workers": {},
+	"hooks":   {"tensor", "checkpoint"},
+	"nn":      {"tensor", "checkpoint", "gonum.org/v1/gonum"}, // checkpoint: the one state-dict I/O of every model family (nn.Params)
+	"optim":   {"tensor"},
+	"data":    {"tensor"},
+	// data/datatest is test support (a synthetic Fashion-MNIST); only tests
+	// import it.
+	"data/datatest": {"data"},
+	"transformer":   {"tensor", "nn", "hooks", "checkpoint", "workers"},
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
 	"transformer/transformertest": {"transformer"},
-	"cnn":                         {"tensor", "nn", "hooks", "checkpoint", "optim", "workers"},                                               // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
+	"cnn":                         {"tensor", "nn", "hooks", "checkpoint", "optim", "workers", "data", "train"},                              // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
 	"gan":                         {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "workers", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
 	"train":                       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
 	// train/induction is the toy induction experiment that the CLI and the
