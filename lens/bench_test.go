@@ -34,7 +34,7 @@ func BenchmarkLogit(b *testing.B) {
 func BenchmarkTrainerStep(b *testing.B) {
 	m := benchModel(b)
 	for _, batch := range []int{8} {
-		data, err := FromTokens(randTokens(rand.New(rand.NewPCG(1, 1)), batch, 40, 64), 0)
+		data, err := FromTokens(randTokens(rand.New(rand.NewPCG(1, 1)), batch, 40, 64), batch)
 		if err != nil {
 			b.Fatal(err)
 		}
