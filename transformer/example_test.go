@@ -3,18 +3,37 @@ package transformer_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/transformer"
 )
 
-// A first program: build a small model, run it on one sequence while
-// caching the layer-1 attention pattern, and read one attention weight.
+// A first program: build a small model and save it, load it back as a
+// user loads any checkpoint, run it on one sequence while caching the
+// layer-1 attention pattern, and read one attention weight.
 func Example() {
-	m, err := transformer.New(transformer.Config{
+	built, err := transformer.New(transformer.Config{
 		NLayers: 2, DModel: 16, NHeads: 2, DHead: 8,
 		DVocab: 10, NCtx: 8, AttnOnly: true, Seed: 1,
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "model.safetensors")
+	if err := built.Save(path, nil); err != nil { // the config travels in the file's metadata
+		fmt.Println(err)
+		return
+	}
+	m, err := transformer.Load(path, "")
 	if err != nil {
 		fmt.Println(err)
 		return
