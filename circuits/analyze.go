@@ -170,7 +170,7 @@ func Analyze(ctx context.Context, m *transformer.Model, opt AnalyzeOptions) (*Re
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
 	var err error
-	if r.Composition, err = CompositionScores(ctx, w.Heads); err != nil {
+	if r.Composition, err = w.CompositionScores(ctx); err != nil {
 		return nil, err
 	}
 	if r.SampledBaseline, err = RandomBaseline(rng, c.DModel, c.DHead, cmp.Or(opt.BaselineSamples, DefaultBaselineSamples)); err != nil {
@@ -209,7 +209,7 @@ func ovStats(ctx context.Context, w *Weights) (pos, top1 [][]float64, err error)
 	var ue mat.Dense
 	ue.Mul(wU, wE) // [d_model, d_model]
 	for l := range nLayers {
-		for h, hw := range w.Heads[l] {
+		for h, hw := range w.heads[l] {
 			var oue mat.Dense
 			oue.Mul(hw.O, &ue) // [d_head, d_model]
 			// (W_O·W_U·W_E)·W_V [d_head, d_head] has the full OV circuit's
@@ -313,7 +313,7 @@ func (r *Report) name(w *Weights) error {
 			ih.KRelative = ih.K / r.CompositionBaseline
 			ih.WriterIsPrevToken = isPrev[ih.KWriter]
 			var err error
-			if ih.KPositivity, err = kCompPositivity(&gram, w.Heads[l1][h1], w.Heads[hs.Layer][hs.Head]); err != nil {
+			if ih.KPositivity, err = kCompPositivity(&gram, w.heads[l1][h1], w.heads[hs.Layer][hs.Head]); err != nil {
 				return err
 			}
 		}

@@ -27,7 +27,7 @@ func TestAnalyzeSmallModel(t *testing.T) {
 	block := func(x *mat.Dense, r0, r1, c0, c1 int) *mat.Dense { return mat.DenseCopyOf(x.Slice(r0, r1, c0, c1)) }
 	for l := range 2 {
 		for h := range 3 {
-			hw := w.Heads[l][h]
+			hw := w.heads[l][h]
 			ov := mul(block(w.WE, 0, 9, 0, 12), hw.V, hw.O, block(w.WU, 0, 12, 0, 9)) // [9, 9]
 			if want := densePositivity(t, ov); math.Abs(r.OVEigenPositivity[l][h]-want) > 1e-9 {
 				t.Errorf("%s: OV positivity %v, dense %v", HeadLabel(l, h), r.OVEigenPositivity[l][h], want)

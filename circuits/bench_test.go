@@ -27,7 +27,7 @@ func BenchmarkCompositionScores(b *testing.B) {
 			b.ReportAllocs()
 			cpu0, cpuOK := processCPU()
 			for b.Loop() {
-				if _, err := CompositionScores(context.Background(), heads); err != nil {
+				if _, err := compositionScores(context.Background(), heads); err != nil {
 					b.Fatal(err)
 				}
 			}

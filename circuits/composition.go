@@ -5,12 +5,16 @@ import (
 	"fmt"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/transformer"
 )
 
-// HeadWeights holds one attention head's weights in TransformerLens layout
-// (row vectors on the left: q = x·W_Q). Its circuits are
-// QK = W_Q·W_Kᵀ and OV = W_V·W_O, both [d_model, d_model] of rank ≤ d_head.
-type HeadWeights struct {
+// head64 is one attention head's weights (transformer.HeadWeights) in
+// float64, the form this package computes in, TransformerLens layout (row
+// vectors on the left: q = x·W_Q). Its circuits are QK = W_Q·W_Kᵀ and
+// OV = W_V·W_O, both [d_model, d_model] of rank ≤ d_head.
+type head64 struct {
 	Q, K, V *mat.Dense // W_Q, W_K, W_V [d_model, d_head]
 	O       *mat.Dense // W_O [d_head, d_model]
 }
@@ -19,7 +23,7 @@ type HeadWeights struct {
 // through d_head; the factors are Q itself and a transposed copy of K. The
 // error wraps mat.ErrZeroLength if a matrix is missing and mat.ErrShape if
 // their d_head differ.
-func (w HeadWeights) QK() (*FactoredMatrix, error) {
+func (w head64) QK() (*FactoredMatrix, error) {
 	if w.K == nil || w.K.IsEmpty() {
 		return nil, fmt.Errorf("circuits: QK: missing W_K: %w", mat.ErrZeroLength)
 	}
@@ -30,7 +34,7 @@ func (w HeadWeights) QK() (*FactoredMatrix, error) {
 // through d_head; the factors are V and O themselves. The error wraps
 // mat.ErrZeroLength if a matrix is missing and mat.ErrShape if their d_head
 // differ.
-func (w HeadWeights) OV() (*FactoredMatrix, error) { return NewFactoredMatrix(w.V, w.O) }
+func (w head64) OV() (*FactoredMatrix, error) { return NewFactoredMatrix(w.V, w.O) }
 
 // Composition holds the composition scores of every ordered pair of heads,
 // each indexed [l1][h1][l2][h2]: writer head (l1, h1), reader head (l2, h2).
@@ -145,12 +149,51 @@ func CompositionScore(left, right *FactoredMatrix) (float64, error) {
 // missing matrix) if the heads are not all [d_model, d_head] / [d_head,
 // d_model] with one d_model, d_head and number of heads per layer, and
 // ctx.Err() if ctx is done.
-func CompositionScores(ctx context.Context, heads [][]HeadWeights) (*Composition, error) {
+func CompositionScores(ctx context.Context, heads [][]transformer.HeadWeights) (*Composition, error) {
+	h64, err := toHeads64(heads)
+	if err != nil {
+		return nil, err
+	}
+	return compositionScores(ctx, h64)
+}
+
+// compositionScores is CompositionScores on heads already in float64.
+func compositionScores(ctx context.Context, heads [][]head64) (*Composition, error) {
 	dims, err := checkHeads(heads)
 	if err != nil {
 		return nil, err
 	}
 	return compositionScoresFast(ctx, heads, dims)
+}
+
+// toHeads64 converts heads[layer][head] to float64 (exactly: every float32
+// is a float64). A missing matrix stays nil and one that is not 2-D is an
+// error wrapping mat.ErrShape; checkHeads judges the rest.
+func toHeads64(heads [][]transformer.HeadWeights) ([][]head64, error) {
+	out := make([][]head64, len(heads))
+	for l, layer := range heads {
+		out[l] = make([]head64, len(layer))
+		for h, w := range layer {
+			var err error
+			m := func(name string, t *tensor.Tensor) *mat.Dense {
+				switch {
+				case t == nil || len(t.Data) == 0:
+					return nil
+				case len(t.Shape) != 2:
+					if err == nil {
+						err = fmt.Errorf("circuits: %s: %s has shape %v, want a matrix: %w", HeadLabel(l, h), name, t.Shape, mat.ErrShape)
+					}
+					return nil
+				}
+				return dense64(t)
+			}
+			out[l][h] = head64{Q: m("W_Q", w.WQ), K: m("W_K", w.WK), V: m("W_V", w.WV), O: m("W_O", w.WO)}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // modelDims are the shapes checkHeads establishes.
@@ -159,7 +202,7 @@ type modelDims struct {
 }
 
 // checkHeads validates heads[layer][head] and returns its shapes.
-func checkHeads(heads [][]HeadWeights) (modelDims, error) {
+func checkHeads(heads [][]head64) (modelDims, error) {
 	if len(heads) == 0 || len(heads[0]) == 0 {
 		return modelDims{}, fmt.Errorf("circuits: no heads: %w", mat.ErrZeroLength)
 	}

@@ -6,13 +6,14 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechinterp/workbench/workers"
 )
 
 // The fast path of CompositionScores. Shapes: d = d_model, r = d_head.
@@ -80,7 +81,7 @@ type compPlan struct {
 	failures atomic.Int32   // factorisations that did not converge
 }
 
-func compositionScoresFast(ctx context.Context, heads [][]HeadWeights, dims modelDims) (*Composition, error) {
+func compositionScoresFast(ctx context.Context, heads [][]head64, dims modelDims) (*Composition, error) {
 	out := newComposition(dims.nLayers, dims.nHeads)
 	if dims.nLayers < 2 {
 		return out, nil
@@ -116,29 +117,8 @@ func round4(n int) int { return (n + 3) &^ 3 }
 
 func round8(n int) int { return (n + 7) &^ 7 }
 
-// parallelFor runs f(worker, i) for every i in [0, n) on at most workers
-// goroutines, handing out indices in increasing order, and returns when all
-// of them have exited.
-func parallelFor(workers, n int, f func(worker, i int)) {
-	workers = max(1, min(workers, n))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(w, i)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // newCompPlan computes every head's tall factors and norms.
-func newCompPlan(ctx context.Context, heads [][]HeadWeights, dims modelDims) (*compPlan, error) {
+func newCompPlan(ctx context.Context, heads [][]head64, dims modelDims) (*compPlan, error) {
 	L, H, d, r := dims.nLayers, dims.nHeads, dims.dModel, dims.dHead
 	p := &compPlan{modelDims: dims, dPad: round8(d), nW: (L - 1) * H}
 	size := r * p.dPad
@@ -157,12 +137,12 @@ func newCompPlan(ctx context.Context, heads [][]HeadWeights, dims modelDims) (*c
 		p.rNorm[m] = make([]float64, p.nW)
 	}
 
-	workers := runtime.GOMAXPROCS(0)
-	scratch := make([]*factorScratch, workers)
+	nWorkers := runtime.GOMAXPROCS(0)
+	scratch := make([]*factorScratch, nWorkers)
 	for i := range scratch {
 		scratch[i] = newFactorScratch(r, p.dPad)
 	}
-	parallelFor(workers, L*H, func(worker, i int) {
+	workers.For(nWorkers, L*H, func(worker, i int) {
 		if ctx.Err() == nil {
 			p.factorHead(scratch[worker], heads[i/H][i%H], i/H, i%H)
 		}
@@ -193,7 +173,7 @@ func newFactorScratch(r, dPad int) *factorScratch {
 
 // factorHead fills the factors of head (l, h): as a writer if l is not the
 // last layer, as a reader in each mode if l is not the first.
-func (p *compPlan) factorHead(s *factorScratch, w HeadWeights, l, h int) {
+func (p *compPlan) factorHead(s *factorScratch, w head64, l, h int) {
 	transposeInto(s.qt, p.dPad, w.Q)
 	transposeInto(s.kt, p.dPad, w.K)
 	transposeInto(s.vt, p.dPad, w.V)
@@ -328,8 +308,8 @@ func (p *compPlan) contract(ctx context.Context, blockRows int) ([][]float64, er
 	}
 	ld := blockRows * dPad // row stride of the flattened pieces
 	wb := make([]float64, round4(p.nW)*ld)
-	workers := runtime.GOMAXPROCS(0)
-	rb := make([][]float64, workers)
+	nWorkers := runtime.GOMAXPROCS(0)
+	rb := make([][]float64, nWorkers)
 	for i := range rb {
 		rb[i] = make([]float64, round4(nR)*ld)
 	}
@@ -341,12 +321,12 @@ func (p *compPlan) contract(ctx context.Context, blockRows int) ([][]float64, er
 		ncol := dPad - a0
 		n := rows * ncol // length of one piece
 		// Phase A: every writer's piece.
-		parallelFor(workers, p.nW, func(_, w int) {
+		workers.For(nWorkers, p.nW, func(_, w int) {
 			p.piece(wb[w*ld:], p.writer[w], a0, rows, false)
 		})
 		// Phase B: each reader layer, latest (most writers) first: its
 		// readers' pieces, contracted with the earlier writers' pieces.
-		parallelFor(workers, L-1, func(worker, i int) {
+		workers.For(nWorkers, L-1, func(worker, i int) {
 			l2 := L - 1 - i
 			buf := rb[worker]
 			for m := range 3 {

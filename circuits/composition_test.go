@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // fastTol is the agreement required between the fast composition scores
@@ -25,13 +27,13 @@ func gaussDense(rng *rand.Rand, r, c int, scale float64) *mat.Dense {
 }
 
 // randomHeads returns Gaussian weights for nLayers×nHeads heads.
-func randomHeads(rng *rand.Rand, nLayers, nHeads, dModel, dHead int) [][]HeadWeights {
-	heads := make([][]HeadWeights, nLayers)
+func randomHeads(rng *rand.Rand, nLayers, nHeads, dModel, dHead int) [][]head64 {
+	heads := make([][]head64, nLayers)
 	s := 1 / math.Sqrt(float64(dModel))
 	for l := range heads {
-		heads[l] = make([]HeadWeights, nHeads)
+		heads[l] = make([]head64, nHeads)
 		for h := range heads[l] {
-			heads[l][h] = HeadWeights{
+			heads[l][h] = head64{
 				Q: gaussDense(rng, dModel, dHead, s), K: gaussDense(rng, dModel, dHead, s),
 				V: gaussDense(rng, dModel, dHead, s), O: gaussDense(rng, dHead, dModel, s),
 			}
@@ -41,7 +43,7 @@ func randomHeads(rng *rand.Rand, nLayers, nHeads, dModel, dHead int) [][]HeadWei
 }
 
 // naiveComposition is the definition, in dense d_model×d_model matrices.
-func naiveComposition(heads [][]HeadWeights) *Composition {
+func naiveComposition(heads [][]head64) *Composition {
 	L, H := len(heads), len(heads[0])
 	out := newComposition(L, H)
 	dense := func(a, b mat.Matrix) *mat.Dense {
@@ -101,7 +103,7 @@ func TestCompositionScoresMatchDense(t *testing.T) {
 		seed := uint64(100 + tc.nLayers*tc.nHeads*tc.dModel + tc.dHead)
 		rng := rand.New(rand.NewPCG(seed, seed))
 		heads := randomHeads(rng, tc.nLayers, tc.nHeads, tc.dModel, tc.dHead)
-		got, err := CompositionScores(context.Background(), heads)
+		got, err := compositionScores(context.Background(), heads)
 		if err != nil {
 			t.Fatalf("%+v: %v", tc, err)
 		}
@@ -145,7 +147,7 @@ func TestCompositionScoresInvariants(t *testing.T) {
 	const seed = 11
 	rng := rand.New(rand.NewPCG(seed, seed))
 	heads := randomHeads(rng, 4, 3, 16, 4)
-	c, err := CompositionScores(context.Background(), heads)
+	c, err := compositionScores(context.Background(), heads)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,14 +172,14 @@ func TestCompositionScoresInvariants(t *testing.T) {
 	scaled := randomHeadsCopy(heads)
 	scaled[1][2].V.Scale(3, scaled[1][2].V)
 	scaled[2][0].K.Scale(-0.5, scaled[2][0].K)
-	c2, err := CompositionScores(context.Background(), scaled)
+	c2, err := compositionScores(context.Background(), scaled)
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareComposition(t, "scaled heads", c2, c, fastTol)
 	// The same bits whatever the number of workers.
 	c1 := withProcs(1, func() *Composition {
-		c, err := CompositionScores(context.Background(), heads)
+		c, err := compositionScores(context.Background(), heads)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,11 +188,11 @@ func TestCompositionScoresInvariants(t *testing.T) {
 	compareComposition(t, "GOMAXPROCS=1", c1, c, 0)
 }
 
-func randomHeadsCopy(heads [][]HeadWeights) [][]HeadWeights {
-	out := make([][]HeadWeights, len(heads))
+func randomHeadsCopy(heads [][]head64) [][]head64 {
+	out := make([][]head64, len(heads))
 	for l := range heads {
 		for _, w := range heads[l] {
-			out[l] = append(out[l], HeadWeights{
+			out[l] = append(out[l], head64{
 				Q: mat.DenseCopyOf(w.Q), K: mat.DenseCopyOf(w.K), V: mat.DenseCopyOf(w.V), O: mat.DenseCopyOf(w.O),
 			})
 		}
@@ -203,7 +205,7 @@ func TestCompositionScoresZeroHead(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	heads := randomHeads(rng, 2, 2, 8, 2)
 	heads[0][1].V.Zero() // OV = 0: Gram matrix singular, norm 0
-	c, err := CompositionScores(context.Background(), heads)
+	c, err := compositionScores(context.Background(), heads)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,26 +221,26 @@ func TestCompositionScoresZeroHead(t *testing.T) {
 
 func TestCompositionScoresErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	good := func() [][]HeadWeights { return randomHeads(rng, 2, 2, 8, 2) }
+	good := func() [][]head64 { return randomHeads(rng, 2, 2, 8, 2) }
 	for _, tc := range []struct {
 		name  string
-		heads func() [][]HeadWeights
+		heads func() [][]head64
 		want  error
 	}{
-		{"no layers", func() [][]HeadWeights { return nil }, mat.ErrZeroLength},
-		{"ragged layers", func() [][]HeadWeights { h := good(); h[1] = h[1][:1]; return h }, mat.ErrShape},
-		{"missing W_O", func() [][]HeadWeights { h := good(); h[1][0].O = nil; return h }, mat.ErrZeroLength},
-		{"wrong d_head", func() [][]HeadWeights { h := good(); h[1][1].K = mat.NewDense(8, 3, nil); return h }, mat.ErrShape},
-		{"W_O not transposed", func() [][]HeadWeights { h := good(); h[0][1].O = mat.NewDense(8, 2, nil); return h }, mat.ErrShape},
+		{"no layers", func() [][]head64 { return nil }, mat.ErrZeroLength},
+		{"ragged layers", func() [][]head64 { h := good(); h[1] = h[1][:1]; return h }, mat.ErrShape},
+		{"missing W_O", func() [][]head64 { h := good(); h[1][0].O = nil; return h }, mat.ErrZeroLength},
+		{"wrong d_head", func() [][]head64 { h := good(); h[1][1].K = mat.NewDense(8, 3, nil); return h }, mat.ErrShape},
+		{"W_O not transposed", func() [][]head64 { h := good(); h[0][1].O = mat.NewDense(8, 2, nil); return h }, mat.ErrShape},
 	} {
-		_, err := CompositionScores(context.Background(), tc.heads())
+		_, err := compositionScores(context.Background(), tc.heads())
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: error %v, want one wrapping %v", tc.name, err, tc.want)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := CompositionScores(ctx, good()); !errors.Is(err, context.Canceled) {
+	if _, err := compositionScores(ctx, good()); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: error %v, want context.Canceled", err)
 	}
 }
@@ -295,5 +297,33 @@ func TestRandomBaseline(t *testing.T) {
 	}
 	if _, err := RandomBaseline(rng, 0, 16, 1); !errors.Is(err, mat.ErrZeroLength) {
 		t.Errorf("d_model 0: error %v, want mat.ErrZeroLength", err)
+	}
+}
+
+// TestCompositionScoresOfModelHeads feeds transformer.Model.Heads, the one
+// head-weights type, to CompositionScores and checks it against the
+// definition on the same weights, and that malformed heads are errors.
+func TestCompositionScoresOfModelHeads(t *testing.T) {
+	m := tinyModel(t, 21)
+	got, err := CompositionScores(context.Background(), m.Heads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareComposition(t, "model heads", got, naiveComposition(heads64Of(m)), 1e-9)
+
+	for _, tc := range []struct {
+		name string
+		edit func(h *transformer.HeadWeights)
+		want error
+	}{
+		{"nil W_K", func(h *transformer.HeadWeights) { h.WK = nil }, mat.ErrZeroLength},
+		{"3-D W_O", func(h *transformer.HeadWeights) { h.WO = h.WO.Reshape(1, h.WO.Shape[0], h.WO.Shape[1]) }, mat.ErrShape},
+		{"transposed W_Q", func(h *transformer.HeadWeights) { h.WQ = h.WQ.Reshape(h.WQ.Shape[1], h.WQ.Shape[0]) }, mat.ErrShape},
+	} {
+		heads := m.Heads()
+		tc.edit(&heads[1][0])
+		if _, err := CompositionScores(context.Background(), heads); !errors.Is(err, tc.want) {
+			t.Errorf("%s: error %v, want one wrapping %v", tc.name, err, tc.want)
+		}
 	}
 }

@@ -242,7 +242,7 @@ func runLayers(ctx context.Context, m *transformer.Model, tokens [][]int, point 
 		for i, s := range group {
 			batch[i] = tokens[s]
 		}
-		hs, cache := hooks.Capture(want, false)
+		hs, cache := hooks.Capture(want)
 		if _, err := m.Run(ctx, batch, hs); err != nil {
 			return fmt.Errorf("circuits: %w", err)
 		}

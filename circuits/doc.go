@@ -8,9 +8,9 @@
 // all_composition_scores, detect_head), so that TransformerLens code ports
 // by changing syntax, not meaning. It returns numbers, not pictures.
 //
-// Two layers: functions of weight matrices (FactoredMatrix, HeadWeights,
-// CompositionScores, FullOV, EigenPositivity, Top1Diagonal,
-// RandomBaseline), and functions of a transformer.Model (Heads, WeightsOf
+// Two layers: functions of weight matrices (FactoredMatrix,
+// CompositionScores of transformer.HeadWeights, FullOV, EigenPositivity,
+// Top1Diagonal, RandomBaseline), and functions of a transformer.Model (WeightsOf
 // and the Weights circuits, RunPatterns and the detectors, CopyingScores,
 // Analyze and its Report, which `workbench analyze` prints).
 //
@@ -21,8 +21,8 @@
 // query x·W_Q, the key x·W_K, the value x·W_V, and a head's output
 // (pattern-weighted values)·W_O. The matrices, per head:
 //
-//	W_Q, W_K, W_V  [d_model, d_head]      HeadWeights.Q, .K, .V
-//	W_O            [d_head, d_model]      HeadWeights.O
+//	W_Q, W_K, W_V  [d_model, d_head]      transformer.HeadWeights.WQ, .WK, .WV
+//	W_O            [d_head, d_model]      transformer.HeadWeights.WO
 //	W_E            [d_vocab, d_model]     W_U  [d_model, d_vocab_out]
 //
 // The circuits, ours beside the paper's (which uses column vectors and

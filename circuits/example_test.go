@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/mechinterp/workbench/circuits"
+	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // round prints x to 4 decimals without a "-0.0000".
@@ -61,12 +63,12 @@ func ExampleFactoredMatrix() {
 // layer-1 head's keys read: perfect K-composition, no Q-composition, and
 // V-composition through a value vector half aligned with it.
 func ExampleCompositionScores() {
-	col := func(x ...float64) *mat.Dense { return mat.NewDense(4, 1, x) } // [d_model, d_head]
-	row := func(x ...float64) *mat.Dense { return mat.NewDense(1, 4, x) } // [d_head, d_model]
-	r := 1 / math.Sqrt2
-	heads := [][]circuits.HeadWeights{
-		{{Q: col(1, 0, 0, 0), K: col(0, 1, 0, 0), V: col(0, 0, 1, 0), O: row(1, 0, 0, 0)}}, // OV: dim 2 → dim 0
-		{{Q: col(0, 1, 0, 0), K: col(1, 0, 0, 0), V: col(r, r, 0, 0), O: row(0, 0, 0, 1)}}, // keys read dim 0
+	col := func(x ...float32) *tensor.Tensor { return tensor.FromSlice(x, 4, 1) } // [d_model, d_head]
+	row := func(x ...float32) *tensor.Tensor { return tensor.FromSlice(x, 1, 4) } // [d_head, d_model]
+	r := float32(1 / math.Sqrt2)
+	heads := [][]transformer.HeadWeights{
+		{{WQ: col(1, 0, 0, 0), WK: col(0, 1, 0, 0), WV: col(0, 0, 1, 0), WO: row(1, 0, 0, 0)}}, // OV: dim 2 → dim 0
+		{{WQ: col(0, 1, 0, 0), WK: col(1, 0, 0, 0), WV: col(r, r, 0, 0), WO: row(0, 0, 0, 1)}}, // keys read dim 0
 	}
 	c, err := circuits.CompositionScores(context.Background(), heads)
 	if err != nil {

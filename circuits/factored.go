@@ -20,7 +20,7 @@ var ErrNoConvergence = errors.New("circuits: decomposition did not converge")
 // of rank d_head, the full OV circuit W_E·W_V·W_O·W_U is [d_vocab, d_vocab] —
 // so every method works from the factors and forms M only when asked (Dense).
 //
-// Build one with NewFactoredMatrix (or FullOV, HeadWeights.QK, …); the zero
+// Build one with NewFactoredMatrix (or FullOV, Weights.QK, …); the zero
 // value has no factors. A FactoredMatrix is immutable: its methods never
 // write to A or B and return new values, so it is safe for concurrent use.
 // It aliases the factors it was built from; do not modify them while it is

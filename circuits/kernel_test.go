@@ -3,7 +3,12 @@ package circuits
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/mechinterp/workbench/tensor"
 )
 
 // kernelTol bounds the difference between a micro-kernel and its Go
@@ -73,6 +78,31 @@ func TestGemmEdges(t *testing.T) {
 				if got := c[i*n+j]; math.Abs(got-want) > kernelTol*float64(k) {
 					t.Fatalf("seed %d: gemm %dx%dx%d at (%d,%d) = %v, want %v", seed, m, n, k, i, j, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestCPUFeaturesFromTensor checks that circuits asks package tensor which
+// CPU features it may use instead of detecting them again: its kernel
+// choice follows tensor.HasAVX512, and none of its assembly runs CPUID or
+// XGETBV.
+func TestCPUFeaturesFromTensor(t *testing.T) {
+	if got, want := kernelName() == "avx512", tensor.HasAVX512(); got != want {
+		t.Errorf("circuits uses AVX-512: %v, tensor.HasAVX512: %v", got, want)
+	}
+	files, err := filepath.Glob("*.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ins := range []string{"CPUID", "XGETBV"} {
+			if strings.Contains(string(b), ins) {
+				t.Errorf("%s runs %s: take CPU features from tensor.HasAVX512", f, ins)
 			}
 		}
 	}

@@ -92,7 +92,7 @@ func TestModelParity(t *testing.T) {
 			var tokens [][]int
 			readJSON(t, filepath.Join(dir, "tokens.json"), &tokens)
 
-			comp, err := CompositionScores(ctx, Heads(m))
+			comp, err := compositionScores(ctx, heads64Of(m))
 			if err != nil {
 				t.Fatal(err)
 			}

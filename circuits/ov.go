@@ -7,6 +7,8 @@ import (
 	"runtime"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechinterp/workbench/workers"
 )
 
 // FullOV returns the full OV circuit of one head, W_E·W_V·W_O·W_U
@@ -84,12 +86,12 @@ func Top1Diagonal(ctx context.Context, m *FactoredMatrix) (float64, error) {
 	a, b := m.a.RawMatrix(), m.b.RawMatrix()
 	nBlocks := (ldim + top1Rows - 1) / top1Rows
 	hits := make([]int, nBlocks)
-	workers := runtime.GOMAXPROCS(0)
-	bufs := make([][]float64, workers)
+	nWorkers := runtime.GOMAXPROCS(0)
+	bufs := make([][]float64, nWorkers)
 	for i := range bufs {
 		bufs[i] = make([]float64, top1Rows*top1Cols)
 	}
-	parallelFor(workers, nBlocks, func(worker, blk int) {
+	workers.For(nWorkers, nBlocks, func(worker, blk int) {
 		if ctx.Err() != nil {
 			return
 		}

@@ -96,17 +96,17 @@ func TestParity(t *testing.T) {
 				d := w[name].data
 				return mat.NewDense(r, c, d[i*r*c:(i+1)*r*c])
 			}
-			heads := make([][]HeadWeights, cfg.NLayers)
+			heads := make([][]head64, cfg.NLayers)
 			for l := range heads {
 				for h := range cfg.NHeads {
 					p := fmt.Sprintf("blocks.%d.attn.", l)
-					heads[l] = append(heads[l], HeadWeights{
+					heads[l] = append(heads[l], head64{
 						Q: matrix(p+"W_Q", h, cfg.DModel, cfg.DHead), K: matrix(p+"W_K", h, cfg.DModel, cfg.DHead),
 						V: matrix(p+"W_V", h, cfg.DModel, cfg.DHead), O: matrix(p+"W_O", h, cfg.DHead, cfg.DModel),
 					})
 				}
 			}
-			got, err := CompositionScores(context.Background(), heads)
+			got, err := compositionScores(context.Background(), heads)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -18,7 +19,8 @@ var ErrHeadIndex = errors.New("circuits: index out of range")
 // Weights are the matrices of a transformer that its circuits are made of,
 // in float64 and TransformerLens layout (row vectors on the left):
 //
-//	Heads[l][h]  W_Q, W_K, W_V [d_model, d_head], W_O [d_head, d_model]
+//	heads[l][h]  W_Q, W_K, W_V [d_model, d_head], W_O [d_head, d_model]
+//	             (transformer.HeadWeights, in float64; Dims counts them)
 //	WE           W_E   [d_vocab, d_model]
 //	WPos         W_pos [n_ctx, d_model]
 //	WU           W_U   [d_model, d_vocab_out]   (W_Eᵀ for tied embeddings)
@@ -29,26 +31,32 @@ var ErrHeadIndex = errors.New("circuits: index out of range")
 // processed model. A Weights is not modified by its methods and is safe for
 // concurrent use; the circuits its methods return alias its matrices.
 type Weights struct {
-	Heads [][]HeadWeights
+	heads [][]head64
 	WE    *mat.Dense
 	WPos  *mat.Dense
 	WU    *mat.Dense
 }
 
-// Heads returns every head of m as HeadWeights, [layer][head], converted to
-// float64 (exactly: float32 values are representable). The matrices are
-// new; m is not retained.
-func Heads(m *transformer.Model) [][]HeadWeights {
+// heads64Of returns every head of m, [layer][head], converted to float64
+// (exactly: float32 values are representable). The matrices are new; m is
+// not retained.
+func heads64Of(m *transformer.Model) [][]head64 {
 	c := m.Cfg
-	heads := make([][]HeadWeights, c.NLayers)
+	heads := make([][]head64, c.NLayers)
 	for l := range heads {
-		heads[l] = make([]HeadWeights, c.NHeads)
+		heads[l] = make([]head64, c.NHeads)
 		for h := range heads[l] {
 			hw := m.Head(l, h)
-			heads[l][h] = HeadWeights{Q: dense64(hw.WQ), K: dense64(hw.WK), V: dense64(hw.WV), O: dense64(hw.WO)}
+			heads[l][h] = head64{Q: dense64(hw.WQ), K: dense64(hw.WK), V: dense64(hw.WV), O: dense64(hw.WO)}
 		}
 	}
 	return heads
+}
+
+// CompositionScores returns the composition scores of every pair of w's
+// heads, as the function CompositionScores does for the same heads.
+func (w *Weights) CompositionScores(ctx context.Context) (*Composition, error) {
+	return compositionScores(ctx, w.heads)
 }
 
 // WeightsOf returns m's circuit matrices in float64: its heads (Heads), W_E,
@@ -56,7 +64,7 @@ func Heads(m *transformer.Model) [][]HeadWeights {
 func WeightsOf(m *transformer.Model) *Weights {
 	c := m.Cfg
 	return &Weights{
-		Heads: Heads(m),
+		heads: heads64Of(m),
 		WE:    dense64(tensor.FromSlice(m.P.WE, c.DVocab, c.DModel)),
 		WPos:  dense64(tensor.FromSlice(m.P.WPos, c.NCtx, c.DModel)),
 		WU:    dense64(m.Unembed()),
@@ -74,23 +82,23 @@ func dense64(t *tensor.Tensor) *mat.Dense {
 
 // Dims returns the number of layers and of heads per layer.
 func (w *Weights) Dims() (nLayers, nHeads int) {
-	if len(w.Heads) == 0 {
+	if len(w.heads) == 0 {
 		return 0, 0
 	}
-	return len(w.Heads), len(w.Heads[0])
+	return len(w.heads), len(w.heads[0])
 }
 
 // head returns head (l, h) or an error wrapping ErrHeadIndex.
-func (w *Weights) head(l, h int) (HeadWeights, error) {
+func (w *Weights) head(l, h int) (head64, error) {
 	nLayers, nHeads := w.Dims()
 	if l < 0 || l >= nLayers || h < 0 || h >= nHeads {
-		return HeadWeights{}, fmt.Errorf("circuits: head (%d, %d) of a model with %d layers of %d heads: %w", l, h, nLayers, nHeads, ErrHeadIndex)
+		return head64{}, fmt.Errorf("circuits: head (%d, %d) of a model with %d layers of %d heads: %w", l, h, nLayers, nHeads, ErrHeadIndex)
 	}
-	return w.Heads[l][h], nil
+	return w.heads[l][h], nil
 }
 
 // QK returns head (l, h)'s QK circuit W_Q·W_Kᵀ [d_model, d_model], factored
-// through d_head (HeadWeights.QK). The error wraps ErrHeadIndex if the head
+// through d_head (head64.QK). The error wraps ErrHeadIndex if the head
 // does not exist.
 func (w *Weights) QK(l, h int) (*FactoredMatrix, error) {
 	hw, err := w.head(l, h)
@@ -101,7 +109,7 @@ func (w *Weights) QK(l, h int) (*FactoredMatrix, error) {
 }
 
 // OV returns head (l, h)'s OV circuit W_V·W_O [d_model, d_model], factored
-// through d_head (HeadWeights.OV). The error wraps ErrHeadIndex if the head
+// through d_head (head64.OV). The error wraps ErrHeadIndex if the head
 // does not exist.
 func (w *Weights) OV(l, h int) (*FactoredMatrix, error) {
 	hw, err := w.head(l, h)
@@ -208,7 +216,7 @@ func (w *Weights) KCompositionPositivity(l1, h1, l2, h2 int) (float64, error) {
 }
 
 // kCompPositivity is KCompositionPositivity given gram = W_Eᵀ·W_E.
-func kCompPositivity(gram *mat.Dense, writer, reader HeadWeights) (float64, error) {
+func kCompPositivity(gram *mat.Dense, writer, reader head64) (float64, error) {
 	var ok, gq, vgq mat.Dense
 	ok.Mul(writer.O, reader.K) // [d_head₁, d_head₂]
 	gq.Mul(gram, reader.Q)     // [d_model, d_head₂]
@@ -219,7 +227,7 @@ func kCompPositivity(gram *mat.Dense, writer, reader HeadWeights) (float64, erro
 }
 
 // pair returns the writer and reader heads, checking l1 < l2.
-func (w *Weights) pair(l1, h1, l2, h2 int) (writer, reader HeadWeights, err error) {
+func (w *Weights) pair(l1, h1, l2, h2 int) (writer, reader head64, err error) {
 	if writer, err = w.head(l1, h1); err != nil {
 		return writer, reader, err
 	}

@@ -13,7 +13,7 @@ func BenchmarkRowQuery(b *testing.B) {
 	const dVocab, dModel, dHead = 50000, 768, 64
 	rng := rand.New(rand.NewPCG(3, 3))
 	w := &Weights{
-		Heads: randomHeads(rng, 1, 1, dModel, dHead),
+		heads: randomHeads(rng, 1, 1, dModel, dHead),
 		WE:    gaussDense(rng, dVocab, dModel, 1),
 		WU:    gaussDense(rng, dModel, dVocab, 1),
 	}

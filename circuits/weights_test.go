@@ -40,7 +40,7 @@ func mul(ms ...mat.Matrix) *mat.Dense {
 
 func TestHeadsMatchModel(t *testing.T) {
 	m := tinyModel(t, 1)
-	heads := Heads(m)
+	heads := heads64Of(m)
 	if len(heads) != 2 || len(heads[0]) != 3 {
 		t.Fatalf("Heads is %d×%d, want 2×3", len(heads), len(heads[0]))
 	}
@@ -74,7 +74,7 @@ func TestCircuitsMatchDense(t *testing.T) {
 	w := WeightsOf(m)
 	for _, p := range [][4]int{{0, 0, 1, 0}, {0, 2, 1, 1}, {0, 1, 1, 2}} {
 		l1, h1, l2, h2 := p[0], p[1], p[2], p[3]
-		wr, rd := w.Heads[l1][h1], w.Heads[l2][h2]
+		wr, rd := w.heads[l1][h1], w.heads[l2][h2]
 		label := fmt.Sprintf("%s → %s", HeadLabel(l1, h1), HeadLabel(l2, h2))
 		qk2 := mul(rd.Q, rd.K.T())
 		ov1 := mul(wr.V, wr.O)

@@ -90,8 +90,8 @@ func grads(g *Params, sp span) []float32 {
 	return g.view(sp)
 }
 
-// data returns t's data, or nil for a nil tensor.
-func data(t *tensor.Tensor) []float32 {
+// dataOf returns t's data, or nil for a nil tensor.
+func dataOf(t *tensor.Tensor) []float32 {
 	if t == nil {
 		return nil
 	}
@@ -104,7 +104,7 @@ func (w *Workspace) backwardLayer(l *layer, a, ga *acts, x, dx *tensor.Tensor, g
 	if err := hs.RunBackward(l.hookOut, ga.out); err != nil {
 		return err
 	}
-	p, n, dy, dxd := w.m.P, w.batch, ga.out.Data, data(dx)
+	p, n, dy, dxd := w.m.P, w.batch, ga.out.Data, dataOf(dx)
 	switch l.kind {
 	case kConv:
 		d := l.conv

@@ -26,7 +26,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	capture, cache := hooks.Capture(hooks.Names("conv1.hook_out", "bn2.hook_normalized"), false)
+	capture, cache := hooks.Capture(hooks.Names("conv1.hook_out", "bn2.hook_normalized"))
 	hs := hooks.Merge(hooks.NewSet().Add("conv1.hook_out", ablate), capture)
 
 	logits, err := m.Run(context.Background(), images, hs)
@@ -58,7 +58,7 @@ func ExampleNewEdit() {
 		panic(err)
 	}
 	hs := hooks.NewSet().Add("layer1.0.hook_branch", edit)
-	capture, cache := hooks.Capture(hooks.Names("layer1.0.hook_branch"), false)
+	capture, cache := hooks.Capture(hooks.Names("layer1.0.hook_branch"))
 	images := tensor.New(4, 1, 28, 28)
 	for i := range images.Data {
 		images.Data[i] = float32(i%97) / 97

@@ -75,7 +75,10 @@ func fmtInts(s []int) string {
 // point merged after extra hooks, and returns the cache.
 func runCached(t *testing.T, ws *Workspace, x []float32, y []int32, pass Pass, extra *hooks.Set, grads bool) *hooks.Cache {
 	t.Helper()
-	capture, cache := hooks.Capture(nil, grads)
+	capture, cache := hooks.Capture(nil)
+	if grads {
+		capture, cache = hooks.CaptureWithGrads(nil)
+	}
 	hs := hooks.Merge(extra, capture)
 	if err := ws.Forward(ctx, x, pass, hs); err != nil {
 		t.Fatal(err)
@@ -363,7 +366,7 @@ func TestBackwardHooks(t *testing.T) {
 	const sc = "layer1.1.hook_shortcut"
 	cut := func(d *tensor.Tensor, _ hooks.Name) *tensor.Tensor { return tensor.New(d.Shape...) }
 	hs := hooks.NewSet().Add(sc, cut).AddBackward(sc, cut)
-	capture, cache := hooks.Capture(hooks.Names("layer1.0.hook_out", "layer1.1.hook_branch", "layer1.1.hook_resid_post"), false)
+	capture, cache := hooks.Capture(hooks.Names("layer1.0.hook_out", "layer1.1.hook_branch", "layer1.1.hook_resid_post"))
 	hs = hooks.Merge(hs, capture)
 	if err := ws.Forward(ctx, x, Pass{Train: true}, hs); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package cnn
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/nn"
 )
 
 // ConfigMetadataKey is the safetensors __metadata__ key under which
@@ -29,15 +28,7 @@ func (m *Model) Save(path string, extra map[string]string) error {
 
 // StateDict returns every parameter and running statistic as a PyTorch-named
 // tensor (copies), parameters first, each group in layout order.
-func (m *Model) StateDict() []checkpoint.Tensor {
-	var out []checkpoint.Tensor
-	for _, p := range []*Params{m.P, m.Buffers} {
-		for _, t := range p.List() {
-			out = append(out, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: slices.Clone(t.Data)})
-		}
-	}
-	return out
-}
+func (m *Model) StateDict() []checkpoint.Tensor { return nn.StateDict(&m.P.Params, &m.Buffers.Params) }
 
 // Load reads a model from a safetensors checkpoint written by Save (the
 // config comes from its metadata).
@@ -78,31 +69,15 @@ func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
 // "*.num_batches_tracked" counters and training checkpoints' "optim/*"
 // entries are ignored. On error m may be partly overwritten.
 func (m *Model) LoadStateDict(f *checkpoint.File) error {
-	want := map[string]bool{}
-	var errs []error
-	for _, p := range []*Params{m.P, m.Buffers} {
-		for _, t := range p.List() {
-			want[t.Name] = true
-			info, ok := f.Info(t.Name)
-			switch {
-			case !ok:
-				errs = append(errs, fmt.Errorf("missing tensor %q (shape %v)", t.Name, t.Shape))
-			case !slices.Equal(info.Shape, t.Shape):
-				errs = append(errs, fmt.Errorf("tensor %q: want shape %v, got %v", t.Name, t.Shape, info.Shape))
-			default:
-				if err := f.Float32Into(t.Data, t.Name, t.Shape); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-	}
-	for _, info := range f.Tensors() {
-		if !want[info.Name] && !strings.HasSuffix(info.Name, ".num_batches_tracked") && !strings.HasPrefix(info.Name, "optim/") {
-			errs = append(errs, fmt.Errorf("unexpected tensor %q (shape %v) for this config", info.Name, info.Shape))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("cnn: checkpoint does not match the config: %w", errors.Join(errs...))
+	if err := nn.LoadStateDict(f, ignoredEntry, &m.P.Params, &m.Buffers.Params); err != nil {
+		return fmt.Errorf("cnn: checkpoint does not match the config: %w", err)
 	}
 	return nil
+}
+
+// ignoredEntry reports whether a checkpoint entry is one a model does not
+// hold: PyTorch's BatchNorm step counters and training checkpoints'
+// optimizer state.
+func ignoredEntry(name string) bool {
+	return strings.HasSuffix(name, ".num_batches_tracked") || strings.HasPrefix(name, "optim/")
 }

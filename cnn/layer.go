@@ -3,6 +3,7 @@ package cnn
 import (
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
+	"github.com/mechinterp/workbench/tensor"
 )
 
 // kind is what a layer computes.
@@ -62,23 +63,23 @@ type layer struct {
 
 // builder lays out a network's layers and their parameter and buffer specs.
 type builder struct {
-	params, buffers []spec
+	params, buffers []nn.ParamSpec
 	pOff, bOff      int
 	eps             float32
 }
 
 func (b *builder) param(name string, init initKind, fan int, decay bool, shape ...int) span {
-	s := spec{name: name, shape: shape, off: b.pOff, init: init, fan: fan, decay: decay}
-	b.params = append(b.params, s)
-	b.pOff += s.numel()
-	return span{s.off, s.numel()}
+	b.params = append(b.params, nn.ParamSpec{Name: name, Shape: shape, Decay: decay, Init: init.init(fan)})
+	sp := span{b.pOff, tensor.Numel(shape)}
+	b.pOff += sp.n
+	return sp
 }
 
 func (b *builder) buffer(name string, init initKind, shape ...int) span {
-	s := spec{name: name, shape: shape, off: b.bOff, init: init}
-	b.buffers = append(b.buffers, s)
-	b.bOff += s.numel()
-	return span{s.off, s.numel()}
+	b.buffers = append(b.buffers, nn.ParamSpec{Name: name, Shape: shape, Init: init.init(0)})
+	sp := span{b.bOff, tensor.Numel(shape)}
+	b.bOff += sp.n
+	return sp
 }
 
 func point(layer, hook string) hooks.Name { return hooks.Name(layer + "." + hook) }
@@ -185,7 +186,7 @@ func (b *builder) block(name string, in shape, kindOf string, width, stride int,
 
 // build returns the layers of c's network with their parameter and buffer
 // layouts. c must be valid.
-func build(c Config) (net []*layer, params, buffers []spec) {
+func build(c Config) (net []*layer, params, buffers []nn.ParamSpec) {
 	b := &builder{}
 	x := shape{c.InC, c.InH, c.InW}
 	add := func(l *layer) {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Model is a convolutional network: a validated Config, its parameters and
@@ -61,7 +61,7 @@ func newZero(c Config) (*Model, error) {
 }
 
 // NewGrads returns a zeroed gradient buffer with the parameters' layout.
-func (m *Model) NewGrads() *Params { return newParams(m.P.specs) }
+func (m *Model) NewGrads() *Params { return m.P.newLike() }
 
 // Clone returns a deep copy of the model.
 func (m *Model) Clone() *Model {
@@ -234,19 +234,19 @@ func (m *Model) CheckImages(images *tensor.Tensor) (int, error) {
 
 // Evaluate returns the mean cross-entropy and the accuracy of the model in
 // evaluation mode on n images [n, C, H, W] with labels [n], run batch images
-// at a time by workers goroutines. The result does not depend on batch or
-// workers beyond float32 rounding of the logits (it is bit-identical for a
+// at a time by nWorkers goroutines. The result does not depend on batch or
+// nWorkers beyond float32 rounding of the logits (it is bit-identical for a
 // fixed batch). It returns an error for mis-sized inputs, labels out of
 // range, or ctx's error if cancelled.
-func (m *Model) Evaluate(ctx context.Context, images []float32, labels []int32, batch, workers int) (loss, acc float64, err error) {
+func (m *Model) Evaluate(ctx context.Context, images []float32, labels []int32, batch, nWorkers int) (loss, acc float64, err error) {
 	c := m.Cfg
 	per := c.InC * c.InH * c.InW
 	n := len(labels)
 	switch {
 	case n == 0 || len(images) != n*per:
 		return 0, 0, fmt.Errorf("cnn: evaluate: %d values for %d labels of %d×%d×%d images", len(images), n, c.InC, c.InH, c.InW)
-	case batch < 1 || workers < 1:
-		return 0, 0, fmt.Errorf("cnn: evaluate: batch %d and workers %d must be positive", batch, workers)
+	case batch < 1 || nWorkers < 1:
+		return 0, 0, fmt.Errorf("cnn: evaluate: batch %d and workers %d must be positive", batch, nWorkers)
 	}
 	chunks := (n + batch - 1) / batch
 	type result struct {
@@ -255,45 +255,27 @@ func (m *Model) Evaluate(ctx context.Context, images []float32, labels []int32, 
 		err     error
 	}
 	res := make([]result, chunks)
-	next := make(chan int, chunks)
-	for i := range chunks {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(workers, chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var full, tail *Workspace // the last chunk may be shorter
-			for i := range next {
-				lo, hi := i*batch, min((i+1)*batch, n)
-				var ws *Workspace
-				switch {
-				case hi-lo < batch && tail == nil:
-					tail = m.NewWorkspace(hi - lo)
-					ws = tail
-				case hi-lo < batch:
-					ws = tail
-				case full == nil:
-					full = m.NewWorkspace(batch)
-					ws = full
-				default:
-					ws = full
-				}
-				r := &res[i]
-				if r.err = ws.Forward(ctx, images[lo*per:hi*per], Pass{}, nil); r.err != nil {
-					continue
-				}
-				if r.loss, r.err = ws.Loss(labels[lo:hi]); r.err != nil {
-					continue
-				}
-				r.loss *= float64(hi - lo)
-				r.correct = countCorrect(ws.Logits().Data, labels[lo:hi], c.NClasses)
-			}
-		}()
-	}
-	wg.Wait()
+	nWorkers = min(nWorkers, chunks)
+	full, tail := make([]*Workspace, nWorkers), make([]*Workspace, nWorkers) // per worker; the last chunk may be shorter
+	workers.For(nWorkers, chunks, func(w, i int) {
+		lo, hi := i*batch, min((i+1)*batch, n)
+		ws := &full[w]
+		if hi-lo < batch {
+			ws = &tail[w]
+		}
+		if *ws == nil {
+			*ws = m.NewWorkspace(hi - lo)
+		}
+		r := &res[i]
+		if r.err = (*ws).Forward(ctx, images[lo*per:hi*per], Pass{}, nil); r.err != nil {
+			return
+		}
+		if r.loss, r.err = (*ws).Loss(labels[lo:hi]); r.err != nil {
+			return
+		}
+		r.loss *= float64(hi - lo)
+		r.correct = countCorrect((*ws).Logits().Data, labels[lo:hi], c.NClasses)
+	})
 	correct := 0
 	for _, r := range res {
 		if r.err != nil {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/mechinterp/workbench/nn"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // bnSites lists the BatchNorm layers among ls, in forward order, with their
@@ -64,10 +64,8 @@ type Parallel struct {
 	m      *Model
 	batch  int
 	shards []shard
-	work   chan int
-	done   chan struct{}
-	wg     sync.WaitGroup // workers alive
-	step   sync.WaitGroup // shards pending in the current step
+	pool   *workers.Pool
+	task   func(worker, i int) // p.runShard as a func value, made once
 	images []float32
 	labels []int32
 	seed   uint64
@@ -86,14 +84,14 @@ type shard struct {
 }
 
 // NewParallel returns a data-parallel trainer for batches of batch images cut
-// into nShards shards (at most batch), run by workers goroutines. It returns
-// an error on impossible sizes.
-func (m *Model) NewParallel(batch, nShards, workers int) (*Parallel, error) {
-	if batch < 1 || nShards < 1 || workers < 1 {
-		return nil, fmt.Errorf("cnn: parallel needs a positive batch, shard and worker count, got %d, %d, %d", batch, nShards, workers)
+// into nShards shards (at most batch), run by nWorkers goroutines (the
+// caller of Step among them). It returns an error on impossible sizes.
+func (m *Model) NewParallel(batch, nShards, nWorkers int) (*Parallel, error) {
+	if batch < 1 || nShards < 1 || nWorkers < 1 {
+		return nil, fmt.Errorf("cnn: parallel needs a positive batch, shard and worker count, got %d, %d, %d", batch, nShards, nWorkers)
 	}
 	nShards = min(nShards, batch)
-	p := &Parallel{m: m, batch: batch, work: make(chan int, nShards), done: make(chan struct{})}
+	p := &Parallel{m: m, batch: batch}
 	maxC := 0
 	for s := range nShards {
 		b0 := s * batch / nShards
@@ -109,37 +107,20 @@ func (m *Model) NewParallel(batch, nShards, workers int) (*Parallel, error) {
 		p.sites = append(p.sites, sites)
 	}
 	p.pooled = make([]float32, 2*maxC)
-	for range workers {
-		p.wg.Add(1)
-		go p.worker()
-	}
+	p.task = p.runShard
+	p.pool = workers.New(nWorkers)
 	return p, nil
 }
 
 // Close stops the workers and waits for them to exit.
-func (p *Parallel) Close() {
-	close(p.done)
-	p.wg.Wait()
-}
-
-func (p *Parallel) worker() {
-	defer p.wg.Done()
-	for {
-		select {
-		case <-p.done:
-			return
-		case s := <-p.work:
-			p.runShard(s)
-			p.step.Done()
-		}
-	}
-}
+func (p *Parallel) Close() { p.pool.Close() }
 
 // ShardSeed is the dropout seed of shard i in a step seeded by seed: the
 // shard's RNG is rand.New(rand.NewPCG(seed, ShardSeed(i))).
 func ShardSeed(i int) uint64 { return 0xd0_9f00 + uint64(i) }
 
-func (p *Parallel) runShard(i int) {
+// runShard computes shard i's loss and gradient (on any worker).
+func (p *Parallel) runShard(_, i int) {
 	s := &p.shards[i]
 	per := p.m.Cfg.InC * p.m.Cfg.InH * p.m.Cfg.InW
 	s.pcg.Seed(p.seed, ShardSeed(i))
@@ -150,7 +131,7 @@ func (p *Parallel) runShard(i int) {
 	if s.loss, s.err = s.ws.Loss(p.labels[s.b0 : s.b0+s.n]); s.err != nil {
 		return
 	}
-	clear(s.g.data)
+	clear(s.g.Data())
 	s.err = s.ws.BackwardScaled(s.g, nil, float32(s.n)/float32(p.batch))
 }
 
@@ -167,11 +148,7 @@ func (p *Parallel) Step(ctx context.Context, images []float32, labels []int32, s
 		return 0, fmt.Errorf("cnn: parallel step wants %d images and labels, got %d values and %d labels", p.batch, len(images), len(labels))
 	}
 	p.images, p.labels, p.seed = images, labels, seed
-	p.step.Add(len(p.shards))
-	for i := range p.shards {
-		p.work <- i
-	}
-	p.step.Wait()
+	p.pool.Run(len(p.shards), p.task)
 	var loss float64
 	for i := range p.shards {
 		s := &p.shards[i]
@@ -182,9 +159,9 @@ func (p *Parallel) Step(ctx context.Context, images []float32, labels []int32, s
 	}
 	// Sum shard gradients in shard order: the result is independent of
 	// which worker ran which shard.
-	copy(g.data, p.shards[0].g.data)
+	copy(g.Data(), p.shards[0].g.Data())
 	for i := 1; i < len(p.shards); i++ {
-		tensor.Axpy(1, p.shards[i].g.data, g.data)
+		tensor.Axpy(1, p.shards[i].g.Data(), g.Data())
 	}
 	p.updateRunningStats()
 	return loss, nil

@@ -55,6 +55,23 @@ func (b *Batch) Seq(i int) (tokens, targets []int32, weights []float32) {
 	return b.Tokens[lo:hi:hi], b.Targets[lo:hi:hi], b.Weights[lo:hi:hi]
 }
 
+// Rows returns the batch's input tokens as new [N][SeqLen] int sequences:
+// the token type of Workbench's API (transformer.Model.Run, the analysis
+// packages, JSON). Batch keeps flat int32 rows because the training hot
+// path (transformer.Workspace.Forward) reads them without conversion; Rows
+// is the one place a batch crosses to the API's type.
+func (b *Batch) Rows() [][]int {
+	out := make([][]int, b.N)
+	for i := range out {
+		tok, _, _ := b.Seq(i)
+		out[i] = make([]int, len(tok))
+		for p, t := range tok {
+			out[i][p] = int(t)
+		}
+	}
+	return out
+}
+
 // ShapeError is the panic value for programmer errors in this package: a
 // batch whose shape does not match the task filling it, or a destination
 // slice that is too short.

@@ -21,6 +21,12 @@
 //	PrevToken.Fill   Targets[i] = Tokens[i−1]; Weights[i] = 1 for off+1 ≤ i ≤ T−1
 //	Copy.Fill        Targets[i] = Tokens[i];   Weights[i] = 1 for off ≤ i ≤ T−1
 //
+// Tokens are int32 in a Batch, flat [batch·pos], the layout the training
+// hot path reads. The API's token type, what transformer.Model.Run, the
+// analysis packages and the JSON routes take, is [][]int ([batch][pos]);
+// Batch.Rows converts, and transformer.Model.CheckTokens converts back
+// (validating ids). Nothing else converts.
+//
 // Generation is seeded: every Fill draws only from the *rand.Rand
 // (math/rand/v2) passed in, so a seed fixes the data, and EvalSet and
 // ProbeSet take a seed. Fill writes into a caller-owned Batch allocated once

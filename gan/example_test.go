@@ -44,7 +44,7 @@ func ExampleModel_Generate() {
 	}
 	z := tensor.New(2, m.Cfg.ZDim)
 	gan.SampleZ(z.Data, rand.New(rand.NewPCG(1, 1)))
-	cache, c := hooks.Capture(nil, false)
+	cache, c := hooks.Capture(nil)
 	ctx := context.Background()
 	images, err := m.Generate(ctx, z, cache)
 	if err != nil {

@@ -74,7 +74,7 @@ func smoothRegime(n *Net) {
 		if k.bn {
 			set(k.gamma, 0.5)
 			set(k.beta, 3)
-			if n.P.specs[0].init == initDCGAN {
+			if n.P.Spec(0).Init == initDCGAN.init(0) {
 				tensor.Scale(25, n.P.view(k.w))
 			}
 		} else if k.act == actReLU || k.act == actLeaky {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
+	"github.com/mechinterp/workbench/tensor"
 )
 
 // shape is one example's activation shape [C, H, W]; vectors are [C, 1, 1].
@@ -79,7 +80,7 @@ type Net struct {
 }
 
 // NewGrads returns a zeroed gradient buffer with the parameters' layout.
-func (n *Net) NewGrads() *Params { return newParams(n.P.specs) }
+func (n *Net) NewGrads() *Params { return &Params{*n.P.NewLike()} }
 
 // InputPoint returns the hook point of the network's input: G.hook_z or
 // D.hook_input.
@@ -104,23 +105,23 @@ func (n *Net) clone() *Net {
 // builder lays out a network's blocks and their parameter and buffer specs.
 type builder struct {
 	net             string
-	params, buffers []spec
+	params, buffers []nn.ParamSpec
 	pOff, bOff      int
 	dcgan           bool
 }
 
 func (b *builder) param(name string, init initKind, fan int, shape ...int) span {
-	s := spec{name: name, shape: shape, off: b.pOff, init: init, fan: fan}
-	b.params = append(b.params, s)
-	b.pOff += s.numel()
-	return span{s.off, s.numel()}
+	b.params = append(b.params, nn.ParamSpec{Name: name, Shape: shape, Init: init.init(fan)})
+	sp := span{b.pOff, tensor.Numel(shape)}
+	b.pOff += sp.n
+	return sp
 }
 
 func (b *builder) buffer(name string, init initKind, shape ...int) span {
-	s := spec{name: name, shape: shape, off: b.bOff, init: init}
-	b.buffers = append(b.buffers, s)
-	b.bOff += s.numel()
-	return span{s.off, s.numel()}
+	b.buffers = append(b.buffers, nn.ParamSpec{Name: name, Shape: shape, Init: init.init(0)})
+	sp := span{b.bOff, tensor.Numel(shape)}
+	b.bOff += sp.n
+	return sp
 }
 
 // weightInit returns the initialisation of weights and biases: DCGAN's

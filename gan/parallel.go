@@ -1,10 +1,6 @@
 package gan
 
-import (
-	"sync"
-
-	"github.com/mechinterp/workbench/nn"
-)
+import "github.com/mechinterp/workbench/nn"
 
 // shard is one fixed part of a training batch, images [b0, b0+n), with its
 // own workspaces, gradient buffers and results.
@@ -137,42 +133,4 @@ func (p bnPool) update(n *Net, shards []*shard, ws func(*shard) *Workspace) {
 		nn.BatchNormUpdateRunning(n.Buffers.view(k.rm), n.Buffers.view(k.rv), p.mean[:C], p.variance[:C],
 			total*k.out.H*k.out.W, n.mom)
 	}
-}
-
-// pool is a fixed set of worker goroutines that run numbered tasks. Its
-// workers live from newPool to close.
-type pool struct {
-	work chan int
-	task func(int)
-	done sync.WaitGroup // tasks pending in the current run
-	live sync.WaitGroup // workers alive
-}
-
-func newPool(workers int) *pool {
-	p := &pool{work: make(chan int)}
-	for range workers {
-		p.live.Go(func() {
-			for i := range p.work {
-				p.task(i)
-				p.done.Done()
-			}
-		})
-	}
-	return p
-}
-
-// run calls task(i) for i in [0, n) on the workers and waits for all.
-func (p *pool) run(n int, task func(int)) {
-	p.task = task
-	p.done.Add(n)
-	for i := range n {
-		p.work <- i
-	}
-	p.done.Wait()
-}
-
-// close stops the workers and waits for them to exit.
-func (p *pool) close() {
-	close(p.work)
-	p.live.Wait()
 }

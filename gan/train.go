@@ -15,6 +15,7 @@ import (
 	"github.com/mechinterp/workbench/optim"
 	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // The GAN objectives (TrainOptions.Loss).
@@ -210,7 +211,7 @@ type trainer struct {
 	paramsG    []optim.Param
 	paramsD    []optim.Param
 	shards     []*shard
-	pool       *pool
+	pool       *workers.Pool
 	z, real    []float32 // the whole batch's latent vectors and real samples
 	pcg        *rand.PCG
 	rng        *rand.Rand
@@ -220,7 +221,7 @@ type trainer struct {
 	stats      bnPool // scratch for pooling BatchNorm statistics
 	// The per-shard phases, built once so that running them allocates
 	// nothing.
-	dPhase, gPhase func(i int)
+	dPhase, gPhase func(worker, i int)
 }
 
 // stepStats is the telemetry of the last step.
@@ -260,8 +261,8 @@ func newTrainer(m *Model, src Source, o TrainOptions) (*trainer, error) {
 		t.shards = append(t.shards, newShard(m, b0, (i+1)*b/nShards-b0))
 	}
 	t.stats = newBNPool(m)
-	t.dPhase = func(i int) { t.shards[i].err = t.discriminatorShard(t.shards[i]) }
-	t.gPhase = func(i int) { t.shards[i].err = t.generatorShard(t.shards[i]) }
+	t.dPhase = func(_, i int) { t.shards[i].err = t.discriminatorShard(t.shards[i]) }
+	t.gPhase = func(_, i int) { t.shards[i].err = t.generatorShard(t.shards[i]) }
 	t.pcg = rand.NewPCG(0, 0)
 	t.rng = rand.New(t.pcg)
 	t.schedule = optim.Constant(o.LR)
@@ -272,15 +273,15 @@ func newTrainer(m *Model, src Source, o TrainOptions) (*trainer, error) {
 }
 
 // start starts the worker pool (workers > 1); close stops it.
-func (t *trainer) start(workers int) {
-	if workers > 1 && len(t.shards) > 1 {
-		t.pool = newPool(min(workers, len(t.shards)))
+func (t *trainer) start(nWorkers int) {
+	if nWorkers > 1 && len(t.shards) > 1 {
+		t.pool = workers.New(min(nWorkers, len(t.shards)))
 	}
 }
 
 func (t *trainer) close() {
 	if t.pool != nil {
-		t.pool.close()
+		t.pool.Close()
 	}
 }
 
@@ -336,12 +337,12 @@ func (t *trainer) Step(ctx context.Context, s int) (float64, error) {
 
 // run runs phase(i) for every shard i, on the pool if there is one, and
 // returns the first shard error.
-func (t *trainer) run(phase func(int)) error {
+func (t *trainer) run(phase func(worker, i int)) error {
 	if t.pool != nil {
-		t.pool.run(len(t.shards), phase)
+		t.pool.Run(len(t.shards), phase)
 	} else {
 		for i := range t.shards {
-			phase(i)
+			phase(0, i)
 		}
 	}
 	for _, sh := range t.shards {

@@ -19,30 +19,42 @@ type Cache struct {
 func NewCache() *Cache { return &Cache{acts: map[Name]*tensor.Tensor{}} }
 
 // Capture returns a hook set that copies every activation for which filter
-// returns true into a new cache, and, if grads is set, the gradient with
-// respect to each of them under name + "_grad". A nil filter matches all.
-// Merge the set with other hooks to cache edited values (hooks run in order).
-func Capture(filter func(Name) bool, grads bool) (*Set, *Cache) {
+// returns true into a new cache. A nil filter matches all. Merge the set
+// with other hooks to cache edited values (hooks run in order).
+func Capture(filter func(Name) bool) (*Set, *Cache) {
 	c := NewCache()
-	return c.Hooks(filter, grads), c
+	return c.Hooks(filter), c
 }
 
-// Hooks returns a set that captures into c, like Capture.
-func (c *Cache) Hooks(filter func(Name) bool, grads bool) *Set {
+// CaptureWithGrads is Capture that also copies, during the backward pass,
+// the gradient with respect to each matched activation, under
+// name + "_grad".
+func CaptureWithGrads(filter func(Name) bool) (*Set, *Cache) {
+	c := NewCache()
+	return c.HooksWithGrads(filter), c
+}
+
+// Hooks returns a set that captures activations into c, like Capture.
+func (c *Cache) Hooks(filter func(Name) bool) *Set {
 	if filter == nil {
 		filter = All
 	}
-	s := NewSet().AddMatch(filter, func(act *tensor.Tensor, n Name) *tensor.Tensor {
+	return NewSet().AddMatch(filter, func(act *tensor.Tensor, n Name) *tensor.Tensor {
 		c.Put(n, act.Clone())
 		return nil
 	})
-	if grads {
-		s.AddBackwardMatch(filter, func(g *tensor.Tensor, n Name) *tensor.Tensor {
-			c.Put(n.Grad(), g.Clone())
-			return nil
-		})
+}
+
+// HooksWithGrads returns a set that captures activations and their
+// gradients into c, like CaptureWithGrads.
+func (c *Cache) HooksWithGrads(filter func(Name) bool) *Set {
+	if filter == nil {
+		filter = All
 	}
-	return s
+	return c.Hooks(filter).AddBackwardMatch(filter, func(g *tensor.Tensor, n Name) *tensor.Tensor {
+		c.Put(n.Grad(), g.Clone())
+		return nil
+	})
 }
 
 // Put stores t under name (replacing any earlier value). t is not copied.

@@ -104,7 +104,7 @@ func TestSetOrderAndReplace(t *testing.T) {
 }
 
 func TestCache(t *testing.T) {
-	s, c := Capture(Names(ResidPost(0), Pattern(0)), true)
+	s, c := CaptureWithGrads(Names(ResidPost(0), Pattern(0)))
 	// [batch 2, pos 3, d 2]
 	resid := tensor.FromSlice([]float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 2, 3, 2)
 	if err := s.RunForward(ResidPost(0), resid); err != nil {
@@ -180,6 +180,38 @@ func TestCacheSaveLoad(t *testing.T) {
 			if a.Data[j] != b.Data[j] {
 				t.Fatalf("%s differs", want[i])
 			}
+		}
+	}
+}
+
+// TestCaptureGradsIsExplicit checks that Capture caches activations only
+// and CaptureWithGrads adds the gradients, each named by its function
+// rather than by a bool argument.
+func TestCaptureGradsIsExplicit(t *testing.T) {
+	act := tensor.FromSlice([]float32{1, 2}, 1, 1, 2)
+	for _, tc := range []struct {
+		name      string
+		capture   func(func(Name) bool) (*Set, *Cache)
+		wantGrads bool
+	}{
+		{"Capture", Capture, false},
+		{"CaptureWithGrads", CaptureWithGrads, true},
+	} {
+		s, c := tc.capture(Names(ResidPost(0)))
+		if got := s.AnyBackward(); got != tc.wantGrads {
+			t.Errorf("%s: set has backward hooks %v, want %v", tc.name, got, tc.wantGrads)
+		}
+		if err := s.RunForward(ResidPost(0), act); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RunBackward(ResidPost(0), act); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Get(ResidPost(0)); !ok {
+			t.Errorf("%s: activation not cached", tc.name)
+		}
+		if _, ok := c.Get(ResidPost(0).Grad()); ok != tc.wantGrads {
+			t.Errorf("%s: gradient cached %v, want %v", tc.name, ok, tc.wantGrads)
 		}
 	}
 }

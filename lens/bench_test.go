@@ -22,7 +22,7 @@ func BenchmarkLogit(b *testing.B) {
 		b.Run(fmt.Sprintf("d_model=64/pos=40/batch=%d", batch), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Logit(context.Background(), m, toks, Options{}); err != nil {
+				if _, err := Logit(context.Background(), m, toks, Options{TopK: DefaultTopK}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -34,7 +34,7 @@ func BenchmarkLogit(b *testing.B) {
 func BenchmarkTrainerStep(b *testing.B) {
 	m := benchModel(b)
 	for _, batch := range []int{8} {
-		data, err := FromTokens(randTokens(rand.New(rand.NewPCG(1, 1)), batch, 40, 64), 0)
+		data, err := FromTokens(randTokens(rand.New(rand.NewPCG(1, 1)), batch, 40, 64), batch)
 		if err != nil {
 			b.Fatal(err)
 		}

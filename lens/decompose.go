@@ -77,7 +77,7 @@ func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hoo
 	for l := range nMLP {
 		want = append(want, hooks.MLPOut(l))
 	}
-	set, cache := hooks.Capture(hooks.Names(want...), false)
+	set, cache := hooks.Capture(hooks.Names(want...))
 	if _, err := m.Run(ctx, tokens, set); err != nil {
 		return nil, fmt.Errorf("lens: %w", err)
 	}

@@ -194,7 +194,7 @@ func TestApplyLNSumsToNormalized(t *testing.T) {
 	for _, name := range []string{"ln_gelu", "rms_relu", "lnpre_gelu_new"} {
 		m := newModel(t, variants()[name], 19)
 		toks := randTokens(rand.New(rand.NewPCG(9, 9)), 2, 4, m.Cfg.DVocab)
-		set, cache := hooks.Capture(hooks.Names(hooks.LNFinalNormalized()), false)
+		set, cache := hooks.Capture(hooks.Names(hooks.LNFinalNormalized()))
 		if _, err := m.Run(context.Background(), toks, set); err != nil {
 			t.Fatal(err)
 		}

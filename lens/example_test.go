@@ -61,8 +61,8 @@ func ExampleTrain() {
 		return
 	}
 	held := [][]int{{3, 1, 4, 1, 5, 9, 2, 6}, {5, 3, 5, 8, 9, 7, 9, 3}}
-	logit, _ := lens.Logit(ctx, m, held, lens.Options{TopK: -1})
-	tl, _ := tuned.Evaluate(ctx, m, held, lens.Options{TopK: -1})
+	logit, _ := lens.Logit(ctx, m, held, lens.Options{})
+	tl, _ := tuned.Evaluate(ctx, m, held, lens.Options{})
 	for i := range logit[:len(logit)-1] {
 		fmt.Printf("%-24s tuned KL below logit KL: %t\n", logit[i].Label, tl[i].KLToFinal < logit[i].KLToFinal)
 	}

@@ -55,7 +55,7 @@ func TestLogitLensFinalIsModelLogits(t *testing.T) {
 			for _, p := range Points(m.Cfg) {
 				names = append(names, p.Hook)
 			}
-			set, cache := hooks.Capture(hooks.Names(names...), false)
+			set, cache := hooks.Capture(hooks.Names(names...))
 			if _, err := m.Run(ctx, toks, set); err != nil {
 				t.Fatal(err)
 			}
@@ -148,8 +148,11 @@ func TestStatsInvariants(t *testing.T) {
 			t.Errorf("%s: metrics out of range: %+v", s.Label, s)
 		}
 	}
-	if st, _ := Logit(context.Background(), m, toks, Options{TopK: -1}); st[0].Top != nil {
-		t.Error("TopK < 0 kept top tokens")
+	if st, _ := Logit(context.Background(), m, toks, Options{}); st[0].Top != nil {
+		t.Error("the zero Options kept top tokens")
+	}
+	if _, err := Logit(context.Background(), m, toks, Options{TopK: -1}); err == nil || !strings.Contains(err.Error(), "top-k") {
+		t.Errorf("TopK -1: error %v, want one naming top-k", err)
 	}
 }
 

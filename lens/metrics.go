@@ -10,28 +10,21 @@ import (
 	"github.com/mechinterp/workbench/transformer"
 )
 
-// DefaultTopK is the number of top tokens Stats keeps per position when
-// Options.TopK is 0.
+// DefaultTopK is the number of top tokens the CLI and the dashboard ask
+// Stats to keep per position unless told otherwise.
 const DefaultTopK = 5
 
-// Options are the analysis options of Logit and Tuned.Evaluate.
+// Options are the analysis options of Logit and Tuned.Evaluate. The zero
+// value computes the metrics alone.
 type Options struct {
-	// TopK is the number of most probable tokens kept per position
-	// (DefaultTopK if 0; negative keeps none).
+	// TopK is the number of most probable tokens kept per position in
+	// Stats.Top (at most d_vocab_out); 0 keeps none. Negative is an error.
 	TopK int
 	// Logits keeps each point's decoded logits in Stats.Logits.
 	Logits bool
 }
 
-func (o Options) topK(vocab int) int {
-	switch {
-	case o.TopK == 0:
-		return min(DefaultTopK, vocab)
-	case o.TopK < 0:
-		return 0
-	}
-	return min(o.TopK, vocab)
-}
+func (o Options) topK(vocab int) int { return min(o.TopK, vocab) }
 
 // TokenProb is a token and the probability a lens gives it.
 type TokenProb struct {
@@ -66,6 +59,9 @@ type Stats struct {
 // evaluate runs the model once on tokens and computes every point's Stats,
 // decoding each residual after tr's translator (nil: the logit lens).
 func evaluate(ctx context.Context, m *transformer.Model, tokens [][]int, tr *Tuned, o Options) ([]Stats, error) {
+	if o.TopK < 0 {
+		return nil, fmt.Errorf("lens: top-k must be ≥ 0, got %d", o.TopK)
+	}
 	flat, batch, pos, err := m.CheckTokens(tokens)
 	if err != nil {
 		return nil, fmt.Errorf("lens: %w", err)

@@ -83,7 +83,7 @@ func TestParityLogitLens(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, ctx := pc.model, context.Background()
-			got, err := Logit(ctx, m, pc.tokens, Options{Logits: true, TopK: -1})
+			got, err := Logit(ctx, m, pc.tokens, Options{Logits: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func nearTies(t *testing.T, pc parityCase, st []Stats) []int {
 	for _, p := range Points(m.Cfg) {
 		names = append(names, p.Hook)
 	}
-	set, cache := hooks.Capture(hooks.Names(names...), false)
+	set, cache := hooks.Capture(hooks.Names(names...))
 	if _, err := m.Run(context.Background(), pc.tokens, set); err != nil {
 		t.Fatal(err)
 	}

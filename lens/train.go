@@ -23,8 +23,9 @@ type Data struct {
 }
 
 // FromTokens returns Data cycling through fixed token sequences, batch of
-// them per step, in order and wrapping around (batch ≤ 0: all of them every
-// step). The sequences must be non-empty and of equal length.
+// them per step (at least 1; len(tokens) for all of them every step), in
+// order and wrapping around. The sequences must be non-empty and of equal
+// length.
 func FromTokens(tokens [][]int, batch int) (Data, error) {
 	if len(tokens) == 0 || len(tokens[0]) == 0 {
 		return Data{}, fmt.Errorf("lens: no training tokens")
@@ -35,8 +36,8 @@ func FromTokens(tokens [][]int, batch int) (Data, error) {
 			return Data{}, fmt.Errorf("lens: training sequence %d has %d tokens, sequence 0 has %d (sequences must have equal length)", i, len(s), pos)
 		}
 	}
-	if batch <= 0 {
-		batch = len(tokens)
+	if batch < 1 {
+		return Data{}, fmt.Errorf("lens: training batch %d, want at least 1 sequence", batch)
 	}
 	next := 0
 	return Data{Batch: batch, Pos: pos, Fill: func(dst []int32, _ *rand.Rand) {

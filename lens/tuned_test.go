@@ -23,7 +23,7 @@ func TestTranslatorGradient(t *testing.T) {
 			const seed = 31
 			m := newModel(t, variants()[name], seed)
 			rng := rand.New(rand.NewPCG(seed, 1))
-			data, err := FromTokens(randTokens(rng, 2, 5, tokenVocab(m)), 0)
+			data, err := FromTokens(randTokens(rng, 2, 5, tokenVocab(m)), 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,11 +225,11 @@ func TestTunedBeatsLogitLens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ll, err := Logit(ctx, m, held, Options{TopK: -1})
+	ll, err := Logit(ctx, m, held, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := tu.Evaluate(ctx, m, held, Options{TopK: -1})
+	tl, err := tu.Evaluate(ctx, m, held, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,4 +283,28 @@ func repeatedSeq(dst []int32, vocab int, rng *rand.Rand) {
 		dst[i] = int32(perm[i%vocab])
 	}
 	copy(dst[T-ls:], dst[T-2*ls:T-ls])
+}
+
+// TestFromTokensBatch checks that FromTokens takes its batch literally: a
+// batch of 0 is an error, not "all the sequences".
+func TestFromTokensBatch(t *testing.T) {
+	toks := randTokens(rand.New(rand.NewPCG(3, 3)), 3, 4, 5)
+	for _, batch := range []int{0, -1} {
+		if _, err := FromTokens(toks, batch); err == nil || !strings.Contains(err.Error(), "batch") {
+			t.Errorf("batch %d: error %v, want one naming the batch", batch, err)
+		}
+	}
+	d, err := FromTokens(toks, len(toks))
+	if err != nil || d.Batch != 3 || d.Pos != 4 {
+		t.Fatalf("FromTokens(3 sequences, 3) = batch %d pos %d, %v", d.Batch, d.Pos, err)
+	}
+	dst := make([]int32, 12)
+	d.Fill(dst, nil)
+	for b := range 3 {
+		for p := range 4 {
+			if int(dst[b*4+p]) != toks[b][p] {
+				t.Fatalf("filled token (%d, %d) = %d, want %d", b, p, dst[b*4+p], toks[b][p])
+			}
+		}
+	}
 }

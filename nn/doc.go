@@ -32,5 +32,13 @@
 // input.
 //
 // Every Backward is checked element-wise against float64 central differences
-// (gonum diff/fd) through GradCheck.
+// (gonum diff/fd) through GradCheck.//
+// # Parameters
+//
+// Params is the one named-parameter arena of every model family: each
+// tensor a view into one allocation, with its state-dict name, shape,
+// weight-decay flag, initialisation and, where memory is laid out for speed
+// rather than as the state dict, a Layout. StateDict and LoadStateDict are
+// the one state-dict I/O (safetensors through package checkpoint); models
+// add only their names, their config metadata and the entries they ignore.
 package nn

@@ -74,7 +74,7 @@ func reference(ctx context.Context, m *transformer.Model, ref [][]int, sites []S
 		want[s.hook()] = true
 	}
 	c := hooks.NewCache()
-	if err := m.NewWorkspace(b, p).Forward(ctx, flat, c.Hooks(func(n hooks.Name) bool { return want[n] }, false)); err != nil {
+	if err := m.NewWorkspace(b, p).Forward(ctx, flat, c.Hooks(func(n hooks.Name) bool { return want[n] })); err != nil {
 		return nil, err
 	}
 	out := map[hooks.Name]*tensor.Tensor{}

@@ -17,21 +17,21 @@ func TestAblations(t *testing.T) {
 	m := newModel(t, cfg, 71)
 	toks, ref := pair(72, 3, 7, cfg.DVocab)
 	ref = append(ref, randTokens(rand.New(rand.NewPCG(73, 73)), 2, 7, cfg.DVocab)...) // 5 reference sequences
-	head := Site{Kind: HeadOut, Layer: 1, Head: 2, Pos: AllPos}
-	mlp := Site{Kind: MLPOut, Layer: 0, Pos: AllPos}
-	resid := Site{Kind: ResidPre, Layer: 1, Pos: 4}
+	head := Site{Kind: HeadOut, Layer: 1, Head: 2}
+	mlp := Site{Kind: MLPOut, Layer: 0}
+	resid := Site{Kind: ResidPre, Layer: 1, Pos: At(4)}
 	sites := []Site{head, mlp, resid}
 
 	// What the ablated activations should be, from plain runs.
 	names := []hooks.Name{head.hook(), mlp.hook(), resid.hook()}
-	capRef, refCache := hooks.Capture(hooks.Names(names...), false)
+	capRef, refCache := hooks.Capture(hooks.Names(names...))
 	must(m.Run(ctx, ref, capRef))
-	capRun, runCache := hooks.Capture(hooks.Names(names...), false)
+	capRun, runCache := hooks.Capture(hooks.Names(names...))
 	must(m.Run(ctx, toks, capRun))
 
 	check := func(method string, abl *hooks.Set, want func(s Site, b int, ref *tensor.Tensor, off, n int) []float32) {
 		t.Helper()
-		hs, got := hooks.Capture(hooks.Names(names...), false)
+		hs, got := hooks.Capture(hooks.Names(names...))
 		must(m.Run(ctx, toks, hooks.Merge(abl, hs))) // the capture sees the ablated values
 		for _, s := range sites {
 			g, _ := got.Get(s.hook())
@@ -90,23 +90,23 @@ func TestAblationErrors(t *testing.T) {
 	cfg := configs()["attn_only"]
 	m := newModel(t, cfg, 81)
 	toks, ref := pair(82, 2, 6, cfg.DVocab)
-	for _, s := range []Site{{Kind: MLPOut, Pos: AllPos}, {Kind: HeadOut, Head: 3, Pos: AllPos}, {Kind: ResidPre, Layer: 2, Pos: AllPos}, {Kind: ResidPre, Pos: cfg.NCtx}} {
+	for _, s := range []Site{{Kind: MLPOut}, {Kind: HeadOut, Head: 3}, {Kind: ResidPre, Layer: 2}, {Kind: ResidPre, Pos: At(cfg.NCtx)}} {
 		if _, err := ZeroAblation(m, s); err == nil {
 			t.Errorf("ZeroAblation(%v) accepted", s)
 		}
 	}
-	if _, err := MeanAblation(ctx, m, [][]int{{1, 99}}, Site{Kind: HeadOut, Pos: AllPos}); err == nil {
+	if _, err := MeanAblation(ctx, m, [][]int{{1, 99}}, Site{Kind: HeadOut}); err == nil {
 		t.Error("MeanAblation with an invalid reference accepted")
 	}
-	if _, err := ResampleAblation(ctx, m, ref, nil, Site{Kind: HeadOut, Pos: AllPos}); err == nil {
+	if _, err := ResampleAblation(ctx, m, ref, nil, Site{Kind: HeadOut}); err == nil {
 		t.Error("ResampleAblation without a random source accepted")
 	}
 	// Runs that do not fit the ablation fail with an error, not a panic.
-	zero := must(ZeroAblation(m, Site{Kind: ResidPre, Layer: 0, Pos: 7}))
+	zero := must(ZeroAblation(m, Site{Kind: ResidPre, Layer: 0, Pos: At(7)}))
 	if _, err := m.Run(ctx, toks, zero); err == nil || !strings.Contains(err.Error(), "hook_resid_pre") {
 		t.Errorf("zero ablation of position 7 in a 6-token run: %v", err)
 	}
-	mean := must(MeanAblation(ctx, m, ref, Site{Kind: Pattern, Layer: 1, Head: 0, Pos: AllPos}))
+	mean := must(MeanAblation(ctx, m, ref, Site{Kind: Pattern, Layer: 1, Head: 0}))
 	short := [][]int{toks[0][:5], toks[1][:5]}
 	if _, err := m.Run(ctx, short, mean); err == nil || !strings.Contains(err.Error(), "hook_pattern") {
 		t.Errorf("mean ablation from 6-token references in a 5-token run: %v", err)

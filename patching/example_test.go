@@ -59,11 +59,11 @@ func ExampleZeroAblation() {
 	if err != nil {
 		panic(err)
 	}
-	ablate, err := patching.ZeroAblation(m, patching.Site{Kind: patching.HeadOut, Layer: 0, Head: 1, Pos: patching.AllPos})
+	ablate, err := patching.ZeroAblation(m, patching.Site{Kind: patching.HeadOut, Layer: 0, Head: 1})
 	if err != nil {
 		panic(err)
 	}
-	capture, cache := hooks.Capture(hooks.Names(hooks.Z(0)), false)
+	capture, cache := hooks.Capture(hooks.Names(hooks.Z(0)))
 	if _, err := m.Run(context.Background(), [][]int{{1, 2, 3}}, hooks.Merge(ablate, capture)); err != nil {
 		panic(err)
 	}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Experiment is a clean and a corrupted batch of token sequences run
@@ -74,12 +73,12 @@ func (e *Experiment) capture(ctx context.Context, ws *transformer.Workspace, tok
 			cached[k.Hook(0).Kind()] = true
 		}
 	}
-	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return cached[n.Kind()] }, false)); err != nil {
+	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return cached[n.Kind()] })); err != nil {
 		return nil, 0, err
 	}
 	v := e.metric.Value(ws.Logits())
 	pattern := Pattern.Hook(0).Kind()
-	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return n.Kind() == pattern }, false)); err != nil {
+	if err := ws.Forward(ctx, tokens, c.Hooks(func(n hooks.Name) bool { return n.Kind() == pattern })); err != nil {
 		return nil, 0, err
 	}
 	return c, v, nil
@@ -147,7 +146,7 @@ func (e *Experiment) Sweep(ctx context.Context, kind Kind, opt Options) (*Grid, 
 	if err != nil {
 		return nil, err
 	}
-	err = parallel(ctx, len(g.Sites), opt.workers(), func(ctx context.Context, i int) error {
+	err = workers.ForErr(ctx, opt.workers(), len(g.Sites), func(ctx context.Context, i int) error {
 		v, err := e.patchOne(ctx, g.Sites[i])
 		g.Values[i] = v
 		return err
@@ -176,7 +175,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 	var rowSites []Site
 	for l := 0; l < c.NLayers; l++ {
 		for h := 0; h < heads; h++ {
-			s := Site{Kind: kind, Layer: l, Head: h, Pos: AllPos}
+			s := Site{Kind: kind, Layer: l, Head: h}
 			label := fmt.Sprintf("L%d", l)
 			if kind.PerHead() {
 				label += fmt.Sprintf("H%d", h)
@@ -194,7 +193,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 		g.Axes = append(g.Axes, cols)
 		for _, s := range rowSites {
 			for p := 0; p < e.pos; p++ {
-				s.Pos = p
+				s.Pos = At(p)
 				g.Sites = append(g.Sites, s)
 			}
 		}
@@ -312,33 +311,4 @@ func (e *Experiment) act(c *hooks.Cache, name hooks.Name) *tensor.Tensor {
 		panic(fmt.Sprintf("patching: activation %q was not cached", name))
 	}
 	return t
-}
-
-// parallel calls job(ctx, i) for i in [0, n) on at most workers goroutines
-// and waits for all of them. The first error (or ctx's cancellation) stops
-// the remaining jobs and is returned.
-func parallel(ctx context.Context, n, workers int, job func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := job(ctx, i); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/transformer"
 	"github.com/mechinterp/workbench/transformer/transformertest"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // configs are tiny models covering the code paths that matter here: with
@@ -57,13 +58,13 @@ func pair(seed uint64, batch, pos, vocab int) (clean, corrupted [][]int) {
 // clean activation, captured from a full clean run. (Capturing hook_result
 // would switch the model to its per-head output projection, which rounds
 // differently.)
-func naiveSweep(ctx context.Context, m *transformer.Model, clean, corrupted [][]int, metric Metric, sites []Site, workers int) ([]float64, error) {
-	capture, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() != "attn.hook_result" }, false)
+func naiveSweep(ctx context.Context, m *transformer.Model, clean, corrupted [][]int, metric Metric, sites []Site, nWorkers int) ([]float64, error) {
+	capture, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() != "attn.hook_result" })
 	if _, err := m.Run(ctx, clean, capture); err != nil {
 		return nil, err
 	}
 	out := make([]float64, len(sites))
-	err := parallel(ctx, len(sites), workers, func(ctx context.Context, i int) error {
+	err := workers.ForErr(ctx, nWorkers, len(sites), func(ctx context.Context, i int) error {
 		s := sites[i]
 		src, _ := cache.Get(s.hook())
 		logits, err := m.Run(ctx, corrupted, hooks.NewSet().Add(s.hook(), s.replace(src)))

@@ -69,7 +69,7 @@ func TestInductionDemonstration(t *testing.T) {
 
 	// The previous-token head: the layer-0 head attending most to the
 	// previous position.
-	capture, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)), false)
+	capture, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)))
 	must(m.Run(ctx, clean, capture))
 	H, T := m.Cfg.NHeads, 2*R
 	score := func(l, h, offset, from int) float64 {
@@ -105,7 +105,7 @@ func TestInductionDemonstration(t *testing.T) {
 	allL0 := func() []Site {
 		var s []Site
 		for h := 0; h < H; h++ {
-			s = append(s, Site{Kind: HeadOut, Layer: 0, Head: h, Pos: AllPos})
+			s = append(s, Site{Kind: HeadOut, Layer: 0, Head: h})
 		}
 		return s
 	}()

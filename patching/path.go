@@ -6,6 +6,7 @@ import (
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Head names one attention head.
@@ -45,7 +46,7 @@ func (e *Experiment) PathPatch(ctx context.Context, sender, receiver Head, input
 	}
 	r := receiver.Layer
 	resid := e.act(e.corruptActs, hooks.ResidPre(r)).Clone()
-	e.addHeadDelta(resid, sender, AllPos)
+	e.addHeadDelta(resid, sender, Positions{})
 
 	// Step 2: the receiver's input computed from r'. The run continues to
 	// the logits, which are not used.
@@ -60,7 +61,7 @@ func (e *Experiment) PathPatch(ctx context.Context, sender, receiver Head, input
 	}
 
 	// Step 3.
-	s := Site{Kind: input, Layer: r, Head: receiver.Head, Pos: AllPos}
+	s := Site{Kind: input, Layer: r, Head: receiver.Head}
 	hs := hooks.NewSet().Add(name, s.replace(recomputed))
 	return e.run(ctx, e.act(e.corruptActs, hooks.ResidPre(r)), r, hs)
 }
@@ -82,12 +83,12 @@ func (e *Experiment) PathSweep(ctx context.Context, receiver Head, input Kind, o
 		for h := 0; h < e.m.Cfg.NHeads; h++ {
 			senders = append(senders, Head{l, h})
 			labels = append(labels, Head{l, h}.String())
-			g.Sites = append(g.Sites, Site{Kind: HeadOut, Layer: l, Head: h, Pos: AllPos})
+			g.Sites = append(g.Sites, Site{Kind: HeadOut, Layer: l, Head: h})
 		}
 	}
 	g.Axes = [][]string{labels}
 	g.Values = make([]float64, len(senders))
-	err := parallel(ctx, len(senders), opt.workers(), func(ctx context.Context, i int) error {
+	err := workers.ForErr(ctx, opt.workers(), len(senders), func(ctx context.Context, i int) error {
 		v, err := e.PathPatch(ctx, senders[i], receiver, input)
 		g.Values[i] = v
 		return err
@@ -115,16 +116,15 @@ func (e *Experiment) checkPath(sender, receiver Head, input Kind) error {
 }
 
 // addHeadDelta adds (z_clean − z_corr)[h]·W_O[h] to dst, [batch, pos,
-// d_model], at position pos or at every position (AllPos). Elsewhere it adds
-// exact zeros.
-func (e *Experiment) addHeadDelta(dst *tensor.Tensor, h Head, pos int) {
+// d_model], at the positions pos selects. Elsewhere it adds exact zeros.
+func (e *Experiment) addHeadDelta(dst *tensor.Tensor, h Head, pos Positions) {
 	c := e.m.Cfg
 	d, H, dh := c.DModel, c.NHeads, c.DHead
 	rows := e.batch * e.pos
 	zc, zx := e.act(e.cleanActs, hooks.Z(h.Layer)), e.act(e.corruptActs, hooks.Z(h.Layer))
 	dz := make([]float32, rows*dh) // [batch·pos, d_head]
 	for r := 0; r < rows; r++ {
-		if pos != AllPos && r%e.pos != pos {
+		if !pos.covers(r % e.pos) {
 			continue
 		}
 		off := (r*H + h.Head) * dh

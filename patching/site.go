@@ -91,29 +91,53 @@ func (k Kind) Hook(l int) hooks.Name {
 	return ""
 }
 
-// AllPos selects every position of a Site.
-const AllPos = -1
+// Positions selects the positions a Site covers. The zero value is every
+// position; At(p) is position p alone.
+type Positions struct {
+	p   int
+	one bool
+}
+
+// At selects position p alone.
+func At(p int) Positions { return Positions{p: p, one: true} }
+
+// Single returns the one position selected, and false if every position is.
+func (ps Positions) Single() (p int, ok bool) { return ps.p, ps.one }
+
+// All reports whether every position is selected (the zero value).
+func (ps Positions) All() bool { return !ps.one }
+
+// String is "all" or "pos P".
+func (ps Positions) String() string {
+	if ps.All() {
+		return "all"
+	}
+	return fmt.Sprintf("pos %d", ps.p)
+}
+
+// covers reports whether ps selects position p.
+func (ps Positions) covers(p int) bool { return !ps.one || ps.p == p }
 
 // Site is one place to patch or ablate: an activation kind in one layer,
-// one head of it for per-head kinds, and one position or all of them. For
-// Pattern, Pos selects the query row (the head's attention from that
-// position). Note that the zero Pos is position 0; use AllPos for all.
+// one head of it for per-head kinds, and its positions: every position
+// unless Pos says otherwise (Pos: At(3)). For Pattern, a single position
+// selects the query row (the head's attention from that position).
 type Site struct {
 	Kind  Kind
 	Layer int
-	Head  int // per-head kinds only
-	Pos   int // a position, or AllPos
+	Head  int       // per-head kinds only
+	Pos   Positions // the zero value: every position
 }
 
-// String labels the site: its kind, "L1" or "L1H2", and " pos 3" unless
-// Pos is AllPos, as in "head_out L1H2 pos 3".
+// String labels the site: its kind, "L1" or "L1H2", and " pos 3" for a
+// single position, as in "head_out L1H2 pos 3".
 func (s Site) String() string {
 	l := fmt.Sprintf("L%d", s.Layer)
 	if s.Kind.PerHead() {
 		l += fmt.Sprintf("H%d", s.Head)
 	}
-	if s.Pos != AllPos {
-		l += fmt.Sprintf(" pos %d", s.Pos)
+	if !s.Pos.All() {
+		l += " " + s.Pos.String()
 	}
 	return fmt.Sprintf("%s %s", s.Kind, l)
 }
@@ -134,8 +158,8 @@ func (s Site) Check(c transformer.Config, pos int) error {
 	if s.Kind.PerHead() && (s.Head < 0 || s.Head >= c.NHeads) {
 		return fmt.Errorf("patching: %v: head outside [0, %d)", s, c.NHeads)
 	}
-	if s.Pos != AllPos && (s.Pos < 0 || s.Pos >= pos) {
-		return fmt.Errorf("patching: %v: position outside [0, %d) (or %d for all)", s, pos, AllPos)
+	if p, one := s.Pos.Single(); one && (p < 0 || p >= pos) {
+		return fmt.Errorf("patching: %v: position outside [0, %d)", s, pos)
 	}
 	return nil
 }
@@ -153,17 +177,17 @@ func (s Site) each(shape []int, f func(b, off, n int)) {
 		H, T := shape[1], shape[2]
 		for b := 0; b < B; b++ {
 			head := (b*H + s.Head) * T * T
-			if s.Pos == AllPos {
-				f(b, head, T*T)
+			if p, one := s.Pos.Single(); one {
+				f(b, head+p*T, T)
 			} else {
-				f(b, head+s.Pos*T, T)
+				f(b, head, T*T)
 			}
 		}
 	case s.Kind.PerHead(): // [batch, pos, head, d_head]
 		T, H, dh := shape[1], shape[2], shape[3]
 		for b := 0; b < B; b++ {
 			for p := 0; p < T; p++ {
-				if s.Pos == AllPos || s.Pos == p {
+				if s.Pos.covers(p) {
 					f(b, ((b*T+p)*H+s.Head)*dh, dh)
 				}
 			}
@@ -171,10 +195,10 @@ func (s Site) each(shape []int, f func(b, off, n int)) {
 	default: // [batch, pos, d_model]
 		T, d := shape[1], shape[2]
 		for b := 0; b < B; b++ {
-			if s.Pos == AllPos {
-				f(b, b*T*d, T*d)
+			if p, one := s.Pos.Single(); one {
+				f(b, (b*T+p)*d, d)
 			} else {
-				f(b, (b*T+s.Pos)*d, d)
+				f(b, b*T*d, T*d)
 			}
 		}
 	}
@@ -210,13 +234,15 @@ func (s Site) replace(src *tensor.Tensor) hooks.Func {
 
 // fits reports whether s's position exists in an activation of shape.
 func (s Site) fits(shape []int) bool {
-	return s.Pos == AllPos || s.Pos < shape[hooks.PosAxis(s.hook())]
+	p, one := s.Pos.Single()
+	return !one || p < shape[hooks.PosAxis(s.hook())]
 }
 
 // needs returns shape with its position axis long enough for s.
 func (s Site) needs(shape []int) []int {
 	out := slices.Clone(shape)
-	out[hooks.PosAxis(s.hook())] = s.Pos + 1
+	p, _ := s.Pos.Single()
+	out[hooks.PosAxis(s.hook())] = p + 1
 	return out
 }
 

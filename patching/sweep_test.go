@@ -174,7 +174,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := e.Sweep(ctx, MLPOut, Options{}); err == nil {
 		t.Error("mlp_out of an attention-only model accepted")
 	}
-	for _, s := range []Site{{Kind: HeadOut, Layer: 2}, {Kind: HeadOut, Head: 3}, {Kind: ResidPre, Pos: 6}, {Kind: "x"}} {
+	for _, s := range []Site{{Kind: HeadOut, Layer: 2}, {Kind: HeadOut, Head: 3}, {Kind: ResidPre, Pos: At(6)}, {Kind: "x"}} {
 		if _, err := e.Patch(ctx, s); err == nil {
 			t.Errorf("Patch(%v) accepted", s)
 		}
@@ -201,7 +201,7 @@ func TestPatchSeveralSites(t *testing.T) {
 	// those components... except the residual itself, so patch it too.
 	var sites []Site
 	for l := 0; l < cfg.NLayers; l++ {
-		sites = append(sites, Site{Kind: ResidPre, Layer: l, Pos: AllPos})
+		sites = append(sites, Site{Kind: ResidPre, Layer: l})
 	}
 	if got := must(e.Patch(ctx, sites...)); got != e.Clean() {
 		t.Errorf("patching every resid_pre: %v, want clean %v", got, e.Clean())

@@ -4,7 +4,9 @@
 // are built from (softmax, GELU, LayerNorm statistics, axpy, ...).
 //
 // Shapes are written [rows, cols] in comments, row-major: element (i, j) of a
-// matrix with leading dimension ld lives at index i*ld + j.
+// matrix with leading dimension ld lives at index i*ld + j. Tensor.At and
+// Tensor.Set read and write one element by its indices, checked; Sub and Row
+// are views of a sub-tensor and of one innermost row.
 //
 // Kernels never allocate. A fast kernel always lives beside a readable pure-Go
 // reference and is tested against it; the `purego` build tag forces the

@@ -63,7 +63,7 @@ func BenchmarkForward(b *testing.B) {
 	}{
 		{"hooks=none", func() *hooks.Set { return nil }},
 		{"hooks=match-nothing", func() *hooks.Set { return matchNothing }},
-		{"hooks=full-cache", func() *hooks.Set { s, _ := hooks.Capture(nil, false); return s }},
+		{"hooks=full-cache", func() *hooks.Set { s, _ := hooks.Capture(nil); return s }},
 	} {
 		b.Run("d_model=64/pos=40/batch=64/"+bc.name, func(b *testing.B) {
 			ws := m.NewWorkspace(batch, pos)

@@ -163,7 +163,7 @@ func causalOne(t *testing.T, m *transformer.Model, T, u int, cached bool, rng *r
 		must(t, wsFused.BackwardFrom(dlogits, r.fusedGrads, nil))
 
 		if cached {
-			set, cache := hooks.Capture(nil, true)
+			set, cache := hooks.CaptureWithGrads(nil)
 			must(t, wsHooked.Forward(ctx, toks, set))
 			r.logits = append([]float32(nil), wsHooked.Logits().Data...)
 			r.grads, r.cache = m.NewGrads(), cache

@@ -2,9 +2,11 @@ package transformer
 
 import "github.com/mechinterp/workbench/tensor"
 
-// HeadWeights are one attention head's parameters in TransformerLens layout
-// (copies): W_Q, W_K, W_V [d_model, d_head], W_O [d_head, d_model], biases
-// b_Q, b_K, b_V [d_head].
+// HeadWeights are one attention head's parameters in TransformerLens layout:
+// W_Q, W_K, W_V [d_model, d_head], W_O [d_head, d_model], biases b_Q, b_K,
+// b_V [d_head]. It is Workbench's one type for a head's weights: Model.Head
+// and Model.Heads return them (as copies) and package circuits takes them
+// (QK = W_Q·W_Kᵀ, OV = W_V·W_O).
 type HeadWeights struct {
 	WQ, WK, WV *tensor.Tensor
 	WO         *tensor.Tensor
@@ -35,6 +37,18 @@ func (m *Model) Head(l, h int) HeadWeights {
 	wo := tensor.New(dh, d)
 	copy(wo.Data, b.WO[h*dh*d:(h+1)*dh*d])
 	return HeadWeights{WQ: in(b.WQ), WK: in(b.WK), WV: in(b.WV), WO: wo, BQ: vec(b.BQ), BK: vec(b.BK), BV: vec(b.BV)}
+}
+
+// Heads returns copies of every head's weights, [layer][head].
+func (m *Model) Heads() [][]HeadWeights {
+	out := make([][]HeadWeights, m.Cfg.NLayers)
+	for l := range out {
+		out[l] = make([]HeadWeights, m.Cfg.NHeads)
+		for h := range out[l] {
+			out[l][h] = m.Head(l, h)
+		}
+	}
+	return out
 }
 
 // Unembed returns W_U, [d_model, d_vocab_out] (W_Eᵀ for tied embeddings), a copy.

@@ -2,14 +2,13 @@ package transformer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/nn"
 )
 
 // ConfigMetadataKey is the safetensors __metadata__ key under which
@@ -33,14 +32,7 @@ func (m *Model) Save(path string, extra map[string]string) error {
 // StateDict returns every parameter as a TransformerLens-named tensor in
 // TransformerLens layout (copies).
 func (m *Model) StateDict() []checkpoint.Tensor {
-	specs := m.Cfg.paramSpecs()
-	out := make([]checkpoint.Tensor, len(specs))
-	for i, s := range specs {
-		data := make([]float32, s.numel())
-		s.toTL(data, *s.ptr(m.P))
-		out[i] = checkpoint.Tensor{Name: s.name, Shape: slices.Clone(s.shape), Data: data}
-	}
-	return out
+	return nn.StateDict(m.P.arena)
 }
 
 // ModelFile is the name of the final model inside a run folder: the
@@ -155,42 +147,9 @@ func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
 // TransformerLens state dict for m's config); views of m.P stay valid. On
 // error m may be partly overwritten.
 func (m *Model) LoadStateDict(f *checkpoint.File) error {
-	var err error
-	specs := m.Cfg.paramSpecs()
-	want := map[string]bool{}
-	var errs []error
-	var buf []float32
-	for _, s := range specs {
-		want[s.name] = true
-		info, ok := f.Info(s.name)
-		if !ok {
-			errs = append(errs, fmt.Errorf("missing tensor %q (shape %v)", s.name, s.shape))
-			continue
-		}
-		if !slices.Equal(info.Shape, s.shape) {
-			errs = append(errs, fmt.Errorf("tensor %q: want shape %v, got %v", s.name, s.shape, info.Shape))
-			continue
-		}
-		dst := *s.ptr(m.P)
-		if s.layout == plain {
-			err = f.Float32Into(dst, s.name, s.shape)
-		} else {
-			buf = slices.Grow(buf[:0], s.numel())[:s.numel()]
-			if err = f.Float32Into(buf, s.name, s.shape); err == nil {
-				s.fromTL(dst, buf)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, info := range f.Tensors() {
-		if !want[info.Name] && !ignoredBuffer(info.Name) && !strings.HasPrefix(info.Name, "optim/") {
-			errs = append(errs, fmt.Errorf("unexpected tensor %q (shape %v) for this config", info.Name, info.Shape))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("transformer: checkpoint does not match the config: %w", errors.Join(errs...))
+	ignored := func(name string) bool { return ignoredBuffer(name) || strings.HasPrefix(name, "optim/") }
+	if err := nn.LoadStateDict(f, ignored, m.P.arena); err != nil {
+		return fmt.Errorf("transformer: checkpoint does not match the config: %w", err)
 	}
 	return nil
 }

@@ -159,7 +159,7 @@ func TestCacheDecodesToLogits(t *testing.T) {
 		m, _ := New(cfg)
 		randomize(m, 2)
 		toks := randTokens(rand.New(rand.NewPCG(5, 5)), 2, 8, cfg.DVocab)
-		set, cache := hooks.Capture(nil, false)
+		set, cache := hooks.Capture(nil)
 		logits, err := m.Run(context.Background(), toks, set)
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestPatternInvariants(t *testing.T) {
 	m, _ := New(variants()["ln_gelu"])
 	randomize(m, 3)
 	toks := randTokens(rand.New(rand.NewPCG(6, 6)), 2, 9, 11)
-	set, cache := hooks.Capture(nil, false)
+	set, cache := hooks.Capture(nil)
 	if _, err := m.Run(context.Background(), toks, set); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestPatternEditReachesBackward(t *testing.T) {
 		}
 		return nil
 	})
-	set, cache := hooks.Capture(hooks.Names(hooks.V(1)), true)
+	set, cache := hooks.CaptureWithGrads(hooks.Names(hooks.V(1)))
 	if _, _, err := m.Gradients(context.Background(), toks, nil, hooks.Merge(edit, set)); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestResultHookSumsToAttnOut(t *testing.T) {
 	m, _ := New(variants()["ln_gelu"])
 	randomize(m, 8)
 	toks := randTokens(rand.New(rand.NewPCG(10, 10)), 2, 6, 11)
-	set, cache := hooks.Capture(nil, false)
+	set, cache := hooks.Capture(nil)
 	logits, err := m.Run(context.Background(), toks, set)
 	if err != nil {
 		t.Fatal(err)

@@ -3,17 +3,16 @@ package transformer
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // Parallel computes the loss and gradient of a batch data-parallel: the
 // batch is cut into a fixed number of shards, each with its own workspace
 // and gradient buffer, processed by the calling goroutine and a pool of
-// persistent helper goroutines (workers in all), each taking the next
-// unclaimed shard, and the shard gradients are summed in shard order.
+// persistent helper goroutines (workers in all, a workers.Pool), each taking
+// the next unclaimed shard, and the shard gradients are summed in shard order.
 // Because the shards and the reduction order do not depend on the number of
 // workers or on who ran which shard, the result is bit-identical whatever
 // the worker count.
@@ -24,11 +23,8 @@ type Parallel struct {
 	batch, pos int
 	shards     []shard
 	sumW       float64
-	next       atomic.Int64  // the next unclaimed shard of the current step
-	work       chan struct{} // one token per helper per step
-	done       chan struct{}
-	wg         sync.WaitGroup // helpers alive
-	step       sync.WaitGroup // helpers busy in the current step
+	pool       *workers.Pool
+	shardTask  func(worker, i int) // p.runShard as a func value, made once
 	tokens     []int32
 	targets    []int32
 	weights    []float32
@@ -46,17 +42,17 @@ type shard struct {
 
 // NewParallel returns a data-parallel evaluator for batches of batch
 // sequences of pos tokens, cut into nShards shards (at most batch), run by
-// workers goroutines: the caller of Step and workers−1 helpers. It returns
+// nWorkers goroutines: the caller of Step and nWorkers−1 helpers. It returns
 // an error on impossible sizes.
-func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error) {
+func (m *Model) NewParallel(batch, pos, nShards, nWorkers int) (*Parallel, error) {
 	switch {
 	case batch < 1 || pos < 1 || pos > m.Cfg.NCtx:
 		return nil, fmt.Errorf("transformer: batch %d × pos %d does not fit (n_ctx %d)", batch, pos, m.Cfg.NCtx)
-	case nShards < 1 || workers < 1:
-		return nil, fmt.Errorf("transformer: need at least one shard and one worker, got %d and %d", nShards, workers)
+	case nShards < 1 || nWorkers < 1:
+		return nil, fmt.Errorf("transformer: need at least one shard and one worker, got %d and %d", nShards, nWorkers)
 	}
 	nShards = min(nShards, batch)
-	p := &Parallel{m: m, batch: batch, pos: pos, work: make(chan struct{}, workers), done: make(chan struct{})}
+	p := &Parallel{m: m, batch: batch, pos: pos}
 	for s := 0; s < nShards; s++ {
 		b0 := s * batch / nShards
 		n := (s+1)*batch/nShards - b0
@@ -64,44 +60,16 @@ func (m *Model) NewParallel(batch, pos, nShards, workers int) (*Parallel, error)
 		ws.shareCopyGrads() // shards run no hooks: skip copying gradients
 		p.shards = append(p.shards, shard{b0: b0, n: n, ws: ws, rr: newRowRuns(m.Cfg, n, pos), g: m.NewGrads()})
 	}
-	for w := 1; w < workers; w++ {
-		p.wg.Add(1)
-		go p.helper()
-	}
+	p.shardTask = p.runShard
+	p.pool = workers.New(nWorkers)
 	return p, nil
 }
 
 // Close stops the helpers and waits for them to exit.
-func (p *Parallel) Close() {
-	close(p.done)
-	p.wg.Wait()
-}
+func (p *Parallel) Close() { p.pool.Close() }
 
-func (p *Parallel) helper() {
-	defer p.wg.Done()
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-p.work:
-			p.runShards()
-			p.step.Done()
-		}
-	}
-}
-
-// runShards runs unclaimed shards of the current step until none is left.
-func (p *Parallel) runShards() {
-	for {
-		i := int(p.next.Add(1)) - 1
-		if i >= len(p.shards) {
-			return
-		}
-		p.runShard(i)
-	}
-}
-
-func (p *Parallel) runShard(i int) {
+// runShard computes shard i's loss and gradient (on any worker).
+func (p *Parallel) runShard(_, i int) {
 	s := &p.shards[i]
 	lo, hi := s.b0*p.pos, (s.b0+s.n)*p.pos
 	// Only the rows of non-zero weight reach the loss: the shard computes
@@ -134,14 +102,7 @@ func (p *Parallel) Step(ctx context.Context, tokens, targets []int32, weights []
 	}
 	p.tokens, p.targets, p.weights = tokens, targets, weights
 	p.sumW = tensor.Sum(weights)
-	p.next.Store(0)
-	helpers := min(cap(p.work)-1, len(p.shards)-1)
-	p.step.Add(helpers)
-	for range helpers {
-		p.work <- struct{}{}
-	}
-	p.runShards() // the caller works too
-	p.step.Wait()
+	p.pool.Run(len(p.shards), p.shardTask) // the caller works too
 	var loss float64
 	for i := range p.shards {
 		s := &p.shards[i]

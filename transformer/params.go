@@ -3,6 +3,7 @@ package transformer
 import (
 	"math/rand/v2"
 
+	"github.com/mechinterp/workbench/nn"
 	"github.com/mechinterp/workbench/tensor"
 )
 
@@ -24,7 +25,8 @@ type Params struct {
 	LNFinalW []float32
 	LNFinalB []float32
 	WU, BU   []float32
-	data     []float32
+	arena    *nn.Params // the one allocation, with TransformerLens names
+	data     []float32  // arena.Data()
 }
 
 // BlockParams are one block's parameters.
@@ -118,68 +120,62 @@ func (c Config) paramSpecs() []paramSpec {
 	return ss
 }
 
-// newParams lays out zeroed parameters for c in one allocation.
+// newParams lays out zeroed parameters for c in one nn.Params arena and
+// points the named fields at their views.
 func newParams(c Config) *Params {
 	specs := c.paramSpecs()
-	n := 0
-	for _, s := range specs {
-		n += s.numel()
+	arena := make([]nn.ParamSpec, len(specs))
+	for i, s := range specs {
+		arena[i] = s.arenaSpec(c)
 	}
-	p := &Params{Blocks: make([]BlockParams, c.NLayers), data: make([]float32, n)}
-	off := 0
-	for _, s := range specs {
-		k := s.numel()
-		*s.ptr(p) = p.data[off : off+k : off+k]
-		off += k
+	p := &Params{Blocks: make([]BlockParams, c.NLayers), arena: nn.NewParams(arena)}
+	p.data = p.arena.Data()
+	for i, s := range specs {
+		*s.ptr(p) = p.arena.View(i)
 	}
 	return p
 }
 
-// initParams fills p with TransformerLens's default initialisation: weight
-// matrices normal(0, InitRange), biases 0, norm gains 1, from c.Seed.
+// arenaSpec returns s as an nn.ParamSpec: TransformerLens's initialisation
+// (weight matrices normal(0, InitRange), biases 0, norm gains 1) and, for
+// W_Q, W_K and W_V, the layout conversion.
+func (s paramSpec) arenaSpec(c Config) nn.ParamSpec {
+	out := nn.ParamSpec{Name: s.name, Shape: s.shape, Decay: s.decay}
+	switch s.init {
+	case 'n':
+		out.Init = nn.Normal(0, c.InitRange)
+	case '1':
+		out.Init = nn.Ones()
+	}
+	if s.layout == headsIn {
+		out.Layout = headsInLayout{H: s.shape[0], d: s.shape[1], dh: s.shape[2]}
+	}
+	return out
+}
+
+// initParams fills p with TransformerLens's default initialisation, from
+// c.Seed.
 func initParams(c Config, p *Params) {
-	rng := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
-	for _, s := range c.paramSpecs() {
-		x := *s.ptr(p)
-		switch s.init {
-		case 'n':
-			for i := range x {
-				x[i] = float32(rng.NormFloat64() * c.InitRange)
-			}
-		case '1':
-			for i := range x {
-				x[i] = 1
-			}
-		default:
-			clear(x)
+	p.arena.Init(rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)))
+}
+
+// headsInLayout stores a TransformerLens [H, d, dh] tensor as [d, H·dh].
+type headsInLayout struct{ H, d, dh int }
+
+// ToDict copies from the internal layout into TransformerLens's.
+func (l headsInLayout) ToDict(dst, src []float32) {
+	for h := 0; h < l.H; h++ {
+		for i := 0; i < l.d; i++ {
+			copy(dst[(h*l.d+i)*l.dh:][:l.dh], src[i*l.H*l.dh+h*l.dh:][:l.dh])
 		}
 	}
 }
 
-// toTL copies a parameter from internal layout into TransformerLens layout.
-func (s paramSpec) toTL(dst, src []float32) {
-	if s.layout == plain {
-		copy(dst, src)
-		return
-	}
-	H, d, dh := s.shape[0], s.shape[1], s.shape[2]
-	for h := 0; h < H; h++ {
-		for i := 0; i < d; i++ {
-			copy(dst[(h*d+i)*dh:][:dh], src[i*H*dh+h*dh:][:dh])
-		}
-	}
-}
-
-// fromTL copies a parameter from TransformerLens layout into internal layout.
-func (s paramSpec) fromTL(dst, src []float32) {
-	if s.layout == plain {
-		copy(dst, src)
-		return
-	}
-	H, d, dh := s.shape[0], s.shape[1], s.shape[2]
-	for h := 0; h < H; h++ {
-		for i := 0; i < d; i++ {
-			copy(dst[i*H*dh+h*dh:][:dh], src[(h*d+i)*dh:][:dh])
+// FromDict copies from TransformerLens's layout into the internal one.
+func (l headsInLayout) FromDict(dst, src []float32) {
+	for h := 0; h < l.H; h++ {
+		for i := 0; i < l.d; i++ {
+			copy(dst[i*l.H*l.dh+h*l.dh:][:l.dh], src[(h*l.d+i)*l.dh:][:l.dh])
 		}
 	}
 }

@@ -62,7 +62,7 @@ func TestParityLong(t *testing.T) {
 	}
 	longCompare(t, "logits", logits.Data, longFlatten(t, exp.Logits), longLogitTol)
 
-	set, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() == "attn.hook_pattern" }, false)
+	set, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() == "attn.hook_pattern" })
 	if _, err := m.Run(ctx, toks, set); err != nil {
 		t.Fatal(err)
 	}

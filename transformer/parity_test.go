@@ -99,7 +99,7 @@ func flatten(t *testing.T, raw json.RawMessage) []float64 {
 func TestParityForward(t *testing.T) {
 	for _, pc := range loadParity(t) {
 		t.Run(pc.name, func(t *testing.T) {
-			set, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() == "attn.hook_pattern" }, false)
+			set, cache := hooks.Capture(func(n hooks.Name) bool { return n.Kind() == "attn.hook_pattern" })
 			logits, err := pc.model.Run(context.Background(), pc.tokens, set)
 			if err != nil {
 				t.Fatal(err)

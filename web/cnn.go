@@ -407,7 +407,7 @@ func (a *cnnAPI) run(ctx context.Context, m *cnnModel, req cnnRunRequest) (*cnnR
 	if err != nil {
 		return nil, inputErr(ctx, err)
 	}
-	capture, cache := hooks.Capture(hooks.Names(point), false)
+	capture, cache := hooks.Capture(hooks.Names(point))
 	logits := clean
 	if edits != nil || point != "" {
 		if logits, err = m.m.Run(ctx, x, hooks.Merge(edits, capture)); err != nil {

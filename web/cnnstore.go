@@ -229,7 +229,7 @@ func (s *cnnStore) unitMeans(ctx context.Context, m *cnnModel) (map[hooks.Name][
 		if c.InC != 1 || c.InH != sm.H || c.InW != sm.W {
 			return nil, errorf(http.StatusBadRequest, "web: CNN %q takes %d×%d×%d images; the reference samples are 1×%d×%d", m.name, c.InC, c.InH, c.InW, sm.H, sm.W)
 		}
-		capture, cache := hooks.Capture(nil, false)
+		capture, cache := hooks.Capture(nil)
 		n := len(sm.Labels)
 		if _, err := m.m.Run(ctx, tensor.FromSlice(sm.Images, n, 1, sm.H, sm.W), capture); err != nil {
 			return nil, err

@@ -104,7 +104,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 		if err != nil {
 			return out, err
 		}
-		evalToks = batchTokens(b)
+		evalToks = b.Rows()
 		out.Eval.Sequences = evalSeqs
 	}
 	seq := [][]int{toks}
@@ -114,7 +114,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	}
 	out.Logit = statsJSON(st)
 	if eval {
-		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{}); err != nil {
 			return out, err
 		}
 		out.Eval.Logit = statsJSON(st)
@@ -142,7 +142,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	seqStats := statsJSON(st)
 	out.Tuned = &seqStats
 	if eval {
-		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{TopK: -1}); err != nil {
+		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{}); err != nil {
 			return out, err
 		}
 		evalStats := statsJSON(st)
@@ -162,19 +162,6 @@ func statsJSON(st []lens.Stats) lensStats {
 		out.Entropy = append(out.Entropy, s.Entropy)
 		if len(s.Top) > 0 {
 			out.Top = append(out.Top, s.Top[0])
-		}
-	}
-	return out
-}
-
-// batchTokens returns a batch's sequences as [][]int.
-func batchTokens(b *data.Batch) [][]int {
-	out := make([][]int, b.N)
-	for i := range out {
-		toks, _, _ := b.Seq(i)
-		out[i] = make([]int, len(toks))
-		for j, t := range toks {
-			out[i][j] = int(t)
 		}
 	}
 	return out

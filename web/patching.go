@@ -185,7 +185,7 @@ func (a *patchingAPI) example(w http.ResponseWriter, r *http.Request) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)))
 	task.Fill(b, rng)
 	T, ls := b.SeqLen, b.Repeat[0]
-	full := batchTokens(b)[0]
+	full := b.Rows()[0]
 	clean := full[:T-1]   // ends at P[ls-2], position T-2
 	changed := T - 1 - ls // P[ls-1] in the first copy
 	answer := full[T-1]   // P[ls-1]

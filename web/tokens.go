@@ -90,10 +90,7 @@ func (a *tokensAPI) repeated(w http.ResponseWriter, r *http.Request) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)))
 	task.Fill(b, rng)
 	ls := b.Repeat[0]
-	out := repeatedJSON{Tokens: make([]int, b.SeqLen), Repeat: ls, First: b.SeqLen - 2*ls, Second: b.SeqLen - ls, Seed: seed}
-	for i, t := range b.Tokens {
-		out.Tokens[i] = int(t)
-	}
+	out := repeatedJSON{Tokens: b.Rows()[0], Repeat: ls, First: b.SeqLen - 2*ls, Second: b.SeqLen - ls, Seed: seed}
 	return writeJSON(w, http.StatusOK, out)
 }
 

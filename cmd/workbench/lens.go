@@ -73,9 +73,6 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	opts := lens.Options{TopK: *topK}
-	if *topK == 0 {
-		opts.TopK = -1
-	}
 	var logit, tl lensTotals
 	if *asJSON {
 		logit.spool, tl.spool = &topSpool{}, &topSpool{}

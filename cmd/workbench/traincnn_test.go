@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,65 +16,19 @@ import (
 
 	"github.com/mechinterp/workbench/cnn"
 	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/data/datatest"
 )
 
-// writeIDX writes an unsigned-byte IDX file (gzip-compressed) of the given
-// dimensions.
-func writeIDX(t *testing.T, path string, dims []int, values []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	hdr := []byte{0, 0, 0x08, byte(len(dims))}
-	for _, d := range dims {
-		hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-	}
-	zw.Write(hdr)
-	zw.Write(values)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// syntheticFashion writes a small learnable stand-in for Fashion-MNIST into
-// a temporary directory: class k is a bright 6×6 square at one of ten
-// positions on a 28×28 noisy background, jittered by up to 2 pixels.
+// syntheticFashion writes datatest's stand-in for Fashion-MNIST.
 func syntheticFashion(t *testing.T, nTrain, nTest int) string {
-	t.Helper()
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(42, 42))
-	split := func(name string, n int) {
-		pix, lab := make([]byte, n*28*28), make([]byte, n)
-		for i := range n {
-			k := rng.IntN(data.FashionMNISTClasses)
-			lab[i] = byte(k)
-			img := pix[i*784 : (i+1)*784]
-			for j := range img {
-				img[j] = byte(rng.IntN(60))
-			}
-			r0 := 2 + (k/5)*12 + rng.IntN(5) - 2
-			c0 := 1 + (k%5)*5 + rng.IntN(3) - 1
-			for r := max(r0, 0); r < min(r0+6, 28); r++ {
-				for c := max(c0, 0); c < min(c0+6, 28); c++ {
-					img[r*28+c] = byte(200 + rng.IntN(56))
-				}
-			}
-		}
-		writeIDX(t, filepath.Join(dir, name+"-images-idx3-ubyte.gz"), []int{n, 28, 28}, pix)
-		writeIDX(t, filepath.Join(dir, name+"-labels-idx1-ubyte.gz"), []int{n}, lab)
-	}
-	split("train", nTrain)
-	split("t10k", nTest)
-	return dir
+	return datatest.SyntheticFashion(t, nTrain, nTest)
 }
 
-func runCNN(t *testing.T, args ...string) (cnnResult, error) {
+func runCNN(t *testing.T, args ...string) (cnn.FashionResult, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := runTrainCNN(context.Background(), append(args, "--json"), &stdout, &stderr)
-	var res cnnResult
+	var res cnn.FashionResult
 	if err == nil {
 		if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
 			t.Fatalf("bad JSON %q: %v (stderr %s)", stdout.String(), jerr, stderr.String())
@@ -162,8 +113,8 @@ func TestTrainCNNErrors(t *testing.T) {
 		{[]string{"--out", t.TempDir(), "--data", filepath.Join(t.TempDir(), "none")}, data.FashionMNISTPackage},
 		{[]string{"--out", t.TempDir(), "--arch", "vgg"}, "unknown --arch"},
 		{[]string{"--out", t.TempDir(), "--arch", "resnet", "--stages", "3,x"}, "--stages"},
-		{[]string{"--out", t.TempDir(), "--epochs", "0"}, "--epochs"},
-		{[]string{"--out", t.TempDir(), "--momentum", "1"}, "--momentum"},
+		{[]string{"--out", t.TempDir(), "--epochs", "0"}, "epochs 0"},
+		{[]string{"--out", t.TempDir(), "--momentum", "1"}, "momentum 1"},
 		{[]string{"--out", t.TempDir(), "--dropout", "1"}, "dropout"},
 		{[]string{"--out", t.TempDir(), "--data", synthetic, "--batch", "128"}, "do not fill one batch"},
 		{[]string{"--out", t.TempDir(), "extra"}, "unexpected argument"},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,42 +11,19 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"time"
 
-	"github.com/mechinterp/workbench/cnn"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/gan"
 	"github.com/mechinterp/workbench/train"
 )
 
 // ganResult is the summary of `workbench train gan` (--json and
-// summary.json).
+// summary.json): the pipeline's, with the command's own files and time.
 type ganResult struct {
-	FID               float64      `json:"fid"`
-	InceptionScore    float64      `json:"inception_score"`
-	InceptionScoreStd float64      `json:"inception_score_std"`
-	ClassesCovered    float64      `json:"classes_covered"`
-	ClassCounts       []int        `json:"class_counts"`
-	Scored            bool         `json:"scored"`    // false if interrupted before any evaluation: no FID
-	FIDStart          float64      `json:"fid_start"` // the untrained generator's
-	Controls          gan.Controls `json:"controls"`
-	EvalN             int          `json:"eval_n"`
-	FeaturePoint      string       `json:"feature_point"`
-	FeatureDim        int          `json:"feature_dim"`
-	Classifier        string       `json:"classifier"`
-	ClassifierAcc     float64      `json:"classifier_test_accuracy"`
-	Loss              string       `json:"loss"`
-	Steps             int          `json:"steps"`
-	Epochs            float64      `json:"epochs"`
-	TrainSeconds      float64      `json:"train_seconds"` // wall time of training, evaluations included
-	WallSeconds       float64      `json:"wall_seconds"`  // the whole command
-	Interrupted       bool         `json:"interrupted"`
-	Checkpoint        string       `json:"checkpoint"`
-	Model             string       `json:"model"`
-	Samples           string       `json:"samples"`
-	Dir               string       `json:"dir"`
+	gan.FashionResult
+	WallSeconds float64 `json:"wall_seconds"` // the whole command
+	Samples     string  `json:"samples"`
 }
 
 func runTrainGAN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -86,105 +62,25 @@ Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 -
 	if *dataset != "fashion-mnist" {
 		return fmt.Errorf("train gan: unknown --dataset %q (only fashion-mnist)", *dataset)
 	}
-	o := gan.DefaultTrainOptions(*loss)
-	o.Batch, o.Seed, o.Dir, o.Resume = *batch, *seed, *out, *resume
+	o := gan.DefaultFashionOptions(*loss)
+	o.Train.Batch, o.Train.Seed, o.Train.Dir, o.Train.Resume, o.Train.Steps = *batch, *seed, *out, *resume, *steps
 	if *lr != 0 {
-		o.LR = *lr
+		o.Train.LR = *lr
 	}
-	switch {
-	case *epochs <= 0 && *steps <= 0:
-		return fmt.Errorf("train gan: --epochs %v must be positive", *epochs)
-	case *limit < 0 || *evalN < gan.ISSplits || *clfEpochs < 1 || *evalEvery < 0:
-		return fmt.Errorf("train gan: need --limit ≥ 0, --eval-n ≥ %d, --classifier-epochs ≥ 1, --eval-every ≥ 0", gan.ISSplits)
+	if isTerminal(stderr) {
+		o.Train.Progress = stderr
 	}
 	cfg.Seed = *seed
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-
-	trainSet, testSet, err := data.FashionMNIST(*dataDir)
+	o.Model, o.Epochs, o.Data, o.Limit = cfg, *epochs, *dataDir, *limit
+	o.Classifier, o.ClassifierEpochs, o.EvalN, o.EvalEvery = *clfPath, *clfEpochs, *evalN, *evalEvery
+	fr, m, err := gan.TrainFashion(ctx, o)
 	if err != nil {
-		return fmt.Errorf("train gan: %w", err)
+		return resumeHint(err)
 	}
-	if *limit > 0 && *limit < trainSet.N {
-		trainSet = subset(trainSet, *limit)
+	if fr.AlreadyFinished {
+		return reportFinished(stdout, stderr, *out, fr.Steps, *asJSON)
 	}
-	if *steps > 0 {
-		o.Steps = *steps
-	} else {
-		o.Steps = max(1, int(*epochs*float64(trainSet.N)/float64(o.Batch)))
-	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	var progress io.Writer
-	if isTerminal(stderr) {
-		progress = stderr
-	}
-	res := ganResult{Loss: o.Loss, Dir: *out, EvalN: *evalN}
-	clf, err := judgeClassifier(ctx, *clfPath, *out, *dataDir, *clfEpochs, *seed, progress, testSet, &res)
-	if err != nil {
-		return err
-	}
-	judge, err := gan.NewClassifierJudge(clf, "", 0)
-	if err != nil {
-		return err
-	}
-	res.FeaturePoint, res.FeatureDim = string(judge.Point()), judge.Dim()
-	ev, err := gan.NewEvaluator(ctx, judge, testSet, *evalN, *seed)
-	if err != nil {
-		return fmt.Errorf("train gan: %w", err)
-	}
-	res.Controls = ev.Controls()
-
-	m, err := gan.New(cfg)
-	if err != nil {
-		return err
-	}
-	start, err := ev.ScoreModel(ctx, m, *seed)
-	if err != nil {
-		return err
-	}
-	res.FIDStart = start.FID
-	o.LogEvery = min(50, o.Steps)
-	o.EvalEvery = o.Steps
-	if *evalEvery > 0 {
-		o.EvalEvery = *evalEvery
-	}
-	o.CheckpointEvery = min(500, o.Steps)
-	o.Progress = progress
-	var final gan.Score
-	o.Eval = func(ctx context.Context, step int) (map[string]any, error) {
-		s, err := ev.ScoreModel(ctx, m, *seed)
-		if err != nil {
-			return nil, err
-		}
-		final = s
-		return map[string]any{"fid": s.FID, "inception_score": s.InceptionScore, "classes_covered": s.ClassesCovered}, nil
-	}
-	trained := time.Now()
-	sum, err := gan.Train(ctx, m, gan.ImageSource{Set: trainSet}, o)
-	if err != nil && !sum.Interrupted {
-		return err
-	}
-	if sum.AlreadyFinished {
-		return reportFinished(stdout, stderr, *out, sum.Steps, *asJSON)
-	}
-	res.TrainSeconds = time.Since(trained).Seconds()
-	res.Interrupted, res.Steps, res.Checkpoint = sum.Interrupted, sum.Steps, sum.Checkpoint
-	res.Epochs = float64(sum.Steps*o.Batch) / float64(trainSet.N)
-	if final.N == 0 && !sum.Interrupted { // resumed at the end: nothing was evaluated
-		if final, err = ev.ScoreModel(ctx, m, *seed); err != nil {
-			return err
-		}
-	}
-	res.Scored = final.N > 0 // an interrupted run reports its last evaluation, if any
-	res.FID, res.InceptionScore, res.InceptionScoreStd = final.FID, final.InceptionScore, final.InceptionScoreStd
-	res.ClassesCovered, res.ClassCounts = final.ClassesCovered, final.ClassCounts
-	res.Model = filepath.Join(*out, "model.safetensors")
-	if err := m.Save(res.Model, map[string]string{"loss": o.Loss}); err != nil {
-		return err
-	}
+	res := ganResult{FashionResult: fr}
 	res.Samples = filepath.Join(*out, "samples.png")
 	if err := writeSampleGrid(context.WithoutCancel(ctx), res.Samples, m, 8, *seed); err != nil {
 		return err
@@ -206,52 +102,6 @@ Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 -
 		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
 	}
 	return nil
-}
-
-// judgeClassifier loads the classifier that judges samples: --classifier,
-// else DIR/classifier/model.safetensors, else one trained there now with
-// `workbench train cnn`'s engine. It records its path and test accuracy.
-func judgeClassifier(ctx context.Context, path, out, dataDir string, epochs int, seed uint64, progress io.Writer,
-	test *data.ImageSet, res *ganResult) (*cnn.Model, error) {
-	if path == "" {
-		path = filepath.Join(out, "classifier", "model.safetensors")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			o := cnnOptions{Model: cnn.Classifier(), Epochs: epochs, Batch: 128, LR: 0.05, Momentum: 0.9, Shards: 2,
-				Workers: runtime.GOMAXPROCS(0), Seed: seed, Data: dataDir}
-			o.Model.Seed = seed
-			r, err := trainCNN(ctx, o, filepath.Join(out, "classifier"), false, progress)
-			if err != nil {
-				return nil, fmt.Errorf("train gan: judge classifier: %w", err)
-			}
-			if r.Interrupted {
-				return nil, fmt.Errorf("train gan: judge classifier: %w", context.Cause(ctx))
-			}
-			path = r.Model
-		}
-	}
-	m, err := cnn.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("train gan: judge classifier: %w", err)
-	}
-	if m.Cfg.InC != 1 || m.Cfg.InH != 28 || m.Cfg.InW != 28 || m.Cfg.NClasses != data.FashionMNISTClasses {
-		return nil, fmt.Errorf("train gan: judge classifier %s takes %d×%d×%d images into %d classes, want 1×28×28 into %d",
-			path, m.Cfg.InC, m.Cfg.InH, m.Cfg.InW, m.Cfg.NClasses, data.FashionMNISTClasses)
-	}
-	labels := make([]int32, test.N)
-	for i, l := range test.Labels {
-		labels[i] = int32(l)
-	}
-	if _, res.ClassifierAcc, err = m.Evaluate(ctx, test.Images, labels, 500, runtime.GOMAXPROCS(0)); err != nil {
-		return nil, err
-	}
-	res.Classifier = path
-	return m, nil
-}
-
-// subset returns the first n images of s (views, not copies).
-func subset(s *data.ImageSet, n int) *data.ImageSet {
-	per := s.H * s.W
-	return &data.ImageSet{N: n, H: s.H, W: s.W, Images: s.Images[:n*per], Labels: s.Labels[:n]}
 }
 
 func writeSummary(dir string, v any) error {
@@ -326,18 +176,11 @@ func printGAN(w io.Writer, r ganResult) {
 	fmt.Fprintf(w, "model: %s\nsamples: %s\ncheckpoint: %s\n", r.Model, r.Samples, r.Checkpoint)
 }
 
-// gan2dResult is the summary of `workbench train gan2d`.
+// gan2dResult is the summary of `workbench train gan2d`: the pipeline's,
+// with the command's time.
 type gan2dResult struct {
-	gan.MixtureMetrics
-	Mixture     string              `json:"mixture"`
-	Loss        string              `json:"loss"`
-	Steps       int                 `json:"steps"`
-	WallSeconds float64             `json:"wall_seconds"`
-	Interrupted bool                `json:"interrupted"`
-	Checkpoint  string              `json:"checkpoint"`
-	Model       string              `json:"model"`
-	Dir         string              `json:"dir"`
-	Vanishing   []gan.GradientPoint `json:"vanishing_gradient,omitempty"`
+	gan.MixtureResult
+	WallSeconds float64 `json:"wall_seconds"`
 }
 
 func runTrainGAN2D(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -362,62 +205,25 @@ Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --j
 	if err := rc.parse(args); err != nil {
 		return err
 	}
-	var mix data.Mixture
-	switch strings.ToLower(*mixture) {
-	case "ring":
-		mix = data.Ring8()
-	case "grid":
-		mix = data.Grid25()
-	default:
-		return fmt.Errorf("train gan2d: unknown --mixture %q (want ring or grid)", *mixture)
-	}
-	o := gan.DefaultMixtureOptions(*loss)
-	o.Steps, o.Seed, o.Dir, o.Resume = *steps, *seed, *out, *resume
+	o := gan.MixtureRun{Mixture: *mixture, Train: gan.DefaultMixtureOptions(*loss), Vanishing: *vanishing}
+	o.Train.Steps, o.Train.Seed, o.Train.Dir, o.Train.Resume = *steps, *seed, *out, *resume
 	if *batch != 0 {
-		o.Batch = *batch
+		o.Train.Batch = *batch
 	}
 	if *lr != 0 {
-		o.LR = *lr
+		o.Train.LR = *lr
 	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	cfg := gan.MLP()
-	cfg.Seed = *seed
-	m, err := gan.New(cfg)
-	if err != nil {
-		return err
-	}
-	res := gan2dResult{Mixture: strings.ToLower(*mixture), Loss: o.Loss, Dir: *out}
-	if *vanishing {
-		res.Vanishing, err = gan.VanishingGradients(ctx, m, gan.MixtureSource{Mixture: mix}, gan.DefaultVanishingOptions(*seed))
-		if err != nil {
-			return err
-		}
-	}
-	o.LogEvery, o.EvalEvery = min(100, o.Steps), min(500, o.Steps)
 	if isTerminal(stderr) {
-		o.Progress = stderr
+		o.Train.Progress = stderr
 	}
-	o.Eval = func(ctx context.Context, step int) (map[string]any, error) {
-		mm, err := m.EvaluateMixture(ctx, mix, *seed)
-		return map[string]any{"modes_captured": mm.ModesCaptured, "high_quality_fraction": mm.HighQualityFraction}, err
+	mr, err := gan.RunMixture(ctx, o)
+	if err != nil {
+		return resumeHint(err)
 	}
-	sum, err := gan.Train(ctx, m, gan.MixtureSource{Mixture: mix}, o)
-	if err != nil && !sum.Interrupted {
-		return err
+	if mr.AlreadyFinished {
+		return reportFinished(stdout, stderr, *out, mr.Steps, *asJSON)
 	}
-	if sum.AlreadyFinished {
-		return reportFinished(stdout, stderr, *out, sum.Steps, *asJSON)
-	}
-	if res.MixtureMetrics, err = m.EvaluateMixture(context.WithoutCancel(ctx), mix, *seed); err != nil {
-		return err
-	}
-	res.Steps, res.Interrupted, res.Checkpoint = sum.Steps, sum.Interrupted, sum.Checkpoint
-	res.Model = filepath.Join(*out, "model.safetensors")
-	if err := m.Save(res.Model, map[string]string{"loss": o.Loss, "mixture": res.Mixture}); err != nil {
-		return err
-	}
+	res := gan2dResult{MixtureResult: mr}
 	res.WallSeconds = time.Since(began).Seconds()
 	if err := writeSummary(*out, res); err != nil {
 		return err

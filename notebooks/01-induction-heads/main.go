@@ -304,9 +304,9 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 	if err != nil {
 		return nil, err
 	}
-	toks := report.Rows(ev)
+	toks := ev.Rows()
 	// region: patterns
-	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)), false)
+	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)))
 	if _, err := m.Run(ctx, toks, set); err != nil {
 		return nil, err
 	}
@@ -361,7 +361,7 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 
 func composition(ctx context.Context, r *report.Report, m *transformer.Model, h *heads) error {
 	// region: kcomp
-	comp, err := circuits.CompositionScores(ctx, circuits.Heads(m))
+	comp, err := circuits.CompositionScores(ctx, m.Heads())
 	if err != nil {
 		return err
 	}
@@ -421,7 +421,7 @@ func ablate(ctx context.Context, r *report.Report, m *transformer.Model, cfg ind
 	accuracy := func(b *data.Batch, layer int, hs ...int) (float64, error) {
 		var sites []patching.Site
 		for _, head := range hs {
-			sites = append(sites, patching.Site{Kind: patching.HeadOut, Layer: layer, Head: head, Pos: patching.AllPos})
+			sites = append(sites, patching.Site{Kind: patching.HeadOut, Layer: layer, Head: head})
 		}
 		set, err := patching.ZeroAblation(m, sites...)
 		if err != nil {

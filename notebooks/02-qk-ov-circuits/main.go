@@ -147,7 +147,7 @@ func ovSection(ctx context.Context, r *report.Report, w *circuits.Weights, c tra
 		"unrelated to its input. Only d_head = %d eigenvalues are non-zero; `EigenPositivity` gets them from the small "+
 		"d_head × d_head matrix `(W_O·W_U)·(W_E·W_V)`. Beside it, the **top-1 diagonal**: the fraction of tokens whose own "+
 		"logit is the one the head raises most.", c.DHead)
-	labels := circuits.HeadLabels(len(w.Heads), len(w.Heads[0]))
+	labels := circuits.HeadLabels(w.Dims())
 	fig, err := figures.Bars(figures.BarsSpec{
 		Title: "OV copying scores per head", YLabel: "score", Categories: labels,
 		Groups: []figures.BarGroup{
@@ -309,7 +309,7 @@ func compositionSection(ctx context.Context, r *report.Report, w *circuits.Weigh
 		samples = 40
 	}
 	// region: composition
-	comp, err := circuits.CompositionScores(ctx, w.Heads) // Q, K, V: [l1][h1][l2][h2]
+	comp, err := w.CompositionScores(ctx) // Q, K, V: [l1][h1][l2][h2]
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func compositionSection(ctx context.Context, r *report.Report, w *circuits.Weigh
 	rel := comp.Relative(base.Analytic) // every score ÷ 1/√d_model
 	// endregion
 	r.Code("composition")
-	H := len(w.Heads[0])
+	_, H := w.Dims()
 	rl, cl := make([]string, H), make([]string, H)
 	for i := range H {
 		rl[i], cl[i] = circuits.HeadLabel(0, i), circuits.HeadLabel(1, i)
@@ -390,7 +390,7 @@ func virtualSection(ctx context.Context, r *report.Report, w *circuits.Weights, 
 		"layer-0 heads wrote. The path token → L0 head → L1 head → logits behaves like a **virtual head** whose OV " +
 		"circuit is the product `OV₀·OV₁` (row vectors: first the layer-0 head's map, then the layer-1 head's), with full " +
 		"OV circuit `W_E·OV₀·OV₁·W_U`. Its copying score says whether that path copies tokens end to end:")
-	H := len(w.Heads[0])
+	_, H := w.Dims()
 	// region: virtual
 	virtual := func(h0, h1 int) (*circuits.FactoredMatrix, error) {
 		ov0, err := w.OV(0, h0) // [d_model, d_model], factored through d_head

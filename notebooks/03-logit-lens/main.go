@@ -62,7 +62,7 @@ func run(ctx context.Context, o report.Options) error {
 	if err != nil {
 		return err
 	}
-	tokens := report.Rows(eval) // [batch][pos]: 20 random tokens, then the same 20 again
+	tokens := eval.Rows() // [batch][pos]: 20 random tokens, then the same 20 again
 	// endregion
 	if m.Cfg.NCtx != task.SeqLen() {
 		return fmt.Errorf("demo model has n_ctx %d, the task %d positions", m.Cfg.NCtx, task.SeqLen())

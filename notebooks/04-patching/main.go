@@ -142,7 +142,7 @@ func run(ctx context.Context, o report.Options) error {
 // and the layer-1 heads ordered by attention to the induction target, on
 // the clean run.
 func nameHeads(ctx context.Context, m *transformer.Model, clean [][]int) (prev int, inds []int, err error) {
-	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)), false)
+	set, cache := hooks.Capture(hooks.Names(hooks.Pattern(0), hooks.Pattern(1)))
 	if _, err := m.Run(ctx, clean, set); err != nil {
 		return 0, nil, err
 	}
@@ -224,7 +224,7 @@ func activationSection(ctx context.Context, r *report.Report, m *transformer.Mod
 	sg, pg := got["second block scrambled"], got["previous tokens corrupted"]
 	allL0 := make([]patching.Site, H)
 	for h := range H {
-		allL0[h] = patching.Site{Kind: patching.HeadOut, Layer: 0, Head: h, Pos: patching.AllPos}
+		allL0[h] = patching.Site{Kind: patching.HeadOut, Layer: 0, Head: h}
 	}
 	all0s, err := normalized(ctx, scramble, allL0...)
 	if err != nil {

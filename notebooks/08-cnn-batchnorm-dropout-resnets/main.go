@@ -188,7 +188,7 @@ func layerStds(ctx context.Context, m *cnn.Model, x []float32, n int, noBN bool)
 		s := string(h)
 		return s == "relu1.hook_out" || (strings.HasPrefix(s, "layer") && strings.Count(s, ".") == 2 && strings.HasSuffix(s, ".hook_out"))
 	}
-	cap, cache := hooks.Capture(isOut, false)
+	cap, cache := hooks.Capture(isOut)
 	ws := m.NewWorkspace(n)
 	if err := ws.Forward(ctx, x, cnn.Pass{Train: true}, hooks.Merge(hs, cap)); err != nil {
 		return nil, err

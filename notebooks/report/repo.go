@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -71,18 +70,4 @@ func DemoModel() (*transformer.Model, string, error) {
 		return nil, "", fmt.Errorf("report: demo model: %w", err)
 	}
 	return m, p, nil
-}
-
-// Rows returns a batch's tokens as [batch][pos] ints, the form
-// transformer.Model.Run and the analysis packages take.
-func Rows(b *data.Batch) [][]int {
-	out := make([][]int, b.N)
-	for i := range out {
-		tok, _, _ := b.Seq(i)
-		out[i] = make([]int, len(tok))
-		for p, t := range tok {
-			out[i][p] = int(t)
-		}
-	}
-	return out
 }

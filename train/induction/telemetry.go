@@ -152,7 +152,7 @@ func KComposition(ctx context.Context, m *transformer.Model) (best, baseline flo
 	if c.NLayers < 2 {
 		return 0, baseline, nil
 	}
-	heads := circuits.Heads(m)[:2]
+	heads := m.Heads()[:2]
 	comp, err := circuits.CompositionScores(ctx, heads)
 	if err != nil {
 		return 0, baseline, err

@@ -1,0 +1,64 @@
+// Package transformer is a decoder-only transformer in the shape of
+// TransformerLens's HookedTransformer: a Config of architecture fields with
+// TransformerLens's names, a Model holding the parameters, runs that take
+// hooks per call, and an explicit forward and backward pass for training.
+//
+// # A first program
+//
+// Build a model from a Config (New) or read one from a safetensors
+// checkpoint (Load, FromCheckpoint); run it on token sequences with Run,
+// passing a hook set, for instance the one hooks.Capture returns, to read
+// or edit activations by name; read the cached tensors by hook name. The
+// Example shows the whole path on a two-layer model.
+//
+// # Shapes
+//
+// Tokens enter as [batch][pos] ids in [0, d_vocab) ([][]int, the token
+// type of every Workbench API); sequences in a batch have equal length, at
+// most n_ctx. CheckTokens validates them and flattens them to the
+// [batch·pos] int32 layout of Workspace.Forward and Parallel.Step, the
+// training hot path, which reads data.Batch's tokens directly
+// (data.Batch.Rows converts a batch the other way). Every activation has the shape of its
+// hook point (see package hooks):
+//
+//	residual stream, attn_out, mlp_out    [batch, pos, d_model]
+//	q, k, v, z                            [batch, pos, head, d_head]
+//	attn_scores, pattern                  [batch, head, query_pos, key_pos]
+//	mlp pre / post                        [batch, pos, d_mlp]
+//	logits                                [batch, pos, d_vocab_out]
+//
+// Parameters are stored as one float32 allocation (Params) and read and
+// written as TransformerLens state dicts (embed.W_E [d_vocab, d_model],
+// blocks.{l}.attn.W_Q [n_heads, d_model, d_head], W_O [n_heads, d_head,
+// d_model], unembed.W_U [d_model, d_vocab_out], ...). Row vectors multiply
+// on the left: q = x·W_Q + b_Q.
+//
+// # Invariants
+//
+// Attention is causal: the output at position p depends only on tokens at
+// positions ≤ p, and every pattern row sums to 1 with zeros above the
+// diagonal. A hook that returns nil leaves a run bit-identical to a run
+// without it; a forward hook's edit is what later layers and Backward see.
+// Weight processing (FoldLayerNorm, CenterWritingWeights, CenterUnembed,
+// FoldValueBiases) returns a new model and leaves log-probabilities
+// unchanged up to float32 rounding; nothing is processed silently on load.
+// The same Config and seed give bit-identical weights, and Parallel gives
+// bit-identical gradients whatever its worker count.
+//
+// # Errors and panics
+//
+// Everything a user can type (configs, checkpoint files, token ids, hook
+// names) is validated and returned as an error prefixed "transformer:".
+// Methods whose arguments come from Workbench's own code (Head with a layer
+// out of range, a Workspace fed the wrong number of tokens by a caller that
+// skipped CheckTokens) document the panics they may raise.
+//
+// # Concurrency
+//
+// A Model holds no hooks and no activations, so one Model may serve many
+// concurrent Run, Loss and Gradients calls as long as nobody writes its
+// parameters meanwhile. A Workspace (the activations of one forward and
+// backward pass, laid out once) and a Parallel (a data-parallel training
+// step) belong to one goroutine at a time; Close a Parallel to stop its
+// helper goroutines.
+package transformer
