@@ -26,7 +26,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 	if res.Steps != 20 || len(res.EpochAccuracy) != 2 || res.TestAccuracy < 0.5 {
 		t.Errorf("%d steps, per-epoch accuracy %v, final %v: want 20 steps, 2 epochs and ≥ 0.5", res.Steps, res.EpochAccuracy, res.TestAccuracy)
 	}
-	for _, f := range []string{"config.json", "metrics.jsonl", "model.safetensors", "summary.json"} {
+	for _, f := range []string{"train.json", "metrics.jsonl", "model.safetensors", "summary.json"} {
 		if _, err := os.Stat(filepath.Join(o.Dir, f)); err != nil {
 			t.Errorf("run folder: %v", err)
 		}
