@@ -12,10 +12,10 @@ import "math"
 // transposed, attnFastChunk source positions at a time, into 16 rows on
 // the stack, so that a score row is 16 broadcast-FMAs per block of 16
 // source positions; only blocks on or below the diagonal are computed, and
-// any pos works (attn16LowerTiled). The products with the
-// pattern and dscores run over the causal triangle only, with the pattern
-// entries broadcast from memory. Softmax and its backward are vectorised
-// row by row, with tensor.ExpShift's exponential.
+// any pos works (attn16LowerTiled). The products with the pattern and
+// dscores run over the causal triangle only, with the pattern entries
+// broadcast from memory. Softmax and its backward are vectorised row by
+// row, with tensor.ExpShift's exponential.
 //
 // The step-wise AttnScoresForward and AttnMixForward run the same kernels
 // in the same order as AttentionForward, so hooking scores or pattern (which
@@ -31,10 +31,10 @@ const (
 	attnFastChunk = 128
 	// attnFastMaxPos is the longest pos the fast path is chosen for,
 	// although its kernels handle any pos: past it the Gemm path measured
-	// faster (BenchmarkAttentionLong, 4 heads: the fast path 1.4 to 2× the
-	// Gemm path's tokens per second at pos 256 to 768, 0.8× at 1,024, where
-	// pattern rows 4 KiB apart compete for the same L1 sets in the mix
-	// kernels).
+	// faster (BenchmarkAttentionLong, 4 heads, medians on a loaded
+	// machine: the fast path 1.1 to 2.6× the Gemm path's tokens per second
+	// at pos 256 to 768, 0.8 to 0.9× at 1,024, where pattern rows 4 KiB
+	// apart compete for the same L1 sets in the mix kernels).
 	attnFastMaxPos = 768
 )
 

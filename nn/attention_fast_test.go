@@ -237,7 +237,7 @@ func BenchmarkAttentionPaths(b *testing.B) {
 // poisoned with NaN, which the backward must never read.
 func TestAttentionQueries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 21))
-	for _, s := range []attnShape{{5, 40, 2, 16}, {4, 17, 1, 16}, {3, 33, 3, 16}, {2, 7, 2, 8}, {1, 1, 1, 16}, {2, 100, 1, 16}} {
+	for _, s := range []attnShape{{5, 40, 2, 16}, {4, 17, 1, 16}, {3, 33, 3, 16}, {2, 7, 2, 8}, {1, 1, 1, 16}, {2, 100, 1, 16}, {4, 300, 2, 16}, {4, 700, 1, 16}, {4, 300, 1, 8}} {
 		t.Run(s.String(), func(t *testing.T) {
 			B, T, H, dh := s.batch, s.pos, s.heads, s.dHead
 			q, k, v := attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 2), attnRand(rng, s.qkvLen(), 1)
