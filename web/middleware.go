@@ -69,6 +69,31 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 	}
 }
 
+// limitWork lets at most cap(slots) requests run their handlers at once;
+// the others wait, in no particular order, until a slot frees or their
+// context ends (a deadline is a 504). Analyses are CPU-bound: bounding them
+// keeps a core for a training however many clients ask.
+func limitWork(slots chan struct{}) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+			default:
+				select {
+				case slots <- struct{}{}:
+				case <-r.Context().Done():
+					if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+						writeError(w, r, http.StatusGatewayTimeout, "web: the request took too long and was stopped, waiting for other analyses to finish")
+					}
+					return
+				}
+			}
+			defer func() { <-slots }()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // limitBody caps request bodies at n bytes; reading past the cap fails
 // with *http.MaxBytesError, which handle answers with 413. A declared
 // Content-Length over the cap is refused before the handler runs.
