@@ -3,6 +3,9 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -119,5 +122,40 @@ func TestAnalysisSlotsDefault(t *testing.T) {
 	d := Deps{}.withDefaults()
 	if want := max(1, runtime.GOMAXPROCS(0)-1); d.AnalysisSlots != want {
 		t.Errorf("default analysis slots %d, want %d (GOMAXPROCS %d)", d.AnalysisSlots, want, runtime.GOMAXPROCS(0))
+	}
+}
+
+// TestLimitWorkSlowReader: a client that does not read a large answer
+// does not keep the only slot, so the next request is served.
+func TestLimitWorkSlowReader(t *testing.T) {
+	big := strings.Repeat("x", 64<<20) // more than loopback socket buffers hold
+	h := limitWork(make(chan struct{}, 1))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, "small")
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") // and never read
+	time.Sleep(200 * time.Millisecond)
+	done := make(chan string, 1)
+	go func() {
+		_, body := send(t, "GET", srv.URL+"/small", "", "", "")
+		done <- body
+	}()
+	select {
+	case body := <-done:
+		if body != "small" {
+			t.Errorf("second request: %q", body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a client not reading its answer holds the only slot: the next request waited 5 s")
 	}
 }
