@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +23,8 @@ import (
 )
 
 // The browser tests drive Debian's chromium through chromedp. Without
-// chromium they skip, unless CI=true, where they fail: CI installs it.
+// chromium they skip (needInstalled), unless CI=true, where they fail: CI
+// installs it.
 // Set WORKBENCH_SCREENSHOTS=DIR to keep the screenshots (they are always
 // written under the test's temporary directory too).
 
@@ -57,10 +59,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	path := findChromium()
 	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found, and CI=true: .ci/run installs Debian's chromium")
-		}
-		t.Skip("chromium not found (apt-get install chromium); skipping the browser test")
+		needInstalled(t, "chromium", fmt.Errorf("no chromium, chromium-browser or /usr/bin/chromium on PATH: %w", fs.ErrNotExist))
 	}
 	s, dir := newTestServer(t)
 	srv := httptest.NewServer(s)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -39,11 +40,19 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 // previous-token, prefix-matching (induction) and copying scores on
 // repeated random tokens, and the heads named by them.
 func (a *circuitsAPI) report(w http.ResponseWriter, r *http.Request) error {
-	rep, err := modelFrom(r).circuitsReport(r)
+	m := modelFrom(r)
+	b, err := m.reportJSON.get(func() ([]byte, error) {
+		rep, err := m.circuitsReport(r)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(rep)
+	})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, rep)
+	writeRawJSON(w, http.StatusOK, b)
+	return nil
 }
 
 // circuitsReport returns the model's circuits report, computed once.

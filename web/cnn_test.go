@@ -37,11 +37,8 @@ func sampleIndices(labels []uint8, n int) []int {
 func TestCNNSamplesFile(t *testing.T) {
 	const n = 32
 	path := filepath.Join("cnndemo", "samples.json")
-	_, test, err := readTestSet(t)
 	if os.Getenv("WORKBENCH_WRITE_SAMPLES") == "1" {
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, test := installedTestSet(t)
 		sf := samplesFile{Source: "Fashion-MNIST test set (t10k), Debian package " + data.FashionMNISTPackage + "; written by WORKBENCH_WRITE_SAMPLES=1 go test ./web -run TestCNNSamplesFile",
 			Height: test.H, Width: test.W}
 		for _, i := range sampleIndices(test.Labels, n) {
@@ -73,10 +70,7 @@ func TestCNNSamplesFile(t *testing.T) {
 			t.Errorf("sample %d has label %d, want %d", k, l, k%10)
 		}
 	}
-	if err != nil {
-		t.Logf("Fashion-MNIST is not installed (%v): the samples are not compared with it", err)
-		return
-	}
+	_, test := installedTestSet(t) // the samples must be the test set's images
 	per := s.H * s.W
 	for k, i := range s.Indices {
 		if int(test.Labels[i]) != s.Labels[k] {
@@ -88,14 +82,6 @@ func TestCNNSamplesFile(t *testing.T) {
 			}
 		}
 	}
-}
-
-// readTestSet reads the installed Fashion-MNIST test set.
-func readTestSet(t *testing.T) (string, *data.ImageSet, error) {
-	t.Helper()
-	st := &cnnStore{testDir: data.FashionMNISTDir}
-	set, err := st.testSet()
-	return data.FashionMNISTDir, set, err
 }
 
 func TestCNNDemo(t *testing.T) {
@@ -335,10 +321,7 @@ func TestCNNRunsListed(t *testing.T) {
 }
 
 func TestCNNTestSet(t *testing.T) {
-	dir, _, err := readTestSet(t)
-	if err != nil {
-		t.Skipf("Fashion-MNIST is not installed: %v", err)
-	}
+	dir, _ := installedTestSet(t)
 	s := New(Deps{RunsDir: t.TempDir(), DataDir: dir})
 	runAPICases(t, s, []apiCase{
 		{"samples", "GET", "/api/cnn/samples", "", "", 200, `"test_available":true`},

@@ -12,7 +12,8 @@
 // cnnstore.go), a small DCGAN for the GAN page (gan.go), and every run found
 // in Deps.RunsDir: a subdirectory holding model.safetensors is a model (a
 // CNN or a GAN when its metadata says so), one
-// holding metrics.jsonl a run with curves. Model and run names are the
+// holding metrics.jsonl a run with curves (its training configuration is
+// train.json, or config.json in runs written before that name). Model and run names are the
 // directory names; anything but letters, digits, '.', '_' and '-' (or a
 // leading '.') is rejected, so no name reaches outside RunsDir.
 //
@@ -23,7 +24,7 @@
 //	GET  /api/models/{name}/tensors/{tensor}             one tensor's values
 //	GET  /api/models/{name}/tokens/repeated?seed=&repeat= a generated repeated random sequence
 //	POST /api/models/{name}/tokens/generate              greedy continuation {tokens, n}
-//	GET  /api/models/{name}/attention?tokens=1,2,3       patterns [layer][head][dest][src ≤ dest]
+//	GET  /api/models/{name}/attention?tokens=1,2,3       patterns [layer][head][dest][src ≤ dest] (or ?text=, not both)
 //	POST /api/models/{name}/attention                    the same for {"tokens": [...]} or {"text": "1 2 3"}
 //	GET  /api/models/{name}/circuits/composition         Q/K/V composition scores and the random baseline
 //	GET  /api/models/{name}/circuits/heads               per-head previous-token, induction, copying scores
@@ -59,13 +60,34 @@
 // holds, plus ?w=&h= for the size in pixels.
 //
 // Bad input answers 4xx with {"error": "...", "status": N, "request_id": "..."};
-// unknown /api/ routes answer a JSON 404.
+// unknown /api/ routes answer a JSON 404. Answers name a run's files
+// relative to the runs folder, never by absolute path.
+//
+// # Security and limits
+//
+// The dashboard has no authentication, so it answers only requests whose
+// Host header is a loopback name or address ("localhost", 127.0.0.0/8,
+// ::1) or one of Deps.AllowedHosts (421 otherwise: this defeats DNS
+// rebinding), and whose Origin, when a browser sends one, is this server's
+// own scheme, an allowed host and the port the request came to (403
+// otherwise, "null" included). Request bodies must arrive within
+// Deps.BodyTimeout (408) and fit in Deps.MaxBodyBytes (413); requests end
+// after Deps.RequestTimeout (504), event streams excepted. At most
+// Deps.AnalysisSlots analysis requests compute at once, leaving a core to a
+// training; at most Deps.MaxStreams event streams are open (503 beyond).
+// "Train one now" bounds every field it accepts (400 naming the bound),
+// keeps a run's newest checkpoints and the phase-change pair while it
+// trains, and is refused (507) when the runs folder could grow past
+// Deps.RunsBudget.
 //
 // # Concurrency
 //
 // A Server is safe for concurrent use. Models are immutable once loaded and
 // shared by all requests; analyses computed from weights alone (composition
-// scores, head scores, the tuned lens) are computed once per model and kept.
-// Trainings run on goroutines owned by the Server; Shutdown stops them,
-// waits for their checkpoints and ends every event stream.
+// scores, head scores, the tuned lens and its curves on held-out sequences)
+// are computed once per model and kept. Trainings run on goroutines owned
+// by the Server; Shutdown stops them, waits for their checkpoints and ends
+// every event stream. A finished training's event history is pruned to its
+// final status (its records are in the run's metrics file), and the server
+// forgets all but the newest finished trainings.
 package web

@@ -98,13 +98,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 		return out, err
 	}
 	out.Tokens, out.Labels = toks, lens.Labels(m.m.Cfg)
-	var evalToks [][]int
 	if eval {
-		b, err := m.task.EvalSet(evalSeqs, evalSeed)
-		if err != nil {
-			return out, err
-		}
-		evalToks = b.Rows()
 		out.Eval.Sequences = evalSeqs
 	}
 	seq := [][]int{toks}
@@ -114,10 +108,13 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	}
 	out.Logit = statsJSON(st)
 	if eval {
-		if st, err = lens.Logit(ctx, m.m, evalToks, lens.Options{}); err != nil {
+		if out.Eval.Logit, err = m.logitEval.get(func() (lensStats, error) {
+			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int) ([]lens.Stats, error) {
+				return lens.Logit(ctx, m.m, toks, lens.Options{})
+			})
+		}); err != nil {
 			return out, err
 		}
-		out.Eval.Logit = statsJSON(st)
 	}
 	if in.Tuned != nil && !*in.Tuned {
 		return out, nil
@@ -142,13 +139,34 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	seqStats := statsJSON(st)
 	out.Tuned = &seqStats
 	if eval {
-		if st, err = tuned.Evaluate(ctx, m.m, evalToks, lens.Options{}); err != nil {
+		evalStats, err := m.tunedEval.get(func() (lensStats, error) {
+			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int) ([]lens.Stats, error) {
+				return tuned.Evaluate(ctx, m.m, toks, lens.Options{})
+			})
+		})
+		if err != nil {
 			return out, err
 		}
-		evalStats := statsJSON(st)
 		out.Eval.Tuned = &evalStats
 	}
 	return out, nil
+}
+
+// heldOutStats runs a lens on the evalSeqs held-out sequences of m's task,
+// the same for every request: callers keep the result (a memo of the
+// model), computed detached from the request that asked first.
+func heldOutStats(ctx context.Context, m *model, run func(ctx context.Context, toks [][]int) ([]lens.Stats, error)) (lensStats, error) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	b, err := m.task.EvalSet(evalSeqs, evalSeed)
+	if err != nil {
+		return lensStats{}, err
+	}
+	st, err := run(ctx, b.Rows())
+	if err != nil {
+		return lensStats{}, err
+	}
+	return statsJSON(st), nil
 }
 
 // statsJSON regroups per-point Stats by metric, keeping sequence 0's top

@@ -16,89 +16,157 @@ import (
 	"github.com/mechinterp/workbench/data"
 )
 
-// Load test parameters: the issue's 50 concurrent clients for 10 s.
+// The mixed load test: loadClients clients on loopback, each sending
+// attention, circuits and lens requests in turn for loadDuration (with
+// -short, as CI's race run uses, loadShortDuration), while a dashboard
+// training runs. The issue's bar: p50 ≤ 50 ms, p99 ≤ 300 ms, no errors,
+// and the training keeps at least a third of its idle speed.
 const (
-	loadClients  = 50
-	loadDuration = 10 * time.Second
-	// loadP50Bound fails the test only when latency is absurd; the target
-	// (p50 under 20 ms) is reported, since CI runs other packages' tests
-	// on the same two cores at the same time.
-	loadP50Bound = 200 * time.Millisecond
+	loadClients       = 50
+	loadDuration      = 15 * time.Second
+	loadShortDuration = 4 * time.Second
+	loadIdle          = 3 * time.Second // the training's idle measurement
+	loadP50Bar        = 50 * time.Millisecond
+	loadP99Bar        = 300 * time.Millisecond
+	loadTrainingBar   = 1.0 / 3
 )
 
-// TestLoadAttention has 50 clients on loopback request attention patterns
-// of the demo model, each request a different 40-token sequence of the
-// model's task, for 10 s, and reports the latency percentiles.
-func TestLoadAttention(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test: 10 s; skipped with -short")
-	}
-	s, _ := newTestServer(t)
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-
-	// A pool of sequences, so that each request computes afresh.
+// loadMix returns the requests of the mix, each a different sequence of the
+// demo's task: attention patterns (GET), the circuits report and one
+// head's full OV circuit row, and both lenses on a sequence (POST).
+func loadMix(base string, n int) []*http.Request {
 	demo, _ := loadDemo()
-	b := data.NewBatch(512, demo.task.SeqLen())
+	b := data.NewBatch(n, demo.task.SeqLen())
 	demo.task.Fill(b, rand.New(rand.NewPCG(1, 1)))
-	urls := make([]string, b.N)
-	for i := range urls {
+	var out []*http.Request
+	for i := range n {
 		toks, _, _ := b.Seq(i)
 		parts := make([]string, len(toks))
 		for j, v := range toks {
 			parts[j] = fmt.Sprint(v)
 		}
-		urls[i] = srv.URL + "/api/models/demo/attention?tokens=" + strings.Join(parts, ",")
+		seq := strings.Join(parts, ",")
+		att, _ := http.NewRequest("GET", base+"/api/models/demo/attention?tokens="+seq, nil)
+		var circ *http.Request
+		if i%2 == 0 {
+			circ, _ = http.NewRequest("GET", base+"/api/models/demo/circuits", nil)
+		} else {
+			circ, _ = http.NewRequest("GET", fmt.Sprintf("%s/api/models/demo/circuits/heads/%d/%d/ov?token=%d&k=5", base, i%2, i%4, toks[0]), nil)
+		}
+		lens, _ := http.NewRequest("POST", base+"/api/models/demo/lens", strings.NewReader(`{"tokens":[`+seq+`],"k":3}`))
+		lens.Header.Set("Content-Type", jsonCT)
+		out = append(out, att, circ, lens)
 	}
+	return out
+}
+
+// fetch sends a copy of req and reads the answer, which must be a 200.
+func fetch(client *http.Client, req *http.Request) error {
+	req = req.Clone(req.Context())
+	if req.GetBody != nil {
+		req.Body, _ = req.GetBody()
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, res.StatusCode)
+	}
+	return nil
+}
+
+// trainingSteps returns a job's step count.
+func trainingSteps(s *Server, id string) int { return s.trainer.get(id).status().Step }
+
+// TestLoadMixed is the load figure: go test ./web -run LoadMixed -v.
+func TestLoadMixed(t *testing.T) {
+	duration := loadDuration
+	if testing.Short() {
+		duration = loadShortDuration
+	}
+	s, _ := newTestServer(t)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.Shutdown(context.Background())
+	reqs := loadMix(srv.URL, 300)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients, MaxConnsPerHost: loadClients}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
+	for _, req := range reqs[:3] { // the per-model work done once (the tuned lens, the report)
+		if err := fetch(client, req); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), loadDuration)
+	js := startTraining(t, srv.URL, `{"steps": 100000, "eval_every": 100}`)
+	time.Sleep(500 * time.Millisecond) // past the first steps' set-up
+	idleSpeed := func() float64 {
+		from := trainingSteps(s, js.ID)
+		time.Sleep(loadIdle)
+		return float64(trainingSteps(s, js.ID)-from) / loadIdle.Seconds()
+	}
+	idleBefore := idleSpeed()
+
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
+	loadFrom, began := trainingSteps(s, js.ID), time.Now()
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs []string
 	var wg sync.WaitGroup
 	for c := range loadClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var mine []time.Duration
 			for i := c; ctx.Err() == nil; i += loadClients {
-				began := time.Now()
-				res, err := client.Get(urls[i%len(urls)])
-				if err == nil {
-					_, err = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if err == nil && res.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", res.StatusCode)
+				t0 := time.Now()
+				if err := fetch(client, reqs[i%len(reqs)]); err != nil {
+					if ctx.Err() != nil && time.Since(t0) < duration {
+						break // cut by the end of the test, not an error
 					}
-				}
-				if err != nil {
 					mu.Lock()
 					errs = append(errs, err.Error())
 					mu.Unlock()
 					continue
 				}
-				mine = append(mine, time.Since(began))
+				mine = append(mine, time.Since(t0))
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		t.Errorf("%d errors, first: %s", len(errs), errs[0])
-	}
+	took := time.Since(began)
+	loaded := float64(trainingSteps(s, js.ID)-loadFrom) / took.Seconds()
+	// Idle again after the load: the mean of both sides of it is the
+	// reference, less sensitive to what else the machine runs meanwhile.
+	idleAfter := idleSpeed()
+	idle := (idleBefore + idleAfter) / 2
+
 	if len(lat) == 0 {
-		t.Fatal("no request completed")
+		t.Fatalf("no request completed; %d errors", len(errs))
 	}
 	slices.Sort(lat)
 	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-	t.Logf("%d clients, %v: %d requests (%.0f/s), p50 %v, p90 %v, p99 %v, max %v (target p50 < 20ms)",
-		loadClients, loadDuration, len(lat), float64(len(lat))/loadDuration.Seconds(), p(0.50), p(0.90), p(0.99), lat[len(lat)-1])
-	if p(0.50) > loadP50Bound {
-		t.Errorf("p50 %v exceeds %v", p(0.50), loadP50Bound)
+	ratio := loaded / idle
+	t.Logf("%d clients, %v, attention/circuits/lens mix: %d requests (%.0f/s), p50 %v, p90 %v, p99 %v, max %v, %d errors",
+		loadClients, took.Round(time.Millisecond), len(lat), float64(len(lat))/took.Seconds(), p(0.50), p(0.90), p(0.99), lat[len(lat)-1], len(errs))
+	t.Logf("training: %.0f steps/s idle (%.0f before the load, %.0f after), %.0f steps/s under load: %.2f of idle (bar %.2f)", idle, idleBefore, idleAfter, loaded, ratio, loadTrainingBar)
+	if len(errs) > 0 {
+		t.Errorf("%d errors, first: %s", len(errs), errs[0])
+	}
+	if !(ratio >= loadTrainingBar) {
+		t.Errorf("training under load ran at %.2f of its idle speed, want at least %.2f", ratio, loadTrainingBar)
+	}
+	if raceEnabled {
+		t.Logf("the race detector slows every request several times: latency is reported, not held to the bar")
+		return
+	}
+	if p(0.50) > loadP50Bar || p(0.99) > loadP99Bar {
+		t.Errorf("latency p50 %v, p99 %v: want at most %v and %v", p(0.50), p(0.99), loadP50Bar, loadP99Bar)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,74 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// limitWork lets at most cap(slots) requests run their handlers at once;
+// the others wait, first come first served, until a slot frees or their
+// context ends (a deadline is a 504). Analyses are CPU-bound: bounding them
+// keeps a core for a training however many clients ask. A handler writes
+// into a buffer, sent after its slot is free, so that a client slow to
+// read cannot hold a slot.
+func limitWork(slots chan struct{}) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			buf := &bufferedResponse{header: w.Header()}
+			if !runLimited(slots, buf, w, r, next) {
+				return
+			}
+			w.WriteHeader(buf.code())
+			w.Write(buf.body.Bytes())
+		})
+	}
+}
+
+// runLimited runs next with buf as its ResponseWriter once it has a slot,
+// and reports whether it ran (else it has answered w).
+func runLimited(slots chan struct{}, buf *bufferedResponse, w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	select {
+	case slots <- struct{}{}:
+	default:
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+				writeError(w, r, http.StatusGatewayTimeout, "web: the request took too long and was stopped, waiting for other analyses to finish")
+			}
+			return false
+		}
+	}
+	defer func() { <-slots }()
+	next.ServeHTTP(buf, r)
+	return true
+}
+
+// bufferedResponse is an http.ResponseWriter that keeps the status and
+// body for later; the header is the real response's.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// code is the status written, 200 if none was.
+func (b *bufferedResponse) code() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
 }
 
 // limitBody caps request bodies at n bytes; reading past the cap fails

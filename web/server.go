@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -48,6 +49,10 @@ type Deps struct {
 	// page offers beside its embedded samples (default Debian's
 	// data.FashionMNISTDir); without them only the samples are shown.
 	DataDir string
+	// AnalysisSlots bounds the analysis requests (models, runs, CNN and
+	// GAN endpoints) computed at once; the others wait. The default,
+	// GOMAXPROCS − 1 (at least 1), leaves a core to a training.
+	AnalysisSlots int
 	// MaxStreams bounds the event streams open at once (503 beyond).
 	MaxStreams int
 	// RunsBudget bounds the bytes the runs directory may hold: a training
@@ -78,6 +83,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.BodyTimeout <= 0 {
 		d.BodyTimeout = DefaultBodyTimeout
+	}
+	if d.AnalysisSlots <= 0 {
+		d.AnalysisSlots = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if d.MaxStreams <= 0 {
 		d.MaxStreams = DefaultMaxStreams
@@ -145,7 +153,7 @@ func (s *Server) routes() chi.Router {
 		r.NotFound(notFoundJSON)
 		r.MethodNotAllowed(methodNotAllowedJSON)
 		r.Group(func(r chi.Router) {
-			r.Use(timeout(s.d.RequestTimeout))
+			r.Use(timeout(s.d.RequestTimeout), limitWork(make(chan struct{}, s.d.AnalysisSlots)))
 			r.Mount("/models", (&modelsAPI{s.models, s.log}).Routes())
 			r.Mount("/runs", (&runsAPI{s.d.RunsDir, s.trainer, s.log}).Routes())
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())

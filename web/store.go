@@ -54,9 +54,12 @@ type model struct {
 	ws   map[int]*sync.Pool // idle single-sequence workspaces by length
 	bufs sync.Pool          // *[]byte response buffers of the attention endpoint
 
-	report  memo[*circuits.Report]
-	weights memo[*circuits.Weights]
-	tuned   memo[*lens.Tuned]
+	report     memo[*circuits.Report]
+	reportJSON memo[[]byte]
+	weights    memo[*circuits.Weights]
+	tuned      memo[*lens.Tuned]
+	logitEval  memo[lensStats] // the logit lens on the held-out sequences
+	tunedEval  memo[lensStats] // the tuned lens on them
 }
 
 // workspace returns a workspace for one sequence of pos tokens (pos in

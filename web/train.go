@@ -166,7 +166,7 @@ func dirBytes(dir string) (int64, error) {
 func (t *trainer) checkBudget(cfg induction.Config) error {
 	used, err := dirBytes(t.dir)
 	if err != nil {
-		return fmt.Errorf("web: runs folder: %w", err)
+		return fmt.Errorf("web: runs folder: %s", relMessage(t.dir, err))
 	}
 	if need := estimateRunBytes(cfg); used+need > t.budget {
 		return errorf(http.StatusInsufficientStorage, "web: the runs folder holds %s and this training needs up to %s, over its budget of %s: delete old runs or raise serve --runs-budget", formatBytes(used), formatBytes(need), formatBytes(t.budget))
@@ -191,6 +191,9 @@ func formatBytes(n int64) string {
 // start begins a training: 409 if one is running, 503 after shutdown, 507
 // if the runs folder is over its budget.
 func (t *trainer) start(cfg induction.Config) (*job, error) {
+	if err := t.checkBudget(cfg); err != nil { // before the lock: it walks the runs folder
+		return nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -200,9 +203,6 @@ func (t *trainer) start(cfg induction.Config) (*job, error) {
 		if s := j.status(); s.State == "running" || s.State == "stopping" {
 			return nil, errorf(http.StatusConflict, "web: training %q is running; stop it first (POST /api/train/%s/stop)", j.id, j.id)
 		}
-	}
-	if err := t.checkBudget(cfg); err != nil {
-		return nil, err
 	}
 	t.forgetFinished(maxFinishedJobs - 1)
 	id := "induction-" + time.Now().UTC().Format("20060102-150405")
