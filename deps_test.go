@@ -27,10 +27,13 @@ var allowed = map[string][]string{
 	"transformer": {"tensor", "nn", "hooks", "checkpoint"},
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
-	"transformer/transformertest": {"transformer"},
-	"cnn":                         {"tensor", "nn", "hooks", "checkpoint", "optim"},                                               // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
-	"gan":                         {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
-	"train":                       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
+	"transformer/transformertest": {"transformer", "internal/paritytest"},
+	// internal/paritytest finds the shared parity fixtures for tests of
+	// any package, checkpoint's included: standard library only.
+	"internal/paritytest": {},
+	"cnn":                 {"tensor", "nn", "hooks", "checkpoint", "optim"},                                               // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
+	"gan":                 {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
+	"train":               {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
 	// train/induction is the toy induction experiment that the CLI and the
 	// dashboard both run: it wires the model-agnostic loop to the
 	// transformer, the synthetic task and circuit telemetry.
