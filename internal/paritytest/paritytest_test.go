@@ -16,19 +16,14 @@ type recorder struct {
 	msg   string
 }
 
-func (r *recorder) Helper() {}
-func (r *recorder) Fatal(args ...any) {
-	r.ended, r.msg = "fatal", fmt.Sprint(args...)
-	runtime.Goexit()
-}
-func (r *recorder) Fatalf(format string, args ...any) { r.Fatal(fmt.Sprintf(format, args...)) }
-func (r *recorder) FailNow()                          { r.Fatal("FailNow") }
-func (r *recorder) Skip(args ...any) {
-	r.ended, r.msg = "skip", fmt.Sprint(args...)
-	runtime.Goexit()
-}
-func (r *recorder) Skipf(format string, args ...any) { r.Skip(fmt.Sprintf(format, args...)) }
-func (r *recorder) SkipNow()                         { r.Skip("SkipNow") }
+func (r *recorder) Helper()                           {}
+func (r *recorder) Fatal(args ...any)                 { r.end("fatal", fmt.Sprint(args...)) }
+func (r *recorder) Fatalf(format string, args ...any) { r.end("fatal", fmt.Sprintf(format, args...)) }
+func (r *recorder) FailNow()                          { r.end("fatal", "FailNow") }
+func (r *recorder) Skip(args ...any)                  { r.end("skip", fmt.Sprint(args...)) }
+func (r *recorder) Skipf(format string, args ...any)  { r.end("skip", fmt.Sprintf(format, args...)) }
+func (r *recorder) SkipNow()                          { r.end("skip", "SkipNow") }
+func (r *recorder) end(how string, msg string)        { r.ended, r.msg = how, msg; runtime.Goexit() }
 
 // call runs f(r) on its own goroutine (Fatal and Skip end it) and returns
 // what f returned, "" when it did not return.
