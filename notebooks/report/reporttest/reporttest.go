@@ -78,12 +78,43 @@ func Check(t *testing.T, dir string, want ...string) report.Results {
 			t.Errorf("headline %s = %v, want a finite number", k, res.Results[k])
 		}
 	}
+	for k, c := range res.Claims {
+		if !c.Holds {
+			t.Errorf("claim %s did not hold in this run (measured: %s)", k, c.Measured)
+		}
+		if !strings.Contains(html, `data-claim="`+stdhtml.EscapeString(k)+`"`) {
+			t.Errorf("index.html does not state claim %s", k)
+		}
+	}
 	for _, m := range imgSrc(html) {
 		if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
 			t.Errorf("index.html shows %s, which was not written: %v", m, err)
 		}
 	}
 	return res
+}
+
+// Claimed fails the test unless each key names a claim of the report
+// (report.Report.Claim) that held: the sentences a notebook must state.
+func Claimed(t *testing.T, res report.Results, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		c, ok := res.Claims[k]
+		switch {
+		case !ok:
+			t.Errorf("results.json: no claim %q (have %v)", k, claimKeys(res.Claims))
+		case !c.Holds:
+			t.Errorf("claim %s did not hold (measured: %s)", k, c.Measured)
+		}
+	}
+}
+
+func claimKeys(m map[string]report.Claim) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Float returns the numeric result key, failing the test when it is absent
