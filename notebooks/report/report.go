@@ -244,6 +244,9 @@ func (r *Report) Result(key string, v any) {
 type Claim struct {
 	Holds    bool   `json:"holds"`
 	Measured string `json:"measured"`
+	// QuickOnly marks a FullClaim in a quick run: its condition was not
+	// checked (Holds is false) because the quick run is too small for it.
+	QuickOnly bool `json:"unchecked_in_quick,omitempty"`
 }
 
 // Claim states a result of this run, and only if the run measured it:
@@ -270,6 +273,25 @@ func (r *Report) Claim(key string, holds bool, measured string, format string, a
 	}
 	r.failed = append(r.failed, key)
 	r.add(`<p class="claim failed" data-claim="` + html.EscapeString(key) + `"><b>Not observed in this run:</b> ` + text + " " + m + "</p>")
+}
+
+// FullClaim is Claim for a result that only the full run is large enough
+// to show. In a full run it is Claim. In a quick run (Options.Quick) the
+// condition is not checked: the page shows the sentence marked "checked
+// only by the full run" with what this quick run measured, results.json
+// records it as unchecked, and Write does not fail on it.
+func (r *Report) FullClaim(key string, holds bool, measured string, format string, args ...any) {
+	if !r.o.Quick {
+		r.Claim(key, holds, measured, format, args...)
+		return
+	}
+	if _, dup := r.claims[key]; dup {
+		r.fail(fmt.Errorf("report: claim %q made twice", key))
+		return
+	}
+	r.claims[key] = Claim{Measured: measured, QuickOnly: true}
+	r.add(`<p class="claim unchecked" data-claim="` + html.EscapeString(key) + `"><b>Checked only by the full run:</b> ` +
+		inline(fmt.Sprintf(format, args...)) + ` <span class="measured">(this quick run measured: ` + inline(measured) + `)</span></p>`)
 }
 
 // Holds reports whether the claim key was made and held, for text that

@@ -188,6 +188,20 @@ func TestClaims(t *testing.T) {
 	if strings.Contains(strings.ReplaceAll(page, "Not observed in this run:</b> C is above D.", ""), "C is above D.") {
 		t.Error("the failed claim's sentence also appears unmarked")
 	}
+	// A FullClaim is unchecked in a quick run, and checked in a full one.
+	for _, quick := range []bool{true, false} {
+		d := t.TempDir()
+		fr := report.New("t", []byte(source), report.Options{Name: "t", Out: d, Quick: quick})
+		fr.FullClaim("big", false, "x 1 < y 2", "X is above Y.")
+		err := fr.Write()
+		b, _ := os.ReadFile(filepath.Join(d, "index.html"))
+		if quick && (err != nil || !strings.Contains(string(b), "<b>Checked only by the full run:</b> X is above Y.")) {
+			t.Errorf("quick FullClaim: Write() = %v; page states it as %q", err, b)
+		}
+		if !quick && (err == nil || !strings.Contains(string(b), "<b>Not observed in this run:</b> X is above Y.")) {
+			t.Errorf("full FullClaim: Write() = %v, want the failed claim", err)
+		}
+	}
 	js, rerr := os.ReadFile(filepath.Join(dir, "results.json"))
 	if rerr != nil {
 		t.Fatal(rerr)
