@@ -130,11 +130,15 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.Section("What to take away")
-	r.List(
-		"Activation patching localises: with the queries corrupted, only layer-1 heads restore the loss; with the keys' previous-token information corrupted, the layer-0 previous-token heads do.",
-		"Attribution patching estimates a whole sweep from one gradient. It ranks sites well where the metric is close to linear in the patched activation, and misjudges sizes where a patch moves the model far — through the attention softmax or a saturated loss.",
-		"Path patching separates the routes: the previous-token head acts on the induction heads through their keys, not their queries or values — K-composition, measured causally.",
-	)
+	var take []string
+	if r.Holds("scramble_needs_layer1") && r.Holds("prev_needs_prevhead") {
+		take = append(take, "Activation patching localises: with the queries corrupted, the layer-1 induction head restores the loss and layer 0 does not; with the keys' previous-token information corrupted, the layer-0 previous-token head does.")
+	}
+	take = append(take, "Attribution patching estimates a whole sweep from one gradient. Use it to rank sites, and check the sizes that matter with exact patching.")
+	if r.Holds("key_path_dominates") {
+		take = append(take, "Path patching separates the routes: the previous-token head acts on the induction head mainly through its keys — K-composition, measured causally.")
+	}
+	r.List(take...)
 	return r.Write()
 }
 
