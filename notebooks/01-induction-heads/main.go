@@ -144,23 +144,15 @@ func run(ctx context.Context, o report.Options) error {
 	}
 
 	r.Section("What to take away")
-	var take []string
-	if r.Holds("heads_by_layer") && r.Holds("k_composition_above_baseline") {
-		take = append(take, "Two heads in two layers implement induction: a previous-token head in layer 0 and an induction head in layer 1 that reads its output through its keys (K-composition above the random baseline).")
-	}
-	if r.Holds("phase_change") {
-		take = append(take, "They form in a phase change, visible in the per-head attention scores.")
-	}
-	if r.Holds("ablation_collapses") {
-		take = append(take, "Ablation is the causal test: with the previous-token heads removed, the induction head has nothing to match on and accuracy collapses.")
-	}
-	if r.Holds("fixed_fails_probe") {
-		take = append(take, "A high score on the training distribution is not evidence of the mechanism: with fixed-length repeats the model takes a positional shortcut that the generalisation probe exposes.")
-	}
-	if len(take) == 0 {
-		take = append(take, "This run is too short to show the results this notebook is about (quick mode): run it without `-quick`.")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "Two heads in two layers implement induction: a previous-token head in layer 0 and an induction head in layer 1 that reads its output through its keys (K-composition above the random baseline).",
+			Claims: []string{"heads_by_layer", "k_composition_above_baseline"}},
+		report.Takeaway{Text: "They form in a phase change, visible in the per-head attention scores.", Claims: []string{"phase_change"}},
+		report.Takeaway{Text: "Ablation is the causal test: with the previous-token heads removed, the induction head has nothing to match on and accuracy collapses.",
+			Claims: []string{"ablation_collapses"}},
+		report.Takeaway{Text: "A high score on the training distribution is not evidence of the mechanism: with fixed-length repeats the model takes a positional shortcut that the generalisation probe exposes.",
+			Claims: []string{"fixed_fails_probe"}},
+	)
 	return r.Write()
 }
 

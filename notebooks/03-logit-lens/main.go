@@ -271,14 +271,13 @@ func run(ctx context.Context, o report.Options) error {
 		"many layers, are where the lenses earn their keep — and where the tuned lens's translators matter most.")
 
 	r.Section("What to take away")
-	take := []string{"The logit lens decodes intermediate residuals with the model's own unembedding; the tuned lens adds a learned affine translator per layer."}
-	if r.Holds("answer_only_after_layer1") {
-		take = append(take, "On the induction model the correct token appears only after layer 1, where the induction heads act — in both lenses (measured above).")
-	}
-	if r.Holds("tuned_closer_in_kl") && r.Holds("answer_only_after_layer1") {
-		take = append(take, "The tuned lens is closer to the final distribution in KL at early points, yet does not find the answer there: it calibrates, it does not compute (measured above).")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "The logit lens decodes intermediate residuals with the model's own unembedding; the tuned lens adds a learned affine translator per layer."},
+		report.Takeaway{Text: "On the induction model the correct token appears only after layer 1, where the induction heads act — in both lenses.",
+			Claims: []string{"answer_only_after_layer1"}},
+		report.Takeaway{Text: "The tuned lens is closer to the final distribution in KL at early points, yet does not find the answer there: it calibrates, it does not compute.",
+			Claims: []string{"tuned_closer_in_kl", "answer_only_after_layer1"}},
+	)
 	return r.Write()
 }
 

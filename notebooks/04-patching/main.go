@@ -130,15 +130,13 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.Section("What to take away")
-	var take []string
-	if r.Holds("scramble_needs_layer1") && r.Holds("prev_needs_prevhead") {
-		take = append(take, "Activation patching localises: with the queries corrupted, the layer-1 induction head restores the loss and layer 0 does not; with the keys' previous-token information corrupted, the layer-0 previous-token head does.")
-	}
-	take = append(take, "Attribution patching estimates a whole sweep from one gradient. Use it to rank sites, and check the sizes that matter with exact patching.")
-	if r.Holds("key_path_dominates") {
-		take = append(take, "Path patching separates the routes: the previous-token head acts on the induction head mainly through its keys — K-composition, measured causally.")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "Activation patching localises: with the queries corrupted, the layer-1 induction head restores the loss and layer 0 does not; with the keys' previous-token information corrupted, the layer-0 previous-token head does.",
+			Claims: []string{"scramble_needs_layer1", "prev_needs_prevhead"}},
+		report.Takeaway{Text: "Attribution patching estimates a whole sweep from one gradient. Use it to rank sites, and check the sizes that matter with exact patching."},
+		report.Takeaway{Text: "Path patching separates the routes: the previous-token head acts on the induction head mainly through its keys — K-composition, measured causally.",
+			Claims: []string{"key_path_dominates"}},
+	)
 	return r.Write()
 }
 

@@ -254,17 +254,13 @@ func run(ctx context.Context, o report.Options) error {
 		"work on tied models should expect bigram statistics in unexpected places.")
 
 	r.Section("What to take away")
-	take := []string{
-		"With W_U = W_Eᵀ the direct path W_E·W_Eᵀ is symmetric: whatever it does for a → b it does for b → a.",
-		fmt.Sprintf("On this task, symmetry alone costs at least %.3f nats (the best symmetric table against the entropy rate); the tied direct path ends %.3f nats above the untied one.", symLoss-H, td.finalEval-ud.finalEval),
-	}
-	if r.Holds("untied_learns_chain") {
-		take = append(take, "An untied direct path learns the asymmetric table and reaches the entropy rate, within the evaluation's noise.")
-	}
-	if r.Holds("tied_head_recovers") && r.Holds("tied_head_attends_self") {
-		take = append(take, "A tied model with attention recovers by attending to the current token and moving the asymmetry into the OV circuit — paying with a head.")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "With W_U = W_Eᵀ the direct path W_E·W_Eᵀ is symmetric: whatever it does for a → b it does for b → a.", Claims: []string{"tied_symmetric"}},
+		report.Takeaway{Text: fmt.Sprintf("On this task, symmetry alone costs at least %.3f nats (the best symmetric table against the entropy rate); the tied direct path ends %.3f nats above the untied one.", symLoss-H, td.finalEval-ud.finalEval)},
+		report.Takeaway{Text: "An untied direct path learns the asymmetric table and reaches the entropy rate, within the evaluation's noise.", Claims: []string{"untied_learns_chain"}},
+		report.Takeaway{Text: "A tied model with attention recovers by attending to the current token and moving the asymmetry into the OV circuit — paying with a head.",
+			Claims: []string{"tied_head_recovers", "tied_head_attends_self"}},
+	)
 	return r.Write()
 }
 

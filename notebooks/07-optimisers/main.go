@@ -102,23 +102,18 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.Section("What to take away")
-	var take []string
-	if r.Holds("quad_gd_theory") && r.Holds("quad_hb_theory") {
-		take = append(take, "Plain gradient descent is throttled by the sharpest curvature: on a valley with condition number κ it contracts by (κ−1)/(κ+1) per step; momentum improves that to about (√κ−1)/(√κ+1) — as measured here.")
-	}
-	if r.Holds("adam_not_rotation_invariant") {
-		take = append(take, "Adam's per-coordinate step sizes are a diagonal preconditioner: more help when the valley is aligned with the axes than when it is rotated.")
-	}
-	if r.Holds("mlp_optimizers_converge") {
-		take = append(take, "On a real model the ranking is less dramatic than on a drawn valley; tune the learning rate per optimizer before comparing.")
-	}
-	if r.Holds("decay_memorises_without") && r.Holds("decay_biases_cost_uncentred") {
-		take = append(take, "Weight decay regularises: without it the small training set is memorised. On data that is not centred, decaying the biases too costs held-out loss.")
-	}
-	if r.Holds("batch_both_lower_floor") && r.Holds("batch_grow_fewer_steps") {
-		take = append(take, "Growing the batch does what decaying the learning rate does — lower gradient noise late in training — in fewer, larger steps.")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "Plain gradient descent is throttled by the sharpest curvature: on a valley with condition number κ it contracts by (κ−1)/(κ+1) per step; momentum improves that to about (√κ−1)/(√κ+1) — as measured here.",
+			Claims: []string{"quad_gd_theory", "quad_hb_theory"}},
+		report.Takeaway{Text: "Adam's per-coordinate step sizes are a diagonal preconditioner: more help when the valley is aligned with the axes than when it is rotated.",
+			Claims: []string{"adam_not_rotation_invariant"}},
+		report.Takeaway{Text: "On a real model the ranking is less dramatic than on a drawn valley; tune the learning rate per optimizer before comparing.",
+			Claims: []string{"mlp_optimizers_converge"}},
+		report.Takeaway{Text: "Weight decay regularises: without it the small training set is memorised. On data that is not centred, decaying the biases too costs held-out loss.",
+			Claims: []string{"decay_memorises_without", "decay_biases_cost_uncentred"}},
+		report.Takeaway{Text: "Growing the batch does what decaying the learning rate does — lower gradient noise late in training — in fewer, larger steps.",
+			Claims: []string{"batch_both_lower_floor", "batch_grow_fewer_steps"}},
+	)
 	return r.Write()
 }
 

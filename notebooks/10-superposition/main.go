@@ -100,20 +100,16 @@ func run(ctx context.Context, o report.Options) error {
 	}
 
 	r.Section("What to take away")
-	var take []string
-	if r.Holds("geom_dense_pca") {
-		take = append(take, "With dense features a model keeps the m most important ones, each in its own dimension, and drops the rest — the answer PCA would give.")
-	}
-	if r.Holds("geom_sparse_superposed") {
-		take = append(take, "With sparse features it represents more features than dimensions, evenly spaced: superposition, paid for with a little interference that the ReLU and a negative bias filter out.")
-	}
-	if r.Holds("phase_dense_no_superposition") && r.Holds("phase_sparse_superposition") {
-		take = append(take, "Whether a feature is ignored, given a dimension, or superposed depends on sparsity and importance: a phase diagram.")
-	}
-	if r.Holds("dims_groups") {
-		take = append(take, "As sparsity grows, features share dimensions in groups with the same simple geometry rather than spreading evenly.")
-	}
-	r.List(take...)
+	r.Takeaways(
+		report.Takeaway{Text: "With dense features a model keeps the m most important ones, each in its own dimension, and drops the rest — the answer PCA would give.",
+			Claims: []string{"geom_dense_pca"}},
+		report.Takeaway{Text: "With sparse features it represents more features than dimensions, evenly spaced: superposition, paid for with a little interference that the ReLU and a negative bias filter out.",
+			Claims: []string{"geom_sparse_superposed"}},
+		report.Takeaway{Text: "Whether a feature is ignored, given a dimension, or superposed depends on sparsity and importance: a phase diagram.",
+			Claims: []string{"phase_dense_no_superposition", "phase_sparse_superposition"}},
+		report.Takeaway{Text: "As sparsity grows, features share dimensions in groups with the same simple geometry rather than spreading evenly.",
+			Claims: []string{"dims_groups"}},
+	)
 	return r.Write()
 }
 

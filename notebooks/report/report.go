@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -292,6 +293,28 @@ func (r *Report) FullClaim(key string, holds bool, measured string, format strin
 	r.claims[key] = Claim{Measured: measured, QuickOnly: true}
 	r.add(`<p class="claim unchecked" data-claim="` + html.EscapeString(key) + `"><b>Checked only by the full run:</b> ` +
 		inline(fmt.Sprintf(format, args...)) + ` <span class="measured">(this quick run measured: ` + inline(measured) + `)</span></p>`)
+}
+
+// Takeaway is one item of a summary list: its text, marked up as for P,
+// and the keys of the claims it repeats.
+type Takeaway struct {
+	Text   string
+	Claims []string
+}
+
+// Takeaways adds a bulleted list of the items whose claims all held, so
+// that a summary never repeats a result the run did not show; an item
+// without claims states no result of the run and is always listed.
+func (r *Report) Takeaways(items ...Takeaway) {
+	var list []string
+	for _, it := range items {
+		if !slices.ContainsFunc(it.Claims, func(k string) bool { return !r.Holds(k) }) {
+			list = append(list, it.Text)
+		}
+	}
+	if len(list) > 0 {
+		r.List(list...)
+	}
 }
 
 // Holds reports whether the claim key was made and held, for text that

@@ -164,6 +164,8 @@ func TestClaims(t *testing.T) {
 	r := report.New("t", []byte(source), report.Options{Name: "t", Out: dir})
 	r.Claim("up", true, "a 2 > b 1", "A is **above** B.")
 	r.Claim("down", false, "c 0.40 < d 0.50", "C is above D.")
+	r.Takeaways(report.Takeaway{Text: "always listed"}, report.Takeaway{Text: "listed: up held", Claims: []string{"up"}},
+		report.Takeaway{Text: "left out: down failed", Claims: []string{"up", "down"}}, report.Takeaway{Text: "left out: never claimed", Claims: []string{"x"}})
 	if !r.Holds("up") || r.Holds("down") || r.Holds("never made") {
 		t.Errorf("Holds: up %v, down %v, never made %v", r.Holds("up"), r.Holds("down"), r.Holds("never made"))
 	}
@@ -184,6 +186,9 @@ func TestClaims(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %q", want)
 		}
+	}
+	if !strings.Contains(page, "<ul><li>always listed</li><li>listed: up held</li></ul>") {
+		t.Errorf("Takeaways: the list is not the two items whose claims held:\n%s", page)
 	}
 	if strings.Contains(strings.ReplaceAll(page, "Not observed in this run:</b> C is above D.", ""), "C is above D.") {
 		t.Error("the failed claim's sentence also appears unmarked")
