@@ -33,10 +33,16 @@ var allowed = map[string][]string{
 	"transformer":   {"tensor", "nn", "hooks", "checkpoint", "workers"},
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
-	"transformer/transformertest": {"transformer"},
-	"cnn":                         {"tensor", "nn", "hooks", "checkpoint", "optim", "workers", "data", "train"},                              // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
-	"gan":                         {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "workers", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
-	"train":                       {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
+	"transformer/transformertest": {"transformer", "internal/paritytest"},
+	// internal/paritytest finds the shared parity fixtures for tests of
+	// any package, checkpoint's included: standard library only.
+	"internal/paritytest": {},
+	// internal/racepkgs is .ci/run's tool that picks the race detector's
+	// packages: standard library only.
+	"internal/racepkgs": {},
+	"cnn":               {"tensor", "nn", "hooks", "checkpoint", "optim", "workers", "data", "train"},                              // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
+	"gan":               {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "workers", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
+	"train":             {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
 	// train/induction is the toy induction experiment that the CLI and the
 	// dashboard both run: it wires the model-agnostic loop to the
 	// transformer, the synthetic task and circuit telemetry.
@@ -48,8 +54,12 @@ var allowed = map[string][]string{
 	"web":             {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
 	// flags, the quick-run test helper); every notebook imports it.
-	"notebooks":     {"*internal", "gonum.org/v1/gonum", "notebooks/report"},
-	"cmd/workbench": {"*internal", "golang.org/x/term"},
+	"notebooks": {"*internal", "gonum.org/v1/gonum", "notebooks/report"},
+	// cmd/workbench wires the library to flags and the dashboard: each
+	// package it may import is named, so that a new dependency of the CLI
+	// is a decision too.
+	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "cnn", "gan", "train", "train/induction",
+		"circuits", "lens", "patching", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
@@ -59,17 +69,8 @@ var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn"
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "runs" || name == "out") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == "." {
+	err := walkGoFiles(func(path string) error {
+		if strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == "." {
 			return nil
 		}
 		dir := filepath.ToSlash(filepath.Dir(path))
@@ -95,6 +96,27 @@ func TestImportTable(t *testing.T) {
 	}
 }
 
+// walkGoFiles calls f with the path of every .go file of the module, below
+// the current directory (the module root), leaving out hidden folders,
+// testdata and the runs and out folders that commands write.
+func walkGoFiles(f func(path string) error) error {
+	return filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "runs" || name == "out") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		return f(path)
+	})
+}
+
 // rowFor finds the table row for a package directory: its own, or that of
 // the nearest listed ancestor (notebooks/01-x uses "notebooks").
 func rowFor(dir string) ([]string, bool) {
@@ -116,11 +138,6 @@ func importAllowed(dir string, row []string, p string) bool {
 		}
 		if slices.Contains(row, "*internal") && slices.Contains(internalBelowWeb, rest) {
 			return true
-		}
-		if strings.HasPrefix(dir, "cmd/") || strings.HasPrefix(dir, "notebooks") {
-			if rest == "web" || strings.HasPrefix(dir, "cmd/") {
-				return true
-			}
 		}
 		return slices.Contains(row, rest)
 	}
@@ -150,6 +167,13 @@ func TestImportTableSelfCheck(t *testing.T) {
 		{"notebooks/01-induction-heads", module + "notebooks/report", true},
 		{"notebooks/report/reporttest", module + "notebooks/report", true},
 		{"notebooks/01-induction-heads", module + "cmd/workbench", false},
+		{"notebooks/01-induction-heads", module + "web", false},
+		{"cmd/workbench", module + "lens", true},
+		{"cmd/workbench", module + "nn", false},
+		{"cmd/workbench", module + "figures", false},
+		{"cmd/workbench", module + "notebooks/report", false},
+		{"cmd/workbench", "github.com/go-chi/chi/v5", false},
+		{"cmd/workbench", "golang.org/x/term", true},
 	}
 	for _, tt := range tests {
 		row, ok := rowFor(tt.dir)
@@ -159,6 +183,10 @@ func TestImportTableSelfCheck(t *testing.T) {
 		if got := importAllowed(tt.dir, row, tt.imp); got != tt.want {
 			t.Errorf("importAllowed(%q, %q) = %v, want %v", tt.dir, tt.imp, got, tt.want)
 		}
+	}
+	// A command without its own row has none: "cmd" is not a row.
+	if _, ok := rowFor("cmd/other"); ok {
+		t.Error(`rowFor("cmd/other") found a row; every command needs its own`)
 	}
 	if _, err := os.Stat("go.mod"); err != nil {
 		t.Fatalf("deps_test must run from the module root: %v", err)

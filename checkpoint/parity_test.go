@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"bytes"
@@ -9,11 +9,18 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/internal/paritytest"
 )
 
-// parityDir holds fixtures written by the official Python safetensors
-// library (see its README.md).
-const parityDir = "../../shared/testdata/parity"
+// The parity fixtures (paritytest.Dir) were not written by the official
+// Python safetensors library: their README.md says they were written by an
+// independent writer of the same layout, "like a bare state dict: no
+// __metadata__, header padded with spaces to a multiple of 8 bytes, tensors
+// in name order". Reproducing them byte for byte therefore shows that Write
+// agrees with that writer's reading of the layout, not with the official
+// library itself.
 
 // parityConfig holds the TransformerLens config fields that decide the
 // state dict's names and shapes.
@@ -74,13 +81,15 @@ func stateDictShapes(t *testing.T, cfg parityConfig) map[string][]int {
 	return shapes
 }
 
-// TestParityFiles loads the models written by the official library, checks
-// every tensor's name and shape against the config, reads every value, and
-// checks that writing them back reproduces the file byte for byte.
+// TestParityFiles loads the fixture models (written by an independent
+// writer, see above), checks every tensor's name and shape against the
+// config, reads every value, and checks that writing them back reproduces
+// the file byte for byte.
 func TestParityFiles(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join(parityDir, "*", "model.safetensors"))
-	if len(dirs) == 0 {
-		t.Skipf("no parity fixtures in %s (shared test data not present)", parityDir)
+	parityDir := paritytest.Dir(t)
+	dirs, err := filepath.Glob(filepath.Join(parityDir, "*", "model.safetensors"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no model.safetensors in the parity fixtures at %s (%v)", parityDir, err)
 	}
 	for _, path := range dirs {
 		dir := filepath.Dir(path)
@@ -99,7 +108,7 @@ func TestParityFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for how, f := range readers(t, orig) {
+			for how, f := range checkpoint.Readers(t, orig) {
 				if f.Metadata != nil {
 					t.Errorf("%s: Metadata = %v, want none", how, f.Metadata)
 				}
@@ -107,10 +116,10 @@ func TestParityFiles(t *testing.T) {
 				if len(infos) != len(want) {
 					t.Errorf("%s: %d tensors, want %d from the config", how, len(infos), len(want))
 				}
-				var tensors []Tensor
+				var tensors []checkpoint.Tensor
 				for _, info := range infos {
 					shape, ok := want[info.Name]
-					if !ok || info.DType != F32 || !slices.Equal(info.Shape, shape) {
+					if !ok || info.DType != checkpoint.F32 || !slices.Equal(info.Shape, shape) {
 						t.Errorf("%s: tensor %q is %s %v, want F32 %v (present: %v)", how, info.Name, info.DType, info.Shape, shape, ok)
 						continue
 					}
@@ -124,14 +133,14 @@ func TestParityFiles(t *testing.T) {
 							break
 						}
 					}
-					tensors = append(tensors, Tensor{Name: info.Name, Shape: info.Shape, Data: data})
+					tensors = append(tensors, checkpoint.Tensor{Name: info.Name, Shape: info.Shape, Data: data})
 				}
 				var buf bytes.Buffer
-				if err := Write(&buf, tensors, nil); err != nil {
+				if err := checkpoint.Write(&buf, tensors, nil); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(buf.Bytes(), orig) {
-					t.Errorf("%s: rewriting the tensors gives %d bytes that differ from the official library's %d", how, buf.Len(), len(orig))
+					t.Errorf("%s: rewriting the tensors gives %d bytes that differ from the fixture writer's %d", how, buf.Len(), len(orig))
 				}
 			}
 		})

@@ -315,9 +315,6 @@ func TestFloat32Into(t *testing.T) {
 }
 
 func TestFloat32IntoAllocs(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Skip("coverage instrumentation changes allocation counts")
-	}
 	// Large enough to need several read chunks.
 	data := make([]float32, 3*readChunk/4+5)
 	var buf bytes.Buffer

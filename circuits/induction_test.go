@@ -2,13 +2,13 @@ package circuits_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mechinterp/workbench/circuits"
+	"github.com/mechinterp/workbench/internal/paritytest"
 	"github.com/mechinterp/workbench/train/induction"
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -61,13 +61,7 @@ func checkInductionCircuit(t *testing.T, r *circuits.Report) {
 // TestInductionCircuitNamedParity runs the naming check on the parity
 // fixture's trained induction model.
 func TestInductionCircuitNamedParity(t *testing.T) {
-	dir := filepath.Join("../../shared/testdata/parity", "attn2_induction")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing: %v", err)
-		}
-		t.Skipf("parity fixtures not found at %s: %v", dir, err)
-	}
+	dir := paritytest.Model(t, "attn2_induction")
 	analyzeInduction(t, func() (*transformer.Model, error) {
 		return transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	})

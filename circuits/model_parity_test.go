@@ -3,10 +3,10 @@ package circuits
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/mechinterp/workbench/internal/paritytest"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -15,20 +15,12 @@ import (
 // scores average them (float32 rounding of softmax outputs is about 1e-7).
 const detectParityTol = 1e-5
 
-// parityModels lists the parity fixtures, skipping the test when they are
-// absent (failing under CI=true).
+// parityModels lists the parity fixtures' folders, through paritytest
+// (which skips the test when the fixtures are absent, failing under
+// CI=true).
 func parityModels(t *testing.T) []string {
 	t.Helper()
-	dirs := []string{filepath.Join(parityDir, "attn2_induction"), filepath.Join(parityDir, "full2_ln_gelu")}
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "expected.json")); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("parity fixtures missing: %v", err)
-			}
-			t.Skipf("parity fixtures not found at %s: %v", d, err)
-		}
-	}
-	return dirs
+	return []string{paritytest.Model(t, "attn2_induction"), paritytest.Model(t, "full2_ln_gelu")}
 }
 
 // parityWant is the part of expected.json this package reproduces.

@@ -11,11 +11,9 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
-)
 
-// parityDir holds models with values computed by an independent float64
-// PyTorch implementation of TransformerLens's definitions (see its README).
-const parityDir = "../../shared/testdata/parity"
+	"github.com/mechinterp/workbench/internal/paritytest"
+)
 
 // parityTol is the bar for composition scores and eigenvalue
 // positivity against those values: both sides are float64 computations
@@ -70,10 +68,15 @@ func safetensors(t *testing.T, path string) map[string]struct {
 	return out
 }
 
+// TestParity compares composition scores and eigenvalue positivity with
+// every fixture model's expected.json: values computed by an independent
+// float64 PyTorch implementation of TransformerLens's definitions (see the
+// fixtures' README). The fixtures come through paritytest.Dir.
 func TestParity(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join(parityDir, "*", "expected.json"))
-	if len(dirs) == 0 {
-		t.Skipf("no parity fixtures in %s", parityDir)
+	parityDir := paritytest.Dir(t)
+	dirs, err := filepath.Glob(filepath.Join(parityDir, "*", "expected.json"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no expected.json in the parity fixtures at %s (%v)", parityDir, err)
 	}
 	for _, exp := range dirs {
 		dir := filepath.Dir(exp)

@@ -1,28 +1,16 @@
 package cnn
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	dataset "github.com/mechinterp/workbench/data"
-)
-
-// Flags of the explicit Fashion-MNIST depth run, for longer measurements:
-//
-//	go test ./cnn -run DepthFashionMNIST -v -args -depth.layers=20,56 -depth.steps=300
-var (
-	depthLayers = flag.String("depth.layers", "20", "TestDepthFashionMNIST: depths 6n+2 of the plain/residual pairs")
-	depthSteps  = flag.Int("depth.steps", 60, "TestDepthFashionMNIST: SGD steps per network")
-	depthBatch  = flag.Int("depth.batch", 32, "TestDepthFashionMNIST: images per step")
 )
 
 func TestLayers(t *testing.T) {
@@ -129,85 +117,76 @@ func TestTrainDepthErrors(t *testing.T) {
 	}
 }
 
-// TestDepthFashionMNIST trains plain and residual networks of equal depth
-// side by side on Fashion-MNIST and logs their losses and per-layer
-// statistics. It runs when CI=true (ResNet-20 against Plain-20, 60 steps of
-// 32 images: about 40 s on two busy cores) or when -run names it, with the
-// depth.* flags for longer runs; never in -short.
+// Thresholds of the depth check, from runs on the first 6,400 training
+// images (batch 32, lr 0.05, momentum 0.9), initialisation seeds 0 (the
+// configs' default), 1, 2 and 3:
 //
-// Measured with -depth.layers=20,56 -depth.steps=200 (batch 32, lr 0.05,
-// momentum 0.9, seed 1), the training loss over the last 20 steps:
-// plain-20 0.698, resnet-20 0.669, plain-56 1.176, resnet-56 0.759 — the
-// deeper plain network trains worse than the shallower one, the residual
-// one does not (He et al. 2016, Fig. 1 and 6). At initialisation the
-// gradient's standard deviation grows from the last block to the stem by
-// 15× (plain-20), 7× (resnet-20), 3,400× (plain-56) and 54× (resnet-56).
+//	gradient spread at initialisation (std of ∂loss/∂activation at the stem
+//	÷ at the last block): plain-20 14.7–17.4, resnet-20 6.7–8.9 (ratio
+//	1.8–2.3); plain-56 3,046–7,534, resnet-56 46–69 (ratio 64–120).
+//
+// The training-loss side of the degradation problem is not checked: it
+// does not hold reliably at budgets CI can afford. Training loss over the
+// last tenth of the steps, plain − residual: at 20 layers −0.16 to +0.10
+// nats (60 and 100 steps, seeds 1–3); at 56 layers +0.75 to +0.98 after 60
+// steps and +0.63 to +0.70 after 40 steps (seeds 1–3), but only +0.05
+// after 40 steps from seed 0.
+const (
+	// spreadRatio20 and spreadRatio56 bound plain ÷ residual gradient
+	// spread at initialisation from below.
+	spreadRatio20 = 1.4
+	spreadRatio56 = 20
+)
+
+// gradSpread is how much the gradient's standard deviation grows from the
+// last block back to the stem.
+func gradSpread(stats []LayerStat) float64 {
+	return stats[0].GradStd / stats[len(stats)-1].GradStd
+}
+
+// TestDepthFashionMNIST checks, on Fashion-MNIST (which .ci/run
+// installs), the measurement behind the degradation problem of He et al.
+// (2016): at initialisation the gradient's scale changes far more across a
+// plain network's depth than across a residual one's, at 20 and at 56
+// layers. One step per network; a few seconds each, so it skips under
+// -short.
 func TestDepthFashionMNIST(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the Fashion-MNIST depth comparison is not short")
-	}
-	if os.Getenv("CI") != "true" && !explicitlyRun(t) {
-		t.Skip("the Fashion-MNIST depth comparison needs CI=true or -run TestDepthFashionMNIST")
+		t.Skip("the Fashion-MNIST depth comparison builds four deep networks: not short")
 	}
 	if _, err := os.Stat(filepath.Join(dataset.FashionMNISTDir, "t10k-labels-idx1-ubyte.gz")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and Fashion-MNIST is missing (apt install %s): %v", dataset.FashionMNISTPackage, err)
-		}
-		t.Skipf("Fashion-MNIST is not installed (apt install %s)", dataset.FashionMNISTPackage)
+		t.Fatalf("Fashion-MNIST is not installed (apt-get install %s): %v", dataset.FashionMNISTPackage, err)
 	}
 	train, _, err := dataset.FashionMNIST("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := min(train.N, 200*(*depthBatch))
+	const batch = 32
+	n := min(train.N, 200*batch)
 	x := train.Images[:n*train.H*train.W]
 	y := make([]int32, n)
 	for i := range y {
 		y[i] = int32(train.Labels[i])
 	}
-	var cfgs []Config
-	for _, f := range strings.Split(*depthLayers, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || d < 8 || (d-2)%6 != 0 {
-			t.Fatalf("-depth.layers %q: want depths 6n+2 ≥ 8", *depthLayers)
+	o := DepthOptions{Steps: 1, Batch: batch, Probe: 64, LR: 0.05, Momentum: 0.9, Seed: 1, Workers: 2}
+	for _, tc := range []struct {
+		depth    int
+		minRatio float64
+	}{{20, spreadRatio20}, {56, spreadRatio56}} {
+		k := (tc.depth - 2) / 6
+		var spread [2]float64
+		for i, c := range []Config{Plain(BlockBasic, k, k, k), ResNet(BlockBasic, k, k, k)} {
+			start := time.Now()
+			r, err := TrainDepth(ctx, c, x, y, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spread[i] = gradSpread(r.Init)
+			t.Logf("%s-%d (seed %d): gradient spread at init %.1f (%.0f s)", c.Arch, r.Layers, c.Seed, spread[i], time.Since(start).Seconds())
 		}
-		k := (d - 2) / 6
-		cfgs = append(cfgs, Plain(BlockBasic, k, k, k), ResNet(BlockBasic, k, k, k))
-	}
-	o := DepthOptions{Steps: *depthSteps, Batch: *depthBatch, Probe: 64, LR: 0.05, Momentum: 0.9, Seed: 1, Workers: 2}
-	for _, c := range cfgs {
-		start := time.Now()
-		r, err := TrainDepth(ctx, c, x, y, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s-%d: %d steps of %d in %.0f s; probe loss %.3f → %.3f; training loss (last tenth) %.3f",
-			c.Arch, r.Layers, o.Steps, o.Batch, time.Since(start).Seconds(), r.InitLoss, r.TrainedLoss, r.FinalLoss())
-		t.Logf("%s-%d: loss every 10 steps: %s", c.Arch, r.Layers, everyTenth(r.Loss))
-		for i := range r.Init {
-			a, b := r.Init[i], r.Trained[i]
-			t.Logf("  %-22s std %.3f → %.3f   branch std %.3f → %.3f   grad std %.2e → %.2e", a.Point, a.Std, b.Std, a.BranchStd, b.BranchStd, a.GradStd, b.GradStd)
-		}
-		if !(r.FinalLoss() < r.Loss[0]) {
-			t.Errorf("%s-%d: training loss %.3f at the start, %.3f at the end", c.Arch, r.Layers, r.Loss[0], r.FinalLoss())
+		if got := spread[0] / spread[1]; got < tc.minRatio {
+			t.Errorf("gradient spread at init: plain-%d %.1f, resnet-%d %.1f: ratio %.2f, want ≥ %g",
+				tc.depth, spread[0], tc.depth, spread[1], got, tc.minRatio)
 		}
 	}
-}
-
-func everyTenth(loss []float64) string {
-	var b strings.Builder
-	for i := 0; i < len(loss); i += 10 {
-		fmt.Fprintf(&b, "%.2f ", loss[i])
-	}
-	return b.String()
-}
-
-// explicitlyRun reports whether the -run flag names test t directly.
-func explicitlyRun(t *testing.T) bool {
-	f := flag.Lookup("test.run")
-	if f == nil || f.Value.String() == "" {
-		return false
-	}
-	re, err := regexp.Compile(f.Value.String())
-	return err == nil && re.MatchString(t.Name()) && strings.Contains(f.Value.String(), "FashionMNIST")
 }

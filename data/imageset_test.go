@@ -119,18 +119,14 @@ func TestFashionMNISTErrors(t *testing.T) {
 }
 
 // TestFashionMNISTDebian checks the real data set from Debian's
-// dataset-fashion-mnist package. It skips when the package is absent, unless
-// CI=true, where the data set is required, and in -short mode outside CI.
+// dataset-fashion-mnist package (.ci/run installs it). It fails when the
+// package is absent, and skips in -short mode outside CI.
 func TestFashionMNISTDebian(t *testing.T) {
-	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %s is absent: install the Debian package %s", data.FashionMNISTDir, data.FashionMNISTPackage)
-		}
-		t.Skipf("%s absent: install the Debian package %s (apt-get install %s) to run this test",
-			data.FashionMNISTDir, data.FashionMNISTPackage, data.FashionMNISTPackage)
-	}
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("loading the 70,000 real images takes seconds; skipped in -short mode outside CI")
+	}
+	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
+		t.Fatalf("%s is absent: install the Debian package %s (apt-get install %s)", data.FashionMNISTDir, data.FashionMNISTPackage, data.FashionMNISTPackage)
 	}
 	train, test, err := data.FashionMNIST("")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 
@@ -30,13 +29,14 @@ var fashion struct {
 	err         error
 }
 
-// fashionMNIST returns Fashion-MNIST, or skips the test with a message
-// naming the Debian package when it is absent (fails when CI=true).
+// fashionMNIST returns Fashion-MNIST, or fails the test with a message
+// naming the Debian package when it is absent (.ci/run installs it; tests
+// never skip for it).
 func fashionMNIST(t *testing.T) (train, test *data.ImageSet) {
 	t.Helper()
 	fashion.once.Do(func() { fashion.train, fashion.test, fashion.err = data.FashionMNIST("") })
-	if errors.Is(fashion.err, fs.ErrNotExist) && os.Getenv("CI") != "true" {
-		t.Skipf("Fashion-MNIST not installed (apt install %s): %v", data.FashionMNISTPackage, fashion.err)
+	if errors.Is(fashion.err, fs.ErrNotExist) {
+		t.Fatalf("Fashion-MNIST not installed (apt-get install %s): %v", data.FashionMNISTPackage, fashion.err)
 	}
 	if fashion.err != nil {
 		t.Fatal(fashion.err)

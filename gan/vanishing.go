@@ -93,9 +93,17 @@ func VanishingGradients(ctx context.Context, m *Model, src Source, o VanishingOp
 		}
 		p.DAccuracy = float64(correct) / float64(2*b)
 		p.DFake = meanSigmoid(dF.Out().Data)
-		for _, loss := range []func(d, z []float32, s float32) float64{nn.GANMinimaxGeneratorLoss, nn.GANNonSaturatingGeneratorLoss} {
+		// Each loss names the field its norm goes to: either norm may be
+		// exactly zero (the minimax one is, once D(G(z)) underflows).
+		for _, l := range []struct {
+			loss func(d, z []float32, s float32) float64
+			norm *float64
+		}{
+			{nn.GANMinimaxGeneratorLoss, &p.MinimaxNorm},
+			{nn.GANNonSaturatingGeneratorLoss, &p.NonSaturatingNorm},
+		} {
 			clear(gf)
-			loss(gf, dF.Out().Data, 1)
+			l.loss(gf, dF.Out().Data, 1)
 			clear(dImg)
 			if err := dF.Backward(gf, nil, dImg, nil); err != nil {
 				return p, err
@@ -104,12 +112,7 @@ func VanishingGradients(ctx context.Context, m *Model, src Source, o VanishingOp
 			if err := gws.Backward(dImg, gG, nil, nil); err != nil {
 				return p, err
 			}
-			norm := math.Sqrt(tensor.Dot(gG.Data(), gG.Data()))
-			if p.MinimaxNorm == 0 && p.NonSaturatingNorm == 0 {
-				p.MinimaxNorm = norm
-			} else {
-				p.NonSaturatingNorm = norm
-			}
+			*l.norm = math.Sqrt(tensor.Dot(gG.Data(), gG.Data()))
 		}
 		return p, nil
 	}

@@ -10,13 +10,9 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/internal/paritytest"
 	"github.com/mechinterp/workbench/transformer"
 )
-
-// parityDir holds the shared fixtures: models and what an independent
-// float64 PyTorch implementation computed from them
-// (../shared/testdata/parity/README.md).
-const parityDir = "../../shared/testdata/parity"
 
 // Tolerances against the float64 reference.
 const (
@@ -34,18 +30,13 @@ type parityCase struct {
 	expected map[string]json.RawMessage
 }
 
-// parityModel loads the named fixture, skipping the test if the fixtures
-// are absent (failing under CI=true).
-func parityModel(t *testing.T, name string) (parityCase, bool) {
+// parityModel loads the named fixture: models and what an independent
+// float64 PyTorch implementation computed from them
+// (../shared/testdata/parity/README.md), through paritytest, which skips
+// the test if the fixtures are absent (failing under CI=true).
+func parityModel(t *testing.T, name string) parityCase {
 	t.Helper()
-	dir := filepath.Join(parityDir, name)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing at %s: %v", dir, err)
-		}
-		t.Logf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", dir, err)
-		return parityCase{}, false
-	}
+	dir := paritytest.Model(t, name)
 	m, err := transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +44,7 @@ func parityModel(t *testing.T, name string) (parityCase, bool) {
 	pc := parityCase{model: m}
 	readJSON(t, filepath.Join(dir, "tokens.json"), &pc.tokens)
 	readJSON(t, filepath.Join(dir, "expected.json"), &pc.expected)
-	return pc, true
+	return pc
 }
 
 func readJSON(t *testing.T, path string, v any) {
@@ -70,10 +61,7 @@ func readJSON(t *testing.T, path string, v any) {
 func TestParityLogitLens(t *testing.T) {
 	for _, name := range []string{"attn2_induction", "full2_ln_gelu"} {
 		t.Run(name, func(t *testing.T) {
-			pc, ok := parityModel(t, name)
-			if !ok {
-				t.Skip("parity fixtures absent")
-			}
+			pc := parityModel(t, name)
 			var want struct {
 				Labels   []string  `json:"labels"`
 				Accuracy []float64 `json:"accuracy"`

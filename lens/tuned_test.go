@@ -242,17 +242,13 @@ func TestTunedBeatsLogitLens(t *testing.T) {
 	}
 }
 
-// inductionSetup returns the attn2_induction parity model (or a random
-// small model), a training stream of repeated random tokens like the one it
+// inductionSetup returns the attn2_induction parity model (through
+// paritytest: the test skips without the fixtures, and fails under
+// CI=true), a training stream of repeated random tokens like the one it
 // was trained on, and held-out sequences from another seed.
 func inductionSetup(t *testing.T) (*transformer.Model, Data, [][]int) {
 	t.Helper()
-	var m *transformer.Model
-	if pc, ok := parityModel(t, "attn2_induction"); ok {
-		m = pc.model
-	} else {
-		m = newModel(t, transformer.Config{NLayers: 2, DModel: 32, NHeads: 4, DHead: 8, DVocab: 40, NCtx: 24, AttnOnly: true}, 3)
-	}
+	m := parityModel(t, "attn2_induction").model
 	pos, vocab := m.Cfg.NCtx, m.Cfg.DVocab
 	fill := func(dst []int32, rng *rand.Rand) {
 		for b := 0; b < len(dst)/pos; b++ {

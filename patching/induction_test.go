@@ -3,28 +3,21 @@ package patching
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/internal/paritytest"
 	"github.com/mechinterp/workbench/transformer"
 )
 
-// inductionModel is the parity fixture trained on repeated random tokens: a
-// 2-layer attention-only model with previous-token heads in layer 0 and
+// loadInduction loads the parity fixture trained on repeated random tokens:
+// a 2-layer attention-only model with previous-token heads in layer 0 and
 // induction heads in layer 1.
-const inductionModel = "../../shared/testdata/parity/attn2_induction"
-
 func loadInduction(t *testing.T) *transformer.Model {
 	t.Helper()
-	if _, err := os.Stat(inductionModel); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing: %v", err)
-		}
-		t.Skipf("parity fixtures not found at %s: %v", inductionModel, err)
-	}
+	inductionModel := paritytest.Model(t, "attn2_induction")
 	m, err := transformer.LoadWithConfig(filepath.Join(inductionModel, "model.safetensors"), filepath.Join(inductionModel, "config.json"))
 	if err != nil {
 		t.Fatal(err)

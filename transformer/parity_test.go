@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/internal/paritytest"
 )
 
 // Tolerances against the independent float64 PyTorch reference
@@ -26,9 +27,6 @@ const (
 	parityGradAbsTol = 1e-6
 )
 
-// parityDir is where the shared fixtures live relative to this package.
-const parityDir = "../../shared/testdata/parity"
-
 type parityCase struct {
 	name     string
 	model    *Model
@@ -38,12 +36,7 @@ type parityCase struct {
 
 func loadParity(t *testing.T) []parityCase {
 	t.Helper()
-	if _, err := os.Stat(parityDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing at %s: %v", parityDir, err)
-		}
-		t.Skipf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", parityDir, err)
-	}
+	parityDir := paritytest.Dir(t)
 	var cases []parityCase
 	for _, name := range []string{"attn2_induction", "full2_ln_gelu"} {
 		dir := filepath.Join(parityDir, name)

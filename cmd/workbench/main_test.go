@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mechinterp/workbench/internal/paritytest"
 )
 
 const parityDir = "../../../shared/testdata/parity"
@@ -22,14 +24,7 @@ func runCLI(t *testing.T, args ...string) (string, string, error) {
 
 func needParity(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(parityDir, "attn2_induction")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing: %v", err)
-		}
-		t.Skipf("parity fixtures not found at %s: %v", dir, err)
-	}
-	return dir
+	return paritytest.Model(t, "attn2_induction")
 }
 
 func TestUsage(t *testing.T) {

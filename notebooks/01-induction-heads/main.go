@@ -105,16 +105,16 @@ func run(ctx context.Context, o report.Options) error {
 	if err := telemetryFigure(r, varied, res); err != nil {
 		return err
 	}
+	phaseText := "none: the largest induction score never rose by 0.2"
 	if res.PhaseChangeStep != nil {
-		r.P("The largest layer-1 induction score passes halfway to its final value at step **%d** (`train.PhaseChange`); "+
-			"the largest rise of the logged training loss is at step %d (`train.LossBump`). Before the phase change the "+
-			"model can do no better than guess among the tokens it has not seen yet (loss ≈ ln %d ≈ %.2f at the first "+
-			"position of the block, lower later on); after it, held-out accuracy on the repeated half climbs to %.3f.",
-			*res.PhaseChangeStep, res.LossBumpStep, cfg.DVocab, math.Log(float64(cfg.DVocab)), res.FinalEvalAcc)
-	} else {
-		r.Note("No phase change in this run: the largest induction score never rose by 0.2 (quick mode trains for %d steps only; "+
-			"run without `-quick` for the real thing).", cfg.Steps)
+		phaseText = fmt.Sprintf("the largest layer-1 induction score passes halfway to its final value at step %d (`train.PhaseChange`)", *res.PhaseChangeStep)
 	}
+	r.FullClaim("phase_change", res.PhaseChangeStep != nil && res.FinalEvalAcc >= 0.9,
+		fmt.Sprintf("phase change: %s; largest rise of the logged training loss at step %d (`train.LossBump`); final held-out accuracy %.3f",
+			phaseText, res.LossBumpStep, res.FinalEvalAcc),
+		"The induction heads form in a phase change, and after it held-out accuracy on the repeated half climbs to at least "+
+			"0.9. Before it the model can do no better than guess among the tokens it has not seen yet (loss ≈ ln %d ≈ %.2f at "+
+			"the first position of the block, lower later on).", cfg.DVocab, math.Log(float64(cfg.DVocab)))
 	r.P("Training took %.1f s of compute (%.0f tokens/s on this machine, evaluation excluded).", res.TrainSeconds, res.TokensPerSecond)
 
 	// 3. Finding the heads.
@@ -144,11 +144,14 @@ func run(ctx context.Context, o report.Options) error {
 	}
 
 	r.Section("What to take away")
-	r.List(
-		"Two heads in two layers implement induction: a previous-token head in layer 0 and an induction head in layer 1 that reads its output through its keys (K-composition well above the random baseline).",
-		"They form in a phase change, visible in the loss curve and, sharply, in the per-head attention scores.",
-		"Ablation is the causal test: with the previous-token heads removed, the induction head has nothing to match on and accuracy collapses.",
-		"A high score on the training distribution is not evidence of the mechanism: with fixed-length repeats the model takes a positional shortcut that the generalisation probe exposes.",
+	r.Takeaways(
+		report.Takeaway{Text: "Two heads in two layers implement induction: a previous-token head in layer 0 and an induction head in layer 1 that reads its output through its keys (K-composition above the random baseline).",
+			Claims: []string{"heads_by_layer", "k_composition_above_baseline"}},
+		report.Takeaway{Text: "They form in a phase change, visible in the per-head attention scores.", Claims: []string{"phase_change"}},
+		report.Takeaway{Text: "Ablation is the causal test: with the previous-token heads removed, the induction head has nothing to match on and accuracy collapses.",
+			Claims: []string{"ablation_collapses"}},
+		report.Takeaway{Text: "A high score on the training distribution is not evidence of the mechanism: with fixed-length repeats the model takes a positional shortcut that the generalisation probe exposes.",
+			Claims: []string{"fixed_fails_probe"}},
 	)
 	return r.Write()
 }
@@ -227,8 +230,7 @@ func lossFigure(r *report.Report, t *trained, res induction.Result) error {
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 900, 380, "Training and held-out loss on the predictable half (log scale). The plateau is the model "+
-		"guessing among unseen tokens; the drop is the induction circuit forming.")
+	r.FigureAt(fig, 900, 380, "Training and held-out loss on the predictable half (log scale).")
 	return nil
 }
 
@@ -250,8 +252,8 @@ func telemetryFigure(r *report.Report, t *trained, res induction.Result) error {
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 900, 380, "Telemetry every evaluation: the previous-token score of the best layer-0 head and the "+
-		"induction score of the best layer-1 head rise together with accuracy — the heads form at the same time as the skill.")
+	r.FigureAt(fig, 900, 380, "Telemetry every evaluation: held-out and probe accuracy, the previous-token score of the "+
+		"best layer-0 head and the induction score of the best layer-1 head.")
 	return nil
 }
 
@@ -291,11 +293,17 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 	r.P("The telemetry already scores every head on the held-out set: the **previous-token score** is the mean attention " +
 		"from position i to i−1, the **induction score** the mean attention from a token of the second copy to the token " +
 		"after its first occurrence.")
-	r.FigureAt(fig, 900, 360, "Attention scores per head. Layer 0 holds the previous-token heads, layer 1 the induction heads.")
+	r.FigureAt(fig, 900, 360, "Attention scores per head.")
 	r.P("The strongest previous-token head is **%s** (score %.3f); the strongest induction head is **%s** (score %.3f).",
 		circuits.HeadLabel(0, h.prev), h.prevScore[0][h.prev], circuits.HeadLabel(1, h.ind), h.indScore[1][h.ind])
 	r.Headline("prev_token_score", "previous-token score of "+circuits.HeadLabel(0, h.prev), h.prevScore[0][h.prev], "%.3f")
 	r.Headline("induction_score", "induction score of "+circuits.HeadLabel(1, h.ind), h.indScore[1][h.ind], "%.3f")
+	maxPrev1, maxInd0 := slices.Max(h.prevScore[1]), slices.Max(h.indScore[0])
+	r.FullClaim("heads_by_layer", h.prevScore[0][h.prev] >= circuits.PrevTokenThreshold && h.prevScore[0][h.prev] > maxPrev1 && h.indScore[1][h.ind] > 0.5 && h.indScore[1][h.ind] > maxInd0,
+		fmt.Sprintf("previous-token score: best layer-0 head %.3f, best layer-1 head %.3f; induction score: best layer-1 head %.3f, best layer-0 head %.3f",
+			h.prevScore[0][h.prev], maxPrev1, h.indScore[1][h.ind], maxInd0),
+		"Layer 0 holds the previous-token heads (score at least %.1f, above every layer-1 head) and layer 1 the induction "+
+			"heads (score above 0.5, above every layer-0 head).", circuits.PrevTokenThreshold)
 	r.Result("prev_token_head", circuits.HeadLabel(0, h.prev))
 	r.Result("induction_head", circuits.HeadLabel(1, h.ind))
 
@@ -322,8 +330,8 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 		l, head int
 		caption string
 	}{
-		{headPattern(p0, h.prev), 0, h.prev, "Previous-token head: a bright sub-diagonal, every position looks one back."},
-		{headPattern(p1, h.ind), 1, h.ind, "Induction head: in the second copy each position looks at the token after its earlier occurrence — a stripe L−1 below the diagonal."},
+		{headPattern(p0, h.prev), 0, h.prev, "The layer-0 head with the largest previous-token score. A previous-token head shows a bright sub-diagonal: every position looks one back."},
+		{headPattern(p1, h.ind), 1, h.ind, "The layer-1 head with the largest induction score. An induction head shows, in the second copy, a stripe L−1 below the diagonal: each position looks at the token after its earlier occurrence."},
 	} {
 		fig, err := figures.AttentionPattern(circuits.HeadLabel(x.l, x.head)+" attention", x.p, tl)
 		if err != nil {
@@ -397,11 +405,12 @@ func composition(ctx context.Context, r *report.Report, m *transformer.Model, h 
 	r.Headline("k_composition", fmt.Sprintf("K-comp %s→%s", circuits.HeadLabel(0, h.prev), circuits.HeadLabel(1, h.ind)), k, "%.3f")
 	r.Headline("k_composition_relative", "K-composition ÷ baseline", k/baseline, "%.2f×")
 	r.Result("k_composition_baseline", baseline)
-	r.P("The previous-token head %s composes with the induction head %s at %.3f, **%.2f×** the baseline. A ratio "+
-		"like that looks modest because the norms are a blunt instrument: most of a head's output space is irrelevant "+
-		"to the other head. Read it as a pointer, not a proof — section 6 shows a model with a higher ratio and no "+
-		"previous-token head at all, and notebook 02 looks inside the composed matrices.",
-		circuits.HeadLabel(0, h.prev), circuits.HeadLabel(1, h.ind), k, k/baseline)
+	r.FullClaim("k_composition_above_baseline", k/baseline > 1.2,
+		fmt.Sprintf("%s → %s: %.3f, %.2f× the baseline", circuits.HeadLabel(0, h.prev), circuits.HeadLabel(1, h.ind), k, k/baseline),
+		"The previous-token head composes with the induction head above the baseline (by more than 1.2×).")
+	r.P("A ratio like that can look modest because the norms are a blunt instrument: most of a head's output space is " +
+		"irrelevant to the other head. Read it as a pointer, not a proof: section 6 compares it with a model trained to " +
+		"take a shortcut, and notebook 02 looks inside the composed matrices.")
 	return nil
 }
 
@@ -498,14 +507,22 @@ func ablate(ctx context.Context, r *report.Report, m *transformer.Model, cfg ind
 	chance := 1 / float64(cfg.DVocab-cfg.SeqLen)
 	r.P("Removing the single strongest previous-token head takes accuracy from %.3f to %.3f; removing every named "+
 		"previous-token head (%s) takes it to **%.3f**, and removing all of layer 0 to **%.3f**. A uniform guess among the "+
-		"%d tokens not yet seen would score %.3f. Without the previous-token information the induction heads have nothing "+
-		"to match their queries against. Layer 1 tells the same story from the other side: one induction head ablated, "+
-		"%.3f; all of them, %.3f.",
+		"%d tokens not yet seen would score %.3f. One induction head ablated, %.3f; all of layer 1, %.3f.",
 		rowsA[0].acc, rowsA[1].acc, labelsOf(0, h.prevAll), rowsA[2].acc, rowsA[l0].acc, cfg.DVocab-cfg.SeqLen, chance,
 		rowsA[len(rowsA)-2].acc, last.acc)
-	r.Note("Heads share jobs: several layer-0 heads carry previous-token information (some below the naming threshold) and " +
-		"several layer-1 heads do induction, so ablating one head only dents accuracy. Redundancy like this is common, and it " +
-		"is why a single-head ablation that changes little is weak evidence that a head does not matter.")
+	intact := rowsA[0].acc
+	r.FullClaim("ablation_collapses", intact >= 0.9 && rowsA[2].acc < intact/2 && rowsA[l0].acc < 0.2 && last.acc < 0.2,
+		fmt.Sprintf("accuracy intact %.3f; every previous-token head ablated %.3f; all of layer 0 %.3f; all of layer 1 %.3f",
+			intact, rowsA[2].acc, rowsA[l0].acc, last.acc),
+		"Without the previous-token information the induction heads have nothing to match their queries against: "+
+			"ablating the previous-token heads more than halves accuracy, and ablating all of layer 0, or all of layer 1, "+
+			"takes it below 0.2.")
+	r.FullClaim("single_heads_dent", rowsA[1].acc > rowsA[2].acc && rowsA[len(rowsA)-2].acc > intact/2,
+		fmt.Sprintf("one previous-token head ablated %.3f (all of them %.3f); one induction head ablated %.3f",
+			rowsA[1].acc, rowsA[2].acc, rowsA[len(rowsA)-2].acc),
+		"Heads share jobs: ablating one previous-token head costs less than ablating all of them, and ablating one induction "+
+			"head keeps more than half the accuracy. Redundancy like this is common, and it is why a single-head ablation that "+
+			"changes little is weak evidence that a head does not matter.")
 	return nil
 }
 
@@ -551,22 +568,27 @@ func fixedLength(ctx context.Context, r *report.Report, o report.Options, cfg in
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 900, 360, "Held-out and probe accuracy of both runs. The fixed-length model masters its own distribution "+
-		"but not the probe, whose period no fixed offset matches.")
+	r.FigureAt(fig, 900, 360, "Held-out and probe accuracy of both runs.")
 	r.Headline("fixed_eval_acc", "fixed-L run: held-out accuracy", fr.FinalEvalAcc, "%.3f")
 	r.Headline("fixed_probe_acc", "fixed-L run: probe accuracy", fr.ProbeAcc, "%.3f")
 	r.Result("fixed_induction_score", slices.Max(fr.InductionScore[1]))
 	r.Result("fixed_prev_token_score", slices.Max(fr.PrevTokenScore[0]))
-	r.P("On its own distribution the fixed-length model scores %.3f and its best layer-1 head an induction score of %.3f — "+
-		"by those numbers it has induction heads. The **generalisation probe** (a block of period L/2+1 = %d tiled over the "+
-		"sequence, `data.Induction.FillProbe`) says otherwise: %.3f for the fixed-length model against %.3f for the "+
-		"varied one. Its best previous-token score is %.3f (varied: %.3f).",
-		fr.FinalEvalAcc, slices.Max(fr.InductionScore[1]), cfg.Task().ProbePeriod(), fr.ProbeAcc, vr.ProbeAcc,
-		slices.Max(fr.PrevTokenScore[0]), slices.Max(vr.PrevTokenScore[0]))
-	r.P("Even the weight-based evidence misleads: the fixed-length model's largest K-composition is %.2f× the baseline "+
-		"(varied: %.2f×). A norm ratio says two heads' subspaces overlap, not that the overlap carries previous-token "+
-		"information. The shortcut is also found faster: 90%% held-out accuracy after %s steps against %s.",
-		fixedK/baseline, variedK/baseline, stepsText(fr.StepsToAcc90), stepsText(vr.StepsToAcc90))
+	r.FullClaim("fixed_fails_probe", fr.FinalEvalAcc >= 0.9 && slices.Max(fr.InductionScore[1]) > 0.5 && fr.ProbeAcc < vr.ProbeAcc-0.3,
+		fmt.Sprintf("fixed-length model: held-out accuracy %.3f, best layer-1 induction score %.3f, probe accuracy %.3f (varied: %.3f); "+
+			"best previous-token score %.3f (varied: %.3f)", fr.FinalEvalAcc, slices.Max(fr.InductionScore[1]), fr.ProbeAcc, vr.ProbeAcc,
+			slices.Max(fr.PrevTokenScore[0]), slices.Max(vr.PrevTokenScore[0])),
+		"On its own distribution the fixed-length model scores at least 0.9 and its best layer-1 head an induction score "+
+			"above 0.5 — by those numbers it has induction heads. The **generalisation probe** (a block of period L/2+1 = %d "+
+			"tiled over the sequence, `data.Induction.FillProbe`) says otherwise: its probe accuracy is more than 0.3 below "+
+			"the varied model's.", cfg.Task().ProbePeriod())
+	r.FullClaim("fixed_k_composition_misleads", fixedK > variedK,
+		fmt.Sprintf("largest K-composition: fixed-length %.2f×, varied %.2f× the baseline", fixedK/baseline, variedK/baseline),
+		"Even the weight-based evidence misleads: the fixed-length model's largest K-composition is higher than the varied "+
+			"model's. A norm ratio says two heads' subspaces overlap, not that the overlap carries previous-token information.")
+	faster := fr.StepsToAcc90 != nil && (vr.StepsToAcc90 == nil || *fr.StepsToAcc90 < *vr.StepsToAcc90)
+	r.FullClaim("fixed_faster", faster,
+		fmt.Sprintf("90%% held-out accuracy after %s steps (fixed-length) against %s (varied)", stepsText(fr.StepsToAcc90), stepsText(vr.StepsToAcc90)),
+		"The shortcut is also found faster.")
 	r.Result("fixed_k_composition_relative", fixedK/baseline)
 	r.Note("The induction score measures attention to i−L+1 on the training layout, which a positional head produces " +
 		"just as well as an induction head. Test a mechanism on inputs where the shortcut and the mechanism disagree.")

@@ -20,6 +20,7 @@ import (
 	"github.com/mechinterp/workbench/circuits"
 	"github.com/mechinterp/workbench/figures"
 	"github.com/mechinterp/workbench/notebooks/report"
+	"github.com/mechinterp/workbench/train/induction"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -84,8 +85,8 @@ func run(ctx context.Context, o report.Options) error {
 	r.Section("What to take away")
 	r.List(
 		"The full OV circuit `W_E·OV·W_U` is a vocabulary × vocabulary table of what a head writes for each token it attends to; a copying head has a bright diagonal and positive eigenvalues.",
-		"The positional QK circuit `W_pos·QK·W_posᵀ` shows where a head looks by position alone: for most queries the previous-token head's favourite key is the one just before — and where it is not, the circuit shows that too.",
-		"Composition scores are meaningful only against the random baseline 1/√d_model; the induction head composes with the previous-token head through its keys far more than through its queries or values.",
+		"The positional QK circuit `W_pos·QK·W_posᵀ` shows where a head looks by position alone, and where it does not, the circuit shows that too.",
+		"Composition scores are meaningful only against the random baseline 1/√d_model.",
 		"Two heads in sequence act as a virtual head with OV circuit `OV₀·OV₁`; measuring its copying score shows whether a path of the model copies tokens end to end.",
 	)
 	return r.Write()
@@ -178,7 +179,7 @@ func ovSection(ctx context.Context, r *report.Report, w *circuits.Weights, c tra
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 640, 460, "The non-zero eigenvalues in the complex plane. The induction head's lie on the positive real side.")
+	r.FigureAt(fig, 640, 460, "The non-zero eigenvalues in the complex plane.")
 	r.Headline("ind_ov_positivity", "OV eigen-positivity of "+circuits.HeadLabel(1, ind), positivity, "%.3f")
 	r.Headline("ind_ov_top1", "OV top-1 diagonal of "+circuits.HeadLabel(1, ind), top1, "%.3f")
 	r.Headline("prev_ov_positivity", "OV eigen-positivity of "+circuits.HeadLabel(0, prev), rep.OVEigenPositivity[0][prev], "%.3f")
@@ -187,6 +188,10 @@ func ovSection(ctx context.Context, r *report.Report, w *circuits.Weights, c tra
 	r.P("The induction head %s has eigenvalue positivity **%.3f** and maps %.0f%% of tokens to themselves; the "+
 		"previous-token head %s has positivity %.3f and top-1 diagonal %.3f.", circuits.HeadLabel(1, ind), positivity,
 		100*top1, circuits.HeadLabel(0, prev), rep.OVEigenPositivity[0][prev], rep.FullOVTop1[0][prev])
+	r.Claim("ind_ov_copies", positivity > 0.5 && top1 > 0.5,
+		fmt.Sprintf("eigenvalue positivity %.3f > 0.5 and top-1 diagonal %.3f > 0.5", positivity, top1),
+		"The induction head's full OV circuit **copies**: most of its eigenvalue mass lies on the positive real side, "+
+			"and it raises most tokens' own logit above every other.")
 	return nil
 }
 
@@ -271,6 +276,11 @@ func posQKSection(r *report.Report, w *circuits.Weights, prev int, prevScore flo
 		"previous-token behaviour (its measured score is %.2f) comes from the terms this picture leaves out: token–position "+
 		"cross terms of `(W_E + W_pos)·QK·(W_E + W_pos)ᵀ`. Reading a circuit off the weights is exact for what it "+
 		"includes and silent about the rest.", hits, c.NCtx-1, 100*frac, 100*onPrev, prevScore)
+	r.Claim("posqk_most_prev", frac > 0.5, fmt.Sprintf("%d of %d queries", hits, c.NCtx-1),
+		"By position alone, most queries of the previous-token head prefer the position just before them.")
+	r.Claim("posqk_incomplete", onPrev < prevScore,
+		fmt.Sprintf("positional-only attention on i−1 %.3f < measured previous-token score %.2f", onPrev, prevScore),
+		"The positional circuit alone explains only part of the head's previous-token attention.")
 	favourite := func(i int) int { return slices.Index(P[i][:i+1], slices.Max(P[i][:i+1])) }
 	lastHit := 0 // the last query that prefers its predecessor
 	for i := 1; i < c.NCtx; i++ {
@@ -290,8 +300,11 @@ func posQKSection(r *report.Report, w *circuits.Weights, prev int, prevScore flo
 			}
 		}
 		r.P("The picture has a seam: no query after position **%d** prefers its predecessor, and %d of those %d later "+
-			"queries prefer position %d instead. Positions that late are always inside the second copy of the training "+
-			"sequences.", lastHit, n, c.NCtx-1-lastHit, fav)
+			"queries prefer position %d instead.", lastHit, n, c.NCtx-1-lastHit, fav)
+		secondCopy := c.NCtx - induction.Default().MinRepeat // every training sequence's second copy covers these
+		r.Claim("posqk_seam_in_copy", lastHit+1 >= secondCopy,
+			fmt.Sprintf("first query past the seam %d ≥ %d, where the shortest second copy starts", lastHit+1, secondCopy),
+			"Positions that late are always inside the second copy of the training sequences.")
 		r.Result("posqk_last_prev_query", lastHit)
 	}
 	return nil
@@ -379,7 +392,14 @@ func compositionSection(ctx context.Context, r *report.Report, w *circuits.Weigh
 	r.P("The induction head reads the previous-token head through its keys at **%.2f×** the baseline — %.1f standard "+
 		"deviations above the random pairs — against %.2f× through its queries and %.2f× through its values. Scores "+
 		"*below* the baseline are information too: the layer-0 output is kept out of the subspaces the layer-1 queries "+
-		"and values read, so that what a position says about its predecessor reaches only the keys.", k, zk, q, v)
+		"and values read.", k, zk, q, v)
+	r.Claim("k_composition_dominates", k > 2*q && k > 2*v && zk > 3,
+		fmt.Sprintf("K %.2f×, Q %.2f×, V %.2f× the baseline; K %.1f sd above the random pairs", k, q, v, zk),
+		"The induction head composes with the previous-token head through its **keys** far more than through its "+
+			"queries or values (more than twice either, and more than 3 sd above random pairs).")
+	r.Claim("qv_below_baseline", q < 1 && v < 1, fmt.Sprintf("Q %.2f×, V %.2f×", q, v),
+		"Q- and V-composition fall *below* the baseline: the layer-0 output is kept out of the subspaces the layer-1 "+
+			"queries and values read, so that what a position says about its predecessor reaches only the keys.")
 	return nil
 }
 

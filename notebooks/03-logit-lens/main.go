@@ -228,11 +228,16 @@ func run(ctx context.Context, o report.Options) error {
 	uniform := math.Log(float64(m.Cfg.DVocab))
 	r.P("After the last layer both lenses are the model itself: accuracy %.3f and loss %.4f on the predictable half. "+
 		"After layer 0 the logit lens scores accuracy %.3f (loss %.2f) and the tuned lens %.3f (loss %.2f); a uniform "+
-		"guess has loss ln %d = %.2f. The tuned lens moves the layer-0 distribution closer to the final one in KL "+
-		"(%.3f against %.3f nats, %.0f%% less) but cannot conjure the answer: that needs information which only the "+
-		"layer-1 induction heads move into the position, so no affine map of the layer-0 residual contains it.",
-		lm.acc[last], lm.loss[last], lm.acc[mid], lm.loss[mid], tm.acc[mid], tm.loss[mid], m.Cfg.DVocab, uniform,
-		tl[mid].KLToFinal, logit[mid].KLToFinal, 100*(1-tl[mid].KLToFinal/logit[mid].KLToFinal))
+		"guess has loss ln %d = %.2f.",
+		lm.acc[last], lm.loss[last], lm.acc[mid], lm.loss[mid], tm.acc[mid], tm.loss[mid], m.Cfg.DVocab, uniform)
+	r.Claim("tuned_closer_in_kl", tl[mid].KLToFinal < logit[mid].KLToFinal,
+		fmt.Sprintf("KL to the final distribution after layer 0: tuned %.3f, logit %.3f nats (%.0f%% less)",
+			tl[mid].KLToFinal, logit[mid].KLToFinal, 100*(1-tl[mid].KLToFinal/logit[mid].KLToFinal)),
+		"The tuned lens moves the layer-0 distribution closer to the final one in KL.")
+	r.Claim("answer_only_after_layer1", tm.acc[mid] < lm.acc[last]/2 && lm.acc[mid] < lm.acc[last]/2,
+		fmt.Sprintf("accuracy after layer 0: tuned %.3f, logit %.3f; after layer 1: %.3f", tm.acc[mid], lm.acc[mid], lm.acc[last]),
+		"Neither lens finds the answer after layer 0 (both below half the final accuracy): it needs information which only the "+
+			"layer-1 induction heads move into the position, so no affine map of the layer-0 residual contains it.")
 
 	r.Subsection("Confident where it cannot know")
 	// region: confident
@@ -245,10 +250,12 @@ func run(ctx context.Context, o report.Options) error {
 	}
 	r.P("The table's entropy column hides something. Split by half, the model's own output distribution has entropy "+
 		"**%.2f nats** over the first, unpredictable half and %.3f over the second (uniform over the roughly %d unseen tokens "+
-		"would be %.2f): the model is confident where it cannot know, because training never scored those positions. "+
-		"A lens trained on KL to that distribution inherits its habits: read the top-token maps above again, and count "+
-		"how often each lens's top token is simply the current input token:", hFirst, hSecond, m.Cfg.DVocab-L/2,
-		math.Log(float64(m.Cfg.DVocab-L/2)))
+		"would be %.2f).", hFirst, hSecond, m.Cfg.DVocab-L/2, math.Log(float64(m.Cfg.DVocab-L/2)))
+	r.Claim("confident_unpredictable", hFirst < math.Log(float64(m.Cfg.DVocab-L/2)),
+		fmt.Sprintf("entropy over the first half %.2f < %.2f nats (uniform over the unseen tokens)", hFirst, math.Log(float64(m.Cfg.DVocab-L/2))),
+		"The model is confident where it cannot know, because training never scored those positions.")
+	r.P("A lens trained on KL to that distribution may inherit its habits: read the top-token maps above again, and count " +
+		"how often each lens's top token is simply the current input token:")
 	r.Code("confident")
 	r.Table("Fraction of positions whose top-1 token is the input token at that position.", []string{"point", "logit lens", "tuned lens"}, cur)
 	r.P("The model's own top token is the current input token at %.0f%% of positions — guesses in the unscored first "+
@@ -264,10 +271,12 @@ func run(ctx context.Context, o report.Options) error {
 		"many layers, are where the lenses earn their keep — and where the tuned lens's translators matter most.")
 
 	r.Section("What to take away")
-	r.List(
-		"The logit lens decodes intermediate residuals with the model's own unembedding; the tuned lens adds a learned affine translator per layer.",
-		"On the induction model the correct token appears only after layer 1, where the induction heads act — in both lenses.",
-		"The tuned lens is closer to the final distribution in KL at early points, yet no more accurate: it calibrates, it does not compute — and it learns the final distribution's habits, including its confident guesses where nothing can be known.",
+	r.Takeaways(
+		report.Takeaway{Text: "The logit lens decodes intermediate residuals with the model's own unembedding; the tuned lens adds a learned affine translator per layer."},
+		report.Takeaway{Text: "On the induction model the correct token appears only after layer 1, where the induction heads act — in both lenses.",
+			Claims: []string{"answer_only_after_layer1"}},
+		report.Takeaway{Text: "The tuned lens is closer to the final distribution in KL at early points, yet does not find the answer there: it calibrates, it does not compute.",
+			Claims: []string{"tuned_closer_in_kl", "answer_only_after_layer1"}},
 	)
 	return r.Write()
 }

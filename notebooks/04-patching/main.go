@@ -130,10 +130,12 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.Section("What to take away")
-	r.List(
-		"Activation patching localises: with the queries corrupted, only layer-1 heads restore the loss; with the keys' previous-token information corrupted, the layer-0 previous-token heads do.",
-		"Attribution patching estimates a whole sweep from one gradient. It ranks sites well where the metric is close to linear in the patched activation, and misjudges sizes where a patch moves the model far — through the attention softmax or a saturated loss.",
-		"Path patching separates the routes: the previous-token head acts on the induction heads through their keys, not their queries or values — K-composition, measured causally.",
+	r.Takeaways(
+		report.Takeaway{Text: "Activation patching localises: with the queries corrupted, the layer-1 induction head restores the loss and layer 0 does not; with the keys' previous-token information corrupted, the layer-0 previous-token head does.",
+			Claims: []string{"scramble_needs_layer1", "prev_needs_prevhead"}},
+		report.Takeaway{Text: "Attribution patching estimates a whole sweep from one gradient. Use it to rank sites, and check the sizes that matter with exact patching."},
+		report.Takeaway{Text: "Path patching separates the routes: the previous-token head acts on the induction head mainly through its keys — K-composition, measured causally.",
+			Claims: []string{"key_path_dominates"}},
 	)
 	return r.Write()
 }
@@ -190,8 +192,10 @@ func activationSection(ctx context.Context, r *report.Report, m *transformer.Mod
 	even0, odd1 := parityMass(resid, 0, 0), parityMass(resid, 1, 1)
 	r.Result("resid_l0_even", even0)
 	r.Result("resid_l1_odd", odd1)
-	r.P("Summed over the first copy, patching layer 0's input at the even positions restores %.3f, and layer 1's input "+
-		"at the odd positions %.3f: the same information, one position later, after one layer of attention.", even0, odd1)
+	r.Claim("resid_moves_one_position", even0 > 0.5 && odd1 > 0.5,
+		fmt.Sprintf("layer 0's input at the even positions restores %.3f, layer 1's input at the odd positions %.3f", even0, odd1),
+		"Summed over the first copy, patching layer 0's input at the even positions and layer 1's input at the odd positions "+
+			"each restore most of the loss: the same information, one position later, after one layer of attention.")
 	r.P("Then each head's output (`hook_z`) at every position at once, for both experiments:")
 	var groups []figures.BarGroup
 	var heads []string
@@ -218,8 +222,7 @@ func activationSection(ctx context.Context, r *report.Report, m *transformer.Mod
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 900, 340, "Restoration by each head's clean output. Scrambled queries are restored by the layer-1 heads; "+
-		"corrupted previous-token information by the layer-0 previous-token heads.")
+	r.FigureAt(fig, 900, 340, "Restoration by each head's clean output, for both corruptions.")
 	H := m.Cfg.NHeads
 	sg, pg := got["second block scrambled"], got["previous tokens corrupted"]
 	allL0 := make([]patching.Site, H)
@@ -240,10 +243,14 @@ func activationSection(ctx context.Context, r *report.Report, m *transformer.Mod
 	r.Headline("prev_l0_all", "prev-corrupted: all L0 heads restore", all0p, "%.3f")
 	r.Result("scramble_head_out", sg.Values)
 	r.Result("prev_head_out", pg.Values)
-	r.P("With the second block scrambled, all four layer-0 heads patched together restore **%.3f** of the loss — "+
-		"nothing, since the queries are still wrong — while the induction head %s alone restores **%.3f**. With the "+
-		"previous tokens corrupted it is the other way round: the previous-token head %s alone restores **%.3f** and all "+
-		"layer-0 heads together %.3f.", all0s, circuits.HeadLabel(1, ind), sg.At(H+ind), circuits.HeadLabel(0, prev), pg.At(prev), all0p)
+	r.Claim("scramble_needs_layer1", math.Abs(all0s) < 0.1 && sg.At(H+ind) > 0.3,
+		fmt.Sprintf("second block scrambled: all layer-0 heads restore %.3f, the induction head %s alone %.3f", all0s, circuits.HeadLabel(1, ind), sg.At(H+ind)),
+		"With the second block scrambled, all layer-0 heads patched together restore next to nothing (under 0.1 of the loss), "+
+			"since the queries are still wrong, while the induction head alone restores a large part (over 0.3).")
+	r.Claim("prev_needs_prevhead", pg.At(prev) > 0.3 && pg.At(prev) > sg.At(prev),
+		fmt.Sprintf("previous tokens corrupted: the previous-token head %s restores %.3f (scrambled: %.3f), all layer-0 heads %.3f",
+			circuits.HeadLabel(0, prev), pg.At(prev), sg.At(prev), all0p),
+		"With the previous tokens corrupted it is the other way round: the previous-token head alone restores a large part.")
 
 	r.Subsection("By position")
 	hp, err := prevExp.Sweep(ctx, patching.HeadOut, patching.Options{ByPos: true})
@@ -254,8 +261,7 @@ func activationSection(ctx context.Context, r *report.Report, m *transformer.Mod
 		return err
 	}
 	return gridHeatmap(r, hp, "head_out patched per head × position (previous tokens corrupted)", 1000, 340,
-		"Where in the sequence each head's clean output matters. The previous-token heads matter at the odd positions of the "+
-			"first copy, whose predecessor was corrupted; the induction heads at the scored positions of the second copy.")
+		"Where in the sequence each head's clean output matters (previous tokens corrupted).")
 }
 
 func attributionSection(ctx context.Context, r *report.Report, scramble, prevExp *patching.Experiment) error {
@@ -341,10 +347,11 @@ func attributionSection(ctx context.Context, r *report.Report, scramble, prevExp
 		r.FigureAt(fig, 520, 460, "Every site by position: exact restoration against the attribution estimate ("+key+").")
 	}
 	r.EndRow()
-	r.P("On head outputs attribution tracks exact patching with Pearson **%.3f** (previous tokens corrupted) and %.3f "+
-		"(second block scrambled): a head's output enters the residual stream additively, and the last layer's outputs "+
-		"reach the logits linearly (this model has no final LayerNorm), so the estimate is good wherever the patch changes "+
-		"little downstream.", agP.Pearson, agS.Pearson)
+	r.Claim("attribution_tracks_heads", agP.Pearson > 0.8 && agS.Pearson > 0.8,
+		fmt.Sprintf("Pearson %.3f (previous tokens corrupted), %.3f (second block scrambled)", agP.Pearson, agS.Pearson),
+		"On head outputs attribution tracks exact patching (Pearson above 0.8 in both experiments): a head's output enters the "+
+			"residual stream additively, and the last layer's outputs reach the logits linearly (this model has no final "+
+			"LayerNorm), so the estimate is good wherever the patch changes little downstream.")
 	we1, wa1 := worstSite(pairs[worstE].exact, pairs[worstE].attr)
 	why := "A single patch there restores information that a later attention softmax acts on — attention moves — and " +
 		"the metric responds to that non-linearly, so the slope at the corrupted run is a poor guide to the size of the whole step."
@@ -355,9 +362,11 @@ func attributionSection(ctx context.Context, r *report.Report, scramble, prevExp
 			"not the model's."
 	}
 	r.P("It is worst in size for **%s**: at its worst site (%s) the patch restores %.3f of the clean − corrupted gap and "+
-		"attribution predicts %.3f (right-hand scatter). %s By correlation the worst is %s (Pearson %.3f), but there "+
-		"every effect is tiny (the largest is %.3f of the gap): a low correlation among near-zero effects is noise, not a "+
-		"failure that matters.", worstE, we1.label, we1.v, wa1, why, worstR, wr, biggest(worstR))
+		"attribution predicts %.3f (right-hand scatter). %s", worstE, we1.label, we1.v, wa1, why)
+	r.Claim("worst_correlation_tiny", biggest(worstR) < 0.1,
+		fmt.Sprintf("worst by correlation: %s, Pearson %.3f, largest effect %.3f of the gap", worstR, wr, biggest(worstR)),
+		"By correlation the worst is another experiment, but there every effect is tiny (under 0.1 of the gap): a low "+
+			"correlation among near-zero effects is noise, not a failure that matters.")
 	r.Note("Use attribution patching to *rank* sites cheaply at scale, then confirm the few that matter with exact " +
 		"patching — as Nanda's original write-up advises. Its sizes are least trustworthy where a patch makes a big " +
 		"step: through a saturating loss or a moving attention pattern.")
@@ -416,10 +425,13 @@ func pathSection(ctx context.Context, r *report.Report, m *transformer.Model, pr
 	}
 	r.Result("path_k_largest_heads", kWins)
 	r.P("Into the strongest induction head %s the key path restores **%.3f**, the query path %.3f and the value path "+
-		"%.3f; the key path is the largest for %d of %d layer-1 heads. That is K-composition measured causally: the "+
-		"previous-token head's information is used by the induction heads' keys. The paths into the individual heads "+
-		"do not add up to the whole-output patch, because each leaves the other induction heads corrupted.",
+		"%.3f; the key path is the largest for %d of %d layer-1 heads. The paths into the individual heads "+
+		"need not add up to the whole-output patch, because each leaves the other induction heads corrupted.",
 		circuits.HeadLabel(1, ind), ks[ind], qs[ind], vs[ind], kWins, H)
+	r.Claim("key_path_dominates", ks[ind] > 2*math.Max(qs[ind], vs[ind]),
+		fmt.Sprintf("into %s: key %.3f, query %.3f, value %.3f", circuits.HeadLabel(1, ind), ks[ind], qs[ind], vs[ind]),
+		"Into the strongest induction head the key path restores more than twice what the query or value path does: "+
+			"K-composition measured causally, the previous-token head's information is used by the induction heads' keys.")
 	g, err := prevExp.PathSweep(ctx, patching.Head{Layer: 1, Head: ind}, patching.K, patching.Options{})
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ func TestQuick(t *testing.T) {
 		"entropy_rate", "symmetric_floor", "untied_direct_eval_loss", "tied_direct_eval_loss",
 		"tied_direct_direct_max_asymmetry", "untied_direct_direct_antisymmetric_share", "true_antisymmetric_share",
 		"tied_head_eval_loss", "tied_head_table_antisymmetric_share")
+	reporttest.Claimed(t, res, "truth_half_asymmetric", "symmetric_splits", "untied_learns_chain", "tied_symmetric",
+		"tied_below_symmetric_floor", "tied_head_recovers", "tied_head_attends_self")
 	f := func(k string) float64 { return reporttest.Float(t, res, k) }
 	// The tied direct path W_E·W_Eᵀ is symmetric bit for bit.
 	if v := f("tied_direct_direct_max_asymmetry"); v != 0 {
@@ -26,10 +28,7 @@ func TestQuick(t *testing.T) {
 	if u, tt := f("untied_direct_eval_loss"), f("tied_direct_eval_loss"); u >= tt {
 		t.Errorf("untied direct loss %.4f ≥ tied direct loss %.4f", u, tt)
 	}
-	// evalNoise: the held-out loss of 64 sequences of 15 scored tokens has a
-	// standard error of about 0.03 nats; a tied direct path cannot beat the
-	// symmetric floor by more than noise.
-	const evalNoise = 0.1
+	// A tied direct path cannot beat the symmetric floor by more than noise.
 	if tt := f("tied_direct_eval_loss"); tt < sym-evalNoise {
 		t.Errorf("tied direct loss %.4f beats the symmetric floor %.4f by more than %g", tt, sym, evalNoise)
 	}

@@ -102,15 +102,24 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.Section("What to take away")
-	r.List(
-		"Plain gradient descent is throttled by the sharpest curvature: on a valley with condition number κ it contracts by (κ−1)/(κ+1) per step; momentum improves that to (√κ−1)/(√κ+1) — measured here to three digits.",
-		"Adam's per-coordinate step sizes are a diagonal preconditioner: a great help when the valley is aligned with the axes, much less when it is rotated.",
-		"On a real model the ranking is less dramatic than on a drawn valley; tune the learning rate per optimizer before comparing.",
-		"Weight decay regularises: without it the small training set is memorised. Decay the weights, not the biases: biases are few, do not overfit, and on data that is not centred decaying them costs accuracy.",
-		"Growing the batch does what decaying the learning rate does — lower gradient noise late in training — in fewer, larger steps.",
+	r.Takeaways(
+		report.Takeaway{Text: "Plain gradient descent is throttled by the sharpest curvature: on a valley with condition number κ it contracts by (κ−1)/(κ+1) per step; momentum improves that to about (√κ−1)/(√κ+1) — as measured here.",
+			Claims: []string{"quad_gd_theory", "quad_hb_theory"}},
+		report.Takeaway{Text: "Adam's per-coordinate step sizes are a diagonal preconditioner: more help when the valley is aligned with the axes than when it is rotated.",
+			Claims: []string{"adam_not_rotation_invariant"}},
+		report.Takeaway{Text: "On a real model the ranking is less dramatic than on a drawn valley; tune the learning rate per optimizer before comparing.",
+			Claims: []string{"mlp_optimizers_converge"}},
+		report.Takeaway{Text: "Weight decay regularises: without it the small training set is memorised. On data that is not centred, decaying the biases too costs held-out loss.",
+			Claims: []string{"decay_memorises_without", "decay_biases_cost_uncentred"}},
+		report.Takeaway{Text: "Growing the batch does what decaying the learning rate does — lower gradient noise late in training — in fewer, larger steps.",
+			Claims: []string{"batch_both_lower_floor", "batch_grow_fewer_steps"}},
 	)
 	return r.Write()
 }
+
+// valleyTol is "the neighbourhood of the minimum" on Rosenbrock, whose
+// valley floor is so flat that f = 1e-6 is still ~1e-3 away from (1, 1).
+const valleyTol = 1e-2
 
 var valleySpecs = []optimizerSpec{
 	sgd("SGD", optim.SGDConfig{}),
@@ -174,10 +183,15 @@ func valley(ctx context.Context, r *report.Report, res results, s sizes) error {
 	r.Table(fmt.Sprintf("After %d steps: the objective, the distance to (1, 1), and the first step with f ≤ 10⁻⁶.", s.ValleySteps),
 		[]string{"optimizer", "best lr", "final f", "distance to minimum", "steps to f ≤ 1e-6"}, rows)
 	adamDist := r.Headline("rosenbrock_adam_distance_h", "Adam's distance to Rosenbrock's minimum", res.got("rosenbrock_adam_distance"), "%.1e")
-	r.P("Plain gradient descent must keep its step below the stability limit set by the steep walls, so it creeps "+
-		"along the flat floor and is still far from (1, 1) at the end. Momentum accumulates the small, consistent "+
-		"component along the floor and races down it; Nesterov's look-ahead damps the oscillation across the walls; "+
-		"Adam divides each coordinate's step by its gradient's running scale and ends %s from the minimum.", adamDist)
+	sgdD, momD, adamD := res.got("rosenbrock_sgd_distance"), res.got("rosenbrock_momentum_0_9_distance"), res.got("rosenbrock_adam_distance")
+	r.Claim("rosenbrock_sgd_creeps", sgdD >= 10*adamD && sgdD > valleyTol,
+		fmt.Sprintf("distance to (1, 1) after %d steps: plain SGD %.2e, Adam %s", s.ValleySteps, sgdD, adamDist),
+		"Plain gradient descent must keep its step below the stability limit set by the steep walls, so it creeps "+
+			"along the flat floor and is still far from (1, 1) at the end (more than %g away, and 10× further than Adam).", valleyTol)
+	r.Claim("rosenbrock_momentum_adam_arrive", momD <= valleyTol && adamD <= valleyTol,
+		fmt.Sprintf("distance to (1, 1): momentum 0.9 %.2e, Adam %.2e", momD, adamD),
+		"Momentum accumulates the small, consistent component along the floor and runs down it; Adam divides each "+
+			"coordinate's step by its gradient's running scale; both end within %g of the minimum.", valleyTol)
 	return nil
 }
 
@@ -252,16 +266,33 @@ func quadraticRates(r *report.Report, res results, s sizes) error {
 	gd := res.got("quad_rate_gd")
 	r.Headline("quad_rate_gd_h", "gradient descent's measured rate (theory 0.9802)", gd, "%.4f")
 	r.Headline("quad_rate_hb_h", "heavy ball's measured rate (theory 0.8182)", hb, "%.4f")
-	r.P("Gradient descent matches its theory to four digits: at κ = 100 it needs about %.0f steps to shrink the distance "+
-		"tenfold, heavy ball about %.0f. The heavy ball's measured rate sits slightly above (√κ−1)/(√κ+1) because at "+
-		"its optimal parameters the two eigenvalues of its recursion coincide and the error decays like t·ρᵗ rather than "+
-		"ρᵗ. Rotation changes nothing for these methods: they are rotation-invariant.", math.Log(10)/-math.Log(gd), math.Log(10)/-math.Log(hb))
+	gdTheory, hbTheory := res.got("quad_theory_gd"), res.got("quad_theory_hb")
+	r.Claim("quad_gd_theory", math.Abs(gd-gdTheory) <= 1e-3,
+		fmt.Sprintf("rate %.4f, theory %.4f", gd, gdTheory),
+		"Gradient descent matches its theory (κ−1)/(κ+1) to three digits: at κ = 100 it needs about %.0f steps to shrink "+
+			"the distance tenfold.", math.Log(10)/-math.Log(gd))
+	r.Claim("quad_hb_theory", hb >= hbTheory && hb <= hbTheory+0.025,
+		fmt.Sprintf("rate %.4f, theory %.4f", hb, hbTheory),
+		"Heavy ball needs about %.0f steps; its measured rate sits slightly above (√κ−1)/(√κ+1) (by at most 0.025) because "+
+			"at its optimal parameters the two eigenvalues of its recursion coincide and the error decays like t·ρᵗ rather "+
+			"than ρᵗ.", math.Log(10)/-math.Log(hb))
+	r.P("Both methods are rotation-invariant: their update is a fixed linear function of the gradient.")
 	r.Table("Adam on the same bowl: steps to f ≤ 10⁻⁶ and f after the last step, with the valley along the axes and rotated.",
 		[]string{"", "aligned: steps", "aligned: final f", "rotated: steps", "rotated: final f"}, adamRows)
-	r.P("Adam is not rotation-invariant. Along the axes, dividing each coordinate's gradient by its running scale " +
-		"undoes the conditioning exactly; rotated, the gradient's scale mixes both curvatures in each coordinate and " +
-		"the help is partial. Transformers' weight matrices have no preferred axes either, which is one reason Adam's " +
-		"advantage there is real but smaller than on a drawn valley.")
+	slower := func(lr float64) (aligned, rotated float64, ok bool) {
+		aligned = res.got(fmt.Sprintf("quad_adam_lr%g_aligned_steps_to_1e-6", lr))
+		rotated = res.got(fmt.Sprintf("quad_adam_lr%g_rotated_steps_to_1e-6", lr))
+		return aligned, rotated, aligned >= 0 && (rotated < 0 || rotated > aligned)
+	}
+	a1, r1, ok1 := slower(1e-2)
+	a2, r2, ok2 := slower(1e-1)
+	r.Claim("adam_not_rotation_invariant", ok1 && ok2,
+		fmt.Sprintf("steps to f ≤ 1e-6 (−1: never), aligned against rotated: lr 0.01 %.0f / %.0f, lr 0.1 %.0f / %.0f", a1, r1, a2, r2),
+		"Adam is not rotation-invariant: at both useful rates it reaches the minimum faster with the valley along the axes "+
+			"than rotated. Along the axes, dividing each coordinate's gradient by its running scale undoes the "+
+			"conditioning; rotated, the gradient's scale mixes both curvatures in each coordinate.")
+	r.P("Transformers' weight matrices have no preferred axes either, which is one reason to expect Adam's advantage " +
+		"there to be smaller than on a drawn valley.")
 	return nil
 }
 
@@ -328,12 +359,13 @@ func mlpOptimizers(ctx context.Context, r *report.Report, res results, s sizes, 
 		lo, hi = math.Min(lo, last(c.Y)), math.Max(hi, last(c.Y))
 	}
 	res.put("mlp_test_loss_spread", hi-lo)
-	r.P("Each optimizer gets its own peak learning rate from a small grid, and every run decays it to zero on a cosine: "+
-		"comparing optimizers at one shared, constant rate would measure the rate and its noise floor, not the optimizer. "+
-		"They differ in how fast they get going; by the end their held-out losses lie within %.3f nats of each other, a "+
-		"level set by the overlap of the Gaussians (the Bayes error) rather than by the optimizer. Note the best rates: "+
-		"momentum μ = 0.9 multiplies the step by 1/(1−μ) = 10 once the gradient is steady, so its best rate is about a "+
-		"tenth of plain SGD's.", hi-lo)
+	r.P("Each optimizer gets its own peak learning rate from a small grid, and every run decays it to zero on a cosine: " +
+		"comparing optimizers at one shared, constant rate would measure the rate and its noise floor, not the optimizer. " +
+		"momentum μ = 0.9 multiplies the step by 1/(1−μ) = 10 once the gradient is steady, which is why its best rate " +
+		"in the grid is lower than plain SGD's.")
+	r.FullClaim("mlp_optimizers_converge", hi-lo < 0.02, fmt.Sprintf("held-out losses at the end span %.4f nats", hi-lo),
+		"They differ in how fast they get going; by the end their held-out losses lie within 0.02 nats of each other, a "+
+			"level set by the overlap of the Gaussians (the Bayes error) rather than by the optimizer.")
 	return nil
 }
 
@@ -405,14 +437,19 @@ func weightDecay(ctx context.Context, r *report.Report, res results, s sizes, o 
 	res.put("decay_bias_cost_centred_high", costCentredHi)
 	gt := r.Headline("decay_gain", fmt.Sprintf("held-out loss saved by weight decay λ = %g (centred data, nats)", lo), gain, "%.3f")
 	ct := r.Headline("decay_bias_cost", fmt.Sprintf("held-out loss added by also decaying biases (moved data, λ = %g, nats)", hi), costHi, "%.3f")
-	r.P("Without decay the model memorises its %d points: its training loss ends far below its held-out loss. Decaying "+
-		"the weights with λ = %g lowers the held-out loss by **%s** nats on centred data. Whether the biases decay too "+
-		"makes a difference of %+.3f nats there at λ = %g, and %+.3f nats on the moved data. At λ = %g — strong enough "+
-		"that decay now fights the fit — decaying the biases as well changes the held-out loss by %+.3f nats on centred "+
-		"data but by **%s** on the moved data: away from the origin every first-layer unit needs a large bias to put its "+
-		"ReLU's kink among the data, and decay pulls it back. Biases are a few hundred numbers that cannot memorise "+
-		"anything; there is nothing to gain by decaying them, and with uncentred inputs something to lose.",
-		s.SmallN, lo, gt, costCentredLo, lo, costLo, hi, costCentredHi, ct)
+	trainNone, testNone := res.got("decay_centred_none_train_loss"), get("centred", "none")
+	r.FullClaim("decay_memorises_without", trainNone < testNone/2,
+		fmt.Sprintf("no decay, centred data: train loss %.3f, held-out %.3f", trainNone, testNone),
+		"Without decay the model memorises its %d points: its training loss ends below half its held-out loss.", s.SmallN)
+	r.Claim("decay_weights_helps", gain > 0, fmt.Sprintf("held-out loss saved: %s nats", gt),
+		"Decaying the weights with λ = %g lowers the held-out loss on centred data.", lo)
+	r.P("Whether the biases decay too makes a difference of %+.3f nats there at λ = %g, and %+.3f nats on the moved data; "+
+		"at λ = %g, %+.3f nats on centred data.", costCentredLo, lo, costLo, hi, costCentredHi)
+	r.Claim("decay_biases_cost_uncentred", costHi > 0.05 && costHi > costCentredHi+0.05,
+		fmt.Sprintf("at λ = %g decaying the biases as well adds %s nats on the moved data, %+.3f on centred data", hi, ct, costCentredHi),
+		"At λ = %g — strong enough that decay now fights the fit — decaying the biases as well costs far more on the "+
+			"moved data than on centred data: away from the origin every first-layer unit needs a large bias to put its "+
+			"ReLU's kink among the data, and decay pulls it back. With uncentred inputs there is something to lose.", hi)
 	return nil
 }
 
@@ -489,7 +526,7 @@ func batchSchedules(ctx context.Context, r *report.Report, res results, s sizes,
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 560, 400, "The same runs against optimizer steps: growing the batch reaches the end in far fewer steps.")
+	r.FigureAt(fig, 560, 400, "The same runs against optimizer steps.")
 	r.EndRow()
 	r.Table("Final losses after the example budget.", []string{"schedule", "steps", "train loss", "held-out loss"}, rows)
 	decay := res.got("batch_decay_test_loss")
@@ -497,11 +534,18 @@ func batchSchedules(ctx context.Context, r *report.Report, res results, s sizes,
 	constant := res.got("batch_constant_test_loss")
 	r.Headline("batch_grow_test_loss_h", "held-out loss, growing batch", grow, "%.4f")
 	r.Headline("batch_decay_test_loss_h", "held-out loss, decaying lr", decay, "%.4f")
-	r.P("With a constant rate and small batches the loss stalls at a noise floor (%.4f). Decaying the rate (%.4f) and "+
-		"growing the batch (%.4f) both lower it, by the same mechanism; the growing batch gets there in %.0f steps instead of "+
-		"%.0f. A large batch from the start (last row) wastes its examples early on, when small noisy steps were "+
-		"as good as precise ones.", constant, decay, grow, res.got("batch_grow_steps"),
-		res.got("batch_decay_steps"))
+	large := res.got("batch_large_test_loss")
+	r.FullClaim("batch_both_lower_floor", decay < constant && grow < constant,
+		fmt.Sprintf("held-out loss: constant %.4f, decaying rate %.4f, growing batch %.4f", constant, decay, grow),
+		"With a constant rate and small batches the loss stalls at a noise floor; decaying the rate and growing the "+
+			"batch both lower it, by the same mechanism.")
+	r.Claim("batch_grow_fewer_steps", res.got("batch_grow_steps") < res.got("batch_decay_steps"),
+		fmt.Sprintf("%.0f steps against %.0f", res.got("batch_grow_steps"), res.got("batch_decay_steps")),
+		"The growing batch gets there in fewer steps.")
+	r.Claim("batch_large_wastes", large > grow && large > decay,
+		fmt.Sprintf("held-out loss: batch 512 throughout %.4f, growing batch %.4f", large, grow),
+		"A large batch from the start (last row) ends worse: it wastes its examples early on, when small noisy steps "+
+			"were as good as precise ones.")
 	return nil
 }
 

@@ -325,12 +325,16 @@ func run(ctx context.Context, o report.Options) error {
 	}
 	h := r.Headline("resnet_nobn_last_std", "residual net without BN: last block's output std", lastStd["residual_nobn"], "%.3g")
 	hpn := r.Headline("plain_nobn_last_std", "plain net without BN: last block's output std", lastStd["plain_nobn"], "%.3g")
-	r.P("With BatchNorm every block's output has a std of order one at any depth (last block: %.3g plain, %.3g residual). "+
-		"Without it the scale is whatever the initialisation and the input make it, and depth compounds it. The plain network's "+
-		"last block ends at **%s**; a residual block adds its branch to its input, so variance accumulates along the residual "+
-		"stream and the residual network's last block ends at **%s**. BatchNorm removes that dependence at every layer, which is "+
-		"what lets one learning rate suit every layer.",
-		lastStd["plain_bn"], lastStd["residual_bn"], hpn, h)
+	orderOne := func(v float64) bool { return v > 0.25 && v < 4 }
+	r.Claim("bn_order_one", orderOne(lastStd["plain_bn"]) && orderOne(lastStd["residual_bn"]),
+		fmt.Sprintf("last block's std with BatchNorm: %.3g plain, %.3g residual", lastStd["plain_bn"], lastStd["residual_bn"]),
+		"With BatchNorm the last block's output has a std of order one (between 0.25 and 4) in both networks.")
+	r.Claim("nobn_residual_accumulates", lastStd["residual_nobn"] > 2*lastStd["plain_nobn"],
+		fmt.Sprintf("last block's std without BatchNorm: plain %s, residual %s", hpn, h),
+		"Without it the scale is whatever the initialisation and the input make it, and depth compounds it: the plain "+
+			"network's last block ends less than half as large as the residual network's, where each block adds its "+
+			"branch to its input, so variance accumulates along the residual stream.")
+	r.P("BatchNorm removes that dependence at every layer, which is what lets one learning rate suit every layer.")
 
 	// Train the classifier with dropout.
 	r.Section("Training a small classifier")
@@ -461,10 +465,13 @@ func run(ctx context.Context, o report.Options) error {
 	r.Table("Dropout as an ensemble, on the test images.", []string{"predictor", "test accuracy", "agreement with eval mode"},
 		[][]string{{"eval mode (weight scaling)", f3(acc), "1"}, {"one dropout mask (mean over masks)", f3(mean(singleAcc)), f3(mean(singleAgree))},
 			{fmt.Sprintf("average of %d masks", s.Masks), he, hg}})
-	r.P("A single thinned network is worse than the full one (accuracy %.3f, and it agrees with evaluation mode on %.1f%% of the "+
-		"images). Averaging masks recovers the full network: with %d masks the ensemble reaches %s and agrees with evaluation mode "+
-		"on %s of the images — weight scaling is a good, cheap approximation of the ensemble.",
-		mean(singleAcc), 100*mean(singleAgree), s.Masks, he, hg)
+	r.Claim("single_mask_worse", mean(singleAcc) < acc,
+		fmt.Sprintf("one mask: accuracy %.3f, agreement with evaluation mode %.1f%%; evaluation mode %.3f", mean(singleAcc), 100*mean(singleAgree), acc),
+		"A single thinned network is worse than the full one.")
+	r.Claim("ensemble_recovers", ensAcc[len(ensAcc)-1] >= acc-0.02 && agree >= 0.95,
+		fmt.Sprintf("%d masks: accuracy %s (evaluation mode %.3f), agreement %s", s.Masks, he, acc, hg),
+		"Averaging masks recovers the full network: the ensemble comes within 0.02 of evaluation mode's accuracy and agrees "+
+			"with it on at least 95%% of the images — weight scaling is a good, cheap approximation of the ensemble.")
 
 	// 3. Plain vs residual.
 	r.Section("A plain against a residual deep network")
@@ -589,8 +596,9 @@ func run(ctx context.Context, o report.Options) error {
 	}
 	r.FigureAt(fig, 900, 340, "Each test image, the absolute saliency, and the integrated-gradients map (each image on its own colour scale).")
 	hc := r.Headline("ig_completeness_error", "integrated gradients: max completeness error", maxOf(compl), "%.3g")
-	r.P("Completeness, Σ attributions = f(x) − f(black), holds to within **%s** with %d Riemann steps — a check that the "+
-		"backward pass through the hooks is right.", hc, s.IGSteps)
+	r.FullClaim("ig_complete", maxOf(compl) < 0.1, fmt.Sprintf("largest |Σ attributions − (f(x) − f(black))| = %s with %d Riemann steps", hc, s.IGSteps),
+		"Completeness, Σ attributions = f(x) − f(black), holds to within 0.1 of the logit — a check that the backward pass "+
+			"through the hooks is right.")
 	return r.Write()
 }
 

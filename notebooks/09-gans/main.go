@@ -178,10 +178,12 @@ func run(ctx context.Context, o report.Options) error {
 	h2 := r.Headline("nonsat_grad_norm", "non-saturating gradient norm with a strong D", last.NonSaturatingNorm, "%.3g")
 	r.Result("d_accuracy_final", last.DAccuracy)
 	r.Result("nonsat_over_minimax", last.NonSaturatingNorm/last.MinimaxNorm)
-	r.P("After %d discriminator updates D is %.1f%% accurate and D(G(z)) averages %.3g. The minimax loss gives the generator a "+
-		"gradient of norm **%s**, the non-saturating loss **%s** — %.0f× larger. Both losses have the same fixed point; only "+
-		"the non-saturating one still teaches the generator when the discriminator wins.",
-		last.DSteps, 100*last.DAccuracy, last.DFake, h1, h2, last.NonSaturatingNorm/last.MinimaxNorm)
+	r.FullClaim("minimax_vanishes", last.DAccuracy >= 0.95 && last.NonSaturatingNorm > 100*last.MinimaxNorm,
+		fmt.Sprintf("after %d discriminator updates: D %.1f%% accurate, mean D(G(z)) %.3g; generator gradient norm minimax %s, non-saturating %s (%.0f×)",
+			last.DSteps, 100*last.DAccuracy, last.DFake, h1, h2, last.NonSaturatingNorm/last.MinimaxNorm),
+		"Once the discriminator wins (at least 95%% accurate), the minimax loss's gradient has all but vanished: the "+
+			"non-saturating loss gives the generator a gradient more than 100× larger. Both losses have the same fixed point; "+
+			"only the non-saturating one still teaches the generator when the discriminator wins.")
 
 	// 2. Mode collapse.
 	r.Section("Mode collapse on Gaussian mixtures")
@@ -247,15 +249,18 @@ func run(ctx context.Context, o report.Options) error {
 	r.Table("VEEGAN metrics of each trained generator (a mode with ≥ 20 high-quality samples is the stricter count).",
 		[]string{"mixture", "loss", "modes captured", "modes with ≥ 20", "high-quality fraction"}, mrows)
 	r.P("Read the table as measured on this seed and budget. On the ring, minimax captures %d of 8 modes (%.0f%% of samples high "+
-		"quality), non-saturating %d (%.0f%%) and WGAN with weight clipping %d (%.0f%%): clipping and the small critic learning rate "+
-		"make WGAN the slowest to sharpen. On the 25-mode grid the three capture %d, %d and %d modes with %.1f%%, %.1f%% and %.1f%% "+
-		"high-quality samples: the generators spread over the square before they concentrate on its modes. A collapsed "+
-		"generator would show few captured modes with a high high-quality fraction; the scatter plots below show which "+
-		"failure each run has.", res["ring_minimax"].ModesCaptured, 100*res["ring_minimax"].HighQualityFraction,
+		"quality), non-saturating %d (%.0f%%) and WGAN with weight clipping %d (%.0f%%). On the 25-mode grid the three capture "+
+		"%d, %d and %d modes with %.1f%%, %.1f%% and %.1f%% high-quality samples. A collapsed generator would show few captured "+
+		"modes with a high high-quality fraction; the scatter plots below show which failure each run has.", res["ring_minimax"].ModesCaptured, 100*res["ring_minimax"].HighQualityFraction,
 		res["ring_nonsaturating"].ModesCaptured, 100*res["ring_nonsaturating"].HighQualityFraction,
 		res["ring_wgan"].ModesCaptured, 100*res["ring_wgan"].HighQualityFraction,
 		res["grid_minimax"].ModesCaptured, res["grid_nonsaturating"].ModesCaptured, res["grid_wgan"].ModesCaptured,
 		100*res["grid_minimax"].HighQualityFraction, 100*res["grid_nonsaturating"].HighQualityFraction, 100*res["grid_wgan"].HighQualityFraction)
+	hqW, hqM, hqN := res["ring_wgan"].HighQualityFraction, res["ring_minimax"].HighQualityFraction, res["ring_nonsaturating"].HighQualityFraction
+	r.Claim("wgan_slowest_ring", hqW < hqM && hqW < hqN,
+		fmt.Sprintf("high-quality fraction on the ring: WGAN %.3f, minimax %.3f, non-saturating %.3f", hqW, hqM, hqN),
+		"On the ring WGAN has the smallest high-quality fraction of the three: clipping and the small critic learning rate "+
+			"make it the slowest to sharpen.")
 	for i := 0; i < len(scatters); i += 3 {
 		r.BeginRow()
 		for j := i; j < i+3; j++ {
@@ -419,8 +424,13 @@ func run(ctx context.Context, o report.Options) error {
 	r.Result("walk_linear_step_distance", mean(lin.StepDistance))
 	r.Result("walk_spherical_step_distance", mean(sph.StepDistance))
 	r.P("The linear walk's norm dips to %.2f of its start; the spherical one's to %.2f. The mean RMS pixel change per step is "+
-		"%.3f (linear) and %.3f (spherical): both walks change the image gradually.", minLin/lin.ZNorm[0], minSph/sph.ZNorm[0],
+		"%.3f (linear) and %.3f (spherical).", minLin/lin.ZNorm[0], minSph/sph.ZNorm[0],
 		mean(lin.StepDistance), mean(sph.StepDistance))
+	gradual := slices.Max(lin.StepDistance) < 3*mean(lin.StepDistance) && slices.Max(sph.StepDistance) < 3*mean(sph.StepDistance)
+	r.Claim("walks_gradual", gradual,
+		fmt.Sprintf("largest RMS pixel change per step: linear %.3f (mean %.3f), spherical %.3f (mean %.3f)",
+			slices.Max(lin.StepDistance), mean(lin.StepDistance), slices.Max(sph.StepDistance), mean(sph.StepDistance)),
+		"Both walks change the image gradually: no step changes it by more than 3× the mean step.")
 
 	// 5. Latent arithmetic.
 	r.Section("Latent arithmetic")
@@ -461,8 +471,11 @@ func run(ctx context.Context, o report.Options) error {
 		return err
 	}
 	r.FigureAt(fig, 640, 260, "Latent arithmetic on the first samples.")
-	r.P("The class direction turns **%s** of the %s samples into %s, against **%s** for a random direction of the same "+
-		"length (‖direction‖ = %.2f): the class means carry the class, not just the distance moved.", ha, cn(from), cn(to2), hc, ar.DirectionNorm)
+	r.FullClaim("arithmetic_beats_random", ar.Success > ar.ControlSuccess+0.2,
+		fmt.Sprintf("the class direction turns %s of the %s samples into %s, a random direction of the same length (‖direction‖ = %.2f) %s",
+			ha, cn(from), cn(to2), ar.DirectionNorm, hc),
+		"The class direction changes the class far more often than a random direction of the same length (by more than "+
+			"0.2): the class means carry the class, not just the distance moved.")
 
 	// 6. Unit ablation.
 	r.Section("Unit ablation")
@@ -494,6 +507,9 @@ func run(ctx context.Context, o report.Options) error {
 	r.FigureAt(fig, 640, 260, "Unit ablation on the first samples.")
 	r.P("Zeroing the %d top-ranked units takes the class probability from %.3f to **%s**; zeroing %d random units leaves **%s**.",
 		s.AblK, ua.ClassProb, hu, s.AblK, hr)
+	r.FullClaim("top_units_matter_more", ua.TopClassProb < ua.RandomClassProb,
+		fmt.Sprintf("P(%s): intact %.3f, top %d units zeroed %s, %d random units zeroed %s", cn(from), ua.ClassProb, s.AblK, hu, s.AblK, hr),
+		"The top-ranked units matter more to the class than as many random ones.")
 	return r.Write()
 }
 

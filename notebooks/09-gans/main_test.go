@@ -11,6 +11,7 @@ func TestQuick(t *testing.T) {
 		"minimax_grad_norm", "nonsat_grad_norm", "d_accuracy_final", "ring_minimax_modes", "grid_wgan_modes",
 		"demo_fid", "demo_is", "real_vs_real_fid", "noise_fid", "arith_success", "arith_control",
 		"ablation_top_class_prob", "ablation_random_class_prob", "walk_linear_min_norm_ratio")
+	reporttest.Claimed(t, res, "minimax_vanishes", "wgan_slowest_ring", "walks_gradual", "arithmetic_beats_random", "top_units_matter_more")
 	// With a discriminator that wins, the minimax gradient vanishes and the non-saturating one does not.
 	if mm, ns := reporttest.Float(t, res, "minimax_grad_norm"), reporttest.Float(t, res, "nonsat_grad_norm"); !(ns > mm) {
 		t.Errorf("non-saturating gradient norm %v, minimax %v: want non-saturating larger", ns, mm)
@@ -24,4 +25,14 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s = %v, want a fraction in [0, 1]", k, v)
 		}
 	}
+}
+
+// TestFull runs the full notebook (minutes: not under -short): the run that
+// checks the claims the quick sizes cannot show.
+func TestFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the full notebook trains for minutes")
+	}
+	res := reporttest.RunFull(t, name, run)
+	reporttest.Claimed(t, res, "minimax_vanishes", "wgan_slowest_ring", "walks_gradual", "arithmetic_beats_random", "top_units_matter_more")
 }

@@ -100,11 +100,15 @@ func run(ctx context.Context, o report.Options) error {
 	}
 
 	r.Section("What to take away")
-	r.List(
-		"With dense features a model keeps the m most important ones, each in its own dimension, and drops the rest — the answer PCA would give.",
-		"With sparse features it represents more features than dimensions, as antipodal pairs, triangles, pentagons: superposition, paid for with a little interference that the ReLU and a negative bias filter out.",
-		"Whether a feature is ignored, given a dimension, or superposed changes abruptly with sparsity and importance: a phase diagram.",
-		"As sparsity grows, features share dimensions in groups with the same simple geometry — many features at exactly 1/2 or 1/3 of a dimension at once — rather than spreading evenly: the geometry of superposition is discrete.",
+	r.Takeaways(
+		report.Takeaway{Text: "With dense features a model keeps the m most important ones, each in its own dimension, and drops the rest — the answer PCA would give.",
+			Claims: []string{"geom_dense_pca"}},
+		report.Takeaway{Text: "With sparse features it represents more features than dimensions, evenly spaced: superposition, paid for with a little interference that the ReLU and a negative bias filter out.",
+			Claims: []string{"geom_sparse_superposed"}},
+		report.Takeaway{Text: "Whether a feature is ignored, given a dimension, or superposed depends on sparsity and importance: a phase diagram.",
+			Claims: []string{"phase_dense_no_superposition", "phase_sparse_superposition"}},
+		report.Takeaway{Text: "As sparsity grows, features share dimensions in groups with the same simple geometry rather than spreading evenly.",
+			Claims: []string{"dims_groups"}},
 	)
 	return r.Write()
 }
@@ -171,13 +175,18 @@ func geometry(ctx context.Context, r *report.Report, s sizes, o report.Options) 
 	r.Headline("geom_represented_sparse", fmt.Sprintf("features represented in 2 dims at S = %.1f", last), float64(counts[len(counts)-1]), "%.0f")
 	r.Headline("geom_gap_error_sparse", fmt.Sprintf("max |gap − 360°/k| at S = %.1f (degrees)", last), lastGapErr, "%.1f")
 	slices.Sort(denseNorms)
-	r.P("Dense features (S = %.1f) get the PCA answer: the two most important features take a dimension each, at right "+
-		"angles, and the other three are all but dropped (‖W_i‖ ≤ %.2f, their bias close to their mean, 1/2). As features get sparser, "+
-		"the model packs in more: **antipodal pairs** — two features on one line, in opposite directions — and, at "+
-		"S = %.1f, %d features spaced %.0f° apart give or take %.1f° — the paper's **pentagon** when all five are there. The price is interference: when feature i is on, the features "+
-		"at obtuse angles read a negative value, which the ReLU clips to zero, and those at acute angles a positive one, "+
-		"which the negative bias removes. With sparse features two are rarely on at once, so the price is small.",
-		s.GeomSparsity[0], denseNorms[len(denseNorms)-3], last, counts[len(counts)-1], 360/float64(counts[len(counts)-1]), lastGapErr)
+	r.Claim("geom_dense_pca", counts[0] <= 2 && denseNorms[len(denseNorms)-3] < representedNorm,
+		fmt.Sprintf("S = %.1f: %d features represented; third-largest ‖W_i‖ %.2f", s.GeomSparsity[0], counts[0], denseNorms[len(denseNorms)-3]),
+		"Dense features get the PCA answer: at most two features take a dimension each, and the others stay below the "+
+			"representation threshold ‖W_i‖ = %.1f.", representedNorm)
+	k := counts[len(counts)-1]
+	r.Claim("geom_sparse_superposed", k > 2 && lastGapErr < 10,
+		fmt.Sprintf("S = %.1f: %d features represented in 2 dimensions, spaced %.0f° apart give or take %.1f°", last, k, 360/float64(max(k, 1)), lastGapErr),
+		"As features get sparser the model packs in more features than dimensions, evenly spaced around the circle "+
+			"(within 10°) — the paper's **pentagon** when all five are there.")
+	r.P("The price is interference: when feature i is on, the features at obtuse angles read a negative value, which the " +
+		"ReLU clips to zero, and those at acute angles a positive one, which the negative bias removes. With sparse " +
+		"features two are rarely on at once, so the price is small.")
 	return nil
 }
 
@@ -254,15 +263,17 @@ func phases(ctx context.Context, r *report.Report, s sizes, o report.Options) er
 		denseNote = fmt.Sprintf("only at r = %s, where the two features matter almost equally and a shrunken "+
 			"antipodal pair edges out a single feature", fmtList(denseAt, "%.3g"))
 	}
-	r.P("Of the %d points, %d are superposed, %d dedicated and %d ignored. With dense features (right-hand column) "+
-		"superposition does not pay — %s — and the extra feature is simply ignored "+
-		"when it matters less than feature 1 and takes the dimension when it matters more. As features get sparser "+
-		"(to the left) the superposed region opens out, covering %d of %d importances in the sparsest column: two features "+
-		"that are rarely on together can share a dimension at little cost, even when one of them hardly matters. The "+
-		"boundaries are sharp — from one grid point to the next the answer switches rather than shades — which is why "+
-		"the paper calls them phase changes.",
-		len(s.Densities)*len(s.Importances), counts[phaseSuperposed], counts[phaseDedicated], counts[phaseIgnored],
-		denseNote, sparse, len(cells))
+	r.P("Of the %d points, %d are superposed, %d dedicated and %d ignored.",
+		len(s.Densities)*len(s.Importances), counts[phaseSuperposed], counts[phaseDedicated], counts[phaseIgnored])
+	r.Claim("phase_dense_no_superposition", dense <= 1,
+		fmt.Sprintf("superposed points in the dense column: %d (%s)", dense, denseNote),
+		"With dense features (right-hand column) superposition does not pay, except at most where the two features "+
+			"matter equally.")
+	r.Claim("phase_sparse_superposition", sparse >= 2 && sparse > dense,
+		fmt.Sprintf("superposed points: %d of %d importances in the sparsest column, %d in the dense one", sparse, len(cells), dense),
+		"As features get sparser (to the left) the superposed region opens out: two features that are rarely on "+
+			"together can share a dimension at little cost, even when one of them hardly matters.")
+	r.P("The paper calls the boundaries between the regions phase changes.")
 	return nil
 }
 
@@ -333,17 +344,22 @@ func dimensions(ctx context.Context, r *report.Report, s sizes, o report.Options
 	r.Result("dims_dstar", dstar)
 	r.Headline("dims_dstar_dense", "D* with dense features", dstar[0], "%.3f")
 	r.Headline("dims_dstar_sparsest", fmt.Sprintf("D* at 1/(1−S) = %.0f", xs[len(xs)-1]), dstar[len(dstar)-1], "%.3f")
-	r.P("With dense features D* = %.3f: the model spends its %d dimensions on %d dimensions' worth of features, "+
-		"‖W‖²_F ≈ m, as PCA would. With equal importances any rotation of that subspace is as good, so the weight is "+
-		"smeared over many features rather than given to m of them: only %d of the %d reach ‖W_i‖ ≥ %.1f.", dstar[0], m, m, denseRep, n, representedNorm)
+	r.Claim("dims_dense_pca", math.Abs(dstar[0]-1) <= 0.1, fmt.Sprintf("dense D* = %.3f", dstar[0]),
+		"With dense features D* = 1 within 0.1: the model spends its %d dimensions on %d dimensions' worth of features, "+
+			"‖W‖²_F ≈ m, as PCA would.", m, m)
+	r.P("With equal importances any rotation of that subspace is as good, so the weight is "+
+		"smeared over many features rather than given to m of them: only %d of the %d reach ‖W_i‖ ≥ %.1f.", denseRep, n, representedNorm)
 	clusterText := "no sweep point has three quarters of its represented features at one fraction"
 	if len(clusters) > 0 {
 		clusterText = strings.Join(clusters, "; ")
 	}
-	r.P("As sparsity grows D* falls, and the features do not spread their dimensions evenly: they settle in groups "+
-		"into the same simple geometry — %s. At the sparsest point all %d features are squeezed into %d dimensions and "+
-		"D* = %.3f is below m/n: the features' norms grow past 1 (mean ‖W_i‖ = %.2f) so that they clear the negative "+
-		"bias that filters out interference.", clusterText, n, m, dstar[len(dstar)-1], sparseNorm)
+	r.Claim("dims_groups", dstar[len(dstar)-1] < dstar[0] && len(clusters) > 0, fmt.Sprintf("D* %.3f → %.3f; %s", dstar[0], dstar[len(dstar)-1], clusterText),
+		"As sparsity grows D* falls, and the features do not spread their dimensions evenly: at some sweep points three "+
+			"quarters of the represented features settle at one simple fraction.")
+	r.Claim("dims_sparsest_squeezed", dstar[len(dstar)-1] < float64(m)/float64(n) && sparseNorm > 1,
+		fmt.Sprintf("sparsest D* = %.3f against m/n = %.3f; mean ‖W_i‖ = %.2f", dstar[len(dstar)-1], float64(m)/float64(n), sparseNorm),
+		"At the sparsest point all features are squeezed into the %d dimensions and D* is below m/n: the features' norms "+
+			"grow past 1 so that they clear the negative bias that filters out interference.", m)
 	return nil
 }
 

@@ -12,6 +12,8 @@ func TestQuick(t *testing.T) {
 		"geom_represented_dense", "geom_represented_sparse", "geom_gap_error_sparse", "phase_classes",
 		"phase_superposed_cells", "phase_superposed_dense_column", "phase_superposed_sparsest_column",
 		"dims_dstar_dense", "dims_dstar_sparsest")
+	reporttest.Claimed(t, res, "geom_dense_pca", "geom_sparse_superposed", "phase_dense_no_superposition",
+		"phase_sparse_superposition", "dims_dense_pca", "dims_sparsest_squeezed")
 	f := func(k string) float64 { return reporttest.Float(t, res, k) }
 	// Dense features: at most m = 2 features get a direction.
 	if v := f("geom_represented_dense"); v > 2 {

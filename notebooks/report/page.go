@@ -57,6 +57,9 @@ pre.out { background: #fbfbfb; }
 nav ol { margin: .5rem 0 0; padding-left: 1.4rem; columns: 2; font-size: .95rem; }
 nav a { color: var(--accent); text-decoration: none; }
 .note { background: var(--note); border-left: 4px solid #e0a800; padding: .7rem 1rem; margin: 1.2rem 0; border-radius: 0 4px 4px 0; }
+.measured { color: #555; font-size: .92em; }
+.claim.failed { border-left: 4px solid #c0392b; padding-left: .8rem; }
+.claim.unchecked { border-left: 4px solid #999; padding-left: .8rem; color: #555; }
 figure { margin: 1.4rem 0; max-width: 100%; }
 figure svg, figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); }
 figcaption { font-size: .88rem; color: var(--muted); margin-top: .4rem; max-width: 46rem; }

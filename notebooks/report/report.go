@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ type Report struct {
 	blocks    []template.HTML
 	toc       []tocEntry
 	headlines []headline
+	claims    map[string]Claim
+	failed    []string // keys of claims that did not hold, in order
 	results   map[string]any
 	files     map[string][]byte // PNG figures, by file name
 	inRow     bool
@@ -47,7 +50,8 @@ type headline struct{ Key, Label, Text string }
 // (the embedded main.go that Code quotes), with the options of this run.
 // A malformed region in src is reported by Write.
 func New(title string, src []byte, o Options) *Report {
-	r := &Report{title: title, o: o, start: time.Now(), results: make(map[string]any), files: make(map[string][]byte)}
+	r := &Report{title: title, o: o, start: time.Now(), results: make(map[string]any), files: make(map[string][]byte),
+		claims: make(map[string]Claim)}
 	r.regions, r.err = regions(src)
 	return r
 }
@@ -236,6 +240,87 @@ func (r *Report) Result(key string, v any) {
 	r.results[key] = v
 }
 
+// Claim is a stated result's record in results.json: whether the condition
+// behind the sentence held in this run, and what was measured.
+type Claim struct {
+	Holds    bool   `json:"holds"`
+	Measured string `json:"measured"`
+	// QuickOnly marks a FullClaim in a quick run: its condition was not
+	// checked (Holds is false) because the quick run is too small for it.
+	QuickOnly bool `json:"unchecked_in_quick,omitempty"`
+}
+
+// Claim states a result of this run, and only if the run measured it:
+// every sentence of a notebook that states a result (one quantity above
+// another, a curve that falls, a head that composes) goes through Claim
+// with the condition that makes it true. When holds, the page shows the
+// sentence (format and args as for P) followed by what was measured; when
+// not, it shows the sentence marked "not observed in this run", with the
+// measurement, never the bare sentence. Every claim is stored in
+// results.json under claims; Write writes the page and then returns an
+// error naming each claim that did not hold, so that the notebook's test
+// and a run from the command line fail. A key may be claimed once.
+func (r *Report) Claim(key string, holds bool, measured string, format string, args ...any) {
+	if _, dup := r.claims[key]; dup {
+		r.fail(fmt.Errorf("report: claim %q made twice", key))
+		return
+	}
+	r.claims[key] = Claim{Holds: holds, Measured: measured}
+	text := inline(fmt.Sprintf(format, args...))
+	m := `<span class="measured">(measured: ` + inline(measured) + `)</span>`
+	if holds {
+		r.add(`<p class="claim" data-claim="` + html.EscapeString(key) + `">` + text + " " + m + "</p>")
+		return
+	}
+	r.failed = append(r.failed, key)
+	r.add(`<p class="claim failed" data-claim="` + html.EscapeString(key) + `"><b>Not observed in this run:</b> ` + text + " " + m + "</p>")
+}
+
+// FullClaim is Claim for a result that only the full run is large enough
+// to show. In a full run it is Claim. In a quick run (Options.Quick) the
+// condition is not checked: the page shows the sentence marked "checked
+// only by the full run" with what this quick run measured, results.json
+// records it as unchecked, and Write does not fail on it.
+func (r *Report) FullClaim(key string, holds bool, measured string, format string, args ...any) {
+	if !r.o.Quick {
+		r.Claim(key, holds, measured, format, args...)
+		return
+	}
+	if _, dup := r.claims[key]; dup {
+		r.fail(fmt.Errorf("report: claim %q made twice", key))
+		return
+	}
+	r.claims[key] = Claim{Measured: measured, QuickOnly: true}
+	r.add(`<p class="claim unchecked" data-claim="` + html.EscapeString(key) + `"><b>Checked only by the full run:</b> ` +
+		inline(fmt.Sprintf(format, args...)) + ` <span class="measured">(this quick run measured: ` + inline(measured) + `)</span></p>`)
+}
+
+// Takeaway is one item of a summary list: its text, marked up as for P,
+// and the keys of the claims it repeats.
+type Takeaway struct {
+	Text   string
+	Claims []string
+}
+
+// Takeaways adds a bulleted list of the items whose claims all held, so
+// that a summary never repeats a result the run did not show; an item
+// without claims states no result of the run and is always listed.
+func (r *Report) Takeaways(items ...Takeaway) {
+	var list []string
+	for _, it := range items {
+		if !slices.ContainsFunc(it.Claims, func(k string) bool { return !r.Holds(k) }) {
+			list = append(list, it.Text)
+		}
+	}
+	if len(list) > 0 {
+		r.List(list...)
+	}
+}
+
+// Holds reports whether the claim key was made and held, for text that
+// repeats it (a summary list): state it only when it holds.
+func (r *Report) Holds(key string) bool { return r.claims[key].Holds }
+
 // Results is the content of results.json.
 type Results struct {
 	Notebook string         `json:"notebook"`
@@ -245,11 +330,15 @@ type Results struct {
 	Results  map[string]any `json:"results"`
 	// Headlines are the displayed texts of the headline numbers, by key.
 	Headlines map[string]string `json:"headlines"`
+	// Claims are the stated results, by key (see Report.Claim).
+	Claims map[string]Claim `json:"claims"`
 }
 
 // Write writes index.html, results.json and any PNG figures to the
 // options' Out directory, creating it. It returns the first error recorded
-// while building the report, if any, and writes nothing then.
+// while building the report, if any, and writes nothing then. When every
+// file is written it returns an error naming the claims that did not hold,
+// if any (see Claim).
 func (r *Report) Write() error {
 	r.EndRow()
 	if r.err != nil {
@@ -265,7 +354,7 @@ func (r *Report) Write() error {
 	}
 	elapsed := time.Since(r.start)
 	res := Results{Notebook: r.o.Name, Quick: r.o.Quick, Seed: r.o.Seed, Seconds: math.Round(elapsed.Seconds()*10) / 10,
-		Results: finite(r.results).(map[string]any), Headlines: make(map[string]string)}
+		Results: finite(r.results).(map[string]any), Headlines: make(map[string]string), Claims: r.claims}
 	for _, h := range r.headlines {
 		res.Headlines[h.Key] = h.Text
 	}
@@ -280,7 +369,17 @@ func (r *Report) Write() error {
 	if err := pageTemplate.Execute(&page, r.page(elapsed)); err != nil {
 		return fmt.Errorf("report: index.html: %w", err)
 	}
-	return writeFile(filepath.Join(r.o.Out, "index.html"), page.Bytes())
+	if err := writeFile(filepath.Join(r.o.Out, "index.html"), page.Bytes()); err != nil {
+		return err
+	}
+	if len(r.failed) > 0 {
+		var b strings.Builder
+		for _, k := range r.failed {
+			fmt.Fprintf(&b, "; %s (measured: %s)", k, r.claims[k].Measured)
+		}
+		return fmt.Errorf("report: %s: %d claim(s) did not hold in this run%s", r.o.Name, len(r.failed), b.String())
+	}
+	return nil
 }
 
 // finite returns v with every non-finite float replaced by nil (JSON null),

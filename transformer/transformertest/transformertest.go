@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/mechinterp/workbench/internal/paritytest"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -94,33 +94,12 @@ func TokenVocab(c transformer.Config) int {
 }
 
 // ParityDir returns the directory of the shared PyTorch parity fixtures,
-// ../shared/testdata/parity beside the repository, found by walking up from
-// the test's directory to the module root. When it is absent the test is
-// skipped with a message, or fails if CI=true.
+// ../shared/testdata/parity beside the repository. It is paritytest.Dir:
+// when they are absent the test is skipped with a message, or fails if
+// CI=true.
 func ParityDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("transformertest: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "parity")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity fixtures missing at %s: %v", p, err)
-		}
-		t.Skipf("parity fixtures not found at %s (they live in ../shared beside the repository): %v", p, err)
-	}
-	return p
+	return paritytest.Dir(t)
 }
 
 // ReadJSON decodes the JSON file at path into v, failing the test on any

@@ -19,21 +19,33 @@ import (
 )
 
 // Run calls run in quick mode (seed 1) for the notebook name, writing into
-// a temporary directory, and checks the report. Every key in want must be
+// a temporary directory, and checks the report (see RunFull). Every key in want must be
 // in results.json; numeric results must be finite unless listed in
 // nullable. It returns the results for further checks, and logs the run's
 // progress and time.
 func Run(t *testing.T, name string, run func(context.Context, report.Options) error, want ...string) report.Results {
 	t.Helper()
+	return runMode(t, name, run, true, want...)
+}
+
+// RunFull is Run for the full run (no -quick): the run that checks every
+// FullClaim. It takes minutes, so tests call it only outside -short.
+func RunFull(t *testing.T, name string, run func(context.Context, report.Options) error, want ...string) report.Results {
+	t.Helper()
+	return runMode(t, name, run, false, want...)
+}
+
+func runMode(t *testing.T, name string, run func(context.Context, report.Options) error, quick bool, want ...string) report.Results {
+	t.Helper()
 	dir := t.TempDir()
-	o := report.Options{Name: name, Out: dir, Quick: true, Seed: 1, Log: logWriter{t}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	o := report.Options{Name: name, Out: dir, Quick: quick, Seed: 1, Log: logWriter{t}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if err := run(ctx, o); err != nil {
-		t.Fatalf("%s -quick (seed 1): %v", name, err)
+		t.Fatalf("%s (quick %v, seed 1): %v", name, quick, err)
 	}
-	t.Logf("%s -quick ran in %v", name, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s (quick %v) ran in %v", name, quick, time.Since(start).Round(time.Millisecond))
 	return Check(t, dir, want...)
 }
 
@@ -78,12 +90,48 @@ func Check(t *testing.T, dir string, want ...string) report.Results {
 			t.Errorf("headline %s = %v, want a finite number", k, res.Results[k])
 		}
 	}
+	for k, c := range res.Claims {
+		if c.QuickOnly && !res.Quick {
+			t.Errorf("claim %s is marked unchecked in a full run", k)
+		}
+		if !c.Holds && !c.QuickOnly {
+			t.Errorf("claim %s did not hold in this run (measured: %s)", k, c.Measured)
+		}
+		if !strings.Contains(html, `data-claim="`+stdhtml.EscapeString(k)+`"`) {
+			t.Errorf("index.html does not state claim %s", k)
+		}
+	}
 	for _, m := range imgSrc(html) {
 		if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
 			t.Errorf("index.html shows %s, which was not written: %v", m, err)
 		}
 	}
 	return res
+}
+
+// Claimed fails the test unless each key names a claim of the report
+// (report.Report.Claim or FullClaim) that held, or, in a quick run, a
+// FullClaim left unchecked: the sentences a notebook must state.
+func Claimed(t *testing.T, res report.Results, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		c, ok := res.Claims[k]
+		switch {
+		case !ok:
+			t.Errorf("results.json: no claim %q (have %v)", k, claimKeys(res.Claims))
+		case c.QuickOnly && res.Quick:
+		case !c.Holds:
+			t.Errorf("claim %s did not hold (measured: %s)", k, c.Measured)
+		}
+	}
+}
+
+func claimKeys(m map[string]report.Claim) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Float returns the numeric result key, failing the test when it is absent
