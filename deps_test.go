@@ -33,10 +33,10 @@ var allowed = map[string][]string{
 	"transformer":   {"tensor", "nn", "hooks", "checkpoint", "workers"},
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
-	"transformer/transformertest": {"transformer", "internal/paritytest"},
-	// internal/paritytest finds the shared parity fixtures for tests of
+	"transformer/transformertest": {"transformer", "internal/testenv"},
+	// internal/testenv finds the shared parity fixtures for tests of
 	// any package, checkpoint's included: standard library only.
-	"internal/paritytest": {},
+	"internal/testenv": {},
 	// internal/racepkgs is .ci/run's tool that picks the race detector's
 	// packages: standard library only.
 	"internal/racepkgs": {},

@@ -20,22 +20,24 @@ import (
 // "testing" is allowed in exactly these places, and TestSkipsAreChecked
 // fails on any other:
 //
-//   - inside skipHelper, the one helper for the only input a test may lack:
-//     the numerical parity fixtures in ../shared, which skips with a message
-//     locally and fails when CI=true;
+//   - inside the helpers of skipHelper (internal/testenv): ParityDir for
+//     the numerical parity fixtures in ../shared and Installed for the
+//     Debian packages .ci/run installs (chromium, dataset-fashion-mnist).
+//     Each skips with a message naming what is missing locally, so that
+//     `go test ./...` works on a fresh clone with only Go, and fails when
+//     CI=true;
 //   - in the body of an if statement one of whose &&-conjuncts is a
 //     condition of skipConditions, each documented there: the skip then
 //     happens only when that condition holds, never in CI's full run;
-//   - at a site of pendingSkips: a skip another change is removing, listed
-//     by file and function so that it fails this test once it is gone.
 //
-// Everything else a test needs (Fashion-MNIST, chromium) is installed by
-// .ci/run, so its absence fails the test with the install command, and a
-// test too slow for a quick local run skips only under -short.
+// A test too slow for a quick local run skips only under -short.
 
-// skipHelper is the one helper allowed to skip on a missing input: file
-// (relative to the module root) and function.
-var skipHelper = struct{ file, fn string }{"internal/paritytest/paritytest.go", "Dir"}
+// skipHelper holds the only helpers allowed to skip on a missing input:
+// file (relative to the module root) and functions.
+var skipHelper = struct {
+	file string
+	fns  []string
+}{"internal/testenv/testenv.go", []string{"ParityDir", "Installed"}}
 
 // skipConditions are the guards under which a skip is allowed, by their
 // source text, with the reason each is not a silent skip.
@@ -51,23 +53,12 @@ var skipConditions = map[string]string{
 	"!nn.AttnAVX512": "no AVX-512 kernels in this build or on this CPU",
 }
 
-// pendingSkips are skips in files of another change of issue 12 (web's
-// tests), listed by "file:function" so that this test passes until that
-// change lands and then fails, naming the entry to delete. Each must go:
-// chromium and Fashion-MNIST are installed by .ci/run, so their absence
-// must fail the test (with the install command), or skip only under
-// testing.Short().
-var pendingSkips = map[string]string{
-	"web/browser_test.go:newBrowser": "skips when chromium is absent outside CI",
-	"web/cnn_test.go:TestCNNTestSet": "skips on any error loading Fashion-MNIST, even under CI=true",
-}
-
 // skipSite is one skip found in a file.
 type skipSite struct {
 	pos   token.Position
 	call  string // "t.Skipf"
 	fn    string // enclosing top-level function or method name, "" outside one
-	allow string // why it is allowed: "helper", a condition, "pending", or "" (a violation)
+	allow string // why it is allowed: "helper", a condition, or "" (a violation)
 }
 
 func TestSkipsAreChecked(t *testing.T) {
@@ -85,12 +76,12 @@ func TestSkipsAreChecked(t *testing.T) {
 		for _, s := range found {
 			sites++
 			used[s.allow] = true
-			if s.allow == "pending" {
-				used[s.pos.Filename+":"+s.fn] = true
+			if s.allow == "helper" {
+				used["helper:"+s.fn] = true
 			}
 			if s.allow == "" {
-				t.Errorf("%s: %s in %s is a skip outside the allowed places: use paritytest.Dir for the parity fixtures, "+
-					"fail (with the install command) when something .ci/run installs is absent, or guard a slow test "+
+				t.Errorf("%s: %s in %s is a skip outside the allowed places: use testenv.ParityDir for the parity fixtures, "+
+					"testenv.Installed for what .ci/run installs, or guard a slow test "+
 					"with `if testing.Short() { t.Skip(...) }` (see skips_test.go)", s.pos, s.call, s.fn)
 			}
 		}
@@ -102,23 +93,20 @@ func TestSkipsAreChecked(t *testing.T) {
 	if sites == 0 {
 		t.Fatal("found no skips at all: the scan is not reading the test files")
 	}
-	if !used["helper"] {
-		t.Errorf("%s:%s has no skip: the one parity helper is gone or moved; update skipHelper", skipHelper.file, skipHelper.fn)
+	for _, fn := range skipHelper.fns {
+		if !used["helper:"+fn] {
+			t.Errorf("%s:%s has no skip: the helper is gone or moved; update skipHelper", skipHelper.file, fn)
+		}
 	}
 	for c := range skipConditions {
 		if !used[c] {
 			t.Errorf("skipConditions[%q] guards no skip: delete the entry", c)
 		}
 	}
-	for k := range pendingSkips {
-		if !used[k] {
-			t.Errorf("pendingSkips[%q]: that skip is gone; delete the entry", k)
-		}
-	}
 }
 
-// TestSkipHelperFailsUnderCI checks, by reading it, that the one helper
-// consults CI and fails before it skips (paritytest's own test runs it).
+// TestSkipHelperFailsUnderCI checks, by reading them, that the helpers
+// consult CI and fail before they skip (testenv's own tests run them).
 func TestSkipHelperFailsUnderCI(t *testing.T) {
 	src, err := os.ReadFile(skipHelper.file)
 	if err != nil {
@@ -128,19 +116,24 @@ func TestSkipHelperFailsUnderCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for _, d := range f.Decls {
 		fd, ok := d.(*ast.FuncDecl)
-		if !ok || fd.Name.Name != skipHelper.fn || fd.Recv != nil {
+		if !ok || !slices.Contains(skipHelper.fns, fd.Name.Name) || fd.Recv != nil {
 			continue
 		}
+		seen[fd.Name.Name] = true
 		body := string(src[fd.Body.Pos()-1 : fd.Body.End()-1])
 		ci, fatal, skip := strings.Index(body, `os.Getenv("CI") == "true"`), strings.LastIndex(body, "t.Fatalf("), strings.Index(body, "t.Skipf(")
 		if ci < 0 || skip < 0 || !(ci < fatal && fatal < skip) {
-			t.Errorf("%s: %s must test os.Getenv(\"CI\") == \"true\" and fail before it skips", skipHelper.file, skipHelper.fn)
+			t.Errorf("%s: %s must test os.Getenv(\"CI\") == \"true\" and fail before it skips", skipHelper.file, fd.Name.Name)
 		}
-		return
 	}
-	t.Errorf("%s has no function %s", skipHelper.file, skipHelper.fn)
+	for _, fn := range skipHelper.fns {
+		if !seen[fn] {
+			t.Errorf("%s has no function %s", skipHelper.file, fn)
+		}
+	}
 }
 
 // findSkips returns the skips of a Go file that imports "testing", each
@@ -183,7 +176,7 @@ func isSkipName(name string) bool { return name == "Skip" || name == "Skipf" || 
 // allowSkip says why the skip at the end of path (the chain of nodes from
 // the declaration d down to it) is allowed, or "".
 func allowSkip(fset *token.FileSet, file, fn string, d ast.Decl, path []ast.Node) string {
-	if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && file == skipHelper.file && fn == skipHelper.fn {
+	if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && file == skipHelper.file && slices.Contains(skipHelper.fns, fn) {
 		return "helper"
 	}
 	for i := len(path) - 2; i >= 0; i-- {
@@ -196,9 +189,6 @@ func allowSkip(fset *token.FileSet, file, fn string, d ast.Decl, path []ast.Node
 				return exprString(fset, c)
 			}
 		}
-	}
-	if _, ok := pendingSkips[file+":"+fn]; ok && fn != "" {
-		return "pending"
 	}
 	return ""
 }
@@ -247,11 +237,11 @@ func TestFindSkips(t *testing.T) {
 		{"closure in a helper", "a/x_test.go", `func helper(t *testing.T) { defer func() { t.Skip() }() }`, []string{""}},
 		{"package level", "a/x_test.go", `var f = func(t *testing.T) { t.Skip() }`, []string{""}},
 		{"hardware", "a/x_test.go", `func TestX(t *testing.T) { if !nn.AttnAVX512 { t.Skip() } }`, []string{"!nn.AttnAVX512"}},
-		{"the helper", skipHelper.file, `func Dir(t testing.TB) string { t.Skipf("absent"); return "" }`, []string{"helper"}},
-		{"helper name elsewhere", "a/x_test.go", `func Dir(t testing.TB) string { t.Skipf("absent"); return "" }`, []string{""}},
+		{"the parity helper", skipHelper.file, `func ParityDir(t testing.TB) string { t.Skipf("absent"); return "" }`, []string{"helper"}},
+		{"the package helper", skipHelper.file, `func Installed(t testing.TB, p string, err error) { t.Skipf("absent") }`, []string{"helper"}},
+		{"helper name elsewhere", "a/x_test.go", `func ParityDir(t testing.TB) string { t.Skipf("absent"); return "" }`, []string{""}},
 		{"helper file, other func", skipHelper.file, `func Other(t testing.TB) { t.Skip() }`, []string{""}},
-		{"pending", "web/browser_test.go", `func newBrowser(t *testing.T) { t.Skip() }`, []string{"pending"}},
-		{"pending file, other func", "web/browser_test.go", `func other(t *testing.T) { t.Skip() }`, []string{""}},
+		{"a web helper", "web/browser_test.go", `func newBrowser(t *testing.T) { t.Skip() }`, []string{""}},
 		{"no testing import", "a/x.go", "package p\nfunc f(s S) { s.Skip() }", nil},
 	}
 	for _, tt := range tests {

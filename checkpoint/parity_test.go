@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/checkpoint"
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
-// The parity fixtures (paritytest.Dir) were not written by the official
+// The parity fixtures (testenv.Dir) were not written by the official
 // Python safetensors library: their README.md says they were written by an
 // independent writer of the same layout, "like a bare state dict: no
 // __metadata__, header padded with spaces to a multiple of 8 bytes, tensors
@@ -86,7 +86,7 @@ func stateDictShapes(t *testing.T, cfg parityConfig) map[string][]int {
 // config, reads every value, and checks that writing them back reproduces
 // the file byte for byte.
 func TestParityFiles(t *testing.T) {
-	parityDir := paritytest.Dir(t)
+	parityDir := testenv.ParityDir(t)
 	dirs, err := filepath.Glob(filepath.Join(parityDir, "*", "model.safetensors"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no model.safetensors in the parity fixtures at %s (%v)", parityDir, err)

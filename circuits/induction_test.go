@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mechinterp/workbench/circuits"
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/train/induction"
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -61,7 +61,7 @@ func checkInductionCircuit(t *testing.T, r *circuits.Report) {
 // TestInductionCircuitNamedParity runs the naming check on the parity
 // fixture's trained induction model.
 func TestInductionCircuitNamedParity(t *testing.T) {
-	dir := paritytest.Model(t, "attn2_induction")
+	dir := testenv.ParityModel(t, "attn2_induction")
 	analyzeInduction(t, func() (*transformer.Model, error) {
 		return transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	})

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -15,12 +15,12 @@ import (
 // scores average them (float32 rounding of softmax outputs is about 1e-7).
 const detectParityTol = 1e-5
 
-// parityModels lists the parity fixtures' folders, through paritytest
+// parityModels lists the parity fixtures' folders, through testenv
 // (which skips the test when the fixtures are absent, failing under
 // CI=true).
 func parityModels(t *testing.T) []string {
 	t.Helper()
-	return []string{paritytest.Model(t, "attn2_induction"), paritytest.Model(t, "full2_ln_gelu")}
+	return []string{testenv.ParityModel(t, "attn2_induction"), testenv.ParityModel(t, "full2_ln_gelu")}
 }
 
 // parityWant is the part of expected.json this package reproduces.

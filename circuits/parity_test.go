@@ -12,7 +12,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 // parityTol is the bar for composition scores and eigenvalue
@@ -71,9 +71,9 @@ func safetensors(t *testing.T, path string) map[string]struct {
 // TestParity compares composition scores and eigenvalue positivity with
 // every fixture model's expected.json: values computed by an independent
 // float64 PyTorch implementation of TransformerLens's definitions (see the
-// fixtures' README). The fixtures come through paritytest.Dir.
+// fixtures' README). The fixtures come through testenv.Dir.
 func TestParity(t *testing.T) {
-	parityDir := paritytest.Dir(t)
+	parityDir := testenv.ParityDir(t)
 	dirs, err := filepath.Glob(filepath.Join(parityDir, "*", "expected.json"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no expected.json in the parity fixtures at %s (%v)", parityDir, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	dataset "github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 func TestLayers(t *testing.T) {
@@ -154,9 +155,8 @@ func TestDepthFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the Fashion-MNIST depth comparison builds four deep networks: not short")
 	}
-	if _, err := os.Stat(filepath.Join(dataset.FashionMNISTDir, "t10k-labels-idx1-ubyte.gz")); err != nil {
-		t.Fatalf("Fashion-MNIST is not installed (apt-get install %s): %v", dataset.FashionMNISTPackage, err)
-	}
+	_, err := os.Stat(filepath.Join(dataset.FashionMNISTDir, "t10k-labels-idx1-ubyte.gz"))
+	testenv.Installed(t, dataset.FashionMNISTPackage, err)
 	train, _, err := dataset.FashionMNIST("")
 	if err != nil {
 		t.Fatal(err)

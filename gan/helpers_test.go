@@ -2,14 +2,13 @@ package gan
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"math/rand/v2"
 	"sync"
 	"testing"
 
 	"github.com/mechinterp/workbench/cnn"
 	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/optim"
 )
 
@@ -29,15 +28,13 @@ var fashion struct {
 	err         error
 }
 
-// fashionMNIST returns Fashion-MNIST, or fails the test with a message
-// naming the Debian package when it is absent (.ci/run installs it; tests
-// never skip for it).
+// fashionMNIST returns Fashion-MNIST, through testenv.Installed when it
+// is absent (skipped with the install command locally, failed under
+// CI=true, where .ci/run installs it).
 func fashionMNIST(t *testing.T) (train, test *data.ImageSet) {
 	t.Helper()
 	fashion.once.Do(func() { fashion.train, fashion.test, fashion.err = data.FashionMNIST("") })
-	if errors.Is(fashion.err, fs.ErrNotExist) {
-		t.Fatalf("Fashion-MNIST not installed (apt-get install %s): %v", data.FashionMNISTPackage, fashion.err)
-	}
+	testenv.Installed(t, data.FashionMNISTPackage, fashion.err)
 	if fashion.err != nil {
 		t.Fatal(fashion.err)
 	}

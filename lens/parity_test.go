@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -32,11 +32,11 @@ type parityCase struct {
 
 // parityModel loads the named fixture: models and what an independent
 // float64 PyTorch implementation computed from them
-// (../shared/testdata/parity/README.md), through paritytest, which skips
+// (../shared/testdata/parity/README.md), through testenv, which skips
 // the test if the fixtures are absent (failing under CI=true).
 func parityModel(t *testing.T, name string) parityCase {
 	t.Helper()
-	dir := paritytest.Model(t, name)
+	dir := testenv.ParityModel(t, name)
 	m, err := transformer.LoadWithConfig(filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -243,7 +243,7 @@ func TestTunedBeatsLogitLens(t *testing.T) {
 }
 
 // inductionSetup returns the attn2_induction parity model (through
-// paritytest: the test skips without the fixtures, and fails under
+// testenv: the test skips without the fixtures, and fails under
 // CI=true), a training stream of repeated random tokens like the one it
 // was trained on, and held-out sequences from another seed.
 func inductionSetup(t *testing.T) (*transformer.Model, Data, [][]int) {

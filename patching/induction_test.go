@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -17,7 +17,7 @@ import (
 // induction heads in layer 1.
 func loadInduction(t *testing.T) *transformer.Model {
 	t.Helper()
-	inductionModel := paritytest.Model(t, "attn2_induction")
+	inductionModel := testenv.ParityModel(t, "attn2_induction")
 	m, err := transformer.LoadWithConfig(filepath.Join(inductionModel, "model.safetensors"), filepath.Join(inductionModel, "config.json"))
 	if err != nil {
 		t.Fatal(err)

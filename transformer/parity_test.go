@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 // Tolerances against the independent float64 PyTorch reference
@@ -36,7 +36,7 @@ type parityCase struct {
 
 func loadParity(t *testing.T) []parityCase {
 	t.Helper()
-	parityDir := paritytest.Dir(t)
+	parityDir := testenv.ParityDir(t)
 	var cases []parityCase
 	for _, name := range []string{"attn2_induction", "full2_ln_gelu"} {
 		dir := filepath.Join(parityDir, name)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 const parityDir = "../../../shared/testdata/parity"
@@ -24,7 +24,7 @@ func runCLI(t *testing.T, args ...string) (string, string, error) {
 
 func needParity(t *testing.T) string {
 	t.Helper()
-	return paritytest.Model(t, "attn2_induction")
+	return testenv.ParityModel(t, "attn2_induction")
 }
 
 func TestUsage(t *testing.T) {

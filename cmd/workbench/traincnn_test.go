@@ -16,6 +16,7 @@ import (
 	"github.com/mechinterp/workbench/cnn"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/data/datatest"
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 // syntheticFashion writes datatest's stand-in for Fashion-MNIST.
@@ -134,12 +135,11 @@ func TestTrainCNNErrors(t *testing.T) {
 }
 
 // fashionMNIST returns the directory of Debian's dataset-fashion-mnist, or
-// fails t when it is absent (.ci/run installs it; tests never skip for it).
+// stops t through testenv.Installed when it is absent.
 func fashionMNIST(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(data.FashionMNISTDir, "t10k-labels-idx1-ubyte.gz")); err != nil {
-		t.Fatalf("Fashion-MNIST is not installed (apt-get install %s): %v", data.FashionMNISTPackage, err)
-	}
+	_, err := os.Stat(filepath.Join(data.FashionMNISTDir, "t10k-labels-idx1-ubyte.gz"))
+	testenv.Installed(t, data.FashionMNISTPackage, err)
 	return data.FashionMNISTDir
 }
 

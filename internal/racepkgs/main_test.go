@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("racepkgs omits %s; got %v", want, got)
 		}
 	}
-	for _, not := range []string{"checkpoint", "internal/racepkgs", "internal/paritytest"} {
+	for _, not := range []string{"checkpoint", "internal/racepkgs", "internal/testenv"} {
 		if slices.Contains(got, mod+not) {
 			t.Errorf("racepkgs lists %s, which starts no goroutine; got %v", not, got)
 		}

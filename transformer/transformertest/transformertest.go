@@ -10,7 +10,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/mechinterp/workbench/internal/paritytest"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -94,12 +94,12 @@ func TokenVocab(c transformer.Config) int {
 }
 
 // ParityDir returns the directory of the shared PyTorch parity fixtures,
-// ../shared/testdata/parity beside the repository. It is paritytest.Dir:
+// ../shared/testdata/parity beside the repository. It is testenv.Dir:
 // when they are absent the test is skipped with a message, or fails if
 // CI=true.
 func ParityDir(t testing.TB) string {
 	t.Helper()
-	return paritytest.Dir(t)
+	return testenv.ParityDir(t)
 }
 
 // ReadJSON decodes the JSON file at path into v, failing the test on any

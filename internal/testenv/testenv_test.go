@@ -1,7 +1,9 @@
-package paritytest
+package testenv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,7 +64,7 @@ func TestDirCI(t *testing.T) {
 		{"1", "skip"}, // only "true" means CI, as in .ci/run
 	} {
 		t.Setenv("CI", tt.ci)
-		r, got := call(t, Dir)
+		r, got := call(t, ParityDir)
 		if r.ended != tt.want || got != "" {
 			t.Errorf("CI=%q, fixtures absent: Dir ended %q (%s) and returned %q, want %q", tt.ci, r.ended, r.msg, got, tt.want)
 		}
@@ -73,11 +75,11 @@ func TestDirCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("CI", "true")
-	if r, got := call(t, Dir); r.ended != "" || got != filepath.Join(repo, "..", "shared", "testdata", "parity") {
+	if r, got := call(t, ParityDir); r.ended != "" || got != filepath.Join(repo, "..", "shared", "testdata", "parity") {
 		t.Errorf("fixtures present: Dir ended %q (%s), returned %q", r.ended, r.msg, got)
 	}
 	model := func(name string) func(testing.TB) string {
-		return func(tb testing.TB) string { return Model(tb, name) }
+		return func(tb testing.TB) string { return ParityModel(tb, name) }
 	}
 	if r, got := call(t, model("m")); r.ended != "" || filepath.Base(got) != "m" {
 		t.Errorf("Model(m): ended %q (%s), returned %q", r.ended, r.msg, got)
@@ -85,5 +87,30 @@ func TestDirCI(t *testing.T) {
 	t.Setenv("CI", "")
 	if r, _ := call(t, model("absent")); r.ended != "fatal" {
 		t.Errorf("Model(absent) with the fixtures present ended %q, want fatal even outside CI", r.ended)
+	}
+}
+
+// TestInstalled checks Installed's rule: a package that is there lets the
+// test go on, a missing one skips locally and fails under CI=true, and an
+// unusable one fails everywhere.
+func TestInstalled(t *testing.T) {
+	missing := fmt.Errorf("looked: %w", fs.ErrNotExist)
+	broken := errors.New("corrupt file")
+	for _, tt := range []struct {
+		err       error
+		ci, ended string
+	}{
+		{nil, "", ""},
+		{nil, "true", ""},
+		{missing, "", "skip"},
+		{missing, "true", "fatal"},
+		{broken, "", "fatal"},
+		{broken, "true", "fatal"},
+	} {
+		t.Setenv("CI", tt.ci)
+		r, got := call(t, func(tb testing.TB) string { Installed(tb, "pkg", tt.err); return "went on" })
+		if r.ended != tt.ended || (tt.ended == "" && got != "went on") {
+			t.Errorf("Installed(%v) with CI=%q ended %q (%s), want %q", tt.err, tt.ci, r.ended, r.msg, tt.ended)
+		}
 	}
 }
