@@ -7,8 +7,11 @@
 // A package qualifies when one of its non-test Go files, as `go list`
 // selects them for this build, has a go statement or calls a method named
 // Go (sync.WaitGroup.Go, errgroup.Group.Go), or when the package imports
-// sync or sync/atomic. The files are parsed, so a comment or a string that
-// mentions "go " does not count.
+// sync or sync/atomic, or when it imports a listed package that qualifies:
+// a package whose code runs on another package's workers (transformer's
+// training step on the workers pool) is tested under the race detector as
+// well. The files are parsed, so a comment or a string that mentions "go "
+// does not count.
 package main
 
 import (
@@ -53,10 +56,12 @@ func run(w io.Writer, patterns []string) error {
 		return fmt.Errorf("racepkgs: go list: %w: %s", err, stderr.Bytes())
 	}
 	dec := json.NewDecoder(bytes.NewReader(out))
+	var pkgs []listed
+	qualifies := map[string]bool{}
 	for {
 		var p listed
 		if err := dec.Decode(&p); err == io.EOF {
-			return nil
+			break
 		} else if err != nil {
 			return fmt.Errorf("racepkgs: reading go list's output: %w", err)
 		}
@@ -64,10 +69,24 @@ func run(w io.Writer, patterns []string) error {
 		if err != nil {
 			return err
 		}
-		if ok {
+		pkgs = append(pkgs, p)
+		qualifies[p.ImportPath] = ok
+	}
+	// Importers of a qualifying package qualify, to a fixed point.
+	for changed := true; changed; {
+		changed = false
+		for _, p := range pkgs {
+			if !qualifies[p.ImportPath] && slices.ContainsFunc(p.Imports, func(i string) bool { return qualifies[i] }) {
+				qualifies[p.ImportPath], changed = true, true
+			}
+		}
+	}
+	for _, p := range pkgs {
+		if qualifies[p.ImportPath] {
 			fmt.Fprintln(w, p.ImportPath)
 		}
 	}
+	return nil
 }
 
 // concurrent reports whether package p starts goroutines or shares state

@@ -38,8 +38,9 @@ func TestStartsGoroutines(t *testing.T) {
 }
 
 // TestRun lists this module's packages: the ones known to start
-// goroutines are in, a serial one is not, and racepkgs itself (which only
-// runs go list) is not.
+// goroutines are in, and so is transformer, which runs its training step
+// on the workers pool; a serial one is not, and racepkgs itself (which
+// only runs go list) is not.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(&out, []string{"../../..."}); err != nil {
@@ -47,7 +48,7 @@ func TestRun(t *testing.T) {
 	}
 	got := strings.Fields(out.String())
 	const mod = "github.com/mechinterp/workbench/"
-	for _, want := range []string{"transformer", "web", "cmd/workbench"} {
+	for _, want := range []string{"workers", "transformer", "web", "cmd/workbench"} {
 		if !slices.Contains(got, mod+want) {
 			t.Errorf("racepkgs omits %s; got %v", want, got)
 		}
