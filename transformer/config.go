@@ -56,13 +56,19 @@ type Config struct {
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
 }
 
-// ParseConfig decodes a JSON config, fills defaults and validates it.
+// ParseConfig decodes a JSON config, fills defaults and validates it. It is
+// strict: a key that is not a Config field is refused, unless it is a
+// TransformerLens field at a value that does not change the computation
+// (use_attn_scale true, parallel_attn_mlp false, …); errors name the field.
 func ParseConfig(b []byte) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return Config{}, fmt.Errorf("transformer: config: %w", err)
 	}
 	c = c.WithDefaults()
+	if err := checkFields(b, c); err != nil {
+		return Config{}, fmt.Errorf("transformer: config: %w", err)
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}

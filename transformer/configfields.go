@@ -1,0 +1,201 @@
+package transformer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// A config file may hold, besides Config's own fields, fields that
+// TransformerLens configs carry (HookedTransformerConfig.to_dict writes
+// them all). Each such field is accepted only where its value is what
+// Workbench computes anyway, refused with an error naming it where the
+// value would change the computation, and a key that is neither is refused
+// as unknown: a config never changes what it means by being read here.
+
+// fieldCheck reports why a field's decoded JSON value v (bool, float64,
+// string, []any, map[string]any; never nil: JSON null always means the
+// default, which is the no-op) is not what c computes, or nil.
+type fieldCheck func(v any, c Config) error
+
+// noOpFields returns the TransformerLens fields Workbench does not
+// implement, with the values at which they leave the computation unchanged.
+func noOpFields() map[string]fieldCheck {
+	return map[string]fieldCheck{
+		// Architecture Workbench does not implement: only the "off" value.
+		"parallel_attn_mlp":                  wantBool(false),
+		"scale_attn_by_inverse_layer_idx":    wantBool(false),
+		"gated_mlp":                          wantBool(false),
+		"final_rms":                          wantBool(false),
+		"use_local_attn":                     wantBool(false),
+		"post_embedding_ln":                  wantBool(false),
+		"rotary_adjacent_pairs":              wantBool(false),
+		"use_NTK_by_parts_rope":              wantBool(false),
+		"use_normalization_before_and_after": wantBool(false),
+		"use_qk_norm":                        wantBool(false),
+		"load_in_4bit":                       wantBool(false),
+		"use_attn_scale":                     wantBool(true),
+		"attn_scale":                         wantAttnScale,
+		"attention_dir":                      wantString("causal"),
+		"n_key_value_heads":                  wantNKVHeads,
+		"output_logits_soft_cap":             wantNonPositive,
+		"attn_scores_soft_cap":               wantNonPositive,
+		"rotary_dim":                         wantNull,
+		"attn_types":                         wantNull,
+		"window_size":                        wantNull,
+		"num_experts":                        wantNull,
+		"experts_per_token":                  wantNull,
+		"relative_attention_max_distance":    wantNull,
+		"relative_attention_num_buckets":     wantNull,
+
+		// Rotary settings without rotary embeddings (positional_embedding_type
+		// rotary is refused by Validate) change nothing.
+		"rotary_base":                     anyValue,
+		"NTK_by_parts_low_freq_factor":    anyValue,
+		"NTK_by_parts_high_freq_factor":   anyValue,
+		"NTK_by_parts_factor":             anyValue,
+		"NTK_original_ctx_len":            anyValue,
+		"ungroup_grouped_query_attention": anyValue, // only hook shapes, and only with fewer K/V heads
+
+		// Names, provenance, devices and hook options: no effect on the numbers.
+		"model_name":             anyValue,
+		"original_architecture":  anyValue,
+		"tokenizer_name":         anyValue,
+		"tokenizer_prepends_bos": anyValue,
+		"default_prepend_bos":    anyValue,
+		"decoder_start_token_id": anyValue,
+		"trust_remote_code":      anyValue,
+		"device":                 anyValue,
+		"n_devices":              anyValue,
+		"dtype":                  anyValue,
+		"n_params":               anyValue,
+		"from_checkpoint":        anyValue,
+		"checkpoint_index":       anyValue,
+		"checkpoint_label_type":  anyValue,
+		"checkpoint_value":       anyValue,
+		"init_weights":           anyValue,
+		"init_mode":              anyValue,
+		"use_attn_result":        anyValue,
+		"use_split_qkv_input":    anyValue,
+		"use_hook_mlp_in":        anyValue,
+		"use_attn_in":            anyValue,
+		"use_hook_tokens":        anyValue,
+	}
+}
+
+// checkFields refuses every key of the JSON object b that is neither a
+// field of Config nor a field of noOpFields at a value c (b decoded, with
+// defaults) computes anyway. Errors name the field, sorted by name.
+func checkFields(b []byte, c Config) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	known, noOp := configKeys(), noOpFields()
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		if slices.Contains(known, k) {
+			continue
+		}
+		check, ok := noOp[k]
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown field %q", k))
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(fields[k], &v); err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", k, err))
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		if err := check(v, c); err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// configKeys returns the JSON names of Config's fields.
+func configKeys() []string {
+	t := reflect.TypeFor[Config]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		keys = append(keys, name)
+	}
+	return keys
+}
+
+func anyValue(any, Config) error { return nil }
+
+func wantNull(v any, _ Config) error {
+	return fmt.Errorf("%s is not implemented (only null)", jsonText(v))
+}
+
+func wantBool(want bool) fieldCheck {
+	return func(v any, _ Config) error {
+		b, ok := v.(bool)
+		switch {
+		case !ok:
+			return fmt.Errorf("want a boolean, got %s", jsonText(v))
+		case b != want:
+			return fmt.Errorf("%t is not implemented (only %t)", b, want)
+		}
+		return nil
+	}
+}
+
+func wantString(want string) fieldCheck {
+	return func(v any, _ Config) error {
+		if s, ok := v.(string); !ok || s != want {
+			return fmt.Errorf("%s is not implemented (only %q)", jsonText(v), want)
+		}
+		return nil
+	}
+}
+
+func wantNonPositive(v any, _ Config) error {
+	if x, ok := v.(float64); !ok || x > 0 {
+		return fmt.Errorf("%s is not implemented (only a value <= 0: no soft cap)", jsonText(v))
+	}
+	return nil
+}
+
+func wantNKVHeads(v any, c Config) error {
+	if x, ok := v.(float64); !ok || x != float64(c.NHeads) {
+		return fmt.Errorf("%s is not implemented (grouped-query attention; only n_heads, %d)", jsonText(v), c.NHeads)
+	}
+	return nil
+}
+
+// attnScaleTol is the relative difference from √d_head that attn_scale may
+// have: a float64 √ printed to JSON and read back rounds by about 1e-16.
+const attnScaleTol = 1e-9
+
+func wantAttnScale(v any, c Config) error {
+	want := math.Sqrt(float64(c.DHead))
+	if x, ok := v.(float64); !ok || math.Abs(x-want) > attnScaleTol*want {
+		return fmt.Errorf("%s is not implemented (attention scores are divided by sqrt(d_head), %g)", jsonText(v), want)
+	}
+	return nil
+}
+
+// jsonText returns v as JSON, for messages.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

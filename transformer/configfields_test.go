@@ -1,0 +1,143 @@
+package transformer
+
+import (
+	"strings"
+	"testing"
+)
+
+// strictBase is a valid config with an MLP and d_head 16 (√d_head = 4).
+const strictBase = `"n_layers": 1, "d_model": 32, "n_heads": 2, "d_head": 16, "d_mlp": 64, "d_vocab": 10, "n_ctx": 8, "act_fn": "gelu_new", "normalization_type": "LN"`
+
+func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
+	for _, tc := range []struct{ field, value string }{
+		{"parallel_attn_mlp", "true"},
+		{"use_attn_scale", "false"},
+		{"scale_attn_by_inverse_layer_idx", "true"},
+		{"gated_mlp", "true"},
+		{"rotary_dim", "8"},
+		{"final_rms", "true"},
+		{"use_local_attn", "true"},
+		{"post_embedding_ln", "true"},
+		{"rotary_adjacent_pairs", "true"},
+		{"use_NTK_by_parts_rope", "true"},
+		{"use_normalization_before_and_after", "true"},
+		{"use_qk_norm", "true"},
+		{"load_in_4bit", "true"},
+		{"attn_scale", "3.0"},
+		{"attention_dir", `"bidirectional"`},
+		{"n_key_value_heads", "1"},
+		{"output_logits_soft_cap", "30"},
+		{"attn_scores_soft_cap", "50"},
+		{"attn_types", `["global", "local"]`},
+		{"window_size", "4"},
+		{"num_experts", "4"},
+		{"experts_per_token", "2"},
+		{"relative_attention_max_distance", "128"},
+		{"relative_attention_num_buckets", "32"},
+		{"parallel_attn_mlp", `"false"`}, // wrong type is refused too
+		{"no_such_field", "1"},
+		{"N_Layers", "1"}, // keys match exactly, not case-insensitively
+	} {
+		js := "{" + strictBase + `, "` + tc.field + `": ` + tc.value + "}"
+		_, err := ParseConfig([]byte(js))
+		if err == nil {
+			t.Errorf("%s: %s: accepted, want an error naming the field", tc.field, tc.value)
+			continue
+		}
+		if !strings.Contains(err.Error(), `"`+tc.field+`"`) || !strings.HasPrefix(err.Error(), "transformer: ") {
+			t.Errorf("%s: %s: error %q does not name the field", tc.field, tc.value, err)
+		}
+	}
+}
+
+func TestParseConfigAcceptsNoOpFields(t *testing.T) {
+	want, err := ParseConfig([]byte("{" + strictBase + "}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ field, value string }{
+		{"parallel_attn_mlp", "false"},
+		{"use_attn_scale", "true"},
+		{"scale_attn_by_inverse_layer_idx", "false"},
+		{"gated_mlp", "false"},
+		{"gated_mlp", "null"},
+		{"rotary_dim", "null"},
+		{"final_rms", "false"},
+		{"use_local_attn", "false"},
+		{"post_embedding_ln", "false"},
+		{"rotary_adjacent_pairs", "false"},
+		{"use_NTK_by_parts_rope", "false"},
+		{"use_normalization_before_and_after", "false"},
+		{"use_qk_norm", "false"},
+		{"load_in_4bit", "false"},
+		{"attn_scale", "4.0"},
+		{"attention_dir", `"causal"`},
+		{"n_key_value_heads", "2"},
+		{"n_key_value_heads", "null"},
+		{"output_logits_soft_cap", "-1.0"},
+		{"attn_scores_soft_cap", "-1.0"},
+		{"attn_types", "null"},
+		{"window_size", "null"},
+		{"num_experts", "null"},
+		{"experts_per_token", "null"},
+		{"relative_attention_max_distance", "null"},
+		{"relative_attention_num_buckets", "null"},
+		{"positional_embedding_type", `"standard"`},
+		{"rotary_base", "10000"},
+		{"ungroup_grouped_query_attention", "false"},
+		{"model_name", `"gpt2"`},
+		{"original_architecture", `"GPT2LMHeadModel"`},
+		{"tokenizer_name", `"gpt2"`},
+		{"default_prepend_bos", "true"},
+		{"device", `"cpu"`},
+		{"n_devices", "1"},
+		{"dtype", `"torch.float32"`},
+		{"n_params", "12345"},
+		{"use_attn_result", "true"},
+		{"use_split_qkv_input", "false"},
+		{"use_hook_mlp_in", "true"},
+		{"use_attn_in", "false"},
+		{"use_hook_tokens", "false"},
+		{"init_weights", "true"},
+		{"init_mode", `"gpt2"`},
+	} {
+		js := "{" + strictBase + `, "` + tc.field + `": ` + tc.value + "}"
+		got, err := ParseConfig([]byte(js))
+		if err != nil {
+			t.Errorf("%s: %s: %v", tc.field, tc.value, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s: %s: config %+v, want %+v", tc.field, tc.value, got, want)
+		}
+	}
+}
+
+// TestParseConfigReadsItsOwnJSON: every field Config.JSON writes is one
+// ParseConfig accepts.
+func TestParseConfigReadsItsOwnJSON(t *testing.T) {
+	c, err := ParseConfig([]byte("{" + strictBase + `, "seed": 7, "tied_embeddings": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseConfig(c.JSON())
+	if err != nil {
+		t.Fatalf("%s: %v", c.JSON(), err)
+	}
+	if got != c {
+		t.Errorf("got %+v, want %+v", got, c)
+	}
+}
+
+func TestParseConfigNamesEveryRefusedField(t *testing.T) {
+	js := "{" + strictBase + `, "gated_mlp": true, "zzz": 1, "parallel_attn_mlp": true}`
+	_, err := ParseConfig([]byte(js))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, f := range []string{"gated_mlp", "zzz", "parallel_attn_mlp"} {
+		if !strings.Contains(err.Error(), `"`+f+`"`) {
+			t.Errorf("error %q does not name %s", err, f)
+		}
+	}
+}
