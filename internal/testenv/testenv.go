@@ -6,7 +6,7 @@
 // only, and it imports only the standard library, so that a test of any
 // package, checkpoint and transformer included, can use it.
 //
-// ParityDir and Installed are the only places where a test of this
+// ParityDir, SharedDir and Installed are the only places where a test of this
 // repository may skip. Each skips, with a message naming what is missing
 // and how to get it, only when it is absent and CI is not "true": the
 // README's `go test ./...` then works on a fresh clone with only Go
@@ -61,6 +61,36 @@ func ParityModel(t testing.TB, name string) string {
 	p := filepath.Join(ParityDir(t), name)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("testenv: fixture model %q: %v", name, err)
+	}
+	return p
+}
+
+// SharedDir returns the directory ../shared/testdata/<sub> beside the module
+// root (hf, llama2c, …), found as ParityDir finds the parity fixtures, and
+// like it skips t with a message naming the path when the directory is
+// absent, or fails t when the environment variable CI is "true".
+func SharedDir(t testing.TB, sub string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testenv: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "testdata", sub)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: shared fixtures missing at %s, and CI=true requires them: %v", p, err)
+		}
+		t.Skipf("testenv: shared fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
 	}
 	return p
 }

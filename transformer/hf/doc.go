@@ -1,0 +1,19 @@
+// Package hf loads Hugging Face model folders (config.json beside
+// model.safetensors, or shards listed in model.safetensors.index.json) into
+// an ordinary transformer.Model with TransformerLens parameter names, so
+// that every analysis of Workbench runs on them.
+//
+// The conversion follows the architecture's definition in Hugging Face
+// transformers and is explicit per model_type; today only gpt2
+// (GPT2LMHeadModel: Conv1D weights stored [in, out], q, k and v merged in
+// c_attn, learned positions, lm_head tied to wte). Reading is strict: a
+// config.json field that would change the computation and that Workbench
+// does not implement (scale_attn_by_inverse_layer_idx true,
+// add_cross_attention, …) is an error naming it, and so is a field it does
+// not know. Tensors of dtype F32, F16 and BF16 are converted to float32.
+// pytorch_model.bin (a Python pickle) is refused with the conversion to
+// run.
+//
+// Nothing here keeps state between calls; functions are safe for
+// concurrent use.
+package hf

@@ -1,0 +1,232 @@
+package hf
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// File names inside a Hugging Face model folder.
+const (
+	ConfigFile  = "config.json"
+	WeightsFile = "model.safetensors"
+	IndexFile   = "model.safetensors.index.json" // sharded weights
+	PickleFile  = "pytorch_model.bin"
+)
+
+// maxConfigBytes bounds the config.json read into memory.
+const maxConfigBytes = 1 << 20
+
+// IsFolder reports whether path is a Hugging Face model folder: a
+// directory whose config.json is a JSON object with a "model_type" field.
+// (Workbench run folders hold train.json, or in old ones a training
+// config.json without model_type.)
+func IsFolder(path string) bool {
+	b, err := readConfig(path)
+	if err != nil {
+		return false
+	}
+	var head struct {
+		ModelType *string `json:"model_type"`
+	}
+	return json.Unmarshal(b, &head) == nil && head.ModelType != nil
+}
+
+// Load reads the Hugging Face model folder dir into a transformer.Model
+// with TransformerLens names and layout. config.json must name a supported
+// model_type (gpt2); every field is read strictly (see the package
+// documentation). Missing, extra and mis-shaped tensors are errors naming
+// them.
+func Load(dir string) (*transformer.Model, error) {
+	b, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	var cfg transformer.Config
+	var convert func(src *source, cfg transformer.Config) ([]checkpoint.Tensor, error)
+	switch head.ModelType {
+	case "gpt2":
+		cfg, err = gpt2TLConfig(b)
+		convert = gpt2Tensors
+	case "":
+		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
+	default:
+		return nil, fmt.Errorf("hf: model_type %q is not supported (only gpt2)", head.ModelType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, dir)
+	}
+	src, err := openSource(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	tensors, err := convert(src, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return fromTensors(cfg, tensors)
+}
+
+// fromTensors builds a model of config cfg from TransformerLens-named
+// tensors, through an in-memory safetensors file so that the state dict is
+// checked as any checkpoint's is.
+func fromTensors(cfg transformer.Config, tensors []checkpoint.Tensor) (*transformer.Model, error) {
+	var buf bytes.Buffer
+	if err := checkpoint.Write(&buf, tensors, nil); err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	f, err := checkpoint.Parse(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	defer f.Close()
+	m, err := transformer.FromCheckpoint(f, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	return m, nil
+}
+
+func readConfig(dir string) ([]byte, error) {
+	p := filepath.Join(dir, ConfigFile)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	if st.Size() > maxConfigBytes {
+		return nil, fmt.Errorf("hf: %s is %d bytes, more than the limit %d", p, st.Size(), maxConfigBytes)
+	}
+	b := make([]byte, st.Size())
+	if _, err := f.ReadAt(b, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("hf: %s: %w", p, err)
+	}
+	return b, nil
+}
+
+// source is the safetensors file or shards of a folder, looked up by
+// tensor name.
+type source struct {
+	files []*checkpoint.File
+	where map[string]*checkpoint.File
+}
+
+// openSource opens dir's model.safetensors, or the shards its
+// model.safetensors.index.json lists.
+func openSource(dir string) (*source, error) {
+	single := filepath.Join(dir, WeightsFile)
+	if _, err := os.Stat(single); err == nil {
+		f, err := checkpoint.Open(single)
+		if err != nil {
+			return nil, err
+		}
+		s := &source{files: []*checkpoint.File{f}, where: map[string]*checkpoint.File{}}
+		for _, t := range f.Tensors() {
+			s.where[t.Name] = f
+		}
+		return s, nil
+	}
+	idx := filepath.Join(dir, IndexFile)
+	b, err := os.ReadFile(idx)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, perr := os.Stat(filepath.Join(dir, PickleFile)); perr == nil {
+			return nil, fmt.Errorf("hf: %s holds %s (a Python pickle, which Workbench does not read) and no %s: convert it with Python: "+
+				"transformers.AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)", dir, PickleFile, WeightsFile)
+		}
+		return nil, fmt.Errorf("hf: %s has neither %s nor %s", dir, WeightsFile, IndexFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	var index struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(b, &index); err != nil {
+		return nil, fmt.Errorf("hf: %s: %w", idx, err)
+	}
+	s := &source{where: map[string]*checkpoint.File{}}
+	byShard := map[string]*checkpoint.File{}
+	names := make([]string, 0, len(index.WeightMap))
+	for name := range index.WeightMap {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		shard := index.WeightMap[name]
+		if shard != filepath.Base(shard) {
+			s.Close()
+			return nil, fmt.Errorf("hf: %s: shard %q of tensor %q is not a file name in the folder", idx, shard, name)
+		}
+		f, ok := byShard[shard]
+		if !ok {
+			f, err = checkpoint.Open(filepath.Join(dir, shard))
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			byShard[shard] = f
+			s.files = append(s.files, f)
+		}
+		if _, ok := f.Info(name); !ok {
+			s.Close()
+			return nil, fmt.Errorf("hf: %s: tensor %q is not in its shard %s", idx, name, shard)
+		}
+		s.where[name] = f
+	}
+	return s, nil
+}
+
+// Close closes every file of s.
+func (s *source) Close() error {
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// names returns every tensor name of s, sorted.
+func (s *source) names() []string {
+	out := make([]string, 0, len(s.where))
+	for n := range s.where {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tensor returns the float32 elements of the tensor called name, which
+// must have shape want.
+func (s *source) tensor(name string, want ...int) ([]float32, error) {
+	f, ok := s.where[name]
+	if !ok {
+		return nil, fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
+	}
+	data, shape, err := f.Float32(name)
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	if !slices.Equal(shape, want) {
+		return nil, fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, shape)
+	}
+	return data, nil
+}
