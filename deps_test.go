@@ -34,6 +34,9 @@ var allowed = map[string][]string{
 	// transformertest is shared test support (tiny configs, random models,
 	// the parity fixtures' path); only tests import it.
 	"transformer/transformertest": {"transformer", "internal/testenv"},
+	// transformer/hf converts Hugging Face folders to transformer.Model
+	// (ARCHITECTURE.md: format converters are subpackages of transformer).
+	"transformer/hf": {"transformer", "checkpoint"},
 	// internal/testenv finds the shared parity fixtures for tests of
 	// any package, checkpoint's included: standard library only.
 	"internal/testenv": {},
@@ -58,14 +61,14 @@ var allowed = map[string][]string{
 	// cmd/workbench wires the library to flags and the dashboard: each
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
-	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "cnn", "gan", "train", "train/induction",
+	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "cnn", "gan", "train", "train/induction",
 		"circuits", "lens", "patching", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"transformer", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "figures"}
+	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/transformer/hf"
 )
 
 // modelFlags are the flags every command that loads a model shares.
@@ -19,13 +20,19 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors with TransformerLens state-dict names) or a run folder")
+	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors with TransformerLens state-dict names), a run folder, or a Hugging Face folder (config.json + model.safetensors; model_type gpt2)")
 	fs.StringVar(&f.config, "config", "", "model config JSON `FILE` for a checkpoint without one in its metadata (a run folder's train.json is not one)")
 }
 
 func (f *modelFlags) load() (*transformer.Model, error) {
 	if f.model == "" {
 		return nil, fmt.Errorf("--model is required")
+	}
+	if hf.IsFolder(f.model) {
+		if f.config != "" {
+			return nil, fmt.Errorf("--config does not apply to the Hugging Face folder %s (its config.json is the config)", f.model)
+		}
+		return hf.Load(f.model)
 	}
 	if f.config != "" {
 		return transformer.LoadWithConfig(f.model, f.config)
