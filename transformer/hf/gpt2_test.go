@@ -259,3 +259,56 @@ func TestFolderDetection(t *testing.T) {
 		t.Errorf("pickle only: %v, want the conversion named", err)
 	}
 }
+
+// TestLoadSharded: weights split over shards listed in
+// model.safetensors.index.json load as the single file does; a shard name
+// that leaves the folder is refused.
+func TestLoadSharded(t *testing.T) {
+	want := randomGPT2(t, false, 11)
+	dir := writeGPT2Folder(t, want, "transformer.", hfConfigJSON(false, ""))
+	f, err := checkpoint.Open(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := [2][]checkpoint.Tensor{}
+	weightMap := map[string]string{}
+	for i, info := range f.Tensors() {
+		data, shape, err := f.Float32(info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[i%2] = append(shards[i%2], checkpoint.Tensor{Name: info.Name, Shape: shape, Data: data})
+		weightMap[info.Name] = "model-0000" + strconv.Itoa(i%2+1) + "-of-00002.safetensors"
+	}
+	f.Close()
+	if err := os.Remove(filepath.Join(dir, WeightsFile)); err != nil {
+		t.Fatal(err)
+	}
+	for i, ts := range shards {
+		if err := checkpoint.WriteFile(filepath.Join(dir, "model-0000"+strconv.Itoa(i+1)+"-of-00002.safetensors"), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeIndex := func(m map[string]string) {
+		b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 1}, "weight_map": m})
+		if err := os.WriteFile(filepath.Join(dir, IndexFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeIndex(weightMap)
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, ws := got.StateDict(), want.StateDict()
+	for i := range ws {
+		if !slices.Equal(gs[i].Data, ws[i].Data) {
+			t.Errorf("tensor %s differs", ws[i].Name)
+		}
+	}
+	weightMap["transformer.wte.weight"] = "../elsewhere.safetensors"
+	writeIndex(weightMap)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "elsewhere") {
+		t.Errorf("shard outside the folder: %v", err)
+	}
+}
