@@ -2,9 +2,11 @@ package transformer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mechinterp/workbench/checkpoint"
@@ -138,6 +140,39 @@ func FromCheckpoint(f *checkpoint.File, cfg Config) (*Model, error) {
 		return nil, err
 	}
 	if err := m.LoadStateDict(f); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// FromParams builds a model of config cfg (completed with WithDefaults and
+// validated) whose parameters fill writes, for converters of other formats:
+// fill is called once per parameter, in storage order, with its
+// TransformerLens name and shape and dst, zeroed, to fill in
+// TransformerLens layout (row-major in shape; len(dst) is its size). Every
+// parameter is tried; the errors fill returns are joined. Parameters are
+// written in place, so a converter that reads one tensor at a time holds
+// at most the model and one tensor's copies.
+func FromParams(cfg Config, fill func(name string, shape []int, dst []float32) error) (*Model, error) {
+	m, err := newZero(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := m.P.arena
+	var errs []error
+	var buf []float32
+	for i := range a.Len() {
+		s, dst := a.Spec(i), a.View(i)
+		if s.Layout == nil {
+			errs = append(errs, fill(s.Name, s.Shape, dst))
+			continue
+		}
+		buf = slices.Grow(buf[:0], len(dst))[:len(dst)]
+		clear(buf)
+		errs = append(errs, fill(s.Name, s.Shape, buf))
+		s.Layout.FromDict(dst, buf)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -6,11 +6,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/transformer"
 )
 
-// gpt2Tensors converts the state dict of a GPT2LMHeadModel (or a bare
+// gpt2Model converts the state dict of a GPT2LMHeadModel (or a bare
 // GPT2Model, whose names lack the "transformer." prefix) to
 // TransformerLens's names and layouts, as TransformerLens's
 // convert_gpt2_weights does:
@@ -27,62 +26,62 @@ import (
 //
 // The causal-mask buffers older checkpoints hold (h.L.attn.bias,
 // h.L.attn.masked_bias) are ignored; any other tensor is an error.
-func gpt2Tensors(src *source, cfg transformer.Config) ([]checkpoint.Tensor, error) {
+func gpt2Model(src *source, cfg transformer.Config) (*transformer.Model, error) {
 	pre := ""
 	if _, ok := src.where["transformer.wte.weight"]; ok {
 		pre = "transformer."
 	}
 	d, H, dh, V := cfg.DModel, cfg.NHeads, cfg.DHead, cfg.DVocab
 	used := map[string]bool{}
-	var out []checkpoint.Tensor
-	var errs []error
-	get := func(name string, shape ...int) []float32 {
-		used[name] = true
-		x, err := src.tensor(name, shape...)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return x
-	}
-	add := func(name string, shape []int, data []float32) {
-		if data != nil {
-			out = append(out, checkpoint.Tensor{Name: name, Shape: shape, Data: data})
+	// fills maps each TransformerLens parameter to what writes it.
+	fills := map[string]func(dst []float32) error{}
+	from := func(tl, hf string, shape []int, convert func(dst, x []float32)) {
+		used[hf] = true
+		fills[tl] = func(dst []float32) error {
+			x, err := src.tensor(hf, shape...)
+			if err != nil {
+				return err
+			}
+			convert(dst, x)
+			return nil
 		}
 	}
-	add("embed.W_E", []int{V, d}, get(pre+"wte.weight", V, d))
-	add("pos_embed.W_pos", []int{cfg.NCtx, d}, get(pre+"wpe.weight", cfg.NCtx, d))
+	same := func(tl, hf string, shape ...int) {
+		from(tl, hf, shape, func(dst, x []float32) { copy(dst, x) })
+	}
+	same("embed.W_E", pre+"wte.weight", V, d)
+	same("pos_embed.W_pos", pre+"wpe.weight", cfg.NCtx, d)
 	for l := range cfg.NLayers {
 		hf := pre + "h." + strconv.Itoa(l) + "."
 		tl := "blocks." + strconv.Itoa(l) + "."
-		add(tl+"ln1.w", []int{d}, get(hf+"ln_1.weight", d))
-		add(tl+"ln1.b", []int{d}, get(hf+"ln_1.bias", d))
-		if w := get(hf+"attn.c_attn.weight", d, 3*H*dh); w != nil {
-			for i, n := range []string{"W_Q", "W_K", "W_V"} {
-				add(tl+"attn."+n, []int{H, d, dh}, splitHeads(w, d, 3*H*dh, i*H*dh, H, dh))
-			}
+		same(tl+"ln1.w", hf+"ln_1.weight", d)
+		same(tl+"ln1.b", hf+"ln_1.bias", d)
+		for i, n := range []string{"Q", "K", "V"} {
+			from(tl+"attn.W_"+n, hf+"attn.c_attn.weight", []int{d, 3 * H * dh}, func(dst, w []float32) {
+				splitHeads(dst, w, d, 3*H*dh, i*H*dh, H, dh)
+			})
+			from(tl+"attn.b_"+n, hf+"attn.c_attn.bias", []int{3 * H * dh}, func(dst, b []float32) {
+				copy(dst, b[i*H*dh:(i+1)*H*dh])
+			})
 		}
-		if b := get(hf+"attn.c_attn.bias", 3*H*dh); b != nil {
-			for i, n := range []string{"b_Q", "b_K", "b_V"} {
-				add(tl+"attn."+n, []int{H, dh}, b[i*H*dh:(i+1)*H*dh])
-			}
-		}
-		add(tl+"attn.W_O", []int{H, dh, d}, get(hf+"attn.c_proj.weight", H*dh, d))
-		add(tl+"attn.b_O", []int{d}, get(hf+"attn.c_proj.bias", d))
-		add(tl+"ln2.w", []int{d}, get(hf+"ln_2.weight", d))
-		add(tl+"ln2.b", []int{d}, get(hf+"ln_2.bias", d))
-		add(tl+"mlp.W_in", []int{d, cfg.DMLP}, get(hf+"mlp.c_fc.weight", d, cfg.DMLP))
-		add(tl+"mlp.b_in", []int{cfg.DMLP}, get(hf+"mlp.c_fc.bias", cfg.DMLP))
-		add(tl+"mlp.W_out", []int{cfg.DMLP, d}, get(hf+"mlp.c_proj.weight", cfg.DMLP, d))
-		add(tl+"mlp.b_out", []int{d}, get(hf+"mlp.c_proj.bias", d))
+		same(tl+"attn.W_O", hf+"attn.c_proj.weight", H*dh, d)
+		same(tl+"attn.b_O", hf+"attn.c_proj.bias", d)
+		same(tl+"ln2.w", hf+"ln_2.weight", d)
+		same(tl+"ln2.b", hf+"ln_2.bias", d)
+		same(tl+"mlp.W_in", hf+"mlp.c_fc.weight", d, cfg.DMLP)
+		same(tl+"mlp.b_in", hf+"mlp.c_fc.bias", cfg.DMLP)
+		same(tl+"mlp.W_out", hf+"mlp.c_proj.weight", cfg.DMLP, d)
+		same(tl+"mlp.b_out", hf+"mlp.c_proj.bias", d)
 	}
-	add("ln_final.w", []int{d}, get(pre+"ln_f.weight", d))
-	add("ln_final.b", []int{d}, get(pre+"ln_f.bias", d))
+	same("ln_final.w", pre+"ln_f.weight", d)
+	same("ln_final.b", pre+"ln_f.bias", d)
 	if cfg.TiedEmbeddings {
 		used["lm_head.weight"] = true // Hugging Face ties it to wte on load
-	} else if w := get("lm_head.weight", V, d); w != nil {
-		add("unembed.W_U", []int{d, V}, transpose(w, V, d))
+	} else {
+		from("unembed.W_U", "lm_head.weight", []int{V, d}, func(dst, w []float32) { transpose(dst, w, V, d) })
 	}
-	add("unembed.b_U", []int{V}, make([]float32, V))
+	fills["unembed.b_U"] = func([]float32) error { return nil } // zero: GPT-2 has no output bias
+	var errs []error
 	for _, name := range src.names() {
 		if !used[name] && !gpt2Buffer(pre, name) {
 			errs = append(errs, fmt.Errorf("hf: unexpected tensor %q for this gpt2 config", name))
@@ -91,7 +90,13 @@ func gpt2Tensors(src *source, cfg transformer.Config) ([]checkpoint.Tensor, erro
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return transformer.FromParams(cfg, func(name string, shape []int, dst []float32) error {
+		fill, ok := fills[name]
+		if !ok {
+			return fmt.Errorf("hf: gpt2 conversion has no source for parameter %q", name)
+		}
+		return fill(dst)
+	})
 }
 
 // gpt2Buffer reports whether name is one of the causal-mask buffers that
@@ -105,26 +110,22 @@ func gpt2Buffer(pre, name string) bool {
 	return rest == "attn.bias" || rest == "attn.masked_bias"
 }
 
-// splitHeads returns columns [off, off+H·dh) of the row-major [rows, cols]
-// matrix w as [H, rows, dh]: head i's dh columns, row by row.
-func splitHeads(w []float32, rows, cols, off, H, dh int) []float32 {
-	out := make([]float32, H*rows*dh)
+// splitHeads writes columns [off, off+H·dh) of the row-major [rows, cols]
+// matrix w into dst as [H, rows, dh]: head i's dh columns, row by row.
+func splitHeads(dst, w []float32, rows, cols, off, H, dh int) {
 	for i := range H {
 		for r := range rows {
-			copy(out[(i*rows+r)*dh:(i*rows+r+1)*dh], w[r*cols+off+i*dh:])
+			copy(dst[(i*rows+r)*dh:(i*rows+r+1)*dh], w[r*cols+off+i*dh:])
 		}
 	}
-	return out
 }
 
-// transpose returns the row-major [cols, rows] transpose of the row-major
-// [rows, cols] matrix w.
-func transpose(w []float32, rows, cols int) []float32 {
-	out := make([]float32, len(w))
+// transpose writes into dst the row-major [cols, rows] transpose of the
+// row-major [rows, cols] matrix w.
+func transpose(dst, w []float32, rows, cols int) {
 	for r := range rows {
 		for c := range cols {
-			out[c*rows+r] = w[r*cols+c]
+			dst[c*rows+r] = w[r*cols+c]
 		}
 	}
-	return out
 }

@@ -1,7 +1,6 @@
 package hf
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,11 +56,11 @@ func Load(dir string) (*transformer.Model, error) {
 		return nil, fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	var cfg transformer.Config
-	var convert func(src *source, cfg transformer.Config) ([]checkpoint.Tensor, error)
+	var convert func(src *source, cfg transformer.Config) (*transformer.Model, error)
 	switch head.ModelType {
 	case "gpt2":
 		cfg, err = gpt2TLConfig(b)
-		convert = gpt2Tensors
+		convert = gpt2Model
 	case "":
 		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
 	default:
@@ -75,31 +74,7 @@ func Load(dir string) (*transformer.Model, error) {
 		return nil, err
 	}
 	defer src.Close()
-	tensors, err := convert(src, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return fromTensors(cfg, tensors)
-}
-
-// fromTensors builds a model of config cfg from TransformerLens-named
-// tensors, through an in-memory safetensors file so that the state dict is
-// checked as any checkpoint's is.
-func fromTensors(cfg transformer.Config, tensors []checkpoint.Tensor) (*transformer.Model, error) {
-	var buf bytes.Buffer
-	if err := checkpoint.Write(&buf, tensors, nil); err != nil {
-		return nil, fmt.Errorf("hf: %w", err)
-	}
-	f, err := checkpoint.Parse(buf.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("hf: %w", err)
-	}
-	defer f.Close()
-	m, err := transformer.FromCheckpoint(f, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("hf: %w", err)
-	}
-	return m, nil
+	return convert(src, cfg)
 }
 
 func readConfig(dir string) ([]byte, error) {
@@ -221,12 +196,12 @@ func (s *source) tensor(name string, want ...int) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
 	}
-	data, shape, err := f.Float32(name)
+	if info, _ := f.Info(name); !slices.Equal(info.Shape, want) {
+		return nil, fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, info.Shape)
+	}
+	data, _, err := f.Float32(name)
 	if err != nil {
 		return nil, fmt.Errorf("hf: %w", err)
-	}
-	if !slices.Equal(shape, want) {
-		return nil, fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, shape)
 	}
 	return data, nil
 }
