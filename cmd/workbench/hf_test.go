@@ -64,3 +64,24 @@ func TestEvalHuggingFaceFolder(t *testing.T) {
 		t.Errorf("--config with a Hugging Face folder: %v, want an error naming --config", err)
 	}
 }
+
+// TestAnalysesRunOnHuggingFaceFolder: the commands that analyse a model
+// take a Hugging Face folder as --model.
+func TestAnalysesRunOnHuggingFaceFolder(t *testing.T) {
+	dir := filepath.Join(testenv.SharedDir(t, "hf"), "gpt2_tiny")
+	toks := filepath.Join(dir, "tokens.json")
+	for _, args := range [][]string{
+		{"analyze", "--model", dir, "--tokens", toks, "--json"},
+		{"lens", "--model", dir, "--tokens", toks, "--json"},
+		{"patch", "--model", dir, "--clean", toks, "--corrupted", toks, "--what", "attn_out", "--metric", "prob", "--answer", "1", "--json"},
+	} {
+		out, _, err := runCLI(t, args...)
+		if err != nil {
+			t.Errorf("%s: %v", strings.Join(args, " "), err)
+			continue
+		}
+		if !json.Valid([]byte(out)) || len(out) < 10 {
+			t.Errorf("%s: output %.200q is not a JSON result", strings.Join(args, " "), out)
+		}
+	}
+}
