@@ -78,7 +78,8 @@ func ParseConfig(b []byte) (Config, error) {
 // WithDefaults returns c with unset fields given their defaults:
 // d_vocab_out = d_vocab, normalization "none", positional embedding
 // "standard", act_fn "gelu" for models with an MLP, eps 1e-5, and the
-// TransformerLens init range 0.8/√d_model.
+// TransformerLens init range 0.8/√d_model (for 0 or, as TransformerLens
+// writes it, a negative initializer_range).
 func (c Config) WithDefaults() Config {
 	if c.DVocabOut <= 0 {
 		c.DVocabOut = c.DVocab
@@ -95,7 +96,7 @@ func (c Config) WithDefaults() Config {
 	if c.Eps == 0 {
 		c.Eps = 1e-5
 	}
-	if c.InitRange == 0 && c.DModel > 0 {
+	if c.InitRange <= 0 && c.DModel > 0 { // TransformerLens writes -1 for the default
 		c.InitRange = 0.8 / math.Sqrt(float64(c.DModel))
 	}
 	return c

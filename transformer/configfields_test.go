@@ -100,6 +100,7 @@ func TestParseConfigAcceptsNoOpFields(t *testing.T) {
 		{"use_hook_tokens", "false"},
 		{"init_weights", "true"},
 		{"init_mode", `"gpt2"`},
+		{"initializer_range", "-1.0"}, // TransformerLens's "default" value
 	} {
 		js := "{" + strictBase + `, "` + tc.field + `": ` + tc.value + "}"
 		got, err := ParseConfig([]byte(js))
