@@ -6,10 +6,15 @@
 // # A first program
 //
 // Build a model from a Config (New) or read one from a safetensors
-// checkpoint (Load, FromCheckpoint); run it on token sequences with Run,
-// passing a hook set, for instance the one hooks.Capture returns, to read
-// or edit activations by name; read the cached tensors by hook name. The
-// Example shows the whole path on a two-layer model.
+// checkpoint (Load, FromCheckpoint), or from another format through a
+// converter such as transformer/hf, which fills the parameters with
+// FromParams. Config JSON (ParseConfig) is strict: a key that is not a
+// Config field is refused by name, unless it is a TransformerLens field at
+// a value that changes nothing (use_attn_scale true, gated_mlp false, …).
+// Run it on token sequences with Run, passing a hook set, for instance the
+// one hooks.Capture returns, to read or edit activations by name; read the
+// cached tensors by hook name. The Example shows the whole path on a
+// two-layer model.
 //
 // # Shapes
 //
