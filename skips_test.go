@@ -37,7 +37,7 @@ import (
 var skipHelper = struct {
 	file string
 	fns  []string
-}{"internal/testenv/testenv.go", []string{"ParityDir", "Installed"}}
+}{"internal/testenv/testenv.go", []string{"ParityDir", "SharedDir", "Installed"}}
 
 // skipConditions are the guards under which a skip is allowed, by their
 // source text, with the reason each is not a silent skip.

@@ -6,7 +6,7 @@
 // only, and it imports only the standard library, so that a test of any
 // package, checkpoint and transformer included, can use it.
 //
-// ParityDir and Installed are the only places where a test of this
+// ParityDir, SharedDir and Installed are the only places where a test of this
 // repository may skip. Each skips, with a message naming what is missing
 // and how to get it, only when it is absent and CI is not "true": the
 // README's `go test ./...` then works on a fresh clone with only Go
@@ -29,6 +29,35 @@ import (
 // t when the environment variable CI is "true".
 func ParityDir(t testing.TB) string {
 	t.Helper()
+	p := filepath.Join(sharedRoot(t), "parity")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: parity fixtures missing at %s, and CI=true requires them: %v", p, err)
+		}
+		t.Skipf("testenv: parity fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
+	}
+	return p
+}
+
+// SharedDir returns the folder name inside ../shared/testdata beside the
+// module root (tokenizers, corpora, …): when it is absent it skips t with
+// a message naming the path, or fails t when CI is "true", as ParityDir.
+func SharedDir(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(sharedRoot(t), name)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: shared fixtures missing at %s, and CI=true requires them: %v", p, err)
+		}
+		t.Skipf("testenv: shared fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
+	}
+	return p
+}
+
+// sharedRoot returns ../shared/testdata beside the module root, found by
+// walking up from the test's working directory to the nearest go.mod.
+func sharedRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -43,14 +72,7 @@ func ParityDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "parity")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("testenv: parity fixtures missing at %s, and CI=true requires them: %v", p, err)
-		}
-		t.Skipf("testenv: parity fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
-	}
-	return p
+	return filepath.Join(dir, "..", "shared", "testdata")
 }
 
 // ParityModel returns the folder of the named fixture model inside ParityDir(t)
