@@ -145,27 +145,21 @@ func LoadJSON(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !isNull(f.PostProcessor) {
-		typ, err := componentType(f.PostProcessor, "post_processor")
+	for _, part := range []struct {
+		what string
+		m    json.RawMessage
+	}{{"post_processor", f.PostProcessor}, {"decoder", f.Decoder}} {
+		if isNull(part.m) {
+			continue
+		}
+		typ, err := componentType(part.m, part.what)
 		if err != nil {
 			return nil, err
 		}
 		if typ != "ByteLevel" {
-			return nil, fmt.Errorf("tokenizer: post_processor %s is not supported (only ByteLevel)", typ)
+			return nil, fmt.Errorf("tokenizer: %s %s is not supported (only ByteLevel)", part.what, typ)
 		}
-		if _, err := byteLevelPart(f.PostProcessor, "post_processor"); err != nil {
-			return nil, err
-		}
-	}
-	if !isNull(f.Decoder) {
-		typ, err := componentType(f.Decoder, "decoder")
-		if err != nil {
-			return nil, err
-		}
-		if typ != "ByteLevel" {
-			return nil, fmt.Errorf("tokenizer: decoder %s is not supported (only ByteLevel)", typ)
-		}
-		if _, err := byteLevelPart(f.Decoder, "decoder"); err != nil {
+		if _, err := byteLevelPart(part.m, part.what); err != nil {
 			return nil, err
 		}
 	}

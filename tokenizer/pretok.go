@@ -82,12 +82,13 @@ func contraction(s string, i int, fold bool) int {
 	switch low(s[i+1]) {
 	case 's', 't', 'm', 'd':
 		return i + 2
-	case 'r', 'v', 'l':
-		if i+2 < len(s) {
-			want := map[byte]byte{'r': 'e', 'v': 'e', 'l': 'l'}[low(s[i+1])]
-			if low(s[i+2]) == want {
-				return i + 3
-			}
+	case 'r', 'v':
+		if i+2 < len(s) && low(s[i+2]) == 'e' {
+			return i + 3
+		}
+	case 'l':
+		if i+2 < len(s) && low(s[i+2]) == 'l' {
+			return i + 3
 		}
 	}
 	return -1

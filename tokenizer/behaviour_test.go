@@ -1,0 +1,185 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mechinterp/workbench/internal/testenv"
+)
+
+// TestBOSPolicy: the zero policy is refused; never adds nothing; auto
+// follows the tokenizer's configuration (GPT-2 and Qwen3: none); always
+// adds the BOS token with an empty span, or fails without one.
+func TestBOSPolicy(t *testing.T) {
+	gpt2, qwen := loadTok(t, "gpt2"), loadTok(t, "qwen3")
+	if _, err := gpt2.Encode("hi", Options{}); err == nil || !strings.Contains(err.Error(), "BOS policy not set") {
+		t.Errorf("zero BOS policy: err %v, want a refusal", err)
+	}
+	plain, err := gpt2.Encode("hi", never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, err := gpt2.Encode("hi", Options{BOS: BOSAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(auto.IDs, plain.IDs) {
+		t.Errorf("gpt2 auto: %v, want no BOS: %v", auto.IDs, plain.IDs)
+	}
+	always, err := gpt2.Encode("hi", Options{BOS: BOSAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(always.IDs) != len(plain.IDs)+1 || always.IDs[0] != 50256 || always.Spans[0] != (Span{0, 0}) ||
+		!slices.Equal(always.IDs[1:], plain.IDs) {
+		t.Errorf("gpt2 always: %v %v, want 50256 at span [0,0) then %v", always.IDs, always.Spans, plain.IDs)
+	}
+	if _, err := qwen.Encode("hi", Options{BOS: BOSAlways}); err == nil {
+		t.Error("qwen3 has no bos_token: always should fail")
+	}
+	if q, err := qwen.Encode("hi", Options{BOS: BOSAuto}); err != nil || len(q.IDs) != 1 {
+		t.Errorf("qwen3 auto: %v %v, want one token (add_bos_token false)", q.IDs, err)
+	}
+	for s, want := range map[string]BOS{"never": BOSNever, "always": BOSAlways, "auto": BOSAuto} {
+		if got, err := ParseBOS(s); got != want || err != nil || got.String() != s {
+			t.Errorf("ParseBOS(%q) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseBOS(""); err == nil {
+		t.Error("ParseBOS(\"\") accepted")
+	}
+}
+
+// TestAutoBOSFromConfig: a tokenizer_config.json with add_bos_token true
+// makes auto prepend its bos_token.
+func TestAutoBOSFromConfig(t *testing.T) {
+	src := filepath.Join(testenv.SharedDir(t, "tokenizers"), "qwen3", "tokenizer.json")
+	dir := t.TempDir()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"add_bos_token": true, "bos_token": {"content": "<|im_start|>"}, "chat_template": "x"}`
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tok.Encode("hi", Options{BOS: BOSAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc.IDs) != 2 || enc.IDs[0] != 151644 {
+		t.Errorf("auto with add_bos_token: %v, want 151644 first", enc.IDs)
+	}
+}
+
+// TestSpecialTokens: special-token text is plain text unless the caller
+// allows special tokens; then it is one token with its own span.
+func TestSpecialTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		id         int
+	}{{"gpt2", "a<|endoftext|>b", 50256}, {"qwen3", "a<|im_start|>b", 151644}} {
+		tok := loadTok(t, tc.name)
+		plain, err := tok.Encode(tc.text, never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(plain.IDs, tc.id) || len(plain.IDs) < 4 {
+			t.Errorf("%s without special: %v holds %d or is too short", tc.name, plain.IDs, tc.id)
+		}
+		checkInvariants(t, tok, tc.text, plain)
+		sp, err := tok.Encode(tc.text, Options{Special: true, BOS: BOSNever})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sp.IDs) != 3 || sp.IDs[1] != tc.id || sp.Spans[1] != (Span{1, len(tc.text) - 1}) {
+			t.Errorf("%s with special: %v %v, want a, %d, b", tc.name, sp.IDs, sp.Spans, tc.id)
+		}
+		checkInvariants(t, tok, tc.text, sp)
+	}
+}
+
+// TestStrictJSON: a tokenizer.json component or field this package does
+// not implement is refused with an error naming it.
+func TestStrictJSON(t *testing.T) {
+	src := filepath.Join(testenv.SharedDir(t, "tokenizers"), "qwen3", "tokenizer.json")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type obj = map[string]any
+	pre := func(f obj, k int) obj { return f["pre_tokenizer"].(obj)["pretokenizers"].([]any)[k].(obj) }
+	for _, tc := range []struct {
+		edit func(f obj)
+		want string
+	}{
+		{func(f obj) { f["normalizer"] = obj{"type": "NFKC"} }, "normalizer NFKC"},
+		{func(f obj) { f["normalizer"] = obj{"type": "NFC", "x": 1} }, "normalizer NFC"},
+		{func(f obj) { pre(f, 0)["behavior"] = "Removed" }, "behavior Removed"},
+		{func(f obj) { pre(f, 0)["pattern"] = obj{"Regex": `\p{N}{1,3}`} }, "regex"},
+		{func(f obj) { pre(f, 1)["add_prefix_space"] = true }, "add_prefix_space"},
+		{func(f obj) { f["model"].(obj)["byte_fallback"] = true }, "byte_fallback"},
+		{func(f obj) { f["model"].(obj)["type"] = "WordPiece" }, "model WordPiece"},
+		{func(f obj) { f["decoder"] = obj{"type": "Metaspace"} }, "decoder Metaspace"},
+		{func(f obj) { f["extra_field"] = 1 }, "extra_field"},
+		{func(f obj) { f["added_tokens"].([]any)[0].(obj)["lstrip"] = true }, "lstrip"},
+		{func(f obj) { f["pre_tokenizer"] = obj{"type": "Digits"} }, "pre_tokenizer Digits"},
+	} {
+		var f obj
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		tc.edit(f)
+		out, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "tokenizer.json")
+		if err := os.WriteFile(p, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err %v, want one naming %q", err, tc.want)
+		}
+	}
+}
+
+// TestDecodeRefusesBadIDs: an id out of range is an error, not a panic.
+func TestDecodeRefusesBadIDs(t *testing.T) {
+	tok := loadTok(t, "gpt2")
+	for _, id := range []int{-1, 50257, 1 << 40} {
+		if _, err := tok.Decode([]int{id}); err == nil {
+			t.Errorf("Decode(%d) accepted", id)
+		}
+	}
+}
+
+// BenchmarkEncodeGPT2 encodes tinyshakespeare in one call; MB/s is input
+// bytes per second.
+func BenchmarkEncodeGPT2(b *testing.B) {
+	tok := loadTok(b, "gpt2")
+	data, err := os.ReadFile(filepath.Join(testenv.SharedDir(b, "corpora"), "tinyshakespeare.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(data)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := tok.Encode(text, never); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(text))*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+}
