@@ -2,11 +2,15 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/mechinterp/workbench/internal/testenv"
 )
@@ -182,4 +186,55 @@ func BenchmarkEncodeGPT2(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(text))*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+}
+
+// TestLongWords: the heap merge of long words gives the rescanning loop's
+// tokens, and a 200 kB word of random letters (quadratic for the loop:
+// 17 s when it was used for every length) encodes in well under the bound.
+func TestLongWords(t *testing.T) {
+	tok := loadTok(t, "gpt2")
+	r := rand.New(rand.NewPCG(14, 1))
+	alphabets := []string{"abcdefghijklmnopqrstuvwxyz", "aab", " ", "ab \n", "\x00\xff\xe6\x97\xa5xyz"}
+	for k := range 200 {
+		a := alphabets[k%len(alphabets)]
+		b := make([]byte, 1+r.IntN(300))
+		for i := range b {
+			b[i] = a[r.IntN(len(a))]
+		}
+		var scratch []int32
+		if heap, loop := tok.bpeHeap(string(b)), tok.bpeLoop(string(b), &scratch); !slices.Equal(heap, loop) {
+			t.Fatalf("%q: heap %v, loop %v", b, heap, loop)
+		}
+	}
+	b := make([]byte, 200_000)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	start := time.Now()
+	enc, err := tok.Encode(string(b), never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("200 kB word took %v, want under 5s", d)
+	}
+	checkInvariants(t, tok, string(b), enc)
+}
+
+// TestInvalidUTF8: bytes that are not UTF-8 are encoded byte-level and
+// round-trip, in both tokenizers, without a panic.
+func TestInvalidUTF8(t *testing.T) {
+	for _, name := range []string{"gpt2", "qwen3"} {
+		tok := loadTok(t, name)
+		for _, s := range []string{"\xff", "a\xe6", "\xe6\x97 x", "\xc3\x28 '\xffs", "\r\n\xa0\xa0x", "x\u0301\xff"} {
+			enc, err := tok.Encode(s, never)
+			if err != nil {
+				t.Fatalf("%s %q: %v", name, s, err)
+			}
+			back, err := tok.Decode(enc.IDs)
+			if err != nil || back != s && back != norm.NFC.String(s) {
+				t.Errorf("%s: Decode(Encode(%q)) = %q, %v", name, s, back, err)
+			}
+		}
+	}
 }

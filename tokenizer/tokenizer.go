@@ -257,6 +257,15 @@ func (t *Tokenizer) encodeNormalized(text string, off int, enc *Encoding, cache 
 
 // bpe applies the merges to one pre-token, lowest rank first.
 func (t *Tokenizer) bpe(word string, scratch *[]int32) []int32 {
+	if len(word) >= longWord {
+		return t.bpeHeap(word)
+	}
+	return t.bpeLoop(word, scratch)
+}
+
+// bpeLoop merges by rescanning the word after each merge: fastest for the
+// short words that are nearly all of any text.
+func (t *Tokenizer) bpeLoop(word string, scratch *[]int32) []int32 {
 	s := (*scratch)[:0]
 	for i := 0; i < len(word); i++ {
 		s = append(s, t.byteID[word[i]])
