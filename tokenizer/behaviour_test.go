@@ -61,32 +61,74 @@ func TestBOSPolicy(t *testing.T) {
 	}
 }
 
-// TestAutoBOSFromConfig: a tokenizer_config.json with add_bos_token true
-// makes auto prepend its bos_token.
-func TestAutoBOSFromConfig(t *testing.T) {
-	src := filepath.Join(testenv.SharedDir(t, "tokenizers"), "qwen3", "tokenizer.json")
-	dir := t.TempDir()
-	data, err := os.ReadFile(src)
+// tinyJSON is a small valid tokenizer.json in Qwen's shape: the 256
+// byte tokens, the merge a b -> ab (256) and the special token <s> (257).
+func tinyJSON() map[string]any {
+	alpha, _ := byteLevel()
+	vocab := map[string]any{"ab": 256}
+	for b, r := range alpha {
+		vocab[string(r)] = b
+	}
+	bl := func() map[string]any {
+		return map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}
+	}
+	return map[string]any{
+		"version": "1.0", "truncation": nil, "padding": nil,
+		"added_tokens": []any{map[string]any{"id": 257, "content": "<s>", "single_word": false, "lstrip": false,
+			"rstrip": false, "normalized": false, "special": true}},
+		"normalizer": map[string]any{"type": "NFC"},
+		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": qwenPattern}, "behavior": "Isolated", "invert": false},
+			bl()}},
+		"post_processor": bl(), "decoder": bl(),
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": "",
+			"end_of_word_suffix": "", "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+			"vocab": vocab, "merges": []any{[]any{"a", "b"}}},
+	}
+}
+
+// writeJSON writes v as dir/name.
+func writeJSON(t *testing.T, dir, name string, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := `{"add_bos_token": true, "bos_token": {"content": "<|im_start|>"}, "chat_template": "x"}`
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return p
+}
+
+// TestTinyJSON: the small tokenizer merges, keeps <s> plain unless
+// special tokens are allowed, and auto adds <s> when
+// tokenizer_config.json says add_bos_token.
+func TestTinyJSON(t *testing.T) {
+	dir := t.TempDir()
+	writeJSON(t, dir, "tokenizer.json", tinyJSON())
+	writeJSON(t, dir, "tokenizer_config.json", map[string]any{"add_bos_token": true,
+		"bos_token": map[string]any{"content": "<s>"}, "chat_template": "ignored"})
 	tok, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := tok.Encode("hi", Options{BOS: BOSAuto})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		opt  Options
+		want []int
+	}{
+		{never, []int{256, 'c', '<', 's', '>'}},
+		{Options{Special: true, BOS: BOSNever}, []int{256, 'c', 257}},
+		{Options{BOS: BOSAuto}, []int{257, 256, 'c', '<', 's', '>'}},
+	} {
+		enc, err := tok.Encode("abc<s>", tc.opt)
+		if err != nil || !slices.Equal(enc.IDs, tc.want) {
+			t.Errorf("%+v: %v %v, want %v", tc.opt, enc.IDs, err, tc.want)
+		}
 	}
-	if len(enc.IDs) != 2 || enc.IDs[0] != 151644 {
-		t.Errorf("auto with add_bos_token: %v, want 151644 first", enc.IDs)
+	writeJSON(t, dir, "tokenizer_config.json", map[string]any{"add_bos_token": true})
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "add_bos_token without a bos_token") {
+		t.Errorf("add_bos_token without bos_token: %v", err)
 	}
 }
 
@@ -120,13 +162,11 @@ func TestSpecialTokens(t *testing.T) {
 // TestStrictJSON: a tokenizer.json component or field this package does
 // not implement is refused with an error naming it.
 func TestStrictJSON(t *testing.T) {
-	src := filepath.Join(testenv.SharedDir(t, "tokenizers"), "qwen3", "tokenizer.json")
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	type obj = map[string]any
 	pre := func(f obj, k int) obj { return f["pre_tokenizer"].(obj)["pretokenizers"].([]any)[k].(obj) }
+	if _, err := Load(writeJSON(t, t.TempDir(), "tokenizer.json", tinyJSON())); err != nil {
+		t.Fatalf("the unedited file: %v", err)
+	}
 	for _, tc := range []struct {
 		edit func(f obj)
 		want string
@@ -138,25 +178,17 @@ func TestStrictJSON(t *testing.T) {
 		{func(f obj) { pre(f, 1)["add_prefix_space"] = true }, "add_prefix_space"},
 		{func(f obj) { f["model"].(obj)["byte_fallback"] = true }, "byte_fallback"},
 		{func(f obj) { f["model"].(obj)["type"] = "WordPiece" }, "model WordPiece"},
+		{func(f obj) { f["model"].(obj)["merges"] = []any{[]any{"a", "c"}} }, "not in the vocabulary"},
 		{func(f obj) { f["decoder"] = obj{"type": "Metaspace"} }, "decoder Metaspace"},
+		{func(f obj) { f["post_processor"] = obj{"type": "TemplateProcessing"} }, "post_processor TemplateProcessing"},
 		{func(f obj) { f["extra_field"] = 1 }, "extra_field"},
+		{func(f obj) { f["padding"] = obj{} }, "padding"},
 		{func(f obj) { f["added_tokens"].([]any)[0].(obj)["lstrip"] = true }, "lstrip"},
 		{func(f obj) { f["pre_tokenizer"] = obj{"type": "Digits"} }, "pre_tokenizer Digits"},
 	} {
-		var f obj
-		if err := json.Unmarshal(data, &f); err != nil {
-			t.Fatal(err)
-		}
+		f := tinyJSON()
 		tc.edit(f)
-		out, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(t.TempDir(), "tokenizer.json")
-		if err := os.WriteFile(p, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Load(writeJSON(t, t.TempDir(), "tokenizer.json", f)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err %v, want one naming %q", err, tc.want)
 		}
 	}
