@@ -157,6 +157,11 @@ func TestSpecialTokens(t *testing.T) {
 		}
 		checkInvariants(t, tok, tc.text, sp)
 	}
+	qwen := loadTok(t, "qwen3")
+	enc, err := qwen.Encode("a<think>b", never)
+	if err != nil || len(enc.IDs) != 3 || enc.IDs[1] != 151667 {
+		t.Errorf("qwen3 <think> (added, not special) without special: %v %v, want one token 151667", enc.IDs, err)
+	}
 }
 
 // TestStrictJSON: a tokenizer.json component or field this package does

@@ -59,7 +59,9 @@ func (b BOS) String() string {
 // Options of one Encode call. BOS has no default.
 type Options struct {
 	// Special lets the text of special tokens (e.g. "<|endoftext|>") be
-	// encoded as those tokens; otherwise it is plain text.
+	// encoded as those tokens; otherwise it is plain text. Added tokens
+	// that are not special (Qwen3's <think>, <tool_call>, …) are always
+	// matched, as Hugging Face's tokenizers and transformers.js do.
 	Special bool
 	BOS     BOS
 }
