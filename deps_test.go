@@ -20,6 +20,11 @@ const module = "github.com/mechinterp/workbench/"
 var allowed = map[string][]string{
 	"tensor":     {"golang.org/x/sys/cpu"},
 	"checkpoint": {},
+	// tokenizer turns text into token ids (GPT-2's files, Hugging Face's
+	// tokenizer.json): a bottom layer beside checkpoint, its pre-tokenizer
+	// regexes hand-written scanners; golang.org/x/text only for the NFC
+	// normalizer.
+	"tokenizer": {"golang.org/x/text"},
 	// workers is the one worker pool (models' training steps, analyses'
 	// parallel loops); standard library only, beside tensor.
 	"workers": {},
@@ -62,7 +67,7 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "golang.org/x/term"},
+		"circuits", "lens", "patching", "tokenizer", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but

@@ -42,6 +42,7 @@ func commands() []command {
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
 		{"serve", "serve the dashboard (what 'workbench' alone does)", runServe},
 		{"patch", "activation and attribution patching sweeps", runPatch},
+		{"tokenize", "text to token ids, pieces and byte spans (GPT-2 or tokenizer.json)", runTokenize},
 		{"train", "train a toy model (induction) with circuit telemetry", runTrain},
 	}
 }

@@ -29,6 +29,35 @@ import (
 // t when the environment variable CI is "true".
 func ParityDir(t testing.TB) string {
 	t.Helper()
+	p := filepath.Join(sharedRoot(t), "parity")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: parity fixtures missing at %s, and CI=true requires them: %v", p, err)
+		}
+		t.Skipf("testenv: parity fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
+	}
+	return p
+}
+
+// SharedDir returns the folder name inside ../shared/testdata beside the
+// module root (tokenizers, corpora, hf, llama2c, …): when it is absent it skips t with
+// a message naming the path, or fails t when CI is "true", as ParityDir.
+func SharedDir(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(sharedRoot(t), name)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: shared fixtures missing at %s, and CI=true requires them: %v", p, err)
+		}
+		t.Skipf("testenv: shared fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
+	}
+	return p
+}
+
+// sharedRoot returns ../shared/testdata beside the module root, found by
+// walking up from the test's working directory to the nearest go.mod.
+func sharedRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -43,14 +72,7 @@ func ParityDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "parity")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("testenv: parity fixtures missing at %s, and CI=true requires them: %v", p, err)
-		}
-		t.Skipf("testenv: parity fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
-	}
-	return p
+	return filepath.Join(dir, "..", "shared", "testdata")
 }
 
 // ParityModel returns the folder of the named fixture model inside ParityDir(t)
@@ -61,36 +83,6 @@ func ParityModel(t testing.TB, name string) string {
 	p := filepath.Join(ParityDir(t), name)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("testenv: fixture model %q: %v", name, err)
-	}
-	return p
-}
-
-// SharedDir returns the directory ../shared/testdata/<sub> beside the module
-// root (hf, llama2c, …), found as ParityDir finds the parity fixtures, and
-// like it skips t with a message naming the path when the directory is
-// absent, or fails t when the environment variable CI is "true".
-func SharedDir(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("testenv: no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", sub)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("testenv: shared fixtures missing at %s, and CI=true requires them: %v", p, err)
-		}
-		t.Skipf("testenv: shared fixtures not found at %s (they live in ../shared beside the repository; CI=true fails here): %v", p, err)
 	}
 	return p
 }

@@ -90,6 +90,37 @@ func TestDirCI(t *testing.T) {
 	}
 }
 
+// TestSharedDirCI checks that SharedDir follows ParityDir's rule: absent,
+// it skips locally and fails under CI=true; present, it returns the named
+// folder of ../shared/testdata.
+func TestSharedDirCI(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "repo")
+	sub := filepath.Join(repo, "a")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(sub)
+	shared := func(tb testing.TB) string { return SharedDir(tb, "tokenizers") }
+	for _, tt := range []struct{ ci, want string }{{"true", "fatal"}, {"", "skip"}} {
+		t.Setenv("CI", tt.ci)
+		if r, got := call(t, shared); r.ended != tt.want || got != "" {
+			t.Errorf("CI=%q, absent: SharedDir ended %q (%s) and returned %q, want %q", tt.ci, r.ended, r.msg, got, tt.want)
+		}
+	}
+	want := filepath.Join(repo, "..", "shared", "testdata", "tokenizers")
+	if err := os.MkdirAll(want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CI", "true")
+	if r, got := call(t, shared); r.ended != "" || got != want {
+		t.Errorf("present: SharedDir ended %q (%s), returned %q, want %q", r.ended, r.msg, got, want)
+	}
+}
+
 // TestInstalled checks Installed's rule: a package that is there lets the
 // test go on, a missing one skips locally and fails under CI=true, and an
 // unusable one fails everywhere.

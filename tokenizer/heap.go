@@ -1,0 +1,100 @@
+package tokenizer
+
+// longWord is the length from which bpe merges with a heap: the plain
+// loop rescans the word after every merge (quadratic), the heap pops the
+// lowest-rank pair, leftmost first, in O(log n) — the same order, so the
+// same tokens.
+const longWord = 48
+
+type cand struct {
+	rank, pos int32 // the pair starting at node pos
+	a, b      int32 // its ids when pushed, to drop stale entries
+}
+
+func less(x, y cand) bool { return x.rank < y.rank || x.rank == y.rank && x.pos < y.pos }
+
+type candHeap []cand
+
+func (h *candHeap) push(c cand) {
+	*h = append(*h, c)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !less(s[i], s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *candHeap) pop() cand {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && less(s[l], s[m]) {
+			m = l
+		}
+		if l+1 < n && less(s[l+1], s[m]) {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// bpeHeap is bpe for long words: nodes in a linked list, candidate pairs
+// in a heap.
+func (t *Tokenizer) bpeHeap(word string) []int32 {
+	n := len(word)
+	id := make([]int32, n)
+	next := make([]int32, n)
+	prev := make([]int32, n)
+	for i := range n {
+		id[i] = t.byteID[word[i]]
+		next[i], prev[i] = int32(i+1), int32(i-1)
+	}
+	next[n-1] = -1
+	h := candHeap(make([]cand, 0, n))
+	try := func(p int32) {
+		if p < 0 || next[p] < 0 {
+			return
+		}
+		if m, ok := t.merges[pair{id[p], id[next[p]]}]; ok {
+			h.push(cand{m.rank, p, id[p], id[next[p]]})
+		}
+	}
+	for i := range int32(n - 1) {
+		try(i)
+	}
+	for len(h) > 0 {
+		c := h.pop()
+		q := next[c.pos]
+		if q < 0 || id[c.pos] != c.a || id[q] != c.b || id[c.pos] < 0 {
+			continue
+		}
+		id[c.pos] = t.merges[pair{c.a, c.b}].id
+		// unlink q
+		id[q] = -1
+		next[c.pos] = next[q]
+		if next[q] >= 0 {
+			prev[next[q]] = c.pos
+		}
+		try(prev[c.pos])
+		try(c.pos)
+	}
+	out := make([]int32, 0, n/3+1)
+	for p := int32(0); p >= 0; p = next[p] {
+		out = append(out, id[p])
+	}
+	return out
+}

@@ -1,0 +1,338 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// qwenPattern is the Split regex this package implements as splitQwen.
+const qwenPattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
+// gpt2Pattern is GPT-2's pattern, implemented as splitGPT2.
+const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+
+// strict decodes data into v, refusing fields v does not have.
+func strict(data []byte, v any, what string) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("tokenizer: %s: %w", what, err)
+	}
+	return nil
+}
+
+func isNull(m json.RawMessage) bool {
+	return len(m) == 0 || string(bytes.TrimSpace(m)) == "null"
+}
+
+type hfFile struct {
+	Version       string          `json:"version"`
+	Truncation    json.RawMessage `json:"truncation"`
+	Padding       json.RawMessage `json:"padding"`
+	AddedTokens   []hfAdded       `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Decoder       json.RawMessage `json:"decoder"`
+	Model         json.RawMessage `json:"model"`
+}
+
+type hfAdded struct {
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+	Special    bool   `json:"special"`
+}
+
+type hfComponent struct {
+	Type string `json:"type"`
+}
+
+type hfByteLevel struct {
+	Type           string `json:"type"`
+	AddPrefixSpace bool   `json:"add_prefix_space"`
+	TrimOffsets    bool   `json:"trim_offsets"`
+	UseRegex       bool   `json:"use_regex"`
+}
+
+type hfSplit struct {
+	Type    string `json:"type"`
+	Pattern struct {
+		Regex  *string `json:"Regex"`
+		String *string `json:"String"`
+	} `json:"pattern"`
+	Behavior string `json:"behavior"`
+	Invert   bool   `json:"invert"`
+}
+
+type hfBPE struct {
+	Type                    string            `json:"type"`
+	Dropout                 *float64          `json:"dropout"`
+	UnkToken                *string           `json:"unk_token"`
+	ContinuingSubwordPrefix *string           `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
+	FuseUnk                 bool              `json:"fuse_unk"`
+	ByteFallback            bool              `json:"byte_fallback"`
+	IgnoreMerges            bool              `json:"ignore_merges"`
+	Vocab                   map[string]int    `json:"vocab"`
+	Merges                  []json.RawMessage `json:"merges"`
+}
+
+func componentType(m json.RawMessage, what string) (string, error) {
+	var c hfComponent
+	if err := json.Unmarshal(m, &c); err != nil {
+		return "", fmt.Errorf("tokenizer: %s: %w", what, err)
+	}
+	return c.Type, nil
+}
+
+// byteLevelPart checks a ByteLevel pre-tokenizer, post-processor or
+// decoder; useRegex says whether it may (must) split with GPT-2's pattern.
+func byteLevelPart(m json.RawMessage, what string) (useRegex bool, err error) {
+	var b hfByteLevel
+	if err := strict(m, &b, what); err != nil {
+		return false, err
+	}
+	if b.AddPrefixSpace {
+		return false, fmt.Errorf("tokenizer: %s: ByteLevel add_prefix_space true is not supported", what)
+	}
+	return b.UseRegex, nil
+}
+
+// LoadJSON reads a Hugging Face tokenizer.json: a byte-level BPE model,
+// an optional NFC normalizer, a ByteLevel pre-tokenizer (GPT-2's regex)
+// or a Sequence of a Split with Qwen's regex and a ByteLevel without
+// regex, added tokens and a ByteLevel decoder. Anything else is an error
+// naming it. A tokenizer_config.json beside it gives the BOS token and
+// whether BOSAuto adds it (add_bos_token).
+func LoadJSON(path string) (*Tokenizer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var f hfFile
+	if err := strict(data, &f, path); err != nil {
+		return nil, err
+	}
+	if !isNull(f.Truncation) {
+		return nil, errors.New("tokenizer: truncation is not supported")
+	}
+	if !isNull(f.Padding) {
+		return nil, errors.New("tokenizer: padding is not supported")
+	}
+	nfc := false
+	if !isNull(f.Normalizer) {
+		typ, err := componentType(f.Normalizer, "normalizer")
+		if err != nil {
+			return nil, err
+		}
+		var c hfComponent
+		if typ != "NFC" || strict(f.Normalizer, &c, "normalizer") != nil {
+			return nil, fmt.Errorf("tokenizer: normalizer %s is not supported (only NFC)", typ)
+		}
+		nfc = true
+	}
+	split, err := preTokenizer(f.PreTokenizer)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range []struct {
+		what string
+		m    json.RawMessage
+	}{{"post_processor", f.PostProcessor}, {"decoder", f.Decoder}} {
+		if isNull(part.m) {
+			continue
+		}
+		typ, err := componentType(part.m, part.what)
+		if err != nil {
+			return nil, err
+		}
+		if typ != "ByteLevel" {
+			return nil, fmt.Errorf("tokenizer: %s %s is not supported (only ByteLevel)", part.what, typ)
+		}
+		if _, err := byteLevelPart(part.m, part.what); err != nil {
+			return nil, err
+		}
+	}
+	var m hfBPE
+	if err := strict(f.Model, &m, "model"); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.Type != "BPE":
+		return nil, fmt.Errorf("tokenizer: model %s is not supported (only BPE)", m.Type)
+	case m.Dropout != nil:
+		return nil, errors.New("tokenizer: model dropout is not supported")
+	case m.UnkToken != nil:
+		return nil, errors.New("tokenizer: model unk_token is not supported (byte-level BPE has none)")
+	case m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "":
+		return nil, errors.New("tokenizer: model continuing_subword_prefix is not supported")
+	case m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "":
+		return nil, errors.New("tokenizer: model end_of_word_suffix is not supported")
+	case m.FuseUnk:
+		return nil, errors.New("tokenizer: model fuse_unk is not supported")
+	case m.ByteFallback:
+		return nil, errors.New("tokenizer: model byte_fallback is not supported")
+	case m.IgnoreMerges:
+		return nil, errors.New("tokenizer: model ignore_merges is not supported")
+	}
+	merges := make([][2]string, len(m.Merges))
+	for k, raw := range m.Merges {
+		var p []string
+		if err := json.Unmarshal(raw, &p); err != nil {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, fmt.Errorf("tokenizer: merge %d: want a pair or \"a b\": %w", k+1, err)
+			}
+			p = strings.Split(s, " ")
+		}
+		if len(p) != 2 {
+			return nil, fmt.Errorf("tokenizer: merge %d: want two symbols, got %d", k+1, len(p))
+		}
+		merges[k] = [2]string{p[0], p[1]}
+	}
+	var extra []added
+	for _, a := range f.AddedTokens {
+		switch {
+		case a.SingleWord:
+			return nil, fmt.Errorf("tokenizer: added token %q: single_word is not supported", a.Content)
+		case a.LStrip:
+			return nil, fmt.Errorf("tokenizer: added token %q: lstrip is not supported", a.Content)
+		case a.RStrip:
+			return nil, fmt.Errorf("tokenizer: added token %q: rstrip is not supported", a.Content)
+		case a.Normalized && nfc:
+			return nil, fmt.Errorf("tokenizer: added token %q: normalized is not supported", a.Content)
+		}
+		extra = append(extra, added{content: a.Content, id: a.ID, special: a.Special})
+	}
+	t, err := build(m.Vocab, merges, extra)
+	if err != nil {
+		return nil, err
+	}
+	t.split, t.nfc = split, nfc
+	if err := t.readConfig(filepath.Join(filepath.Dir(path), "tokenizer_config.json")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func preTokenizer(m json.RawMessage) (splitter, error) {
+	if isNull(m) {
+		return nil, errors.New("tokenizer: a pre_tokenizer is required (ByteLevel or Split + ByteLevel)")
+	}
+	typ, err := componentType(m, "pre_tokenizer")
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case "ByteLevel":
+		re, err := byteLevelPart(m, "pre_tokenizer")
+		if err != nil {
+			return nil, err
+		}
+		if !re {
+			return nil, errors.New("tokenizer: pre_tokenizer ByteLevel without use_regex and without a Split is not supported")
+		}
+		return splitGPT2, nil
+	case "Sequence":
+		var seq struct {
+			Type          string            `json:"type"`
+			Pretokenizers []json.RawMessage `json:"pretokenizers"`
+		}
+		if err := strict(m, &seq, "pre_tokenizer"); err != nil {
+			return nil, err
+		}
+		if len(seq.Pretokenizers) != 2 {
+			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence of %d parts is not supported (only Split, ByteLevel)", len(seq.Pretokenizers))
+		}
+		var sp hfSplit
+		if typ, _ := componentType(seq.Pretokenizers[0], "pre_tokenizer"); typ != "Split" {
+			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence starting with %s is not supported (only Split, ByteLevel)", typ)
+		}
+		if err := strict(seq.Pretokenizers[0], &sp, "pre_tokenizer Split"); err != nil {
+			return nil, err
+		}
+		if sp.Behavior != "Isolated" || sp.Invert {
+			return nil, fmt.Errorf("tokenizer: pre_tokenizer Split behavior %s (invert %v) is not supported (only Isolated)", sp.Behavior, sp.Invert)
+		}
+		var split splitter
+		switch {
+		case sp.Pattern.Regex == nil:
+			return nil, errors.New("tokenizer: pre_tokenizer Split without a Regex pattern is not supported")
+		case *sp.Pattern.Regex == qwenPattern:
+			split = splitQwen
+		case *sp.Pattern.Regex == gpt2Pattern:
+			split = splitGPT2
+		default:
+			return nil, fmt.Errorf("tokenizer: pre_tokenizer Split regex %q is not supported (only GPT-2's and Qwen's)", *sp.Pattern.Regex)
+		}
+		if typ, _ := componentType(seq.Pretokenizers[1], "pre_tokenizer"); typ != "ByteLevel" {
+			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence Split, %s is not supported (only Split, ByteLevel)", typ)
+		}
+		re, err := byteLevelPart(seq.Pretokenizers[1], "pre_tokenizer ByteLevel")
+		if err != nil {
+			return nil, err
+		}
+		if re {
+			return nil, errors.New("tokenizer: pre_tokenizer ByteLevel use_regex after a Split is not supported")
+		}
+		return split, nil
+	}
+	return nil, fmt.Errorf("tokenizer: pre_tokenizer %s is not supported", typ)
+}
+
+// readConfig reads bos_token and add_bos_token from tokenizer_config.json
+// when the file exists (other fields are the chat template's and the
+// Python classes' and do not change encoding).
+func (t *Tokenizer) readConfig(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	var c struct {
+		BOSToken    json.RawMessage `json:"bos_token"`
+		AddBOSToken *bool           `json:"add_bos_token"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	if !isNull(c.BOSToken) {
+		var s string
+		if err := json.Unmarshal(c.BOSToken, &s); err != nil {
+			var o struct {
+				Content string `json:"content"`
+			}
+			if err := json.Unmarshal(c.BOSToken, &o); err != nil {
+				return fmt.Errorf("tokenizer: %s: bos_token: %w", path, err)
+			}
+			s = o.Content
+		}
+		id := -1
+		for _, a := range t.added {
+			if a.content == s {
+				id = a.id
+			}
+		}
+		if id < 0 {
+			return fmt.Errorf("tokenizer: %s: bos_token %q is not a token", path, s)
+		}
+		t.bos = id
+	}
+	t.autoBOS = c.AddBOSToken != nil && *c.AddBOSToken
+	if t.autoBOS && t.bos < 0 {
+		return fmt.Errorf("tokenizer: %s: add_bos_token without a bos_token", path)
+	}
+	return nil
+}
