@@ -29,7 +29,6 @@ func noOpFields() map[string]fieldCheck {
 		// Architecture Workbench does not implement: only the "off" value.
 		"parallel_attn_mlp":                  wantBool(false),
 		"scale_attn_by_inverse_layer_idx":    wantBool(false),
-		"gated_mlp":                          wantBool(false),
 		"final_rms":                          wantBool(false),
 		"use_local_attn":                     wantBool(false),
 		"post_embedding_ln":                  wantBool(false),
@@ -41,10 +40,8 @@ func noOpFields() map[string]fieldCheck {
 		"use_attn_scale":                     wantBool(true),
 		"attn_scale":                         wantAttnScale,
 		"attention_dir":                      wantString("causal"),
-		"n_key_value_heads":                  wantNKVHeads,
 		"output_logits_soft_cap":             wantNonPositive,
 		"attn_scores_soft_cap":               wantNonPositive,
-		"rotary_dim":                         wantNull,
 		"attn_types":                         wantNull,
 		"window_size":                        wantNull,
 		"num_experts":                        wantNull,
@@ -52,14 +49,12 @@ func noOpFields() map[string]fieldCheck {
 		"relative_attention_max_distance":    wantNull,
 		"relative_attention_num_buckets":     wantNull,
 
-		// Rotary settings without rotary embeddings (positional_embedding_type
-		// rotary is refused by Validate) change nothing.
-		"rotary_base":                     anyValue,
+		// NTK-by-parts settings act only with use_NTK_by_parts_rope (refused).
 		"NTK_by_parts_low_freq_factor":    anyValue,
 		"NTK_by_parts_high_freq_factor":   anyValue,
 		"NTK_by_parts_factor":             anyValue,
 		"NTK_original_ctx_len":            anyValue,
-		"ungroup_grouped_query_attention": anyValue, // only hook shapes, and only with fewer K/V heads
+		"ungroup_grouped_query_attention": wantBool(false), // true changes hook_k/hook_v shapes
 
 		// Names, provenance, devices and hook options: no effect on the numbers.
 		"model_name":             anyValue,
@@ -172,12 +167,6 @@ func wantNonPositive(v any, _ Config) error {
 	return nil
 }
 
-func wantNKVHeads(v any, c Config) error {
-	if x, ok := v.(float64); !ok || x != float64(c.NHeads) {
-		return fmt.Errorf("%s is not implemented (grouped-query attention; only n_heads, %d)", jsonText(v), c.NHeads)
-	}
-	return nil
-}
 
 // attnScaleTol is the relative difference from √d_head that attn_scale may
 // have: a float64 √ printed to JSON and read back rounds by about 1e-16.

@@ -12,7 +12,9 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 	case m.nm.embed:
 		t = s.embed
 	case m.nm.posEmbed:
-		t = s.posEmbed
+		if m.Cfg.PositionalEmbeddingType != PosRotary {
+			t = s.posEmbed
+		}
 	case m.nm.lnfScale:
 		t = s.lnfScale
 	case m.nm.lnfNorm:
@@ -43,6 +45,12 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 			t = b.k
 		case "attn.hook_v":
 			t = b.v
+		case "attn.hook_rot_q":
+			t = b.rotQ
+		case "attn.hook_rot_k":
+			t = b.rotK
+		case "mlp.hook_pre_linear":
+			t = b.mlpPreLinear
 		case "attn.hook_z":
 			t = b.z
 		case "attn.hook_attn_scores":
