@@ -167,7 +167,6 @@ func wantNonPositive(v any, _ Config) error {
 	return nil
 }
 
-
 // attnScaleTol is the relative difference from √d_head that attn_scale may
 // have: a float64 √ printed to JSON and read back rounds by about 1e-16.
 const attnScaleTol = 1e-9
