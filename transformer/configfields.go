@@ -29,7 +29,7 @@ func noOpFields() map[string]fieldCheck {
 		// Architecture Workbench does not implement: only the "off" value.
 		"parallel_attn_mlp":                  wantBool(false),
 		"scale_attn_by_inverse_layer_idx":    wantBool(false),
-		"final_rms":                          wantBool(false),
+		"final_rms":                          wantFinalRMS,
 		"use_local_attn":                     wantBool(false),
 		"post_embedding_ln":                  wantBool(false),
 		"rotary_adjacent_pairs":              wantBool(false),
@@ -149,6 +149,18 @@ func wantBool(want bool) fieldCheck {
 		}
 		return nil
 	}
+}
+
+// wantFinalRMS accepts final_rms true where the final norm is RMS anyway.
+func wantFinalRMS(v any, c Config) error {
+	b, ok := v.(bool)
+	switch {
+	case !ok:
+		return fmt.Errorf("want a boolean, got %s", jsonText(v))
+	case b && c.NormalizationType != NormRMS && c.NormalizationType != NormRMSPre:
+		return fmt.Errorf("true is not implemented with normalization_type %q (only false, or RMS norms)", c.NormalizationType)
+	}
+	return nil
 }
 
 func wantString(want string) fieldCheck {
