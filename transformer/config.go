@@ -58,10 +58,11 @@ type Config struct {
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
 
 	// Llama-family architecture (forward pass only: training refuses them).
-	RotaryDim      int     `json:"rotary_dim"`        // rotary: leading dims of each head rotated; 0: d_head
-	RotaryBase     float64 `json:"rotary_base"`       // rotary: θ base; 0: 10000
-	NKeyValueHeads int     `json:"n_key_value_heads"` // grouped-query attention: K/V heads; 0: n_heads
-	GatedMLP       bool    `json:"gated_mlp"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
+	RotaryDim       int     `json:"rotary_dim"`        // rotary: leading dims of each head rotated; 0: d_head
+	RotaryBase      float64 `json:"rotary_base"`       // rotary: θ base; 0: 10000
+	NKeyValueHeads  int     `json:"n_key_value_heads"` // grouped-query attention: K/V heads; 0: n_heads
+	GatedMLP        bool    `json:"gated_mlp"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
+	ParallelAttnMLP bool    `json:"parallel_attn_mlp"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -139,6 +140,9 @@ func (c Config) llamaFeatures() []string {
 	if c.GatedMLP {
 		f = append(f, "gated_mlp")
 	}
+	if c.ParallelAttnMLP {
+		f = append(f, "parallel_attn_mlp")
+	}
 	if !c.AttnOnly && c.ActFn == ActSiLU {
 		f = append(f, `act_fn "silu"`)
 	}
@@ -197,6 +201,9 @@ func (c Config) Validate() error {
 	}
 	if c.GatedMLP && c.AttnOnly {
 		errs = append(errs, errors.New("gated_mlp needs a model with MLPs (attn_only false)"))
+	}
+	if c.ParallelAttnMLP && c.AttnOnly {
+		errs = append(errs, errors.New("parallel_attn_mlp needs a model with MLPs (attn_only false)"))
 	}
 	if c.NKeyValueHeads < 1 || c.NKeyValueHeads > c.NHeads || (c.NHeads > 0 && c.NHeads%c.NKeyValueHeads != 0) {
 		errs = append(errs, fmt.Errorf("n_key_value_heads %d must divide n_heads %d", c.NKeyValueHeads, c.NHeads))

@@ -27,7 +27,6 @@ type fieldCheck func(v any, c Config) error
 func noOpFields() map[string]fieldCheck {
 	return map[string]fieldCheck{
 		// Architecture Workbench does not implement: only the "off" value.
-		"parallel_attn_mlp":                  wantBool(false),
 		"scale_attn_by_inverse_layer_idx":    wantBool(false),
 		"final_rms":                          wantFinalRMS,
 		"use_local_attn":                     wantBool(false),

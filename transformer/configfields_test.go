@@ -10,7 +10,6 @@ const strictBase = `"n_layers": 1, "d_model": 32, "n_heads": 2, "d_head": 16, "d
 
 func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 	for _, tc := range []struct{ field, value string }{
-		{"parallel_attn_mlp", "true"},
 		{"use_attn_scale", "false"},
 		{"scale_attn_by_inverse_layer_idx", "true"},
 		{"final_rms", "true"},
@@ -31,7 +30,7 @@ func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 		{"experts_per_token", "2"},
 		{"relative_attention_max_distance", "128"},
 		{"relative_attention_num_buckets", "32"},
-		{"parallel_attn_mlp", `"false"`}, // wrong type is refused too
+		{"use_qk_norm", `"false"`}, // wrong type is refused too
 		{"no_such_field", "1"},
 		{"N_Layers", "1"}, // keys match exactly, not case-insensitively
 	} {
@@ -129,12 +128,12 @@ func TestParseConfigReadsItsOwnJSON(t *testing.T) {
 }
 
 func TestParseConfigNamesEveryRefusedField(t *testing.T) {
-	js := "{" + strictBase + `, "use_qk_norm": true, "zzz": 1, "parallel_attn_mlp": true}`
+	js := "{" + strictBase + `, "use_qk_norm": true, "zzz": 1, "post_embedding_ln": true}`
 	_, err := ParseConfig([]byte(js))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, f := range []string{"use_qk_norm", "zzz", "parallel_attn_mlp"} {
+	for _, f := range []string{"use_qk_norm", "zzz", "post_embedding_ln"} {
 		if !strings.Contains(err.Error(), `"`+f+`"`) {
 			t.Errorf("error %q does not name %s", err, f)
 		}
@@ -157,6 +156,7 @@ func TestParseConfigLlamaFields(t *testing.T) {
 		{`"positional_embedding_type": "rotary", "rotary_dim": 18`, "rotary_dim"},
 		{`"n_key_value_heads": 3`, "n_key_value_heads"},
 		{`"gated_mlp": true, "attn_only": true`, "gated_mlp"},
+		{`"parallel_attn_mlp": true, "attn_only": true`, "parallel_attn_mlp"},
 		{`"ungroup_grouped_query_attention": true`, "ungroup_grouped_query_attention"},
 		{`"act_fn": "swish"`, "act_fn"},
 	} {

@@ -197,12 +197,15 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 	if !c.HasMLP() {
 		return hs.RunForward(nm.residPost[l], a.resid[l+1])
 	}
-	if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
+	mlpIn := ba.residMid
+	if c.ParallelAttnMLP {
+		mlpIn = x // the MLP reads resid_pre; resid_mid is internal (no hook)
+	} else if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
 		return err
 	}
-	h2 := ba.residMid
+	h2 := mlpIn
 	if c.HasNorm() {
-		if err := w.norm(hs, ba.ln2Out, ba.ln2Scale, ba.residMid, bp.LN2W, bp.LN2B, nm.ln2Scale[l], nm.ln2Norm[l]); err != nil {
+		if err := w.norm(hs, ba.ln2Out, ba.ln2Scale, mlpIn, bp.LN2W, bp.LN2B, nm.ln2Scale[l], nm.ln2Norm[l]); err != nil {
 			return err
 		}
 		h2 = ba.ln2Out

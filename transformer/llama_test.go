@@ -238,6 +238,11 @@ func TestLlamaTrainingRefused(t *testing.T) {
 			c.PositionalEmbeddingType, c.ActFn = transformer.PosStandard, transformer.ActGELU
 			return c
 		}(), "gated_mlp"},
+		{"parallel", func() transformer.Config {
+			c := llamaCfg(4, 0)
+			c.PositionalEmbeddingType, c.GatedMLP, c.ActFn, c.ParallelAttnMLP = transformer.PosStandard, false, transformer.ActGELU, true
+			return c
+		}(), "parallel_attn_mlp"},
 		{"silu", func() transformer.Config {
 			c := llamaCfg(4, 0)
 			c.PositionalEmbeddingType, c.GatedMLP = transformer.PosStandard, false
@@ -291,6 +296,39 @@ func TestLlamaHookPoints(t *testing.T) {
 	for n := range pts {
 		if _, ok := cache.Get(n); !ok {
 			t.Errorf("%s listed but not reached by a forward pass", n)
+		}
+	}
+}
+
+// TestParallelAttnMLP: with parallel_attn_mlp the MLP reads resid_pre (its
+// norm's scale is the attention norm's), resid_post is resid_pre +
+// attn_out + mlp_out, and there is no hook_resid_mid.
+func TestParallelAttnMLP(t *testing.T) {
+	c := llamaCfg(2, 4)
+	c.ParallelAttnMLP, c.NormalizationType = true, transformer.NormLN
+	m := newModel(t, c)
+	for _, n := range m.HookPoints() {
+		if n.Kind() == "hook_resid_mid" {
+			t.Fatalf("%s listed for a parallel model", n)
+		}
+	}
+	_, cache := capture(t, m, seqs(2, 7, c.DVocab, 3))
+	for l := range c.NLayers {
+		s1, _ := cache.Get(hooks.LN1Scale(l))
+		s2, _ := cache.Get(hooks.LN2Scale(l))
+		for i := range s1.Data {
+			if s1.Data[i] != s2.Data[i] {
+				t.Fatalf("layer %d row %d: ln2 scale %g, ln1 scale %g", l, i, s2.Data[i], s1.Data[i])
+			}
+		}
+		pre, _ := cache.Get(hooks.ResidPre(l))
+		at, _ := cache.Get(hooks.AttnOut(l))
+		mo, _ := cache.Get(hooks.MLPOut(l))
+		post, _ := cache.Get(hooks.ResidPost(l))
+		for i := range post.Data {
+			if want := pre.Data[i] + at.Data[i] + mo.Data[i]; post.Data[i] != want {
+				t.Fatalf("layer %d elem %d: resid_post %g, want %g", l, i, post.Data[i], want)
+			}
 		}
 	}
 }

@@ -30,7 +30,9 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 		case "hook_resid_post":
 			t = s.resid[l+1]
 		case "hook_resid_mid":
-			t = b.residMid
+			if !m.Cfg.ParallelAttnMLP {
+				t = b.residMid
+			}
 		case "ln1.hook_scale":
 			t = b.ln1Scale
 		case "ln1.hook_normalized":

@@ -101,7 +101,9 @@ func (m *Model) HookPoints() []hooks.Name {
 		}
 		out = append(out, n.scores[l], n.pattern[l], n.z[l], n.result[l], n.attnOut[l])
 		if c.HasMLP() {
-			out = append(out, n.residMid[l])
+			if !c.ParallelAttnMLP {
+				out = append(out, n.residMid[l])
+			}
 			if c.HasNorm() {
 				out = append(out, n.ln2Scale[l], n.ln2Norm[l])
 			}
