@@ -118,6 +118,19 @@ func inertFields(m map[string]func(v any) error) map[string]func(v any) error {
 	return m
 }
 
+// completeConfig sets c's eps, rotary base and initializer range from the
+// optional config.json values that are present, fills the defaults and
+// validates.
+func completeConfig(c transformer.Config, eps, rotaryBase, initRange *float64) (transformer.Config, error) {
+	for _, f := range []struct{ dst, v *float64 }{{&c.Eps, eps}, {&c.RotaryBase, rotaryBase}, {&c.InitRange, initRange}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	c = c.WithDefaults()
+	return c, c.Validate()
+}
+
 // gpt2TLConfig converts config.json of a gpt2 model to a transformer.Config
 // (TransformerLens's convert_hf_model_config mapping), refusing fields that
 // are unknown or not implemented.

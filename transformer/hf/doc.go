@@ -6,7 +6,9 @@
 // The conversion follows the architecture's definition in Hugging Face
 // transformers and is explicit per model_type: gpt2 (GPT2LMHeadModel:
 // Conv1D weights stored [in, out], q, k and v merged in c_attn, learned
-// positions, lm_head tied to wte) and llama (LlamaForCausalLM: separate
+// positions, lm_head tied to wte), gpt_neox (GPTNeoXForCausalLM, Pythia:
+// fused per-head interleaved query_key_value, rotary on rotary_pct of each
+// head, parallel attention and MLP) and llama (LlamaForCausalLM: separate
 // q/k/v/o projections with grouped-query attention, rotary embeddings in
 // the rotate-half layout, SwiGLU, RMS norm; rope_scaling, attention_bias
 // and mlp_bias are refused). Reading is strict: a

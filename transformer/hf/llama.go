@@ -94,17 +94,8 @@ func llamaTLConfig(b []byte) (transformer.Config, error) {
 	if g.HiddenAct != nil && *g.HiddenAct != "silu" {
 		return fail(fmt.Errorf("field \"hidden_act\": %q is not implemented (only silu)", *g.HiddenAct))
 	}
-	if g.RMSNormEps != nil {
-		c.Eps = *g.RMSNormEps
-	}
-	if g.RopeTheta != nil {
-		c.RotaryBase = *g.RopeTheta
-	}
-	if g.InitRange != nil {
-		c.InitRange = *g.InitRange
-	}
-	c = c.WithDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := completeConfig(c, g.RMSNormEps, g.RopeTheta, g.InitRange)
+	if err != nil {
 		return fail(err)
 	}
 	return c, nil

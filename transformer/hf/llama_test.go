@@ -41,3 +41,33 @@ func TestLlamaConfigRefusals(t *testing.T) {
 		t.Errorf("config %+v", c)
 	}
 }
+
+// TestNeoXConfigRefusals: gpt_neox fields that are not implemented, and
+// unknown ones, are refused by name.
+func TestNeoXConfigRefusals(t *testing.T) {
+	const base = `"model_type": "gpt_neox", "hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 24, "vocab_size": 11, "max_position_embeddings": 8`
+	for _, tc := range []struct{ extra, field string }{
+		{`"rope_scaling": {"type": "linear", "factor": 2.0}`, "rope_scaling"},
+		{`"attention_bias": false`, "attention_bias"},
+		{`"rotary_pct": 0`, "rotary_pct"},
+		{`"rotary_pct": 0.4`, "rotary_dim"}, // 3.2 dimensions: 3, odd
+		{`"hidden_act": "swish"`, "hidden_act"},
+		{`"use_flash": true`, "use_flash"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte("{"+base+", "+tc.extra+"}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir)
+		if err == nil || !strings.Contains(err.Error(), tc.field) || !strings.HasPrefix(err.Error(), "hf: ") {
+			t.Errorf("%s: error %v, want one naming %s", tc.extra, err, tc.field)
+		}
+	}
+	c, err := neoxTLConfig([]byte("{" + base + `, "use_parallel_residual": false, "rotary_pct": 0.5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ParallelAttnMLP || c.RotaryDim != 4 || c.ActFn != "gelu" {
+		t.Errorf("config %+v", c)
+	}
+}

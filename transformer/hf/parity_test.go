@@ -46,6 +46,13 @@ func TestParityLlamaGQATiny(t *testing.T) {
 	checkParity(t, "llama_gqa_tiny", func(*transformer.Config) {})
 }
 
+// TestParityPythiaTiny: GPTNeoXForCausalLM with rotary on a quarter of
+// each head, fused per-head interleaved query_key_value and parallel
+// attention and MLP.
+func TestParityPythiaTiny(t *testing.T) {
+	checkParity(t, "pythia_tiny", func(*transformer.Config) {})
+}
+
 // checkParity loads the fixture folder sub of ../shared/testdata/hf and
 // compares its config, logits, loss, accuracy and patterns with what
 // TransformerLens computed; fix adjusts our config where TransformerLens
