@@ -58,11 +58,11 @@ type Config struct {
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
 
 	// Llama-family architecture (forward pass only: training refuses them).
-	RotaryDim       int     `json:"rotary_dim"`        // rotary: leading dims of each head rotated; 0: d_head
-	RotaryBase      float64 `json:"rotary_base"`       // rotary: θ base; 0: 10000
-	NKeyValueHeads  int     `json:"n_key_value_heads"` // grouped-query attention: K/V heads; 0: n_heads
-	GatedMLP        bool    `json:"gated_mlp"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
-	ParallelAttnMLP bool    `json:"parallel_attn_mlp"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
+	RotaryDim       int     `json:"rotary_dim,omitempty"`        // rotary: leading dims of each head rotated; 0: d_head
+	RotaryBase      float64 `json:"rotary_base,omitempty"`       // rotary: θ base; 0: 10000
+	NKeyValueHeads  int     `json:"n_key_value_heads,omitempty"` // grouped-query attention: K/V heads; 0: n_heads
+	GatedMLP        bool    `json:"gated_mlp,omitempty"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
+	ParallelAttnMLP bool    `json:"parallel_attn_mlp,omitempty"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -257,8 +257,13 @@ func (c Config) NumParams() int {
 	return n
 }
 
-// JSON returns the config as indented JSON with TransformerLens field names.
+// JSON returns the config as indented JSON with TransformerLens field names;
+// the Llama-family fields are omitted at their defaults, so that the JSON of
+// other models is what it was.
 func (c Config) JSON() []byte {
+	if !c.grouped() {
+		c.NKeyValueHeads = 0 // omitted: TransformerLens reads any n_key_value_heads as grouped-query attention
+	}
 	b, _ := json.MarshalIndent(c, "", "  ")
 	return b
 }

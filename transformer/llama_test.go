@@ -332,3 +332,21 @@ func TestParallelAttnMLP(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigJSONOmitsLlamaDefaults: a standard model's JSON carries none
+// of the Llama-family fields (TransformerLens treats any
+// n_key_value_heads as grouped-query attention); a Llama model's JSON
+// reads back to the same config.
+func TestConfigJSONOmitsLlamaDefaults(t *testing.T) {
+	c := transformer.Config{NLayers: 1, DModel: 8, NHeads: 2, DHead: 4, DMLP: 16, DVocab: 5, NCtx: 4}.WithDefaults()
+	for _, f := range []string{"rotary", "n_key_value_heads", "gated_mlp", "parallel_attn_mlp"} {
+		if strings.Contains(string(c.JSON()), f) {
+			t.Errorf("standard config JSON has %s: %s", f, c.JSON())
+		}
+	}
+	l := llamaCfg(2, 4).WithDefaults()
+	got, err := transformer.ParseConfig(l.JSON())
+	if err != nil || got != l {
+		t.Errorf("read back %+v, %v; want %+v", got, err, l)
+	}
+}
