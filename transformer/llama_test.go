@@ -350,3 +350,63 @@ func TestConfigJSONOmitsLlamaDefaults(t *testing.T) {
 		t.Errorf("read back %+v, %v; want %+v", got, err, l)
 	}
 }
+
+// TestGroupedHeadsAndProcessing: Head gives each query head its group's
+// W_K and W_V; ProcessWeights (RMS folded into W_Q, W_K, W_V, W_gate and
+// W_in, value biases into b_O per group) leaves the logits of a Llama
+// model unchanged up to rounding.
+func TestGroupedHeadsAndProcessing(t *testing.T) {
+	c := llamaCfg(2, 8)
+	m := newModel(t, c)
+	for i := range m.P.Blocks[0].BV { // non-zero value biases and norm gains, so that folding does something
+		m.P.Blocks[0].BV[i] = float32(i%5) * 0.1
+	}
+	for l := range m.P.Blocks {
+		for i := range m.P.Blocks[l].LN2W {
+			m.P.Blocks[l].LN2W[i] = 1 + float32(i%3)*0.2
+			m.P.Blocks[l].LN1W[i] = 1 - float32(i%4)*0.1
+		}
+	}
+	h0, h1, h2 := m.Head(0, 0), m.Head(0, 1), m.Head(0, 2)
+	for i := range h0.WK.Data {
+		if h0.WK.Data[i] != h1.WK.Data[i] || h0.WV.Data[i] != h1.WV.Data[i] {
+			t.Fatal("heads 0 and 1 (one group) have different W_K or W_V")
+		}
+	}
+	same := true
+	for i := range h0.WK.Data {
+		same = same && h0.WK.Data[i] == h2.WK.Data[i]
+	}
+	if same {
+		t.Fatal("heads 0 and 2 (two groups) share W_K")
+	}
+	toks := seqs(2, 9, c.DVocab, 5)
+	want, _ := capture(t, m, toks)
+	p, err := m.ProcessWeights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := capture(t, p, toks)
+	V := c.DVocab
+	for r := 0; r < len(got.Data)/V; r++ {
+		// compare log-softmax (CenterUnembed shifts logits per row)
+		lse := func(x []float32) float64 {
+			mx := math.Inf(-1)
+			for _, v := range x {
+				mx = math.Max(mx, float64(v))
+			}
+			s := 0.0
+			for _, v := range x {
+				s += math.Exp(float64(v) - mx)
+			}
+			return mx + math.Log(s)
+		}
+		a, b := want.Data[r*V:(r+1)*V], got.Data[r*V:(r+1)*V]
+		la, lb := lse(a), lse(b)
+		for i := range a {
+			if d := math.Abs((float64(a[i]) - la) - (float64(b[i]) - lb)); d > 1e-4 {
+				t.Fatalf("row %d token %d: log-prob differs by %g after ProcessWeights", r, i, d)
+			}
+		}
+	}
+}
