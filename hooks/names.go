@@ -80,11 +80,17 @@ func LN2Normalized(l int) Name { return block(l, "ln2.hook_normalized") }
 // Q is block l's queries, [batch, pos, head, d_head].
 func Q(l int) Name { return block(l, "attn.hook_q") }
 
-// K is block l's keys, [batch, pos, head, d_head].
+// K is block l's keys, [batch, pos, kv_head, d_head] (kv_head = n_key_value_heads, n_heads unless grouped-query).
 func K(l int) Name { return block(l, "attn.hook_k") }
 
-// V is block l's values, [batch, pos, head, d_head].
+// V is block l's values, [batch, pos, kv_head, d_head].
 func V(l int) Name { return block(l, "attn.hook_v") }
+
+// RotQ is block l's queries after the rotary position rotation (rotary models), [batch, pos, head, d_head].
+func RotQ(l int) Name { return block(l, "attn.hook_rot_q") }
+
+// RotK is block l's keys after the rotary position rotation (rotary models), [batch, pos, kv_head, d_head].
+func RotK(l int) Name { return block(l, "attn.hook_rot_k") }
 
 // Z is block l's attention-weighted values, [batch, pos, head, d_head].
 func Z(l int) Name { return block(l, "attn.hook_z") }
@@ -103,6 +109,9 @@ func AttnOut(l int) Name { return block(l, "hook_attn_out") }
 
 // MLPPre is block l's MLP pre-activation, [batch, pos, d_mlp].
 func MLPPre(l int) Name { return block(l, "mlp.hook_pre") }
+
+// MLPPreLinear is block l's gated-MLP linear branch x·W_in (gated MLPs; MLPPre is then x·W_gate), [batch, pos, d_mlp].
+func MLPPreLinear(l int) Name { return block(l, "mlp.hook_pre_linear") }
 
 // MLPPost is block l's MLP activation output, [batch, pos, d_mlp].
 func MLPPost(l int) Name { return block(l, "mlp.hook_post") }

@@ -22,12 +22,14 @@ const (
 	ActGELU    = "gelu"     // exact, erf form
 	ActGELUNew = "gelu_new" // tanh approximation (GPT-2)
 	ActReLU    = "relu"
+	ActSiLU    = "silu" // x·sigmoid(x) (Llama's SwiGLU gate)
 )
 
 // Positional embedding types.
 const (
 	PosStandard    = "standard"    // learned W_pos added to the residual stream
 	PosShortformer = "shortformer" // W_pos added to the input of Q and K only
+	PosRotary      = "rotary"      // queries and keys rotated by position (rotate-half pairing); W_pos unused
 )
 
 // MaxNCtx bounds n_ctx so that a config cannot ask for absurd memory.
@@ -54,6 +56,13 @@ type Config struct {
 	Eps                     float64 `json:"eps"`
 	Seed                    uint64  `json:"seed"`
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
+
+	// Llama-family architecture (forward pass only: training refuses them).
+	RotaryDim       int     `json:"rotary_dim,omitempty"`        // rotary: leading dims of each head rotated; 0: d_head
+	RotaryBase      float64 `json:"rotary_base,omitempty"`       // rotary: θ base; 0: 10000
+	NKeyValueHeads  int     `json:"n_key_value_heads,omitempty"` // grouped-query attention: K/V heads; 0: n_heads
+	GatedMLP        bool    `json:"gated_mlp,omitempty"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
+	ParallelAttnMLP bool    `json:"parallel_attn_mlp,omitempty"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -96,10 +105,57 @@ func (c Config) WithDefaults() Config {
 	if c.Eps == 0 {
 		c.Eps = 1e-5
 	}
+	if c.NKeyValueHeads <= 0 {
+		c.NKeyValueHeads = c.NHeads
+	}
+	if c.PositionalEmbeddingType == PosRotary {
+		if c.RotaryDim <= 0 {
+			c.RotaryDim = c.DHead
+		}
+		if c.RotaryBase <= 0 {
+			c.RotaryBase = 10000
+		}
+	} else {
+		c.RotaryBase = 0 // unused: TransformerLens writes 10000 for every model
+	}
 	if c.InitRange <= 0 && c.DModel > 0 { // TransformerLens writes -1 for the default
 		c.InitRange = 0.8 / math.Sqrt(float64(c.DModel))
 	}
 	return c
+}
+
+// grouped reports whether key/value heads are shared (n_key_value_heads < n_heads).
+func (c Config) grouped() bool { return c.NKeyValueHeads > 0 && c.NKeyValueHeads < c.NHeads }
+
+// llamaFeatures lists the architecture features that only the forward pass
+// implements, by config field name.
+func (c Config) llamaFeatures() []string {
+	var f []string
+	if c.PositionalEmbeddingType == PosRotary {
+		f = append(f, `positional_embedding_type "rotary"`)
+	}
+	if c.grouped() {
+		f = append(f, "n_key_value_heads < n_heads")
+	}
+	if c.GatedMLP {
+		f = append(f, "gated_mlp")
+	}
+	if c.ParallelAttnMLP {
+		f = append(f, "parallel_attn_mlp")
+	}
+	if !c.AttnOnly && c.ActFn == ActSiLU {
+		f = append(f, `act_fn "silu"`)
+	}
+	return f
+}
+
+// checkTrainable refuses gradients through features the backward pass does
+// not implement, naming them.
+func (c Config) checkTrainable(op string) error {
+	if f := c.llamaFeatures(); len(f) > 0 {
+		return fmt.Errorf("transformer: %s: the backward pass does not implement %s (forward and hooks only)", op, strings.Join(f, ", "))
+	}
+	return nil
 }
 
 // HasMLP reports whether blocks have an MLP.
@@ -138,10 +194,29 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("d_mlp must be positive for a model with MLPs (attn_only false), got %d", c.DMLP))
 		}
 		switch c.ActFn {
-		case ActGELU, ActGELUNew, ActReLU:
+		case ActGELU, ActGELUNew, ActReLU, ActSiLU:
 		default:
-			errs = append(errs, fmt.Errorf("act_fn %q is not one of gelu, gelu_new, relu", c.ActFn))
+			errs = append(errs, fmt.Errorf("act_fn %q is not one of gelu, gelu_new, relu, silu", c.ActFn))
 		}
+	}
+	if c.GatedMLP && c.AttnOnly {
+		errs = append(errs, errors.New("gated_mlp needs a model with MLPs (attn_only false)"))
+	}
+	if c.ParallelAttnMLP && c.AttnOnly {
+		errs = append(errs, errors.New("parallel_attn_mlp needs a model with MLPs (attn_only false)"))
+	}
+	if c.NKeyValueHeads < 1 || c.NKeyValueHeads > c.NHeads || (c.NHeads > 0 && c.NHeads%c.NKeyValueHeads != 0) {
+		errs = append(errs, fmt.Errorf("n_key_value_heads %d must divide n_heads %d", c.NKeyValueHeads, c.NHeads))
+	}
+	if c.PositionalEmbeddingType == PosRotary {
+		if c.RotaryDim%2 != 0 || c.RotaryDim > c.DHead {
+			errs = append(errs, fmt.Errorf("rotary_dim %d must be even and at most d_head %d", c.RotaryDim, c.DHead))
+		}
+		if math.IsNaN(c.RotaryBase) || math.IsInf(c.RotaryBase, 0) {
+			errs = append(errs, fmt.Errorf("rotary_base must be finite, got %g", c.RotaryBase))
+		}
+	} else if c.RotaryDim != 0 {
+		errs = append(errs, fmt.Errorf("rotary_dim %d needs positional_embedding_type rotary", c.RotaryDim))
 	}
 	switch c.NormalizationType {
 	case NormNone, NormLN, NormLNPre, NormRMS, NormRMSPre:
@@ -149,9 +224,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("normalization_type %q is not one of LN, LNPre, RMS, RMSPre, none", c.NormalizationType))
 	}
 	switch c.PositionalEmbeddingType {
-	case PosStandard, PosShortformer:
+	case PosStandard, PosShortformer, PosRotary:
 	default:
-		errs = append(errs, fmt.Errorf("positional_embedding_type %q is not one of standard, shortformer", c.PositionalEmbeddingType))
+		errs = append(errs, fmt.Errorf("positional_embedding_type %q is not one of standard, shortformer, rotary", c.PositionalEmbeddingType))
 	}
 	if c.TiedEmbeddings && c.DVocabOut != c.DVocab {
 		errs = append(errs, fmt.Errorf("tied_embeddings needs d_vocab_out == d_vocab, got %d and %d", c.DVocabOut, c.DVocab))
@@ -182,8 +257,13 @@ func (c Config) NumParams() int {
 	return n
 }
 
-// JSON returns the config as indented JSON with TransformerLens field names.
+// JSON returns the config as indented JSON with TransformerLens field names;
+// the Llama-family fields are omitted at their defaults, so that the JSON of
+// other models is what it was.
 func (c Config) JSON() []byte {
+	if !c.grouped() {
+		c.NKeyValueHeads = 0 // omitted: TransformerLens reads any n_key_value_heads as grouped-query attention
+	}
 	b, _ := json.MarshalIndent(c, "", "  ")
 	return b
 }

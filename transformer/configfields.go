@@ -27,10 +27,8 @@ type fieldCheck func(v any, c Config) error
 func noOpFields() map[string]fieldCheck {
 	return map[string]fieldCheck{
 		// Architecture Workbench does not implement: only the "off" value.
-		"parallel_attn_mlp":                  wantBool(false),
 		"scale_attn_by_inverse_layer_idx":    wantBool(false),
-		"gated_mlp":                          wantBool(false),
-		"final_rms":                          wantBool(false),
+		"final_rms":                          wantFinalRMS,
 		"use_local_attn":                     wantBool(false),
 		"post_embedding_ln":                  wantBool(false),
 		"rotary_adjacent_pairs":              wantBool(false),
@@ -41,10 +39,8 @@ func noOpFields() map[string]fieldCheck {
 		"use_attn_scale":                     wantBool(true),
 		"attn_scale":                         wantAttnScale,
 		"attention_dir":                      wantString("causal"),
-		"n_key_value_heads":                  wantNKVHeads,
 		"output_logits_soft_cap":             wantNonPositive,
 		"attn_scores_soft_cap":               wantNonPositive,
-		"rotary_dim":                         wantNull,
 		"attn_types":                         wantNull,
 		"window_size":                        wantNull,
 		"num_experts":                        wantNull,
@@ -52,14 +48,12 @@ func noOpFields() map[string]fieldCheck {
 		"relative_attention_max_distance":    wantNull,
 		"relative_attention_num_buckets":     wantNull,
 
-		// Rotary settings without rotary embeddings (positional_embedding_type
-		// rotary is refused by Validate) change nothing.
-		"rotary_base":                     anyValue,
+		// NTK-by-parts settings act only with use_NTK_by_parts_rope (refused).
 		"NTK_by_parts_low_freq_factor":    anyValue,
 		"NTK_by_parts_high_freq_factor":   anyValue,
 		"NTK_by_parts_factor":             anyValue,
 		"NTK_original_ctx_len":            anyValue,
-		"ungroup_grouped_query_attention": anyValue, // only hook shapes, and only with fewer K/V heads
+		"ungroup_grouped_query_attention": wantBool(false), // true changes hook_k/hook_v shapes
 
 		// Names, provenance, devices and hook options: no effect on the numbers.
 		"model_name":             anyValue,
@@ -156,6 +150,18 @@ func wantBool(want bool) fieldCheck {
 	}
 }
 
+// wantFinalRMS accepts final_rms true where the final norm is RMS anyway.
+func wantFinalRMS(v any, c Config) error {
+	b, ok := v.(bool)
+	switch {
+	case !ok:
+		return fmt.Errorf("want a boolean, got %s", jsonText(v))
+	case b && c.NormalizationType != NormRMS && c.NormalizationType != NormRMSPre:
+		return fmt.Errorf("true is not implemented with normalization_type %q (only false, or RMS norms)", c.NormalizationType)
+	}
+	return nil
+}
+
 func wantString(want string) fieldCheck {
 	return func(v any, _ Config) error {
 		if s, ok := v.(string); !ok || s != want {
@@ -168,13 +174,6 @@ func wantString(want string) fieldCheck {
 func wantNonPositive(v any, _ Config) error {
 	if x, ok := v.(float64); !ok || x > 0 {
 		return fmt.Errorf("%s is not implemented (only a value <= 0: no soft cap)", jsonText(v))
-	}
-	return nil
-}
-
-func wantNKVHeads(v any, c Config) error {
-	if x, ok := v.(float64); !ok || x != float64(c.NHeads) {
-		return fmt.Errorf("%s is not implemented (grouped-query attention; only n_heads, %d)", jsonText(v), c.NHeads)
 	}
 	return nil
 }

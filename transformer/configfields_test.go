@@ -10,11 +10,8 @@ const strictBase = `"n_layers": 1, "d_model": 32, "n_heads": 2, "d_head": 16, "d
 
 func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 	for _, tc := range []struct{ field, value string }{
-		{"parallel_attn_mlp", "true"},
 		{"use_attn_scale", "false"},
 		{"scale_attn_by_inverse_layer_idx", "true"},
-		{"gated_mlp", "true"},
-		{"rotary_dim", "8"},
 		{"final_rms", "true"},
 		{"use_local_attn", "true"},
 		{"post_embedding_ln", "true"},
@@ -25,7 +22,6 @@ func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 		{"load_in_4bit", "true"},
 		{"attn_scale", "3.0"},
 		{"attention_dir", `"bidirectional"`},
-		{"n_key_value_heads", "1"},
 		{"output_logits_soft_cap", "30"},
 		{"attn_scores_soft_cap", "50"},
 		{"attn_types", `["global", "local"]`},
@@ -34,7 +30,7 @@ func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 		{"experts_per_token", "2"},
 		{"relative_attention_max_distance", "128"},
 		{"relative_attention_num_buckets", "32"},
-		{"parallel_attn_mlp", `"false"`}, // wrong type is refused too
+		{"use_qk_norm", `"false"`}, // wrong type is refused too
 		{"no_such_field", "1"},
 		{"N_Layers", "1"}, // keys match exactly, not case-insensitively
 	} {
@@ -85,6 +81,7 @@ func TestParseConfigAcceptsNoOpFields(t *testing.T) {
 		{"positional_embedding_type", `"standard"`},
 		{"rotary_base", "10000"},
 		{"ungroup_grouped_query_attention", "false"},
+		{"rotary_dim", "0"},
 		{"model_name", `"gpt2"`},
 		{"original_architecture", `"GPT2LMHeadModel"`},
 		{"tokenizer_name", `"gpt2"`},
@@ -131,14 +128,41 @@ func TestParseConfigReadsItsOwnJSON(t *testing.T) {
 }
 
 func TestParseConfigNamesEveryRefusedField(t *testing.T) {
-	js := "{" + strictBase + `, "gated_mlp": true, "zzz": 1, "parallel_attn_mlp": true}`
+	js := "{" + strictBase + `, "use_qk_norm": true, "zzz": 1, "post_embedding_ln": true}`
 	_, err := ParseConfig([]byte(js))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, f := range []string{"gated_mlp", "zzz", "parallel_attn_mlp"} {
+	for _, f := range []string{"use_qk_norm", "zzz", "post_embedding_ln"} {
 		if !strings.Contains(err.Error(), `"`+f+`"`) {
 			t.Errorf("error %q does not name %s", err, f)
+		}
+	}
+}
+
+// TestParseConfigLlamaFields: the Llama-family fields are read, defaulted
+// and validated, with errors naming the field.
+func TestParseConfigLlamaFields(t *testing.T) {
+	c, err := ParseConfig([]byte("{" + strictBase + `, "positional_embedding_type": "rotary", "n_key_value_heads": 1, "gated_mlp": true, "act_fn": "silu", "ungroup_grouped_query_attention": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RotaryDim != 16 || c.RotaryBase != 10000 || c.NKeyValueHeads != 1 || !c.GatedMLP || c.ActFn != ActSiLU {
+		t.Errorf("got %+v", c)
+	}
+	for _, tc := range []struct{ extra, field string }{
+		{`"rotary_dim": 8`, "rotary_dim"}, // without rotary embeddings
+		{`"positional_embedding_type": "rotary", "rotary_dim": 7`, "rotary_dim"},
+		{`"positional_embedding_type": "rotary", "rotary_dim": 18`, "rotary_dim"},
+		{`"n_key_value_heads": 3`, "n_key_value_heads"},
+		{`"gated_mlp": true, "attn_only": true`, "gated_mlp"},
+		{`"parallel_attn_mlp": true, "attn_only": true`, "parallel_attn_mlp"},
+		{`"ungroup_grouped_query_attention": true`, "ungroup_grouped_query_attention"},
+		{`"act_fn": "swish"`, "act_fn"},
+	} {
+		_, err := ParseConfig([]byte("{" + strictBase + ", " + tc.extra + "}"))
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: error %v, want one naming %s", tc.extra, err, tc.field)
 		}
 	}
 }

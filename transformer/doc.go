@@ -10,7 +10,7 @@
 // converter such as transformer/hf, which fills the parameters with
 // FromParams. Config JSON (ParseConfig) is strict: a key that is not a
 // Config field is refused by name, unless it is a TransformerLens field at
-// a value that changes nothing (use_attn_scale true, gated_mlp false, …).
+// a value that changes nothing (use_attn_scale true, use_qk_norm false, …).
 // Run it on token sequences with Run, passing a hook set, for instance the
 // one hooks.Capture returns, to read or edit activations by name; read the
 // cached tensors by hook name. The Example shows the whole path on a
@@ -37,6 +37,22 @@
 // blocks.{l}.attn.W_Q [n_heads, d_model, d_head], W_O [n_heads, d_head,
 // d_model], unembed.W_U [d_model, d_vocab_out], ...). Row vectors multiply
 // on the left: q = x·W_Q + b_Q.
+//
+// # Llama-family architectures
+//
+// The forward pass (with every hook) implements rotary position embeddings
+// (positional_embedding_type "rotary", rotary_dim, rotary_base; rotate-half
+// pairing as Hugging Face and GPT-NeoX lay weights out; hook_rot_q and
+// hook_rot_k hold q and k after the rotation; W_pos is kept, zero and
+// unused), grouped-query attention (n_key_value_heads: hook_k and hook_v
+// have that many heads, patterns one per query head, and query head h uses
+// the K/V head h / (n_heads/n_key_value_heads) — Head returns that group's
+// W_K and W_V, so QK circuits of heads in one group share their key side),
+// gated MLPs (gated_mlp: hook_pre is x·W_gate, hook_pre_linear x·W_in, post
+// act(pre)·pre_linear + b_in, as TransformerLens), act_fn "silu" and
+// parallel attention and MLP (parallel_attn_mlp: no hook_resid_mid). The
+// backward pass does not: Backward, BackwardFrom, Gradients and
+// NewParallel return an error naming the feature.
 //
 // # Invariants
 //

@@ -20,11 +20,13 @@ func (w *Workspace) forward(hs *hooks.Set, start, stop int, embed, final bool) e
 		if err := hs.RunForward(nm.embed, a.embed); err != nil {
 			return err
 		}
-		nn.PosEmbedForward(a.posEmbed.Data, p.WPos, w.batch, w.pos, d)
-		if err := hs.RunForward(nm.posEmbed, a.posEmbed); err != nil {
-			return err
+		if c.PositionalEmbeddingType != PosRotary {
+			nn.PosEmbedForward(a.posEmbed.Data, p.WPos, w.batch, w.pos, d)
+			if err := hs.RunForward(nm.posEmbed, a.posEmbed); err != nil {
+				return err
+			}
 		}
-		if c.PositionalEmbeddingType == PosShortformer {
+		if c.PositionalEmbeddingType != PosStandard { // shortformer, rotary
 			copy(a.resid[0].Data, a.embed.Data)
 		} else {
 			tensor.Add(a.resid[0].Data, a.embed.Data, a.posEmbed.Data)
@@ -107,13 +109,31 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 	if err := hs.RunForward(nm.q[l], ba.q); err != nil {
 		return err
 	}
-	nn.LinearForward(ba.k.Data, qkIn.Data, bp.WK, bp.BK, rows, d, hd)
+	Hkv := c.NKeyValueHeads
+	nn.LinearForward(ba.k.Data, qkIn.Data, bp.WK, bp.BK, rows, d, Hkv*dh)
 	if err := hs.RunForward(nm.k[l], ba.k); err != nil {
 		return err
 	}
-	nn.LinearForward(ba.v.Data, h.Data, bp.WV, bp.BV, rows, d, hd)
+	nn.LinearForward(ba.v.Data, h.Data, bp.WV, bp.BV, rows, d, Hkv*dh)
 	if err := hs.RunForward(nm.v[l], ba.v); err != nil {
 		return err
+	}
+	q, k, v := ba.q, ba.k, ba.v
+	if c.PositionalEmbeddingType == PosRotary {
+		w.rotate(ba.rotQ.Data, q.Data, H)
+		if err := hs.RunForward(nm.rotQ[l], ba.rotQ); err != nil {
+			return err
+		}
+		w.rotate(ba.rotK.Data, k.Data, Hkv)
+		if err := hs.RunForward(nm.rotK[l], ba.rotK); err != nil {
+			return err
+		}
+		q, k = ba.rotQ, ba.rotK
+	}
+	if c.grouped() {
+		repeatKV(ba.kAttn.Data, k.Data, rows, H, Hkv, dh)
+		repeatKV(ba.vAttn.Data, v.Data, rows, H, Hkv, dh)
+		k, v = ba.kAttn, ba.vAttn
 	}
 
 	// Attention: fused per (batch, head) unless a hook needs the steps.
@@ -121,7 +141,7 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 		hs.HasBackward(nm.scores[l]) || hs.HasBackward(nm.pattern[l])
 	w.stepwiseAttn[l] = stepwise
 	if stepwise {
-		nn.AttnScoresForward(ba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
+		nn.AttnScoresForward(ba.scores.Data, q.Data, k.Data, w.batch, w.pos, H, dh)
 		if err := hs.RunForward(nm.scores[l], ba.scores); err != nil {
 			return err
 		}
@@ -129,13 +149,13 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 		if err := hs.RunForward(nm.pattern[l], ba.pattern); err != nil {
 			return err
 		}
-		nn.AttnMixForward(ba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
+		nn.AttnMixForward(ba.z.Data, ba.pattern.Data, v.Data, w.batch, w.pos, H, dh)
 	} else {
 		scores := ba.scores.Data
 		if hs.Empty() {
 			scores = nil // nobody can read them: skip the write
 		}
-		nn.AttentionForward(ba.z.Data, scores, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.batch, w.pos, H, dh)
+		nn.AttentionForward(ba.z.Data, scores, ba.pattern.Data, q.Data, k.Data, v.Data, w.batch, w.pos, H, dh)
 	}
 	return hs.RunForward(nm.z[l], ba.z)
 }
@@ -177,27 +197,35 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 	if !c.HasMLP() {
 		return hs.RunForward(nm.residPost[l], a.resid[l+1])
 	}
-	if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
+	mlpIn := ba.residMid
+	if c.ParallelAttnMLP {
+		mlpIn = x // the MLP reads resid_pre; resid_mid is internal (no hook)
+	} else if err := hs.RunForward(nm.residMid[l], ba.residMid); err != nil {
 		return err
 	}
-	h2 := ba.residMid
+	h2 := mlpIn
 	if c.HasNorm() {
-		if err := w.norm(hs, ba.ln2Out, ba.ln2Scale, ba.residMid, bp.LN2W, bp.LN2B, nm.ln2Scale[l], nm.ln2Norm[l]); err != nil {
+		if err := w.norm(hs, ba.ln2Out, ba.ln2Scale, mlpIn, bp.LN2W, bp.LN2B, nm.ln2Scale[l], nm.ln2Norm[l]); err != nil {
 			return err
 		}
 		h2 = ba.ln2Out
 	}
-	nn.LinearForward(ba.mlpPre.Data, h2.Data, bp.WIn, bp.BIn, rows, d, c.DMLP)
-	if err := hs.RunForward(nm.mlpPre[l], ba.mlpPre); err != nil {
-		return err
-	}
-	switch c.ActFn {
-	case ActGELU:
-		nn.GELUForward(ba.mlpPost.Data, ba.mlpPre.Data)
-	case ActGELUNew:
-		nn.GELUTanhForward(ba.mlpPost.Data, ba.mlpPre.Data)
-	case ActReLU:
-		nn.ReLUForward(ba.mlpPost.Data, ba.mlpPre.Data)
+	if c.GatedMLP {
+		err := w.gatedMLP(bp, ba, h2.Data, func(step int) error {
+			if step == 0 {
+				return hs.RunForward(nm.mlpPre[l], ba.mlpPre)
+			}
+			return hs.RunForward(nm.mlpPreLinear[l], ba.mlpPreLinear)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		nn.LinearForward(ba.mlpPre.Data, h2.Data, bp.WIn, bp.BIn, rows, d, c.DMLP)
+		if err := hs.RunForward(nm.mlpPre[l], ba.mlpPre); err != nil {
+			return err
+		}
+		activate(c.ActFn, ba.mlpPost.Data, ba.mlpPre.Data)
 	}
 	if err := hs.RunForward(nm.mlpPost[l], ba.mlpPost); err != nil {
 		return err
@@ -259,7 +287,7 @@ func sumHeads(out, result, bias []float32, rows, heads, d int) {
 // the attention, is computed on its own.
 func (w *Workspace) prunable() bool {
 	c := w.m.Cfg
-	return !c.HasMLP() && !c.HasNorm() && !c.TiedEmbeddings && c.PositionalEmbeddingType != PosShortformer
+	return !c.HasMLP() && !c.HasNorm() && !c.TiedEmbeddings && c.PositionalEmbeddingType == PosStandard && !c.grouped()
 }
 
 // forwardRows is Forward without hooks for Parallel's shards, given rr, the

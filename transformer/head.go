@@ -13,7 +13,9 @@ type HeadWeights struct {
 	BQ, BK, BV *tensor.Tensor
 }
 
-// Head returns copies of head h of layer l's weights. It panics with a
+// Head returns copies of head h of layer l's weights. With grouped-query
+// attention, each query head's W_K, W_V, b_K, b_V are its group's (query
+// head h reads key/value head h / (n_heads/n_key_value_heads)). It panics with a
 // tensor.ShapeError if l or h is out of range.
 func (m *Model) Head(l, h int) HeadWeights {
 	c := m.Cfg
@@ -21,22 +23,24 @@ func (m *Model) Head(l, h int) HeadWeights {
 		panic(tensor.ShapeError{Op: "Head", Msg: "layer or head out of range"})
 	}
 	d, H, dh := c.DModel, c.NHeads, c.DHead
+	Hkv, kv := c.NKeyValueHeads, h/(c.NHeads/c.NKeyValueHeads) // the K/V head of h's group
 	b := &m.P.Blocks[l]
-	in := func(w []float32) *tensor.Tensor { // [d, H·dh] → head's [d, dh]
+	in := func(w []float32, H, h int) *tensor.Tensor { // [d, H·dh] → head's [d, dh]
 		t := tensor.New(d, dh)
 		for i := 0; i < d; i++ {
 			copy(t.Data[i*dh:(i+1)*dh], w[i*H*dh+h*dh:])
 		}
 		return t
 	}
-	vec := func(bias []float32) *tensor.Tensor {
+	vec := func(bias []float32, h int) *tensor.Tensor {
 		t := tensor.New(dh)
 		copy(t.Data, bias[h*dh:])
 		return t
 	}
 	wo := tensor.New(dh, d)
 	copy(wo.Data, b.WO[h*dh*d:(h+1)*dh*d])
-	return HeadWeights{WQ: in(b.WQ), WK: in(b.WK), WV: in(b.WV), WO: wo, BQ: vec(b.BQ), BK: vec(b.BK), BV: vec(b.BV)}
+	return HeadWeights{WQ: in(b.WQ, H, h), WK: in(b.WK, Hkv, kv), WV: in(b.WV, Hkv, kv), WO: wo,
+		BQ: vec(b.BQ, h), BK: vec(b.BK, kv), BV: vec(b.BV, kv)}
 }
 
 // Heads returns copies of every head's weights, [layer][head].

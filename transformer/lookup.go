@@ -12,7 +12,9 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 	case m.nm.embed:
 		t = s.embed
 	case m.nm.posEmbed:
-		t = s.posEmbed
+		if m.Cfg.PositionalEmbeddingType != PosRotary {
+			t = s.posEmbed
+		}
 	case m.nm.lnfScale:
 		t = s.lnfScale
 	case m.nm.lnfNorm:
@@ -28,7 +30,9 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 		case "hook_resid_post":
 			t = s.resid[l+1]
 		case "hook_resid_mid":
-			t = b.residMid
+			if !m.Cfg.ParallelAttnMLP {
+				t = b.residMid
+			}
 		case "ln1.hook_scale":
 			t = b.ln1Scale
 		case "ln1.hook_normalized":
@@ -43,6 +47,12 @@ func (m *Model) lookup(s *acts, name hooks.Name) (*tensor.Tensor, bool) {
 			t = b.k
 		case "attn.hook_v":
 			t = b.v
+		case "attn.hook_rot_q":
+			t = b.rotQ
+		case "attn.hook_rot_k":
+			t = b.rotK
+		case "mlp.hook_pre_linear":
+			t = b.mlpPreLinear
 		case "attn.hook_z":
 			t = b.z
 		case "attn.hook_attn_scores":

@@ -56,6 +56,7 @@ type names struct {
 	ln1Scale, ln1Norm, ln2Scale, ln2Norm []hooks.Name
 	q, k, v, z, scores, pattern, result  []hooks.Name
 	attnOut, mlpPre, mlpPost, mlpOut     []hooks.Name
+	rotQ, rotK, mlpPreLinear             []hooks.Name
 	lnfScale, lnfNorm, unembed           hooks.Name
 }
 
@@ -75,6 +76,7 @@ func newNames(n int) names {
 		q: per(hooks.Q), k: per(hooks.K), v: per(hooks.V), z: per(hooks.Z),
 		scores: per(hooks.AttnScores), pattern: per(hooks.Pattern), result: per(hooks.Result),
 		attnOut: per(hooks.AttnOut), mlpPre: per(hooks.MLPPre), mlpPost: per(hooks.MLPPost), mlpOut: per(hooks.MLPOut),
+		rotQ: per(hooks.RotQ), rotK: per(hooks.RotK), mlpPreLinear: per(hooks.MLPPreLinear),
 		lnfScale: hooks.LNFinalScale(), lnfNorm: hooks.LNFinalNormalized(), unembed: hooks.UnembedOut(),
 	}
 }
@@ -83,19 +85,33 @@ func newNames(n int) names {
 // pass reaches them.
 func (m *Model) HookPoints() []hooks.Name {
 	c, n := m.Cfg, m.nm
-	out := []hooks.Name{n.embed, n.posEmbed}
+	out := []hooks.Name{n.embed}
+	rotary := c.PositionalEmbeddingType == PosRotary
+	if !rotary {
+		out = append(out, n.posEmbed)
+	}
 	for l := 0; l < c.NLayers; l++ {
 		out = append(out, n.residPre[l])
 		if c.HasNorm() {
 			out = append(out, n.ln1Scale[l], n.ln1Norm[l])
 		}
-		out = append(out, n.q[l], n.k[l], n.v[l], n.scores[l], n.pattern[l], n.z[l], n.result[l], n.attnOut[l])
+		out = append(out, n.q[l], n.k[l], n.v[l])
+		if rotary {
+			out = append(out, n.rotQ[l], n.rotK[l])
+		}
+		out = append(out, n.scores[l], n.pattern[l], n.z[l], n.result[l], n.attnOut[l])
 		if c.HasMLP() {
-			out = append(out, n.residMid[l])
+			if !c.ParallelAttnMLP {
+				out = append(out, n.residMid[l])
+			}
 			if c.HasNorm() {
 				out = append(out, n.ln2Scale[l], n.ln2Norm[l])
 			}
-			out = append(out, n.mlpPre[l], n.mlpPost[l], n.mlpOut[l])
+			out = append(out, n.mlpPre[l])
+			if c.GatedMLP {
+				out = append(out, n.mlpPreLinear[l])
+			}
+			out = append(out, n.mlpPost[l], n.mlpOut[l])
 		}
 		out = append(out, n.residPost[l])
 	}

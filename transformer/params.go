@@ -13,7 +13,8 @@ import (
 // layouts appear in checkpoints and in the per-head accessors:
 //
 //	WE    [d_vocab, d_model]       WPos [n_ctx, d_model]
-//	WQ/WK/WV [d_model, n_heads·d_head]   (TransformerLens: [n_heads, d_model, d_head])
+//	WQ/WK/WV [d_model, n_heads·d_head]   (TransformerLens: [n_heads, d_model, d_head];
+//	         WK/WV have n_key_value_heads heads, named attn._W_K/_W_V when fewer, as TransformerLens)
 //	BQ/BK/BV [n_heads·d_head]            (TransformerLens: [n_heads, d_head])
 //	WO    [n_heads·d_head, d_model]       (TransformerLens: [n_heads, d_head, d_model], same memory)
 //	WIn [d_model, d_mlp]  WOut [d_mlp, d_model]  WU [d_model, d_vocab_out]
@@ -38,6 +39,7 @@ type BlockParams struct {
 	WO, BO     []float32
 	LN2W, LN2B []float32
 	WIn, BIn   []float32
+	WGate      []float32 // gated MLP only, [d_model, d_mlp]
 	WOut, BOut []float32
 }
 
@@ -69,6 +71,10 @@ func (s paramSpec) numel() int { return tensor.Numel(s.shape) }
 // TransformerLens state-dict names.
 func (c Config) paramSpecs() []paramSpec {
 	d, H, dh, V, Vo := c.DModel, c.NHeads, c.DHead, c.DVocab, c.DVocabOut
+	Hkv, kv := H, "attn."
+	if c.grouped() {
+		Hkv, kv = c.NKeyValueHeads, "attn._"
+	}
 	var ss []paramSpec
 	add := func(name string, shape []int, lay layout, init byte, decay bool, ptr func(p *Params) *[]float32) {
 		ss = append(ss, paramSpec{name, shape, lay, init, decay, ptr})
@@ -87,12 +93,12 @@ func (c Config) paramSpecs() []paramSpec {
 			}
 		}
 		add(pre+"attn.W_Q", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WQ }))
-		add(pre+"attn.W_K", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WK }))
-		add(pre+"attn.W_V", []int{H, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WV }))
+		add(pre+kv+"W_K", []int{Hkv, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WK }))
+		add(pre+kv+"W_V", []int{Hkv, d, dh}, headsIn, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WV }))
 		add(pre+"attn.W_O", []int{H, dh, d}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WO }))
 		add(pre+"attn.b_Q", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BQ }))
-		add(pre+"attn.b_K", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BK }))
-		add(pre+"attn.b_V", []int{H, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BV }))
+		add(pre+kv+"b_K", []int{Hkv, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BK }))
+		add(pre+kv+"b_V", []int{Hkv, dh}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BV }))
 		add(pre+"attn.b_O", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BO }))
 		if c.HasMLP() {
 			if c.normHasWeight() {
@@ -102,6 +108,9 @@ func (c Config) paramSpecs() []paramSpec {
 				}
 			}
 			add(pre+"mlp.W_in", []int{d, c.DMLP}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WIn }))
+			if c.GatedMLP {
+				add(pre+"mlp.W_gate", []int{d, c.DMLP}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WGate }))
+			}
 			add(pre+"mlp.b_in", []int{c.DMLP}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BIn }))
 			add(pre+"mlp.W_out", []int{c.DMLP, d}, plain, 'n', true, b(func(bp *BlockParams) *[]float32 { return &bp.WOut }))
 			add(pre+"mlp.b_out", []int{d}, plain, '0', false, b(func(bp *BlockParams) *[]float32 { return &bp.BOut }))

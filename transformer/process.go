@@ -109,6 +109,9 @@ func (m *Model) FoldLayerNorm() (*Model, error) {
 	if m.Cfg.PositionalEmbeddingType == PosShortformer {
 		return nil, fmt.Errorf("transformer: FoldLayerNorm does not apply to shortformer models (W_pos enters queries and keys after the norm)")
 	}
+	if m.Cfg.GatedMLP && nt == NormLN {
+		return nil, fmt.Errorf("transformer: FoldLayerNorm does not apply to gated MLPs with LN (W_gate has no bias to take ln2's)")
+	}
 	src := m.untied()
 	c := src.Cfg
 	center := nt == NormLN
@@ -129,14 +132,17 @@ func (m *Model) FoldLayerNorm() (*Model, error) {
 	for _, s := range c.paramSpecs() {
 		copy(*s.ptr(out.P), srcByName[s.name])
 	}
-	d, hd := c.DModel, c.NHeads*c.DHead
+	d, hd, kvd := c.DModel, c.NHeads*c.DHead, c.NKeyValueHeads*c.DHead
 	for l := range out.P.Blocks {
 		sb, ob := &src.P.Blocks[l], &out.P.Blocks[l]
 		foldInto(ob.WQ, ob.BQ, sb.LN1W, sb.LN1B, d, hd, center)
-		foldInto(ob.WK, ob.BK, sb.LN1W, sb.LN1B, d, hd, center)
-		foldInto(ob.WV, ob.BV, sb.LN1W, sb.LN1B, d, hd, center)
+		foldInto(ob.WK, ob.BK, sb.LN1W, sb.LN1B, d, kvd, center)
+		foldInto(ob.WV, ob.BV, sb.LN1W, sb.LN1B, d, kvd, center)
 		if c.HasMLP() {
 			foldInto(ob.WIn, ob.BIn, sb.LN2W, sb.LN2B, d, c.DMLP, center)
+		}
+		if c.GatedMLP { // RMS: a gain only
+			foldInto(ob.WGate, nil, sb.LN2W, nil, d, c.DMLP, false)
 		}
 	}
 	foldInto(out.P.WU, out.P.BU, src.P.LNFinalW, src.P.LNFinalB, d, c.DVocabOut, center)
@@ -195,15 +201,17 @@ func (m *Model) CenterUnembed() *Model {
 }
 
 // FoldValueBiases returns a copy of m with each layer's value biases moved
-// into its output bias.
+// into its output bias (with grouped-query attention, each query head's
+// W_O takes its group's b_V).
 func (m *Model) FoldValueBiases() *Model {
 	out := m.Clone()
-	d, hd := out.Cfg.DModel, out.Cfg.NHeads*out.Cfg.DHead
+	c := out.Cfg
+	d, dh, hd, g := c.DModel, c.DHead, c.NHeads*c.DHead, c.NHeads/c.NKeyValueHeads
 	for l := range out.P.Blocks {
 		b := &out.P.Blocks[l]
 		bo := vec64(b.BO)
 		for r := 0; r < hd; r++ {
-			bv := float64(b.BV[r])
+			bv := float64(b.BV[r/dh/g*dh+r%dh])
 			for j := 0; j < d; j++ {
 				bo[j] += bv * float64(b.WO[r*d+j])
 			}

@@ -28,6 +28,8 @@ type Workspace struct {
 	weights      []float32
 	scratch      []float32 // attention backward scratch, pos×pos
 	stepwiseAttn []bool    // per layer: the last forward ran attention step by step
+	rotCos       []float32 // rotary models: cos and sin of position·θ_i, [pos, rotary_dim/2]
+	rotSin       []float32
 }
 
 // acts is one set of activation buffers. Every tensor has the shape of its
@@ -46,7 +48,10 @@ type acts struct {
 type blockActs struct {
 	ln1Scale, ln1Out *tensor.Tensor // [batch, pos, 1], [batch, pos, d_model]
 	qkIn             *tensor.Tensor // shortformer only: ln1Out + W_pos, [batch, pos, d_model]
-	q, k, v, z       *tensor.Tensor // [batch, pos, head, d_head]
+	q, k, v, z       *tensor.Tensor // [batch, pos, head, d_head] (k, v: n_key_value_heads heads)
+	rotQ, rotK       *tensor.Tensor // rotary: q and k rotated by position
+	kAttn, vAttn     *tensor.Tensor // grouped-query: keys and values repeated to one per query head
+	mlpPreLinear     *tensor.Tensor // gated MLP: x·W_in, [batch, pos, d_mlp]
 	scores, pattern  *tensor.Tensor // [batch, head, pos, pos]
 	result           *tensor.Tensor // [batch, pos, head, d_model]
 	attnOut          *tensor.Tensor // [batch, pos, d_model]
@@ -75,8 +80,16 @@ func layoutActs(c Config, a *tensor.Arena, batch, pos int) acts {
 			b.qkIn = a.Alloc(batch, pos, d)
 		}
 		b.q = a.Alloc(batch, pos, H, dh)
-		b.k = a.Alloc(batch, pos, H, dh)
-		b.v = a.Alloc(batch, pos, H, dh)
+		b.k = a.Alloc(batch, pos, c.NKeyValueHeads, dh)
+		b.v = a.Alloc(batch, pos, c.NKeyValueHeads, dh)
+		if c.PositionalEmbeddingType == PosRotary {
+			b.rotQ = a.Alloc(batch, pos, H, dh)
+			b.rotK = a.Alloc(batch, pos, c.NKeyValueHeads, dh)
+		}
+		if c.grouped() {
+			b.kAttn = a.Alloc(batch, pos, H, dh)
+			b.vAttn = a.Alloc(batch, pos, H, dh)
+		}
 		b.z = a.Alloc(batch, pos, H, dh)
 		b.scores = a.Alloc(batch, H, pos, pos)
 		b.pattern = a.Alloc(batch, H, pos, pos)
@@ -89,6 +102,9 @@ func layoutActs(c Config, a *tensor.Arena, batch, pos int) acts {
 				b.ln2Out = a.Alloc(batch, pos, d)
 			}
 			b.mlpPre = a.Alloc(batch, pos, c.DMLP)
+			if c.GatedMLP {
+				b.mlpPreLinear = a.Alloc(batch, pos, c.DMLP)
+			}
 			b.mlpPost = a.Alloc(batch, pos, c.DMLP)
 			b.mlpOut = a.Alloc(batch, pos, d)
 		}
@@ -117,7 +133,9 @@ func (m *Model) NewWorkspace(batch, pos int) *Workspace {
 		panic(tensor.ShapeError{Op: "NewWorkspace", Msg: fmt.Sprintf("batch %d, pos %d (n_ctx %d)", batch, pos, m.Cfg.NCtx)})
 	}
 	rows := batch * pos
+	cos, sin := rotaryTables(m.Cfg, pos)
 	return &Workspace{
+		rotCos: cos, rotSin: sin,
 		m: m, batch: batch, pos: pos, rows: rows,
 		tokens:       make([]int32, rows),
 		act:          *newActs(m.Cfg, batch, pos),

@@ -30,20 +30,11 @@ type gpt2Config struct {
 // changes the logits (dropout at inference, generation settings, ids,
 // names), else a function reporting why the value is not implemented.
 func gpt2Fields() map[string]func(v any) error {
-	off := func(want any) func(v any) error {
-		return func(v any) error {
-			if v != nil && v != want {
-				return fmt.Errorf("%v is not implemented (only %v)", jsonText(v), want)
-			}
-			return nil
-		}
-	}
-	return map[string]func(v any) error{
+	return inertFields(map[string]func(v any) error{
 		// Read into gpt2Config.
 		"vocab_size": nil, "n_positions": nil, "n_ctx": nil, "n_embd": nil,
 		"n_layer": nil, "n_head": nil, "n_inner": nil, "activation_function": nil,
 		"layer_norm_epsilon": nil, "initializer_range": nil, "tie_word_embeddings": nil,
-		"model_type": nil, "architectures": nil,
 		// Computation Workbench does not implement, accepted at its default.
 		"scale_attn_weights":              off(true),
 		"scale_attn_by_inverse_layer_idx": off(false),
@@ -54,23 +45,11 @@ func gpt2Fields() map[string]func(v any) error {
 		"pruned_heads":                    emptyObject,
 		// No effect on the logits of a causal LM in float32: dropout
 		// (inference), attention upcasting (float32 already), the sequence
-		// summary of GPT2DoubleHeadsModel, generation and tokenizer
-		// settings, ids, labels and provenance.
+		// summary of GPT2DoubleHeadsModel.
 		"attn_pdrop": nil, "embd_pdrop": nil, "resid_pdrop": nil, "summary_first_dropout": nil,
 		"reorder_and_upcast_attn": nil, "summary_activation": nil, "summary_proj_to_labels": nil,
 		"summary_type": nil, "summary_use_proj": nil, "task_specific_params": nil,
-		"bos_token_id": nil, "eos_token_id": nil, "pad_token_id": nil, "sep_token_id": nil,
-		"decoder_start_token_id": nil, "use_cache": nil, "torch_dtype": nil,
-		"transformers_version": nil, "_name_or_path": nil, "id2label": nil, "label2id": nil,
-		"tokenizer_class": nil, "return_dict": nil, "torchscript": nil, "use_bfloat16": nil,
-		"is_decoder": nil, "problem_type": nil, "finetuning_task": nil, "prefix": nil,
-		"max_length": nil, "min_length": nil, "do_sample": nil, "early_stopping": nil,
-		"num_beams": nil, "num_beam_groups": nil, "temperature": nil, "top_k": nil, "top_p": nil,
-		"typical_p": nil, "repetition_penalty": nil, "length_penalty": nil,
-		"no_repeat_ngram_size": nil, "encoder_no_repeat_ngram_size": nil, "bad_words_ids": nil,
-		"num_return_sequences": nil, "diversity_penalty": nil, "chunk_size_feed_forward": nil,
-		"tie_encoder_decoder": nil, "cross_attention_hidden_size": nil,
-	}
+	})
 }
 
 func emptyObject(v any) error {
@@ -80,15 +59,13 @@ func emptyObject(v any) error {
 	return nil
 }
 
-// gpt2TLConfig converts config.json of a gpt2 model to a transformer.Config
-// (TransformerLens's convert_hf_model_config mapping), refusing fields that
-// are unknown or not implemented.
-func gpt2TLConfig(b []byte) (transformer.Config, error) {
+// checkFields refuses every key of the JSON object b that checks does not
+// list, or whose check fails; errors name the field, sorted by name.
+func checkFields(b []byte, checks map[string]func(v any) error) error {
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return transformer.Config{}, fmt.Errorf("hf: config.json: %w", err)
+		return err
 	}
-	checks := gpt2Fields()
 	var errs []error
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
@@ -106,8 +83,60 @@ func gpt2TLConfig(b []byte) (transformer.Config, error) {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return transformer.Config{}, fmt.Errorf("hf: config.json (gpt2): %w", errors.Join(errs...))
+	return errors.Join(errs...)
+}
+
+// off returns a check accepting null or exactly want.
+func off(want any) func(v any) error {
+	return func(v any) error {
+		if v != nil && v != want {
+			return fmt.Errorf("%v is not implemented (only %v)", jsonText(v), want)
+		}
+		return nil
+	}
+}
+
+// inertFields adds to m the fields every Hugging Face config may hold that
+// do not change a causal LM's logits in float32: generation and tokenizer
+// settings, ids, labels and provenance.
+func inertFields(m map[string]func(v any) error) map[string]func(v any) error {
+	for _, k := range []string{
+		"bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id",
+		"decoder_start_token_id", "use_cache", "torch_dtype",
+		"transformers_version", "_name_or_path", "id2label", "label2id",
+		"tokenizer_class", "return_dict", "torchscript", "use_bfloat16",
+		"is_decoder", "problem_type", "finetuning_task", "prefix",
+		"max_length", "min_length", "do_sample", "early_stopping",
+		"num_beams", "num_beam_groups", "temperature", "top_k", "top_p",
+		"typical_p", "repetition_penalty", "length_penalty",
+		"no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+		"num_return_sequences", "diversity_penalty", "chunk_size_feed_forward",
+		"tie_encoder_decoder", "cross_attention_hidden_size", "model_type", "architectures",
+	} {
+		m[k] = nil
+	}
+	return m
+}
+
+// completeConfig sets c's eps, rotary base and initializer range from the
+// optional config.json values that are present, fills the defaults and
+// validates.
+func completeConfig(c transformer.Config, eps, rotaryBase, initRange *float64) (transformer.Config, error) {
+	for _, f := range []struct{ dst, v *float64 }{{&c.Eps, eps}, {&c.RotaryBase, rotaryBase}, {&c.InitRange, initRange}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	c = c.WithDefaults()
+	return c, c.Validate()
+}
+
+// gpt2TLConfig converts config.json of a gpt2 model to a transformer.Config
+// (TransformerLens's convert_hf_model_config mapping), refusing fields that
+// are unknown or not implemented.
+func gpt2TLConfig(b []byte) (transformer.Config, error) {
+	if err := checkFields(b, gpt2Fields()); err != nil {
+		return transformer.Config{}, fmt.Errorf("hf: config.json (gpt2): %w", err)
 	}
 	var g gpt2Config
 	if err := json.Unmarshal(b, &g); err != nil {

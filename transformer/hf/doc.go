@@ -4,9 +4,14 @@
 // that every analysis of Workbench runs on them.
 //
 // The conversion follows the architecture's definition in Hugging Face
-// transformers and is explicit per model_type; today only gpt2
-// (GPT2LMHeadModel: Conv1D weights stored [in, out], q, k and v merged in
-// c_attn, learned positions, lm_head tied to wte). Reading is strict: a
+// transformers and is explicit per model_type: gpt2 (GPT2LMHeadModel:
+// Conv1D weights stored [in, out], q, k and v merged in c_attn, learned
+// positions, lm_head tied to wte), gpt_neox (GPTNeoXForCausalLM, Pythia:
+// fused per-head interleaved query_key_value, rotary on rotary_pct of each
+// head, parallel attention and MLP) and llama (LlamaForCausalLM: separate
+// q/k/v/o projections with grouped-query attention, rotary embeddings in
+// the rotate-half layout, SwiGLU, RMS norm; rope_scaling, attention_bias
+// and mlp_bias are refused). Reading is strict: a
 // config.json field that would change the computation and that Workbench
 // does not implement (scale_attn_by_inverse_layer_idx true,
 // add_cross_attention, …) is an error naming it, and so is a field it does

@@ -1,8 +1,6 @@
 package hf
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -32,23 +30,8 @@ func gpt2Model(src *source, cfg transformer.Config) (*transformer.Model, error) 
 		pre = "transformer."
 	}
 	d, H, dh, V := cfg.DModel, cfg.NHeads, cfg.DHead, cfg.DVocab
-	used := map[string]bool{}
-	// fills maps each TransformerLens parameter to what writes it.
-	fills := map[string]func(dst []float32) error{}
-	from := func(tl, hf string, shape []int, convert func(dst, x []float32)) {
-		used[hf] = true
-		fills[tl] = func(dst []float32) error {
-			x, err := src.tensor(hf, shape...)
-			if err != nil {
-				return err
-			}
-			convert(dst, x)
-			return nil
-		}
-	}
-	same := func(tl, hf string, shape ...int) {
-		from(tl, hf, shape, func(dst, x []float32) { copy(dst, x) })
-	}
+	cv := newConversion(src)
+	from, same := cv.from, cv.same
 	same("embed.W_E", pre+"wte.weight", V, d)
 	same("pos_embed.W_pos", pre+"wpe.weight", cfg.NCtx, d)
 	for l := range cfg.NLayers {
@@ -76,27 +59,12 @@ func gpt2Model(src *source, cfg transformer.Config) (*transformer.Model, error) 
 	same("ln_final.w", pre+"ln_f.weight", d)
 	same("ln_final.b", pre+"ln_f.bias", d)
 	if cfg.TiedEmbeddings {
-		used["lm_head.weight"] = true // Hugging Face ties it to wte on load
+		cv.used["lm_head.weight"] = true // Hugging Face ties it to wte on load
 	} else {
 		from("unembed.W_U", "lm_head.weight", []int{V, d}, func(dst, w []float32) { transpose(dst, w, V, d) })
 	}
-	fills["unembed.b_U"] = func([]float32) error { return nil } // zero: GPT-2 has no output bias
-	var errs []error
-	for _, name := range src.names() {
-		if !used[name] && !gpt2Buffer(pre, name) {
-			errs = append(errs, fmt.Errorf("hf: unexpected tensor %q for this gpt2 config", name))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return transformer.FromParams(cfg, func(name string, shape []int, dst []float32) error {
-		fill, ok := fills[name]
-		if !ok {
-			return fmt.Errorf("hf: gpt2 conversion has no source for parameter %q", name)
-		}
-		return fill(dst)
-	})
+	cv.zero("unembed.b_U") // GPT-2 has no output bias
+	return cv.model("gpt2", cfg, func(name string) bool { return gpt2Buffer(pre, name) })
 }
 
 // gpt2Buffer reports whether name is one of the causal-mask buffers that

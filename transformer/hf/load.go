@@ -61,10 +61,16 @@ func Load(dir string) (*transformer.Model, error) {
 	case "gpt2":
 		cfg, err = gpt2TLConfig(b)
 		convert = gpt2Model
+	case "gpt_neox":
+		cfg, err = neoxTLConfig(b)
+		convert = neoxModel
+	case "llama":
+		cfg, err = llamaTLConfig(b)
+		convert = llamaModel
 	case "":
 		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
 	default:
-		return nil, fmt.Errorf("hf: model_type %q is not supported (only gpt2)", head.ModelType)
+		return nil, fmt.Errorf("hf: model_type %q is not supported (only gpt2, gpt_neox, llama)", head.ModelType)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, dir)

@@ -36,7 +36,30 @@ type hfExpected struct {
 }
 
 func TestParityGPT2Tiny(t *testing.T) {
-	dir := filepath.Join(testenv.SharedDir(t, "hf"), "gpt2_tiny")
+	// TransformerLens stores W_U as its own copy of W_Eᵀ, the same numbers.
+	checkParity(t, "gpt2_tiny", func(c *transformer.Config) { c.TiedEmbeddings = false })
+}
+
+// TestParityLlamaGQATiny: LlamaForCausalLM with RMS norm, rotary
+// (rotate-half), SwiGLU and 2 K/V heads for 8 query heads.
+func TestParityLlamaGQATiny(t *testing.T) {
+	checkParity(t, "llama_gqa_tiny", func(*transformer.Config) {})
+}
+
+// TestParityPythiaTiny: GPTNeoXForCausalLM with rotary on a quarter of
+// each head, fused per-head interleaved query_key_value and parallel
+// attention and MLP.
+func TestParityPythiaTiny(t *testing.T) {
+	checkParity(t, "pythia_tiny", func(*transformer.Config) {})
+}
+
+// checkParity loads the fixture folder sub of ../shared/testdata/hf and
+// compares its config, logits, loss, accuracy and patterns with what
+// TransformerLens computed; fix adjusts our config where TransformerLens
+// stores the same numbers differently.
+func checkParity(t *testing.T, sub string, fix func(*transformer.Config)) {
+	t.Helper()
+	dir := filepath.Join(testenv.SharedDir(t, "hf"), sub)
 	m, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -47,14 +70,14 @@ func TestParityGPT2Tiny(t *testing.T) {
 	transformertest.ReadJSON(t, filepath.Join(dir, "expected.json"), &exp)
 
 	// The config TransformerLens used, read by transformer.ParseConfig,
-	// is the one we derived from config.json (tied embeddings aside: TL
-	// stores W_U as its own copy of W_Eᵀ, the same numbers).
+	// is the one we derived from config.json.
 	tl, err := transformer.ParseConfig(exp.TLConfig)
 	if err != nil {
 		t.Fatalf("tl_config: %v", err)
 	}
 	got := m.Cfg
-	got.TiedEmbeddings, got.InitRange = false, tl.InitRange
+	got.InitRange = tl.InitRange
+	fix(&got)
 	if got != tl {
 		t.Errorf("config %+v, TransformerLens used %+v", m.Cfg, tl)
 	}

@@ -1,0 +1,64 @@
+package hf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// conversion maps each TransformerLens parameter to the Hugging Face tensor
+// (and the layout change) that fills it, and records which tensors of the
+// file it reads, so that leftover tensors are errors.
+type conversion struct {
+	src   *source
+	used  map[string]bool
+	fills map[string]func(dst []float32) error
+}
+
+func newConversion(src *source) *conversion {
+	return &conversion{src: src, used: map[string]bool{}, fills: map[string]func(dst []float32) error{}}
+}
+
+// from fills the TransformerLens parameter tl from the tensor hf of the
+// given shape through convert.
+func (c *conversion) from(tl, hf string, shape []int, convert func(dst, x []float32)) {
+	c.used[hf] = true
+	c.fills[tl] = func(dst []float32) error {
+		x, err := c.src.tensor(hf, shape...)
+		if err != nil {
+			return err
+		}
+		convert(dst, x)
+		return nil
+	}
+}
+
+// same fills tl with hf's elements in the same order.
+func (c *conversion) same(tl, hf string, shape ...int) {
+	c.from(tl, hf, shape, func(dst, x []float32) { copy(dst, x) })
+}
+
+// zero leaves tl at zero: the architecture has no such parameter.
+func (c *conversion) zero(tl string) { c.fills[tl] = func([]float32) error { return nil } }
+
+// model checks that every tensor of the file was read (or is a buffer
+// ignored reports) and builds the model.
+func (c *conversion) model(arch string, cfg transformer.Config, ignored func(name string) bool) (*transformer.Model, error) {
+	var errs []error
+	for _, name := range c.src.names() {
+		if !c.used[name] && !ignored(name) {
+			errs = append(errs, fmt.Errorf("hf: unexpected tensor %q for this %s config", name, arch))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return transformer.FromParams(cfg, func(name string, shape []int, dst []float32) error {
+		fill, ok := c.fills[name]
+		if !ok {
+			return fmt.Errorf("hf: %s conversion has no source for parameter %q", arch, name)
+		}
+		return fill(dst)
+	})
+}
