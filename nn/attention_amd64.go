@@ -4,7 +4,7 @@ package nn
 
 import "github.com/mechinterp/workbench/tensor"
 
-//go:generate go run attention_gen.go
+//go:generate go run attention_gen.go attention_gen_softmax.go
 
 // attnAVX512 reports whether the AVX-512 attention kernels
 // (attention_amd64.s) can run on this CPU: they use AVX-512F and VL (ZMM

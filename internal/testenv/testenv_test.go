@@ -145,34 +145,3 @@ func TestInstalled(t *testing.T) {
 		}
 	}
 }
-
-// TestSharedDirFollowsParityDirRule: SharedDir skips locally and fails
-// under CI=true when ../shared/testdata/<sub> is absent, and returns it
-// when present.
-func TestSharedDirFollowsParityDirRule(t *testing.T) {
-	root := t.TempDir()
-	repo := filepath.Join(root, "repo")
-	sub := filepath.Join(repo, "a")
-	if err := os.MkdirAll(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(sub)
-	shared := func(tb testing.TB) string { return SharedDir(tb, "hf") }
-	for _, tt := range []struct{ ci, want string }{{"true", "fatal"}, {"", "skip"}} {
-		t.Setenv("CI", tt.ci)
-		if r, got := call(t, shared); r.ended != tt.want || got != "" {
-			t.Errorf("CI=%q, absent: ended %q (%s), returned %q, want %q", tt.ci, r.ended, r.msg, got, tt.want)
-		}
-	}
-	want := filepath.Join(repo, "..", "shared", "testdata", "hf")
-	if err := os.MkdirAll(want, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CI", "true")
-	if r, got := call(t, shared); r.ended != "" || got != want {
-		t.Errorf("present: ended %q (%s), returned %q, want %q", r.ended, r.msg, got, want)
-	}
-}
