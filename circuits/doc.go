@@ -79,6 +79,37 @@
 // and the sampled one for the model's shapes, and Composition.Relative
 // expresses scores as multiples of it.
 //
+// # Rotary embeddings and grouped-query attention
+//
+// Real models change what a QK circuit means in two ways.
+//
+// Rotary embeddings (GPT-NeoX, Pythia, Llama) add no W_pos to the residual
+// stream: they turn each head's query at position i by a rotation R(i) and
+// its key at position j by R(j), in pairs of d_head coordinates (the first
+// rotary_dim of them; the rest are not turned). Rotations in the same
+// planes compose, so the score of residual x at i for y at j is
+// x·W_Q·R(i−j)·W_Kᵀ·yᵀ: one circuit per offset i − j, not one per pair of
+// positions. QK and FullQK are that circuit at offset 0 (a token attending
+// to itself) and nothing more; QKAt(l, h, δ) and FullQKAt(l, h, δ) give it
+// at offset δ. Where token content and position interact, as in a
+// previous-token head, look at several offsets: a previous-token head of a
+// rotary model is one whose FullQKAt(·, ·, 1) is large across tokens, not a
+// sub-diagonal of PosQK, which a rotary model does not have (PosQK is an
+// error there). Composition scores use W_Q·W_Kᵀ unturned, as
+// TransformerLens does; for a rotary reader they measure composition at
+// offset 0 and are a guide, not the full story.
+//
+// Grouped-query attention (Llama-2 70B and later, Qwen2, SmolLM2) gives
+// several query heads one shared key and value head. Every per-head
+// circuit here is per query head, with the convention that a query head
+// uses its group's W_K and W_V (transformer.Model.Head returns them), so
+// the heads of a group have different QK and OV circuits (their W_Q and
+// W_O differ) over shared key and value weights. Composition scores into
+// a group's K or V therefore read the same W_K or W_V for each of its query
+// heads. Activations are another matter: hook_k and hook_v hold one vector
+// per key/value head, so detectors read patterns (one per query head) and
+// the copying score reads each query head's group's values.
+//
 // # Detectors and Olsson et al.'s scores
 //
 // RunPatterns runs a model once per batch of equal-length sequences and

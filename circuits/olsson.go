@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -186,6 +187,8 @@ func CopyingScores(ctx context.Context, m *transformer.Model, tokens [][]int, sk
 		}
 	}
 	scores := grid2(c.NLayers, c.NHeads)
+	hkv := cmp.Or(c.NKeyValueHeads, c.NHeads)
+	group := c.NHeads / hkv
 	counted := 0
 	skip = max(skip, 0)
 	err := runLayers(ctx, m, tokens, hooks.V, func(_ []int, batch [][]int, vs []*tensor.Tensor) {
@@ -196,10 +199,11 @@ func CopyingScores(ctx context.Context, m *transformer.Model, tokens [][]int, sk
 					continue
 				}
 				counted++
-				for l, v := range vs { // [batch, pos, head, d_head]
+				for l, v := range vs { // [batch, pos, kv head, d_head]
 					for h := range c.NHeads {
 						x := ou[l][h][seq[p]]
-						off := ((b*T+p)*c.NHeads + h) * c.DHead
+						// Query head h reads its group's value head (GQA).
+						off := ((b*T+p)*hkv + h/group) * c.DHead
 						var d float64
 						for k := range c.DHead {
 							d += (float64(v.Data[off+k]) - float64(bv[l][h][k])) * x.AtVec(k)

@@ -31,10 +31,11 @@ var ErrHeadIndex = errors.New("circuits: index out of range")
 // processed model. A Weights is not modified by its methods and is safe for
 // concurrent use; the circuits its methods return alias its matrices.
 type Weights struct {
-	heads [][]head64
-	WE    *mat.Dense
-	WPos  *mat.Dense
-	WU    *mat.Dense
+	heads  [][]head64
+	WE     *mat.Dense
+	WPos   *mat.Dense // nil for rotary models, which have no W_pos
+	WU     *mat.Dense
+	rotary *rotation // rotary models only: how queries and keys turn with position
 }
 
 // heads64Of returns every head of m, [layer][head], converted to float64
@@ -63,12 +64,17 @@ func (w *Weights) CompositionScores(ctx context.Context) (*Composition, error) {
 // W_pos and W_U. The matrices are new; m is not retained.
 func WeightsOf(m *transformer.Model) *Weights {
 	c := m.Cfg
-	return &Weights{
+	w := &Weights{
 		heads: heads64Of(m),
 		WE:    dense64(tensor.FromSlice(m.P.WE, c.DVocab, c.DModel)),
-		WPos:  dense64(tensor.FromSlice(m.P.WPos, c.NCtx, c.DModel)),
 		WU:    dense64(m.Unembed()),
 	}
+	if c.PositionalEmbeddingType == transformer.PosRotary {
+		w.rotary = rotationOf(c)
+	} else {
+		w.WPos = dense64(tensor.FromSlice(m.P.WPos, c.NCtx, c.DModel))
+	}
+	return w
 }
 
 // dense64 copies a 2-D float32 tensor into a new float64 matrix.
@@ -133,8 +139,12 @@ func (w *Weights) FullQK(l, h int) (*FactoredMatrix, error) {
 // [n_ctx, n_ctx], factored through d_head: entry (i, j) is the score of
 // query position i for key position j from the positional embeddings alone.
 // A previous-token head shows a large sub-diagonal (j = i−1). The error
-// wraps ErrHeadIndex if the head does not exist.
+// wraps ErrHeadIndex if the head does not exist; a rotary model has no
+// W_pos, and its positional circuit is QKAt's dependence on the offset.
 func (w *Weights) PosQK(l, h int) (*FactoredMatrix, error) {
+	if w.WPos == nil {
+		return nil, errRotaryPos
+	}
 	return w.bilinearQK(l, h, w.WPos)
 }
 

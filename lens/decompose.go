@@ -40,7 +40,8 @@ type Decomposition struct {
 }
 
 // Decompose runs m on tokens and decomposes the residual stream at the point
-// at: blocks.{l}.hook_resid_pre, hook_resid_mid (models with MLPs) or
+// at: blocks.{l}.hook_resid_pre, hook_resid_mid (models with MLPs, unless
+// attention and MLP run in parallel) or
 // hook_resid_post, or EmbedLabel for resid_pre of block 0. An unknown point
 // or invalid tokens are errors.
 func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hooks.Name) (*Decomposition, error) {
@@ -54,7 +55,7 @@ func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hoo
 	case l < 0 || l >= c.NLayers:
 	case at == hooks.ResidPre(l):
 		nAttn, nMLP = l, l
-	case at == hooks.ResidMid(l) && c.HasMLP():
+	case at == hooks.ResidMid(l) && c.HasResidMid():
 		nAttn, nMLP = l+1, l
 	case at == hooks.ResidPost(l):
 		nAttn, nMLP = l+1, l+1
@@ -62,7 +63,7 @@ func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hoo
 		l = -1
 	}
 	if l < 0 || l >= c.NLayers {
-		return nil, fmt.Errorf("lens: cannot decompose at %q: want blocks.{l}.hook_resid_pre, hook_resid_mid (models with MLPs) or hook_resid_post with 0 ≤ l < %d", at, c.NLayers)
+		return nil, fmt.Errorf("lens: cannot decompose at %q: want blocks.{l}.hook_resid_pre, hook_resid_mid (models with MLPs, not parallel attention and MLP) or hook_resid_post with 0 ≤ l < %d", at, c.NLayers)
 	}
 	if !c.HasMLP() {
 		nMLP = 0
@@ -87,7 +88,7 @@ func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hoo
 	batch, pos, d, H := resid.Shape[0], resid.Shape[1], c.DModel, c.NHeads
 	n := batch * pos * d
 	labels := []string{"embed"}
-	if c.PositionalEmbeddingType != transformer.PosShortformer {
+	if c.PositionalEmbeddingType == transformer.PosStandard {
 		labels = append(labels, "pos_embed")
 	}
 	for l := range nAttn {
@@ -105,7 +106,7 @@ func Decompose(ctx context.Context, m *transformer.Model, tokens [][]int, at hoo
 	i := 0
 	copy(comp(i), get(hooks.Embed()).Data)
 	i++
-	if c.PositionalEmbeddingType != transformer.PosShortformer {
+	if c.PositionalEmbeddingType == transformer.PosStandard {
 		copy(comp(i), get(hooks.PosEmbed()).Data)
 		i++
 	}

@@ -27,7 +27,7 @@ func residPoints(c transformer.Config) []hooks.Name {
 	var out []hooks.Name
 	for l := range c.NLayers {
 		out = append(out, hooks.ResidPre(l))
-		if c.HasMLP() {
+		if c.HasResidMid() {
 			out = append(out, hooks.ResidMid(l))
 		}
 		out = append(out, hooks.ResidPost(l))

@@ -6,7 +6,7 @@
 //
 // A lens decodes the residual stream at each point of Points: "embed" (the
 // token plus positional embedding entering block 0), then per layer
-// blocks.{l}.hook_resid_mid (models with MLPs only) and
+// blocks.{l}.hook_resid_mid (models with MLPs, not parallel ones) and
 // blocks.{l}.hook_resid_post.
 //
 //   - Logit runs the logit lens (nostalgebraist 2020): each residual goes

@@ -31,6 +31,7 @@ func TestPoints(t *testing.T) {
 	}{
 		{"attn_only", variants()["attn_only"], []string{"embed", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post"}},
 		{"ln_gelu", variants()["ln_gelu"], []string{"embed", "blocks.0.hook_resid_mid", "blocks.0.hook_resid_post", "blocks.1.hook_resid_mid", "blocks.1.hook_resid_post"}},
+		{"pythia_like", variants()["pythia_like"], []string{"embed", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post"}},
 	} {
 		if got := Labels(tc.cfg.WithDefaults()); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Labels = %q, want %q", tc.name, got, tc.want)

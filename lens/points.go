@@ -23,13 +23,13 @@ type Point struct {
 
 // Points lists, in forward order, the residual-stream points a lens reads
 // for a model of config c: EmbedLabel, then for each layer l
-// blocks.{l}.hook_resid_mid (models with MLPs only) and
-// blocks.{l}.hook_resid_post. The last point is the final residual, which
+// blocks.{l}.hook_resid_mid (models with MLPs, unless attention and MLP
+// run in parallel) and blocks.{l}.hook_resid_post. The last point is the final residual, which
 // the model itself decodes.
 func Points(c transformer.Config) []Point {
 	ps := []Point{{Label: EmbedLabel, Hook: hooks.ResidPre(0)}}
 	for l := 0; l < c.NLayers; l++ {
-		if c.HasMLP() {
+		if c.HasResidMid() {
 			ps = append(ps, Point{Label: string(hooks.ResidMid(l)), Hook: hooks.ResidMid(l)})
 		}
 		ps = append(ps, Point{Label: string(hooks.ResidPost(l)), Hook: hooks.ResidPost(l)})

@@ -166,9 +166,10 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 	if kind == MLPOut && !c.HasMLP() {
 		return nil, fmt.Errorf("patching: the model is attention-only: no mlp_out to patch")
 	}
-	heads := 1
-	if kind.PerHead() {
-		heads = c.NHeads
+	heads := kind.Heads(c)
+	head := "H" // rows L{l}H{h}; K and V of a grouped model: L{l}KV{h}
+	if heads < c.NHeads {
+		head = "KV"
 	}
 	g := &Grid{What: kind, Metric: e.metric.String(), Clean: e.clean, Corrupted: e.corrupted}
 	var rows, cols []string
@@ -178,7 +179,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 			s := Site{Kind: kind, Layer: l, Head: h}
 			label := fmt.Sprintf("L%d", l)
 			if kind.PerHead() {
-				label += fmt.Sprintf("H%d", h)
+				label += fmt.Sprintf("%s%d", head, h)
 			}
 			rows, rowSites = append(rows, label), append(rowSites, s)
 		}
@@ -270,7 +271,7 @@ func (e *Experiment) shortcut(s Site) (*tensor.Tensor, bool) {
 	switch {
 	case s.Kind == ResidPost:
 		return e.patched(post, s), true
-	case s.Kind == MLPOut:
+	case s.Kind == MLPOut && e.m.Cfg.HasResidMid(): // parallel blocks have no resid_mid: patched by a forward
 		in, out = e.act(e.corruptActs, hooks.ResidMid(l)), e.act(e.cleanActs, hooks.MLPOut(l))
 	case s.Kind == AttnOut && attnOnly:
 		in, out = e.act(e.corruptActs, hooks.ResidPre(l)), e.act(e.cleanActs, hooks.AttnOut(l))

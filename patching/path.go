@@ -36,6 +36,10 @@ func (h Head) String() string { return fmt.Sprintf("L%dH%d", h.Layer, h.Head) }
 //     normally, so the receiver's changed output reaches the logits by every
 //     path.
 //
+// Under grouped-query attention a receiver's k or v is the key/value head
+// its query group shares: patching it changes that input for every query
+// head of the group, the receiver's included.
+//
 // This is path patching as in Wang et al. 2022 (IOI, §3.1 and appendix B)
 // and Goldowsky-Dill et al. 2023, with one sender head and one receiver
 // input. With clean = corrupted, or a sender whose clean and corrupted
@@ -60,8 +64,13 @@ func (e *Experiment) PathPatch(ctx context.Context, sender, receiver Head, input
 		return 0, err
 	}
 
-	// Step 3.
+	// Step 3. Under grouped-query attention the receiver's key or value
+	// input is its group's key/value head, which every query head of the
+	// group reads.
 	s := Site{Kind: input, Layer: r, Head: receiver.Head}
+	if c := e.m.Cfg; input != Q && c.NKeyValueHeads < c.NHeads {
+		s.Head = receiver.Head / (c.NHeads / c.NKeyValueHeads)
+	}
 	hs := hooks.NewSet().Add(name, s.replace(recomputed))
 	return e.run(ctx, e.act(e.corruptActs, hooks.ResidPre(r)), r, hs)
 }

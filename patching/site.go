@@ -1,6 +1,7 @@
 package patching
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,6 +67,20 @@ func (k Kind) PerHead() bool {
 	return false
 }
 
+// Heads returns how many heads an activation of kind k has in a model of
+// config c: the key/value heads for K and V (fewer than the query heads
+// under grouped-query attention, as hook_k and hook_v are), the query heads
+// for the other per-head kinds, and 1 for the rest.
+func (k Kind) Heads(c transformer.Config) int {
+	switch {
+	case k == K || k == V:
+		return cmp.Or(c.NKeyValueHeads, c.NHeads)
+	case k.PerHead():
+		return c.NHeads
+	}
+	return 1
+}
+
 // Hook returns the hook point of kind k in layer l.
 func (k Kind) Hook(l int) hooks.Name {
 	switch k {
@@ -125,7 +140,7 @@ func (ps Positions) covers(p int) bool { return !ps.one || ps.p == p }
 type Site struct {
 	Kind  Kind
 	Layer int
-	Head  int       // per-head kinds only
+	Head  int       // per-head kinds only; for K and V a key/value head (Kind.Heads)
 	Pos   Positions // the zero value: every position
 }
 
@@ -155,8 +170,8 @@ func (s Site) Check(c transformer.Config, pos int) error {
 	if s.Kind == MLPOut && !c.HasMLP() {
 		return fmt.Errorf("patching: %v: the model is attention-only (no mlp_out)", s)
 	}
-	if s.Kind.PerHead() && (s.Head < 0 || s.Head >= c.NHeads) {
-		return fmt.Errorf("patching: %v: head outside [0, %d)", s, c.NHeads)
+	if n := s.Kind.Heads(c); s.Kind.PerHead() && (s.Head < 0 || s.Head >= n) {
+		return fmt.Errorf("patching: %v: head outside [0, %d)", s, n)
 	}
 	if p, one := s.Pos.Single(); one && (p < 0 || p >= pos) {
 		return fmt.Errorf("patching: %v: position outside [0, %d)", s, pos)

@@ -161,6 +161,10 @@ func (c Config) checkTrainable(op string) error {
 // HasMLP reports whether blocks have an MLP.
 func (c Config) HasMLP() bool { return !c.AttnOnly }
 
+// HasResidMid reports whether the blocks have a hook_resid_mid: models with
+// MLPs, except parallel attention and MLP, whose MLP reads resid_pre.
+func (c Config) HasResidMid() bool { return c.HasMLP() && !c.ParallelAttnMLP }
+
 // HasNorm reports whether the model has LayerNorm/RMSNorm layers.
 func (c Config) HasNorm() bool { return c.NormalizationType != NormNone && c.NormalizationType != "" }
 

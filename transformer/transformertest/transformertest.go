@@ -114,3 +114,60 @@ func ReadJSON(t testing.TB, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// Ungrouped returns a model that computes what m computes with one key and
+// value head per query head: m's grouped-query attention (n_key_value_heads
+// < n_heads) written out as ordinary multi-head attention, each query
+// head's W_K, b_K, W_V and b_V copied from its group's. It is built here,
+// not by the transformer package, so that analyses of a grouped model can
+// be checked against the same analyses of an ordinary one.
+func Ungrouped(t testing.TB, m *transformer.Model) *transformer.Model {
+	t.Helper()
+	c := m.Cfg
+	H, Hkv, dh, d := c.NHeads, c.NKeyValueHeads, c.DHead, c.DModel
+	if Hkv <= 0 || Hkv >= H {
+		t.Fatalf("transformertest: Ungrouped wants a grouped model, got %d query and %d key/value heads", H, Hkv)
+	}
+	group := H / Hkv
+	c.NKeyValueHeads = H
+	u, err := transformer.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := func(dst, src []float32) {
+		if len(dst) != len(src) {
+			t.Fatalf("transformertest: Ungrouped: parameter of %d values where %d were expected", len(src), len(dst))
+		}
+		copy(dst, src)
+	}
+	cp(u.P.WE, m.P.WE)
+	cp(u.P.WPos, m.P.WPos)
+	cp(u.P.LNFinalW, m.P.LNFinalW)
+	cp(u.P.LNFinalB, m.P.LNFinalB)
+	cp(u.P.WU, m.P.WU)
+	cp(u.P.BU, m.P.BU)
+	for l := range m.P.Blocks {
+		a, b := &m.P.Blocks[l], &u.P.Blocks[l]
+		for _, p := range [][2][]float32{{b.LN1W, a.LN1W}, {b.LN1B, a.LN1B}, {b.WQ, a.WQ}, {b.BQ, a.BQ}, {b.WO, a.WO}, {b.BO, a.BO},
+			{b.LN2W, a.LN2W}, {b.LN2B, a.LN2B}, {b.WIn, a.WIn}, {b.BIn, a.BIn}, {b.WGate, a.WGate}, {b.WOut, a.WOut}, {b.BOut, a.BOut}} {
+			cp(p[0], p[1])
+		}
+		// W [d_model, heads·d_head]: query head h's columns from key/value head h/group.
+		for _, p := range [][2][]float32{{b.WK, a.WK}, {b.WV, a.WV}} {
+			for r := range d {
+				for h := range H {
+					copy(p[0][(r*H+h)*dh:][:dh], p[1][(r*Hkv+h/group)*dh:][:dh])
+				}
+			}
+		}
+		for _, p := range [][2][]float32{{b.BK, a.BK}, {b.BV, a.BV}} {
+			if p[1] == nil {
+				continue
+			}
+			for h := range H {
+				copy(p[0][h*dh:][:dh], p[1][(h/group)*dh:][:dh])
+			}
+		}
+	}
+	return u
+}
