@@ -58,6 +58,8 @@ var allowed = map[string][]string{
 	"circuits":        {"tensor", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
 	"lens":            {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
 	"patching":        {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
+	// discover (edge attribution, ACDC) builds on patching's metrics.
+	"discover": {"tensor", "nn", "hooks", "transformer", "patching", "workers"},
 	"figures":         {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
 	"web":             {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
@@ -73,7 +75,7 @@ var allowed = map[string][]string{
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "figures"}
+	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

@@ -27,7 +27,11 @@ func configs(evalOnly bool) map[string]transformer.Config {
 	add("attn_only", func(c *transformer.Config) { c.AttnOnly = true })
 	add("mlp_no_norm", func(c *transformer.Config) { c.DMLP = 24; c.ActFn = transformer.ActGELU })
 	add("ln_gelu", func(c *transformer.Config) { c.DMLP = 24; c.NormalizationType = transformer.NormLN })
-	add("rms", func(c *transformer.Config) { c.DMLP = 24; c.NormalizationType = transformer.NormRMS; c.ActFn = transformer.ActGELUNew })
+	add("rms", func(c *transformer.Config) {
+		c.DMLP = 24
+		c.NormalizationType = transformer.NormRMS
+		c.ActFn = transformer.ActGELUNew
+	})
 	if evalOnly {
 		add("llama_like", func(c *transformer.Config) {
 			c.DMLP = 24

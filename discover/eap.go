@@ -135,8 +135,12 @@ func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Recei
 		}
 		return v.Data, nil
 	}
-	grad := func(n hooks.Name) ([]float32, error) { return get(func() (*tensor.Tensor, bool) { return ws.Grad(n) }, string(n)) }
-	act := func(n hooks.Name) ([]float32, error) { return get(func() (*tensor.Tensor, bool) { return ws.Act(n) }, string(n)) }
+	grad := func(n hooks.Name) ([]float32, error) {
+		return get(func() (*tensor.Tensor, bool) { return ws.Grad(n) }, string(n))
+	}
+	act := func(n hooks.Name) ([]float32, error) {
+		return get(func() (*tensor.Tensor, bool) { return ws.Act(n) }, string(n))
+	}
 	l := r.Node.Layer
 	var dNorm, x []float32 // gradient at the normalized input, and the input
 	var err error
@@ -250,4 +254,3 @@ func (e *Experiment) normBackward(dst, dy, x []float32, l, which int) {
 		nn.RMSNormBackward(dst, nil, dy, x, scale, w, rows, d)
 	}
 }
-

@@ -221,7 +221,7 @@ func (e *Experiment) run(ctx context.Context, keep []bool, extra *hooks.Set) (*t
 		return dl
 	}
 	var residPre, residMid, residLast []float32 // as the run computed them
-	var mlpDelta []float32           // no normalization: what was added to resid_mid
+	var mlpDelta []float32                      // no normalization: what was added to resid_mid
 	norm := make([]float32, rows*d)
 	scale := make([]float32, rows)
 	hs := hooks.NewSet().AddMatch(func(hooks.Name) bool { return true }, func(act *tensor.Tensor, n hooks.Name) *tensor.Tensor {
