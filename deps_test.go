@@ -60,8 +60,8 @@ var allowed = map[string][]string{
 	"patching":        {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
 	// discover (edge attribution, ACDC) builds on patching's metrics.
 	"discover": {"tensor", "nn", "hooks", "transformer", "patching", "workers"},
-	"figures":         {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
-	"web":             {"*internal", "github.com/go-chi/chi/v5"},
+	"figures":  {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
+	"web":      {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
 	// flags, the quick-run test helper); every notebook imports it.
 	"notebooks": {"*internal", "gonum.org/v1/gonum", "notebooks/report"},
