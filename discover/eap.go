@@ -57,8 +57,7 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 	const block = 1 << 14
 	part := make([]float32, S*group)
 	byRecv := make([]float64, S*len(g.Receivers)) // [receiver][sender]
-	ws := e.m.NewWorkspace(e.batch, e.pos)
-	pg := e.m.NewGrads()
+	ws, pg := e.scratch()
 	dlogits := make([]float32, e.batch*e.pos*e.c.DVocabOut)
 	flat := make([]int32, len(e.clean))
 	for k := 1; k <= steps; k++ {
@@ -161,7 +160,7 @@ func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Recei
 		}
 		// dNorm = dy[:, h]·W[:, h]ᵀ   [rows, d_head]·[d_head, d_model]
 		ld := heads * dh
-		dNorm = make([]float32, rows*d)
+		dNorm = e.dNorm[:rows*d]
 		tensor.Gemm(false, true, rows, d, dh, 1, dy[r.Node.Head*dh:], ld, w[r.Node.Head*dh:], ld, 0, dNorm, d)
 		if x, err = act(hooks.ResidPre(l)); err != nil {
 			return err
@@ -202,7 +201,18 @@ func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Recei
 		tensor.Axpy(1, dNorm, dst)
 		return nil
 	}
-	e.normBackward(dst, dNorm, x, l, which)
+	scaleName := hooks.LNFinalScale()
+	switch which {
+	case 1:
+		scaleName = hooks.LN1Scale(l)
+	case 2:
+		scaleName = hooks.LN2Scale(l)
+	}
+	scale, err := act(scaleName)
+	if err != nil {
+		return err
+	}
+	e.normBackward(dst, dNorm, x, scale, l, which)
 	return nil
 }
 
@@ -231,8 +241,9 @@ func (e *Experiment) mlpInputGrad(ws *transformer.Workspace, l int) ([]float32, 
 }
 
 // normBackward adds to dst the gradient with respect to x of the
-// normalization normalize(·, l, which) given dy, its output's gradient.
-func (e *Experiment) normBackward(dst, dy, x []float32, l, which int) {
+// normalization normalize(·, l, which) given dy, its output's gradient,
+// and the forward pass's scale.
+func (e *Experiment) normBackward(dst, dy, x, scale []float32, l, which int) {
 	c, p := e.c, e.m.P
 	rows, d := e.batch*e.pos, c.DModel
 	var w []float32
@@ -244,13 +255,20 @@ func (e *Experiment) normBackward(dst, dy, x []float32, l, which int) {
 	default:
 		w = p.Blocks[l].LN2W
 	}
-	scale := make([]float32, rows)
-	tmp := make([]float32, rows*d)
-	e.normalize(tmp, scale, x, l, which) // recomputes the scale
 	switch c.NormalizationType {
 	case transformer.NormLN, transformer.NormLNPre:
 		nn.LayerNormBackward(dst, nil, nil, dy, x, scale, w, rows, d)
 	case transformer.NormRMS, transformer.NormRMSPre:
 		nn.RMSNormBackward(dst, nil, dy, x, scale, w, rows, d)
 	}
+}
+
+// scratch returns the workspace and parameter gradients the attribution
+// passes reuse, made on first use.
+func (e *Experiment) scratch() (*transformer.Workspace, *transformer.Params) {
+	if e.ws == nil {
+		e.ws, e.grads = e.m.NewWorkspace(e.batch, e.pos), e.m.NewGrads()
+		e.dNorm = make([]float32, e.batch*e.pos*e.c.DModel)
+	}
+	return e.ws, e.grads
 }

@@ -54,6 +54,12 @@ type Experiment struct {
 	out, abl [][]float32
 	full     float64 // the metric of the clean run: every edge kept
 	empty    float64 // the metric with every edge ablated
+
+	// Reused by the attribution passes (scratch): not safe for concurrent
+	// use by more than one method at a time.
+	ws    *transformer.Workspace
+	grads *transformer.Params
+	dNorm []float32
 }
 
 // New runs m on the clean and corrupted batches (equal shapes) and returns

@@ -1,0 +1,46 @@
+package discover
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechinterp/workbench/patching"
+	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/transformer/transformertest"
+)
+
+// BenchmarkEAPGPT2Small scores every edge of a GPT-2-small-shaped model
+// (12 layers × 12 heads, d_model 768, d_mlp 3072, vocabulary 50,257;
+// random weights) on 16 × 32 tokens: the bar is under 5 s. It
+// reports seconds per scoring and edges per second; setting up (the clean
+// and corrupted runs) is not timed.
+func BenchmarkEAPGPT2Small(b *testing.B) {
+	c := transformer.Config{NLayers: 12, DModel: 768, NHeads: 12, DHead: 64, DMLP: 3072, DVocab: 50257, NCtx: 1024,
+		NormalizationType: transformer.NormLN, ActFn: transformer.ActGELUNew}
+	m, err := transformer.New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	transformertest.Randomize(m, 1)
+	for i := range m.P.Data() {
+		m.P.Data()[i] *= 0.1 // GPT-2's weights are about 0.02–0.1
+	}
+	clean, corrupted := pair(1, 16, 32, c.DVocab)
+	rng := rand.New(rand.NewPCG(3, 3))
+	metric := patching.LogitDiff{Answer: []int{rng.IntN(c.DVocab)}, Wrong: []int{rng.IntN(c.DVocab)}, Pos: patching.Last}
+	ctx := context.Background()
+	e, err := New(ctx, m, clean, corrupted, metric, Corrupted)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.EAP(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sec := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(sec, "s/op-eap")
+	b.ReportMetric(float64(len(e.Graph().Edges))/sec, "edges/s")
+}
