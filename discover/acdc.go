@@ -10,6 +10,10 @@ import (
 // ACDCResult is what ACDC returns: the circuit and what it cost.
 type ACDCResult struct {
 	Keep []bool // one per edge of the graph
+	// Delta is, for each edge ACDC tested, how much removing it raised the
+	// cost at that point (the score it was kept or pruned by); 0 for edges
+	// pruned untested, their receiver no longer reaching the logits.
+	Delta []float64
 	// Cost is the circuit's distance from the full model: its metric if the
 	// metric is KL, else |metric − full metric|.
 	Cost        float64
@@ -31,7 +35,7 @@ func (e *Experiment) ACDC(ctx context.Context, tau float64, progress func(done, 
 	}
 	g := e.g
 	keep := g.Full()
-	res := &ACDCResult{}
+	res := &ACDCResult{Delta: make([]float64, len(g.Edges))}
 	cost := func(v float64) float64 {
 		if _, ok := e.metric.(*KL); ok {
 			return v
@@ -58,7 +62,9 @@ func (e *Experiment) ACDC(ctx context.Context, tau float64, progress func(done, 
 				return nil, err
 			}
 			res.Evaluations++
-			if c := cost(v); c-cur < tau {
+			c := cost(v)
+			res.Delta[ei] = c - cur
+			if c-cur < tau {
 				cur = c
 				continue
 			}

@@ -126,6 +126,9 @@ func New(ctx context.Context, m *transformer.Model, clean, corrupted [][]int, me
 	return e, nil
 }
 
+// Metric names the experiment's metric.
+func (e *Experiment) Metric() string { return e.metric.String() }
+
 // Graph returns the experiment's graph.
 func (e *Experiment) Graph() *Graph { return e.g }
 

@@ -224,6 +224,10 @@ func (g *Graph) Top(scores []float64, k int) []bool {
 	return keep
 }
 
+// Ranked returns the edge indices by decreasing |score| (ties in edge
+// order).
+func Ranked(scores []float64) []int { return rankByMagnitude(scores) }
+
 // rankByMagnitude returns the edge indices by decreasing |score|, stable.
 func rankByMagnitude(scores []float64) []int {
 	order := make([]int, len(scores))

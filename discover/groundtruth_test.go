@@ -99,7 +99,7 @@ func TestMethodsOnCompiledInduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss := Loss{Tokens: gt.Clean, Weights: gt.Weights}
+	loss := LossOn(gt.Clean, gt.Weights)
 	for _, metric := range []patching.Metric{kl, loss} {
 		for _, a := range []Ablation{Corrupted, Zero} {
 			e, err := New(ctx, gt.Model, gt.Clean, gt.Corrupted, metric, a)

@@ -97,83 +97,22 @@ func (k *KL) eval(dst []float32, logits *tensor.Tensor) float64 {
 	return sum / wsum
 }
 
-// Loss is the mean next-token cross-entropy over the positions Weights
-// selects (position p predicts token p+1; the last position of each
-// sequence has no target and is never counted).
-type Loss struct {
-	Tokens  [][]int
-	Weights [][]float32 // [batch][pos]; nil: every position but the last
-}
-
-func (l Loss) String() string { return "loss" }
-
-// Check implements patching.Metric.
-func (l Loss) Check(batch, pos, vocab int) error {
-	if len(l.Tokens) != batch {
-		return fmt.Errorf("discover: loss targets for %d sequences, logits for %d", len(l.Tokens), batch)
-	}
-	for _, s := range l.Tokens {
-		if len(s) != pos {
-			return fmt.Errorf("discover: loss targets of %d tokens, logits for %d positions", len(s), pos)
-		}
-		for _, t := range s {
-			if t < 0 || t >= vocab {
-				return fmt.Errorf("discover: loss target %d outside the vocabulary [0, %d)", t, vocab)
+// LossOn returns the patching package's next-token loss restricted to the
+// positions whose weight ([batch][pos]) is positive: position p predicts
+// token p+1, and the last position never counts.
+func LossOn(tokens [][]int, weights [][]float32) patching.Loss {
+	targets := patching.NextTokenTargets(tokens, 0)
+	for b := range targets {
+		for p := range targets[b] {
+			if weights != nil && weights[b][p] <= 0 {
+				targets[b][p] = -1
 			}
 		}
 	}
-	return checkWeights(l.Weights, batch, pos)
+	return patching.Loss{Targets: targets}
 }
 
-// Value implements patching.Metric.
-func (l Loss) Value(logits *tensor.Tensor) float64 { return l.eval(nil, logits) }
-
-// Grad implements patching.Metric.
-func (l Loss) Grad(dst []float32, logits *tensor.Tensor) float64 { return l.eval(dst, logits) }
-
-func (l Loss) eval(dst []float32, logits *tensor.Tensor) float64 {
-	batch, pos, v := logits.Shape[0], logits.Shape[1], logits.Shape[2]
-	if dst != nil {
-		clear(dst)
-	}
-	lp := make([]float64, v)
-	var sum, wsum float64
-	type at struct{ r, t int }
-	var used []at
-	for b := range batch {
-		for p := range pos - 1 {
-			w := weight(l.Weights, b, p)
-			if w == 0 {
-				continue
-			}
-			r := b*pos + p
-			logSoftmax(lp, logits.Data[r*v:(r+1)*v])
-			t := l.Tokens[b][p+1]
-			sum -= w * lp[t]
-			wsum += w
-			used = append(used, at{r, t})
-		}
-	}
-	if wsum == 0 {
-		return 0
-	}
-	if dst != nil {
-		for _, u := range used {
-			w := weight(l.Weights, u.r/pos, u.r%pos)
-			logSoftmax(lp, logits.Data[u.r*v:(u.r+1)*v])
-			for i := range lp {
-				dst[u.r*v+i] = float32(w / wsum * math.Exp(lp[i]))
-			}
-			dst[u.r*v+u.t] -= float32(w / wsum)
-		}
-	}
-	return sum / wsum
-}
-
-var (
-	_ patching.Metric = (*KL)(nil)
-	_ patching.Metric = Loss{}
-)
+var _ patching.Metric = (*KL)(nil)
 
 func weight(w [][]float32, b, p int) float64 {
 	if w == nil {

@@ -65,7 +65,7 @@ func TestMethodsOnTrainedInduction(t *testing.T) {
 		_, _, w := clean.Seq(b)
 		weights[b] = w
 	}
-	loss := Loss{Tokens: clean.Rows(), Weights: weights}
+	loss := LossOn(clean.Rows(), weights)
 	kl, err := NewKL(ctx, m, clean.Rows(), weights)
 	if err != nil {
 		t.Fatal(err)

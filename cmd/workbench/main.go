@@ -37,6 +37,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"analyze", "circuits: composition scores, head detectors, OV copying", runAnalyze},
+		{"discover", "circuit discovery: EAP, EAP-IG and ACDC edge scores, faithfulness", runDiscover},
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
