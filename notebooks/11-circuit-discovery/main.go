@@ -292,8 +292,8 @@ func run(ctx context.Context, o report.Options) error {
 		fmt.Sprintf("AUC: EAP %.3f, EAP-IG %.3f, ACDC %.3f", aucs["EAP"], aucs["EAP-IG"], aucs["ACDC"]),
 		"Every method finds the trained induction circuit well above chance (AUC > 0.7), in the range ACDC's authors "+
 			"report for hand-found circuits in GPT-2 small (0.87–0.89).")
-	r.P("A real circuit is not the tidy ground truth: the trained model's heads are redundant (several previous-token "+
-		"heads feed the same keys), so removing one edge at a time, as ACDC does, can prune one of two redundant edges, and "+
+	r.P("A real circuit is not the tidy ground truth: the trained model's heads are redundant (several previous-token " +
+		"heads feed the same keys), so removing one edge at a time, as ACDC does, can prune one of two redundant edges, and " +
 		"first-order scores miss edges whose effect only shows when their partners are gone.")
 
 	r.Takeaways(
