@@ -58,6 +58,9 @@ var allowed = map[string][]string{
 	"circuits":        {"tensor", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
 	"lens":            {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
 	"patching":        {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
+	// sae trains sparse dictionaries on activations streamed from models'
+	// hook points; web, the CLI and notebooks import it.
+	"sae": {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint"},
 	// discover (edge attribution, ACDC) builds on patching's metrics.
 	"discover": {"tensor", "nn", "hooks", "transformer", "patching", "workers"},
 	"figures":  {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
@@ -75,7 +78,7 @@ var allowed = map[string][]string{
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "figures"}
+	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

@@ -1,0 +1,278 @@
+package sae
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mechinterp/workbench/optim"
+	"github.com/mechinterp/workbench/tensor"
+)
+
+// TrainConfig are a trainer's settings.
+type TrainConfig struct {
+	Batch int     `json:"batch"`
+	LR    float64 `json:"lr"`
+	// L1 is the sparsity penalty's coefficient for ReLU dictionaries
+	// (λ·Σ|f|, decoder rows held at unit norm).
+	L1 float64 `json:"l1_coefficient"`
+	// AuxK, for TopK and BatchTopK, is the number of dead features whose
+	// reconstruction of the residual error trains them (Gao et al. 2024's
+	// auxiliary loss, weighted AuxCoeff); 0 turns it off. A feature is dead
+	// once it has not fired for DeadAfter rows.
+	AuxK      int     `json:"aux_k"`
+	AuxCoeff  float64 `json:"aux_coefficient"`
+	DeadAfter int     `json:"dead_after"`
+}
+
+// Stats are one training step's measurements, averaged over the batch.
+type Stats struct {
+	MSE  float64 `json:"mse"` // Σ_d (x̂ − target)² per row
+	L0   float64 `json:"l0"`  // active features per row
+	FVU  float64 `json:"fvu"` // fraction of variance unexplained: MSE over the batch's variance
+	Aux  float64 `json:"aux"` // the auxiliary loss (TopK with AuxK)
+	Loss float64 `json:"loss"`
+	Dead int     `json:"dead"` // features dead after this step
+}
+
+// Trainer trains one dictionary with Adam, holding every buffer a step
+// needs: a step allocates nothing.
+type Trainer struct {
+	S   *SAE
+	cfg TrainConfig
+	opt *optim.Adam
+	// gradients, the same shapes as the parameters
+	gWEnc, gBEnc, gWDec, gBDec []float32
+	// per-step buffers
+	xc, pre, f, xhat, dxhat, df, dxc, scratch []float32
+	sinceFired                                []int     // rows since each feature last fired
+	mean                                      []float64 // the batch's mean target
+	auxPre, auxF, auxHat, dAux                []float32
+}
+
+// NewTrainer returns a trainer of s.
+func NewTrainer(s *SAE, cfg TrainConfig) (*Trainer, error) {
+	c := s.Cfg
+	if cfg.Batch < 1 || cfg.Batch > 1<<20 {
+		return nil, fmt.Errorf("%w: batch %d", ErrConfig, cfg.Batch)
+	}
+	if !(cfg.LR > 0) || math.IsInf(cfg.LR, 0) {
+		return nil, fmt.Errorf("%w: learning rate %g", ErrConfig, cfg.LR)
+	}
+	if cfg.L1 < 0 || cfg.AuxCoeff < 0 || cfg.AuxK < 0 || cfg.DeadAfter < 0 {
+		return nil, fmt.Errorf("%w: negative l1 %g, aux_k %d, aux coefficient %g or dead_after %d", ErrConfig, cfg.L1, cfg.AuxK, cfg.AuxCoeff, cfg.DeadAfter)
+	}
+	if cfg.L1 > 0 && c.Activation != ReLU {
+		return nil, fmt.Errorf("%w: an L1 coefficient applies to relu dictionaries, not %s", ErrConfig, c.Activation)
+	}
+	if cfg.AuxK > 0 && c.Activation != TopK && c.Activation != BatchTopK {
+		return nil, fmt.Errorf("%w: aux_k applies to topk and batchtopk dictionaries, not %s", ErrConfig, c.Activation)
+	}
+	if c.Activation == JumpReLU {
+		return nil, fmt.Errorf("%w: training a jumprelu dictionary is not implemented (load and run one; train relu, topk or batchtopk)", ErrConfig)
+	}
+	if cfg.DeadAfter == 0 {
+		cfg.DeadAfter = 10 * cfg.Batch
+	}
+	B, d, n := cfg.Batch, c.DIn, c.DSAE
+	t := &Trainer{S: s, cfg: cfg,
+		gWEnc: make([]float32, d*n), gBEnc: make([]float32, n), gWDec: make([]float32, n*d), gBDec: make([]float32, d),
+		xc: make([]float32, B*d), pre: make([]float32, B*n), f: make([]float32, B*n), xhat: make([]float32, B*d),
+		dxhat: make([]float32, B*d), df: make([]float32, B*n), dxc: make([]float32, B*d), scratch: make([]float32, B*n),
+		sinceFired: make([]int, n), mean: make([]float64, d),
+	}
+	if cfg.AuxK > 0 {
+		t.auxPre, t.auxF, t.auxHat, t.dAux = make([]float32, B*n), make([]float32, B*n), make([]float32, B*d), make([]float32, B*d)
+	}
+	params := []optim.Param{
+		{Name: "W_enc", Data: s.WEnc, Grad: t.gWEnc},
+		{Name: "b_enc", Data: s.BEnc, Grad: t.gBEnc},
+		{Name: "W_dec", Data: s.WDec, Grad: t.gWDec},
+		{Name: "b_dec", Data: s.BDec, Grad: t.gBDec},
+	}
+	var err error
+	if t.opt, err = optim.NewAdam(params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Optimizer returns the trainer's Adam, for checkpoints.
+func (t *Trainer) Optimizer() *optim.Adam { return t.opt }
+
+// Step trains on one batch: x [batch, d_in] is the input and target the
+// reconstruction target (x itself for an SAE, the MLP's output for a
+// transcoder; nil means x). It returns the step's statistics.
+func (t *Trainer) Step(x, target []float32) Stats {
+	st := t.Gradients(x, target)
+	t.projectDecoderGrad()
+	t.opt.Step(t.cfg.LR)
+	t.S.NormalizeDecoder()
+	return st
+}
+
+// Gradients computes the loss of x and its gradients into the trainer's
+// gradient buffers, without changing the dictionary.
+//
+//	loss = (1/B) Σ_rows ‖x̂ − target‖² + λ (1/B) Σ f + aux
+func (t *Trainer) Gradients(x, target []float32) Stats {
+	s, c, cfg := t.S, t.S.Cfg, t.cfg
+	B, d, n := cfg.Batch, c.DIn, c.DSAE
+	if target == nil {
+		target = x
+	}
+	s.PreActivations(t.pre, t.xc, x, B)
+	nz := s.Activate(t.f, t.pre, B, true, t.scratch)
+	s.Decode(t.xhat, t.f, B)
+	var st Stats
+	st.L0 = float64(nz) / float64(B)
+	// dx̂ = 2(x̂ − target)/B; MSE and the target's variance for FVU.
+	mean := t.mean
+	clear(mean)
+	for r := range B {
+		for i := range d {
+			mean[i] += float64(target[r*d+i])
+		}
+	}
+	var sq, variance float64
+	for r := range B {
+		for i := range d {
+			e := float64(t.xhat[r*d+i]) - float64(target[r*d+i])
+			sq += e * e
+			t.dxhat[r*d+i] = float32(2 * e / float64(B))
+			dv := float64(target[r*d+i]) - mean[i]/float64(B)
+			variance += dv * dv
+		}
+	}
+	st.MSE = sq / float64(B)
+	if variance > 0 {
+		st.FVU = sq / variance
+	}
+	st.Loss = st.MSE
+	// Decoder: dW_dec = fᵀ·dx̂, db_dec = Σ dx̂; df = dx̂·W_decᵀ (+ λ/B).
+	tensor.Gemm(true, false, n, d, B, 1, t.f, n, t.dxhat, d, 0, t.gWDec, d)
+	clear(t.gBDec)
+	for r := range B {
+		tensor.Axpy(1, t.dxhat[r*d:(r+1)*d], t.gBDec)
+	}
+	tensor.Gemm(false, true, B, n, d, 1, t.dxhat, d, s.WDec, d, 0, t.df, n)
+	if cfg.L1 > 0 {
+		l1 := float32(cfg.L1 / float64(B))
+		var sum float64
+		for i, v := range t.f {
+			if v > 0 {
+				t.df[i] += l1
+				sum += float64(v)
+			}
+		}
+		st.Loss += cfg.L1 * sum / float64(B)
+	}
+	// Through the activation: the gradient passes where the feature fired.
+	for i, v := range t.f {
+		if v == 0 {
+			t.df[i] = 0
+		}
+	}
+	t.track(B)
+	if cfg.AuxK > 0 {
+		st.Aux = t.auxLoss(target)
+		st.Loss += st.Aux
+	}
+	for _, sf := range t.sinceFired {
+		if sf >= cfg.DeadAfter {
+			st.Dead++
+		}
+	}
+	// Encoder: dW_enc = xcᵀ·dpre, db_enc = Σ dpre; b_dec also enters xc.
+	tensor.Gemm(true, false, d, n, B, 1, t.xc, d, t.df, n, 0, t.gWEnc, n)
+	clear(t.gBEnc)
+	for r := range B {
+		tensor.Axpy(1, t.df[r*n:(r+1)*n], t.gBEnc)
+	}
+	if !c.Transcoder {
+		tensor.Gemm(false, true, B, d, n, 1, t.df, n, s.WEnc, n, 0, t.dxc, d)
+		for r := range B {
+			tensor.Axpy(-1, t.dxc[r*d:(r+1)*d], t.gBDec)
+		}
+	}
+	return st
+}
+
+// track counts, per feature, the rows since it last fired.
+func (t *Trainer) track(B int) {
+	n := t.S.Cfg.DSAE
+	for j := range n {
+		fired := false
+		for r := range B {
+			if t.f[r*n+j] != 0 {
+				fired = true
+				break
+			}
+		}
+		if fired {
+			t.sinceFired[j] = 0
+		} else {
+			t.sinceFired[j] += B
+		}
+	}
+}
+
+// auxLoss adds the auxiliary loss's gradients (Gao et al. 2024, appendix
+// A.2): the dead features' top AuxK pre-activations per row reconstruct
+// the residual error e = target − x̂ (held constant),
+//
+//	aux = AuxCoeff · (1/B) Σ ‖ê − e‖²,  ê = f_dead·W_dec
+//
+// and returns it. Its gradients reach the dead features only.
+func (t *Trainer) auxLoss(target []float32) float64 {
+	s, c, cfg := t.S, t.S.Cfg, t.cfg
+	B, d, n := cfg.Batch, c.DIn, c.DSAE
+	dead := 0
+	for j := range n {
+		if t.sinceFired[j] >= cfg.DeadAfter {
+			dead++
+		}
+	}
+	if dead == 0 {
+		return 0
+	}
+	k := min(cfg.AuxK, dead)
+	for i, v := range t.pre {
+		t.auxPre[i] = v
+		if t.sinceFired[i%n] < cfg.DeadAfter {
+			t.auxPre[i] = float32(math.Inf(-1))
+		}
+	}
+	for r := range B {
+		keepLargest(t.auxF[r*n:(r+1)*n], t.auxPre[r*n:(r+1)*n], k, t.scratch)
+	}
+	clear(t.auxHat)
+	tensor.Gemm(false, false, B, d, n, 1, t.auxF, n, s.WDec, d, 0, t.auxHat, d)
+	var sq float64
+	for i := range t.auxHat {
+		e := float64(target[i]) - float64(t.xhat[i])
+		diff := float64(t.auxHat[i]) - e
+		sq += diff * diff
+		t.dAux[i] = float32(2 * cfg.AuxCoeff * diff / float64(B))
+	}
+	// dW_dec += auxFᵀ·dAux; df_aux = dAux·W_decᵀ where auxF fired.
+	tensor.Gemm(true, false, n, d, B, 1, t.auxF, n, t.dAux, d, 1, t.gWDec, d)
+	dfa := t.auxPre // reuse as scratch
+	tensor.Gemm(false, true, B, n, d, 1, t.dAux, d, s.WDec, d, 0, dfa, n)
+	for i, v := range t.auxF {
+		if v != 0 {
+			t.df[i] += dfa[i]
+		}
+	}
+	return cfg.AuxCoeff * sq / float64(B)
+}
+
+// projectDecoderGrad removes from each decoder row's gradient its
+// component along the row, so that the step moves the row along the unit
+// sphere (the normalisation after it then changes little).
+func (t *Trainer) projectDecoderGrad() {
+	d := t.S.Cfg.DIn
+	for j := range t.S.Cfg.DSAE {
+		row, g := t.S.WDec[j*d:(j+1)*d], t.gWDec[j*d:(j+1)*d]
+		tensor.Axpy(-float32(tensor.Dot(row, g)), row, g)
+	}
+}
