@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/lens"
@@ -27,13 +28,16 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of equal-length token sequences")
+	var tf textFlags
+	tf.register(fs)
+	var in tokenInput
+	in.register(fs, "tokens", "JSON `FILE` holding an array of equal-length token sequences", "text")
 	tunedPath := fs.String("tuned", "", "tuned lens `FILE`.safetensors (from 'workbench lens train') to report beside the logit lens")
 	topK := fs.Int("k", lens.DefaultTopK, "top tokens kept per position")
-	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON`)
+	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON (text input adds "tokens" and "pieces")`)
 	batch := fs.Int("batch", evalBatch, "sequences decoded at once (memory grows with it; the file may hold any number)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] --tokens FILE [--tuned FILE] [--k N] [--json]")
+		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] (--tokens FILE | --text S | --text-file F) [--tuned FILE] [--k N] [--json]")
 		fmt.Fprintln(stderr, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Decodes the residual stream at embed, every resid_mid (models with MLPs) and every")
@@ -41,8 +45,9 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
 		fmt.Fprintln(stderr, "sequence, the KL divergence from the model's final distribution and the entropy")
 		fmt.Fprintln(stderr, "(both over every position), and the top tokens per position. JSON \"top\" is")
-		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...]. The file is read --batch sequences")
-		fmt.Fprintln(stderr, "at a time and the top tokens are spooled to temporary files, so memory does not grow with it.")
+		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...] (and \"piece\", the token's text, with a")
+		fmt.Fprintln(stderr, "tokenizer: --model's folder's or --tokenizer's). The file is read --batch sequences at a")
+		fmt.Fprintln(stderr, "time and the top tokens are spooled to temporary files, so memory does not grow with it.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +66,11 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, err := openTokens(*tokensPath, m.Cfg.NCtx)
+	v, err := tf.load("lens", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	r, text, err := v.open(fs, &in, true)
 	if err != nil {
 		return err
 	}
@@ -75,11 +84,12 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := lens.Options{TopK: *topK}
 	var logit, tl lensTotals
 	if *asJSON {
-		logit.spool, tl.spool = &topSpool{}, &topSpool{}
+		logit.spool, tl.spool = &topSpool{v: v}, &topSpool{v: v}
 		defer logit.spool.Close()
 		defer tl.spool.Close()
 	}
 	var toks [][]int
+	var first []int // sequence 0, which the table shows
 	for {
 		if toks, err = r.batch(toks, *batch); errors.Is(err, io.EOF) {
 			break
@@ -87,6 +97,7 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if logit.n == 0 {
+			first = append(first, toks[0]...)
 			// The lens decodes every residual point at once: about one
 			// forward pass per point, on top of the model's own.
 			points := float64(2*m.Cfg.NLayers + 2)
@@ -125,10 +136,13 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			io.WriteString(w, "}")
 		}
+		if err := writeTextJSON(w, "", text); err != nil {
+			return err
+		}
 		io.WriteString(w, "}\n")
 		return w.Flush()
 	}
-	printLensTable(stdout, logit.means(), tl.means(), logit.n, r.pos)
+	printLensTable(stdout, v, first, logit.means(), tl.means(), logit.n)
 	return nil
 }
 
@@ -202,6 +216,7 @@ func (t *lensTotals) writeJSON(w io.Writer) error {
 // one temporary file per point as they are computed, so that JSON output
 // (point-major) needs no more memory than one batch.
 type topSpool struct {
+	v     *vocab // adds each token's "piece" when it knows the tokenizer
 	files []*os.File
 	bufs  []*bufio.Writer
 	seqs  int
@@ -219,7 +234,7 @@ func (s *topSpool) add(st []lens.Stats) error {
 	}
 	for i, p := range st {
 		for b, seq := range p.Top {
-			enc, err := json.Marshal(seq)
+			enc, err := json.Marshal(s.withPieces(seq))
 			if err != nil {
 				return fmt.Errorf("lens: %w", err)
 			}
@@ -235,6 +250,26 @@ func (s *topSpool) add(st []lens.Stats) error {
 		s.seqs += len(st[0].Top)
 	}
 	return nil
+}
+
+// withPieces returns one sequence's top tokens [pos][k], each with its
+// text added when the spool knows the tokenizer.
+func (s *topSpool) withPieces(seq [][]lens.TokenProb) any {
+	if !s.v.known() {
+		return seq
+	}
+	type tokenPiece struct {
+		lens.TokenProb
+		Piece string `json:"piece"`
+	}
+	out := make([][]tokenPiece, len(seq))
+	for p, top := range seq {
+		out[p] = make([]tokenPiece, len(top))
+		for k, tp := range top {
+			out[p][k] = tokenPiece{tp, s.v.piece(tp.Token)}
+		}
+	}
+	return out
 }
 
 // writeTo writes [point][batch][pos][k] as JSON.
@@ -298,7 +333,10 @@ func lensReport(st []lens.Stats) *lensJSON {
 	return r
 }
 
-func printLensTable(w io.Writer, logit, tuned []lens.Stats, batch, pos int) {
+// printLensTable prints the lens statistics and the top-1 tokens of
+// sequence 0, input, as text when v knows the tokenizer.
+func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned []lens.Stats, batch int) {
+	pos := len(input)
 	fmt.Fprintf(w, "%d sequences × %d positions; accuracy and loss over positions 0..%d, KL(final ‖ lens) and entropy over all\n", batch, pos, pos-2)
 	head := fmt.Sprintf("%-26s %9s %9s %9s %9s", "POINT", "ACCURACY", "LOSS", "KL", "ENTROPY")
 	if tuned != nil {
@@ -319,14 +357,34 @@ func printLensTable(w io.Writer, logit, tuned []lens.Stats, batch, pos int) {
 		return
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
-	for _, s := range logit {
-		var b strings.Builder
-		for _, tp := range s.Top[0] {
-			fmt.Fprintf(&b, " %d", tp[0].Token)
+	if !v.known() {
+		fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
+		for _, s := range logit {
+			var b strings.Builder
+			for _, tp := range s.Top[0] {
+				fmt.Fprintf(&b, " %d", tp[0].Token)
+			}
+			fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
 		}
-		fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
+		return
 	}
+	// With a tokenizer: a column per position, headed by the input token
+	// (whitespace visible, ␣ a space).
+	fmt.Fprintln(w, "logit lens top-1 token per position (columns: the input token at that position), sequence 0:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "input")
+	for _, id := range input {
+		fmt.Fprintf(tw, "\t%s", v.label(id))
+	}
+	fmt.Fprintln(tw, "\t")
+	for _, s := range logit {
+		fmt.Fprint(tw, s.Label)
+		for _, tp := range s.Top[0] {
+			fmt.Fprintf(tw, "\t%s", v.label(tp[0].Token))
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	tw.Flush()
 }
 
 // runLensTrain is `workbench lens train`.

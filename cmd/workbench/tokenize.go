@@ -80,8 +80,7 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("tokenize: %w", err)
 	}
-	added := policy == tokenizer.BOSAlways || policy == tokenizer.BOSAuto && tok.AutoBOS() // Encode failed otherwise
-	bosLine := fmt.Sprintf("bos: %s (%s)", policy, map[bool]string{true: fmt.Sprintf("prepended id %d", tok.BOSID()), false: "none prepended"}[added])
+	bosLine := bosLine(tok, policy)
 	pieces := make([]string, len(enc.IDs))
 	for k, id := range enc.IDs {
 		if pieces[k], err = tok.Piece(id); err != nil {
