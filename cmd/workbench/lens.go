@@ -376,13 +376,13 @@ func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned []lens.Stat
 	for _, id := range input {
 		fmt.Fprintf(tw, "\t%s", v.label(id))
 	}
-	fmt.Fprintln(tw, "\t")
+	fmt.Fprintln(tw)
 	for _, s := range logit {
 		fmt.Fprint(tw, s.Label)
 		for _, tp := range s.Top[0] {
 			fmt.Fprintf(tw, "\t%s", v.label(tp[0].Token))
 		}
-		fmt.Fprintln(tw, "\t")
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

@@ -116,14 +116,16 @@ func (in *tokenInput) register(fs *flag.FlagSet, fileFlag, fileHelp, textFlag st
 	fs.StringVar(&in.textFile, textFlag+"-file", "", "encode the contents of `FILE` as one sequence (instead of --"+fileFlag+")")
 }
 
-// given returns the names of the input's flags set on fs.
+// given returns the names of the input's flags set on fs, file first.
 func (in *tokenInput) given(fs *flag.FlagSet) []string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var names []string
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == in.fileFlag || f.Name == in.textFlag || f.Name == in.textFlag+"-file" {
-			names = append(names, "--"+f.Name)
+	for _, name := range []string{in.fileFlag, in.textFlag, in.textFlag + "-file"} {
+		if set[name] {
+			names = append(names, "--"+name)
 		}
-	})
+	}
 	return names
 }
 
@@ -173,6 +175,11 @@ func (v *vocab) open(fs *flag.FlagSet, in *tokenInput, required bool) (tokenSour
 	case len(g) == 0:
 		return nil, nil, nil
 	case g[0] == "--"+in.fileFlag:
+		bos := false
+		fs.Visit(func(f *flag.Flag) { bos = bos || f.Name == "bos" })
+		if bos {
+			return nil, nil, fmt.Errorf("%s: --bos applies to text input only; the sequences of --%s are used as given", v.cmd, in.fileFlag)
+		}
 		r, err := openTokens(in.file, v.nCtx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: --%s: %w", v.cmd, in.fileFlag, err)
