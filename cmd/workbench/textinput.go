@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -67,7 +68,7 @@ func (f *textFlags) load(cmd, modelPath string, m *transformer.Model, stderr io.
 		return nil, fmt.Errorf("%s: --model: %w", cmd, err)
 	}
 	if !ok {
-		v.missing = fmt.Errorf("%s holds no tokenizer files (tokenizer.json, or vocab.json + merges.txt); give --tokenizer DIR_OR_FILE", dir)
+		v.missing = noTokenizer(dir)
 		return v, nil
 	}
 	if v.tok, err = hf.LoadTokenizer(dir, m.Cfg); err != nil {
@@ -96,6 +97,11 @@ func tokenizerBeside(modelPath string) (dir string, ok bool, err error) {
 		}
 	}
 	return dir, false, nil
+}
+
+// noTokenizer says that the model folder dir has no tokenizer.
+func noTokenizer(dir string) error {
+	return fmt.Errorf("%s holds no tokenizer files (tokenizer.json, or vocab.json + merges.txt); give --tokenizer DIR_OR_FILE", dir)
 }
 
 // tokenInput is one token input of a command: a JSON file of token
@@ -296,7 +302,9 @@ func (v *vocab) join(ids []int) string {
 // writeTextJSON writes, when t is not nil, the fields
 // ,"PREFIXtokens":[[ids]],"PREFIXpieces":[[pieces]] that a command's JSON
 // object gains from text input: the ids the text encoded to, as one
-// sequence ([batch][pos], batch 1), and each token's raw text.
+// sequence ([batch][pos], batch 1), and each token's raw text (a piece
+// that is part of a UTF-8 character shows as U+FFFD: JSON strings hold
+// characters; the id is exact).
 func writeTextJSON(w io.Writer, prefix string, t *textTokens) error {
 	if t == nil {
 		return nil
@@ -310,10 +318,12 @@ func writeTextJSON(w io.Writer, prefix string, t *textTokens) error {
 // writeJSONField writes ,"key":value: a field added to a JSON object a
 // command prints.
 func writeJSONField(w io.Writer, key string, value any) error {
-	b, err := json.Marshal(value)
-	if err != nil {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false) // pieces such as <|endoftext|> stay readable, as tokenize prints them
+	if err := e.Encode(value); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, ",%q:%s", key, b)
+	_, err := fmt.Fprintf(w, ",%q:%s", key, bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	return err
 }

@@ -552,3 +552,31 @@ func TestPatchTextErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenModelTokenizer: tokenizer files in the model's folder that do
+// not load leave commands on token ids running, with a note on stderr,
+// and make text input fail with the reason; tokenize --model on a folder
+// without tokenizer files says what is missing.
+func TestBrokenModelTokenizer(t *testing.T) {
+	dir := textModelDir(t)
+	if err := os.Remove(filepath.Join(dir, "merges.txt")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, "eval", "--model", dir, "--tokens", tokensFile(t, maryJohn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "eval: note: tokens are shown as ids: the tokenizer in "+dir) || !strings.Contains(out, "sequence 0, top prediction per position: ") {
+		t.Errorf("stderr %q, stdout %q", errOut, out)
+	}
+	_, _, err = runCLI(t, "eval", "--model", dir, "--text", "A")
+	if err == nil || !strings.Contains(err.Error(), "--text needs a tokenizer: the tokenizer in "+dir) || !strings.Contains(err.Error(), "merges.txt") {
+		t.Errorf("text with a broken tokenizer: %v", err)
+	}
+	empty := t.TempDir()
+	writeTextModel(t, empty, 2)
+	_, _, err = runCLI(t, "tokenize", "--model", empty, "--text", "A")
+	if err == nil || !strings.Contains(err.Error(), empty+" holds no tokenizer files") {
+		t.Errorf("tokenize --model without tokenizer files: %v", err)
+	}
+}
