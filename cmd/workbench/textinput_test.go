@@ -171,8 +171,8 @@ func textModelDir(t *testing.T) string {
 	return dir
 }
 
-// tokensFile writes token sequences as a --tokens file.
-func tokensFile(t *testing.T, seqs ...[]int) string {
+// seqFile writes token sequences as a --tokens file.
+func seqFile(t *testing.T, seqs ...[]int) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	writeFile(t, p, mustJSON(t, seqs))
@@ -212,7 +212,7 @@ func TestEvalTextFindsModelTokenizer(t *testing.T) {
 	if !strings.Contains(errOut, "--text: 5 tokens; bos: auto (none prepended)") {
 		t.Errorf("stderr %q does not report the BOS policy and its effect", errOut)
 	}
-	ref, _, err := runCLI(t, "eval", "--model", dir, "--tokens", tokensFile(t, maryJohn), "--json")
+	ref, _, err := runCLI(t, "eval", "--model", dir, "--tokens", seqFile(t, maryJohn), "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestTextTokenizerFlag(t *testing.T) {
 // to nothing is refused.
 func TestTextFlagErrors(t *testing.T) {
 	dir := textModelDir(t)
-	toks := tokensFile(t, maryJohn)
+	toks := seqFile(t, maryJohn)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -495,7 +495,7 @@ func TestPatchText(t *testing.T) {
 		t.Errorf("text fields: %s", out)
 	}
 	// The same sweep on the same ids from files, answers as ids.
-	ref, _, err := runCLI(t, "patch", "--model", dir, "--clean", tokensFile(t, cleanIDs), "--corrupted", tokensFile(t, corruptedIDs),
+	ref, _, err := runCLI(t, "patch", "--model", dir, "--clean", seqFile(t, cleanIDs), "--corrupted", seqFile(t, corruptedIDs),
 		"--answer", strconv.Itoa(idMary), "--wrong", strconv.Itoa(idJohn), "--what", "resid_pre", "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func TestPatchText(t *testing.T) {
 // refused with errors that show the tokens.
 func TestPatchTextErrors(t *testing.T) {
 	dir := textModelDir(t)
-	toks := tokensFile(t, maryJohn)
+	toks := seqFile(t, maryJohn)
 	base := []string{"patch", "--model", dir, "--what", "resid_pre", "--metric", "logit-diff"}
 	for _, tc := range []struct {
 		args []string
@@ -562,7 +562,7 @@ func TestBrokenModelTokenizer(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "merges.txt")); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := runCLI(t, "eval", "--model", dir, "--tokens", tokensFile(t, maryJohn))
+	out, errOut, err := runCLI(t, "eval", "--model", dir, "--tokens", seqFile(t, maryJohn))
 	if err != nil {
 		t.Fatal(err)
 	}
