@@ -200,6 +200,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return writePatchJSON(stdout, g, attr, agree, extra.Bytes())
 	}
+	writeAnswers(stdout, v, ans, wr)
 	if cleanText != nil {
 		fmt.Fprintf(stdout, "clean:     %s\ncorrupted: %s\n", v.join(cleanText.ids), v.join(corruptedText.ids))
 		if len(g.Axes) > 1 {

@@ -78,3 +78,16 @@ func labelPositions(g *patching.Grid, v *vocab, clean, corrupted []int) {
 	}
 	g.Axes = [][]string{g.Axes[0], cols}
 }
+
+// writeAnswers shows the metric's answer and wrong tokens as text, when
+// the tokenizer is known and each is one token for every sequence.
+func writeAnswers(w io.Writer, v *vocab, ans, wr []int) {
+	if !v.known() || len(ans) != 1 {
+		return
+	}
+	fmt.Fprintf(w, "answer: %s (%d)", v.join(ans), ans[0])
+	if len(wr) == 1 {
+		fmt.Fprintf(w, ", wrong: %s (%d)", v.join(wr), wr[0])
+	}
+	fmt.Fprintln(w)
+}

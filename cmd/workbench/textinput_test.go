@@ -517,7 +517,7 @@ func TestPatchText(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("patch table:\n%s", table)
-	if !strings.Contains(table, "clean:     [A][␣Mary][␣][B][␣John][␣][C]") || !strings.Contains(table, "1 ␣Mary/␣John") || !strings.Contains(table, "4 ␣John") {
+	if !strings.Contains(table, fmt.Sprintf("answer: [␣Mary] (%d), wrong: [␣John] (%d)\nclean:     [A][␣Mary][␣][B][␣John][␣][C]", idMary, idJohn)) || !strings.Contains(table, "1 ␣Mary/␣John") || !strings.Contains(table, "4 ␣John") {
 		t.Errorf("the table does not show the tokens:\n%s", table)
 	}
 }
