@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -113,6 +114,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opt := patching.Options{ByPos: *byPos, Workers: *workers}
 	var g, attr *patching.Grid
 	var clean, corrupted [][]int
+	var first [2][]int // the first clean and corrupted sequences, which label a one-sequence table
 	n := 0
 	for {
 		var errA, errB error
@@ -128,6 +130,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			break
 		}
 		if n == 0 {
+			first = [2][]int{slices.Clone(clean[0]), slices.Clone(corrupted[0])}
 			T := len(clean[0])
 			// A sweep holds the clean run's activations, the corrupted run's,
 			// and one patched run per worker; attribution adds gradients.
@@ -201,10 +204,10 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writePatchJSON(stdout, g, attr, agree, extra.Bytes())
 	}
 	writeAnswers(stdout, v, ans, wr)
-	if cleanText != nil {
-		fmt.Fprintf(stdout, "clean:     %s\ncorrupted: %s\n", v.join(cleanText.ids), v.join(corruptedText.ids))
+	if v.known() && n == 1 {
+		fmt.Fprintf(stdout, "clean:     %s\ncorrupted: %s\n", v.join(first[0]), v.join(first[1]))
 		if len(g.Axes) > 1 {
-			labelPositions(g, v, cleanText.ids, corruptedText.ids)
+			labelPositions(g, v, first[0], first[1])
 			if attr != nil {
 				attr.Axes = g.Axes
 			}

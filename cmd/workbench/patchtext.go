@@ -60,7 +60,7 @@ func writePatchTextJSON(w io.Writer, v *vocab, clean, corrupted *textTokens, ans
 }
 
 // labelPositions relabels g's position axis ("pos P") for people with the
-// token at P: "P ␣Mary", or "P ␣Mary/␣John" where the corrupted token
+// token at P of the one clean sequence: "P ␣Mary", or "P ␣Mary/␣John" where the corrupted token
 // differs.
 func labelPositions(g *patching.Grid, v *vocab, clean, corrupted []int) {
 	cols := make([]string, len(g.Axes[1]))

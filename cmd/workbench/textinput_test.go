@@ -520,6 +520,16 @@ func TestPatchText(t *testing.T) {
 	if !strings.Contains(table, fmt.Sprintf("answer: [␣Mary] (%d), wrong: [␣John] (%d)\nclean:     [A][␣Mary][␣][B][␣John][␣][C]", idMary, idJohn)) || !strings.Contains(table, "1 ␣Mary/␣John") || !strings.Contains(table, "4 ␣John") {
 		t.Errorf("the table does not show the tokens:\n%s", table)
 	}
+	// A one-sequence token file is labelled alike, from the model's
+	// tokenizer; the table is the text input's.
+	idTable, _, err := runCLI(t, "patch", "--model", dir, "--clean", seqFile(t, cleanIDs), "--corrupted", seqFile(t, corruptedIDs),
+		"--answer", strconv.Itoa(idMary), "--wrong", strconv.Itoa(idJohn), "--what", "resid_pre")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idTable != table {
+		t.Errorf("token-file table:\n%s\ntext table:\n%s", idTable, table)
+	}
 }
 
 // TestPatchTextErrors: clean and corrupted texts of different lengths,
