@@ -394,15 +394,19 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var mf modelFlags
 	mf.register(fs)
 	out := fs.String("out", "", "write the tuned lens to `FILE`.safetensors")
-	tokensPath := fs.String("tokens", "", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)")
-	gen := fs.String("data", "repeated", "generated training data without --tokens: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
+	var tf textFlags
+	tf.register(fs)
+	var in tokenInput
+	in.register(fs, "tokens", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)", "text")
+	gen := fs.String("data", "repeated", "generated training data without --tokens or --text: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
 	batch := fs.Int("batch", 16, "sequences per step")
 	steps := fs.Int("steps", lens.DefaultSteps, "SGD steps")
 	lr := fs.Float64("lr", lens.DefaultLR, "peak learning rate, decayed linearly to 0")
 	momentum := fs.Float64("momentum", lens.DefaultMomentum, "Nesterov momentum")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --data repeated|random] [--steps N] [--lr X] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --text S | --text-file F | --data repeated|random]")
+		fmt.Fprintln(stderr, "         [--steps N] [--lr X] [--seed N]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Trains a tuned lens (Belrose et al. 2023): one affine translator per residual point,")
 		fmt.Fprintln(stderr, "starting at the identity, minimising KL(final ‖ lens) with SGD and Nesterov momentum.")
@@ -424,10 +428,23 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	v, err := tf.load("lens train", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	// open checks the flags and encodes a text; training holds every
+	// sequence, so a token file is read whole.
+	src, text, err := v.open(fs, &in, false)
+	if err != nil {
+		return err
+	}
 	var d lens.Data
-	if *tokensPath != "" {
-		toks, err := readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens)
-		if err != nil {
+	if src != nil {
+		src.Close()
+		toks := [][]int{}
+		if text != nil {
+			toks = append(toks, text.ids)
+		} else if toks, err = readTokens(in.file, m.Cfg.NCtx, maxHeldTokens); err != nil {
 			return err
 		}
 		if _, _, _, err := m.CheckTokens(toks); err != nil {

@@ -406,6 +406,27 @@ func TestLensText(t *testing.T) {
 	}
 }
 
+// TestLensTrainText: lens train takes a text as its training sequence,
+// and the tuned lens it writes evaluates on that text.
+func TestLensTrainText(t *testing.T) {
+	dir := textModelDir(t)
+	out := filepath.Join(t.TempDir(), "tuned.safetensors")
+	_, errOut, err := runCLI(t, "lens", "train", "--model", dir, "--text", " Mary B Mary B", "--steps", "3", "--out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "lens train: --text: 6 tokens; bos: auto (none prepended)") {
+		t.Errorf("stderr %q", errOut)
+	}
+	if _, _, err := runCLI(t, "lens", "--model", dir, "--text", " Mary B Mary B", "--tuned", out); err != nil {
+		t.Errorf("the tuned lens trained on text: %v", err)
+	}
+	_, _, err = runCLI(t, "lens", "train", "--model", dir, "--text", "A", "--tokens", seqFile(t, maryJohn), "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "lens train: --tokens and --text are mutually exclusive") {
+		t.Errorf("--tokens with --text: %v", err)
+	}
+}
+
 // TestAnalyzeTextInput: analyze --text runs the detectors on the text and shows
 // each detector's strongest head at work, tokens as text.
 func TestAnalyzeTextInput(t *testing.T) {
