@@ -22,7 +22,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mf.register(fs)
 	var tf textFlags
 	tf.register(fs)
-	var in tokenInput
+	in := tokenInput{optional: true}
 	in.register(fs, "tokens", "JSON `FILE` of token sequences for TransformerLens's head detectors (optional)", "text")
 	asJSON := fs.Bool("json", false, "print one JSON object (heads, composition, composition_baseline, ov_eigen_positivity, full_ov_top1, …; with a tokenizer, detector_examples; text input adds tokens and pieces)")
 	seed := fs.Uint64("seed", 0, "seed of the sampled baseline and the repeated-token sequences")
@@ -63,7 +63,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	src, text, err := v.open(fs, &in, false)
+	src, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, text, err := v.open(fs, &in, true)
+	r, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}

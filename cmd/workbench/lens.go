@@ -70,7 +70,7 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, text, err := v.open(fs, &in, true)
+	r, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	out := fs.String("out", "", "write the tuned lens to `FILE`.safetensors")
 	var tf textFlags
 	tf.register(fs)
-	var in tokenInput
+	in := tokenInput{optional: true}
 	in.register(fs, "tokens", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)", "text")
 	gen := fs.String("data", "repeated", "generated training data without --tokens or --text: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
 	batch := fs.Int("batch", 16, "sequences per step")
@@ -434,7 +434,7 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	// open checks the flags and encodes a text; training holds every
 	// sequence, so a token file is read whole.
-	src, text, err := v.open(fs, &in, false)
+	src, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}

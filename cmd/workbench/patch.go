@@ -82,12 +82,12 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cleanR, cleanText, err := v.open(fs, &cleanIn, true)
+	cleanR, cleanText, err := v.open(fs, &cleanIn)
 	if err != nil {
 		return err
 	}
 	defer cleanR.Close()
-	corruptedR, corruptedText, err := v.open(fs, &corruptedIn, true)
+	corruptedR, corruptedText, err := v.open(fs, &corruptedIn)
 	if err != nil {
 		return err
 	}

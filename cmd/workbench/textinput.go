@@ -109,6 +109,9 @@ func noTokenizer(dir string) error {
 // sequence (--text or --text-file, or patch's --clean-text and
 // --clean-text-file).
 type tokenInput struct {
+	// optional says that the command runs without the input (analyze's
+	// detectors, lens train's generated data); set it before open.
+	optional             bool
 	fileFlag, textFlag   string
 	file, text, textFile string
 }
@@ -167,16 +170,16 @@ func (t *textTokens) batch(dst [][]int, n int) ([][]int, error) {
 
 func (t *textTokens) Close() error { return nil }
 
-// open returns in's token sequences: required says whether the input must
-// be given (nil, nil otherwise when it is not). A token file is checked
+// open returns in's token sequences, or nils when in is optional and not
+// given. A token file is checked
 // against the model's n_ctx as it is read; a text is encoded at once, its
 // BOS policy and result reported on stderr.
-func (v *vocab) open(fs *flag.FlagSet, in *tokenInput, required bool) (tokenSource, *textTokens, error) {
+func (v *vocab) open(fs *flag.FlagSet, in *tokenInput) (tokenSource, *textTokens, error) {
 	g := in.given(fs)
 	switch {
 	case len(g) > 1:
 		return nil, nil, fmt.Errorf("%s: %s are mutually exclusive: give one", v.cmd, strings.Join(g, " and "))
-	case len(g) == 0 && required:
+	case len(g) == 0 && !in.optional:
 		return nil, nil, fmt.Errorf("%s: give --%s FILE, --%s TEXT or --%s-file FILE", v.cmd, in.fileFlag, in.textFlag, in.textFlag)
 	case len(g) == 0:
 		return nil, nil, nil
