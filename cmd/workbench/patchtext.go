@@ -13,8 +13,10 @@ func sameLength(v *vocab, cleanIn, corruptedIn tokenInput, clean, corrupted *tex
 	if len(clean.ids) == len(corrupted.ids) {
 		return nil
 	}
-	return fmt.Errorf("patch: the clean text is %d tokens and the corrupted text %d: patching needs the same number of tokens, position for position\n  clean (--%s):     %s\n  corrupted (--%s): %s",
-		len(clean.ids), len(corrupted.ids), cleanIn.textFlag, v.join(clean.ids), corruptedIn.textFlag, v.join(corrupted.ids))
+	a, b := "clean (--"+cleanIn.textFlag+"):", "corrupted (--"+corruptedIn.textFlag+"):"
+	w := max(len(a), len(b))
+	return fmt.Errorf("patch: the clean text is %d tokens and the corrupted text %d: patching needs the same number of tokens, position for position\n  %-*s %s\n  %-*s %s",
+		len(clean.ids), len(corrupted.ids), w, a, v.join(clean.ids), w, b, v.join(corrupted.ids))
 }
 
 // optionalToken encodes flag name's text as one token: nil when text is

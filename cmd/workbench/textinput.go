@@ -25,10 +25,12 @@ import (
 // textFlags are the flags of a command's tokenizer.
 type textFlags struct {
 	tokenizer, bos string
+	special        bool
 }
 
 func (f *textFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer `DIR_OR_FILE`: a folder holding tokenizer.json or vocab.json + merges.txt, or the tokenizer.json itself (default: the tokenizer files in --model's folder, if any)")
+	fs.BoolVar(&f.special, "special", false, "encode special-token text in text input (e.g. <|endoftext|>) as those tokens; without it, it is plain text")
 	fs.StringVar(&f.bos, "bos", "auto", "BOS `POLICY` for text input: never, always, or auto (what the tokenizer's configuration says: GPT-2 none, Llama <s>)")
 }
 
@@ -40,7 +42,7 @@ type vocab struct {
 	cmd     string // the command's name, which prefixes errors and notes
 	tok     *tokenizer.Tokenizer
 	missing error
-	bos     tokenizer.BOS
+	opt     tokenizer.Options // of text input
 	nCtx    int
 	stderr  io.Writer
 }
@@ -56,7 +58,7 @@ func (f *textFlags) load(cmd, modelPath string, m *transformer.Model, stderr io.
 	if err != nil {
 		return nil, fmt.Errorf("%s: --bos: %w", cmd, err)
 	}
-	v := &vocab{cmd: cmd, bos: bos, nCtx: m.Cfg.NCtx, stderr: stderr}
+	v := &vocab{cmd: cmd, opt: tokenizer.Options{BOS: bos, Special: f.special}, nCtx: m.Cfg.NCtx, stderr: stderr}
 	if f.tokenizer != "" {
 		if v.tok, err = hf.LoadTokenizer(f.tokenizer, m.Cfg); err != nil {
 			return nil, fmt.Errorf("%s: --tokenizer: %w", cmd, err)
@@ -184,10 +186,14 @@ func (v *vocab) open(fs *flag.FlagSet, in *tokenInput) (tokenSource, *textTokens
 	case len(g) == 0:
 		return nil, nil, nil
 	case g[0] == "--"+in.fileFlag:
-		bos := false
-		fs.Visit(func(f *flag.Flag) { bos = bos || f.Name == "bos" })
-		if bos {
-			return nil, nil, fmt.Errorf("%s: --bos applies to text input only; the sequences of --%s are used as given", v.cmd, in.fileFlag)
+		var textOnly []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "bos" || f.Name == "special" {
+				textOnly = append(textOnly, "--"+f.Name)
+			}
+		})
+		if len(textOnly) > 0 {
+			return nil, nil, fmt.Errorf("%s: %s applies to text input only; the sequences of --%s are used as given", v.cmd, strings.Join(textOnly, " and "), in.fileFlag)
 		}
 		r, err := openTokens(in.file, v.nCtx)
 		if err != nil {
@@ -215,11 +221,11 @@ func (v *vocab) encode(name, text string) (*textTokens, error) {
 	if v.tok == nil {
 		return nil, fmt.Errorf("%s: %s needs a tokenizer: %w", v.cmd, name, v.missing)
 	}
-	enc, err := v.tok.Encode(text, tokenizer.Options{BOS: v.bos})
+	enc, err := v.tok.Encode(text, v.opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", v.cmd, name, err)
 	}
-	fmt.Fprintf(v.stderr, "%s: %s: %d tokens; %s\n", v.cmd, name, len(enc.IDs), bosLine(v.tok, v.bos))
+	fmt.Fprintf(v.stderr, "%s: %s: %d tokens; %s\n", v.cmd, name, len(enc.IDs), bosLine(v.tok, v.opt.BOS))
 	if len(enc.IDs) == 0 {
 		return nil, fmt.Errorf("%s: %s encodes to no tokens", v.cmd, name)
 	}
@@ -230,12 +236,13 @@ func (v *vocab) encode(name, text string) (*textTokens, error) {
 }
 
 // oneToken encodes the text of flag name, which must be one token (no
-// BOS): an answer of patch's metrics.
+// BOS; special-token text as --special says): an answer of patch's
+// metrics.
 func (v *vocab) oneToken(name, text string) (int, error) {
 	if v.tok == nil {
 		return 0, fmt.Errorf("%s: %s needs a tokenizer: %w", v.cmd, name, v.missing)
 	}
-	enc, err := v.tok.Encode(text, tokenizer.Options{BOS: tokenizer.BOSNever})
+	enc, err := v.tok.Encode(text, tokenizer.Options{BOS: tokenizer.BOSNever, Special: v.opt.Special})
 	if err != nil {
 		return 0, fmt.Errorf("%s: %s: %w", v.cmd, name, err)
 	}

@@ -310,6 +310,7 @@ func TestTextFlagErrors(t *testing.T) {
 		{[]string{"patch", "--clean", toks, "--clean-text", "A", "--corrupted", toks, "--what", "resid_pre"}, "--clean and --clean-text are mutually exclusive"},
 		{[]string{"eval"}, "give --tokens FILE, --text TEXT or --text-file FILE"},
 		{[]string{"lens", "--tokens", toks, "--bos", "always"}, "--bos applies to text input only; the sequences of --tokens are used as given"},
+		{[]string{"eval", "--tokens", toks, "--special"}, "--special applies to text input only"},
 		{[]string{"eval", "--text", "A", "--bos", "sometimes"}, `--bos: tokenizer: unknown BOS policy "sometimes"`},
 		{[]string{"eval", "--text", strings.Repeat(" Mary", txNCtx+1)}, "--text is 17 tokens, more than the model's n_ctx 16"},
 		{[]string{"eval", "--text", ""}, "--text encodes to no tokens"},
@@ -319,6 +320,23 @@ func TestTextFlagErrors(t *testing.T) {
 		_, _, err := runCLI(t, args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", args, err, tc.want)
+		}
+	}
+	// Special-token text is plain text unless --special.
+	for _, tc := range []struct {
+		args []string
+		want []int
+	}{
+		{nil, []int{'<', '|', 'e', 'n', 'd', 'o', 'f', 't', 'e', 'x', 't', '|', '>', 'A'}},
+		{[]string{"--special"}, []int{idEOT, 'A'}},
+	} {
+		out, _, err := runCLI(t, append([]string{"eval", "--model", dir, "--text", "<|endoftext|>A", "--json"}, tc.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got evalTextJSON
+		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Tokens) != 1 || !slices.Equal(got.Tokens[0], tc.want) {
+			t.Errorf("%v: tokens %v (%v), want [%v]", tc.args, got.Tokens, err, tc.want)
 		}
 	}
 	// --bos always prepends <|endoftext|> and says so.
@@ -565,7 +583,7 @@ func TestPatchTextErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--clean-text", "A Mary B John C", "--corrupted-text", "A Mary B Johnny C", "--answer", " Mary", "--wrong", " John"},
-			[]string{"the clean text is 7 tokens and the corrupted text 9", "clean (--clean-text):     [A][␣Mary][␣][B][␣John][␣][C]",
+			[]string{"the clean text is 7 tokens and the corrupted text 9", "clean (--clean-text):         [A][␣Mary][␣][B][␣John][␣][C]",
 				"corrupted (--corrupted-text): [A][␣Mary][␣][B][␣John][n][y][␣][C]"}},
 		{[]string{"--clean-text", "A Mary", "--corrupted-text", "A John", "--answer", "Mary", "--wrong", " John"},
 			[]string{`--answer "Mary" is 4 tokens [M][a][r][y], want one token`}},
