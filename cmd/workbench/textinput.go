@@ -18,9 +18,9 @@ import (
 )
 
 // This file is how the commands that run a model (eval, analyze, lens,
-// patch) take text instead of token ids and show tokens as text: the
-// --tokenizer and --bos flags, the model's tokenizer, and one token input
-// given as --tokens FILE, --text S or --text-file F.
+// lens train, patch) take text instead of token ids and show tokens as
+// text: the --tokenizer, --bos and --special flags, the model's tokenizer,
+// and one token input given as --tokens FILE, --text S or --text-file F.
 
 // textFlags are the flags of a command's tokenizer.
 type textFlags struct {
