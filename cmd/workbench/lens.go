@@ -385,6 +385,19 @@ func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned []lens.Stat
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	// What each point predicts after the whole of sequence 0: the next
+	// token of a prompt.
+	last := len(input) - 1
+	fmt.Fprintf(w, "\nlogit lens top-%d next tokens after the last position (%s), sequence 0:\n", len(logit[0].Top[0][last]), v.label(input[last]))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range logit {
+		fmt.Fprint(tw, s.Label)
+		for _, tp := range s.Top[0][last] {
+			fmt.Fprintf(tw, "\t%s %.3f", v.label(tp.Token), tp.Prob)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
 
 // runLensTrain is `workbench lens train`.

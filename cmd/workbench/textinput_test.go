@@ -372,6 +372,9 @@ func TestLensText(t *testing.T) {
 	if got := strings.Fields(inputRow); !slices.Equal(got, []string{"input", "A", "␣Mary", "␣", "B", "␣John"}) {
 		t.Errorf("input row %q", inputRow)
 	}
+	if !strings.Contains(out, "top-5 next tokens after the last position (␣John), sequence 0:") {
+		t.Errorf("lens --text does not list the next tokens:\n%s", out)
+	}
 
 	out, _, err = runCLI(t, "lens", "--model", dir, "--text", "A Mary B John", "--json", "--k", "3")
 	if err != nil {
