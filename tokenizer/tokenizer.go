@@ -99,6 +99,7 @@ type Tokenizer struct {
 	firstByte [256]bool // first bytes of added tokens
 	bos       int       // -1: none
 	autoBOS   bool      // BOSAuto prepends bos
+	pipe      *pipeline // non-nil: not the byte-level fast path
 }
 
 // VocabSize is one more than the largest id.
@@ -110,7 +111,9 @@ func (t *Tokenizer) BOSID() int { return t.bos }
 // AutoBOS reports whether BOSAuto prepends a BOS token for this tokenizer.
 func (t *Tokenizer) AutoBOS() bool { return t.autoBOS }
 
-// Piece returns the raw bytes of token id, as a string.
+// Piece returns the text of token id: its raw bytes for byte-level BPE;
+// otherwise what the decoders make of it alone, bytes as they are and
+// nothing stripped (SentencePiece's "▁the" is " the", "<0x0A>" is "\n").
 func (t *Tokenizer) Piece(id int) (string, error) {
 	if id < 0 || id >= len(t.pieces) {
 		return "", fmt.Errorf("tokenizer: id %d out of range [0, %d)", id, len(t.pieces))
@@ -118,7 +121,8 @@ func (t *Tokenizer) Piece(id int) (string, error) {
 	return t.pieces[id], nil
 }
 
-// Decode concatenates the tokens' bytes.
+// Decode turns ids back into text: for byte-level BPE the tokens'
+// bytes, concatenated; otherwise through the tokenizer.json's decoders.
 func (t *Tokenizer) Decode(ids []int) (string, error) {
 	var b strings.Builder
 	for _, id := range ids {
@@ -127,6 +131,9 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 			return "", err
 		}
 		b.WriteString(p)
+	}
+	if t.pipe != nil {
+		return t.pipe.decode(ids), nil
 	}
 	return b.String(), nil
 }
@@ -192,6 +199,9 @@ func (t *Tokenizer) matchAdded(s string, special bool) *added {
 func (t *Tokenizer) encodePlain(text string, off int, enc *Encoding, cache map[string][]int32, scratch *[]int32) error {
 	if text == "" {
 		return nil
+	}
+	if t.pipe != nil {
+		return t.pipe.encode(text, off, enc)
 	}
 	if t.nfc && !norm.NFC.IsNormalString(text) {
 		return t.encodeNormalized(text, off, enc, cache, scratch)
