@@ -70,24 +70,42 @@ func (w *nbuild) text() ntext { return ntext{string(w.b), w.org} }
 type normalizer func(ntext) ntext
 
 // unicodeForm is the NFC, NFD, NFKC or NFKD normalizer: each segment
-// norm cuts is rewritten as a whole.
+// norm cuts is rewritten as a whole. Bytes that are not UTF-8 stay as
+// they are, and the valid runs between them are normalized apart (norm's
+// decomposing Iter panics on an invalid byte before combining marks).
 func unicodeForm(f norm.Form) normalizer {
 	return func(n ntext) ntext {
 		if f.IsNormalString(n.s) {
 			return n
 		}
-		var it norm.Iter
-		it.InitString(f, n.s)
 		var w nbuild
-		for !it.Done() {
-			i := it.Pos()
-			seg := it.Next()
-			j := it.Pos()
-			if string(seg) == n.s[i:j] {
-				w.keep(n, i, j)
-			} else {
-				w.add(string(seg), n.cover(i, j))
+		for i := 0; i < len(n.s); {
+			j := i
+			for j < len(n.s) {
+				r, size := utf8.DecodeRuneInString(n.s[j:])
+				if r == utf8.RuneError && size <= 1 {
+					break
+				}
+				j += size
 			}
+			if j == i {
+				w.keep(n, i, i+1)
+				i++
+				continue
+			}
+			var it norm.Iter
+			it.InitString(f, n.s[i:j])
+			for !it.Done() {
+				a := i + it.Pos()
+				seg := it.Next()
+				b := i + it.Pos()
+				if string(seg) == n.s[a:b] {
+					w.keep(n, a, b)
+				} else {
+					w.add(string(seg), n.cover(a, b))
+				}
+			}
+			i = j
 		}
 		return w.text()
 	}

@@ -49,10 +49,18 @@ func (p *pipeline) encode(text string, off int, enc *Encoding) error {
 		}
 		pieces = next
 	}
+	first := len(enc.Spans)
 	for _, q := range pieces {
 		if err := p.model.encode(q, enc); err != nil {
 			return err
 		}
+	}
+	// A ▁ inserted before a piece cut out of one rewritten segment has the
+	// empty span at the segment's start, before the end of the token
+	// ahead of it: such a token shares the segment's span instead.
+	for k := max(first, 1); k < len(enc.Spans); k++ {
+		sp, prev := &enc.Spans[k], enc.Spans[k-1]
+		sp.Start, sp.End = max(sp.Start, prev.Start), max(sp.End, prev.End)
 	}
 	return nil
 }

@@ -1,11 +1,21 @@
 // Package tokenizer turns text into token ids and back, exactly as the
 // reference implementations of GPT-2's byte-level BPE (vocab.json +
-// merges.txt) and of Hugging Face's tokenizer.json (the byte-level BPE
-// subset Qwen uses) do. Encode gives each token's byte span in the input,
-// so that a caller can label tokens with the text they cover. The
-// pre-tokenizers' regular expressions are hand-written scanners (Go's
-// regexp has no look-ahead). Standard library only, plus
-// golang.org/x/text for the NFC normalizer.
+// merges.txt) and of Hugging Face's tokenizer.json do. A tokenizer.json
+// may be byte-level BPE (GPT-2, Qwen, Llama 3: a fast path whose pieces
+// are raw bytes) or SentencePiece-style BPE with ▁ and <0xNN> byte
+// fallback (Llama 2, TinyLlama), with the normalizers, pre-tokenizers
+// and decoders LoadJSON lists; a component or option it does not
+// implement is refused with an error naming it, never approximated.
+//
+// Encode gives each token's byte span in the caller's text, before any
+// normalization: a token made of rewritten text spans what it was
+// rewritten from (so tokens inside one rewritten segment may share a
+// span), a ▁ the tokenizer inserts has the empty span where it went, and
+// spans never go backwards. The pre-tokenizers' regular expressions of
+// GPT-2, Qwen and Llama 3 are hand-written scanners (Go's regexp has no
+// look-ahead); other patterns run on Go's regexp when they need no
+// look-around. A Tokenizer is safe for concurrent use. Standard library
+// only, plus golang.org/x/text for Unicode normalization.
 package tokenizer
 
 import (

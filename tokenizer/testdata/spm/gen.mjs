@@ -205,6 +205,16 @@ const tokenizers = {
     decoder: { type: "Sequence", decoders: [{ type: "ByteFallback" }, { type: "Metaspace", replacement: SP, prepend_scheme: "always", split: false }] },
     model: bpe(spm, { unk_token: "<unk>", byte_fallback: true }),
   }),
+  // The Whitespace pre-tokenizer (\\w+|[^\\w\\s]+); transformers.js reads \\w
+  // as ASCII, Hugging Face as Unicode, so only ASCII cases compare.
+  "spm-whitespace": file(spmAdded, {
+    normalizer: null,
+    pre_tokenizer: { type: "Sequence", pretokenizers: [
+      { type: "Whitespace" }, { type: "Metaspace", replacement: SP, prepend_scheme: "always", split: false }] },
+    post_processor: null,
+    decoder: { type: "Metaspace", replacement: SP, prepend_scheme: "always", split: false },
+    model: bpe(spm, { unk_token: "<unk>", byte_fallback: true }),
+  }),
 };
 
 // The corpus: hand-picked tricky strings, then seeded random ones.
@@ -217,6 +227,7 @@ const cases = [
   "unknown ☃ ⚡ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ♞", "<s> special </s> mid<s>dle", "<unk><unk>x", "it's I'LL we've THEY'RE", "zero\u200bwidth",
   "nbsp\u00a0here", "ideographic\u3000space", "line\u2028sep", "quote ''double'' \"x\"", "a''b", "tokenization tokenize",
   "the the the the", "function main() { return x + y * 2; }", "x".repeat(200), "ab".repeat(80), "▁already▁meta", " ▁ ▁▁ ",
+  "Hello! How are you? I'm fine, thank you.", "snake_case_name x_1 __init__ a--b",
   "Straße ǅ ﬀ ẞ", "ΑΣ. ΑΣ ΑΣ'Σ", "\u0000\u0001 control \u007f", "𝟘𝟙𝟚 ²³ ٣٤", "very long words: pneumonoultramicroscopicsilicovolcanoconiosis",
 ];
 let seed = 14;
@@ -226,13 +237,17 @@ function rand() {
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
-const pool = Array.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ    \n\r\t0123456789.,'!?-éüßÉ日本語😀👍🏽\u200d\u0301ﬁ™Ａ☃ΣİĞ▁<>s/");
-for (let k = 0; k < 200; k++) {
-  const n = 1 + Math.floor(rand() * 40);
-  let s = "";
-  for (let i = 0; i < n; i++) s += pool[Math.floor(rand() * pool.length)];
-  cases.push(s);
+// randomStrings adds count strings of 1 to 40 runes drawn from pool.
+function randomStrings(pool, count) {
+  for (let k = 0; k < count; k++) {
+    const n = 1 + Math.floor(rand() * 40);
+    let s = "";
+    for (let i = 0; i < n; i++) s += pool[Math.floor(rand() * pool.length)];
+    cases.push(s);
+  }
 }
+randomStrings(Array.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ    \n\r\t0123456789.,'!?-éüßÉ日本語😀👍🏽\u200d\u0301ﬁ™Ａ☃ΣİĞ▁<>s/"), 200);
+randomStrings(Array.from("abcdefgh ABC  \n\r\t0123456789.,;:'\"!?-_()[]<>/\\@#$%^&*+=~`|{}"), 100);
 
 const out = { source: `@huggingface/tokenizers ${libVersion} (transformers.js), node ${process.version}`, tokenizers: Object.keys(tokenizers), cases: [] };
 const toks = {};
