@@ -130,7 +130,8 @@ func diverges(name string, tok *Tokenizer, s string) bool {
 // checkSpans: spans are ordered (starts and ends never decrease), within
 // the text, and cover every byte that is not white space (which
 // normalizers may drop); for exactSpans tokenizers each span holds its
-// token's piece.
+// token's piece; without a normalizer, a span's text (when it is whole
+// runes) encodes alone to its token.
 func checkSpans(t *testing.T, tok *Tokenizer, name, s string, enc Encoding) {
 	t.Helper()
 	covered := make([]bool, len(s))
@@ -144,6 +145,13 @@ func checkSpans(t *testing.T, tok *Tokenizer, name, s string, enc Encoding) {
 			covered[i] = true
 		}
 		prev = sp
+		if name == "bytelevel-llama3" && utf8.ValidString(s[sp.Start:sp.End]) {
+			// no normalizer: a token's text, encoded alone, is that token
+			re, err := tok.Encode(s[sp.Start:sp.End], never)
+			if err != nil || len(re.IDs) != 1 || re.IDs[0] != enc.IDs[k] {
+				t.Errorf("%s %q: token %d (id %d) holds %q, which encodes to %v, %v", name, s, k, enc.IDs[k], s[sp.Start:sp.End], re.IDs, err)
+			}
+		}
 		if !exactSpans[name] {
 			continue
 		}
@@ -433,4 +441,23 @@ func FuzzPipeline(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIgnoreMerges: bytelevel-zoo's vocabulary holds whole words no merge
+// makes; ignore_merges takes them (and transformers.js agrees, in
+// TestTransformersJS), the merges alone would not.
+func TestIgnoreMerges(t *testing.T) {
+	tok := loadSPM(t, "bytelevel-zoo")
+	enc, err := tok.Encode("a tokenization", never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.pipe.model.ignoreMerges = false
+	merged, err := tok.Encode("a tokenization", never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc.IDs) != 2 || len(merged.IDs) <= 2 {
+		t.Errorf("with ignore_merges %v, without %v: want the word as one token only with it", enc.IDs, merged.IDs)
+	}
 }

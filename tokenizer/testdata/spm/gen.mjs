@@ -136,6 +136,11 @@ const bosTemplate = (bos, id) => ({
 const spm = spmVocab(TRAIN, 400);
 const spmLower = spmVocab(TRAIN.toLowerCase(), 300);
 const bl = byteLevelVocab(TRAIN, 300);
+// whole words no merge makes, which only ignore_merges finds
+const blWords = { ...bl, vocab: { ...bl.vocab } };
+for (const w of ["\u0120tokenization", "\u0120pneumonoultramicroscopicsilicovolcanoconiosis", "\u0120function", "\u0120snake"]) {
+  if (!(w in blWords.vocab)) blWords.vocab[w] = Object.keys(blWords.vocab).length;
+}
 const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const blAdded = [special(bl.merges.length + 256, "<|begin_of_text|>"), special(bl.merges.length + 257, "<|end_of_text|>")];
 
@@ -182,7 +187,7 @@ const tokenizers = {
       { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true }] },
     post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: bpe(bl, { ignore_merges: true }),
+    model: bpe(blWords, { ignore_merges: true }),
   }),
   // Llama 3's layout: its Split regex (the scanner) and a BOS template.
   "bytelevel-llama3": file(blAdded, {
