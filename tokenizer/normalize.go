@@ -66,6 +66,9 @@ func (w *nbuild) keep(n ntext, i, j int) {
 
 func (w *nbuild) text() ntext { return ntext{string(w.b), w.org} }
 
+// sized is an empty nbuild with room for n bytes.
+func sized(n int) nbuild { return nbuild{make([]byte, 0, n), make([]Span, 0, n)} }
+
 // A normalizer rewrites a whole section of text (between added tokens).
 type normalizer func(ntext) ntext
 
@@ -78,7 +81,7 @@ func unicodeForm(f norm.Form) normalizer {
 		if f.IsNormalString(n.s) {
 			return n
 		}
-		var w nbuild
+		w := sized(len(n.s) + len(n.s)/4)
 		for i := 0; i < len(n.s); {
 			j := i
 			for j < len(n.s) {
@@ -115,7 +118,7 @@ func unicodeForm(f norm.Form) normalizer {
 // mapping, as Rust's and JavaScript's to-lower-case do: İ becomes i and
 // a combining dot, and a capital sigma ending a word becomes ς.
 func lowercase(n ntext) ntext {
-	var w nbuild
+	w := sized(len(n.s) + 8)
 	for i := 0; i < len(n.s); {
 		r, size := utf8.DecodeRuneInString(n.s[i:])
 		var low string
@@ -181,7 +184,7 @@ func replaceAll(m matcher, content string) normalizer {
 		if len(ms) == 0 {
 			return n
 		}
-		var w nbuild
+		w := sized(len(n.s) + len(ms)*len(content))
 		p := 0
 		for _, r := range ms {
 			w.keep(n, p, r[0])
@@ -200,7 +203,7 @@ func prepend(s string) normalizer {
 		if n.s == "" {
 			return n
 		}
-		var w nbuild
+		w := sized(len(s) + len(n.s))
 		w.add(s, n.cover(0, 0))
 		w.keep(n, 0, len(n.s))
 		return w.text()

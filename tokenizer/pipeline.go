@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -92,8 +93,8 @@ func (m *bpeModel) encode(n ntext, enc *Encoding) error {
 			return nil
 		}
 	}
-	var ids []int32
-	var sp []Span
+	ids := make([]int32, 0, len(n.s))
+	sp := make([]Span, 0, len(n.s))
 	for i := 0; i < len(n.s); {
 		_, w := utf8.DecodeRuneInString(n.s[i:])
 		ch := n.s[i : i+w]
@@ -117,6 +118,8 @@ func (m *bpeModel) encode(n ntext, enc *Encoding) error {
 		i += w
 	}
 	out, first := mergeHeap(ids, m.merges)
+	enc.IDs = slices.Grow(enc.IDs, len(out))
+	enc.Spans = slices.Grow(enc.Spans, len(out))
 	for k, id := range out {
 		end := len(sp)
 		if k+1 < len(first) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 type jsCases struct {
@@ -460,4 +462,27 @@ func TestIgnoreMerges(t *testing.T) {
 	if len(enc.IDs) != 2 || len(merged.IDs) <= 2 {
 		t.Errorf("with ignore_merges %v, without %v: want the word as one token only with it", enc.IDs, merged.IDs)
 	}
+}
+
+// BenchmarkEncodeSPM encodes tinyshakespeare with the Llama 2-style
+// spm-legacy tokenizer (no pre-tokenizer: the whole text is one BPE
+// word); MB/s is input bytes per second.
+func BenchmarkEncodeSPM(b *testing.B) {
+	tok, err := LoadJSON(filepath.Join("testdata", "spm", "spm-legacy.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(testenv.SharedDir(b, "corpora"), "tinyshakespeare.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(data)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tok.Encode(text, never); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(text))*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
 }

@@ -253,7 +253,7 @@ func splitBy(m matcher, behavior string, invert bool) pretok {
 // split, each rep starts a piece.
 func metaspace(rep, scheme string, split bool) pretok {
 	return func(dst []ntext, n ntext) []ntext {
-		var w nbuild
+		w := sized(len(n.s) + len(rep)*(1+strings.Count(n.s, " ")))
 		if !strings.HasPrefix(n.s, " ") && !strings.HasPrefix(n.s, rep) &&
 			(scheme == "always" || scheme == "first" && len(n.org) > 0 && n.org[0].Start == 0) {
 			w.add(rep, n.cover(0, 0))
