@@ -10,8 +10,6 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/mechinterp/workbench/internal/testenv"
 )
 
 type jsCases struct {
@@ -472,17 +470,5 @@ func BenchmarkEncodeSPM(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(testenv.SharedDir(b, "corpora"), "tinyshakespeare.txt"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := string(data)
-	b.SetBytes(int64(len(text)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tok.Encode(text, never); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(text))*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+	benchShakespeare(b, tok)
 }
