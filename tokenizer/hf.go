@@ -95,8 +95,8 @@ func componentType(m json.RawMessage, what string) (string, error) {
 	return c.Type, nil
 }
 
-// byteLevelPart checks a ByteLevel pre-tokenizer or decoder for the
-// byte-level fast path; useRegex says whether it may (must) split with
+// byteLevelPart checks a ByteLevel pre-tokenizer for the byte-level
+// fast path; useRegex says whether it may (must) split with
 // GPT-2's pattern.
 func byteLevelPart(m json.RawMessage, what string) (useRegex bool, err error) {
 	var b hfByteLevel
@@ -161,9 +161,10 @@ func LoadJSON(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// postProcessor checks the post_processor: null, ByteLevel, or a
-// TemplateProcessing whose single-sequence template is the sequence
-// alone or one special token and the sequence; it returns that token.
+// postProcessor checks the post_processor: null, ByteLevel (which only
+// moves offsets), a TemplateProcessing whose single-sequence template is
+// the sequence alone or one special token and the sequence, or a
+// Sequence of those; it returns that special token.
 func postProcessor(m json.RawMessage) (bos string, err error) {
 	if isNull(m) {
 		return "", nil
@@ -174,39 +175,66 @@ func postProcessor(m json.RawMessage) (bos string, err error) {
 	}
 	switch typ {
 	case "ByteLevel":
-		_, err := byteLevelPart(m, "post_processor")
-		return "", err
-	case "TemplateProcessing":
-		type piece struct {
-			SpecialToken *struct {
-				ID     string `json:"id"`
-				TypeID int    `json:"type_id"`
-			} `json:"SpecialToken"`
-			Sequence *struct {
-				ID     string `json:"id"`
-				TypeID int    `json:"type_id"`
-			} `json:"Sequence"`
-		}
+		var b hfByteLevel
+		return "", strict(m, &b, "post_processor ByteLevel")
+	case "Sequence":
 		var c struct {
-			Type          string          `json:"type"`
-			Single        []piece         `json:"single"`
-			Pair          json.RawMessage `json:"pair"`
-			SpecialTokens json.RawMessage `json:"special_tokens"`
+			Type       string            `json:"type"`
+			Processors []json.RawMessage `json:"processors"`
 		}
-		if err := strict(m, &c, "post_processor TemplateProcessing"); err != nil {
+		if err := strict(m, &c, "post_processor Sequence"); err != nil {
 			return "", err
 		}
-		s := c.Single
-		isSeq := func(p piece) bool { return p.Sequence != nil && p.Sequence.ID == "A" && p.SpecialToken == nil }
-		switch {
-		case len(s) == 1 && isSeq(s[0]):
-			return "", nil
-		case len(s) == 2 && s[0].SpecialToken != nil && s[0].Sequence == nil && isSeq(s[1]):
-			return s[0].SpecialToken.ID, nil
+		for _, p := range c.Processors {
+			b, err := postProcessor(p)
+			if err != nil {
+				return "", err
+			}
+			if b == "" {
+				continue
+			}
+			if bos != "" {
+				return "", errors.New("tokenizer: post_processor Sequence with two templates that add a token is not supported")
+			}
+			bos = b
 		}
-		return "", errors.New("tokenizer: post_processor TemplateProcessing single template other than [A] or [special, A] is not supported")
+		return bos, nil
+	case "TemplateProcessing":
+		return templateBOS(m)
 	}
 	return "", fmt.Errorf("tokenizer: post_processor %s is not supported", typ)
+}
+
+// templateBOS reads a TemplateProcessing post-processor.
+func templateBOS(m json.RawMessage) (string, error) {
+	type piece struct {
+		SpecialToken *struct {
+			ID     string `json:"id"`
+			TypeID int    `json:"type_id"`
+		} `json:"SpecialToken"`
+		Sequence *struct {
+			ID     string `json:"id"`
+			TypeID int    `json:"type_id"`
+		} `json:"Sequence"`
+	}
+	var c struct {
+		Type          string          `json:"type"`
+		Single        []piece         `json:"single"`
+		Pair          json.RawMessage `json:"pair"`
+		SpecialTokens json.RawMessage `json:"special_tokens"`
+	}
+	if err := strict(m, &c, "post_processor TemplateProcessing"); err != nil {
+		return "", err
+	}
+	s := c.Single
+	isSeq := func(p piece) bool { return p.Sequence != nil && p.Sequence.ID == "A" && p.SpecialToken == nil }
+	switch {
+	case len(s) == 1 && isSeq(s[0]):
+		return "", nil
+	case len(s) == 2 && s[0].SpecialToken != nil && s[0].Sequence == nil && isSeq(s[1]):
+		return s[0].SpecialToken.ID, nil
+	}
+	return "", errors.New("tokenizer: post_processor TemplateProcessing single template other than [A] or [special, A] is not supported")
 }
 
 // addedID is the id of the added token s, or -1.
@@ -296,7 +324,9 @@ func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 		if typ != "ByteLevel" {
 			return nil, fmt.Errorf("tokenizer: decoder %s is not supported (only ByteLevel)", typ)
 		}
-		if _, err := byteLevelPart(f.Decoder, "decoder"); err != nil {
+		// the decoder's add_prefix_space, trim_offsets, use_regex change nothing
+		var b hfByteLevel
+		if err := strict(f.Decoder, &b, "decoder ByteLevel"); err != nil {
 			return nil, err
 		}
 	}
@@ -317,8 +347,6 @@ func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 		return nil, errors.New("tokenizer: model fuse_unk is not supported")
 	case m.ByteFallback:
 		return nil, errors.New("tokenizer: model byte_fallback is not supported")
-	case m.IgnoreMerges:
-		return nil, errors.New("tokenizer: model ignore_merges is not supported")
 	}
 	extra, err := addedTokens(f.AddedTokens, nfc)
 	if err != nil {
@@ -328,7 +356,7 @@ func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.split, t.nfc = split, nfc
+	t.split, t.nfc, t.ignoreMerges = split, nfc, m.IgnoreMerges
 	return t, nil
 }
 

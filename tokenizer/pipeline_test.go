@@ -292,7 +292,9 @@ func TestMetaspaceSplit(t *testing.T) {
 }
 
 // TestTemplateBOS: Llama 2's TemplateProcessing ([<s>, A]) makes <s> the
-// BOS that auto adds, with the empty span.
+// BOS that auto adds, with the empty span; so does Llama 3's, inside a
+// Sequence, and that tokenizer (ignore_merges and all) takes the
+// byte-level fast path, which TestTransformersJS then checks.
 func TestTemplateBOS(t *testing.T) {
 	tok := loadSPM(t, "spm-legacy")
 	if tok.BOSID() != 1 || !tok.AutoBOS() {
@@ -304,6 +306,11 @@ func TestTemplateBOS(t *testing.T) {
 	}
 	if tok := loadSPM(t, "spm-metaspace"); tok.BOSID() != -1 || tok.AutoBOS() {
 		t.Errorf("no template: BOS %d auto %v, want -1, false", tok.BOSID(), tok.AutoBOS())
+	}
+	// Llama 3's Sequence of ByteLevel and the template, on the fast path
+	l3 := loadSPM(t, "bytelevel-llama3")
+	if p, _ := l3.Piece(l3.BOSID()); p != "<|begin_of_text|>" || !l3.AutoBOS() || l3.pipe != nil {
+		t.Errorf("llama3: BOS %q auto %v general path %v, want <|begin_of_text|>, true, false", p, l3.AutoBOS(), l3.pipe != nil)
 	}
 }
 
@@ -443,22 +450,29 @@ func FuzzPipeline(f *testing.F) {
 	})
 }
 
-// TestIgnoreMerges: bytelevel-zoo's vocabulary holds whole words no merge
-// makes; ignore_merges takes them (and transformers.js agrees, in
-// TestTransformersJS), the merges alone would not.
+// TestIgnoreMerges: the byte-level vocabulary holds whole words no merge
+// makes; ignore_merges takes them, in the general pipeline and on the
+// fast path (and transformers.js agrees, in TestTransformersJS), the
+// merges alone would not.
 func TestIgnoreMerges(t *testing.T) {
-	tok := loadSPM(t, "bytelevel-zoo")
-	enc, err := tok.Encode("a tokenization", never)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok.pipe.model.ignoreMerges = false
-	merged, err := tok.Encode("a tokenization", never)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(enc.IDs) != 2 || len(merged.IDs) <= 2 {
-		t.Errorf("with ignore_merges %v, without %v: want the word as one token only with it", enc.IDs, merged.IDs)
+	for _, name := range []string{"bytelevel-zoo", "bytelevel-llama3"} {
+		tok := loadSPM(t, name)
+		enc, err := tok.Encode("a tokenization", never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.pipe != nil {
+			tok.pipe.model.ignoreMerges = false
+		} else {
+			tok.ignoreMerges = false
+		}
+		merged, err := tok.Encode("a tokenization", never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(enc.IDs) != 2 || len(merged.IDs) <= 2 {
+			t.Errorf("%s: with ignore_merges %v, without %v: want the word as one token only with it", name, enc.IDs, merged.IDs)
+		}
 	}
 }
 

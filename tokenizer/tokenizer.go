@@ -110,6 +110,9 @@ type Tokenizer struct {
 	bos       int       // -1: none
 	autoBOS   bool      // BOSAuto prepends bos
 	pipe      *pipeline // non-nil: not the byte-level fast path
+	// ignoreMerges: a pre-token that is itself in the vocabulary is that
+	// token, merges or not (Llama 3)
+	ignoreMerges bool
 }
 
 // VocabSize is one more than the largest id.
@@ -221,7 +224,11 @@ func (t *Tokenizer) encodePlain(text string, off int, enc *Encoding, cache map[s
 		word := text[i:j]
 		toks, ok := cache[word]
 		if !ok {
-			toks = t.bpe(word, scratch)
+			if id, whole := t.wholeWord(word); whole {
+				toks = []int32{id}
+			} else {
+				toks = t.bpe(word, scratch)
+			}
 			if len(cache) < 1<<16 {
 				cache[word] = toks
 			}
@@ -276,6 +283,16 @@ func (t *Tokenizer) encodeNormalized(text string, off int, enc *Encoding, cache 
 		enc.Spans = append(enc.Spans, Span{off + orig(sub.Spans[k].Start, false), off + orig(sub.Spans[k].End, true)})
 	}
 	return nil
+}
+
+// wholeWord is the token of a pre-token in the vocabulary, when
+// ignore_merges says to take it whole.
+func (t *Tokenizer) wholeWord(word string) (int32, bool) {
+	if !t.ignoreMerges {
+		return 0, false
+	}
+	id, ok := t.ids[word]
+	return int32(id), ok
 }
 
 // bpe applies the merges to one pre-token, lowest rank first.

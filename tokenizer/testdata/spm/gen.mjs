@@ -141,8 +141,9 @@ const blWords = { ...bl, vocab: { ...bl.vocab } };
 for (const w of ["\u0120tokenization", "\u0120pneumonoultramicroscopicsilicovolcanoconiosis", "\u0120function", "\u0120snake"]) {
   if (!(w in blWords.vocab)) blWords.vocab[w] = Object.keys(blWords.vocab).length;
 }
+const blAdded = [special(Object.keys(blWords.vocab).length, "<|begin_of_text|>"), special(Object.keys(blWords.vocab).length + 1, "<|end_of_text|>")];
 const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const blAdded = [special(bl.merges.length + 256, "<|begin_of_text|>"), special(bl.merges.length + 257, "<|end_of_text|>")];
+
 
 const tokenizers = {
   // Llama 2 / TinyLlama as published: Prepend and Replace normalizers, no pre-tokenizer.
@@ -189,15 +190,18 @@ const tokenizers = {
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: bpe(blWords, { ignore_merges: true }),
   }),
-  // Llama 3's layout: its Split regex (the scanner) and a BOS template.
+  // Llama 3's layout: its Split regex (the scanner), ignore_merges, and a
+  // Sequence post-processor with a BOS template.
   "bytelevel-llama3": file(blAdded, {
     normalizer: null,
     pre_tokenizer: { type: "Sequence", pretokenizers: [
       { type: "Split", pattern: { Regex: llama3Pattern }, behavior: "Isolated", invert: false },
       { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] },
-    post_processor: bosTemplate("<|begin_of_text|>", blAdded[0].id),
+    post_processor: { type: "Sequence", processors: [
+      { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
+      bosTemplate("<|begin_of_text|>", blAdded[0].id)] },
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: bpe(bl, {}),
+    model: bpe(blWords, { ignore_merges: true }),
   }),
   // Whitespace splitting and a Split kept by invert, NFKD.
   "spm-split": file(spmAdded, {
