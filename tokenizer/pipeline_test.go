@@ -486,3 +486,55 @@ func BenchmarkEncodeSPM(b *testing.B) {
 	}
 	benchShakespeare(b, tok)
 }
+
+// TestPieces: a SentencePiece token's piece is its text with ▁ as a
+// space and a byte token as its byte; added tokens are themselves.
+func TestPieces(t *testing.T) {
+	tok := loadSPM(t, "spm-legacy")
+	for _, tc := range []struct {
+		token, want string
+	}{{"▁the", " the"}, {"<0x0A>", "\n"}, {"<0xE2>", "\xe2"}, {"<s>", "<s>"}, {"▁", " "}} {
+		id, ok := tok.pipe.model.vocab[tc.token]
+		if !ok {
+			t.Fatalf("%q is not in spm-legacy's vocabulary", tc.token)
+		}
+		if got, err := tok.Piece(id); err != nil || got != tc.want {
+			t.Errorf("Piece(%q) = %q, %v, want %q", tc.token, got, err, tc.want)
+		}
+	}
+}
+
+// TestNoUnknownToken: a rune with no token, in a model with neither
+// byte_fallback nor unk_token, is an error naming it (Hugging Face would
+// drop it silently).
+func TestNoUnknownToken(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "spm", "spm-unk-nfkc.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["model"].(map[string]any)["unk_token"] = nil
+	tok, err := LoadJSON(writeJSON(t, t.TempDir(), "tokenizer.json", f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Encode("the ☃", never); err == nil || !strings.Contains(err.Error(), `"☃" has no token`) {
+		t.Errorf("err %v, want one naming ☃", err)
+	}
+	if _, err := tok.Encode("the the", never); err != nil {
+		t.Errorf("known runes: %v", err)
+	}
+}
+
+// TestFastPath: GPT-2's and Qwen3's files take the byte-level fast path
+// (the benchmark's speed depends on it).
+func TestFastPath(t *testing.T) {
+	for _, name := range []string{"gpt2", "qwen3"} {
+		if tok := loadTok(t, name); tok.pipe != nil {
+			t.Errorf("%s took the general pipeline", name)
+		}
+	}
+}
