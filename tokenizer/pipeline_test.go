@@ -327,6 +327,7 @@ func TestPatternTranslation(t *testing.T) {
 		{`\w+`, "héllo, wörld_1", []string{"héllo", "wörld_1"}},
 		{`[^\s,]+`, "a,b\u2028c", []string{"a", "b", "c"}},
 		{`^x`, "x\nx", []string{"x", "x"}},
+		{`[\u3000-\u303F]+|\u00e9`, "a、。é", []string{"、。", "é"}},
 	} {
 		m, err := compilePattern(tc.re, "test")
 		if err != nil {
@@ -340,7 +341,7 @@ func TestPatternTranslation(t *testing.T) {
 			t.Errorf("%q on %q: %q, want %q", tc.re, tc.in, got, tc.want)
 		}
 	}
-	for _, re := range []string{`\s+(?!\S)`, `(?<=a)b`, `\bword\b`, `(a)\1`, `a*`, `[\S]`, `(?>ab)`} {
+	for _, re := range []string{`\s+(?!\S)`, `(?<=a)b`, `\bword\b`, `(a)\1`, `a*`, `[\S]`, `(?>ab)`, `\u12`, `a++`} {
 		if _, err := compilePattern(re, "test"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", re)) {
 			t.Errorf("%q: err %v, want a refusal naming it", re, err)
 		}

@@ -115,6 +115,13 @@ func compilePattern(p, what string) (matcher, error) {
 				out = "[" + word + "]"
 			case 'W':
 				out = "[^" + word + "]"
+			case 'u':
+				// Oniguruma's \uHHHH is Go's \x{HHHH}
+				if i+4 >= len(p) || strings.Trim(p[i+1:i+5], "0123456789abcdefABCDEF") != "" {
+					return nil, fmt.Errorf("tokenizer: %s regex %q: \\u wants four hex digits", what, p)
+				}
+				out = `\x{` + p[i+1:i+5] + `}`
+				i += 4
 			case 'b', 'B', 'A', 'z', 'Z', 'G', 'h', 'H', 'k', 'K', 'R', 'X', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 				return nil, fmt.Errorf("tokenizer: %s regex %q uses \\%c: not supported", what, p, e)
 			default:
