@@ -289,6 +289,16 @@ func TestMetaspaceSplit(t *testing.T) {
 			t.Errorf("%s at %d %q: %q, want %q", tc.scheme, tc.off, tc.in, got, tc.want)
 		}
 	}
+	// Hugging Face's own test of Metaspace: "Hey   friend!" gives these
+	// pieces with these byte offsets in the original text
+	want := []Span{{0, 3}, {3, 4}, {4, 5}, {5, 13}}
+	var got []Span
+	for _, p := range metaspace("▁", "always", true)(nil, plainText("Hey   friend!", 0)) {
+		got = append(got, p.cover(0, len(p.s)))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("\"Hey   friend!\" spans %v, want %v", got, want)
+	}
 }
 
 // TestTemplateBOS: Llama 2's TemplateProcessing ([<s>, A]) makes <s> the
