@@ -40,8 +40,10 @@ var allowed = map[string][]string{
 	// the parity fixtures' path); only tests import it.
 	"transformer/transformertest": {"transformer", "internal/testenv"},
 	// transformer/hf converts Hugging Face folders to transformer.Model
-	// (ARCHITECTURE.md: format converters are subpackages of transformer).
-	"transformer/hf": {"transformer", "checkpoint"},
+	// (ARCHITECTURE.md: format converters are subpackages of transformer);
+	// it loads a folder's tokenizer files for its model too (LoadTokenizer:
+	// transformer itself knows nothing of text).
+	"transformer/hf": {"transformer", "checkpoint", "tokenizer"},
 	// internal/testenv finds the shared parity fixtures for tests of
 	// any package, checkpoint's included: standard library only.
 	"internal/testenv": {},

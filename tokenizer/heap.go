@@ -52,15 +52,28 @@ func (h *candHeap) pop() cand {
 	return top
 }
 
-// bpeHeap is bpe for long words: nodes in a linked list, candidate pairs
-// in a heap.
+// bpeHeap is bpe for long words.
 func (t *Tokenizer) bpeHeap(word string) []int32 {
-	n := len(word)
-	id := make([]int32, n)
+	id := make([]int32, len(word))
+	for i := range len(word) {
+		id[i] = t.byteID[word[i]]
+	}
+	out, _ := mergeHeap(id, t.merges)
+	return out
+}
+
+// mergeHeap applies merges to the symbols id (which it overwrites),
+// lowest rank first and leftmost first among equal ranks, with the
+// symbols in a linked list and the candidate pairs in a heap. It returns
+// the merged ids and, for each, the index in id of its first symbol.
+func mergeHeap(id []int32, merges map[pair]merge) (out, first []int32) {
+	n := len(id)
+	if n == 0 {
+		return nil, nil
+	}
 	next := make([]int32, n)
 	prev := make([]int32, n)
 	for i := range n {
-		id[i] = t.byteID[word[i]]
 		next[i], prev[i] = int32(i+1), int32(i-1)
 	}
 	next[n-1] = -1
@@ -69,7 +82,7 @@ func (t *Tokenizer) bpeHeap(word string) []int32 {
 		if p < 0 || next[p] < 0 {
 			return
 		}
-		if m, ok := t.merges[pair{id[p], id[next[p]]}]; ok {
+		if m, ok := merges[pair{id[p], id[next[p]]}]; ok {
 			h.push(cand{m.rank, p, id[p], id[next[p]]})
 		}
 	}
@@ -82,7 +95,7 @@ func (t *Tokenizer) bpeHeap(word string) []int32 {
 		if q < 0 || id[c.pos] != c.a || id[q] != c.b || id[c.pos] < 0 {
 			continue
 		}
-		id[c.pos] = t.merges[pair{c.a, c.b}].id
+		id[c.pos] = merges[pair{c.a, c.b}].id
 		// unlink q
 		id[q] = -1
 		next[c.pos] = next[q]
@@ -92,9 +105,11 @@ func (t *Tokenizer) bpeHeap(word string) []int32 {
 		try(prev[c.pos])
 		try(c.pos)
 	}
-	out := make([]int32, 0, n/3+1)
+	out = make([]int32, 0, n/3+1)
+	first = make([]int32, 0, n/3+1)
 	for p := int32(0); p >= 0; p = next[p] {
 		out = append(out, id[p])
+		first = append(first, p)
 	}
-	return out
+	return out, first
 }

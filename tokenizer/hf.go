@@ -14,6 +14,9 @@ import (
 // qwenPattern is the Split regex this package implements as splitQwen.
 const qwenPattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 
+// llama3Pattern is Llama 3's Split regex, implemented as splitLlama3.
+const llama3Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
 // gpt2Pattern is GPT-2's pattern, implemented as splitGPT2.
 const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
@@ -65,13 +68,10 @@ type hfByteLevel struct {
 }
 
 type hfSplit struct {
-	Type    string `json:"type"`
-	Pattern struct {
-		Regex  *string `json:"Regex"`
-		String *string `json:"String"`
-	} `json:"pattern"`
-	Behavior string `json:"behavior"`
-	Invert   bool   `json:"invert"`
+	Type     string    `json:"type"`
+	Pattern  hfPattern `json:"pattern"`
+	Behavior string    `json:"behavior"`
+	Invert   bool      `json:"invert"`
 }
 
 type hfBPE struct {
@@ -95,8 +95,9 @@ func componentType(m json.RawMessage, what string) (string, error) {
 	return c.Type, nil
 }
 
-// byteLevelPart checks a ByteLevel pre-tokenizer, post-processor or
-// decoder; useRegex says whether it may (must) split with GPT-2's pattern.
+// byteLevelPart checks a ByteLevel pre-tokenizer for the byte-level
+// fast path; useRegex says whether it may (must) split with
+// GPT-2's pattern.
 func byteLevelPart(m json.RawMessage, what string) (useRegex bool, err error) {
 	var b hfByteLevel
 	if err := strict(m, &b, what); err != nil {
@@ -108,12 +109,21 @@ func byteLevelPart(m json.RawMessage, what string) (useRegex bool, err error) {
 	return b.UseRegex, nil
 }
 
-// LoadJSON reads a Hugging Face tokenizer.json: a byte-level BPE model,
-// an optional NFC normalizer, a ByteLevel pre-tokenizer (GPT-2's regex)
-// or a Sequence of a Split with Qwen's regex and a ByteLevel without
-// regex, added tokens and a ByteLevel decoder. Anything else is an error
-// naming it. A tokenizer_config.json beside it gives the BOS token and
-// whether BOSAuto adds it (add_bos_token).
+// LoadJSON reads a Hugging Face tokenizer.json with a BPE model. The
+// byte-level BPE of GPT-2, Qwen and Llama 3 (an optional NFC normalizer,
+// a ByteLevel pre-tokenizer or a Split with their regex and a ByteLevel
+// without, a ByteLevel decoder) takes a fast path; anything else goes
+// through the general pipeline: normalizers NFC, NFD, NFKC, NFKD,
+// Lowercase, Replace, Prepend, Strip and Sequence; pre-tokenizers
+// ByteLevel, Split (any behavior; a regex Go's regexp can run or one of
+// the scanners), Metaspace, Digits, Whitespace, WhitespaceSplit and
+// Sequence; a BPE model over runes with byte_fallback, unk_token,
+// fuse_unk and ignore_merges; decoders ByteLevel, Metaspace,
+// ByteFallback, Fuse, Strip, Replace and Sequence. Anything else is an
+// error naming it. A TemplateProcessing post-processor that puts one
+// special token first makes it the BOS token that BOSAuto adds; a
+// tokenizer_config.json beside the file, when it exists, gives the BOS
+// token and whether BOSAuto adds it (add_bos_token).
 func LoadJSON(path string) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -129,6 +139,167 @@ func LoadJSON(path string) (*Tokenizer, error) {
 	if !isNull(f.Padding) {
 		return nil, errors.New("tokenizer: padding is not supported")
 	}
+	bos, err := postProcessor(f.PostProcessor)
+	if err != nil {
+		return nil, err
+	}
+	t, fastErr := loadByteLevel(&f)
+	if fastErr != nil {
+		if t, err = loadPipeline(&f); err != nil {
+			return nil, err
+		}
+	}
+	if bos != "" {
+		if t.bos = t.addedID(bos); t.bos < 0 {
+			return nil, fmt.Errorf("tokenizer: post_processor TemplateProcessing: %q is not an added token", bos)
+		}
+		t.autoBOS = true
+	}
+	if err := t.readConfig(filepath.Join(filepath.Dir(path), "tokenizer_config.json")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// postProcessor checks the post_processor: null, ByteLevel (which only
+// moves offsets), a TemplateProcessing whose single-sequence template is
+// the sequence alone or one special token and the sequence, or a
+// Sequence of those; it returns that special token.
+func postProcessor(m json.RawMessage) (bos string, err error) {
+	if isNull(m) {
+		return "", nil
+	}
+	typ, err := componentType(m, "post_processor")
+	if err != nil {
+		return "", err
+	}
+	switch typ {
+	case "ByteLevel":
+		var b hfByteLevel
+		return "", strict(m, &b, "post_processor ByteLevel")
+	case "Sequence":
+		var c struct {
+			Type       string            `json:"type"`
+			Processors []json.RawMessage `json:"processors"`
+		}
+		if err := strict(m, &c, "post_processor Sequence"); err != nil {
+			return "", err
+		}
+		for _, p := range c.Processors {
+			b, err := postProcessor(p)
+			if err != nil {
+				return "", err
+			}
+			if b == "" {
+				continue
+			}
+			if bos != "" {
+				return "", errors.New("tokenizer: post_processor Sequence with two templates that add a token is not supported")
+			}
+			bos = b
+		}
+		return bos, nil
+	case "TemplateProcessing":
+		return templateBOS(m)
+	}
+	return "", fmt.Errorf("tokenizer: post_processor %s is not supported", typ)
+}
+
+// templateBOS reads a TemplateProcessing post-processor.
+func templateBOS(m json.RawMessage) (string, error) {
+	type piece struct {
+		SpecialToken *struct {
+			ID     string `json:"id"`
+			TypeID int    `json:"type_id"`
+		} `json:"SpecialToken"`
+		Sequence *struct {
+			ID     string `json:"id"`
+			TypeID int    `json:"type_id"`
+		} `json:"Sequence"`
+	}
+	var c struct {
+		Type          string          `json:"type"`
+		Single        []piece         `json:"single"`
+		Pair          json.RawMessage `json:"pair"`
+		SpecialTokens json.RawMessage `json:"special_tokens"`
+	}
+	if err := strict(m, &c, "post_processor TemplateProcessing"); err != nil {
+		return "", err
+	}
+	s := c.Single
+	isSeq := func(p piece) bool { return p.Sequence != nil && p.Sequence.ID == "A" && p.SpecialToken == nil }
+	switch {
+	case len(s) == 1 && isSeq(s[0]):
+		return "", nil
+	case len(s) == 2 && s[0].SpecialToken != nil && s[0].Sequence == nil && isSeq(s[1]):
+		return s[0].SpecialToken.ID, nil
+	}
+	return "", errors.New("tokenizer: post_processor TemplateProcessing single template other than [A] or [special, A] is not supported")
+}
+
+// addedID is the id of the added token s, or -1.
+func (t *Tokenizer) addedID(s string) int {
+	for _, a := range t.added {
+		if a.content == s {
+			return a.id
+		}
+	}
+	return -1
+}
+
+// parseBPE reads the model: a BPE with its vocabulary and merges.
+func parseBPE(raw json.RawMessage) (hfBPE, [][2]string, error) {
+	var m hfBPE
+	if err := strict(raw, &m, "model"); err != nil {
+		return m, nil, err
+	}
+	if m.Type != "BPE" {
+		return m, nil, fmt.Errorf("tokenizer: model %s is not supported (only BPE)", m.Type)
+	}
+	merges := make([][2]string, len(m.Merges))
+	for k, raw := range m.Merges {
+		var p []string
+		if err := json.Unmarshal(raw, &p); err != nil {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return m, nil, fmt.Errorf("tokenizer: merge %d: want a pair or \"a b\": %w", k+1, err)
+			}
+			p = strings.Split(s, " ")
+		}
+		if len(p) != 2 {
+			return m, nil, fmt.Errorf("tokenizer: merge %d: want two symbols, got %d", k+1, len(p))
+		}
+		merges[k] = [2]string{p[0], p[1]}
+	}
+	return m, merges, nil
+}
+
+// addedTokens reads the added tokens; normalized ones are refused when
+// a normalizer would have to be applied to them.
+func addedTokens(as []hfAdded, normalizes bool) ([]added, error) {
+	var extra []added
+	for _, a := range as {
+		switch {
+		case a.Content == "":
+			return nil, fmt.Errorf("tokenizer: added token %d is empty", a.ID)
+		case a.SingleWord:
+			return nil, fmt.Errorf("tokenizer: added token %q: single_word is not supported", a.Content)
+		case a.LStrip:
+			return nil, fmt.Errorf("tokenizer: added token %q: lstrip is not supported", a.Content)
+		case a.RStrip:
+			return nil, fmt.Errorf("tokenizer: added token %q: rstrip is not supported", a.Content)
+		case a.Normalized && normalizes:
+			return nil, fmt.Errorf("tokenizer: added token %q: normalized is not supported", a.Content)
+		}
+		extra = append(extra, added{content: a.Content, id: a.ID, special: a.Special})
+	}
+	return extra, nil
+}
+
+// loadByteLevel is the fast path: byte-level BPE whose pieces are raw
+// bytes, split by a scanner, NFC or no normalizer. It refuses anything
+// else, which then goes through loadPipeline.
+func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 	nfc := false
 	if !isNull(f.Normalizer) {
 		typ, err := componentType(f.Normalizer, "normalizer")
@@ -145,31 +316,25 @@ func LoadJSON(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, part := range []struct {
-		what string
-		m    json.RawMessage
-	}{{"post_processor", f.PostProcessor}, {"decoder", f.Decoder}} {
-		if isNull(part.m) {
-			continue
-		}
-		typ, err := componentType(part.m, part.what)
+	if !isNull(f.Decoder) {
+		typ, err := componentType(f.Decoder, "decoder")
 		if err != nil {
 			return nil, err
 		}
 		if typ != "ByteLevel" {
-			return nil, fmt.Errorf("tokenizer: %s %s is not supported (only ByteLevel)", part.what, typ)
+			return nil, fmt.Errorf("tokenizer: decoder %s is not supported (only ByteLevel)", typ)
 		}
-		if _, err := byteLevelPart(part.m, part.what); err != nil {
+		// the decoder's add_prefix_space, trim_offsets, use_regex change nothing
+		var b hfByteLevel
+		if err := strict(f.Decoder, &b, "decoder ByteLevel"); err != nil {
 			return nil, err
 		}
 	}
-	var m hfBPE
-	if err := strict(f.Model, &m, "model"); err != nil {
+	m, merges, err := parseBPE(f.Model)
+	if err != nil {
 		return nil, err
 	}
 	switch {
-	case m.Type != "BPE":
-		return nil, fmt.Errorf("tokenizer: model %s is not supported (only BPE)", m.Type)
 	case m.Dropout != nil:
 		return nil, errors.New("tokenizer: model dropout is not supported")
 	case m.UnkToken != nil:
@@ -182,46 +347,16 @@ func LoadJSON(path string) (*Tokenizer, error) {
 		return nil, errors.New("tokenizer: model fuse_unk is not supported")
 	case m.ByteFallback:
 		return nil, errors.New("tokenizer: model byte_fallback is not supported")
-	case m.IgnoreMerges:
-		return nil, errors.New("tokenizer: model ignore_merges is not supported")
 	}
-	merges := make([][2]string, len(m.Merges))
-	for k, raw := range m.Merges {
-		var p []string
-		if err := json.Unmarshal(raw, &p); err != nil {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, fmt.Errorf("tokenizer: merge %d: want a pair or \"a b\": %w", k+1, err)
-			}
-			p = strings.Split(s, " ")
-		}
-		if len(p) != 2 {
-			return nil, fmt.Errorf("tokenizer: merge %d: want two symbols, got %d", k+1, len(p))
-		}
-		merges[k] = [2]string{p[0], p[1]}
-	}
-	var extra []added
-	for _, a := range f.AddedTokens {
-		switch {
-		case a.SingleWord:
-			return nil, fmt.Errorf("tokenizer: added token %q: single_word is not supported", a.Content)
-		case a.LStrip:
-			return nil, fmt.Errorf("tokenizer: added token %q: lstrip is not supported", a.Content)
-		case a.RStrip:
-			return nil, fmt.Errorf("tokenizer: added token %q: rstrip is not supported", a.Content)
-		case a.Normalized && nfc:
-			return nil, fmt.Errorf("tokenizer: added token %q: normalized is not supported", a.Content)
-		}
-		extra = append(extra, added{content: a.Content, id: a.ID, special: a.Special})
+	extra, err := addedTokens(f.AddedTokens, nfc)
+	if err != nil {
+		return nil, err
 	}
 	t, err := build(m.Vocab, merges, extra)
 	if err != nil {
 		return nil, err
 	}
-	t.split, t.nfc = split, nfc
-	if err := t.readConfig(filepath.Join(filepath.Dir(path), "tokenizer_config.json")); err != nil {
-		return nil, err
-	}
+	t.split, t.nfc, t.ignoreMerges = split, nfc, m.IgnoreMerges
 	return t, nil
 }
 
@@ -272,6 +407,8 @@ func preTokenizer(m json.RawMessage) (splitter, error) {
 			split = splitQwen
 		case *sp.Pattern.Regex == gpt2Pattern:
 			split = splitGPT2
+		case *sp.Pattern.Regex == llama3Pattern:
+			split = splitLlama3
 		default:
 			return nil, fmt.Errorf("tokenizer: pre_tokenizer Split regex %q is not supported (only GPT-2's and Qwen's)", *sp.Pattern.Regex)
 		}
@@ -319,18 +456,15 @@ func (t *Tokenizer) readConfig(path string) error {
 			}
 			s = o.Content
 		}
-		id := -1
-		for _, a := range t.added {
-			if a.content == s {
-				id = a.id
-			}
-		}
+		id := t.addedID(s)
 		if id < 0 {
 			return fmt.Errorf("tokenizer: %s: bos_token %q is not a token", path, s)
 		}
 		t.bos = id
 	}
-	t.autoBOS = c.AddBOSToken != nil && *c.AddBOSToken
+	if c.AddBOSToken != nil {
+		t.autoBOS = *c.AddBOSToken
+	}
 	if t.autoBOS && t.bos < 0 {
 		return fmt.Errorf("tokenizer: %s: add_bos_token without a bos_token", path)
 	}

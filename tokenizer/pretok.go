@@ -130,7 +130,13 @@ func splitGPT2(s string, i int) int {
 
 // splitQwen is Qwen's (and cl100k's) pattern
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-func splitQwen(s string, i int) int {
+func splitQwen(s string, i int) int { return splitCL(s, i, 1) }
+
+// splitLlama3 is Llama 3's pattern, Qwen's with \p{N}{1,3} for \p{N}.
+func splitLlama3(s string, i int) int { return splitCL(s, i, 3) }
+
+// splitCL is Qwen's pattern with numbers in runs of up to maxDigits.
+func splitCL(s string, i, maxDigits int) int {
 	if e := contraction(s, i, true); e > 0 {
 		return e
 	}
@@ -145,7 +151,15 @@ func splitQwen(s string, i int) int {
 		}
 	}
 	if c == clsNumber {
-		return i + w
+		j := i + w
+		for n := 1; n < maxDigits; n++ {
+			_, c2, w2 := at(s, j)
+			if c2 != clsNumber {
+				break
+			}
+			j += w2
+		}
+		return j
 	}
 	// ?[^\s\p{L}\p{N}]+[\r\n]*
 	j := i

@@ -1,11 +1,21 @@
 // Package tokenizer turns text into token ids and back, exactly as the
 // reference implementations of GPT-2's byte-level BPE (vocab.json +
-// merges.txt) and of Hugging Face's tokenizer.json (the byte-level BPE
-// subset Qwen uses) do. Encode gives each token's byte span in the input,
-// so that a caller can label tokens with the text they cover. The
-// pre-tokenizers' regular expressions are hand-written scanners (Go's
-// regexp has no look-ahead). Standard library only, plus
-// golang.org/x/text for the NFC normalizer.
+// merges.txt) and of Hugging Face's tokenizer.json do. A tokenizer.json
+// may be byte-level BPE (GPT-2, Qwen, Llama 3: a fast path whose pieces
+// are raw bytes) or SentencePiece-style BPE with ▁ and <0xNN> byte
+// fallback (Llama 2, TinyLlama), with the normalizers, pre-tokenizers
+// and decoders LoadJSON lists; a component or option it does not
+// implement is refused with an error naming it, never approximated.
+//
+// Encode gives each token's byte span in the caller's text, before any
+// normalization: a token made of rewritten text spans what it was
+// rewritten from (so tokens inside one rewritten segment may share a
+// span), a ▁ the tokenizer inserts has the empty span where it went, and
+// spans never go backwards. The pre-tokenizers' regular expressions of
+// GPT-2, Qwen and Llama 3 are hand-written scanners (Go's regexp has no
+// look-ahead); other patterns run on Go's regexp when they need no
+// look-around. A Tokenizer is safe for concurrent use. Standard library
+// only, plus golang.org/x/text for Unicode normalization.
 package tokenizer
 
 import (
@@ -99,6 +109,10 @@ type Tokenizer struct {
 	firstByte [256]bool // first bytes of added tokens
 	bos       int       // -1: none
 	autoBOS   bool      // BOSAuto prepends bos
+	pipe      *pipeline // non-nil: not the byte-level fast path
+	// ignoreMerges: a pre-token that is itself in the vocabulary is that
+	// token, merges or not (Llama 3)
+	ignoreMerges bool
 }
 
 // VocabSize is one more than the largest id.
@@ -110,7 +124,9 @@ func (t *Tokenizer) BOSID() int { return t.bos }
 // AutoBOS reports whether BOSAuto prepends a BOS token for this tokenizer.
 func (t *Tokenizer) AutoBOS() bool { return t.autoBOS }
 
-// Piece returns the raw bytes of token id, as a string.
+// Piece returns the text of token id: its raw bytes for byte-level BPE;
+// otherwise what the decoders make of it alone, bytes as they are and
+// nothing stripped (SentencePiece's "▁the" is " the", "<0x0A>" is "\n").
 func (t *Tokenizer) Piece(id int) (string, error) {
 	if id < 0 || id >= len(t.pieces) {
 		return "", fmt.Errorf("tokenizer: id %d out of range [0, %d)", id, len(t.pieces))
@@ -118,7 +134,8 @@ func (t *Tokenizer) Piece(id int) (string, error) {
 	return t.pieces[id], nil
 }
 
-// Decode concatenates the tokens' bytes.
+// Decode turns ids back into text: for byte-level BPE the tokens'
+// bytes, concatenated; otherwise through the tokenizer.json's decoders.
 func (t *Tokenizer) Decode(ids []int) (string, error) {
 	var b strings.Builder
 	for _, id := range ids {
@@ -127,6 +144,9 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 			return "", err
 		}
 		b.WriteString(p)
+	}
+	if t.pipe != nil {
+		return t.pipe.decode(ids), nil
 	}
 	return b.String(), nil
 }
@@ -193,6 +213,9 @@ func (t *Tokenizer) encodePlain(text string, off int, enc *Encoding, cache map[s
 	if text == "" {
 		return nil
 	}
+	if t.pipe != nil {
+		return t.pipe.encode(text, off, enc)
+	}
 	if t.nfc && !norm.NFC.IsNormalString(text) {
 		return t.encodeNormalized(text, off, enc, cache, scratch)
 	}
@@ -201,7 +224,11 @@ func (t *Tokenizer) encodePlain(text string, off int, enc *Encoding, cache map[s
 		word := text[i:j]
 		toks, ok := cache[word]
 		if !ok {
-			toks = t.bpe(word, scratch)
+			if id, whole := t.wholeWord(word); whole {
+				toks = []int32{id}
+			} else {
+				toks = t.bpe(word, scratch)
+			}
 			if len(cache) < 1<<16 {
 				cache[word] = toks
 			}
@@ -256,6 +283,16 @@ func (t *Tokenizer) encodeNormalized(text string, off int, enc *Encoding, cache 
 		enc.Spans = append(enc.Spans, Span{off + orig(sub.Spans[k].Start, false), off + orig(sub.Spans[k].End, true)})
 	}
 	return nil
+}
+
+// wholeWord is the token of a pre-token in the vocabulary, when
+// ignore_merges says to take it whole.
+func (t *Tokenizer) wholeWord(word string) (int32, bool) {
+	if !t.ignoreMerges {
+		return 0, false
+	}
+	id, ok := t.ids[word]
+	return int32(id), ok
 }
 
 // bpe applies the merges to one pre-token, lowest rank first.

@@ -52,15 +52,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of equal-length token sequences")
+	var tf textFlags
+	tf.register(fs)
+	var in tokenInput
+	in.register(fs, "tokens", "JSON `FILE` holding an array of equal-length token sequences", "text")
 	batch := fs.Int("batch", evalBatch, "sequences run at once (memory grows with it; the file may hold any number)")
-	asJSON := fs.Bool("json", false, `print {"logits": [batch][pos][d_vocab_out], "loss": x}`)
+	asJSON := fs.Bool("json", false, `print {"logits": [batch][pos][d_vocab_out], "loss": x} (text input adds "tokens" and "pieces": [batch][pos])`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench eval --model FILE|DIR [--config FILE] --tokens FILE [--batch N] [--json]")
+		fmt.Fprintln(stderr, "Usage: workbench eval --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F)")
+		fmt.Fprintln(stderr, "         [--tokenizer DIR_OR_FILE] [--bos never|always|auto] [--batch N] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Runs a model on token sequences and reports the logits and the loss: the mean")
 		fmt.Fprintln(stderr, "next-token cross-entropy over positions 0..T-2 of every sequence. The file is read")
 		fmt.Fprintln(stderr, "and the output written --batch sequences at a time, so memory does not grow with it.")
+		fmt.Fprintln(stderr, "With a tokenizer (--model's folder's, or --tokenizer) the predictions are shown as text.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,7 +81,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, err := openTokens(*tokensPath, m.Cfg.NCtx)
+	v, err := tf.load("eval", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	r, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}
@@ -93,6 +102,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	if *asJSON {
 		io.WriteString(w, `{"logits":[`)
+	} else if text != nil {
+		fmt.Fprintf(w, "input: %s\n", v.join(text.ids))
 	}
 	var ws *transformer.Workspace
 	var lossSum, lossN float64
@@ -127,7 +138,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 					return err
 				}
 			} else {
-				writeTop(w, n+b, seq, T, V)
+				writeTop(w, v, n+b, seq, T, V)
 			}
 		}
 		n += B
@@ -144,7 +155,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !math.IsNaN(loss) {
 			lossJSON, _ = json.Marshal(loss)
 		}
-		fmt.Fprintf(w, `],"loss":%s}`+"\n", lossJSON)
+		fmt.Fprintf(w, `],"loss":%s`, lossJSON)
+		if err := writeTextJSON(w, "", text); err != nil {
+			return err
+		}
+		io.WriteString(w, "}\n")
 	} else {
 		fmt.Fprintf(w, "%d sequences × %d positions, d_vocab_out %d\n", n, T, V)
 		if !math.IsNaN(loss) {
@@ -172,8 +187,9 @@ func writeLogitsJSON(w io.Writer, logits []float32, T, V int, comma bool) error 
 	return err
 }
 
-// writeTop writes sequence b's top prediction per position.
-func writeTop(w io.Writer, b int, logits []float32, T, V int) {
+// writeTop writes sequence b's top prediction per position, as text when
+// v knows the tokenizer.
+func writeTop(w io.Writer, v *vocab, b int, logits []float32, T, V int) {
 	fmt.Fprintf(w, "sequence %d, top prediction per position:", b)
 	for p := 0; p < T; p++ {
 		row := logits[p*V : (p+1)*V]
@@ -183,7 +199,7 @@ func writeTop(w io.Writer, b int, logits []float32, T, V int) {
 				best = j
 			}
 		}
-		fmt.Fprintf(w, " %d", best)
+		fmt.Fprintf(w, " %s", v.label(best))
 	}
 	fmt.Fprintln(w)
 }

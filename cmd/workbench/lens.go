@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/lens"
@@ -27,13 +28,16 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of equal-length token sequences")
+	var tf textFlags
+	tf.register(fs)
+	var in tokenInput
+	in.register(fs, "tokens", "JSON `FILE` holding an array of equal-length token sequences", "text")
 	tunedPath := fs.String("tuned", "", "tuned lens `FILE`.safetensors (from 'workbench lens train') to report beside the logit lens")
 	topK := fs.Int("k", lens.DefaultTopK, "top tokens kept per position")
-	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON`)
+	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON (text input adds "tokens" and "pieces")`)
 	batch := fs.Int("batch", evalBatch, "sequences decoded at once (memory grows with it; the file may hold any number)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] --tokens FILE [--tuned FILE] [--k N] [--json]")
+		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] (--tokens FILE | --text S | --text-file F) [--tuned FILE] [--k N] [--json]")
 		fmt.Fprintln(stderr, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Decodes the residual stream at embed, every resid_mid (models with MLPs) and every")
@@ -41,8 +45,9 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
 		fmt.Fprintln(stderr, "sequence, the KL divergence from the model's final distribution and the entropy")
 		fmt.Fprintln(stderr, "(both over every position), and the top tokens per position. JSON \"top\" is")
-		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...]. The file is read --batch sequences")
-		fmt.Fprintln(stderr, "at a time and the top tokens are spooled to temporary files, so memory does not grow with it.")
+		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...] (and \"piece\", the token's text, with a")
+		fmt.Fprintln(stderr, "tokenizer: --model's folder's or --tokenizer's). The file is read --batch sequences at a")
+		fmt.Fprintln(stderr, "time and the top tokens are spooled to temporary files, so memory does not grow with it.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +66,11 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, err := openTokens(*tokensPath, m.Cfg.NCtx)
+	v, err := tf.load("lens", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	r, text, err := v.open(fs, &in)
 	if err != nil {
 		return err
 	}
@@ -75,11 +84,12 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := lens.Options{TopK: *topK}
 	var logit, tl lensTotals
 	if *asJSON {
-		logit.spool, tl.spool = &topSpool{}, &topSpool{}
+		logit.spool, tl.spool = &topSpool{v: v}, &topSpool{v: v}
 		defer logit.spool.Close()
 		defer tl.spool.Close()
 	}
 	var toks [][]int
+	var first []int // sequence 0, which the table shows
 	for {
 		if toks, err = r.batch(toks, *batch); errors.Is(err, io.EOF) {
 			break
@@ -87,6 +97,7 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if logit.n == 0 {
+			first = append(first, toks[0]...)
 			// The lens decodes every residual point at once: about one
 			// forward pass per point, on top of the model's own.
 			points := float64(2*m.Cfg.NLayers + 2)
@@ -125,10 +136,13 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			io.WriteString(w, "}")
 		}
+		if err := writeTextJSON(w, "", text); err != nil {
+			return err
+		}
 		io.WriteString(w, "}\n")
 		return w.Flush()
 	}
-	printLensTable(stdout, logit.means(), tl.means(), logit.n, r.pos)
+	printLensTable(stdout, v, first, logit.means(), tl.means(), logit.n)
 	return nil
 }
 
@@ -202,6 +216,7 @@ func (t *lensTotals) writeJSON(w io.Writer) error {
 // one temporary file per point as they are computed, so that JSON output
 // (point-major) needs no more memory than one batch.
 type topSpool struct {
+	v     *vocab // adds each token's "piece" when it knows the tokenizer
 	files []*os.File
 	bufs  []*bufio.Writer
 	seqs  int
@@ -219,7 +234,7 @@ func (s *topSpool) add(st []lens.Stats) error {
 	}
 	for i, p := range st {
 		for b, seq := range p.Top {
-			enc, err := json.Marshal(seq)
+			enc, err := json.Marshal(s.withPieces(seq))
 			if err != nil {
 				return fmt.Errorf("lens: %w", err)
 			}
@@ -235,6 +250,26 @@ func (s *topSpool) add(st []lens.Stats) error {
 		s.seqs += len(st[0].Top)
 	}
 	return nil
+}
+
+// withPieces returns one sequence's top tokens [pos][k], each with its
+// text added when the spool knows the tokenizer.
+func (s *topSpool) withPieces(seq [][]lens.TokenProb) any {
+	if !s.v.known() {
+		return seq
+	}
+	type tokenPiece struct {
+		lens.TokenProb
+		Piece string `json:"piece"`
+	}
+	out := make([][]tokenPiece, len(seq))
+	for p, top := range seq {
+		out[p] = make([]tokenPiece, len(top))
+		for k, tp := range top {
+			out[p][k] = tokenPiece{tp, s.v.piece(tp.Token)}
+		}
+	}
+	return out
 }
 
 // writeTo writes [point][batch][pos][k] as JSON.
@@ -298,7 +333,10 @@ func lensReport(st []lens.Stats) *lensJSON {
 	return r
 }
 
-func printLensTable(w io.Writer, logit, tuned []lens.Stats, batch, pos int) {
+// printLensTable prints the lens statistics and the top-1 tokens of
+// sequence 0, input, as text when v knows the tokenizer.
+func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned []lens.Stats, batch int) {
+	pos := len(input)
 	fmt.Fprintf(w, "%d sequences × %d positions; accuracy and loss over positions 0..%d, KL(final ‖ lens) and entropy over all\n", batch, pos, pos-2)
 	head := fmt.Sprintf("%-26s %9s %9s %9s %9s", "POINT", "ACCURACY", "LOSS", "KL", "ENTROPY")
 	if tuned != nil {
@@ -319,14 +357,47 @@ func printLensTable(w io.Writer, logit, tuned []lens.Stats, batch, pos int) {
 		return
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
-	for _, s := range logit {
-		var b strings.Builder
-		for _, tp := range s.Top[0] {
-			fmt.Fprintf(&b, " %d", tp[0].Token)
+	if !v.known() {
+		fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
+		for _, s := range logit {
+			var b strings.Builder
+			for _, tp := range s.Top[0] {
+				fmt.Fprintf(&b, " %d", tp[0].Token)
+			}
+			fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
 		}
-		fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
+		return
 	}
+	// With a tokenizer: a column per position, headed by the input token
+	// (whitespace visible, ␣ a space).
+	fmt.Fprintln(w, "logit lens top-1 token per position (columns: the input token at that position), sequence 0:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "input")
+	for _, id := range input {
+		fmt.Fprintf(tw, "\t%s", v.label(id))
+	}
+	fmt.Fprintln(tw)
+	for _, s := range logit {
+		fmt.Fprint(tw, s.Label)
+		for _, tp := range s.Top[0] {
+			fmt.Fprintf(tw, "\t%s", v.label(tp[0].Token))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	// What each point predicts after the whole of sequence 0: the next
+	// token of a prompt.
+	last := len(input) - 1
+	fmt.Fprintf(w, "\nlogit lens top-%d next tokens after the last position (%s), sequence 0:\n", len(logit[0].Top[0][last]), v.label(input[last]))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range logit {
+		fmt.Fprint(tw, s.Label)
+		for _, tp := range s.Top[0][last] {
+			fmt.Fprintf(tw, "\t%s %.3f", v.label(tp.Token), tp.Prob)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
 
 // runLensTrain is `workbench lens train`.
@@ -336,15 +407,19 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var mf modelFlags
 	mf.register(fs)
 	out := fs.String("out", "", "write the tuned lens to `FILE`.safetensors")
-	tokensPath := fs.String("tokens", "", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)")
-	gen := fs.String("data", "repeated", "generated training data without --tokens: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
+	var tf textFlags
+	tf.register(fs)
+	in := tokenInput{optional: true}
+	in.register(fs, "tokens", "train on the token sequences in this JSON `FILE` (default: generated sequences, see --data)", "text")
+	gen := fs.String("data", "repeated", "generated training data without --tokens or --text: `repeated` (random tokens with a repeated block, the induction task) or random (uniform tokens)")
 	batch := fs.Int("batch", 16, "sequences per step")
 	steps := fs.Int("steps", lens.DefaultSteps, "SGD steps")
 	lr := fs.Float64("lr", lens.DefaultLR, "peak learning rate, decayed linearly to 0")
 	momentum := fs.Float64("momentum", lens.DefaultMomentum, "Nesterov momentum")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --data repeated|random] [--steps N] [--lr X] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --text S | --text-file F | --data repeated|random]")
+		fmt.Fprintln(stderr, "         [--steps N] [--lr X] [--seed N]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Trains a tuned lens (Belrose et al. 2023): one affine translator per residual point,")
 		fmt.Fprintln(stderr, "starting at the identity, minimising KL(final ‖ lens) with SGD and Nesterov momentum.")
@@ -366,10 +441,23 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	v, err := tf.load("lens train", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	// open checks the flags and encodes a text; training holds every
+	// sequence, so a token file is read whole.
+	src, text, err := v.open(fs, &in)
+	if err != nil {
+		return err
+	}
 	var d lens.Data
-	if *tokensPath != "" {
-		toks, err := readTokens(*tokensPath, m.Cfg.NCtx, maxHeldTokens)
-		if err != nil {
+	if src != nil {
+		src.Close()
+		toks := [][]int{}
+		if text != nil {
+			toks = append(toks, text.ids)
+		} else if toks, err = readTokens(in.file, m.Cfg.NCtx, maxHeldTokens); err != nil {
 			return err
 		}
 		if _, _, _, err := m.CheckTokens(toks); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mechinterp/workbench/patching"
 )
@@ -19,11 +22,14 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	cleanPath := fs.String("clean", "", "JSON `FILE` holding the clean token sequences ([[1, 2, 3], ...])")
-	corruptedPath := fs.String("corrupted", "", "JSON `FILE` holding the corrupted token sequences, the same shape as --clean")
+	var tf textFlags
+	tf.register(fs)
+	var cleanIn, corruptedIn tokenInput
+	cleanIn.register(fs, "clean", "JSON `FILE` holding the clean token sequences ([[1, 2, 3], ...])", "clean-text")
+	corruptedIn.register(fs, "corrupted", "JSON `FILE` holding the corrupted token sequences, the same shape as --clean", "corrupted-text")
 	metricName := fs.String("metric", "logit-diff", "`METRIC`: logit-diff (answer − wrong logit), prob (of the answer) or loss (cross-entropy)")
-	answer := fs.String("answer", "", "answer token `IDS`: one id for every sequence, or one per sequence, comma-separated")
-	wrong := fs.String("wrong", "", "wrong token `IDS` for logit-diff, as --answer")
+	answer := fs.String("answer", "", "answer token `IDS`: one id for every sequence, or one per sequence, comma-separated; with text input, the answer's text (one token, e.g. \" Mary\")")
+	wrong := fs.String("wrong", "", "wrong token `IDS` for logit-diff, as --answer (with text input, text: \" John\")")
 	pos := fs.Int("pos", patching.Last, "`POSITION` the metric reads; negative counts from the end")
 	what := fs.String("what", "", "activation to patch: resid_pre, resid_post, attn_out, mlp_out, head_out, q, k, v or pattern")
 	byPos := fs.Bool("by-pos", true, "patch one position at a time (a column per position); false patches all positions at once")
@@ -32,16 +38,20 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	topK := fs.Int("top-k", 5, "number of sites `K` compared by --attribution's top-k overlap")
 	workers := fs.Int("workers", 2, "number of patches run at once")
 	batch := fs.Int("batch", evalBatch, "sequences patched at once (memory grows with it; the files may hold any number, and the metric is averaged over all)")
-	asJSON := fs.Bool("json", false, `print {"what", "metric", "clean", "corrupted", "normalized", "axes", "values"} (and "attribution", "agreement"); clean and corrupted are the runs' metric values`)
+	asJSON := fs.Bool("json", false, `print {"what", "metric", "clean", "corrupted", "normalized", "axes", "values"} (and "attribution", "agreement"); clean and corrupted are the runs' metric values; text input adds "clean_tokens", "clean_pieces", "corrupted_tokens", "corrupted_pieces", "answer_token", "answer_piece", "wrong_token", "wrong_piece"`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: workbench patch --model FILE [--config FILE] --clean FILE --corrupted FILE")
 		fmt.Fprintln(stderr, "         --metric logit-diff --answer A --wrong B --what resid_pre|attn_out|mlp_out|head_out [--json]")
+		fmt.Fprintln(stderr, "       workbench patch --model DIR --clean-text S --corrupted-text S --answer \" Mary\" --wrong \" John\" --what ...")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Activation patching, clean → corrupted: writes each clean activation of one kind, layer by")
 		fmt.Fprintln(stderr, "layer (head by head, position by position), into the corrupted run and reports the metric.")
 		fmt.Fprintln(stderr, "Metrics are averaged over the batch. loss without --answer is the next-token cross-entropy")
 		fmt.Fprintln(stderr, "of the clean sequences over all positions; with --answer, −log p(answer) at --pos.")
 		fmt.Fprintln(stderr, "The files are read --batch sequences at a time, so memory does not grow with them.")
+		fmt.Fprintln(stderr, "Text input (--clean-text and --corrupted-text, or their -file forms) is one sequence each,")
+		fmt.Fprintln(stderr, "encoded with the model's tokenizer (or --tokenizer's); both must have the same number of")
+		fmt.Fprintln(stderr, "tokens, and --answer and --wrong are then text that must be one token each.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,37 +67,54 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *cleanPath == "" || *corruptedPath == "" {
-		return fmt.Errorf("patch: --clean and --corrupted are required")
-	}
 	if *workers < 1 || *batch < 1 {
 		return fmt.Errorf("patch: --workers and --batch must be at least 1, got %d and %d", *workers, *batch)
 	}
-	ans, err := parseIDs("--answer", *answer)
-	if err != nil {
-		return err
-	}
-	wr, err := parseIDs("--wrong", *wrong)
-	if err != nil {
-		return err
+	if cleanIn.isText(fs) != corruptedIn.isText(fs) && len(cleanIn.given(fs)) == 1 && len(corruptedIn.given(fs)) == 1 {
+		return fmt.Errorf("patch: give the clean and corrupted runs alike: both as text (--clean-text, --corrupted-text) or both as token files (--clean, --corrupted), not %s with %s",
+			cleanIn.given(fs)[0], corruptedIn.given(fs)[0])
 	}
 	m, err := mf.load()
 	if err != nil {
 		return err
 	}
-	cleanR, err := openTokens(*cleanPath, m.Cfg.NCtx)
+	v, err := tf.load("patch", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	cleanR, cleanText, err := v.open(fs, &cleanIn)
 	if err != nil {
 		return err
 	}
 	defer cleanR.Close()
-	corruptedR, err := openTokens(*corruptedPath, m.Cfg.NCtx)
+	corruptedR, corruptedText, err := v.open(fs, &corruptedIn)
 	if err != nil {
 		return err
 	}
 	defer corruptedR.Close()
+	var ans, wr []int
+	if cleanText != nil {
+		if err := sameLength(v, cleanIn, corruptedIn, cleanText, corruptedText); err != nil {
+			return err
+		}
+		if ans, err = v.optionalToken("--answer", *answer); err != nil {
+			return err
+		}
+		if wr, err = v.optionalToken("--wrong", *wrong); err != nil {
+			return err
+		}
+	} else {
+		if ans, err = parseIDs("--answer", *answer); err != nil {
+			return err
+		}
+		if wr, err = parseIDs("--wrong", *wrong); err != nil {
+			return err
+		}
+	}
 	opt := patching.Options{ByPos: *byPos, Workers: *workers}
 	var g, attr *patching.Grid
 	var clean, corrupted [][]int
+	var first [2][]int // the first clean and corrupted sequences, which label a one-sequence table
 	n := 0
 	for {
 		var errA, errB error
@@ -103,6 +130,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			break
 		}
 		if n == 0 {
+			first = [2][]int{slices.Clone(clean[0]), slices.Clone(corrupted[0])}
 			T := len(clean[0])
 			// A sweep holds the clean run's activations, the corrupted run's,
 			// and one patched run per worker; attribution adds gradients.
@@ -169,7 +197,21 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		agree = &a
 	}
 	if *asJSON {
-		return writePatchJSON(stdout, g, attr, agree)
+		var extra bytes.Buffer
+		if err := writePatchTextJSON(&extra, v, cleanText, corruptedText, ans, wr); err != nil {
+			return err
+		}
+		return writePatchJSON(stdout, g, attr, agree, extra.Bytes())
+	}
+	writeAnswers(stdout, v, ans, wr)
+	if v.known() && n == 1 {
+		fmt.Fprintf(stdout, "clean:     %s\ncorrupted: %s\n", v.join(first[0]), v.join(first[1]))
+		if len(g.Axes) > 1 {
+			labelPositions(g, v, first[0], first[1])
+			if attr != nil {
+				attr.Axes = g.Axes
+			}
+		}
 	}
 	writePatchTable(stdout, g, attr, agree)
 	return nil
@@ -281,8 +323,8 @@ func parseIDs(flagName, s string) ([]int, error) {
 
 // writePatchJSON prints the grid's JSON (patching.Grid.MarshalJSON) with,
 // when attr is not nil, "attribution" (its values, nested alike) and
-// "agreement" added.
-func writePatchJSON(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement) error {
+// "agreement" added, and then the fields in extra (",key:value…").
+func writePatchJSON(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement, extra []byte) error {
 	b, err := json.Marshal(g)
 	if err != nil {
 		return err
@@ -309,7 +351,7 @@ func writePatchJSON(w io.Writer, g, attr *patching.Grid, agree *patching.Agreeme
 		// Both are JSON objects: {grid…} + {extra…} → {grid…, extra…}.
 		b = append(append(b[:len(b)-1], ','), more[1:]...)
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	_, err = fmt.Fprintf(w, "%s%s}\n", b[:len(b)-1], extra)
 	return err
 }
 
@@ -339,11 +381,11 @@ func writeGrid(w io.Writer, g *patching.Grid) {
 	}
 	width := 9
 	for _, c := range cols {
-		width = max(width, len(c)+1)
+		width = max(width, utf8.RuneCountInString(c)+1) // fmt pads to a width in runes
 	}
 	lw := 0
 	for _, r := range g.Axes[0] {
-		lw = max(lw, len(r))
+		lw = max(lw, utf8.RuneCountInString(r))
 	}
 	fmt.Fprintf(w, "%-*s", lw, "")
 	for _, c := range cols {

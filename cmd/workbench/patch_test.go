@@ -163,7 +163,7 @@ func TestPatchBadInput(t *testing.T) {
 		{"unknown metric", append(flags, "--metric", "kl", "--answer", "3", "--what", "resid_pre"), "unknown --metric"},
 		{"metric position", append(append(flags, ld...), "--pos", "5", "--what", "resid_pre"), "position"},
 		{"no model", []string{"--clean", clean, "--corrupted", clean, "--what", "resid_pre"}, "--model is required"},
-		{"no corrupted", []string{"--model", model, "--clean", clean, "--what", "resid_pre"}, "--corrupted are required"},
+		{"no corrupted", []string{"--model", model, "--clean", clean, "--what", "resid_pre"}, "give --corrupted FILE, --corrupted-text TEXT or --corrupted-text-file FILE"},
 	} {
 		_, err := runPatchCLI(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -56,12 +55,14 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	src := *tokPath
 	if set["model"] {
-		src = *model
-		if st, err := os.Stat(src); err != nil {
+		dir, ok, err := tokenizerBeside(*model)
+		if err != nil {
 			return fmt.Errorf("tokenize: --model: %w", err)
-		} else if !st.IsDir() {
-			src = filepath.Dir(src)
 		}
+		if !ok {
+			return fmt.Errorf("tokenize: --model: %w", noTokenizer(dir))
+		}
+		src = dir
 	}
 	tok, err := tokenizer.Load(src)
 	if err != nil {
@@ -80,8 +81,7 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("tokenize: %w", err)
 	}
-	added := policy == tokenizer.BOSAlways || policy == tokenizer.BOSAuto && tok.AutoBOS() // Encode failed otherwise
-	bosLine := fmt.Sprintf("bos: %s (%s)", policy, map[bool]string{true: fmt.Sprintf("prepended id %d", tok.BOSID()), false: "none prepended"}[added])
+	bosLine := bosLine(tok, policy)
 	pieces := make([]string, len(enc.IDs))
 	for k, id := range enc.IDs {
 		if pieces[k], err = tok.Piece(id); err != nil {
