@@ -74,7 +74,7 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "discover", "tokenizer", "golang.org/x/term"},
+		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but

@@ -41,6 +41,7 @@ func commands() []command {
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
+		{"sae", "sparse autoencoders and transcoders: train, evaluate, the toy ground truth", runSAE},
 		{"serve", "serve the dashboard (what 'workbench' alone does)", runServe},
 		{"patch", "activation and attribution patching sweeps", runPatch},
 		{"tokenize", "text to token ids, pieces and byte spans (GPT-2 or tokenizer.json)", runTokenize},

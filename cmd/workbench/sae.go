@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/sae"
+	"github.com/mechinterp/workbench/train/induction"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy [flags]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  train  train a sparse autoencoder (or a transcoder) on a model's activations at one hook point")
+		fmt.Fprintln(w, "  eval   measure a saved dictionary on a model: CE loss recovered, L0, FVU, dead features")
+		fmt.Fprintln(w, "  toy    the ground truth: sparse features in superposition, and how well a dictionary recovers them (MMCS)")
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return fmt.Errorf("sae: name a subcommand: train, eval or toy")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "train":
+		return runSAETrain(ctx, args[1:], stdout, stderr)
+	case "eval":
+		return runSAEEval(ctx, args[1:], stdout, stderr)
+	case "toy":
+		return runSAEToy(ctx, args[1:], stdout, stderr)
+	}
+	usage(stderr)
+	return fmt.Errorf("sae: unknown subcommand %q", args[0])
+}
+
+// saeInput are the flags that say what a dictionary sees: a token file or
+// a text file cut into n_ctx windows, or, for a model trained by `train
+// induction`, its own task's sequences.
+type saeInput struct {
+	tf                 textFlags
+	tokens, textFile   string
+	mf                 modelFlags
+	inductionFromModel *data.Induction
+}
+
+func (in *saeInput) register(fs *flag.FlagSet) {
+	in.mf.register(fs)
+	in.tf.register(fs)
+	fs.StringVar(&in.tokens, "tokens", "", "JSON `FILE` of token sequences to run the model on")
+	fs.StringVar(&in.textFile, "text-file", "", "a text `FILE`, encoded with the model's tokenizer and cut into n_ctx windows")
+}
+
+// load returns the model and its sequences. With neither --tokens nor
+// --text-file, a model from a `train induction` run folder uses its
+// task's sequences (nil sequences: drawn fresh by the caller).
+func (in *saeInput) load(cmd string, stderr io.Writer) (*transformer.Model, [][]int, error) {
+	m, err := in.mf.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case in.tokens != "" && in.textFile != "":
+		return nil, nil, fmt.Errorf("%s: --tokens and --text-file are mutually exclusive: give one", cmd)
+	case in.tokens != "":
+		seqs, err := readTokens(in.tokens, m.Cfg.NCtx, maxHeldTokens)
+		return m, seqs, err
+	case in.textFile != "":
+		v, err := in.tf.load(cmd, in.mf.model, m, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		text, err := readBounded(in.textFile, maxTextFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: --text-file: %w", cmd, err)
+		}
+		if v.tok == nil {
+			return nil, nil, fmt.Errorf("%s: --text-file needs a tokenizer: %w", cmd, v.missing)
+		}
+		enc, err := v.tok.Encode(text, v.opt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: --text-file: %w", cmd, err)
+		}
+		T := m.Cfg.NCtx
+		var seqs [][]int
+		for i := 0; i+T <= len(enc.IDs); i += T {
+			seqs = append(seqs, enc.IDs[i:i+T])
+		}
+		if len(seqs) == 0 {
+			return nil, nil, fmt.Errorf("%s: --text-file is %d tokens, fewer than one window of n_ctx %d", cmd, len(enc.IDs), T)
+		}
+		fmt.Fprintf(stderr, "%s: --text-file: %d tokens in %d windows of %d; %s\n", cmd, len(enc.IDs), len(seqs), T, bosLine(v.tok, v.opt.BOS))
+		return m, seqs, nil
+	}
+	task, err := inductionTaskOf(in.mf.model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: give --tokens FILE or --text-file FILE (%v)", cmd, err)
+	}
+	in.inductionFromModel = task
+	fmt.Fprintf(stderr, "%s: no input given: using the induction task the model was trained on (repeats of %d–%d tokens)\n", cmd, task.MinRepeat, task.L)
+	return m, nil, nil
+}
+
+// inductionTaskOf returns the task of the `train induction` run that
+// holds the model at path (the run folder or a file in it).
+func inductionTaskOf(path string) (*data.Induction, error) {
+	dir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "train.json"))
+	if err != nil {
+		return nil, fmt.Errorf("the model is not in a train induction run folder: %w", err)
+	}
+	var cfg induction.Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "train.json"), err)
+	}
+	task := cfg.Task()
+	if err := task.Validate(); err != nil {
+		return nil, err
+	}
+	return &task, nil
+}
+
+// batches returns a sae.Batches over the input: random draws of batch
+// sequences from seqs (held out: the last tenth, at least one, are not
+// drawn), or fresh task sequences; and the held-out sequences.
+func (in *saeInput) batches(seqs [][]int, batch int, seed uint64) (sae.Batches, [][]int) {
+	rng := rand.New(rand.NewPCG(seed, 0xba7c))
+	if seqs == nil {
+		task := *in.inductionFromModel
+		b := data.NewBatch(batch, task.SeqLen())
+		held := data.NewBatch(64, task.SeqLen())
+		task.FillFixed(held, rand.New(rand.NewPCG(seed, 0x4e1d)))
+		return func(context.Context) ([][]int, error) {
+			task.Fill(b, rng)
+			return b.Rows(), nil
+		}, held.Rows()
+	}
+	nHeld := max(1, len(seqs)/10)
+	if len(seqs) == 1 {
+		nHeld = 0
+	}
+	train, held := seqs[:len(seqs)-nHeld], seqs[len(seqs)-nHeld:]
+	if len(held) == 0 {
+		held = train
+	}
+	out := make([][]int, batch)
+	return func(context.Context) ([][]int, error) {
+		// Sequences of one length per batch: the first draw fixes it.
+		first := train[rng.IntN(len(train))]
+		out = out[:0]
+		for len(out) < batch {
+			s := train[rng.IntN(len(train))]
+			if len(s) == len(first) {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}, held
+}
+
+func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sae train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var in saeInput
+	in.register(fs)
+	hook := fs.String("hook", "", "hook `POINT` whose activations the dictionary encodes, e.g. blocks.1.hook_resid_post (required)")
+	hookOut := fs.String("hook-out", "", "train a transcoder: predict this hook `POINT` (e.g. blocks.0.hook_mlp_out) from --hook (e.g. blocks.0.ln2.hook_normalized)")
+	out := fs.String("out", "", "`DIR` to write the dictionary to (cfg.json, sae_weights.safetensors; required)")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu (with --l1)")
+	dSAE := fs.Int("d-sae", 0, "dictionary size `N` (default 8 × the activation width)")
+	k := fs.Int("k", 32, "active features per row for topk and batchtopk (at most --d-sae)")
+	l1 := fs.Float64("l1", 0, "L1 coefficient for relu")
+	auxK := fs.Int("aux-k", 0, "dead features trained by the auxiliary loss (topk, batchtopk; 0: off)")
+	steps := fs.Int("steps", 2000, "training steps")
+	batch := fs.Int("batch", 1024, "activation rows per step")
+	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
+	seed := fs.Uint64("seed", 0, "seed of the initialisation and of the batches drawn")
+	asJSON := fs.Bool("json", false, `print {"l0", "fvu", "ce_loss_recovered", "dead_fraction", "checkpoint"}`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench sae train --model M --hook POINT --out DIR [--tokens F | --text-file F] [flags] [--json]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Trains a sparse dictionary on activations streamed from the model (never stored whole), then")
+		fmt.Fprintln(stderr, "measures it on held-out sequences (the input's last tenth, or fresh task sequences): L0, FVU,")
+		fmt.Fprintln(stderr, "the cross-entropy recovered when its reconstruction replaces the activation, dead features.")
+		fmt.Fprintln(stderr, "The folder is SAELens's layout. A model from a `train induction` run needs no input.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sae train: unexpected argument %q", fs.Arg(0))
+	}
+	if *hook == "" || *out == "" {
+		return fmt.Errorf("sae train: --hook and --out are required")
+	}
+	if *steps < 1 || *batch < 1 || *batch > 1<<16 {
+		return fmt.Errorf("sae train: --steps must be ≥ 1 and --batch in [1, 65536], got %d and %d", *steps, *batch)
+	}
+	m, seqs, err := in.load("sae train", stderr)
+	if err != nil {
+		return err
+	}
+	d := m.Cfg.DModel
+	if n, err := m.ParseHook(*hook); err == nil {
+		if shape := hookWidth(m, n.Kind()); shape > 0 {
+			d = shape
+		}
+	}
+	cfg := sae.Config{DIn: d, DSAE: *dSAE, Activation: *arch, HookName: *hook, HookNameOut: *hookOut, Transcoder: *hookOut != ""}
+	if cfg.DSAE == 0 {
+		cfg.DSAE = 8 * d
+	}
+	if cfg.Activation == sae.TopK || cfg.Activation == sae.BatchTopK {
+		cfg.K = min(*k, cfg.DSAE)
+	}
+	s, err := sae.New(cfg, *seed)
+	if err != nil {
+		return err
+	}
+	tr, err := sae.NewTrainer(s, sae.TrainConfig{Batch: *batch, LR: *lr, L1: *l1, AuxK: *auxK, AuxCoeff: 1.0 / 32})
+	if err != nil {
+		return err
+	}
+	seqBatch := max(1, min(64, *batch/m.Cfg.NCtx+1))
+	draw, held := in.batches(seqs, seqBatch, *seed)
+	src, err := sae.NewSource(m, *hook, *hookOut, draw, 16**batch, *seed)
+	if err != nil {
+		return err
+	}
+	x, y := make([]float32, *batch*d), make([]float32, *batch*d)
+	var st sae.Stats
+	done := 0
+	for done < *steps {
+		if err := src.Next(ctx, x, y, *batch); err != nil {
+			if errors.Is(err, context.Canceled) {
+				break
+			}
+			return err
+		}
+		if src.Width() != d {
+			return fmt.Errorf("sae train: %s is %d wide, the dictionary %d", *hook, src.Width(), d)
+		}
+		var target []float32
+		if cfg.Transcoder {
+			target = y
+		}
+		st = tr.Step(x, target)
+		done++
+		if done%200 == 0 || done == *steps {
+			fmt.Fprintf(stderr, "sae train: step %d/%d  mse %.4g  fvu %.3f  l0 %.1f  dead %d\n", done, *steps, st.MSE, st.FVU, st.L0, st.Dead)
+		}
+	}
+	extra := map[string]any{"steps": done, "seed": *seed}
+	if err := s.Save(*out, extra); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "sae train: interrupted after %d steps; the dictionary so far is saved in %s\n", done, *out)
+		return ctx.Err()
+	}
+	f, err := s.Evaluate(ctx, m, held)
+	if err != nil {
+		return err
+	}
+	return printFidelity(stdout, f, *out, *asJSON)
+}
+
+// hookWidth returns the last-axis width of a hook kind that is not the
+// residual width (MLP activations), or 0.
+func hookWidth(m *transformer.Model, kind string) int {
+	switch kind {
+	case "mlp.hook_pre", "mlp.hook_post", "mlp.hook_pre_linear":
+		return m.Cfg.DMLP
+	}
+	return 0
+}
+
+func printFidelity(w io.Writer, f *sae.Fidelity, checkpoint string, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(struct {
+			*sae.Fidelity
+			Checkpoint string `json:"checkpoint,omitempty"`
+		}{f, checkpoint})
+	}
+	fmt.Fprintf(w, "L0 %.2f  FVU %.4f  CE loss recovered %.4f (clean %.4f, spliced %.4f, zero-ablated %.4f)  dead %.1f%%\n",
+		f.L0, f.FVU, f.CERecovered, f.CleanLoss, f.SpliceLoss, f.AblatedLoss, 100*f.DeadFraction)
+	if checkpoint != "" {
+		fmt.Fprintf(w, "saved in %s\n", checkpoint)
+	}
+	return nil
+}
+
+func runSAEEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sae eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var in saeInput
+	in.register(fs)
+	dir := fs.String("sae", "", "the dictionary's `DIR` (cfg.json + sae_weights.safetensors, SAELens's layout)")
+	seed := fs.Uint64("seed", 0, "seed of the task sequences, when the model's own task is used")
+	asJSON := fs.Bool("json", false, `print {"l0", "fvu", "ce_loss_recovered", "dead_fraction", "clean_loss", "splice_loss", "ablated_loss"}`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *dir == "" {
+		return fmt.Errorf("sae eval: --sae DIR is required, and no arguments")
+	}
+	s, err := sae.Load(*dir)
+	if err != nil {
+		return err
+	}
+	m, seqs, err := in.load("sae eval", stderr)
+	if err != nil {
+		return err
+	}
+	_, held := in.batches(seqs, 1, *seed)
+	if seqs != nil {
+		held = seqs
+	}
+	f, err := s.Evaluate(ctx, m, held)
+	if err != nil {
+		return err
+	}
+	return printFidelity(stdout, f, "", *asJSON)
+}
+
+func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sae toy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("features", 64, "true features `n`")
+	d := fs.Int("dims", 32, "dimensions `d` they are squeezed into")
+	sparsity := fs.Float64("sparsity", 0.96, "probability that a feature is off in a sample (it fires with 1 − sparsity)")
+	dict := fs.Int("dict-size", 0, "dictionary size `m` (default: n)")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu")
+	k := fs.Int("k", 4, "active features per row for topk and batchtopk")
+	l1 := fs.Float64("l1", 0.1, "L1 coefficient for relu")
+	steps := fs.Int("steps", 3000, "training steps")
+	batch := fs.Int("batch", 256, "samples per step")
+	lr := fs.Float64("lr", 3e-3, "Adam learning rate")
+	seed := fs.Uint64("seed", 1, "seed of the true directions and the samples")
+	asJSON := fs.Bool("json", false, `print {"mmcs", "reverse_mmcs", "fvu", "l0", ...}`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench sae toy [--features n --dims d --sparsity s --dict-size m] [--json]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "n sparse features with random unit directions in d < n dimensions (superposition); a")
+		fmt.Fprintln(stderr, "dictionary trained on their sums should find the directions. MMCS is the mean over true")
+		fmt.Fprintln(stderr, "features of the best cosine with a decoder row (1: all found); reverse MMCS the same from")
+		fmt.Fprintln(stderr, "the decoder rows' side (low: rows that match no feature, as in too large a dictionary).")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sae toy: unexpected argument %q", fs.Arg(0))
+	}
+	if *steps < 1 || *batch < 1 || *batch > 1<<16 {
+		return fmt.Errorf("sae toy: --steps must be ≥ 1 and --batch in [1, 65536]")
+	}
+	toy, err := sae.NewToy(*n, *d, 1-*sparsity, *seed)
+	if err != nil {
+		return err
+	}
+	cfg := sae.Config{DIn: *d, DSAE: *dict, Activation: *arch}
+	if cfg.DSAE == 0 {
+		cfg.DSAE = *n
+	}
+	tc := sae.TrainConfig{Batch: *batch, LR: *lr}
+	if cfg.Activation == sae.ReLU {
+		tc.L1 = *l1
+	} else {
+		cfg.K = min(*k, cfg.DSAE)
+	}
+	s, err := sae.New(cfg, *seed)
+	if err != nil {
+		return err
+	}
+	tr, err := sae.NewTrainer(s, tc)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(*seed, 0x70e5))
+	x := make([]float32, *batch**d)
+	var st sae.Stats
+	for i := range *steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		toy.Fill(x, *batch, rng)
+		st = tr.Step(x, nil)
+		if (i+1)%1000 == 0 {
+			fmt.Fprintf(stderr, "sae toy: step %d/%d  fvu %.3f  l0 %.2f\n", i+1, *steps, st.FVU, st.L0)
+		}
+	}
+	mmcs, rev := s.MMCS(toy.Dirs, toy.N)
+	res := map[string]any{"mmcs": mmcs, "reverse_mmcs": rev, "fvu": st.FVU, "l0": st.L0, "features": *n, "dims": *d,
+		"sparsity": *sparsity, "dict_size": cfg.DSAE, "architecture": cfg.Activation}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "%d features in %d dimensions (each fires with probability %.3g); %s dictionary of %d\n", *n, *d, 1-*sparsity, cfg.Activation, cfg.DSAE)
+	fmt.Fprintf(stdout, "MMCS %.3f (true features found), reverse MMCS %.3f (decoder rows that match a feature), FVU %.3f, L0 %.2f\n", mmcs, rev, st.FVU, st.L0)
+	return nil
+}
