@@ -29,7 +29,7 @@ const (
 const (
 	PosStandard    = "standard"    // learned W_pos added to the residual stream
 	PosShortformer = "shortformer" // W_pos added to the input of Q and K only
-	PosRotary      = "rotary"      // queries and keys rotated by position (rotate-half pairing); W_pos unused
+	PosRotary      = "rotary"      // queries and keys rotated by position (rotate-half pairing, or adjacent with rotary_adjacent_pairs); W_pos unused
 )
 
 // MaxNCtx bounds n_ctx so that a config cannot ask for absurd memory.
@@ -63,6 +63,8 @@ type Config struct {
 	NKeyValueHeads  int     `json:"n_key_value_heads,omitempty"` // grouped-query attention: K/V heads; 0: n_heads
 	GatedMLP        bool    `json:"gated_mlp,omitempty"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
 	ParallelAttnMLP bool    `json:"parallel_attn_mlp,omitempty"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
+
+	RotaryAdjacentPairs bool `json:"rotary_adjacent_pairs,omitempty"` // rotary: dims (2i, 2i+1) rotate together (llama2.c, Meta); false: (i, i+rotary_dim/2)
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -215,8 +217,13 @@ func (c Config) Validate() error {
 		if math.IsNaN(c.RotaryBase) || math.IsInf(c.RotaryBase, 0) {
 			errs = append(errs, fmt.Errorf("rotary_base must be finite, got %g", c.RotaryBase))
 		}
-	} else if c.RotaryDim != 0 {
-		errs = append(errs, fmt.Errorf("rotary_dim %d needs positional_embedding_type rotary", c.RotaryDim))
+	} else {
+		if c.RotaryDim != 0 {
+			errs = append(errs, fmt.Errorf("rotary_dim %d needs positional_embedding_type rotary", c.RotaryDim))
+		}
+		if c.RotaryAdjacentPairs {
+			errs = append(errs, errors.New("rotary_adjacent_pairs needs positional_embedding_type rotary"))
+		}
 	}
 	switch c.NormalizationType {
 	case NormNone, NormLN, NormLNPre, NormRMS, NormRMSPre:
