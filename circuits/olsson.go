@@ -199,7 +199,9 @@ func CopyingScores(ctx context.Context, m *transformer.Model, tokens [][]int, sk
 				for l, v := range vs { // [batch, pos, head, d_head]
 					for h := range c.NHeads {
 						x := ou[l][h][seq[p]]
-						off := ((b*T+p)*c.NHeads + h) * c.DHead
+						// hook_v has n_key_value_heads heads; query head h reads its group's.
+						kv := c.NKeyValueHeads
+						off := ((b*T+p)*kv + h/(c.NHeads/kv)) * c.DHead
 						var d float64
 						for k := range c.DHead {
 							d += (float64(v.Data[off+k]) - float64(bv[l][h][k])) * x.AtVec(k)
