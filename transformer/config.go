@@ -57,7 +57,7 @@ type Config struct {
 	Seed                    uint64  `json:"seed"`
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
 
-	// Llama-family architecture (forward pass only: training refuses them).
+	// Llama-family architecture.
 	RotaryDim       int     `json:"rotary_dim,omitempty"`        // rotary: leading dims of each head rotated; 0: d_head
 	RotaryBase      float64 `json:"rotary_base,omitempty"`       // rotary: θ base; 0: 10000
 	NKeyValueHeads  int     `json:"n_key_value_heads,omitempty"` // grouped-query attention: K/V heads; 0: n_heads
@@ -128,37 +128,6 @@ func (c Config) WithDefaults() Config {
 
 // grouped reports whether key/value heads are shared (n_key_value_heads < n_heads).
 func (c Config) grouped() bool { return c.NKeyValueHeads > 0 && c.NKeyValueHeads < c.NHeads }
-
-// llamaFeatures lists the architecture features that only the forward pass
-// implements, by config field name.
-func (c Config) llamaFeatures() []string {
-	var f []string
-	if c.PositionalEmbeddingType == PosRotary {
-		f = append(f, `positional_embedding_type "rotary"`)
-	}
-	if c.grouped() {
-		f = append(f, "n_key_value_heads < n_heads")
-	}
-	if c.GatedMLP {
-		f = append(f, "gated_mlp")
-	}
-	if c.ParallelAttnMLP {
-		f = append(f, "parallel_attn_mlp")
-	}
-	if !c.AttnOnly && c.ActFn == ActSiLU {
-		f = append(f, `act_fn "silu"`)
-	}
-	return f
-}
-
-// checkTrainable refuses gradients through features the backward pass does
-// not implement, naming them.
-func (c Config) checkTrainable(op string) error {
-	if f := c.llamaFeatures(); len(f) > 0 {
-		return fmt.Errorf("transformer: %s: the backward pass does not implement %s (forward and hooks only)", op, strings.Join(f, ", "))
-	}
-	return nil
-}
 
 // HasMLP reports whether blocks have an MLP.
 func (c Config) HasMLP() bool { return !c.AttnOnly }

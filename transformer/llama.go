@@ -9,8 +9,8 @@ import (
 // Llama-family pieces of the forward pass: rotary position embeddings
 // (rotate-half pairing, as Hugging Face and GPT-NeoX lay them out; the
 // adjacent pairing is in rotary_adjacent.go),
-// grouped-query attention and gated MLPs. The backward pass does not
-// implement them (Config.checkTrainable).
+// grouped-query attention and gated MLPs. Their backward pass is in
+// backward_llama.go.
 
 // rotaryTables returns cos(p·θ_i) and sin(p·θ_i) for positions p < pos and
 // i < rotary_dim/2, θ_i = rotary_base^(−2i/rotary_dim), computed in float64;

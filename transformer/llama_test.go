@@ -183,67 +183,6 @@ func TestLlamaCausal(t *testing.T) {
 	}
 }
 
-// TestLlamaTrainingRefused: every gradient entry point refuses the
-// features the backward pass does not implement, naming them.
-func TestLlamaTrainingRefused(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  transformer.Config
-		want string
-	}{
-		{"rotary", func() transformer.Config {
-			c := llamaCfg(4, 8)
-			c.GatedMLP, c.ActFn = false, transformer.ActGELU
-			return c
-		}(), "rotary"},
-		{"gqa", func() transformer.Config {
-			c := llamaCfg(2, 0)
-			c.PositionalEmbeddingType, c.GatedMLP, c.ActFn = transformer.PosStandard, false, transformer.ActGELU
-			return c
-		}(), "n_key_value_heads"},
-		{"gated", func() transformer.Config {
-			c := llamaCfg(4, 0)
-			c.PositionalEmbeddingType, c.ActFn = transformer.PosStandard, transformer.ActGELU
-			return c
-		}(), "gated_mlp"},
-		{"parallel", func() transformer.Config {
-			c := llamaCfg(4, 0)
-			c.PositionalEmbeddingType, c.GatedMLP, c.ActFn, c.ParallelAttnMLP = transformer.PosStandard, false, transformer.ActGELU, true
-			return c
-		}(), "parallel_attn_mlp"},
-		{"silu", func() transformer.Config {
-			c := llamaCfg(4, 0)
-			c.PositionalEmbeddingType, c.GatedMLP = transformer.PosStandard, false
-			return c
-		}(), "silu"},
-	} {
-		m := newModel(t, tc.cfg)
-		toks := seqs(2, 6, tc.cfg.DVocab, 1)
-		if _, _, err := m.Gradients(context.Background(), toks, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Gradients error %v, want one naming %s", tc.name, err, tc.want)
-		}
-		ws := m.NewWorkspace(2, 6)
-		flat, _, _, err := m.CheckTokens(toks)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ws.Forward(context.Background(), flat, nil); err != nil {
-			t.Fatal(err)
-		}
-		tg, wt := transformer.NextTokenTargets(flat, 2, 6)
-		ws.Loss(tg, wt)
-		if err := ws.Backward(m.NewGrads(), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Backward error %v, want one naming %s", tc.name, err, tc.want)
-		}
-		if err := ws.BackwardFrom(make([]float32, 2*6*tc.cfg.DVocab), m.NewGrads(), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: BackwardFrom error %v, want one naming %s", tc.name, err, tc.want)
-		}
-		if _, err := m.NewParallel(2, 6, 2, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: NewParallel error %v, want one naming %s", tc.name, err, tc.want)
-		}
-	}
-}
-
 // TestLlamaHookPoints: rotary models list hook_rot_q/k and no
 // hook_pos_embed; gated MLPs list hook_pre_linear; Act finds them.
 func TestLlamaHookPoints(t *testing.T) {
