@@ -166,10 +166,7 @@ func (e *Experiment) grid(kind Kind, byPos bool) (*Grid, error) {
 	if kind == MLPOut && !c.HasMLP() {
 		return nil, fmt.Errorf("patching: the model is attention-only: no mlp_out to patch")
 	}
-	heads := 1
-	if kind.PerHead() {
-		heads = c.NHeads
-	}
+	heads := kind.heads(c)
 	g := &Grid{What: kind, Metric: e.metric.String(), Clean: e.clean, Corrupted: e.corrupted}
 	var rows, cols []string
 	var rowSites []Site
@@ -270,7 +267,7 @@ func (e *Experiment) shortcut(s Site) (*tensor.Tensor, bool) {
 	switch {
 	case s.Kind == ResidPost:
 		return e.patched(post, s), true
-	case s.Kind == MLPOut:
+	case s.Kind == MLPOut && !e.m.Cfg.ParallelAttnMLP: // parallel models have no resid_mid
 		in, out = e.act(e.corruptActs, hooks.ResidMid(l)), e.act(e.cleanActs, hooks.MLPOut(l))
 	case s.Kind == AttnOut && attnOnly:
 		in, out = e.act(e.corruptActs, hooks.ResidPre(l)), e.act(e.cleanActs, hooks.AttnOut(l))

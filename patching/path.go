@@ -60,8 +60,11 @@ func (e *Experiment) PathPatch(ctx context.Context, sender, receiver Head, input
 		return 0, err
 	}
 
-	// Step 3.
+	// Step 3. A receiver's k and v are its group's (grouped-query attention).
 	s := Site{Kind: input, Layer: r, Head: receiver.Head}
+	if c := e.m.Cfg; input == K || input == V {
+		s.Head /= c.NHeads / c.NKeyValueHeads
+	}
 	hs := hooks.NewSet().Add(name, s.replace(recomputed))
 	return e.run(ctx, e.act(e.corruptActs, hooks.ResidPre(r)), r, hs)
 }

@@ -57,6 +57,20 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("patching: unknown activation %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
+// heads returns the number of heads of k's activation in a model of config
+// c: n_key_value_heads for k and v (grouped-query attention shares them
+// within each group of query heads), n_heads for the other per-head kinds,
+// and 1 for the rest.
+func (k Kind) heads(c transformer.Config) int {
+	switch {
+	case k == K || k == V:
+		return c.NKeyValueHeads
+	case k.PerHead():
+		return c.NHeads
+	}
+	return 1
+}
+
 // PerHead reports whether k has one activation per attention head.
 func (k Kind) PerHead() bool {
 	switch k {
@@ -125,7 +139,7 @@ func (ps Positions) covers(p int) bool { return !ps.one || ps.p == p }
 type Site struct {
 	Kind  Kind
 	Layer int
-	Head  int       // per-head kinds only
+	Head  int       // per-head kinds only; for k and v a key/value head (n_key_value_heads of them)
 	Pos   Positions // the zero value: every position
 }
 
@@ -155,8 +169,8 @@ func (s Site) Check(c transformer.Config, pos int) error {
 	if s.Kind == MLPOut && !c.HasMLP() {
 		return fmt.Errorf("patching: %v: the model is attention-only (no mlp_out)", s)
 	}
-	if s.Kind.PerHead() && (s.Head < 0 || s.Head >= c.NHeads) {
-		return fmt.Errorf("patching: %v: head outside [0, %d)", s, c.NHeads)
+	if n := s.Kind.heads(c); s.Kind.PerHead() && (s.Head < 0 || s.Head >= n) {
+		return fmt.Errorf("patching: %v: head outside [0, %d)", s, n)
 	}
 	if p, one := s.Pos.Single(); one && (p < 0 || p >= pos) {
 		return fmt.Errorf("patching: %v: position outside [0, %d)", s, pos)
