@@ -63,7 +63,8 @@ func TestEvalLlama2c(t *testing.T) {
 }
 
 // TestAnalysesRunOnLlama2c: the commands that analyse a model take a
-// llama2.c checkpoint as --model.
+// llama2.c checkpoint as --model (grouped-query attention, rotary, SwiGLU),
+// attribution patching included.
 func TestAnalysesRunOnLlama2c(t *testing.T) {
 	dir := testenv.SharedDir(t, "llama2c")
 	bin := filepath.Join(dir, "stories260K.bin")
@@ -77,6 +78,8 @@ func TestAnalysesRunOnLlama2c(t *testing.T) {
 		{"analyze", "--model", bin, "--tokens", cleanF, "--json"},
 		{"lens", "--model", bin, "--tokens", cleanF, "--json"},
 		{"patch", "--model", bin, "--clean", cleanF, "--corrupted", corrF, "--what", "attn_out", "--metric", "prob", "--answer", "1", "--json"},
+		// k has n_key_value_heads heads; attribution needs the backward pass.
+		{"patch", "--model", bin, "--clean", cleanF, "--corrupted", corrF, "--what", "k", "--attribution", "--metric", "prob", "--answer", "1", "--json"},
 	})
 }
 
