@@ -46,7 +46,12 @@ func (a *arrays) sizes() []struct {
 
 // randomArrays returns a small random model (norm gains near 1).
 func randomArrays(seed uint64, tied bool) *arrays {
-	a := &arrays{dim: 8, hidden: 12, layers: 2, heads: 2, kvHeads: 1, vocab: 7, seqLen: 6, tied: tied, w: map[string][]float32{}}
+	return randomSized(seed, &arrays{dim: 8, hidden: 12, layers: 2, heads: 2, kvHeads: 1, vocab: 7, seqLen: 6, tied: tied})
+}
+
+// randomSized fills a (its dimensions set) with random arrays.
+func randomSized(seed uint64, a *arrays) *arrays {
+	a.w = map[string][]float32{}
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for _, s := range a.sizes() {
 		v := make([]float32, s.n)
@@ -163,4 +168,17 @@ func (a *arrays) versioned(version, gs int) ([]byte, map[string][]float32) {
 
 func (a *arrays) String() string {
 	return fmt.Sprintf("dim %d hidden %d layers %d heads %d kv %d vocab %d seq %d tied %t", a.dim, a.hidden, a.layers, a.heads, a.kvHeads, a.vocab, a.seqLen, a.tied)
+}
+
+// with returns a copy of a whose arrays named in w are replaced by w's.
+func (a *arrays) with(w map[string][]float32) *arrays {
+	b := *a
+	b.w = map[string][]float32{}
+	for k, v := range a.w {
+		b.w[k] = v
+	}
+	for k, v := range w {
+		b.w[k] = v
+	}
+	return &b
 }

@@ -84,12 +84,8 @@ func read(r io.ReaderAt, size int64) (*transformer.Model, error) {
 			}
 			return fmt.Errorf("llama2c: no llama2.c weight for parameter %q", name)
 		}
-		w, err := rd.read(ts[src.tensor], src.layer)
-		if err != nil {
-			return err
-		}
-		src.convert(dst, w, ts[src.tensor])
-		return nil
+		t := ts[src.tensor]
+		return rd.read(dst, t, src.layer, func(e int) int { return src.place(t, e) })
 	})
 	if err != nil {
 		return nil, err
@@ -117,36 +113,25 @@ func (h header) config() transformer.Config {
 }
 
 // A source is where a TransformerLens parameter comes from: one matrix of
-// a llama2.c array, and how to lay it out.
+// a llama2.c array, and where each of its values goes.
 type source struct {
-	tensor  string
-	layer   int
-	convert func(dst, w []float32, t tensor)
+	tensor string
+	layer  int
+	place  func(t tensor, e int) int // index in the parameter of value e of the [rows, cols] matrix (row-major)
 }
 
-// same copies a matrix.
-func same(dst, w []float32, _ tensor) { copy(dst, w) }
+// same keeps a matrix's layout.
+func same(_ tensor, e int) int { return e }
 
-// transposed writes a [rows, cols] matrix as [cols, rows].
-func transposed(dst, w []float32, t tensor) {
-	for i := range t.rows {
-		for j := range t.cols {
-			dst[j*t.rows+i] = w[i*t.cols+j]
-		}
-	}
-}
+// transposed lays a [rows, cols] matrix out as [cols, rows].
+func transposed(t tensor, e int) int { return (e%t.cols)*t.rows + e/t.cols }
 
-// perHead returns the conversion of a [heads·d_head, d_model] projection to
+// perHead returns the layout of a [heads·d_head, d_model] projection as
 // TransformerLens's [heads, d_model, d_head].
-func perHead(dh int) func(dst, w []float32, t tensor) {
-	return func(dst, w []float32, t tensor) {
-		d := t.cols
-		for r := range t.rows { // r = h·dh + j
-			h, j := r/dh, r%dh
-			for i := range d {
-				dst[(h*d+i)*dh+j] = w[r*d+i]
-			}
-		}
+func perHead(dh int) func(t tensor, e int) int {
+	return func(t tensor, e int) int {
+		r, i := e/t.cols, e%t.cols // r = head·dh + j
+		return ((r/dh)*t.cols+i)*dh + r%dh
 	}
 }
 
@@ -200,52 +185,64 @@ func zeroParam(name string) bool {
 	return false
 }
 
-// tensorReader reads one matrix at a time, reusing its buffers.
+// chunk is the number of values read from the file at once: loading holds
+// the model and this much more.
+const chunk = 1 << 16
+
+// tensorReader reads matrices in chunks, reusing its buffer.
 type tensorReader struct {
 	r         io.ReaderAt
 	groupSize int
 	raw       []byte
-	vals      []float32
+	scales    []float32 // of the chunk's groups
 }
 
-// read returns matrix layer of t as float32 (dequantized if t is), a view
-// the next read overwrites.
-func (rd *tensorReader) read(t tensor, layer int) ([]float32, error) {
+// read writes matrix layer of t into dst, value e at dst[place(e)],
+// dequantizing it if t is quantized.
+func (rd *tensorReader) read(dst []float32, t tensor, layer int, place func(e int) int) error {
 	n := int(t.size())
-	rd.vals = growTo(rd.vals, n)
 	if !t.quantized {
-		raw, err := rd.bytes(t.offset+int64(layer)*4*int64(n), 4*n, t.name)
-		if err != nil {
-			return nil, err
+		base := t.offset + 4*int64(layer)*int64(n)
+		for lo := 0; lo < n; lo += chunk {
+			m := min(chunk, n-lo)
+			raw, err := rd.bytes(base+4*int64(lo), 4*m, t.name)
+			if err != nil {
+				return err
+			}
+			for k := range m {
+				dst[place(lo+k)] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
+			}
 		}
-		for i := range rd.vals {
-			rd.vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		return rd.vals, nil
+		return nil
 	}
+	// Q8_0: chunks of whole groups, their scales read first.
 	gs := rd.groupSize
-	groups := n / gs
-	raw, err := rd.bytes(t.scales+int64(layer)*4*int64(groups), 4*groups, t.name+" scales")
-	if err != nil {
-		return nil, err
-	}
-	for g := range groups { // the scales first, into the values' place
-		rd.vals[g*gs] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*g:]))
-	}
-	raw, err = rd.bytes(t.offset+int64(layer)*int64(n), n, t.name)
-	if err != nil {
-		return nil, err
-	}
-	for g := range groups {
-		s := rd.vals[g*gs]
-		for i := g * gs; i < (g+1)*gs; i++ {
-			rd.vals[i] = float32(int8(raw[i])) * s
+	per := max(1, chunk/gs) * gs
+	base, scales := t.offset+int64(layer)*int64(n), t.scales+4*int64(layer)*int64(n/gs)
+	for lo := 0; lo < n; lo += per {
+		m := min(per, n-lo)
+		raw, err := rd.bytes(scales+4*int64(lo/gs), 4*(m/gs), t.name+" scales")
+		if err != nil {
+			return err
+		}
+		rd.scales = rd.scales[:0]
+		for g := range m / gs {
+			rd.scales = append(rd.scales, math.Float32frombits(binary.LittleEndian.Uint32(raw[4*g:])))
+		}
+		q, err := rd.bytes(base+int64(lo), m, t.name)
+		if err != nil {
+			return err
+		}
+		for g, s := range rd.scales {
+			for k := g * gs; k < (g+1)*gs; k++ {
+				dst[place(lo+k)] = float32(int8(q[k])) * s
+			}
 		}
 	}
-	return rd.vals, nil
+	return nil
 }
 
-// bytes reads n bytes at off.
+// bytes reads n bytes at off into the reused buffer.
 func (rd *tensorReader) bytes(off int64, n int, what string) ([]byte, error) {
 	if cap(rd.raw) < n {
 		rd.raw = make([]byte, n)
@@ -255,12 +252,4 @@ func (rd *tensorReader) bytes(off int64, n int, what string) ([]byte, error) {
 		return nil, fmt.Errorf("llama2c: reading %s at byte %d: %w", what, off, err)
 	}
 	return rd.raw, nil
-}
-
-// growTo returns s with length n, reallocated only if too short.
-func growTo(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -149,16 +150,7 @@ func TestVersion2Dequantizes(t *testing.T) {
 		a := randomArrays(5, tied)
 		v2, deq := a.versioned(2, 4)
 		m2 := load(t, v2)
-		b := &arrays{}
-		*b = *a
-		b.w = map[string][]float32{}
-		for k, v := range a.w {
-			b.w[k] = v
-		}
-		for k, v := range deq {
-			b.w[k] = v
-		}
-		want := load(t, b.legacy())
+		want := load(t, a.with(deq).legacy())
 		if !slicesEqual(m2.P.Data(), want.P.Data()) {
 			t.Errorf("tied %t: version 2 parameters are not the dequantized weights", tied)
 		}
@@ -277,4 +269,130 @@ func FuzzRead(f *testing.F) {
 			t.Errorf("a %d-byte file made %d parameters", len(b), m.Cfg.NumParams())
 		}
 	})
+}
+
+// TestLayoutMapping checks every parameter of a loaded model against the
+// llama2.c arrays it comes from, by the mapping written out here (W_Q[h]
+// [d_model, d_head] from wq's rows h·d_head…, W_O = woᵀ, W_gate = w1ᵀ,
+// W_in = w3ᵀ, W_out = w2ᵀ, W_U = wclsᵀ), on a model whose matrices span
+// several read chunks, in float32 and Q8_0.
+func TestLayoutMapping(t *testing.T) {
+	a := randomSized(9, &arrays{dim: 64, hidden: 1040, layers: 2, heads: 4, kvHeads: 2, vocab: 1030, seqLen: 8})
+	if n := a.hidden * a.dim; n <= chunk {
+		t.Fatalf("w1 has %d values, not more than a chunk (%d)", n, chunk)
+	}
+	v2, deq := a.versioned(2, 64)
+	q := a.with(deq)
+	for _, tc := range []struct {
+		name string
+		file []byte
+		want *arrays
+	}{{"legacy", a.legacy(), a}, {"version 2", v2, q}} {
+		m := load(t, tc.file)
+		checkMapping(t, tc.name, m, tc.want)
+	}
+}
+
+// checkMapping compares every parameter of m with a's arrays.
+func checkMapping(t *testing.T, name string, m *transformer.Model, a *arrays) {
+	t.Helper()
+	d, hs, n, L := a.dim, a.dim/a.heads, a.hidden, a.layers
+	kv := a.kvHeads * hs
+	sd := map[string][]float32{}
+	for _, tn := range m.StateDict() {
+		sd[tn.Name] = tn.Data
+	}
+	bad := 0
+	expect := func(param string, i int, want float32) {
+		if got := sd[param][i]; got != want && bad < 5 {
+			bad++
+			t.Errorf("%s: %s[%d] = %g, want %g", name, param, i, got, want)
+		}
+	}
+	for i, v := range a.w["token_embedding"] {
+		expect("embed.W_E", i, v)
+	}
+	for i := range d {
+		expect("ln_final.w", i, a.w["rms_final"][i])
+	}
+	for l := range L {
+		pre := "blocks." + string(rune('0'+l)) + "."
+		kvp := pre + "attn._"
+		for i := range d {
+			expect(pre+"ln1.w", i, a.w["rms_att"][l*d+i])
+			expect(pre+"ln2.w", i, a.w["rms_ffn"][l*d+i])
+		}
+		for h := range a.heads { // W_Q [H, d, dh]; wq [H·dh, d]
+			for i := range d {
+				for j := range hs {
+					expect(pre+"attn.W_Q", (h*d+i)*hs+j, a.w["wq"][l*d*d+(h*hs+j)*d+i])
+				}
+			}
+		}
+		for h := range a.kvHeads {
+			for i := range d {
+				for j := range hs {
+					expect(kvp+"W_K", (h*d+i)*hs+j, a.w["wk"][l*kv*d+(h*hs+j)*d+i])
+					expect(kvp+"W_V", (h*d+i)*hs+j, a.w["wv"][l*kv*d+(h*hs+j)*d+i])
+				}
+			}
+		}
+		for r := range d { // W_O [H·dh, d] = woᵀ, wo [d, H·dh]
+			for c := range d {
+				expect(pre+"attn.W_O", c*d+r, a.w["wo"][l*d*d+r*d+c])
+			}
+		}
+		for r := range n {
+			for c := range d {
+				expect(pre+"mlp.W_gate", c*n+r, a.w["w1"][l*n*d+r*d+c])
+				expect(pre+"mlp.W_in", c*n+r, a.w["w3"][l*n*d+r*d+c])
+				expect(pre+"mlp.W_out", r*d+c, a.w["w2"][l*d*n+c*n+r])
+			}
+		}
+	}
+	if !a.tied {
+		for r := range a.vocab {
+			for c := range d {
+				expect("unembed.W_U", c*a.vocab+r, a.w["wcls"][r*d+c])
+			}
+		}
+	}
+}
+
+// loadAllocBound is the bound on loading's memory relative to the
+// model's float32 weights.
+const loadAllocBound = 1.5
+
+// TestLoadAllocatesLittleBeyondTheModel: everything Load allocates (the
+// cumulative heap allocation, a bound on its peak) stays within 1.5× the
+// model's float32 parameters, for float32 and Q8_0 files: the file is read
+// in chunks, never a whole tensor at once (the model's tied embedding
+// table is most of it, so a copy of that would double the total).
+func TestLoadAllocatesLittleBeyondTheModel(t *testing.T) {
+	a := randomSized(10, &arrays{dim: 64, hidden: 128, layers: 1, heads: 4, kvHeads: 2, vocab: 8000, seqLen: 8, tied: true})
+	dir := t.TempDir()
+	v2, _ := a.versioned(2, 64)
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"legacy.bin", a.legacy()}, {"v2.bin", v2}} {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, f.b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m, err := Load(p)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		weights := 4 * float64(m.Cfg.NumParams())
+		ratio := float64(after.TotalAlloc-before.TotalAlloc) / weights
+		t.Logf("%s: allocated %.2f× the %.0f bytes of float32 weights", f.name, ratio, weights)
+		if ratio > loadAllocBound {
+			t.Errorf("%s: Load allocated %.2f× the float32 weights, more than %g×", f.name, ratio, loadAllocBound)
+		}
+	}
 }
