@@ -396,3 +396,29 @@ func TestLoadAllocatesLittleBeyondTheModel(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveReloadsAsSafetensors: a llama2.c model saved as a TransformerLens
+// safetensors checkpoint (its config, rotary_adjacent_pairs included, in
+// the metadata) loads back to the same config and parameters, bit for bit.
+func TestSaveReloadsAsSafetensors(t *testing.T) {
+	for _, tied := range []bool{true, false} {
+		m := load(t, randomArrays(12, tied).legacy())
+		p := filepath.Join(t.TempDir(), "model.safetensors")
+		if err := m.Save(p, nil); err != nil {
+			t.Fatal(err)
+		}
+		if IsCheckpoint(p) {
+			t.Errorf("tied %t: IsCheckpoint takes the safetensors file for a llama2.c one", tied)
+		}
+		r, err := transformer.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cfg != m.Cfg || !r.Cfg.RotaryAdjacentPairs {
+			t.Errorf("tied %t: config %+v, saved %+v", tied, r.Cfg, m.Cfg)
+		}
+		if !slicesEqual(r.P.Data(), m.P.Data()) {
+			t.Errorf("tied %t: parameters differ after the round trip", tied)
+		}
+	}
+}
