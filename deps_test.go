@@ -44,6 +44,8 @@ var allowed = map[string][]string{
 	// it loads a folder's tokenizer files for its model too (LoadTokenizer:
 	// transformer itself knows nothing of text).
 	"transformer/hf": {"transformer", "checkpoint", "tokenizer"},
+	// transformer/llama2c reads llama2.c checkpoints (legacy, ak42 v1, v2).
+	"transformer/llama2c": {"transformer"},
 	// internal/testenv finds the shared parity fixtures for tests of
 	// any package, checkpoint's included: standard library only.
 	"internal/testenv": {},
@@ -73,14 +75,14 @@ var allowed = map[string][]string{
 	// cmd/workbench wires the library to flags and the dashboard: each
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
-	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "cnn", "gan", "train", "train/induction",
+	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction",
 		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"transformer", "transformer/hf", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
+	"transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

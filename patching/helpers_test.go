@@ -25,6 +25,14 @@ func configs() map[string]transformer.Config {
 	add("attn_only", func(c *transformer.Config) { c.AttnOnly = true })
 	add("ln_gelu", func(c *transformer.Config) { c.DMLP = 24; c.NormalizationType = transformer.NormLN })
 	add("mlp_no_ln", func(c *transformer.Config) { c.DMLP = 24; c.ActFn = transformer.ActReLU })
+	add("llama", func(c *transformer.Config) { // needs the Llama-family backward pass
+		c.DMLP, c.NHeads, c.NKeyValueHeads, c.NormalizationType = 24, 4, 2, transformer.NormRMS
+		c.PositionalEmbeddingType, c.RotaryAdjacentPairs, c.GatedMLP, c.ActFn = transformer.PosRotary, true, true, transformer.ActSiLU
+	})
+	add("neox", func(c *transformer.Config) { // rotate-half on half of each head, parallel attention and MLP
+		c.DMLP, c.NormalizationType, c.ParallelAttnMLP = 24, transformer.NormLN, true
+		c.PositionalEmbeddingType, c.RotaryDim = transformer.PosRotary, 2
+	})
 	return v
 }
 

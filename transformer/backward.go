@@ -81,7 +81,7 @@ func (w *Workspace) gradActs() *acts {
 func (w *Workspace) shareCopyGrads() {
 	c, da := w.m.Cfg, w.gradActs()
 	da.embed.Data = da.resid[0].Data
-	if c.PositionalEmbeddingType != PosShortformer { // else its gradient is zero
+	if c.PositionalEmbeddingType == PosStandard { // else its gradient is zero
 		da.posEmbed.Data = da.resid[0].Data
 	}
 	for l := range da.blocks {
@@ -111,9 +111,6 @@ func copyGrad(dst, src []float32) {
 // backward propagates w.grad.logits back to the embeddings. If rr is not
 // nil, the logits' gradient is zero outside its runs of rows.
 func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
-	if err := w.m.Cfg.checkTrainable("backward"); err != nil {
-		return err
-	}
 	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
 	d, rows := c.DModel, w.rows
 	if hs.AnyBackward() && w.gradsShared() {
@@ -156,7 +153,8 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 		return err
 	}
 	tensor.AddRowsAt(g.WE, da.embed.Data, w.tokens, d) // nn.EmbedBackward, vectorised
-	if c.PositionalEmbeddingType == PosShortformer {
+	// Shortformer and rotary models: resid_pre 0 = embed, no W_pos.
+	if c.PositionalEmbeddingType != PosStandard {
 		clear(da.posEmbed.Data)
 	} else {
 		copyGrad(da.posEmbed.Data, da.resid[0].Data)
@@ -239,31 +237,40 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		if err := hs.RunBackward(nm.mlpPost[l], dba.mlpPost); err != nil {
 			return err
 		}
-		clear(dba.mlpPre.Data)
-		switch c.ActFn {
-		case ActGELU:
-			nn.GELUBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
-		case ActGELUNew:
-			nn.GELUTanhBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
-		case ActReLU:
-			nn.ReLUBackward(dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
-		}
-		if err := hs.RunBackward(nm.mlpPre[l], dba.mlpPre); err != nil {
-			return err
-		}
+		// The MLP reads resid_mid, or resid_pre with parallel_attn_mlp: its
+		// input gradient goes to dIn (resid_pre's is added to below).
 		dMid = dba.residMid
 		copy(dMid.Data, da.resid[l+1].Data)
+		mlpIn, dIn := ba.residMid, dMid
+		if c.ParallelAttnMLP {
+			mlpIn, dIn = a.resid[l], da.resid[l]
+			clear(dIn.Data)
+		}
+		h2, dh2, store := mlpIn, dIn, false
 		if c.HasNorm() {
-			w.linearBackward(rr, true, dba.ln2Out.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.ln2Out.Data, bp.WIn, d, c.DMLP)
+			h2, dh2, store = ba.ln2Out, dba.ln2Out, true
+		}
+		if c.GatedMLP {
+			if err := w.gatedMLPBackward(g, hs, l, rr, store, dh2.Data, h2.Data); err != nil {
+				return err
+			}
+		} else {
+			activationBackward(c.ActFn, dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
+			if err := hs.RunBackward(nm.mlpPre[l], dba.mlpPre); err != nil {
+				return err
+			}
+			w.linearBackward(rr, store, dh2.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, h2.Data, bp.WIn, d, c.DMLP)
+		}
+		if c.HasNorm() {
 			if err := hs.RunBackward(nm.ln2Norm[l], dba.ln2Out); err != nil {
 				return err
 			}
-			w.normBackward(dMid.Data, gp.LN2W, gp.LN2B, dba.ln2Out.Data, ba.residMid.Data, ba.ln2Scale.Data, bp.LN2W)
-		} else {
-			w.linearBackward(rr, false, dMid.Data, gp.WIn, gp.BIn, dba.mlpPre.Data, ba.residMid.Data, bp.WIn, d, c.DMLP)
+			w.normBackward(dIn.Data, gp.LN2W, gp.LN2B, dba.ln2Out.Data, mlpIn.Data, ba.ln2Scale.Data, bp.LN2W)
 		}
-		if err := hs.RunBackward(nm.residMid[l], dMid); err != nil {
-			return err
+		if !c.ParallelAttnMLP {
+			if err := hs.RunBackward(nm.residMid[l], dMid); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -292,12 +299,21 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		return err
 	}
 
+	// The queries, keys and values attention read (rotated, repeated per
+	// query head) and their gradients.
+	q, k, v, dq, dk, dv := ba.q, ba.k, ba.v, dba.q, dba.k, dba.v
+	if c.PositionalEmbeddingType == PosRotary {
+		q, k, dq, dk = ba.rotQ, ba.rotK, dba.rotQ, dba.rotK
+	}
+	if c.grouped() {
+		k, v, dk, dv = ba.kAttn, ba.vAttn, dba.kAttn, dba.vAttn
+	}
 	if w.stepwiseAttn[l] {
-		clear(dba.q.Data)
-		clear(dba.k.Data)
-		clear(dba.v.Data)
+		clear(dq.Data)
+		clear(dk.Data)
+		clear(dv.Data)
 		clear(dba.pattern.Data)
-		nn.AttnMixBackward(dba.pattern.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.v.Data, w.batch, w.pos, H, dh)
+		nn.AttnMixBackward(dba.pattern.Data, dv.Data, dba.z.Data, ba.pattern.Data, v.Data, w.batch, w.pos, H, dh)
 		if err := hs.RunBackward(nm.pattern[l], dba.pattern); err != nil {
 			return err
 		}
@@ -306,7 +322,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		if err := hs.RunBackward(nm.scores[l], dba.scores); err != nil {
 			return err
 		}
-		nn.AttnScoresBackward(dba.q.Data, dba.k.Data, dba.scores.Data, ba.q.Data, ba.k.Data, w.batch, w.pos, H, dh)
+		nn.AttnScoresBackward(dq.Data, dk.Data, dba.scores.Data, q.Data, k.Data, w.batch, w.pos, H, dh)
 	} else {
 		// Overwrites dq, dk, dv (no clears); with rr, dz is zero outside
 		// its query rows, the only ones read.
@@ -314,7 +330,10 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		if rr != nil {
 			lo, hi = rr.lo, rr.hi
 		}
-		nn.AttentionBackwardQueries(dba.q.Data, dba.k.Data, dba.v.Data, dba.z.Data, ba.pattern.Data, ba.q.Data, ba.k.Data, ba.v.Data, w.scratch, w.batch, w.pos, H, dh, lo, hi)
+		nn.AttentionBackwardQueries(dq.Data, dk.Data, dv.Data, dba.z.Data, ba.pattern.Data, q.Data, k.Data, v.Data, w.scratch, w.batch, w.pos, H, dh, lo, hi)
+	}
+	if err := w.attnInputsBackward(hs, l); err != nil {
+		return err
 	}
 	for _, t := range []struct {
 		n hooks.Name
@@ -333,8 +352,11 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 	// d(resid_pre) = d(resid_mid) + the projections' input gradients; the
 	// first of those is fused with the copy where it can be (GemmAdd).
 	dres := da.resid[l]
-	fuseRes := !c.HasNorm() && ba.qkIn == nil && rr == nil
-	if !fuseRes {
+	fuseRes := !c.HasNorm() && ba.qkIn == nil && rr == nil && !c.ParallelAttnMLP
+	switch {
+	case c.ParallelAttnMLP: // dres holds the MLP's input gradient
+		tensor.Axpy(1, dMid.Data, dres.Data)
+	case !fuseRes:
 		copy(dres.Data, dMid.Data)
 	}
 	h, dh1 := a.resid[l], dres
@@ -356,8 +378,9 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 	} else {
 		w.linearBackward(rr, false, dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
 	}
-	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, hd)
-	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, hd)
+	kvd := c.NKeyValueHeads * dh
+	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, kvd)
+	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, kvd)
 	if ba.qkIn != nil {
 		tensor.Axpy(1, dqkIn.Data, dh1.Data)
 		nn.PosEmbedBackward(g.WPos, dqkIn.Data, w.batch, w.pos, d)

@@ -29,7 +29,7 @@ const (
 const (
 	PosStandard    = "standard"    // learned W_pos added to the residual stream
 	PosShortformer = "shortformer" // W_pos added to the input of Q and K only
-	PosRotary      = "rotary"      // queries and keys rotated by position (rotate-half pairing); W_pos unused
+	PosRotary      = "rotary"      // queries and keys rotated by position (rotate-half pairing, or adjacent with rotary_adjacent_pairs); W_pos unused
 )
 
 // MaxNCtx bounds n_ctx so that a config cannot ask for absurd memory.
@@ -57,12 +57,14 @@ type Config struct {
 	Seed                    uint64  `json:"seed"`
 	InitRange               float64 `json:"initializer_range"` // std of the normal init; 0: 0.8/√d_model
 
-	// Llama-family architecture (forward pass only: training refuses them).
+	// Llama-family architecture.
 	RotaryDim       int     `json:"rotary_dim,omitempty"`        // rotary: leading dims of each head rotated; 0: d_head
 	RotaryBase      float64 `json:"rotary_base,omitempty"`       // rotary: θ base; 0: 10000
 	NKeyValueHeads  int     `json:"n_key_value_heads,omitempty"` // grouped-query attention: K/V heads; 0: n_heads
 	GatedMLP        bool    `json:"gated_mlp,omitempty"`         // post = act(x·W_gate)·(x·W_in) + b_in (TransformerLens's GatedMLP)
 	ParallelAttnMLP bool    `json:"parallel_attn_mlp,omitempty"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
+
+	RotaryAdjacentPairs bool `json:"rotary_adjacent_pairs,omitempty"` // rotary: dims (2i, 2i+1) rotate together (llama2.c, Meta); false: (i, i+rotary_dim/2)
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -127,37 +129,6 @@ func (c Config) WithDefaults() Config {
 // grouped reports whether key/value heads are shared (n_key_value_heads < n_heads).
 func (c Config) grouped() bool { return c.NKeyValueHeads > 0 && c.NKeyValueHeads < c.NHeads }
 
-// llamaFeatures lists the architecture features that only the forward pass
-// implements, by config field name.
-func (c Config) llamaFeatures() []string {
-	var f []string
-	if c.PositionalEmbeddingType == PosRotary {
-		f = append(f, `positional_embedding_type "rotary"`)
-	}
-	if c.grouped() {
-		f = append(f, "n_key_value_heads < n_heads")
-	}
-	if c.GatedMLP {
-		f = append(f, "gated_mlp")
-	}
-	if c.ParallelAttnMLP {
-		f = append(f, "parallel_attn_mlp")
-	}
-	if !c.AttnOnly && c.ActFn == ActSiLU {
-		f = append(f, `act_fn "silu"`)
-	}
-	return f
-}
-
-// checkTrainable refuses gradients through features the backward pass does
-// not implement, naming them.
-func (c Config) checkTrainable(op string) error {
-	if f := c.llamaFeatures(); len(f) > 0 {
-		return fmt.Errorf("transformer: %s: the backward pass does not implement %s (forward and hooks only)", op, strings.Join(f, ", "))
-	}
-	return nil
-}
-
 // HasMLP reports whether blocks have an MLP.
 func (c Config) HasMLP() bool { return !c.AttnOnly }
 
@@ -219,8 +190,13 @@ func (c Config) Validate() error {
 		if math.IsNaN(c.RotaryBase) || math.IsInf(c.RotaryBase, 0) {
 			errs = append(errs, fmt.Errorf("rotary_base must be finite, got %g", c.RotaryBase))
 		}
-	} else if c.RotaryDim != 0 {
-		errs = append(errs, fmt.Errorf("rotary_dim %d needs positional_embedding_type rotary", c.RotaryDim))
+	} else {
+		if c.RotaryDim != 0 {
+			errs = append(errs, fmt.Errorf("rotary_dim %d needs positional_embedding_type rotary", c.RotaryDim))
+		}
+		if c.RotaryAdjacentPairs {
+			errs = append(errs, errors.New("rotary_adjacent_pairs needs positional_embedding_type rotary"))
+		}
 	}
 	switch c.NormalizationType {
 	case NormNone, NormLN, NormLNPre, NormRMS, NormRMSPre:

@@ -31,7 +31,6 @@ func noOpFields() map[string]fieldCheck {
 		"final_rms":                          wantFinalRMS,
 		"use_local_attn":                     wantBool(false),
 		"post_embedding_ln":                  wantBool(false),
-		"rotary_adjacent_pairs":              wantBool(false),
 		"use_NTK_by_parts_rope":              wantBool(false),
 		"use_normalization_before_and_after": wantBool(false),
 		"use_qk_norm":                        wantBool(false),

@@ -15,7 +15,6 @@ func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 		{"final_rms", "true"},
 		{"use_local_attn", "true"},
 		{"post_embedding_ln", "true"},
-		{"rotary_adjacent_pairs", "true"},
 		{"use_NTK_by_parts_rope", "true"},
 		{"use_normalization_before_and_after", "true"},
 		{"use_qk_norm", "true"},
@@ -159,6 +158,7 @@ func TestParseConfigLlamaFields(t *testing.T) {
 		{`"parallel_attn_mlp": true, "attn_only": true`, "parallel_attn_mlp"},
 		{`"ungroup_grouped_query_attention": true`, "ungroup_grouped_query_attention"},
 		{`"act_fn": "swish"`, "act_fn"},
+		{`"rotary_adjacent_pairs": true`, "rotary_adjacent_pairs"}, // without rotary embeddings
 	} {
 		_, err := ParseConfig([]byte("{" + strictBase + ", " + tc.extra + "}"))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {

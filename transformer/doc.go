@@ -42,7 +42,8 @@
 //
 // The forward pass (with every hook) implements rotary position embeddings
 // (positional_embedding_type "rotary", rotary_dim, rotary_base; rotate-half
-// pairing as Hugging Face and GPT-NeoX lay weights out; hook_rot_q and
+// pairing as Hugging Face and GPT-NeoX lay weights out, or adjacent pairs
+// with rotary_adjacent_pairs as Meta's code and llama2.c; hook_rot_q and
 // hook_rot_k hold q and k after the rotation; W_pos is kept, zero and
 // unused), grouped-query attention (n_key_value_heads: hook_k and hook_v
 // have that many heads, patterns one per query head, and query head h uses
@@ -51,8 +52,10 @@
 // gated MLPs (gated_mlp: hook_pre is x·W_gate, hook_pre_linear x·W_in, post
 // act(pre)·pre_linear + b_in, as TransformerLens), act_fn "silu" and
 // parallel attention and MLP (parallel_attn_mlp: no hook_resid_mid). The
-// backward pass does not: Backward, BackwardFrom, Gradients and
-// NewParallel return an error naming the feature.
+// backward pass implements them too: a K/V head's gradient is the sum over
+// its query group, a rotation's is the inverse rotation (backward hooks on
+// hook_rot_q and hook_rot_k see the gradient before it), so training,
+// Parallel and attribution patching run on these models.
 //
 // # Invariants
 //

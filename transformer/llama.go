@@ -7,9 +7,10 @@ import (
 )
 
 // Llama-family pieces of the forward pass: rotary position embeddings
-// (rotate-half pairing, as Hugging Face and GPT-NeoX lay them out),
-// grouped-query attention and gated MLPs. The backward pass does not
-// implement them (Config.checkTrainable).
+// (rotate-half pairing, as Hugging Face and GPT-NeoX lay them out; the
+// adjacent pairing is in rotary_adjacent.go),
+// grouped-query attention and gated MLPs. Their backward pass is in
+// backward_llama.go.
 
 // rotaryTables returns cos(p·θ_i) and sin(p·θ_i) for positions p < pos and
 // i < rotary_dim/2, θ_i = rotary_base^(−2i/rotary_dim), computed in float64;
@@ -31,11 +32,17 @@ func rotaryTables(c Config, pos int) (cos, sin []float32) {
 }
 
 // rotate writes src [batch, pos, heads, d_head] rotated by position into
-// dst: in each head, dimension i < rotary_dim/2 pairs with i + rotary_dim/2,
-// (x1, x2) → (x1·cos − x2·sin, x2·cos + x1·sin); dimensions from rotary_dim
-// on are copied.
-func (w *Workspace) rotate(dst, src []float32, heads int) {
+// dst, in the config's pairing (see rotaryPairs); dimensions from
+// rotary_dim on are copied.
+func (w *Workspace) rotate(dst, src []float32, heads int) { w.rotateBy(dst, src, heads, 1) }
+
+// rotateBy is rotate for sign 1 and its inverse (its transpose, which the
+// backward pass applies to gradients) for sign −1. Pair i, of dimensions
+// (a, b), turns by the angle p·θ_i: (x_a, x_b) → (x_a·cos − x_b·sin,
+// x_b·cos + x_a·sin).
+func (w *Workspace) rotateBy(dst, src []float32, heads int, sign float32) {
 	dh, half := w.m.Cfg.DHead, w.m.Cfg.RotaryDim/2
+	step, gap := rotaryPairs(w.m.Cfg)
 	for r := range w.rows {
 		p := r % w.pos
 		cs, sn := w.rotCos[p*half:][:half], w.rotSin[p*half:][:half]
@@ -43,9 +50,10 @@ func (w *Workspace) rotate(dst, src []float32, heads int) {
 			off := (r*heads + h) * dh
 			x, y := src[off:off+dh], dst[off:off+dh]
 			for i := range half {
-				x1, x2 := x[i], x[i+half]
-				y[i] = x1*cs[i] - x2*sn[i]
-				y[i+half] = x2*cs[i] + x1*sn[i]
+				a, b := i*step, i*step+gap
+				x1, x2, s := x[a], x[b], sign*sn[i]
+				y[a] = x1*cs[i] - x2*s
+				y[b] = x2*cs[i] + x1*s
 			}
 			copy(y[2*half:], x[2*half:])
 		}

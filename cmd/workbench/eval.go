@@ -12,6 +12,7 @@ import (
 
 	"github.com/mechinterp/workbench/transformer"
 	"github.com/mechinterp/workbench/transformer/hf"
+	"github.com/mechinterp/workbench/transformer/llama2c"
 )
 
 // modelFlags are the flags every command that loads a model shares.
@@ -20,7 +21,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors with TransformerLens state-dict names), a run folder, or a Hugging Face folder (config.json + model.safetensors; model_type gpt2)")
+	fs.StringVar(&f.model, "model", "", "model checkpoint (`FILE`.safetensors with TransformerLens state-dict names), a llama2.c checkpoint (FILE.bin: legacy, or ak42 version 1 or 2), a run folder, or a Hugging Face folder (config.json + model.safetensors; model_type gpt2)")
 	fs.StringVar(&f.config, "config", "", "model config JSON `FILE` for a checkpoint without one in its metadata (a run folder's train.json is not one)")
 }
 
@@ -33,6 +34,12 @@ func (f *modelFlags) load() (*transformer.Model, error) {
 			return nil, fmt.Errorf("--config does not apply to the Hugging Face folder %s (its config.json is the config)", f.model)
 		}
 		return hf.Load(f.model)
+	}
+	if llama2c.IsCheckpoint(f.model) {
+		if f.config != "" {
+			return nil, fmt.Errorf("--config does not apply to the llama2.c checkpoint %s (its header is the config)", f.model)
+		}
+		return llama2c.Load(f.model)
 	}
 	if f.config != "" {
 		return transformer.LoadWithConfig(f.model, f.config)

@@ -70,18 +70,9 @@ func TestEvalHuggingFaceFolder(t *testing.T) {
 func TestAnalysesRunOnHuggingFaceFolder(t *testing.T) {
 	dir := filepath.Join(testenv.SharedDir(t, "hf"), "gpt2_tiny")
 	toks := filepath.Join(dir, "tokens.json")
-	for _, args := range [][]string{
+	runJSONCommands(t, [][]string{
 		{"analyze", "--model", dir, "--tokens", toks, "--json"},
 		{"lens", "--model", dir, "--tokens", toks, "--json"},
 		{"patch", "--model", dir, "--clean", toks, "--corrupted", toks, "--what", "attn_out", "--metric", "prob", "--answer", "1", "--json"},
-	} {
-		out, _, err := runCLI(t, args...)
-		if err != nil {
-			t.Errorf("%s: %v", strings.Join(args, " "), err)
-			continue
-		}
-		if !json.Valid([]byte(out)) || len(out) < 10 {
-			t.Errorf("%s: output %.200q is not a JSON result", strings.Join(args, " "), out)
-		}
-	}
+	})
 }

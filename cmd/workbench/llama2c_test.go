@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mechinterp/workbench/internal/testenv"
+	"github.com/mechinterp/workbench/transformer/transformertest"
+)
+
+// llama2cLogitTol is the issue's bar against llama2.c's run.c (float32).
+const llama2cLogitTol = 1e-4
+
+// TestEvalLlama2c: `workbench eval --model stories260K.bin --tokens F
+// --json` detects a llama2.c checkpoint and prints run.c's logits; --config
+// is refused for it.
+func TestEvalLlama2c(t *testing.T) {
+	dir := testenv.SharedDir(t, "llama2c")
+	bin := filepath.Join(dir, "stories260K.bin")
+	var seqs [][]int
+	transformertest.ReadJSON(t, filepath.Join(dir, "tokens.json"), &seqs)
+	var want struct {
+		Logits [][][]float64 `json:"logits"`
+	}
+	transformertest.ReadJSON(t, filepath.Join(dir, "expected.json"), &want)
+	for s, seq := range seqs { // one file per sequence: their lengths differ
+		toks := tokensFile(t, [][]int{seq})
+		out, _, err := runCLI(t, "eval", "--model", bin, "--tokens", toks, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Logits [][][]float64 `json:"logits"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Logits) != 1 || len(got.Logits[0]) != len(want.Logits[s]) {
+			t.Fatalf("sequence %d: logits of shape %d×%d, want 1×%d", s, len(got.Logits), len(got.Logits[0]), len(want.Logits[s]))
+		}
+		worst := 0.0
+		for p, row := range want.Logits[s] {
+			if len(got.Logits[0][p]) != len(row) {
+				t.Fatalf("sequence %d position %d: %d logits, want %d", s, p, len(got.Logits[0][p]), len(row))
+			}
+			for v, w := range row {
+				worst = math.Max(worst, math.Abs(got.Logits[0][p][v]-w))
+			}
+		}
+		t.Logf("sequence %d: max |logit − run.c| through the CLI = %.3g", s, worst)
+		if worst > llama2cLogitTol {
+			t.Errorf("sequence %d: logits differ from run.c by %.3g > %g", s, worst, llama2cLogitTol)
+		}
+	}
+	_, _, err := runCLI(t, "eval", "--model", bin, "--config", filepath.Join(dir, "tokens.json"), "--tokens", tokensFile(t, seqs[:1]))
+	if err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("--config with a llama2.c checkpoint: %v, want an error naming --config", err)
+	}
+}
+
+// TestAnalysesRunOnLlama2c: the commands that analyse a model take a
+// llama2.c checkpoint as --model (grouped-query attention, rotary, SwiGLU),
+// attribution patching included.
+func TestAnalysesRunOnLlama2c(t *testing.T) {
+	dir := testenv.SharedDir(t, "llama2c")
+	bin := filepath.Join(dir, "stories260K.bin")
+	var seqs [][]int
+	transformertest.ReadJSON(t, filepath.Join(dir, "tokens.json"), &seqs)
+	clean := seqs[len(seqs)-1]
+	corrupted := append([]int(nil), clean...)
+	corrupted[3] = (corrupted[3] + 1) % 512
+	cleanF, corrF := tokensFile(t, [][]int{clean}), tokensFile(t, [][]int{corrupted})
+	runJSONCommands(t, [][]string{
+		{"analyze", "--model", bin, "--tokens", cleanF, "--json"},
+		{"lens", "--model", bin, "--tokens", cleanF, "--json"},
+		{"patch", "--model", bin, "--clean", cleanF, "--corrupted", corrF, "--what", "attn_out", "--metric", "prob", "--answer", "1", "--json"},
+		// k has n_key_value_heads heads; attribution needs the backward pass.
+		{"patch", "--model", bin, "--clean", cleanF, "--corrupted", corrF, "--what", "k", "--attribution", "--metric", "prob", "--answer", "1", "--json"},
+	})
+}
+
+// runJSONCommands runs each command line and checks that it prints a JSON
+// result.
+func runJSONCommands(t *testing.T, cmds [][]string) {
+	t.Helper()
+	for _, args := range cmds {
+		out, _, err := runCLI(t, args...)
+		if err != nil {
+			t.Errorf("%s: %v", strings.Join(args, " "), err)
+			continue
+		}
+		if !json.Valid([]byte(out)) || len(out) < 10 {
+			t.Errorf("%s: output %.200q is not a JSON result", strings.Join(args, " "), out)
+		}
+	}
+}
+
+// tokensFile writes seqs as a tokens JSON file in a temporary folder.
+func tokensFile(t *testing.T, seqs [][]int) string {
+	t.Helper()
+	b, err := json.Marshal(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
