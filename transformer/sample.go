@@ -1,101 +1,97 @@
 package transformer
 
 import (
-	"context"
-	"fmt"
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
 )
 
-// SampleOptions control Generate. Temperature 0 means greedy decoding
-// (argmax, ties to the lowest id); TopK > 0 keeps only the K most likely
-// tokens before sampling. Rand is required when Temperature > 0.
-type SampleOptions struct {
-	Temperature float64
-	TopK        int
-	Rand        *rand.Rand
+// sampler picks the next token from a row of logits as GenerateOptions
+// say, reusing its buffers from call to call. It belongs to one goroutine.
+type sampler struct {
+	temperature float64
+	topK        int
+	topP        float64
+	order       []int32   // candidate ids, most likely first
+	probs       []float64 // their unnormalised probabilities, in order
 }
 
-// Generate extends prompt by n tokens, one at a time, each drawn from the
-// model's next-token distribution at the last position. The sequence may not
-// grow beyond n_ctx; tokens are ids in [0, d_vocab_out) and must also be
-// valid inputs ([0, d_vocab)). It returns the prompt plus the new tokens.
-func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt SampleOptions) ([]int, error) {
-	switch {
-	case n < 0:
-		return nil, fmt.Errorf("transformer: cannot generate %d tokens", n)
-	case len(prompt)+n > m.Cfg.NCtx:
-		return nil, fmt.Errorf("transformer: prompt of %d plus %d new tokens exceeds n_ctx %d", len(prompt), n, m.Cfg.NCtx)
-	case opt.Temperature < 0 || math.IsNaN(opt.Temperature):
-		return nil, fmt.Errorf("transformer: temperature must be ≥ 0, got %g", opt.Temperature)
-	case opt.Temperature > 0 && opt.Rand == nil:
-		return nil, fmt.Errorf("transformer: sampling with temperature %g needs a random source", opt.Temperature)
-	case opt.TopK < 0:
-		return nil, fmt.Errorf("transformer: top-k must be ≥ 0, got %d", opt.TopK)
+func newSampler(vocab int, opts GenerateOptions) *sampler {
+	s := &sampler{temperature: opts.Temperature, topK: opts.TopK, topP: opts.TopP}
+	if s.temperature > 0 {
+		s.order = make([]int32, vocab)
+		s.probs = make([]float64, vocab)
 	}
-	seq := slices.Clone(prompt)
-	V := m.Cfg.DVocabOut
-	probs := make([]float64, V)
-	order := make([]int, V)
-	for i := 0; i < n; i++ {
-		if err := ctx.Err(); err != nil {
-			return seq, err
-		}
-		logits, err := m.Run(ctx, [][]int{seq}, nil)
-		if err != nil {
-			return nil, err
-		}
-		last := logits.Data[(len(seq)-1)*V : len(seq)*V]
-		next := sampleNext(last, opt, probs, order)
-		if next >= m.Cfg.DVocab {
-			return seq, fmt.Errorf("transformer: sampled token %d cannot be fed back (d_vocab %d)", next, m.Cfg.DVocab)
-		}
-		seq = append(seq, next)
-	}
-	return seq, nil
+	return s
 }
 
-// sampleNext picks a token id from one row of logits.
-func sampleNext(logits []float32, opt SampleOptions, probs []float64, order []int) int {
-	if opt.Temperature == 0 {
-		best := 0
-		for j, v := range logits {
-			if v > logits[best] {
-				best = j
+// next returns the id drawn from logits [d_vocab_out]; greedy decoding
+// (temperature 0) reads no randomness.
+func (s *sampler) next(logits []float32, rng *rand.Rand) int {
+	if s.temperature == 0 {
+		return argmax(logits)
+	}
+	n, kept := s.candidates(logits)
+	u := rng.Float64() * kept
+	for i, p := range s.probs[:n] {
+		if u -= p; u < 0 {
+			return int(s.order[i])
+		}
+	}
+	return int(s.order[n-1]) // u ≈ kept: rounding
+}
+
+// candidates filters logits by temperature, top-k and top-p, leaving the n
+// kept ids in s.order[:n] (most likely first, ties to the lowest id) with
+// their unnormalised probabilities exp((logit − max)/temperature) in
+// s.probs[:n], and returns n and their sum.
+func (s *sampler) candidates(logits []float32) (n int, sum float64) {
+	order := s.order[:len(logits)]
+	for j := range order {
+		order[j] = int32(j)
+	}
+	if s.topK > 0 || (s.topP > 0 && s.topP < 1) {
+		// Most likely first, ties to the lowest id: a total order, so the
+		// result does not depend on the sort's stability.
+		slices.SortFunc(order, func(a, b int32) int {
+			if c := cmp.Compare(logits[b], logits[a]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+	}
+	if s.topK > 0 && s.topK < len(order) {
+		order = order[:s.topK]
+	}
+	mx := float64(logits[argmax(logits)])
+	for i, id := range order {
+		p := math.Exp((float64(logits[id]) - mx) / s.temperature)
+		s.probs[i] = p
+		sum += p
+	}
+	if s.topP > 0 && s.topP < 1 {
+		// The smallest prefix whose mass reaches topP of the total.
+		var cum float64
+		for i, p := range s.probs[:len(order)] {
+			cum += p
+			if cum >= s.topP*sum {
+				order = order[:i+1]
+				sum = cum
+				break
 			}
 		}
-		return best
 	}
-	for j := range order {
-		order[j] = j
-	}
-	// Stable sort by logit, descending: ties keep the lower id first.
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case logits[a] > logits[b]:
-			return -1
-		case logits[a] < logits[b]:
-			return 1
-		}
-		return 0
-	})
-	k := len(order)
-	if opt.TopK > 0 && opt.TopK < k {
-		k = opt.TopK
-	}
-	mx := float64(logits[order[0]]) / opt.Temperature
-	var sum float64
-	for i := 0; i < k; i++ {
-		probs[i] = math.Exp(float64(logits[order[i]])/opt.Temperature - mx)
-		sum += probs[i]
-	}
-	u := opt.Rand.Float64() * sum
-	for i := 0; i < k; i++ {
-		u -= probs[i]
-		if u < 0 {
-			return order[i]
+	return len(order), sum
+}
+
+// argmax returns the index of the largest value, the lowest on ties.
+func argmax(x []float32) int {
+	best := 0
+	for j, v := range x {
+		if v > x[best] {
+			best = j
 		}
 	}
-	return order[k-1]
+	return best
 }
