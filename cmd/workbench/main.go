@@ -38,6 +38,7 @@ func commands() []command {
 	return []command{
 		{"analyze", "circuits: composition scores, head detectors, OV copying", runAnalyze},
 		{"eval", "run a model on token sequences: logits and loss", runEval},
+		{"generate", "continue prompts (greedy or sampled) with a key-value cache", runGenerate},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
 		{"serve", "serve the dashboard (what 'workbench' alone does)", runServe},
