@@ -121,3 +121,17 @@ func TestSamplerTies(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplerNonFinite: logits with NaN or ±Inf (a broken checkpoint)
+// still give an id in range, never a panic.
+func TestSamplerNonFinite(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, logits := range [][]float32{{nan, 1, 2}, {1, inf, 2}, {nan, nan, nan}, {inf, inf, -inf}, {1, nan, inf}} {
+		for _, o := range []GenerateOptions{{}, {Temperature: 1}, {Temperature: 1, TopK: 2}, {Temperature: 1, TopP: 0.5}, {Temperature: 1, TopK: 2, TopP: 0.5}} {
+			s := newSampler(len(logits), o)
+			if got := s.next(logits, rand.New(rand.NewPCG(1, 1))); got < 0 || got >= len(logits) {
+				t.Errorf("%+v on %v: id %d", o, logits, got)
+			}
+		}
+	}
+}
