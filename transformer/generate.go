@@ -44,12 +44,8 @@ type GenerateOptions struct {
 	Workers int
 }
 
-// ErrNotCached is returned (wrapped, naming the features) by Generate for a
-// model whose architecture the key-value cache does not implement.
-var ErrNotCached = errors.New("transformer: generate: the key-value cache does not implement")
-
-// validate checks opts against the model and prompts, which are ids in
-// [0, d_vocab).
+// validateGenerate checks opts and prompts (ids in [0, d_vocab)) against
+// the model, and that the key-value cache implements its architecture.
 func (m *Model) validateGenerate(prompts [][]int32, opts GenerateOptions) error {
 	c := m.Cfg
 	var errs []error
@@ -101,7 +97,7 @@ func (m *Model) validateGenerate(prompts [][]int32, opts GenerateOptions) error 
 		return fmt.Errorf("transformer: generate: %w", errors.Join(errs...))
 	}
 	if f := uncachedFeatures(c); len(f) > 0 {
-		return fmt.Errorf("%w %s", ErrNotCached, strings.Join(f, ", "))
+		return fmt.Errorf("transformer: generate: the key-value cache does not implement %s", strings.Join(f, ", "))
 	}
 	return nil
 }
