@@ -103,7 +103,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	out, err := m.Generate(ctx, in, opts)
 	if err != nil {
-		return fmt.Errorf("generate: %w", err)
+		return err // "transformer: generate: …"
 	}
 	w := bufio.NewWriter(stdout)
 	if *asJSON {
