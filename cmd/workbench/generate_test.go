@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/transformer/hf"
 )
 
 // generateJSON runs generate with --json and returns its token lists,
@@ -150,5 +153,68 @@ func TestGenerateCLIBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error()+stderr, tc.want) {
 			t.Errorf("generate %v: err %v, want one naming %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestGenerateHuggingFaceFolders: on the converted GPT-2 (tied), Pythia
+// (partial rotary, parallel attention and MLP) and Llama (GQA, SwiGLU)
+// fixtures, `generate --json` with the cache gives, at every step, the
+// argmax of the full forward pass recomputed on the sequence so far, for
+// prompts of different lengths in one batch. Steps after a near tie (gap
+// below 1e-3, where float32 rounding may decide) are not compared.
+func TestGenerateHuggingFaceFolders(t *testing.T) {
+	root := testenv.SharedDir(t, "hf")
+	const maxNew, tieGap = 8, 1e-3
+	for _, name := range []string{"gpt2_tiny", "pythia_tiny", "llama_gqa_tiny"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, name)
+			m, err := hf.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs [][]int32
+			b, err := os.ReadFile(filepath.Join(dir, "tokens.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &seqs); err != nil {
+				t.Fatal(err)
+			}
+			prompts := [][]int32{seqs[0][:m.Cfg.NCtx-maxNew], seqs[1][:5], seqs[2][:1]}
+			pb, _ := json.Marshal(prompts)
+			got := generateJSON(t, "--model", dir, "--tokens", writeTokensFile(t, string(pb)), "--max-new", fmt.Sprint(maxNew), "--temperature", "0")
+			compared := 0
+			for i, p := range prompts {
+				seq := make([]int, len(p))
+				for j, v := range p {
+					seq[j] = int(v)
+				}
+				for s := range maxNew {
+					logits, err := m.Run(context.Background(), [][]int{seq}, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					V := m.Cfg.DVocabOut
+					row := logits.Data[(len(seq)-1)*V:]
+					order := make([]int, V)
+					for j := range order {
+						order[j] = j
+					}
+					slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(row[b], row[a]) })
+					if float64(row[order[0]]-row[order[1]]) < tieGap {
+						break
+					}
+					if int(got[i][s]) != order[0] {
+						t.Fatalf("prompt %d step %d: generate gave %d, the full forward's argmax is %d (%v)", i, s, got[i][s], order[0], got[i])
+					}
+					compared++
+					seq = append(seq, order[0])
+				}
+			}
+			t.Logf("%d of %d steps compared", compared, len(prompts)*maxNew)
+			if compared < maxNew {
+				t.Errorf("only %d steps compared (near ties)", compared)
+			}
+		})
 	}
 }
