@@ -158,9 +158,9 @@ func modelTokenizer(model string) (*tokenizer.Tokenizer, error) {
 
 // generateBytes estimates Generate's memory: the key-value cache of every
 // prompt (float32 keys and values per layer for its length plus maxNew),
-// the prefill forward pass of the longest prompt, and for tied embeddings
-// the transposed unembedding. In float64 so that absurd sizes do not
-// overflow.
+// the prefill forward pass of the longest prompt, a decoding step's
+// activations for every prompt, and for tied embeddings the transposed
+// unembedding. In float64 so that absurd sizes do not overflow.
 func generateBytes(c transformer.Config, prompts [][]int, maxNew int) float64 {
 	kv := float64(2 * c.NLayers * c.NKeyValueHeads * c.DHead)
 	longest, positions := 1, 0.0
@@ -168,7 +168,8 @@ func generateBytes(c transformer.Config, prompts [][]int, maxNew int) float64 {
 		longest = max(longest, len(p))
 		positions += float64(len(p) + max(maxNew, 0))
 	}
-	est := 4*kv*positions + forwardBytes(c, 1, min(longest, c.NCtx))
+	step := float64(len(prompts)) * float64(c.DVocabOut+3*c.DMLP+8*c.DModel+4*c.NHeads*c.DHead)
+	est := 4*(kv*positions+step) + forwardBytes(c, 1, min(longest, c.NCtx))
 	if c.TiedEmbeddings {
 		est += 4 * float64(c.DVocab) * float64(c.DModel)
 	}

@@ -154,6 +154,14 @@ func TestGenerateCLIBadInput(t *testing.T) {
 			t.Errorf("generate %v: err %v, want one naming %q", tc.args, err, tc.want)
 		}
 	}
+	// A prompt of 65,535 tokens through 8 heads: its prefill's attention
+	// scores and patterns alone are about 275 GB; refused before allocating.
+	c := transformer.Config{NLayers: 1, DModel: 8, NHeads: 8, DHead: 1, DVocab: 5, NCtx: 65536, AttnOnly: true, Seed: 1}.WithDefaults()
+	big, _ := saveModel(t, c)
+	path, _ := writeTokens(t, 3, 1, 65535, 5)
+	if _, _, err := runCLI(t, "generate", "--model", big, "--tokens", path, "--max-new", "1"); err == nil || !strings.Contains(err.Error(), "needs about") || !strings.Contains(err.Error(), "--max-new") {
+		t.Errorf("generate after 65,535 tokens: %v, want a refusal naming the estimate and --max-new", err)
+	}
 }
 
 // TestGenerateHuggingFaceFolders: on the converted GPT-2 (tied), Pythia
