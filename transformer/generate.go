@@ -147,8 +147,8 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int32, opts GenerateOp
 	for i := range rngs {
 		rngs[i] = rand.New(rand.NewPCG(opts.Seed, uint64(i)))
 	}
-	// live lists the sequences still generating, in prompt order; next[i]
-	// is the token sequence live[i] feeds into the next step.
+	// live lists the sequences still generating, in prompt order; next[r]
+	// is the token sequence live[r] feeds into the next step.
 	var live []int
 	var next []int32
 	for i, p := range prompts {
