@@ -57,6 +57,16 @@
 // hook_rot_q and hook_rot_k see the gradient before it), so training,
 // Parallel and attribution patching run on these models.
 //
+// # Generation
+//
+// Model.Generate continues prompts of any lengths with a key-value cache:
+// one full forward pass per prompt (prefill), then one decoding step per
+// new token that reads every weight once and attends to the cached keys
+// and values. Each sequence keeps its own positions, so a batch gives every
+// prompt exactly the tokens it gets alone. Greedy decoding, temperature,
+// top-k, top-p and end-of-sequence ids are GenerateOptions; sampling is
+// seeded per prompt.
+//
 // # Invariants
 //
 // Attention is causal: the output at position p depends only on tokens at

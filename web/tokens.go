@@ -114,9 +114,17 @@ func (a *tokensAPI) generate(w http.ResponseWriter, r *http.Request) error {
 	if in.N < 1 || in.N > maxGenerate {
 		return errorf(http.StatusBadRequest, "web: n=%d: want 1 to %d new tokens", in.N, maxGenerate)
 	}
-	out, err := m.m.Generate(r.Context(), toks, in.N, transformer.SampleOptions{})
+	prompt := make([]int32, len(toks)) // resolve checked the ids
+	for i, t := range toks {
+		prompt[i] = int32(t)
+	}
+	gen, err := m.m.Generate(r.Context(), [][]int32{prompt}, transformer.GenerateOptions{MaxNew: in.N})
 	if err != nil {
 		return inputErr(r.Context(), err)
+	}
+	out := toks
+	for _, t := range gen[0] {
+		out = append(out, int(t))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"tokens": out, "prompt": len(toks)})
 }

@@ -39,6 +39,7 @@ func commands() []command {
 		{"analyze", "circuits: composition scores, head detectors, OV copying", runAnalyze},
 		{"discover", "circuit discovery: EAP, EAP-IG and ACDC edge scores, faithfulness", runDiscover},
 		{"eval", "run a model on token sequences: logits and loss", runEval},
+		{"generate", "continue prompts (greedy or sampled) with a key-value cache", runGenerate},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},
 		{"sae", "sparse autoencoders and transcoders: train, evaluate, the toy ground truth", runSAE},

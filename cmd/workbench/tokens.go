@@ -14,14 +14,15 @@ import (
 // tokenReader streams a JSON array of token sequences ([[1, 2, 3], ...])
 // one token at a time, so that memory is bounded by what the caller keeps,
 // whatever the file's size. Every sequence must have the first one's
-// length, at most maxLen tokens.
+// length (unless ragged is set), at most maxLen tokens.
 type tokenReader struct {
 	path   string
 	f      *os.File
 	dec    *json.Decoder
 	maxLen int
-	n      int // sequences read
-	pos    int // the first sequence's length (0 before it)
+	ragged bool // sequences may differ in length
+	n      int  // sequences read
+	pos    int  // the first sequence's length (0 before it)
 	done   bool
 }
 
@@ -47,7 +48,11 @@ func (r *tokenReader) Close() error { return r.f.Close() }
 
 // errf returns an error naming the file and the expected format.
 func (r *tokenReader) errf(format string, args ...any) error {
-	return fmt.Errorf("%s: %s (want a JSON array of equal-length token sequences like [[1, 2, 3]])", r.path, fmt.Sprintf(format, args...))
+	want := "equal-length token sequences like [[1, 2, 3]]"
+	if r.ragged {
+		want = "token sequences like [[1, 2, 3], [4, 5]]"
+	}
+	return fmt.Errorf("%s: %s (want a JSON array of %s)", r.path, fmt.Sprintf(format, args...), want)
 }
 
 func (r *tokenReader) delim(want json.Delim) error {
@@ -111,7 +116,7 @@ func (r *tokenReader) next(dst []int) ([]int, error) {
 	}
 	if r.n == 0 {
 		r.pos = len(seq)
-	} else if len(seq) != r.pos {
+	} else if len(seq) != r.pos && !r.ragged {
 		return nil, r.errf("sequence %d has %d tokens, sequence 0 has %d (sequences must have equal length)", r.n, len(seq), r.pos)
 	}
 	r.n++
@@ -150,6 +155,12 @@ func readTokens(path string, maxLen, maxTokens int) ([][]int, error) {
 		return nil, err
 	}
 	defer r.Close()
+	return r.all(maxTokens)
+}
+
+// all reads every remaining sequence, refusing more than maxTokens tokens
+// in all.
+func (r *tokenReader) all(maxTokens int) ([][]int, error) {
 	var all [][]int
 	total := 0
 	for {
