@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,4 +113,43 @@ func tokensFile(t *testing.T, seqs [][]int) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestGenerateLlama2c: `workbench generate --model stories260K.bin --tokens
+// F --temperature 0 --json` continues each sequence as llama2.c's run.c
+// does, over the steps its greedy choice is stable (greedy_stable_prefix);
+// both sequences go in one batch of different lengths.
+func TestGenerateLlama2c(t *testing.T) {
+	dir := testenv.SharedDir(t, "llama2c")
+	var seqs [][]int
+	transformertest.ReadJSON(t, filepath.Join(dir, "tokens.json"), &seqs)
+	var want struct {
+		Greedy [][]int `json:"greedy"`
+		Prefix []int   `json:"greedy_stable_prefix"`
+	}
+	transformertest.ReadJSON(t, filepath.Join(dir, "expected.json"), &want)
+	n := 0
+	for _, p := range want.Prefix {
+		n = max(n, p)
+	}
+	out, _, err := runCLI(t, "generate", "--model", filepath.Join(dir, "stories260K.bin"), "--tokens", tokensFile(t, seqs),
+		"--max-new", strconv.Itoa(n), "--temperature", "0", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Tokens [][]int `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tokens) != len(seqs) {
+		t.Fatalf("%d continuations for %d prompts", len(got.Tokens), len(seqs))
+	}
+	for s := range seqs {
+		k := want.Prefix[s]
+		if len(got.Tokens[s]) < k || !slices.Equal(got.Tokens[s][:k], want.Greedy[s][:k]) {
+			t.Errorf("sequence %d: generated %v, run.c %v (stable for %d tokens)", s, got.Tokens[s], want.Greedy[s][:k], k)
+		}
+	}
 }
