@@ -39,6 +39,20 @@ func (c *conversion) same(tl, hf string, shape ...int) {
 	c.from(tl, hf, shape, func(dst, x []float32) { copy(dst, x) })
 }
 
+// heads fills tl [h, d, dh] from the nn.Linear weight hf [h·dh, d]: row
+// hh·dh + j of hf is column j of head hh.
+func (c *conversion) heads(tl, hf string, h, dh, d int) {
+	c.from(tl, hf, []int{h * dh, d}, func(dst, w []float32) {
+		for hh := range h {
+			for i := range d {
+				for j := range dh {
+					dst[(hh*d+i)*dh+j] = w[(hh*dh+j)*d+i]
+				}
+			}
+		}
+	})
+}
+
 // zero leaves tl at zero: the architecture has no such parameter.
 func (c *conversion) zero(tl string) { c.fills[tl] = func([]float32) error { return nil } }
 

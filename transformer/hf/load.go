@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/transformer"
@@ -41,7 +42,7 @@ func IsFolder(path string) bool {
 
 // Load reads the Hugging Face model folder dir into a transformer.Model
 // with TransformerLens names and layout. config.json must name a supported
-// model_type (gpt2); every field is read strictly (see the package
+// model_type (ModelTypes); every field is read strictly (see the package
 // documentation). Missing, extra and mis-shaped tensors are errors naming
 // them.
 func Load(dir string) (*transformer.Model, error) {
@@ -64,13 +65,19 @@ func Load(dir string) (*transformer.Model, error) {
 	case "gpt_neox":
 		cfg, err = neoxTLConfig(b)
 		convert = neoxModel
-	case "llama":
-		cfg, err = llamaTLConfig(b)
-		convert = llamaModel
+	case "gpt_neo":
+		cfg, err = gptNeoTLConfig(b)
+		convert = gptNeoModel
+	case "llama", "mistral", "qwen2":
+		arch := head.ModelType
+		cfg, err = llamaTLConfig(arch, b)
+		convert = func(src *source, cfg transformer.Config) (*transformer.Model, error) {
+			return llamaModel(src, cfg, arch, arch == "qwen2") // Qwen2: biases on q, k, v
+		}
 	case "":
 		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
 	default:
-		return nil, fmt.Errorf("hf: model_type %q is not supported (only gpt2, gpt_neox, llama)", head.ModelType)
+		return nil, fmt.Errorf("hf: model_type %q is not supported (only %s)", head.ModelType, strings.Join(ModelTypes(), ", "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, dir)
@@ -81,6 +88,11 @@ func Load(dir string) (*transformer.Model, error) {
 	}
 	defer src.Close()
 	return convert(src, cfg)
+}
+
+// ModelTypes returns the config.json model_type values Load converts.
+func ModelTypes() []string {
+	return []string{"gpt2", "gpt_neo", "gpt_neox", "llama", "mistral", "qwen2"}
 }
 
 func readConfig(dir string) ([]byte, error) {
