@@ -207,19 +207,18 @@ func (s *source) names() []string {
 	return out
 }
 
-// tensor returns the float32 elements of the tensor called name, which
-// must have shape want.
-func (s *source) tensor(name string, want ...int) ([]float32, error) {
+// into converts the tensor called name, which must have shape want, to
+// float32 in dst (len(dst) its number of elements), without another copy.
+func (s *source) into(dst []float32, name string, want ...int) error {
 	f, ok := s.where[name]
 	if !ok {
-		return nil, fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
+		return fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
 	}
 	if info, _ := f.Info(name); !slices.Equal(info.Shape, want) {
-		return nil, fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, info.Shape)
+		return fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, info.Shape)
 	}
-	data, _, err := f.Float32(name)
-	if err != nil {
-		return nil, fmt.Errorf("hf: %w", err)
+	if err := f.Float32Into(dst, name, want); err != nil {
+		return fmt.Errorf("hf: %w", err)
 	}
-	return data, nil
+	return nil
 }
