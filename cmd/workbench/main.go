@@ -37,6 +37,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"analyze", "circuits: composition scores, head detectors, OV copying", runAnalyze},
+		{"convert", "write a model (Hugging Face folder, …) as a TransformerLens-named safetensors file", runConvert},
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},
 		{"lens", "logit lens and tuned lens: what each layer already predicts", runLens},

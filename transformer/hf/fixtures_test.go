@@ -147,3 +147,29 @@ func TestMistralWindowMatters(t *testing.T) {
 		t.Errorf("positions 5+: logits differ by only %g without the window", d)
 	}
 }
+
+// TestDescribe: Describe reports the model_type, the config Load builds and
+// every tensor's dtype and shape from the headers alone.
+func TestDescribe(t *testing.T) {
+	dir := filepath.Join("testdata", "qwen2_tiny_bf16")
+	d, err := Describe(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 layers × (2 norms, 4 projections, 3 biases, 3 MLP matrices) + embedding + final norm.
+	if d.ModelType != "qwen2" || d.Config != m.Cfg || len(d.Tensors) != 2*12+2 || len(d.Files) != 1 || d.Files[0] != WeightsFile {
+		t.Errorf("Describe: model_type %q, %d tensors, files %v, config %+v (Load's %+v)", d.ModelType, len(d.Tensors), d.Files, d.Config, m.Cfg)
+	}
+	for _, info := range d.Tensors {
+		if info.DType != "BF16" {
+			t.Errorf("tensor %s: dtype %s, want BF16", info.Name, info.DType)
+		}
+	}
+	if _, err := Describe(t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "hf: ") {
+		t.Errorf("Describe of an empty folder: %v, want an hf: error", err)
+	}
+}

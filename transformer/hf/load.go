@@ -46,18 +46,39 @@ func IsFolder(path string) bool {
 // documentation). Missing, extra and mis-shaped tensors are errors naming
 // them.
 func Load(dir string) (*transformer.Model, error) {
-	b, err := readConfig(dir)
+	_, cfg, convert, err := readModelConfig(dir)
 	if err != nil {
 		return nil, err
+	}
+	src, err := openSource(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return convert(src, cfg)
+}
+
+// converter builds the model of a config from a folder's tensors.
+type converter func(src *source, cfg transformer.Config) (*transformer.Model, error)
+
+// readModelConfig reads dir's config.json: its model_type, the
+// transformer.Config it maps to and the converter of its tensors.
+func readModelConfig(dir string) (string, transformer.Config, converter, error) {
+	fail := func(err error) (string, transformer.Config, converter, error) {
+		return "", transformer.Config{}, nil, err
+	}
+	b, err := readConfig(dir)
+	if err != nil {
+		return fail(err)
 	}
 	var head struct {
 		ModelType string `json:"model_type"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err)
+		return fail(fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err))
 	}
 	var cfg transformer.Config
-	var convert func(src *source, cfg transformer.Config) (*transformer.Model, error)
+	var convert converter
 	switch head.ModelType {
 	case "gpt2":
 		cfg, err = gpt2TLConfig(b)
@@ -75,19 +96,45 @@ func Load(dir string) (*transformer.Model, error) {
 			return llamaModel(src, cfg, arch, arch == "qwen2") // Qwen2: biases on q, k, v
 		}
 	case "":
-		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
+		return fail(fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile)))
 	default:
-		return nil, fmt.Errorf("hf: model_type %q is not supported (only %s)", head.ModelType, strings.Join(ModelTypes(), ", "))
+		return fail(fmt.Errorf("hf: model_type %q is not supported (only %s)", head.ModelType, strings.Join(ModelTypes(), ", ")))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, dir)
+		return fail(fmt.Errorf("%w (in %s)", err, dir))
+	}
+	return head.ModelType, cfg, convert, nil
+}
+
+// Description is what Describe reads of a folder without reading weights.
+type Description struct {
+	ModelType string             // config.json's model_type
+	Config    transformer.Config // the TransformerLens config it maps to
+	Files     []string           // the safetensors files, names inside the folder
+	Tensors   []checkpoint.Info  // every tensor of the files, sorted by name
+}
+
+// Describe reads dir's config.json and the headers of its safetensors
+// files, not the weights: the model_type, the config Load would build, and
+// every tensor's name, dtype and shape. Errors are Load's for the config
+// and the files (a tensor mismatch is only found by Load).
+func Describe(dir string) (*Description, error) {
+	modelType, cfg, _, err := readModelConfig(dir)
+	if err != nil {
+		return nil, err
 	}
 	src, err := openSource(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	return convert(src, cfg)
+	d := &Description{ModelType: modelType, Config: cfg}
+	for _, name := range src.names() {
+		info, _ := src.where[name].Info(name)
+		d.Tensors = append(d.Tensors, info)
+	}
+	d.Files = src.fileNames
+	return d, nil
 }
 
 // ModelTypes returns the config.json model_type values Load converts.
@@ -119,8 +166,9 @@ func readConfig(dir string) ([]byte, error) {
 // source is the safetensors file or shards of a folder, looked up by
 // tensor name.
 type source struct {
-	files []*checkpoint.File
-	where map[string]*checkpoint.File
+	files     []*checkpoint.File
+	fileNames []string // files' names inside the folder, in the same order
+	where     map[string]*checkpoint.File
 }
 
 // openSource opens dir's model.safetensors, or the shards its
@@ -132,7 +180,7 @@ func openSource(dir string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &source{files: []*checkpoint.File{f}, where: map[string]*checkpoint.File{}}
+		s := &source{files: []*checkpoint.File{f}, fileNames: []string{WeightsFile}, where: map[string]*checkpoint.File{}}
 		for _, t := range f.Tensors() {
 			s.where[t.Name] = f
 		}
@@ -178,6 +226,7 @@ func openSource(dir string) (*source, error) {
 			}
 			byShard[shard] = f
 			s.files = append(s.files, f)
+			s.fileNames = append(s.fileNames, shard)
 		}
 		if _, ok := f.Info(name); !ok {
 			s.Close()
