@@ -94,13 +94,19 @@ func (a *AttnTypes) UnmarshalJSON(b []byte) error {
 
 // readUseAttnScale applies TransformerLens's use_attn_scale of the JSON
 // object b to c: false means no scaling (divisor 1, whatever attn_scale
-// says); true or absent leaves attn_scale as read.
+// says); true or absent leaves attn_scale as read. It refuses an
+// attn_scale that is neither positive nor TransformerLens's -1 (the
+// default, √d_head).
 func readUseAttnScale(b []byte, c *Config) error {
 	var f struct {
-		Use *bool `json:"use_attn_scale"`
+		Use   *bool    `json:"use_attn_scale"`
+		Scale *float64 `json:"attn_scale"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("field \"use_attn_scale\": %w", err)
+	}
+	if f.Scale != nil && *f.Scale <= 0 && *f.Scale != -1 {
+		return fmt.Errorf("field \"attn_scale\": %g is not positive (-1 means the default, sqrt(d_head))", *f.Scale)
 	}
 	if f.Use != nil && !*f.Use {
 		c.AttnScale = 1

@@ -451,6 +451,8 @@ func TestParseConfigAttnVariants(t *testing.T) {
 	}
 	for _, tc := range []struct{ fields, want string }{
 		{`"use_attn_scale": "no"`, `"use_attn_scale"`},
+		{`"attn_scale": 0`, `"attn_scale": 0 is not positive`},
+		{`"attn_scale": -4`, `"attn_scale": -4 is not positive`},
 		{`"use_local_attn": true, "attn_types": ["global", "local"]`, "window_size must be positive"},
 		{`"use_local_attn": true, "attn_types": ["global"], "window_size": 3`, "one entry per layer (2), got 1"},
 		{`"use_local_attn": true, "attn_types": ["global", "banded"], "window_size": 3`, `attn_types[1] is "banded"`},
