@@ -26,6 +26,9 @@ type llamaConfig struct {
 	InitRange        *float64 `json:"initializer_range"`
 	TieWordEmbedding *bool    `json:"tie_word_embeddings"`
 	SlidingWindow    *int     `json:"sliding_window"` // mistral only (see mistralFields)
+	RopeParameters   *struct {
+		RopeTheta *float64 `json:"rope_theta"`
+	} `json:"rope_parameters"` // transformers 5's home of rope_theta (see ropeParameters)
 }
 
 // llamaFamilyFields returns the checks (see gpt2Fields) of the fields
@@ -38,10 +41,15 @@ func llamaFamilyFields(extra map[string]func(v any) error) map[string]func(v any
 		"head_dim": nil, "hidden_act": nil, "max_position_embeddings": nil,
 		"rms_norm_eps": nil, "rope_theta": nil, "initializer_range": nil,
 		"tie_word_embeddings": nil,
+		"rope_parameters":     ropeParameters,
 		// Computation Workbench does not implement, accepted at its default.
 		"rope_scaling": off(nil),
 		// Dropout: no effect at inference.
 		"attention_dropout": nil,
+		// Written by nanotron's export (SmolLM2), ignored by transformers:
+		// the weights are in the rotate-half layout LlamaForCausalLM uses.
+		"is_llama_config":  nil,
+		"rope_interleaved": off(false),
 	})
 	for k, v := range extra {
 		m[k] = v
@@ -76,6 +84,28 @@ func qwen2Fields() map[string]func(v any) error {
 // sliding_window is read (see llamaTLConfig).
 func mistralFields() map[string]func(v any) error {
 	return llamaFamilyFields(map[string]func(v any) error{"sliding_window": nil})
+}
+
+// ropeParameters accepts transformers 5's rope_parameters when it describes
+// plain rotary embeddings: rope_type "default" and rope_theta (read into
+// llamaConfig), nothing else (scaling types and their factors are refused).
+func ropeParameters(v any) error {
+	m, ok := v.(map[string]any)
+	if v == nil {
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("%s is not an object", jsonText(v))
+	}
+	for k, x := range m {
+		switch {
+		case k == "rope_theta":
+		case k == "rope_type" && (x == "default" || x == nil):
+		default:
+			return fmt.Errorf("%s is not implemented (only rope_type \"default\" with rope_theta)", jsonText(v))
+		}
+	}
+	return nil
 }
 
 // everyEntry returns a check accepting null or a list whose entries all
@@ -165,7 +195,14 @@ func llamaTLConfig(modelType string, b []byte) (transformer.Config, error) {
 		}
 		c.UseLocalAttn, c.AttnTypes, c.WindowSize = true, types, *w
 	}
-	c, err = completeConfig(c, g.RMSNormEps, g.RopeTheta, g.InitRange)
+	theta := g.RopeTheta
+	if p := g.RopeParameters; p != nil && p.RopeTheta != nil {
+		if theta != nil && *theta != *p.RopeTheta {
+			return fail(fmt.Errorf("rope_theta %g differs from rope_parameters.rope_theta %g", *theta, *p.RopeTheta))
+		}
+		theta = p.RopeTheta
+	}
+	c, err = completeConfig(c, g.RMSNormEps, theta, g.InitRange)
 	if err != nil {
 		return fail(err)
 	}

@@ -93,6 +93,9 @@ func TestFamilyConfigs(t *testing.T) {
 		{qwen + `, "attention_bias": true`, "attention_bias"}, // not a Qwen2Config field
 		{mistral + `, "sliding_window": 0`, "sliding_window"},
 		{mistral + `, "rope_scaling": {"type": "linear", "factor": 2.0}`, "rope_scaling"},
+		{llamaBase + `, "rope_interleaved": true`, "rope_interleaved"},
+		{llamaBase + `, "rope_parameters": {"rope_type": "llama3", "factor": 8.0, "rope_theta": 500000}`, "rope_parameters"},
+		{llamaBase + `, "rope_theta": 1000, "rope_parameters": {"rope_theta": 500000}`, "rope_parameters.rope_theta"},
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte("{"+tc.config+"}"), 0o644); err != nil {
@@ -123,6 +126,11 @@ func TestFamilyConfigs(t *testing.T) {
 		if err != nil || c.UseLocalAttn != local || (local && (c.WindowSize != 7 || c.AttnTypes != "local")) {
 			t.Errorf("mistral sliding_window %s (max_position_embeddings 8): %+v, %v; want local attention %t", window, c, err, local)
 		}
+	}
+	// SmolLM2's nanotron export fields; transformers 5's rope_parameters.
+	c, err = llamaTLConfig("llama", []byte("{"+llamaBase+`, "is_llama_config": true, "rope_interleaved": false, "rope_parameters": {"rope_theta": 100000, "rope_type": "default"}}`))
+	if err != nil || c.RotaryBase != 100000 {
+		t.Errorf("SmolLM2-style llama config: %+v, %v", c, err)
 	}
 	c, err = gpt2TLConfig([]byte(hfConfigJSON(true, `, "scale_attn_weights": false, "scale_attn_by_inverse_layer_idx": true`)))
 	if err != nil || c.AttnScale != 1 || !c.ScaleAttnByInverseLayerIdx {
