@@ -158,7 +158,7 @@ func llamaTLConfig(modelType string, b []byte) (transformer.Config, error) {
 		NHeads:                  g.NHeads,
 		DMLP:                    g.Intermediate,
 		DVocab:                  g.VocabSize,
-		NCtx:                    g.MaxPositions,
+		NCtx:                    min(g.MaxPositions, transformer.MaxNCtx), // rotary: n_ctx only bounds positions (Qwen2 and Llama 3 state 131,072)
 		NormalizationType:       transformer.NormRMS,
 		PositionalEmbeddingType: transformer.PosRotary,
 		GatedMLP:                true,

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 const llamaBase = `"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 16, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 1, "intermediate_size": 24, "vocab_size": 11, "max_position_embeddings": 8`
@@ -126,6 +128,11 @@ func TestFamilyConfigs(t *testing.T) {
 		if err != nil || c.UseLocalAttn != local || (local && (c.WindowSize != 7 || c.AttnTypes != "local")) {
 			t.Errorf("mistral sliding_window %s (max_position_embeddings 8): %+v, %v; want local attention %t", window, c, err, local)
 		}
+	}
+	// Rotary models keep n_ctx within transformer.MaxNCtx (W_pos is unused).
+	c, err = llamaTLConfig("qwen2", []byte("{"+strings.Replace(qwen, `"max_position_embeddings": 8`, `"max_position_embeddings": 131072`, 1)+"}"))
+	if err != nil || c.NCtx != transformer.MaxNCtx {
+		t.Errorf("qwen2 with 131,072 positions: n_ctx %d, %v; want %d", c.NCtx, err, transformer.MaxNCtx)
 	}
 	// SmolLM2's nanotron export fields; transformers 5's rope_parameters.
 	c, err = llamaTLConfig("llama", []byte("{"+llamaBase+`, "is_llama_config": true, "rope_interleaved": false, "rope_parameters": {"rope_theta": 100000, "rope_type": "default"}}`))
