@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -168,5 +169,65 @@ func TestInspectHuggingFaceFolder(t *testing.T) {
 	if got.Format != "huggingface" || got.ModelType != "qwen2" || cfg != m.Cfg || got.DTypes["BF16"] != 26 || len(got.Tensors) != 26 ||
 		got.Params != sum || got.ModelParams != m.Cfg.NumParams() {
 		t.Errorf("inspect --json: %s", js)
+	}
+}
+
+// TestEvalHFFixtures: `workbench eval --model DIR --json` on the GPT-Neo,
+// Qwen2 (BF16) and Mistral fixtures gives the logits of the independent
+// NumPy reference (transformer/hf/testdata/make_fixtures.py), and the
+// analysis commands run on the GPT-Neo one (local attention).
+func TestEvalHFFixtures(t *testing.T) {
+	const tol = 1e-4 // float32 against the float64 reference, as transformer/hf's TestFixtures
+	for _, name := range []string{"gpt_neo_tiny", "qwen2_tiny_bf16", "mistral_tiny"} {
+		dir := hfFixture(name)
+		var exp struct {
+			Tokens [][]int       `json:"tokens"`
+			Logits [][][]float64 `json:"logits"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &exp); err != nil {
+			t.Fatal(err)
+		}
+		toks := filepath.Join(t.TempDir(), "tokens.json")
+		tb, _ := json.Marshal(exp.Tokens)
+		if err := os.WriteFile(toks, tb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := runCLI(t, "eval", "--model", dir, "--tokens", toks, "--json")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got struct {
+			Logits [][][]float64 `json:"logits"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		worst := 0.0
+		for b := range exp.Logits {
+			for p := range exp.Logits[b] {
+				for v, w := range exp.Logits[b][p] {
+					worst = max(worst, math.Abs(got.Logits[b][p][v]-w))
+				}
+			}
+		}
+		if worst > tol {
+			t.Errorf("%s: eval logits differ from the reference by %.3g", name, worst)
+		}
+		if name != "gpt_neo_tiny" {
+			continue
+		}
+		for _, args := range [][]string{
+			{"analyze", "--model", dir, "--tokens", toks, "--json"},
+			{"lens", "--model", dir, "--tokens", toks, "--json"},
+			{"patch", "--model", dir, "--clean", toks, "--corrupted", toks, "--what", "attn_out", "--metric", "prob", "--answer", "1", "--json"},
+		} {
+			if out, _, err := runCLI(t, args...); err != nil || !json.Valid([]byte(out)) {
+				t.Errorf("%s: %v (output %.100q)", strings.Join(args, " "), err, out)
+			}
+		}
 	}
 }
