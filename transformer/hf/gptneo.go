@@ -47,6 +47,10 @@ func gptNeoFields() map[string]func(v any) error {
 	})
 }
 
+// maxAttentionLayers bounds the expansion of attention_types, so that a
+// small config.json cannot ask for an unbounded list.
+const maxAttentionLayers = 1 << 16
+
 // expandAttentionTypes expands GPT-Neo's attention_types, a list of
 // [pattern, repeats] pairs such as [[["global", "local"], 6]], into one
 // entry per layer.
@@ -61,6 +65,9 @@ func expandAttentionTypes(types []json.RawMessage) ([]string, error) {
 		var repeats int
 		if json.Unmarshal(pair[0], &pattern) != nil || json.Unmarshal(pair[1], &repeats) != nil || repeats < 0 || repeats > 1<<16 {
 			return nil, fmt.Errorf("field \"attention_types\": entry %d is not a [[\"global\"|\"local\", …], repeats] pair", i)
+		}
+		if len(out)+len(pattern)*repeats > maxAttentionLayers {
+			return nil, fmt.Errorf("field \"attention_types\" expands to more than %d layers", maxAttentionLayers)
 		}
 		for range repeats {
 			out = append(out, pattern...)

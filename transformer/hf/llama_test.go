@@ -88,6 +88,7 @@ func TestFamilyConfigs(t *testing.T) {
 		{neo + `, "attention_layers": ["local", "global"]`, "attention_layers"},
 		{neo + `, "attention_types": [["global", 2]]`, "attention_types"},
 		{neo + `, "window_size": 0`, "window_size"},
+		{neo + `, "attention_types": [[["global", "local"], 60000], [["local"], 60000]]`, "more than 65536 layers"},
 		{neo + `, "activation_function": "swish"`, "activation_function"},
 		{neo + `, "rotary": true`, "rotary"},
 		{qwen + `, "use_sliding_window": true`, "use_sliding_window"},
