@@ -142,6 +142,7 @@ func TestInspectHuggingFaceFolder(t *testing.T) {
 		Format      string          `json:"format"`
 		ModelType   string          `json:"model_type"`
 		Config      json.RawMessage `json:"config"`
+		ConfigErr   string          `json:"config_error"`
 		DTypes      map[string]int  `json:"dtypes"`
 		Params      int             `json:"parameters"`
 		ModelParams int             `json:"model_parameters"`
@@ -166,7 +167,7 @@ func TestInspectHuggingFaceFolder(t *testing.T) {
 		}
 		sum += n
 	}
-	if got.Format != "huggingface" || got.ModelType != "qwen2" || cfg != m.Cfg || got.DTypes["BF16"] != 26 || len(got.Tensors) != 26 ||
+	if got.Format != "huggingface" || got.ModelType != "qwen2" || got.ConfigErr != "" || cfg != m.Cfg || got.DTypes["BF16"] != 26 || len(got.Tensors) != 26 ||
 		got.Params != sum || got.ModelParams != m.Cfg.NumParams() {
 		t.Errorf("inspect --json: %s", js)
 	}
@@ -229,5 +230,31 @@ func TestEvalHFFixtures(t *testing.T) {
 				t.Errorf("%s: %v (output %.100q)", strings.Join(args, " "), err, out)
 			}
 		}
+	}
+}
+
+// TestInspectUnconvertibleFolder: inspect still lists a Hugging Face
+// folder Workbench cannot convert, and says why.
+func TestInspectUnconvertibleFolder(t *testing.T) {
+	dir := t.TempDir()
+	weights, err := os.ReadFile(filepath.Join(hfFixture("gpt_neo_tiny"), "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"model_type": "gpt_neo", "hidden_size": 16, "num_heads": 4, "num_layers": 4, "vocab_size": 40, "max_position_embeddings": 32, "attention_types": [[["global", "local"], 2]], "window_size": 3, "use_flash": true}`
+	if os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644) != nil || os.WriteFile(filepath.Join(dir, "model.safetensors"), weights, 0o644) != nil {
+		t.Fatal("writing the folder failed")
+	}
+	out, _, err := runCLI(t, "inspect", dir)
+	if err != nil || !strings.Contains(out, "cannot convert") || !strings.Contains(out, `"use_flash"`) || !strings.Contains(out, "tensors      56 (F32 56)") {
+		t.Errorf("inspect: %v\n%s", err, out)
+	}
+	js, _, err := runCLI(t, "inspect", "--json", dir)
+	var got struct {
+		Config    json.RawMessage `json:"config"`
+		ConfigErr string          `json:"config_error"`
+	}
+	if err != nil || json.Unmarshal([]byte(js), &got) != nil || string(got.Config) != "null" || !strings.Contains(got.ConfigErr, "use_flash") {
+		t.Errorf("inspect --json: %v\n%s", err, js)
 	}
 }

@@ -29,8 +29,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "or its shards) it reads the config and the file headers, not the weights, and")
 		fmt.Fprintln(stderr, "shows the model_type, the TransformerLens config Workbench maps it to, the files,")
 		fmt.Fprintln(stderr, "the tensor count by dtype, the parameters in the files and in the converted model")
-		fmt.Fprintln(stderr, "(float32), then each tensor. A config field Workbench does not implement is an")
-		fmt.Fprintln(stderr, "error naming it. `workbench convert DIR --out FILE` writes the converted model.")
+		fmt.Fprintln(stderr, "(float32), then each tensor; for a folder Workbench cannot convert (a model_type")
+		fmt.Fprintln(stderr, "or a config field it does not implement) it says why instead of the config.")
+		fmt.Fprintln(stderr, "`workbench convert DIR --out FILE` writes the converted model.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -112,13 +113,19 @@ func inspectHF(stdout io.Writer, dir string, asJSON bool) error {
 		out := struct {
 			Format      string          `json:"format"`
 			ModelType   string          `json:"model_type"`
-			Config      json.RawMessage `json:"config"`
+			Config      json.RawMessage `json:"config"`                 // null when it does not convert
+			ConfigErr   string          `json:"config_error,omitempty"` // why
 			Files       []string        `json:"files"`
 			DTypes      map[string]int  `json:"dtypes"`
 			Params      int             `json:"parameters"`
-			ModelParams int             `json:"model_parameters"`
+			ModelParams int             `json:"model_parameters,omitempty"` // float32 parameters of the converted model
 			Tensors     []row           `json:"tensors"`
-		}{"huggingface", d.ModelType, d.Config.JSON(), d.Files, dtypes, params, d.Config.NumParams(), nil}
+		}{Format: "huggingface", ModelType: d.ModelType, Config: json.RawMessage("null"), Files: d.Files, DTypes: dtypes, Params: params}
+		if d.ConfigErr != nil {
+			out.ConfigErr = d.ConfigErr.Error()
+		} else {
+			out.Config, out.ModelParams = d.Config.JSON(), d.Config.NumParams()
+		}
 		for _, t := range d.Tensors {
 			out.Tensors = append(out.Tensors, row{t.Name, string(t.DType), t.Shape})
 		}
@@ -142,8 +149,13 @@ func inspectHF(stdout io.Writer, dir string, asJSON bool) error {
 	fmt.Fprintf(stdout, "model_type   %s\n", d.ModelType)
 	fmt.Fprintf(stdout, "files        %v\n", d.Files)
 	fmt.Fprintf(stdout, "tensors      %d (%s)\n", len(d.Tensors), byType)
-	fmt.Fprintf(stdout, "parameters   %d in the files; %d float32 in the converted model (%s)\n", params, d.Config.NumParams(), gib(4*float64(d.Config.NumParams())))
-	fmt.Fprintf(stdout, "\nconfig (TransformerLens names, as Workbench maps it):\n%s\n\n", d.Config.JSON())
+	if d.ConfigErr != nil {
+		fmt.Fprintf(stdout, "parameters   %d in the files\n", params)
+		fmt.Fprintf(stdout, "\nWorkbench cannot convert this folder: %v\n\n", d.ConfigErr)
+	} else {
+		fmt.Fprintf(stdout, "parameters   %d in the files; %d float32 in the converted model (%s)\n", params, d.Config.NumParams(), gib(4*float64(d.Config.NumParams())))
+		fmt.Fprintf(stdout, "\nconfig (TransformerLens names, as Workbench maps it):\n%s\n\n", d.Config.JSON())
+	}
 	fmt.Fprintf(stdout, "%-48s %-6s %s\n", "TENSOR", "DTYPE", "SHAPE")
 	for _, t := range d.Tensors {
 		fmt.Fprintf(stdout, "%-48s %-6s %v\n", t.Name, t.DType, t.Shape)

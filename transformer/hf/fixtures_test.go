@@ -161,7 +161,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 2 layers × (2 norms, 4 projections, 3 biases, 3 MLP matrices) + embedding + final norm.
-	if d.ModelType != "qwen2" || d.Config != m.Cfg || len(d.Tensors) != 2*12+2 || len(d.Files) != 1 || d.Files[0] != WeightsFile {
+	if d.ModelType != "qwen2" || d.ConfigErr != nil || d.Config != m.Cfg || len(d.Tensors) != 2*12+2 || len(d.Files) != 1 || d.Files[0] != WeightsFile {
 		t.Errorf("Describe: model_type %q, %d tensors, files %v, config %+v (Load's %+v)", d.ModelType, len(d.Tensors), d.Files, d.Config, m.Cfg)
 	}
 	for _, info := range d.Tensors {
@@ -171,5 +171,21 @@ func TestDescribe(t *testing.T) {
 	}
 	if _, err := Describe(t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "hf: ") {
 		t.Errorf("Describe of an empty folder: %v, want an hf: error", err)
+	}
+	// A folder whose config does not convert is still described, with the reason.
+	bad := filepath.Join(t.TempDir(), "bert")
+	if err := os.Mkdir(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	weights, err := os.ReadFile(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.WriteFile(filepath.Join(bad, ConfigFile), []byte(`{"model_type": "bert"}`), 0o644) != nil || os.WriteFile(filepath.Join(bad, WeightsFile), weights, 0o644) != nil {
+		t.Fatal("writing the folder failed")
+	}
+	d, err = Describe(bad)
+	if err != nil || d.ModelType != "bert" || d.ConfigErr == nil || !strings.Contains(d.ConfigErr.Error(), `"bert" is not supported`) || len(d.Tensors) != 26 {
+		t.Errorf("Describe of a bert folder: %+v, %v", d, err)
 	}
 }

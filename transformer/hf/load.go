@@ -109,26 +109,35 @@ func readModelConfig(dir string) (string, transformer.Config, converter, error) 
 // Description is what Describe reads of a folder without reading weights.
 type Description struct {
 	ModelType string             // config.json's model_type
-	Config    transformer.Config // the TransformerLens config it maps to
+	Config    transformer.Config // the TransformerLens config it maps to (zero if ConfigErr)
+	ConfigErr error              // why config.json does not map to a Config, or nil
 	Files     []string           // the safetensors files, names inside the folder
 	Tensors   []checkpoint.Info  // every tensor of the files, sorted by name
 }
 
 // Describe reads dir's config.json and the headers of its safetensors
-// files, not the weights: the model_type, the config Load would build, and
-// every tensor's name, dtype and shape. Errors are Load's for the config
-// and the files (a tensor mismatch is only found by Load).
+// files, not the weights: the model_type, the config Load would build (or,
+// in ConfigErr, Load's error about config.json), and every tensor's name,
+// dtype and shape. It returns an error when config.json has no model_type
+// or the files cannot be read (a tensor mismatch is only found by Load).
 func Describe(dir string) (*Description, error) {
-	modelType, cfg, _, err := readModelConfig(dir)
+	b, err := readConfig(dir)
 	if err != nil {
 		return nil, err
 	}
+	var head struct {
+		ModelType *string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil || head.ModelType == nil {
+		return nil, fmt.Errorf("hf: %s is not a JSON object with a model_type", filepath.Join(dir, ConfigFile))
+	}
+	d := &Description{ModelType: *head.ModelType}
+	_, d.Config, _, d.ConfigErr = readModelConfig(dir)
 	src, err := openSource(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	d := &Description{ModelType: modelType, Config: cfg}
 	for _, name := range src.names() {
 		info, _ := src.where[name].Info(name)
 		d.Tensors = append(d.Tensors, info)
