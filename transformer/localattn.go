@@ -61,8 +61,15 @@ func (a AttnTypes) List() []string {
 // Local reports whether block l's entry is AttnLocal (false when l is out
 // of range).
 func (a AttnTypes) Local(l int) bool {
-	list := a.List()
-	return l >= 0 && l < len(list) && list[l] == AttnLocal
+	rest := string(a)
+	for i := 0; rest != ""; i++ { // without allocating: the forward pass asks per block
+		var t string
+		t, rest, _ = strings.Cut(rest, ",")
+		if i == l {
+			return t == AttnLocal
+		}
+	}
+	return false
 }
 
 // MarshalJSON writes the list as a JSON array of strings.

@@ -497,3 +497,21 @@ func TestAttnVariantsTrainingRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestAttnTypesLocal(t *testing.T) {
+	a, err := NewAttnTypes(AttnGlobal, AttnLocal, AttnLocal, AttnGlobal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l, want := range []bool{false, true, true, false, false} {
+		if got := a.Local(l); got != want {
+			t.Errorf("Local(%d) = %t, want %t", l, got, want)
+		}
+	}
+	if a.Local(-1) || AttnTypes("").Local(0) {
+		t.Error("Local out of range is true")
+	}
+	if n := testing.AllocsPerRun(100, func() { a.Local(3) }); n != 0 {
+		t.Errorf("Local allocates %g times", n)
+	}
+}
