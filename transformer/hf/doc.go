@@ -25,7 +25,8 @@
 // converted to float32 exactly. pytorch_model.bin (a Python pickle) is
 // refused with the conversion to run.
 //
-// testdata/ holds tiny random gpt_neo, qwen2 and mistral folders (F32, F16,
+// testdata/ holds tiny random gpt_neo, qwen2, mistral and gpt2 (with
+// scale_attn_by_inverse_layer_idx) folders (F32, F16,
 // BF16) with logits from an independent float64 NumPy forward pass,
 // made by testdata/make_fixtures.py.
 //

@@ -82,6 +82,9 @@ func TestFixtures(t *testing.T) {
 		{"mistral_tiny", "F32", func(c transformer.Config) bool {
 			return c.UseLocalAttn && c.WindowSize == 5 && c.AttnTypes == "local,local" && !c.TiedEmbeddings
 		}},
+		{"gpt2_inverse_layer_tiny", "F32", func(c transformer.Config) bool {
+			return c.ScaleAttnByInverseLayerIdx && c.AttnScale == 2 && !c.UseLocalAttn
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join("testdata", tc.name)
@@ -114,13 +117,12 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// TestMistralWindowMatters: with its sliding_window (5) removed, the
-// Mistral fixture's logits still agree with the reference at positions
-// 0–4, which see every key either way, and differ after: the window is
-// what makes TestFixtures pass there.
-func TestMistralWindowMatters(t *testing.T) {
-	src := filepath.Join("testdata", "mistral_tiny")
-	dir := filepath.Join(t.TempDir(), "mistral_tiny")
+// editedFixture copies testdata/name into a temporary folder with the
+// first old in its config.json replaced by new, and returns the folder.
+func editedFixture(t *testing.T, name, old, new string) string {
+	t.Helper()
+	src := filepath.Join("testdata", name)
+	dir := filepath.Join(t.TempDir(), name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,10 @@ func TestMistralWindowMatters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = []byte(strings.Replace(string(cfg), `"sliding_window": 5`, `"sliding_window": null`, 1))
+	if !strings.Contains(string(cfg), old) {
+		t.Fatalf("%s's config.json has no %s", name, old)
+	}
+	cfg = []byte(strings.Replace(string(cfg), old, new, 1))
 	weights, err := os.ReadFile(filepath.Join(src, WeightsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +141,15 @@ func TestMistralWindowMatters(t *testing.T) {
 	if os.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644) != nil || os.WriteFile(filepath.Join(dir, WeightsFile), weights, 0o644) != nil {
 		t.Fatal("writing the copy failed")
 	}
-	m, got, exp := fixtureLogits(t, dir)
+	return dir
+}
+
+// TestMistralWindowMatters: with its sliding_window (5) removed, the
+// Mistral fixture's logits still agree with the reference at positions
+// 0–4, which see every key either way, and differ after: the window is
+// what makes TestFixtures pass there.
+func TestMistralWindowMatters(t *testing.T) {
+	m, got, exp := fixtureLogits(t, editedFixture(t, "mistral_tiny", `"sliding_window": 5`, `"sliding_window": null`))
 	if m.Cfg.UseLocalAttn {
 		t.Fatalf("sliding_window null read as local attention: %+v", m.Cfg)
 	}
@@ -145,6 +158,16 @@ func TestMistralWindowMatters(t *testing.T) {
 	}
 	if d := maxLogitDiff(got, exp.Logits, func(p int) bool { return p >= 5 }); d < 1e-2 {
 		t.Errorf("positions 5+: logits differ by only %g without the window", d)
+	}
+}
+
+// TestGPT2InverseLayerMatters: the GPT-2 fixture read without
+// scale_attn_by_inverse_layer_idx misses the reference, so TestFixtures
+// checks the option's effect.
+func TestGPT2InverseLayerMatters(t *testing.T) {
+	_, got, exp := fixtureLogits(t, editedFixture(t, "gpt2_inverse_layer_tiny", `"scale_attn_by_inverse_layer_idx": true`, `"scale_attn_by_inverse_layer_idx": false`))
+	if d := maxLogitDiff(got, exp.Logits, allPositions); d < 1e-2 {
+		t.Errorf("logits differ by only %g without scale_attn_by_inverse_layer_idx", d)
 	}
 }
 

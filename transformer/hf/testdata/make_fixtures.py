@@ -16,7 +16,8 @@ GPT-Neo = GPT-2 blocks with separate bias-free q/k/v projections, no
 1/sqrt(d_head) scaling, and layers alternating global and local causal
 attention where query i sees keys i-window < j <= i; Qwen2 = Llama with
 biases on q, k and v only; Mistral = Llama with a sliding window of the
-same shape on every layer). It uses the weights as stored in the file
+same shape on every layer; GPT-2 with scale_attn_by_inverse_layer_idx =
+block l's scores divided by sqrt(d_head) * (l + 1)). It uses the weights as stored in the file
 (after rounding to F32, F16 or BF16), so a loader must convert them exactly.
 
 Everything is seeded: running the script again gives the same files.
@@ -191,6 +192,61 @@ def gpt_neo(rng, dtype):
     return cfg, t, forward, V
 
 
+# --- GPT-2 with scale_attn_by_inverse_layer_idx ---------------------------
+
+def gpt2_inverse_layer(rng, dtype):
+    """GPT-2 (Conv1D weights stored [in, out]; q, k, v merged in c_attn)
+    whose block l divides its scores by sqrt(d_head) * (l + 1)."""
+    V, d, H, L, P = 40, 16, 4, 3, 32
+    dh, n = d // H, 4 * d
+    cfg = {
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+        "vocab_size": V, "n_positions": P, "n_ctx": P, "n_embd": d, "n_layer": L,
+        "n_head": H, "n_inner": None, "activation_function": "gelu_new",
+        "layer_norm_epsilon": 1e-5, "initializer_range": 0.02,
+        "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": True,
+        "reorder_and_upcast_attn": False, "attn_pdrop": 0.0, "embd_pdrop": 0.0,
+        "resid_pdrop": 0.0, "bos_token_id": 0, "eos_token_id": 0,
+    }
+    r = lambda *s, std=0.3: rng.normal(0, std, s)
+    t = {"transformer.wte.weight": r(V, d), "transformer.wpe.weight": r(P, d, std=0.2)}
+    for l in range(L):
+        p = f"transformer.h.{l}."
+        t[p + "ln_1.weight"] = 1 + r(d, std=0.1)
+        t[p + "ln_1.bias"] = r(d, std=0.1)
+        t[p + "attn.c_attn.weight"] = r(d, 3 * d, std=0.5)  # [in, out]: q | k | v
+        t[p + "attn.c_attn.bias"] = r(3 * d, std=0.1)
+        t[p + "attn.c_proj.weight"] = r(d, d)
+        t[p + "attn.c_proj.bias"] = r(d, std=0.1)
+        t[p + "ln_2.weight"] = 1 + r(d, std=0.1)
+        t[p + "ln_2.bias"] = r(d, std=0.1)
+        t[p + "mlp.c_fc.weight"] = r(d, n)
+        t[p + "mlp.c_fc.bias"] = r(n, std=0.1)
+        t[p + "mlp.c_proj.weight"] = r(n, d, std=0.2)
+        t[p + "mlp.c_proj.bias"] = r(d, std=0.1)
+    t["transformer.ln_f.weight"] = 1 + r(d, std=0.1)
+    t["transformer.ln_f.bias"] = r(d, std=0.1)
+
+    def forward(ids):
+        w = {k: stored(a, dtype) for k, a in t.items()}
+        T = len(ids)
+        x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][:T]
+        for l in range(L):
+            p = f"transformer.h.{l}."
+            h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], 1e-5)
+            qkv = h @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
+            q, k, v = (qkv[:, i * d:(i + 1) * d].reshape(T, H, dh) for i in range(3))
+            z = attend(q, k, v, 1 / (np.sqrt(dh) * (l + 1)), T).reshape(T, d)
+            x = x + z @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+            h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], 1e-5)
+            m = gelu_tanh(h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
+            x = x + m @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+        x = layer_norm(x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], 1e-5)
+        return x @ w["transformer.wte.weight"].T  # lm_head tied to wte
+
+    return cfg, t, forward, V
+
+
 # --- Llama family: Qwen2 and Mistral ---------------------------------------
 
 def llama_family(rng, dtype, kind):
@@ -287,6 +343,7 @@ def main():
         ("qwen2_tiny", "F32", lambda rng, dt: llama_family(rng, dt, "qwen2")),
         ("qwen2_tiny_bf16", "BF16", lambda rng, dt: llama_family(rng, dt, "qwen2")),
         ("mistral_tiny", "F32", lambda rng, dt: llama_family(rng, dt, "mistral")),
+        ("gpt2_inverse_layer_tiny", "F32", lambda rng, dt: gpt2_inverse_layer(rng, dt)),
     ]
     for i, (name, dtype, build) in enumerate(fixtures):
         rng = np.random.default_rng(1000 + i)
