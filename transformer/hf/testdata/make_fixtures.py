@@ -135,6 +135,24 @@ def rotate_half(x, pos, theta):
 
 # --- GPT-Neo ---------------------------------------------------------------
 
+def gpt_mlp_weights(t, p, r, d, n, conv1d):
+    """ln_2 and the MLP of a GPT-2-style block (prefix p): nn.Linear stores
+    [out, in], GPT-2's Conv1D [in, out]."""
+    t[p + "ln_2.weight"] = 1 + r(d, std=0.1)
+    t[p + "ln_2.bias"] = r(d, std=0.1)
+    t[p + "mlp.c_fc.weight"] = r(d, n) if conv1d else r(n, d)
+    t[p + "mlp.c_fc.bias"] = r(n, std=0.1)
+    t[p + "mlp.c_proj.weight"] = r(n, d, std=0.2) if conv1d else r(d, n, std=0.2)
+    t[p + "mlp.c_proj.bias"] = r(d, std=0.1)
+
+
+def gpt_mlp(x, w, p, conv1d):
+    """The MLP sublayer's output: c_proj(gelu_new(c_fc(ln_2(x))))."""
+    mat = (lambda a: a) if conv1d else (lambda a: a.T)
+    h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], 1e-5)
+    m = gelu_tanh(h @ mat(w[p + "mlp.c_fc.weight"]) + w[p + "mlp.c_fc.bias"])
+    return m @ mat(w[p + "mlp.c_proj.weight"]) + w[p + "mlp.c_proj.bias"]
+
 def gpt_neo(rng, dtype):
     V, d, H, L, P, window = 40, 16, 4, 4, 32, 3
     n = 4 * d
@@ -161,12 +179,7 @@ def gpt_neo(rng, dtype):
             t[p + f"attn.attention.{name}.weight"] = r(d, d, std=0.2)  # [out, in]
         t[p + "attn.attention.out_proj.weight"] = r(d, d)
         t[p + "attn.attention.out_proj.bias"] = r(d, std=0.1)
-        t[p + "ln_2.weight"] = 1 + r(d, std=0.1)
-        t[p + "ln_2.bias"] = r(d, std=0.1)
-        t[p + "mlp.c_fc.weight"] = r(n, d)
-        t[p + "mlp.c_fc.bias"] = r(n, std=0.1)
-        t[p + "mlp.c_proj.weight"] = r(d, n, std=0.2)
-        t[p + "mlp.c_proj.bias"] = r(d, std=0.1)
+        gpt_mlp_weights(t, p, r, d, n, conv1d=False)
     t["transformer.ln_f.weight"] = 1 + r(d, std=0.1)
     t["transformer.ln_f.bias"] = r(d, std=0.1)
 
@@ -183,9 +196,7 @@ def gpt_neo(rng, dtype):
             win = window if cfg["attention_layers"][l] == "local" else T
             z = attend(q, k, v, 1.0, win).reshape(T, d)  # GPT-Neo: no scaling
             x = x + z @ w[a + "out_proj.weight"].T + w[a + "out_proj.bias"]
-            h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], 1e-5)
-            m = gelu_tanh(h @ w[p + "mlp.c_fc.weight"].T + w[p + "mlp.c_fc.bias"])
-            x = x + m @ w[p + "mlp.c_proj.weight"].T + w[p + "mlp.c_proj.bias"]
+            x = x + gpt_mlp(x, w, p, conv1d=False)
         x = layer_norm(x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], 1e-5)
         return x @ w["transformer.wte.weight"].T  # lm_head tied to wte
 
@@ -218,12 +229,7 @@ def gpt2_inverse_layer(rng, dtype):
         t[p + "attn.c_attn.bias"] = r(3 * d, std=0.1)
         t[p + "attn.c_proj.weight"] = r(d, d)
         t[p + "attn.c_proj.bias"] = r(d, std=0.1)
-        t[p + "ln_2.weight"] = 1 + r(d, std=0.1)
-        t[p + "ln_2.bias"] = r(d, std=0.1)
-        t[p + "mlp.c_fc.weight"] = r(d, n)
-        t[p + "mlp.c_fc.bias"] = r(n, std=0.1)
-        t[p + "mlp.c_proj.weight"] = r(n, d, std=0.2)
-        t[p + "mlp.c_proj.bias"] = r(d, std=0.1)
+        gpt_mlp_weights(t, p, r, d, n, conv1d=True)
     t["transformer.ln_f.weight"] = 1 + r(d, std=0.1)
     t["transformer.ln_f.bias"] = r(d, std=0.1)
 
@@ -238,9 +244,7 @@ def gpt2_inverse_layer(rng, dtype):
             q, k, v = (qkv[:, i * d:(i + 1) * d].reshape(T, H, dh) for i in range(3))
             z = attend(q, k, v, 1 / (np.sqrt(dh) * (l + 1)), T).reshape(T, d)
             x = x + z @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
-            h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], 1e-5)
-            m = gelu_tanh(h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
-            x = x + m @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+            x = x + gpt_mlp(x, w, p, conv1d=True)
         x = layer_norm(x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], 1e-5)
         return x @ w["transformer.wte.weight"].T  # lm_head tied to wte
 
