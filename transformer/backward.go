@@ -111,6 +111,9 @@ func copyGrad(dst, src []float32) {
 // backward propagates w.grad.logits back to the embeddings. If rr is not
 // nil, the logits' gradient is zero outside its runs of rows.
 func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
+	if err := w.m.Cfg.checkTrainable("backward"); err != nil {
+		return err
+	}
 	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
 	d, rows := c.DModel, w.rows
 	if hs.AnyBackward() && w.gradsShared() {

@@ -65,6 +65,12 @@ type Config struct {
 	ParallelAttnMLP bool    `json:"parallel_attn_mlp,omitempty"` // resid_post = resid_pre + attn_out + mlp(ln2(resid_pre)); no hook_resid_mid
 
 	RotaryAdjacentPairs bool `json:"rotary_adjacent_pairs,omitempty"` // rotary: dims (2i, 2i+1) rotate together (llama2.c, Meta); false: (i, i+rotary_dim/2)
+	// Attention variants (forward pass only: training refuses them; see localattn.go).
+	AttnScale                  float64   `json:"attn_scale,omitempty"`                      // scores are q·k / attn_scale; 0 or negative: √d_head (use_attn_scale false reads as 1)
+	ScaleAttnByInverseLayerIdx bool      `json:"scale_attn_by_inverse_layer_idx,omitempty"` // block l's scores further divided by l+1 (Hugging Face GPT-2's option)
+	UseLocalAttn               bool      `json:"use_local_attn,omitempty"`                  // attn_types gives each block global or local attention
+	AttnTypes                  AttnTypes `json:"attn_types,omitempty"`                      // per block: "global" or "local" (GPT-Neo)
+	WindowSize                 int       `json:"window_size,omitempty"`                     // local attention: query i reads keys i−window_size < j ≤ i
 }
 
 // ParseConfig decodes a JSON config, fills defaults and validates it. It is
@@ -74,6 +80,9 @@ type Config struct {
 func ParseConfig(b []byte) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("transformer: config: %w", err)
+	}
+	if err := readUseAttnScale(b, &c); err != nil {
 		return Config{}, fmt.Errorf("transformer: config: %w", err)
 	}
 	c = c.WithDefaults()
@@ -123,11 +132,23 @@ func (c Config) WithDefaults() Config {
 	if c.InitRange <= 0 && c.DModel > 0 { // TransformerLens writes -1 for the default
 		c.InitRange = 0.8 / math.Sqrt(float64(c.DModel))
 	}
+	if c.AttnScale <= 0 { // TransformerLens writes -1 for the default
+		c.AttnScale = math.Sqrt(float64(c.DHead))
+	}
 	return c
 }
 
 // grouped reports whether key/value heads are shared (n_key_value_heads < n_heads).
 func (c Config) grouped() bool { return c.NKeyValueHeads > 0 && c.NKeyValueHeads < c.NHeads }
+
+// checkTrainable refuses gradients through the attention variants that
+// only the forward pass implements (attnFeatures), naming them.
+func (c Config) checkTrainable(op string) error {
+	if f := c.attnFeatures(); len(f) > 0 {
+		return fmt.Errorf("transformer: %s: the backward pass does not implement %s (forward and hooks only)", op, strings.Join(f, ", "))
+	}
+	return nil
+}
 
 // HasMLP reports whether blocks have an MLP.
 func (c Config) HasMLP() bool { return !c.AttnOnly }
@@ -217,6 +238,7 @@ func (c Config) Validate() error {
 	if c.InitRange < 0 || math.IsNaN(c.InitRange) {
 		errs = append(errs, fmt.Errorf("initializer_range must be non-negative, got %g", c.InitRange))
 	}
+	errs = append(errs, c.attnErrors()...)
 	const maxParams = 1 << 31
 	if len(errs) == 0 && c.NumParams() > maxParams {
 		errs = append(errs, fmt.Errorf("model has %d parameters, more than the limit %d", c.NumParams(), maxParams))
@@ -243,6 +265,9 @@ func (c Config) NumParams() int {
 func (c Config) JSON() []byte {
 	if !c.grouped() {
 		c.NKeyValueHeads = 0 // omitted: TransformerLens reads any n_key_value_heads as grouped-query attention
+	}
+	if !c.scaledOtherwise() {
+		c.AttnScale = 0 // omitted at √d_head, TransformerLens's default
 	}
 	b, _ := json.MarshalIndent(c, "", "  ")
 	return b

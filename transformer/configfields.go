@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -27,21 +26,16 @@ type fieldCheck func(v any, c Config) error
 func noOpFields() map[string]fieldCheck {
 	return map[string]fieldCheck{
 		// Architecture Workbench does not implement: only the "off" value.
-		"scale_attn_by_inverse_layer_idx":    wantBool(false),
 		"final_rms":                          wantFinalRMS,
-		"use_local_attn":                     wantBool(false),
 		"post_embedding_ln":                  wantBool(false),
 		"use_NTK_by_parts_rope":              wantBool(false),
 		"use_normalization_before_and_after": wantBool(false),
 		"use_qk_norm":                        wantBool(false),
 		"load_in_4bit":                       wantBool(false),
-		"use_attn_scale":                     wantBool(true),
-		"attn_scale":                         wantAttnScale,
+		"use_attn_scale":                     anyBool, // read by readUseAttnScale
 		"attention_dir":                      wantString("causal"),
 		"output_logits_soft_cap":             wantNonPositive,
 		"attn_scores_soft_cap":               wantNonPositive,
-		"attn_types":                         wantNull,
-		"window_size":                        wantNull,
 		"num_experts":                        wantNull,
 		"experts_per_token":                  wantNull,
 		"relative_attention_max_distance":    wantNull,
@@ -173,18 +167,6 @@ func wantString(want string) fieldCheck {
 func wantNonPositive(v any, _ Config) error {
 	if x, ok := v.(float64); !ok || x > 0 {
 		return fmt.Errorf("%s is not implemented (only a value <= 0: no soft cap)", jsonText(v))
-	}
-	return nil
-}
-
-// attnScaleTol is the relative difference from √d_head that attn_scale may
-// have: a float64 √ printed to JSON and read back rounds by about 1e-16.
-const attnScaleTol = 1e-9
-
-func wantAttnScale(v any, c Config) error {
-	want := math.Sqrt(float64(c.DHead))
-	if x, ok := v.(float64); !ok || math.Abs(x-want) > attnScaleTol*want {
-		return fmt.Errorf("%s is not implemented (attention scores are divided by sqrt(d_head), %g)", jsonText(v), want)
 	}
 	return nil
 }

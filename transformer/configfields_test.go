@@ -10,21 +10,15 @@ const strictBase = `"n_layers": 1, "d_model": 32, "n_heads": 2, "d_head": 16, "d
 
 func TestParseConfigRefusesFieldsThatChangeTheComputation(t *testing.T) {
 	for _, tc := range []struct{ field, value string }{
-		{"use_attn_scale", "false"},
-		{"scale_attn_by_inverse_layer_idx", "true"},
 		{"final_rms", "true"},
-		{"use_local_attn", "true"},
 		{"post_embedding_ln", "true"},
 		{"use_NTK_by_parts_rope", "true"},
 		{"use_normalization_before_and_after", "true"},
 		{"use_qk_norm", "true"},
 		{"load_in_4bit", "true"},
-		{"attn_scale", "3.0"},
 		{"attention_dir", `"bidirectional"`},
 		{"output_logits_soft_cap", "30"},
 		{"attn_scores_soft_cap", "50"},
-		{"attn_types", `["global", "local"]`},
-		{"window_size", "4"},
 		{"num_experts", "4"},
 		{"experts_per_token", "2"},
 		{"relative_attention_max_distance", "128"},

@@ -67,6 +67,21 @@
 // top-k, top-p and end-of-sequence ids are GenerateOptions; sampling is
 // seeded per prompt.
 //
+// # Attention variants
+//
+// The forward pass also implements attn_scale (scores are q·k / attn_scale,
+// √d_head by default; use_attn_scale false reads as 1, as GPT-Neo),
+// scale_attn_by_inverse_layer_idx (block l's divisor times l+1) and local
+// attention (use_local_attn with attn_types and window_size: in a block
+// whose attn_types entry is "local", query i reads keys
+// i − window_size < j ≤ i; GPT-Neo alternates global and local blocks,
+// Mistral's sliding window is local on every block). hook_attn_scores
+// holds −Inf outside the window and hook_pattern exactly 0. Blocks with any
+// of these compute scores, softmax and mix step by step instead of the
+// fused causal kernel. Biases on q, k and v without an output bias
+// (Qwen2) need nothing special: b_O is zero. The backward pass refuses
+// these variants by name, as above.
+//
 // # Invariants
 //
 // Attention is causal: the output at position p depends only on tokens at

@@ -138,10 +138,14 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 
 	// Attention: fused per (batch, head) unless a hook needs the steps.
 	stepwise := hs.HasForward(nm.scores[l]) || hs.HasForward(nm.pattern[l]) ||
-		hs.HasBackward(nm.scores[l]) || hs.HasBackward(nm.pattern[l])
+		hs.HasBackward(nm.scores[l]) || hs.HasBackward(nm.pattern[l]) || c.customAttn(l)
 	w.stepwiseAttn[l] = stepwise
 	if stepwise {
-		nn.AttnScoresForward(ba.scores.Data, q.Data, k.Data, w.batch, w.pos, H, dh)
+		if c.customAttn(l) { // scaled otherwise or windowed: localattn.go
+			w.customScores(ba.scores.Data, q.Data, k.Data, l)
+		} else {
+			nn.AttnScoresForward(ba.scores.Data, q.Data, k.Data, w.batch, w.pos, H, dh)
+		}
 		if err := hs.RunForward(nm.scores[l], ba.scores); err != nil {
 			return err
 		}

@@ -105,7 +105,8 @@ func (m *Model) validateGenerate(prompts [][]int32, opts GenerateOptions) error 
 // uncachedFeatures lists, by config field, the architecture features that
 // the full forward implements and the cached decoding step (decoder.step)
 // does not; Generate refuses such models. Every feature of Config today is
-// cached.
+// cached, the attention variants (attn_scale, scale_attn_by_inverse_layer_idx,
+// local windows) included.
 func uncachedFeatures(Config) []string { return nil }
 
 // Generate continues each prompt (token ids in [0, d_vocab), prompts may

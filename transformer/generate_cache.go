@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"context"
-	"math"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
@@ -286,14 +285,21 @@ func (d *decoder) attend(z, q []float32, l, b int) {
 	c := d.m.Cfg
 	dh, kvH, cp := c.DHead, c.NKeyValueHeads, d.caps[b]
 	g, n := c.NHeads/kvH, d.lens[b]+1
-	scale := float32(1 / math.Sqrt(float64(dh)))
-	kt, v, sc := d.kt[l][b], d.v[l][b], d.bufs.scores[:g*n]
+	// The new query, at position n−1, reads keys [lo, n): all of them, or
+	// under local attention the last window_size (i − window < j ≤ i).
+	lo := 0
+	if c.localAttn(l) {
+		lo = max(0, n-c.WindowSize)
+	}
+	m := n - lo
+	scale := float32(1 / c.attnDivisor(l))
+	kt, v, sc := d.kt[l][b], d.v[l][b], d.bufs.scores[:g*m]
 	for j := range kvH {
-		tensor.Gemm(false, false, g, n, dh, scale, q[j*g*dh:], dh, kt[j*dh*cp:], cp, 0, sc, n)
+		tensor.Gemm(false, false, g, m, dh, scale, q[j*g*dh:], dh, kt[j*dh*cp+lo:], cp, 0, sc, m)
 		for r := range g {
-			tensor.SoftmaxRow(sc[r*n:(r+1)*n], sc[r*n:(r+1)*n])
+			tensor.SoftmaxRow(sc[r*m:(r+1)*m], sc[r*m:(r+1)*m])
 		}
-		tensor.Gemm(false, false, g, dh, n, 1, sc, n, v[j*dh:], kvH*dh, 0, z[j*g*dh:], dh)
+		tensor.Gemm(false, false, g, dh, m, 1, sc, m, v[lo*kvH*dh+j*dh:], kvH*dh, 0, z[j*g*dh:], dh)
 	}
 }
 

@@ -41,6 +41,15 @@ func genConfigs() map[string]Config {
 	gqa := neox
 	gqa.PositionalEmbeddingType, gqa.RotaryDim, gqa.ParallelAttnMLP, gqa.NKeyValueHeads = PosStandard, 0, false, 2
 	v["gqa_ln"] = gqa
+	// GPT-Neo's attention: no scaling, global and local blocks (a window
+	// shorter than the prompts), and GPT-2's inverse-layer scaling.
+	neo := gqa
+	neo.NKeyValueHeads, neo.AttnScale, neo.UseLocalAttn, neo.WindowSize = 0, 1, true, 3
+	neo.AttnTypes, _ = NewAttnTypes(AttnGlobal, AttnLocal)
+	v["neo_local_unscaled"] = neo
+	inv := gqa
+	inv.NKeyValueHeads, inv.ScaleAttnByInverseLayerIdx = 0, true
+	v["inverse_layer_scaled"] = inv
 	return v
 }
 

@@ -51,6 +51,9 @@ func (m *Model) NewParallel(batch, pos, nShards, nWorkers int) (*Parallel, error
 	case nShards < 1 || nWorkers < 1:
 		return nil, fmt.Errorf("transformer: need at least one shard and one worker, got %d and %d", nShards, nWorkers)
 	}
+	if err := m.Cfg.checkTrainable("parallel"); err != nil {
+		return nil, err
+	}
 	nShards = min(nShards, batch)
 	p := &Parallel{m: m, batch: batch, pos: pos}
 	for s := 0; s < nShards; s++ {

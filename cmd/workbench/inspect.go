@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/transformer/hf"
 )
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,11 +19,19 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench inspect [--json] FILE.safetensors|RUN_DIR")
+		fmt.Fprintln(stderr, "Usage: workbench inspect [--json] FILE.safetensors|RUN_DIR|HF_DIR")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Lists a safetensors checkpoint's tensors (name, dtype, shape) and the metadata it")
 		fmt.Fprintln(stderr, "carries (Workbench stores the model config under \"config\"). Exits non-zero with a")
 		fmt.Fprintln(stderr, "one-line reason if the file is malformed.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "For a Hugging Face folder (config.json with a model_type beside model.safetensors")
+		fmt.Fprintln(stderr, "or its shards) it reads the config and the file headers, not the weights, and")
+		fmt.Fprintln(stderr, "shows the model_type, the TransformerLens config Workbench maps it to, the files,")
+		fmt.Fprintln(stderr, "the tensor count by dtype, the parameters in the files and in the converted model")
+		fmt.Fprintln(stderr, "(float32), then each tensor; for a folder Workbench cannot convert (a model_type")
+		fmt.Fprintln(stderr, "or a config field it does not implement) it says why instead of the config.")
+		fmt.Fprintln(stderr, "`workbench convert DIR --out FILE` writes the converted model.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -33,6 +42,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("inspect: want exactly one file, got %d arguments", fs.NArg())
 	}
 	path := fs.Arg(0)
+	if hf.IsFolder(path) {
+		return inspectHF(stdout, path, *asJSON)
+	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "model.safetensors") // a run folder's model
 	}
@@ -75,6 +87,78 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(stdout, "\nmetadata %q:\n%s\n", k, f.Metadata[k])
+	}
+	return nil
+}
+
+// inspectHF describes the Hugging Face folder dir from its config and
+// headers.
+func inspectHF(stdout io.Writer, dir string, asJSON bool) error {
+	d, err := hf.Describe(dir)
+	if err != nil {
+		return err
+	}
+	dtypes := map[string]int{}
+	params := 0
+	for _, t := range d.Tensors {
+		dtypes[string(t.DType)]++
+		params += t.Numel()
+	}
+	if asJSON {
+		type row struct {
+			Name  string `json:"name"`
+			DType string `json:"dtype"`
+			Shape []int  `json:"shape"`
+		}
+		out := struct {
+			Format      string          `json:"format"`
+			ModelType   string          `json:"model_type"`
+			Config      json.RawMessage `json:"config"`                 // null when it does not convert
+			ConfigErr   string          `json:"config_error,omitempty"` // why
+			Files       []string        `json:"files"`
+			DTypes      map[string]int  `json:"dtypes"`
+			Params      int             `json:"parameters"`
+			ModelParams int             `json:"model_parameters,omitempty"` // float32 parameters of the converted model
+			Tensors     []row           `json:"tensors"`
+		}{Format: "huggingface", ModelType: d.ModelType, Config: json.RawMessage("null"), Files: d.Files, DTypes: dtypes, Params: params}
+		if d.ConfigErr != nil {
+			out.ConfigErr = d.ConfigErr.Error()
+		} else {
+			out.Config, out.ModelParams = d.Config.JSON(), d.Config.NumParams()
+		}
+		for _, t := range d.Tensors {
+			out.Tensors = append(out.Tensors, row{t.Name, string(t.DType), t.Shape})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	names := make([]string, 0, len(dtypes))
+	for k := range dtypes {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	byType := ""
+	for i, k := range names {
+		if i > 0 {
+			byType += ", "
+		}
+		byType += fmt.Sprintf("%s %d", k, dtypes[k])
+	}
+	fmt.Fprintf(stdout, "Hugging Face folder %s\n", dir)
+	fmt.Fprintf(stdout, "model_type   %s\n", d.ModelType)
+	fmt.Fprintf(stdout, "files        %v\n", d.Files)
+	fmt.Fprintf(stdout, "tensors      %d (%s)\n", len(d.Tensors), byType)
+	if d.ConfigErr != nil {
+		fmt.Fprintf(stdout, "parameters   %d in the files\n", params)
+		fmt.Fprintf(stdout, "\nWorkbench cannot convert this folder: %v\n\n", d.ConfigErr)
+	} else {
+		fmt.Fprintf(stdout, "parameters   %d in the files; %d float32 in the converted model (%s)\n", params, d.Config.NumParams(), gib(4*float64(d.Config.NumParams())))
+		fmt.Fprintf(stdout, "\nconfig (TransformerLens names, as Workbench maps it):\n%s\n\n", d.Config.JSON())
+	}
+	fmt.Fprintf(stdout, "%-48s %-6s %s\n", "TENSOR", "DTYPE", "SHAPE")
+	for _, t := range d.Tensors {
+		fmt.Fprintf(stdout, "%-48s %-6s %v\n", t.Name, t.DType, t.Shape)
 	}
 	return nil
 }

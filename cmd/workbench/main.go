@@ -38,6 +38,7 @@ func commands() []command {
 	return []command{
 		{"analyze", "circuits: composition scores, head detectors, OV copying", runAnalyze},
 		{"discover", "circuit discovery: EAP, EAP-IG and ACDC edge scores, faithfulness", runDiscover},
+		{"convert", "write a model (Hugging Face folder, …) as a TransformerLens-named safetensors file", runConvert},
 		{"eval", "run a model on token sequences: logits and loss", runEval},
 		{"generate", "continue prompts (greedy or sampled) with a key-value cache", runGenerate},
 		{"inspect", "list a safetensors checkpoint's tensors and config", runInspect},

@@ -23,6 +23,8 @@ type gpt2Config struct {
 	LayerNormEps     *float64 `json:"layer_norm_epsilon"`
 	InitRange        *float64 `json:"initializer_range"`
 	TieWordEmbedding *bool    `json:"tie_word_embeddings"`
+	ScaleAttn        *bool    `json:"scale_attn_weights"`
+	ScaleByLayer     *bool    `json:"scale_attn_by_inverse_layer_idx"`
 }
 
 // gpt2Fields returns, for every GPT2Config field config.json may hold, the
@@ -35,14 +37,13 @@ func gpt2Fields() map[string]func(v any) error {
 		"vocab_size": nil, "n_positions": nil, "n_ctx": nil, "n_embd": nil,
 		"n_layer": nil, "n_head": nil, "n_inner": nil, "activation_function": nil,
 		"layer_norm_epsilon": nil, "initializer_range": nil, "tie_word_embeddings": nil,
+		"scale_attn_weights": nil, "scale_attn_by_inverse_layer_idx": nil,
 		// Computation Workbench does not implement, accepted at its default.
-		"scale_attn_weights":              off(true),
-		"scale_attn_by_inverse_layer_idx": off(false),
-		"add_cross_attention":             off(false),
-		"is_encoder_decoder":              off(false),
-		"output_attentions":               off(false),
-		"output_hidden_states":            off(false),
-		"pruned_heads":                    emptyObject,
+		"add_cross_attention":  off(false),
+		"is_encoder_decoder":   off(false),
+		"output_attentions":    off(false),
+		"output_hidden_states": off(false),
+		"pruned_heads":         emptyObject,
 		// No effect on the logits of a causal LM in float32: dropout
 		// (inference), attention upcasting (float32 already), the sequence
 		// summary of GPT2DoubleHeadsModel.
@@ -84,6 +85,28 @@ func checkFields(b []byte, checks map[string]func(v any) error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// decodeConfig checks the fields of config.json b against fields (see
+// checkFields) and decodes it into dst.
+func decodeConfig(b []byte, fields map[string]func(v any) error, dst any) error {
+	if err := checkFields(b, fields); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// headDim returns hidden/heads, the d_head of a config that states the
+// hidden size and head count under the names given, or an error when heads
+// does not divide hidden (0 when heads is not positive: Validate reports it).
+func headDim(hidden, heads int, hiddenName, headsName string) (int, error) {
+	if heads <= 0 {
+		return 0, nil
+	}
+	if hidden%heads != 0 {
+		return 0, fmt.Errorf("%s %d is not a multiple of %s %d", hiddenName, hidden, headsName, heads)
+	}
+	return hidden / heads, nil
 }
 
 // off returns a check accepting null or exactly want.
@@ -174,6 +197,10 @@ func gpt2TLConfig(b []byte) (transformer.Config, error) {
 		}
 		c.ActFn = act
 	}
+	if g.ScaleAttn != nil && !*g.ScaleAttn {
+		c.AttnScale = 1 // scores q·k, not q·k/√d_head
+	}
+	c.ScaleAttnByInverseLayerIdx = g.ScaleByLayer != nil && *g.ScaleByLayer // block l's scores further divided by l+1
 	if g.LayerNormEps != nil {
 		c.Eps = *g.LayerNormEps
 	}

@@ -3,17 +3,22 @@ package hf
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mechinterp/workbench/transformer"
 )
 
 // conversion maps each TransformerLens parameter to the Hugging Face tensor
 // (and the layout change) that fills it, and records which tensors of the
-// file it reads, so that leftover tensors are errors.
+// file it reads, so that leftover tensors are errors. Tensors are read one
+// at a time, straight into the parameter when the layout is the same, else
+// into one scratch buffer reused for every tensor: loading holds the model
+// and at most one tensor's copy (TestLoadPeakRSS).
 type conversion struct {
-	src   *source
-	used  map[string]bool
-	fills map[string]func(dst []float32) error
+	src     *source
+	used    map[string]bool
+	fills   map[string]func(dst []float32) error
+	scratch []float32
 }
 
 func newConversion(src *source) *conversion {
@@ -25,18 +30,43 @@ func newConversion(src *source) *conversion {
 func (c *conversion) from(tl, hf string, shape []int, convert func(dst, x []float32)) {
 	c.used[hf] = true
 	c.fills[tl] = func(dst []float32) error {
-		x, err := c.src.tensor(hf, shape...)
-		if err != nil {
+		n := tensorLen(shape)
+		c.scratch = slices.Grow(c.scratch[:0], n)[:n]
+		if err := c.src.into(c.scratch, hf, shape...); err != nil {
 			return err
 		}
-		convert(dst, x)
+		convert(dst, c.scratch)
 		return nil
 	}
 }
 
 // same fills tl with hf's elements in the same order.
 func (c *conversion) same(tl, hf string, shape ...int) {
-	c.from(tl, hf, shape, func(dst, x []float32) { copy(dst, x) })
+	c.used[hf] = true
+	c.fills[tl] = func(dst []float32) error { return c.src.into(dst, hf, shape...) }
+}
+
+// tensorLen returns the number of elements of a tensor of the given shape.
+func tensorLen(shape []int) int {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	return n
+}
+
+// heads fills tl [h, d, dh] from the nn.Linear weight hf [h·dh, d]: row
+// hh·dh + j of hf is column j of head hh.
+func (c *conversion) heads(tl, hf string, h, dh, d int) {
+	c.from(tl, hf, []int{h * dh, d}, func(dst, w []float32) {
+		for hh := range h {
+			for i := range d {
+				for j := range dh {
+					dst[(hh*d+i)*dh+j] = w[(hh*dh+j)*d+i]
+				}
+			}
+		}
+	})
 }
 
 // zero leaves tl at zero: the architecture has no such parameter.

@@ -1,6 +1,7 @@
 package hf
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,18 +65,19 @@ func gpt2Model(src *source, cfg transformer.Config) (*transformer.Model, error) 
 		from("unembed.W_U", "lm_head.weight", []int{V, d}, func(dst, w []float32) { transpose(dst, w, V, d) })
 	}
 	cv.zero("unembed.b_U") // GPT-2 has no output bias
-	return cv.model("gpt2", cfg, func(name string) bool { return gpt2Buffer(pre, name) })
+	return cv.model("gpt2", cfg, func(name string) bool { return layerBuffer(name, pre+"h.", "attn.bias", "attn.masked_bias") })
 }
 
-// gpt2Buffer reports whether name is one of the causal-mask buffers that
-// older GPT-2 checkpoints store beside the parameters.
-func gpt2Buffer(pre, name string) bool {
-	rest, ok := strings.CutPrefix(name, pre+"h.")
+// layerBuffer reports whether name is prefix + "L." + one of buffers (L a
+// layer number): the causal-mask buffers that older checkpoints store
+// beside the parameters.
+func layerBuffer(name, prefix string, buffers ...string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
 	if !ok {
 		return false
 	}
 	_, rest, _ = strings.Cut(rest, ".")
-	return rest == "attn.bias" || rest == "attn.masked_bias"
+	return slices.Contains(buffers, rest)
 }
 
 // splitHeads writes columns [off, off+H·dh) of the row-major [rows, cols]

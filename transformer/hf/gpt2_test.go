@@ -157,8 +157,7 @@ func TestLoadGPT2RoundTrip(t *testing.T) {
 func TestLoadGPT2RefusesConfig(t *testing.T) {
 	m := randomGPT2(t, true, 3)
 	for _, tc := range []struct{ name, config, want string }{
-		{"inverse layer scaling", hfConfigJSON(true, `, "scale_attn_by_inverse_layer_idx": true`), `"scale_attn_by_inverse_layer_idx"`},
-		{"no attention scaling", hfConfigJSON(true, `, "scale_attn_weights": false`), `"scale_attn_weights"`},
+		{"attention scaling not a boolean", hfConfigJSON(true, `, "scale_attn_weights": "no"`), "scale_attn_weights"},
 		{"cross attention", hfConfigJSON(true, `, "add_cross_attention": true`), `"add_cross_attention"`},
 		{"pruned heads", hfConfigJSON(true, `, "pruned_heads": {"0": [1]}`), `"pruned_heads"`},
 		{"unknown field", hfConfigJSON(true, `, "rotary_dim": 4`), `"rotary_dim"`},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/transformer"
@@ -41,39 +42,13 @@ func IsFolder(path string) bool {
 
 // Load reads the Hugging Face model folder dir into a transformer.Model
 // with TransformerLens names and layout. config.json must name a supported
-// model_type (gpt2); every field is read strictly (see the package
+// model_type (ModelTypes); every field is read strictly (see the package
 // documentation). Missing, extra and mis-shaped tensors are errors naming
 // them.
 func Load(dir string) (*transformer.Model, error) {
-	b, err := readConfig(dir)
+	_, cfg, convert, err := readModelConfig(dir)
 	if err != nil {
 		return nil, err
-	}
-	var head struct {
-		ModelType string `json:"model_type"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err)
-	}
-	var cfg transformer.Config
-	var convert func(src *source, cfg transformer.Config) (*transformer.Model, error)
-	switch head.ModelType {
-	case "gpt2":
-		cfg, err = gpt2TLConfig(b)
-		convert = gpt2Model
-	case "gpt_neox":
-		cfg, err = neoxTLConfig(b)
-		convert = neoxModel
-	case "llama":
-		cfg, err = llamaTLConfig(b)
-		convert = llamaModel
-	case "":
-		return nil, fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile))
-	default:
-		return nil, fmt.Errorf("hf: model_type %q is not supported (only gpt2, gpt_neox, llama)", head.ModelType)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, dir)
 	}
 	src, err := openSource(dir)
 	if err != nil {
@@ -81,6 +56,99 @@ func Load(dir string) (*transformer.Model, error) {
 	}
 	defer src.Close()
 	return convert(src, cfg)
+}
+
+// converter builds the model of a config from a folder's tensors.
+type converter func(src *source, cfg transformer.Config) (*transformer.Model, error)
+
+// readModelConfig reads dir's config.json: its model_type, the
+// transformer.Config it maps to and the converter of its tensors.
+func readModelConfig(dir string) (string, transformer.Config, converter, error) {
+	fail := func(err error) (string, transformer.Config, converter, error) {
+		return "", transformer.Config{}, nil, err
+	}
+	b, err := readConfig(dir)
+	if err != nil {
+		return fail(err)
+	}
+	var head struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fail(fmt.Errorf("hf: %s: %w", filepath.Join(dir, ConfigFile), err))
+	}
+	var cfg transformer.Config
+	var convert converter
+	switch head.ModelType {
+	case "gpt2":
+		cfg, err = gpt2TLConfig(b)
+		convert = gpt2Model
+	case "gpt_neox":
+		cfg, err = neoxTLConfig(b)
+		convert = neoxModel
+	case "gpt_neo":
+		cfg, err = gptNeoTLConfig(b)
+		convert = gptNeoModel
+	case "llama", "mistral", "qwen2":
+		arch := head.ModelType
+		cfg, err = llamaTLConfig(arch, b)
+		convert = func(src *source, cfg transformer.Config) (*transformer.Model, error) {
+			return llamaModel(src, cfg, arch, arch == "qwen2") // Qwen2: biases on q, k, v
+		}
+	case "":
+		return fail(fmt.Errorf("hf: %s has no model_type", filepath.Join(dir, ConfigFile)))
+	default:
+		return fail(fmt.Errorf("hf: model_type %q is not supported (only %s)", head.ModelType, strings.Join(ModelTypes(), ", ")))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%w (in %s)", err, dir))
+	}
+	return head.ModelType, cfg, convert, nil
+}
+
+// Description is what Describe reads of a folder without reading weights.
+type Description struct {
+	ModelType string             // config.json's model_type
+	Config    transformer.Config // the TransformerLens config it maps to (zero if ConfigErr)
+	ConfigErr error              // why config.json does not map to a Config, or nil
+	Files     []string           // the safetensors files, names inside the folder
+	Tensors   []checkpoint.Info  // every tensor of the files, sorted by name
+}
+
+// Describe reads dir's config.json and the headers of its safetensors
+// files, not the weights: the model_type, the config Load would build (or,
+// in ConfigErr, Load's error about config.json), and every tensor's name,
+// dtype and shape. It returns an error when config.json has no model_type
+// or the files cannot be read (a tensor mismatch is only found by Load).
+func Describe(dir string) (*Description, error) {
+	b, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		ModelType *string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil || head.ModelType == nil {
+		return nil, fmt.Errorf("hf: %s is not a JSON object with a model_type", filepath.Join(dir, ConfigFile))
+	}
+	d := &Description{ModelType: *head.ModelType}
+	_, d.Config, _, d.ConfigErr = readModelConfig(dir)
+	src, err := openSource(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	for _, name := range src.names() {
+		info, _ := src.where[name].Info(name)
+		d.Tensors = append(d.Tensors, info)
+	}
+	d.Files = src.fileNames
+	return d, nil
+}
+
+// ModelTypes returns the config.json model_type values Load converts.
+func ModelTypes() []string {
+	return []string{"gpt2", "gpt_neo", "gpt_neox", "llama", "mistral", "qwen2"}
 }
 
 func readConfig(dir string) ([]byte, error) {
@@ -107,8 +175,9 @@ func readConfig(dir string) ([]byte, error) {
 // source is the safetensors file or shards of a folder, looked up by
 // tensor name.
 type source struct {
-	files []*checkpoint.File
-	where map[string]*checkpoint.File
+	files     []*checkpoint.File
+	fileNames []string // files' names inside the folder, in the same order
+	where     map[string]*checkpoint.File
 }
 
 // openSource opens dir's model.safetensors, or the shards its
@@ -120,7 +189,7 @@ func openSource(dir string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &source{files: []*checkpoint.File{f}, where: map[string]*checkpoint.File{}}
+		s := &source{files: []*checkpoint.File{f}, fileNames: []string{WeightsFile}, where: map[string]*checkpoint.File{}}
 		for _, t := range f.Tensors() {
 			s.where[t.Name] = f
 		}
@@ -166,6 +235,7 @@ func openSource(dir string) (*source, error) {
 			}
 			byShard[shard] = f
 			s.files = append(s.files, f)
+			s.fileNames = append(s.fileNames, shard)
 		}
 		if _, ok := f.Info(name); !ok {
 			s.Close()
@@ -195,19 +265,18 @@ func (s *source) names() []string {
 	return out
 }
 
-// tensor returns the float32 elements of the tensor called name, which
-// must have shape want.
-func (s *source) tensor(name string, want ...int) ([]float32, error) {
+// into converts the tensor called name, which must have shape want, to
+// float32 in dst (len(dst) its number of elements), without another copy.
+func (s *source) into(dst []float32, name string, want ...int) error {
 	f, ok := s.where[name]
 	if !ok {
-		return nil, fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
+		return fmt.Errorf("hf: missing tensor %q (shape %v)", name, want)
 	}
 	if info, _ := f.Info(name); !slices.Equal(info.Shape, want) {
-		return nil, fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, info.Shape)
+		return fmt.Errorf("hf: tensor %q: want shape %v, got %v", name, want, info.Shape)
 	}
-	data, _, err := f.Float32(name)
-	if err != nil {
-		return nil, fmt.Errorf("hf: %w", err)
+	if err := f.Float32Into(dst, name, want); err != nil {
+		return fmt.Errorf("hf: %w", err)
 	}
-	return data, nil
+	return nil
 }

@@ -1,7 +1,6 @@
 package hf
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,11 +53,8 @@ func neoxTLConfig(b []byte) (transformer.Config, error) {
 	fail := func(err error) (transformer.Config, error) {
 		return transformer.Config{}, fmt.Errorf("hf: config.json (gpt_neox): %w", err)
 	}
-	if err := checkFields(b, neoxFields()); err != nil {
-		return fail(err)
-	}
 	var g neoxConfig
-	if err := json.Unmarshal(b, &g); err != nil {
+	if err := decodeConfig(b, neoxFields(), &g); err != nil {
 		return fail(err)
 	}
 	c := transformer.Config{
@@ -76,11 +72,9 @@ func neoxTLConfig(b []byte) (transformer.Config, error) {
 		RotaryBase:              10000,
 		ParallelAttnMLP:         g.ParallelResidual == nil || *g.ParallelResidual,
 	}
-	if g.NHeads > 0 {
-		if g.HiddenSize%g.NHeads != 0 {
-			return fail(fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", g.HiddenSize, g.NHeads))
-		}
-		c.DHead = g.HiddenSize / g.NHeads
+	var err error
+	if c.DHead, err = headDim(g.HiddenSize, g.NHeads, "hidden_size", "num_attention_heads"); err != nil {
+		return fail(err)
 	}
 	pct := 0.25
 	if g.RotaryPct != nil {
@@ -97,7 +91,7 @@ func neoxTLConfig(b []byte) (transformer.Config, error) {
 		}
 		c.ActFn = act
 	}
-	c, err := completeConfig(c, g.LayerNormEps, g.RotaryBase, g.InitRange)
+	c, err = completeConfig(c, g.LayerNormEps, g.RotaryBase, g.InitRange)
 	if err != nil {
 		return fail(err)
 	}

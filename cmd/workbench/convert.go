@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// convertSourceKey is the safetensors metadata key under which convert
+// records where the model came from.
+const convertSourceKey = "converted_from"
+
+func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fset)
+	out := fset.String("out", "", "the safetensors `FILE` to write (required)")
+	force := fset.Bool("force", false, "overwrite --out if it exists")
+	fset.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: workbench convert SRC --out FILE.safetensors [--force]")
+		fmt.Fprintln(stderr, "       workbench convert --model SRC [--config FILE] --out FILE.safetensors")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Converts a model to Workbench's own format: one safetensors file with")
+		fmt.Fprintln(stderr, "TransformerLens state-dict names and layouts (embed.W_E, blocks.0.attn.W_Q")
+		fmt.Fprintln(stderr, "[n_heads, d_model, d_head], …) and the model config, with TransformerLens field")
+		fmt.Fprintln(stderr, "names, as JSON under the metadata key \"config\". Every command loads the result")
+		fmt.Fprintln(stderr, "with --model FILE without reading the source format again; in Python,")
+		fmt.Fprintln(stderr, "safetensors.torch.load_file(FILE) gives a TransformerLens-named state dict.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "SRC is anything --model accepts: a Hugging Face folder (config.json beside")
+		fmt.Fprintln(stderr, "model.safetensors or its shards; `workbench inspect DIR` shows how it maps), or a")
+		fmt.Fprintln(stderr, "checkpoint (with --config when it carries no config). The weights are written as")
+		fmt.Fprintln(stderr, "float32, whatever their dtype in SRC; the file records SRC under")
+		fmt.Fprintf(stderr, "%q. The write is atomic (a temporary file, then a rename).\n", convertSourceKey)
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Example:")
+		fmt.Fprintln(stderr, "  workbench convert ./TinyStories-33M --out tinystories.safetensors")
+		fmt.Fprintln(stderr, "  workbench eval --model tinystories.safetensors --tokens toks.json")
+		fset.PrintDefaults()
+	}
+	// SRC may come before or after the flags.
+	var positional []string
+	for {
+		if err := fset.Parse(args); err != nil {
+			return err
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fset.Arg(0))
+		args = fset.Args()[1:]
+	}
+	switch {
+	case len(positional) > 1:
+		return fmt.Errorf("convert: want one source, got %q", positional)
+	case len(positional) == 1 && mf.model != "":
+		return fmt.Errorf("convert: the source is given twice: %q and --model %q", positional[0], mf.model)
+	case len(positional) == 1:
+		mf.model = positional[0]
+	case mf.model == "":
+		fset.Usage()
+		return errors.New("convert: want a source (SRC or --model)")
+	}
+	if *out == "" {
+		return errors.New("convert: --out is required")
+	}
+	if _, err := os.Stat(*out); err == nil && !*force {
+		return fmt.Errorf("convert: %s exists (use --force to overwrite it)", *out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	if err := m.Save(*out, map[string]string{convertSourceKey: mf.model}); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d parameters, %d layers, d_model %d\n", *out, m.Cfg.NumParams(), m.Cfg.NLayers, m.Cfg.DModel)
+	return nil
+}
