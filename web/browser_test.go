@@ -57,11 +57,17 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	s, dir := newTestServer(t)
+	return newBrowserOn(t, s, dir)
+}
+
+// newBrowserOn is newBrowser on the dashboard s, whose runs folder is dir.
+func newBrowserOn(t *testing.T, s *Server, dir string) *browser {
+	t.Helper()
 	path := findChromium()
 	if path == "" {
 		needInstalled(t, "chromium", fmt.Errorf("no chromium, chromium-browser or /usr/bin/chromium on PATH: %w", fs.ErrNotExist))
 	}
-	s, dir := newTestServer(t)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { s.Shutdown(context.Background()) })

@@ -1,30 +1,32 @@
 // The lens page: logit-lens and tuned-lens tables (points × positions, top
 // token coloured by probability) and per-point loss and KL curves.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible } from './lib.js';
 import { LineChart } from './chart.js';
 
-const state = { model: null };
+const state = { model: null, input: null, prompt: null };
 const enc = encodeURIComponent;
 let lossChart, klChart;
 const logitLinks = figureLinks('logit-links');
 const tunedLinks = figureLinks('tuned-links');
 
-function table(labels, tokens, stats, testid) {
+function table(r, stats, testid) {
+  const labels = r.labels, tokens = r.tokens;
+  const word = (tp) => (tp.text !== undefined ? `"${visible(tp.text)}" (${tp.token})` : String(tp.token));
   const head = el('tr', {}, el('th', { class: 'point' }, 'point \\ position'),
-    ...tokens.map((t, p) => el('th', { title: `position ${p}` }, el('div', {}, String(t)), el('div', { class: 'muted' }, String(p)))));
+    ...tokens.map((t, p) => el('th', { title: `position ${p} · token ${t}` }, el('div', { class: 'tok' }, tokenText(r, p)), el('div', { class: 'muted' }, String(p)))));
   const rows = labels.map((label, i) => el('tr', {}, el('th', { class: 'point' }, label),
     ...stats.top[i].map((top, p) => {
       const best = top[0];
       const next = tokens[p + 1];
       const td = el('td', { class: best.token === next ? 'hit' : '', 'data-point': i, 'data-pos': p },
-        String(best.token), el('span', { class: 'p' }, fmt(best.prob, 2)));
+        el('span', { class: 'tok' }, predText(best)), el('span', { class: 'p' }, fmt(best.prob, 2)));
       td.dataset.bg = sequential(best.prob);
       td.dataset.fg = textOn(best.prob);
       td.addEventListener('mousemove', (ev) => tooltip.show([
-        [label, `position ${p} (token ${tokens[p]})`],
-        ['next token', next === undefined ? '–' : String(next)],
-        ...top.map((tp, k) => [`#${k + 1}`, `${tp.token}  p = ${fmt(tp.prob, 3)}`]),
+        [label, `position ${p} (token ${r.pieces ? `"${visible(r.pieces[p])}" (${tokens[p]})` : tokens[p]})`],
+        ['next token', next === undefined ? '–' : (r.pieces ? `"${visible(r.pieces[p + 1])}" (${next})` : String(next))],
+        ...top.map((tp, k) => [`#${k + 1}`, `${word(tp)}  p = ${fmt(tp.prob, 3)}`]),
       ], ev.clientX, ev.clientY));
       td.addEventListener('mouseleave', () => tooltip.hide());
       return td;
@@ -51,17 +53,22 @@ function curves(r) {
   $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task; loss over every next-token prediction (the first half of each sequence is unpredictable), KL(final ‖ lens) over all positions`;
 }
 
-async function decode(tokens) {
+async function decode(input) {
+  if (Array.isArray(input)) input = { tokens: input };
   await guard(async () => {
     const tuned = $('#tuned').checked;
     $('#status').textContent = tuned ? 'decoding (the first tuned-lens request trains it, a few seconds)…' : 'decoding…';
-    const r = await api(`/api/models/${enc(state.model)}/lens`, { body: { tokens, k: 5, tuned } });
+    const body = { ...input, k: 5, tuned };
+    if (body.bos === undefined) delete body.bos;
+    const r = await api(`/api/models/${enc(state.model)}/lens`, { body });
+    state.input = input;
     $('#tokens').value = r.tokens.join(' ');
-    $('#logit-table').replaceChildren(table(r.labels, r.tokens, r.logit, 'logit-table'));
+    showPieces(r, state.prompt.bosID);
+    $('#logit-table').replaceChildren(table(r, r.logit, 'logit-table'));
     paint($('#logit-table'));
     $('#tuned-panel').hidden = !r.tuned;
     if (r.tuned) {
-      $('#tuned-table').replaceChildren(table(r.labels, r.tokens, r.tuned, 'tuned-table'));
+      $('#tuned-table').replaceChildren(table(r, r.tuned, 'tuned-table'));
       paint($('#tuned-table'));
     }
     curves(r);
@@ -90,8 +97,15 @@ function init() {
   $('#run').addEventListener('click', () => guard(() => decode(parseTokens($('#tokens').value))));
   $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
   $('#random').addEventListener('click', random);
-  $('#tuned').addEventListener('change', () => guard(() => decode(parseTokens($('#tokens').value))));
-  guard(() => modelPicker((name) => { state.model = name; return random(); }));
+  $('#tuned').addEventListener('change', () => guard(() => decode(state.input && state.input.prompt !== undefined ? state.input : parseTokens($('#tokens').value))));
+  state.prompt = promptBox((input) => decode(input));
+  guard(() => modelPicker((name, info) => {
+    state.model = name;
+    state.prompt.setModel(info);
+    // Training a tuned lens on a real model takes a while: opt in.
+    $('#tuned').checked = info.source !== 'model';
+    return random();
+  }));
 }
 
 init();
