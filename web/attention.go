@@ -99,8 +99,17 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in attentio
 	}
 	defer m.release(ws)
 	pos := len(toks)
-	if n := len(want) * pos * (pos + 1) / 2; n > maxPatternValues {
-		return errorf(http.StatusUnprocessableEntity, "web: %d heads at %d tokens are %d attention weights, more than the %d one answer holds: ask for some \"heads\" (and a \"thumbnail\" of all)", len(want), pos, n, maxPatternValues)
+	heads := 0
+	for _, ok := range want {
+		if ok {
+			heads++
+		}
+	}
+	if wantMax {
+		heads++
+	}
+	if n := heads * pos * (pos + 1) / 2; n > maxPatternValues {
+		return errorf(http.StatusUnprocessableEntity, "web: %d heads at %d tokens are %d attention weights, more than the %d one answer holds: ask for some \"heads\" (and a \"thumbnail\" of all)", heads, pos, n, maxPatternValues)
 	}
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)

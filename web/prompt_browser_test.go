@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // promptBrowser serves the tiny GPT-2-format model (n_ctx 1,024, with its
@@ -104,6 +107,21 @@ func TestBrowserPrompt(t *testing.T) {
 		if opts != "demo (embedded)|tiny (--model)" {
 			t.Errorf("picker options %q", opts)
 		}
+		// A checkpoint written after the page loaded (as workbench train
+		// writes one) appears when the picker is opened.
+		fresh, err := transformer.New(transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(b.dir, "fresh"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := fresh.Save(filepath.Join(b.dir, "fresh", modelFile), nil); err != nil {
+			t.Fatal(err)
+		}
+		xy := eval[[]float64](b, `(() => { const r = document.querySelector('#model').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
+		b.do("open the picker", chromedp.MouseClickXY(xy[0], xy[1]))
+		b.waitFor("the new run listed", `Array.from(document.querySelectorAll('#model option')).some(o => o.textContent === 'fresh (run)') && document.querySelector('#model').value === 'tiny'`, 10*time.Second)
 		info := eval[string](b, `document.querySelector('#model-info').textContent`)
 		for _, want := range []string{"2 layers", "d_model 16", "2 heads (2 kv)", "standard positions", "LN norm", "MLP gelu_new", fmt.Sprintf("vocab %d", len(tinyVocab())), "n_ctx 1024", "vocab.json + merges.txt"} {
 			if !strings.Contains(info, want) {

@@ -99,8 +99,8 @@ function modelInfo(m) {
 // modelPicker fills the header's model select from /api/models, selects
 // ?model= (or the last used, or the demo), keeps the choice in the URL and
 // the navigation links, and calls onChange(name, info) now and on change.
-// The list is fetched again whenever the select gets the focus, so that
-// checkpoints written since (by workbench train) appear.
+// The list is fetched again whenever the select is pressed or gets the
+// focus, so that checkpoints written since (by workbench train) appear.
 export async function modelPicker(onChange) {
   const sel = $('#model');
   let byName = {};
@@ -131,7 +131,9 @@ export async function modelPicker(onChange) {
     onChange(name, byName[name]);
   };
   sel.addEventListener('change', apply);
-  sel.addEventListener('focus', () => fill(sel.value).catch(() => {}));
+  const refresh = () => fill(sel.value).catch(() => {});
+  sel.addEventListener('focus', refresh);
+  sel.addEventListener('pointerdown', refresh);
   apply();
   return sel;
 }
