@@ -411,16 +411,7 @@ func TestBrowserChart(t *testing.T) {
 // cells, so the heatmaps draw on a canvas, and hovers a canvas cell.
 func TestBrowserLargeGrids(t *testing.T) {
 	b := newBrowser(t)
-	m, err := transformer.New(transformer.Config{NLayers: 1, DModel: 32, NHeads: 2, DHead: 16, DVocab: 100, NCtx: 80, AttnOnly: true, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(b.dir, "wide"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(filepath.Join(b.dir, "wide", modelFile), nil); err != nil {
-		t.Fatal(err)
-	}
+	writeRun(t, b.dir, "wide", transformer.Config{NLayers: 1, DModel: 32, NHeads: 2, DHead: 16, DVocab: 100, NCtx: 80, AttnOnly: true, Seed: 3})
 	b.do("navigate", chromedp.Navigate(b.base+"/attention?model=wide"))
 	b.waitFor("attention ready", `document.body.dataset.ready === 'attention' && document.querySelector('#model').value === 'wide'`, 60*time.Second)
 	b.waitFor("canvas pattern", `!!document.querySelector('[data-testid=zoom] canvas.hm-canvas') && document.querySelector('#tokens').value.split(' ').length === 80`, 10*time.Second)

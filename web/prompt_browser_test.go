@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,16 +108,7 @@ func TestBrowserPrompt(t *testing.T) {
 		}
 		// A checkpoint written after the page loaded (as workbench train
 		// writes one) appears when the picker is opened.
-		fresh, err := transformer.New(transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(b.dir, "fresh"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := fresh.Save(filepath.Join(b.dir, "fresh", modelFile), nil); err != nil {
-			t.Fatal(err)
-		}
+		writeRun(t, b.dir, "fresh", transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 4})
 		xy := eval[[]float64](b, `(() => { const r = document.querySelector('#model').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
 		b.do("open the picker", chromedp.MouseClickXY(xy[0], xy[1]))
 		b.waitFor("the new run listed", `Array.from(document.querySelectorAll('#model option')).some(o => o.textContent === 'fresh (run)') && document.querySelector('#model').value === 'tiny'`, 10*time.Second)

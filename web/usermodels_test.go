@@ -244,21 +244,27 @@ func enc0(t *testing.T, s *Server) []int {
 	return enc.Tokens
 }
 
+// writeRun saves a random model of cfg as run name of runsDir, as a
+// training's checkpoint.
+func writeRun(t *testing.T, runsDir, name string, cfg transformer.Config) {
+	t.Helper()
+	m, err := transformer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(runsDir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(filepath.Join(runsDir, name, modelFile), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRunCheckpointAppears: a checkpoint written into the runs folder
 // after start is listed and served without a restart.
 func TestRunCheckpointAppears(t *testing.T) {
 	s, dir := namedTestServer(t)
-	m, err := transformer.New(transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := filepath.Join(dir, "runs", "fresh")
-	if err := os.MkdirAll(run, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(filepath.Join(run, modelFile), nil); err != nil {
-		t.Fatal(err)
-	}
+	writeRun(t, filepath.Join(dir, "runs"), "fresh", transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 4})
 	var list []modelSummary
 	rec := do(t, s, "GET", "/api/models", "", nil)
 	json.Unmarshal(rec.Body.Bytes(), &list)
