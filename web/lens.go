@@ -19,6 +19,7 @@ type lensAPI struct{ log *slog.Logger }
 func (a *lensAPI) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/", handle(a.log, a.lens))
+	r.Post("/dla", handle(a.log, a.dla))
 	return r
 }
 

@@ -191,6 +191,17 @@ func TestBrowserPrompt(t *testing.T) {
 				break
 			}
 		}
+		// DLA of " Mary" − " John" after the prompt's last token.
+		b.do("type the answers", chromedp.SendKeys(chromedp.CSS("#dla-answer"), " Mary"), chromedp.SendKeys(chromedp.CSS("#dla-wrong"), " John"), chromedp.Click(chromedp.CSS("#dla-run")))
+		b.waitFor("DLA", `document.querySelectorAll('[data-testid=dla] .tok').length > 0`, 30*time.Second)
+		info := eval[string](b, `document.querySelector('#dla-info').textContent`)
+		if !strings.Contains(info, `"␣Mary"`) || !strings.Contains(info, `"␣John"`) || !strings.Contains(info, "after position 15 (␣to)") {
+			t.Errorf("DLA read-out %q", info)
+		}
+		comps := eval[string](b, `Array.from(document.querySelectorAll('[data-testid=dla] .tok')).map(t => t.textContent).join('|')`)
+		if !strings.HasPrefix(comps, "embed|pos_embed|L0H0|L0H1|") || !strings.Contains(comps, "1_mlp_out") {
+			t.Errorf("DLA components %q", comps)
+		}
 		t.Logf("screenshot %s", b.screenshot("prompt-lens"))
 		b.noErrors()
 	})

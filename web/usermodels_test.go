@@ -187,6 +187,19 @@ func TestPromptEverywhere(t *testing.T) {
 		}
 	}
 
+	// DLA: the components and the constant sum to the model's own logit
+	// difference at the last position.
+	var dla dlaResponse
+	post(t, s, "/api/models/tiny/lens/dla", `{"prompt": "`+ioiClean+`", "answer_text": " Mary", "wrong_text": " John"}`, &dla)
+	sum := dla.Const
+	for _, v := range dla.Values {
+		sum += v
+	}
+	if dla.Pos != 15 || dla.Answer != vocab["ĠMary"] || *dla.Wrong != vocab["ĠJohn"] || *dla.AnswerText != " Mary" || len(dla.Labels) != len(dla.Values) ||
+		!slices.Contains(dla.Labels, "L1H1") || math.Abs(sum-dla.Logit) > 1e-3*(1+math.Abs(dla.Logit)) || math.Abs(dla.Total-sum) > 1e-9*(1+math.Abs(sum)) {
+		t.Errorf("dla: %+v (sum %v)", dla, sum)
+	}
+
 	var circ circuitJSON
 	rec := do(t, s, "GET", "/api/models/tiny/circuits/heads/1/0/ov?token_text=%20Mary&k=3", "", nil)
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &circ) != nil {
@@ -208,6 +221,9 @@ func TestPromptEverywhere(t *testing.T) {
 		{"no tokenizer", "POST", "/api/models/plain/attention", "", `{"prompt": "hello"}`, 400, "no tokenizer"},
 		{"demo no tokenizer", "POST", "/api/models/demo/lens", "", `{"prompt": "hello"}`, 400, "cannot take a prompt"},
 		{"get prompt", "GET", "/api/models/tiny/attention?prompt=%20Mary%20and&heads=L1H0,max&thumbnail=8", "", "", 200, `"pieces":[" Mary"," and"]`},
+		{"dla without answer", "POST", "/api/models/tiny/lens/dla", "", `{"prompt": "a"}`, 400, "needs an"},
+		{"dla answer of two tokens", "POST", "/api/models/tiny/lens/dla", "", `{"prompt": "a", "answer_text": "Mary"}`, 400, "not one"},
+		{"dla pos", "POST", "/api/models/tiny/lens/dla", "", `{"prompt": "a", "answer": 1, "pos": 5}`, 400, "outside the 1 positions"},
 		{"pos-qk by text", "GET", "/api/models/tiny/circuits/heads/0/0/pos-qk?token_text=%20Mary", "", "", 400, "rows are positions"},
 	})
 }

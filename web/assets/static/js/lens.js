@@ -1,10 +1,10 @@
 // The lens page: logit-lens and tuned-lens tables (points × positions, top
 // token coloured by probability) and per-point loss and KL curves.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible, hasTokenizer } from './lib.js';
 import { LineChart } from './chart.js';
 
-const state = { model: null, input: null, prompt: null };
+const state = { model: null, info: null, input: null, prompt: null };
 const enc = encodeURIComponent;
 let lossChart, klChart;
 const logitLinks = figureLinks('logit-links');
@@ -81,6 +81,35 @@ async function decode(input) {
   $('#status').textContent = '';
 }
 
+// dla attributes the answer's logit (difference) at the last position of
+// the shown sequence to its components: with a tokenizer the fields are
+// words of one token, else token ids.
+async function dla() {
+  await guard(async () => {
+    const body = { tokens: parseTokens($('#tokens').value) };
+    const text = hasTokenizer(state.info);
+    for (const [key, id] of [['answer', '#dla-answer'], ['wrong', '#dla-wrong']]) {
+      const v = $(id).value;
+      if (v === '') continue;
+      if (text) body[`${key}_text`] = v;
+      else body[key] = parseTokens(v)[0];
+    }
+    const r = await api(`/api/models/${enc(state.model)}/lens/dla`, { body });
+    const word = (id, t) => (t !== undefined ? `"${visible(t)}" (${id})` : String(id));
+    $('#dla-info').textContent = `logit${r.wrong !== undefined ? ' difference' : ''} of ${word(r.answer, r.answer_text)}${r.wrong !== undefined ? ` − ${word(r.wrong, r.wrong_text)}` : ''} after position ${r.pos} (${tokenText(r, r.pos)}): components sum to ${fmt(r.total, 3)} with the constant ${fmt(r.const, 3)}; the model's own: ${fmt(r.logit, 3)}`;
+    let m = 0;
+    for (const v of r.values) m = Math.max(m, Math.abs(v));
+    const rows = r.labels.flatMap((label, i) => {
+      const v = r.values[i];
+      const bar = el('div', { class: 'bar' });
+      bar.style.width = `${Math.max(1, (Math.abs(v) / (m || 1)) * 100)}%`;
+      bar.style.background = v >= 0 ? '#15803d' : '#b91c1c';
+      return [el('span', { class: 'tok' }, label), bar, el('span', { class: 'val' }, fmt(v, 3))];
+    });
+    $('#dla').replaceChildren(el('div', { class: 'bars', 'data-testid': 'dla' }, ...rows));
+  });
+}
+
 async function random() {
   await guard(async () => {
     const seed = Number($('#seed').value) || 0;
@@ -99,9 +128,16 @@ function init() {
   $('#random').addEventListener('click', random);
   $('#tuned').addEventListener('change', () => guard(() => decode(state.input && state.input.prompt !== undefined ? state.input : parseTokens($('#tokens').value))));
   state.prompt = promptBox((input) => decode(input));
+  $('#dla-run').addEventListener('click', dla);
+  for (const id of ['#dla-answer', '#dla-wrong']) $(id).addEventListener('keydown', (ev) => { if (ev.key === 'Enter') dla(); });
   guard(() => modelPicker((name, info) => {
     state.model = name;
+    state.info = info;
     state.prompt.setModel(info);
+    $('#dla-answer').placeholder = hasTokenizer(info) ? ' Mary' : 'token id';
+    $('#dla-wrong').placeholder = hasTokenizer(info) ? ' John (optional)' : 'id (optional)';
+    $('#dla').replaceChildren();
+    $('#dla-info').textContent = '';
     // Training a tuned lens on a real model takes a while: opt in.
     $('#tuned').checked = info.source !== 'model';
     return random();
