@@ -45,22 +45,8 @@ func (a *lensAPI) dla(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		what string
-		text *string
-		id   **int
-	}{{"answer", in.AnswerText, &in.Answer}, {"wrong", in.WrongText, &in.Wrong}} {
-		if p.text == nil {
-			continue
-		}
-		if *p.id != nil {
-			return errorf(http.StatusBadRequest, "web: give %s or %s_text, not both", p.what, p.what)
-		}
-		id, err := m.oneToken(p.what, *p.text)
-		if err != nil {
-			return err
-		}
-		*p.id = &id
+	if err := m.textAnswers(in.AnswerText, in.WrongText, &in.Answer, &in.Wrong); err != nil {
+		return err
 	}
 	if in.Answer == nil {
 		return errorf(http.StatusBadRequest, "web: DLA needs an \"answer\" token id or, for a model with a tokenizer, an \"answer_text\"")

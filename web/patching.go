@@ -168,24 +168,7 @@ func (in *patchRequest) textInputs(m *model) error {
 		}
 		p.dst.Prompt, p.dst.BOS = p.prompt, in.BOS
 	}
-	for _, a := range []struct {
-		what string
-		text *string
-		id   **int
-	}{{"answer", in.AnswerText, &in.Answer}, {"wrong", in.WrongText, &in.Wrong}} {
-		if a.text == nil {
-			continue
-		}
-		if *a.id != nil {
-			return errorf(http.StatusBadRequest, "web: give %s or %s_text, not both", a.what, a.what)
-		}
-		id, err := m.oneToken(a.what, *a.text)
-		if err != nil {
-			return err
-		}
-		*a.id = &id
-	}
-	return nil
+	return m.textAnswers(in.AnswerText, in.WrongText, &in.Answer, &in.Wrong)
 }
 
 // quotePieces writes a sequence for an error message: its pieces quoted,

@@ -194,6 +194,30 @@ func (m *model) oneToken(what, s string) (int, error) {
 	return enc.IDs[0], nil
 }
 
+// textAnswers sets *answer and *wrong to the one token each of
+// answerText and wrongText encodes to, when given; giving both forms of
+// one is an error.
+func (m *model) textAnswers(answerText, wrongText *string, answer, wrong **int) error {
+	for _, a := range []struct {
+		what string
+		text *string
+		id   **int
+	}{{"answer", answerText, answer}, {"wrong", wrongText, wrong}} {
+		if a.text == nil {
+			continue
+		}
+		if *a.id != nil {
+			return errorf(http.StatusBadRequest, "web: give %s or %s_text, not both", a.what, a.what)
+		}
+		id, err := m.oneToken(a.what, *a.text)
+		if err != nil {
+			return err
+		}
+		*a.id = &id
+	}
+	return nil
+}
+
 // encodeResponse is POST /tokens/encode: the prompt's tokens, their
 // text and byte spans in the prompt, and the BOS policy applied.
 type encodeResponse struct {
