@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -289,5 +290,27 @@ func TestRunCheckpointAppears(t *testing.T) {
 	}
 	if rec := do(t, s, "GET", "/api/models/fresh/attention?tokens=1,2,3", "", nil); rec.Code != http.StatusOK {
 		t.Errorf("the new run's attention: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestPromptEndpointsChecked: the new endpoints sit behind the same Host
+// and Origin checks and body bound as the others.
+func TestPromptEndpointsChecked(t *testing.T) {
+	s, _ := namedTestServer(t)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	for _, tc := range []struct {
+		name, path, host, origin, body string
+		want                           int
+	}{
+		{"encode, evil origin", "/api/models/tiny/tokens/encode", "", "http://evil.example", `{"prompt": "a"}`, http.StatusForbidden},
+		{"dla, evil host", "/api/models/tiny/lens/dla", "evil.example:" + port, "", `{"prompt": "a", "answer": 1}`, http.StatusMisdirectedRequest},
+		{"attention prompt, same origin", "/api/models/tiny/attention", "", "http://127.0.0.1:" + port, `{"prompt": " Mary"}`, http.StatusOK},
+		{"prompt over the body bound", "/api/models/tiny/attention", "", "", `{"prompt": "` + strings.Repeat("a", DefaultMaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
+	} {
+		if code, body := send(t, "POST", srv.URL+tc.path, tc.host, tc.origin, tc.body); code != tc.want {
+			t.Errorf("%s: %d %.200s, want %d", tc.name, code, body, tc.want)
+		}
 	}
 }
