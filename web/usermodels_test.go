@@ -106,6 +106,17 @@ func TestOpenErrors(t *testing.T) {
 	if got := []string{s.models.named[0].name, s.models.named[1].name}; !slices.Equal(got, []string{"m", "m-2"}) {
 		t.Errorf("names %v, want m, m-2", got)
 	}
+	// A run folder loads by its model.safetensors and is named after the
+	// folder, as is a model.safetensors given itself.
+	runs := filepath.Join(dir, "elsewhere")
+	writeRun(t, runs, "myrun", transformer.Config{NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DVocab: 20, NCtx: 12, AttnOnly: true, Seed: 6})
+	s, err = Open(Deps{RunsDir: dir, Models: []string{filepath.Join(runs, "myrun"), filepath.Join(runs, "myrun", modelFile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{s.models.named[0].name, s.models.named[1].name}; !slices.Equal(got, []string{"myrun", "myrun-2"}) || s.models.named[0].tok != nil {
+		t.Errorf("run folder names %v, want myrun, myrun-2 (no tokenizer)", got)
+	}
 }
 
 // TestPromptEverywhere sends the sentence as text to every analysis and
