@@ -120,6 +120,18 @@ func TestBrowserPrompt(t *testing.T) {
 		}
 	})
 
+	t.Run("no tokenizer", func(t *testing.T) {
+		b.t = t
+		b.openModel("attention", "demo")
+		if !eval[bool](b, `document.querySelector('#prompt').disabled && document.querySelector('#prompt-run').disabled`) {
+			t.Error("the demo's prompt box is enabled")
+		}
+		if note := eval[string](b, `document.querySelector('#prompt-note').textContent`); !strings.Contains(note, "no tokenizer") || !strings.Contains(note, "token ids") {
+			t.Errorf("note %q does not say why", note)
+		}
+		b.openModel("attention", "tiny")
+	})
+
 	t.Run("attention", func(t *testing.T) {
 		b.t = t
 		b.typePrompt("#prompt", "#prompt-run", ioiClean)
