@@ -131,7 +131,6 @@ function drawThumb(canvas, f) {
     for (let l = 0; l < d.n_layers; l++) for (let h = 0; h < d.n_heads; h++) heads.push([l, h, d.thumbnails[l][h]]);
     cell = (i, j) => {
       if (j > i) return null; // blocks wholly above the diagonal
-
       if (f !== MAX) return [d.thumbnails[f.l][f.h][i * s + j], f.l, f.h];
       let best = [-1, 0, 0];
       for (const [l, h, th] of heads) if (th[i * s + j] > best[0]) best = [th[i * s + j], l, h];
