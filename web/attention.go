@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/go-chi/chi/v5"
@@ -18,18 +19,27 @@ import (
 type attentionAPI struct{ log *slog.Logger }
 
 // Routes returns the /attention router: GET with ?tokens=1,2,3 (or
-// ?text=), POST with {"tokens": [...]} or {"text": "..."}.
+// ?text=, ?prompt=; ?heads=L0H1,max and ?thumbnail=N as the body's), POST
+// with an attentionRequest.
 func (a *attentionAPI) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Get("/", handle(a.log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := tokensFromQuery(r.URL.Query())
+		q := r.URL.Query()
+		in, err := tokensFromQuery(q)
 		if err != nil {
 			return err
 		}
-		return a.serve(w, r, in)
+		req := attentionRequest{tokensInput: in}
+		if q.Has("heads") {
+			req.Heads = strings.Split(q.Get("heads"), ",")
+		}
+		if req.Thumbnail, err = intParam(q, "thumbnail", 0, minThumbnail, maxThumbnail); err != nil {
+			return err
+		}
+		return a.serve(w, r, req)
 	}))
 	r.Post("/", handle(a.log, func(w http.ResponseWriter, r *http.Request) error {
-		var in tokensInput
+		var in attentionRequest
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
@@ -38,6 +48,25 @@ func (a *attentionAPI) Routes() chi.Router {
 	return r
 }
 
+// attentionRequest is the sequence and, for long sequences, what to send
+// of it: Heads ("L0H1", …, and "max" for the maximum over heads) limits
+// the full patterns to those heads; Thumbnail N adds every head's pattern
+// max-pooled to at most N×N cells.
+type attentionRequest struct {
+	tokensInput
+	Heads     []string `json:"heads,omitempty"`
+	Thumbnail int      `json:"thumbnail,omitempty"`
+}
+
+// Bounds of the attention endpoint: thumbnail sizes, and the pattern
+// values one answer holds (a 12-layer, 12-head model at 1,024 tokens has
+// 75 million: ask for heads).
+const (
+	minThumbnail     = 8
+	maxThumbnail     = 256
+	maxPatternValues = 8 << 20
+)
+
 // serve runs the model once and writes
 //
 //	{"tokens": [pos], "labels": ["L0H0", ...], "n_layers", "n_heads",
@@ -45,23 +74,52 @@ func (a *attentionAPI) Routes() chi.Router {
 //
 // where each pattern row dest holds only src = 0..dest (the causal mask
 // zeroes the rest), with four decimals, and predictions[p] is the most
-// probable next token after position p. The JSON is written by hand: the
-// patterns are most of the bytes and this is the dashboard's hottest
-// endpoint.
-func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensInput) error {
+// probable next token after position p. A model with a tokenizer adds
+// "pieces" (each token's text) and each prediction's "text". With heads,
+// the patterns of other heads are [], and "max" adds "max_pattern"
+// [dest][src] and "max_head" [dest][src] (the head attending most, as
+// layer·n_heads + head); with thumbnail, "thumbnail" is the side s and
+// "thumbnails" [layer][head] each s·s values, row-major, every cell the
+// maximum of its block of the pattern (0 above the diagonal). The JSON is
+// written by hand: the patterns are most of the bytes and this is the
+// dashboard's hottest endpoint.
+func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in attentionRequest) error {
 	m := modelFrom(r)
-	toks, ws, err := forward(r.Context(), m, in)
+	c := m.m.Cfg
+	if in.Thumbnail != 0 && (in.Thumbnail < minThumbnail || in.Thumbnail > maxThumbnail) {
+		return errorf(http.StatusBadRequest, "web: thumbnail %d: want %d to %d cells a side", in.Thumbnail, minThumbnail, maxThumbnail)
+	}
+	want, wantMax, err := selectHeads(c, in.Heads)
+	if err != nil {
+		return err
+	}
+	toks, pieces, ws, err := forward(r.Context(), m, in.tokensInput)
 	if err != nil {
 		return err
 	}
 	defer m.release(ws)
 	pos := len(toks)
-	c := m.m.Cfg
+	heads := 0
+	for _, ok := range want {
+		if ok {
+			heads++
+		}
+	}
+	if wantMax {
+		heads++
+	}
+	if n := heads * pos * (pos + 1) / 2; n > maxPatternValues {
+		return errorf(http.StatusUnprocessableEntity, "web: %d heads at %d tokens are %d attention weights, more than the %d one answer holds: ask for some \"heads\" (and a \"thumbnail\" of all)", heads, pos, n, maxPatternValues)
+	}
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)
 	b := (*bp)[:0]
 	b = append(b, `{"tokens":`...)
 	b = appendInts(b, toks)
+	if pieces != nil {
+		b = append(b, `,"pieces":`...)
+		b = appendJSONStrings(b, pieces)
+	}
 	b = append(b, `,"labels":[`...)
 	for i, l := range headLabels(c) {
 		if i > 0 {
@@ -85,17 +143,26 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 				b = append(b, ',')
 			}
 			b = append(b, '[')
-			for q := range pos {
-				if q > 0 {
-					b = append(b, ',')
+			if want[l*c.NHeads+h] {
+				for q := range pos {
+					if q > 0 {
+						b = append(b, ',')
+					}
+					b = appendFloats(b, p[(h*pos+q)*pos:][:q+1])
 				}
-				b = appendFloats(b, p[(h*pos+q)*pos:][:q+1])
 			}
 			b = append(b, ']')
 		}
 		b = append(b, ']')
 	}
-	b = append(b, `],"predictions":[`...)
+	b = append(b, ']')
+	if wantMax {
+		b = appendMaxPattern(b, ws, c.NLayers, c.NHeads, pos)
+	}
+	if in.Thumbnail > 0 {
+		b = appendThumbnails(b, ws, c.NLayers, c.NHeads, pos, in.Thumbnail)
+	}
+	b = append(b, `,"predictions":[`...)
 	V := c.DVocabOut
 	logits := ws.Logits().Data
 	for p := range pos {
@@ -107,6 +174,10 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 		b = strconv.AppendInt(b, int64(tok), 10)
 		b = append(b, `,"prob":`...)
 		b = appendFloat(b, prob)
+		if m.tok != nil {
+			b = append(b, `,"text":`...)
+			b = appendJSONString(b, m.pieceText(tok))
+		}
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
@@ -117,21 +188,21 @@ func (a *attentionAPI) serve(w http.ResponseWriter, r *http.Request, in tokensIn
 
 // forward resolves a request's tokens and runs the model once on them, in
 // a recycled workspace that the caller gives back with m.release.
-func forward(ctx context.Context, m *model, in tokensInput) ([]int, *transformer.Workspace, error) {
-	toks, err := in.resolve("tokens", m.m)
+func forward(ctx context.Context, m *model, in tokensInput) ([]int, []string, *transformer.Workspace, error) {
+	toks, pieces, err := in.resolve("tokens", m)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	flat, _, pos, err := m.m.CheckTokens([][]int{toks})
 	if err != nil {
-		return nil, nil, badRequest(err)
+		return nil, nil, nil, badRequest(err)
 	}
 	ws := m.workspace(pos)
 	if err := ws.Forward(ctx, flat, nil); err != nil {
 		m.release(ws)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return toks, ws, nil
+	return toks, pieces, ws, nil
 }
 
 // top1 returns the most probable token of a row of logits and its

@@ -57,11 +57,17 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	s, dir := newTestServer(t)
+	return newBrowserOn(t, s, dir)
+}
+
+// newBrowserOn is newBrowser on the dashboard s, whose runs folder is dir.
+func newBrowserOn(t *testing.T, s *Server, dir string) *browser {
+	t.Helper()
 	path := findChromium()
 	if path == "" {
 		needInstalled(t, "chromium", fmt.Errorf("no chromium, chromium-browser or /usr/bin/chromium on PATH: %w", fs.ErrNotExist))
 	}
-	s, dir := newTestServer(t)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
@@ -405,16 +411,7 @@ func TestBrowserChart(t *testing.T) {
 // cells, so the heatmaps draw on a canvas, and hovers a canvas cell.
 func TestBrowserLargeGrids(t *testing.T) {
 	b := newBrowser(t)
-	m, err := transformer.New(transformer.Config{NLayers: 1, DModel: 32, NHeads: 2, DHead: 16, DVocab: 100, NCtx: 80, AttnOnly: true, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(b.dir, "wide"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(filepath.Join(b.dir, "wide", modelFile), nil); err != nil {
-		t.Fatal(err)
-	}
+	writeRun(t, b.dir, "wide", transformer.Config{NLayers: 1, DModel: 32, NHeads: 2, DHead: 16, DVocab: 100, NCtx: 80, AttnOnly: true, Seed: 3})
 	b.do("navigate", chromedp.Navigate(b.base+"/attention?model=wide"))
 	b.waitFor("attention ready", `document.body.dataset.ready === 'attention' && document.querySelector('#model').value === 'wide'`, 60*time.Second)
 	b.waitFor("canvas pattern", `!!document.querySelector('[data-testid=zoom] canvas.hm-canvas') && document.querySelector('#tokens').value.split(' ').length === 80`, 10*time.Second)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -84,20 +85,30 @@ const maxTopK = 100
 // and positivity Σλ/Σ|λ| (square circuits), the whole matrix when small,
 // and, with ?token=, that row's largest and smallest entries.
 type circuitJSON struct {
-	Kind        string            `json:"kind"`
-	Label       string            `json:"label"`
-	Head        string            `json:"head"`
-	Rows        int               `json:"rows"`
-	Cols        int               `json:"cols"`
-	Eigenvalues [][2]float64      `json:"eigenvalues,omitempty"`
-	Positivity  *float64          `json:"positivity,omitempty"`
-	Matrix      [][]float64       `json:"matrix,omitempty"`
-	Token       *int              `json:"token,omitempty"`
-	Top         []circuits.Ranked `json:"top,omitempty"`
-	Bottom      []circuits.Ranked `json:"bottom,omitempty"`
+	Kind        string       `json:"kind"`
+	Label       string       `json:"label"`
+	Head        string       `json:"head"`
+	Rows        int          `json:"rows"`
+	Cols        int          `json:"cols"`
+	Eigenvalues [][2]float64 `json:"eigenvalues,omitempty"`
+	Positivity  *float64     `json:"positivity,omitempty"`
+	Matrix      [][]float64  `json:"matrix,omitempty"`
+	Token       *int         `json:"token,omitempty"`
+	Top         []rankedJSON `json:"top,omitempty"`
+	Bottom      []rankedJSON `json:"bottom,omitempty"`
+	// For a model with a tokenizer: the row token's text, and each
+	// entry's (token circuits only).
+	TokenText *string `json:"token_text,omitempty"`
 }
 
-// circuit answers GET .../heads/{layer}/{head}/{ov|qk|pos-qk}[?token=T&k=K].
+// rankedJSON is circuits.Ranked with its token's text.
+type rankedJSON struct {
+	circuits.Ranked
+	Text string `json:"text,omitempty"`
+}
+
+// circuit answers GET .../heads/{layer}/{head}/{ov|qk|pos-qk}[?token=T&k=K];
+// ?token_text=S queries the row of the one token S encodes to.
 func (a *circuitsAPI) circuit(w http.ResponseWriter, r *http.Request) error {
 	m := modelFrom(r)
 	c := m.m.Cfg
@@ -129,6 +140,19 @@ func (a *circuitsAPI) circuit(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, cols := fm.Dims()
 	out := circuitJSON{Kind: kindName, Label: kind.label, Head: circuits.HeadLabel(l, h), Rows: rows, Cols: cols}
+	if q.Has("token") && q.Has("token_text") {
+		return errorf(http.StatusBadRequest, "web: give ?token= or ?token_text=, not both")
+	}
+	if q.Has("token_text") {
+		if kindName == "pos-qk" {
+			return errorf(http.StatusBadRequest, "web: the positional QK circuit's rows are positions: give ?token=POSITION")
+		}
+		id, err := m.oneToken("token_text", q.Get("token_text"))
+		if err != nil {
+			return err
+		}
+		q.Set("token", strconv.Itoa(id))
+	}
 	if q.Has("token") {
 		t, err := intParam(q, "token", 0, 0, rows-1)
 		if err != nil {
@@ -139,9 +163,22 @@ func (a *circuitsAPI) circuit(w http.ResponseWriter, r *http.Request) error {
 		for i, v := range row {
 			neg[i] = -v
 		}
-		out.Token, out.Top, out.Bottom = &t, circuits.TopK(row, k), circuits.TopK(neg, k)
-		for i := range out.Bottom {
-			out.Bottom[i].Value = -out.Bottom[i].Value
+		texts := m.tok != nil && kindName != "pos-qk"
+		ranked := func(rs []circuits.Ranked, sign float64) []rankedJSON {
+			out := make([]rankedJSON, len(rs))
+			for i, r := range rs {
+				r.Value *= sign
+				out[i] = rankedJSON{Ranked: r}
+				if texts {
+					out[i].Text = m.pieceText(r.Index)
+				}
+			}
+			return out
+		}
+		out.Token, out.Top, out.Bottom = &t, ranked(circuits.TopK(row, k), 1), ranked(circuits.TopK(neg, k), -1)
+		if texts {
+			s := m.pieceText(t)
+			out.TokenText = &s
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}

@@ -15,7 +15,21 @@
 // holding metrics.jsonl a run with curves (its training configuration is
 // train.json, or config.json in runs written before that name). Model and run names are the
 // directory names; anything but letters, digits, '.', '_' and '-' (or a
-// leading '.') is rejected, so no name reaches outside RunsDir.
+// leading '.') is rejected, so no name reaches outside RunsDir. The runs
+// folder is read on every listing, so checkpoints that trainings write
+// appear without a restart (the pages refetch the list when the picker is
+// pressed).
+//
+// Deps.Models (serve --model, repeatable) adds models loaded at start:
+// Hugging Face folders, TransformerLens safetensors files or run folders,
+// named by their base names (never their paths) and listed with an
+// architecture summary ("arch") and their tokenizer: tokenizer.json, or
+// vocab.json + merges.txt, in the model's folder. A model with a tokenizer
+// takes text: every analysis accepts {"prompt": "...", "bos":
+// "auto|always|never"} besides token ids and answers with each token's
+// text ("pieces", and "text" beside predicted and ranked token ids);
+// models without one refuse a prompt saying why. Prompts are bounded to 64
+// KiB and n_ctx tokens.
 //
 // # API
 //
@@ -24,14 +38,17 @@
 //	GET  /api/models/{name}/tensors/{tensor}             one tensor's values
 //	GET  /api/models/{name}/tokens/repeated?seed=&repeat= a generated repeated random sequence
 //	POST /api/models/{name}/tokens/generate              greedy continuation {tokens, n}
-//	GET  /api/models/{name}/attention?tokens=1,2,3       patterns [layer][head][dest][src ≤ dest] (or ?text=, not both)
-//	POST /api/models/{name}/attention                    the same for {"tokens": [...]} or {"text": "1 2 3"}
+//	POST /api/models/{name}/tokens/encode                a prompt's tokens, pieces and byte spans {prompt, bos}
+//	GET  /api/models/{name}/attention?tokens=1,2,3       patterns [layer][head][dest][src ≤ dest] (or ?text=, ?prompt=)
+//	POST /api/models/{name}/attention                    the same for {"tokens": [...]}, {"text": "1 2 3"} or {"prompt": "..."};
+//	                                                     long sequences: {"heads": ["L0H1", "max"], "thumbnail": N}
 //	GET  /api/models/{name}/circuits/composition         Q/K/V composition scores and the random baseline
 //	GET  /api/models/{name}/circuits/heads               per-head previous-token, induction, copying scores
-//	GET  /api/models/{name}/circuits/heads/{l}/{h}/{ov|qk}?token=&k=  full-circuit rows, eigenvalues
+//	GET  /api/models/{name}/circuits/heads/{l}/{h}/{ov|qk}?token=&k=  full-circuit rows, eigenvalues (or ?token_text= a word)
 //	POST /api/models/{name}/lens                         logit and tuned lens tables and per-point metrics
+//	POST /api/models/{name}/lens/dla                     direct logit attribution of {answer|answer_text, wrong|wrong_text}
 //	GET  /api/models/{name}/patching/example             an induction clean/corrupted pair
-//	POST /api/models/{name}/patching                     an activation-patching sweep
+//	POST /api/models/{name}/patching                     an activation-patching sweep (ids, or clean_prompt, corrupted_prompt, answer_text, wrong_text)
 //	GET  /api/models/{name}/figures/{figure}.{png|svg}   attention, composition-{q,k,v}, heads, circuit, lens, patching
 //	GET  /api/runs                                       runs (the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status

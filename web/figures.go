@@ -114,7 +114,7 @@ func attentionFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, 
 	if err != nil {
 		return nil, err
 	}
-	toks, ws, err := forward(r.Context(), m, in)
+	toks, _, ws, err := forward(r.Context(), m, in)
 	if err != nil {
 		return nil, err
 	}

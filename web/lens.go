@@ -19,6 +19,7 @@ type lensAPI struct{ log *slog.Logger }
 func (a *lensAPI) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/", handle(a.log, a.lens))
+	r.Post("/dla", handle(a.log, a.dla))
 	return r
 }
 
@@ -43,17 +44,26 @@ type lensRequest struct {
 // residual) its loss, accuracy, KL to the final distribution and entropy,
 // and Top[point][pos] the most probable tokens.
 type lensStats struct {
-	Loss      []float64            `json:"loss"`
-	Accuracy  []float64            `json:"accuracy"`
-	KLToFinal []float64            `json:"kl_to_final"`
-	Entropy   []float64            `json:"entropy"`
-	Top       [][][]lens.TokenProb `json:"top,omitempty"`
+	Loss      []float64      `json:"loss"`
+	Accuracy  []float64      `json:"accuracy"`
+	KLToFinal []float64      `json:"kl_to_final"`
+	Entropy   []float64      `json:"entropy"`
+	Top       [][][]topToken `json:"top,omitempty"`
+}
+
+// topToken is lens.TokenProb with, for a model with a tokenizer, the
+// token's text.
+type topToken struct {
+	Token int     `json:"token"`
+	Prob  float64 `json:"prob"`
+	Text  string  `json:"text,omitempty"`
 }
 
 // lensResponse holds both lenses on the request's sequence and, as Eval,
 // on evalSeqs held-out sequences of the model's task (for the curves).
 type lensResponse struct {
 	Tokens []int      `json:"tokens"`
+	Pieces []string   `json:"pieces,omitempty"` // the tokens' text (models with a tokenizer)
 	Labels []string   `json:"labels"`
 	Logit  lensStats  `json:"logit"`
 	Tuned  *lensStats `json:"tuned,omitempty"`
@@ -81,7 +91,7 @@ func (a *lensAPI) lens(w http.ResponseWriter, r *http.Request) error {
 // model); with eval, both also run on held-out sequences for the curves.
 func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResponse, error) {
 	var out lensResponse
-	toks, err := in.resolve("tokens", m.m)
+	toks, pieces, err := in.resolve("tokens", m)
 	if err != nil {
 		return out, err
 	}
@@ -97,7 +107,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	if err := checkTask(m); err != nil {
 		return out, err
 	}
-	out.Tokens, out.Labels = toks, lens.Labels(m.m.Cfg)
+	out.Tokens, out.Pieces, out.Labels = toks, pieces, lens.Labels(m.m.Cfg)
 	if eval {
 		out.Eval.Sequences = evalSeqs
 	}
@@ -106,7 +116,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	if err != nil {
 		return out, inputErr(ctx, err)
 	}
-	out.Logit = statsJSON(st)
+	out.Logit = statsJSON(m, st)
 	if eval {
 		if out.Eval.Logit, err = m.logitEval.get(func() (lensStats, error) {
 			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int) ([]lens.Stats, error) {
@@ -136,7 +146,7 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K}); err != nil {
 		return out, inputErr(ctx, err)
 	}
-	seqStats := statsJSON(st)
+	seqStats := statsJSON(m, st)
 	out.Tuned = &seqStats
 	if eval {
 		evalStats, err := m.tunedEval.get(func() (lensStats, error) {
@@ -166,12 +176,12 @@ func heldOutStats(ctx context.Context, m *model, run func(ctx context.Context, t
 	if err != nil {
 		return lensStats{}, err
 	}
-	return statsJSON(st), nil
+	return statsJSON(m, st), nil
 }
 
 // statsJSON regroups per-point Stats by metric, keeping sequence 0's top
-// tokens.
-func statsJSON(st []lens.Stats) lensStats {
+// tokens (with their text when m has a tokenizer).
+func statsJSON(m *model, st []lens.Stats) lensStats {
 	var out lensStats
 	for _, s := range st {
 		out.Loss = append(out.Loss, s.Loss)
@@ -179,7 +189,14 @@ func statsJSON(st []lens.Stats) lensStats {
 		out.KLToFinal = append(out.KLToFinal, s.KLToFinal)
 		out.Entropy = append(out.Entropy, s.Entropy)
 		if len(s.Top) > 0 {
-			out.Top = append(out.Top, s.Top[0])
+			point := make([][]topToken, len(s.Top[0]))
+			for p, tps := range s.Top[0] {
+				point[p] = make([]topToken, len(tps))
+				for k, tp := range tps {
+					point[p][k] = topToken{Token: tp.Token, Prob: tp.Prob, Text: m.pieceText(tp.Token)}
+				}
+			}
+			out.Top = append(out.Top, point)
 		}
 	}
 	return out

@@ -167,51 +167,20 @@ func headLabels(c transformer.Config) []string {
 	return out
 }
 
-// tokensInput is a token sequence from a request: ids, or text holding ids
-// separated by spaces or commas (the toy models have no tokenizer).
-type tokensInput struct {
-	Tokens []int  `json:"tokens,omitempty"`
-	Text   string `json:"text,omitempty"`
-}
-
-// maxTextTokens bounds the ids parsed from text before the model's own
-// n_ctx check.
-const maxTextTokens = 1 << 16
-
-// resolve returns the sequence, checked against m (a 400 naming the
-// problem otherwise).
-func (in tokensInput) resolve(what string, m *transformer.Model) ([]int, error) {
-	toks := in.Tokens
-	if in.Text != "" {
-		if toks != nil {
-			return nil, errorf(http.StatusBadRequest, "web: %s: give tokens or text, not both", what)
-		}
-		fields := strings.FieldsFunc(in.Text, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' })
-		if len(fields) > maxTextTokens {
-			return nil, errorf(http.StatusBadRequest, "web: %s: %d tokens, more than n_ctx %d", what, len(fields), m.Cfg.NCtx)
-		}
-		for _, f := range fields {
-			id, err := strconv.Atoi(f)
-			if err != nil {
-				return nil, errorf(http.StatusBadRequest, "web: %s: %q is not a token id (this model's tokens are the ids 0..%d)", what, f, m.Cfg.DVocab-1)
-			}
-			toks = append(toks, id)
-		}
-	}
-	if len(toks) == 0 {
-		return nil, errorf(http.StatusBadRequest, "web: %s: no tokens (give \"tokens\": [ids] or \"text\": \"ids separated by spaces\")", what)
-	}
-	if _, _, _, err := m.CheckTokens([][]int{toks}); err != nil {
-		return nil, errorf(http.StatusBadRequest, "web: %s: %v", what, err)
-	}
-	return toks, nil
-}
-
-// tokensFromQuery reads ?tokens=1,2,3 or ?text=1 2 3 (one of them: both
-// is a 400).
+// tokensFromQuery reads ?tokens=1,2,3, ?text=1 2 3 or ?prompt=TEXT (with
+// ?bos=): one of them.
 func tokensFromQuery(q url.Values) (tokensInput, error) {
-	if q.Has("tokens") && q.Has("text") {
-		return tokensInput{}, errorf(http.StatusBadRequest, "web: give ?tokens= or ?text=, not both")
+	n := 0
+	for _, k := range []string{"tokens", "text", "prompt"} {
+		if q.Has(k) {
+			n++
+		}
+	}
+	if n > 1 {
+		return tokensInput{}, errorf(http.StatusBadRequest, "web: give one of ?tokens=, ?text= and ?prompt=, not both")
+	}
+	if q.Has("prompt") {
+		return tokensInput{Prompt: q.Get("prompt"), BOS: q.Get("bos")}, nil
 	}
 	return tokensInput{Text: strings.TrimSpace(q.Get("tokens") + q.Get("text"))}, nil
 }

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -52,6 +54,14 @@ type patchRequest struct {
 	What      string    `json:"what"`
 	ByPos     *bool     `json:"by_pos"`
 	Normalize bool      `json:"normalize"`
+	// Text for a model with a tokenizer, instead of clean, corrupted,
+	// answer and wrong: the two prompts (BOS policy bos, as everywhere) and
+	// the answers as strings that must be one token each (" Mary").
+	CleanPrompt     string  `json:"clean_prompt,omitempty"`
+	CorruptedPrompt string  `json:"corrupted_prompt,omitempty"`
+	BOS             string  `json:"bos,omitempty"`
+	AnswerText      *string `json:"answer_text,omitempty"`
+	WrongText       *string `json:"wrong_text,omitempty"`
 }
 
 // patchResponse is the sweep's grid (patching.Grid's JSON: what, metric,
@@ -60,6 +70,14 @@ type patchResponse struct {
 	Grid      *patching.Grid `json:"grid"`
 	Clean     []int          `json:"clean_tokens"`
 	Corrupted []int          `json:"corrupted_tokens"`
+	// For a model with a tokenizer: the tokens' text, and the answer and
+	// wrong tokens the metric used with theirs.
+	CleanPieces     []string `json:"clean_pieces,omitempty"`
+	CorruptedPieces []string `json:"corrupted_pieces,omitempty"`
+	Answer          *int     `json:"answer,omitempty"`
+	Wrong           *int     `json:"wrong,omitempty"`
+	AnswerText      *string  `json:"answer_text,omitempty"`
+	WrongText       *string  `json:"wrong_text,omitempty"`
 }
 
 func (a *patchingAPI) sweep(w http.ResponseWriter, r *http.Request) error {
@@ -77,13 +95,20 @@ func (a *patchingAPI) sweep(w http.ResponseWriter, r *http.Request) error {
 // runSweep validates a patching request and runs its sweep.
 func runSweep(ctx context.Context, m *model, in patchRequest) (patchResponse, error) {
 	var out patchResponse
-	clean, err := in.Clean.resolve("clean", m.m)
+	if err := in.textInputs(m); err != nil {
+		return out, err
+	}
+	clean, cleanPieces, err := in.Clean.resolve("clean", m)
 	if err != nil {
 		return out, err
 	}
-	corrupted, err := in.Corrupted.resolve("corrupted", m.m)
+	corrupted, corruptedPieces, err := in.Corrupted.resolve("corrupted", m)
 	if err != nil {
 		return out, err
+	}
+	if len(clean) != len(corrupted) {
+		return out, errorf(http.StatusBadRequest, "web: the clean input is %d tokens and the corrupted %d: their lengths must match, as patching swaps activations position by position (clean: %s; corrupted: %s)",
+			len(clean), len(corrupted), quotePieces(clean, cleanPieces), quotePieces(corrupted, corruptedPieces))
 	}
 	if in.What == "" {
 		in.What = string(patching.ResidPre)
@@ -109,7 +134,54 @@ func runSweep(ctx context.Context, m *model, in patchRequest) (patchResponse, er
 			return out, badRequest(fmt.Errorf("%w (the clean and corrupted inputs score the same, so there is nothing to normalise)", err))
 		}
 	}
-	return patchResponse{Grid: g, Clean: clean, Corrupted: corrupted}, nil
+	out = patchResponse{Grid: g, Clean: clean, Corrupted: corrupted, CleanPieces: cleanPieces, CorruptedPieces: corruptedPieces, Answer: in.Answer, Wrong: in.Wrong}
+	if m.tok != nil {
+		for _, p := range []struct {
+			id   *int
+			text **string
+		}{{in.Answer, &out.AnswerText}, {in.Wrong, &out.WrongText}} {
+			if p.id != nil {
+				t := m.pieceText(*p.id)
+				*p.text = &t
+			}
+		}
+	}
+	return out, nil
+}
+
+// textInputs turns a request's prompts and answer strings into the
+// inputs and ids they stand for, refusing both forms of one input.
+func (in *patchRequest) textInputs(m *model) error {
+	for _, p := range []struct {
+		what   string
+		prompt string
+		dst    *tokenList
+	}{{"clean", in.CleanPrompt, &in.Clean}, {"corrupted", in.CorruptedPrompt, &in.Corrupted}} {
+		if p.prompt == "" {
+			if in.BOS != "" && p.dst.Tokens == nil && p.dst.Text == "" {
+				return errorf(http.StatusBadRequest, "web: bos applies to clean_prompt and corrupted_prompt only")
+			}
+			continue
+		}
+		if p.dst.Tokens != nil || p.dst.Text != "" {
+			return errorf(http.StatusBadRequest, "web: give %s or %s_prompt, not both", p.what, p.what)
+		}
+		p.dst.Prompt, p.dst.BOS = p.prompt, in.BOS
+	}
+	return m.textAnswers(in.AnswerText, in.WrongText, &in.Answer, &in.Wrong)
+}
+
+// quotePieces writes a sequence for an error message: its pieces quoted,
+// or its ids.
+func quotePieces(toks []int, pieces []string) string {
+	if pieces == nil {
+		return fmt.Sprint(toks)
+	}
+	parts := make([]string, len(pieces))
+	for i, p := range pieces {
+		parts[i] = strconv.Quote(p)
+	}
+	return strings.Join(parts, " ")
 }
 
 // patchMetric builds the request's metric.

@@ -63,6 +63,12 @@ type Deps struct {
 	// besides the loopback ones ("localhost", 127.0.0.0/8, ::1), which are
 	// always allowed. serve adds its --addr host and --allowed-hosts.
 	AllowedHosts []string
+	// Models are the paths of models to offer beside the demo and the
+	// runs (serve --model): Hugging Face folders, TransformerLens
+	// safetensors files or run folders, each with the tokenizer its folder
+	// holds (tokenizer.json, or vocab.json + merges.txt), if any. Pages
+	// name them by their base names, never by their paths.
+	Models []string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -113,8 +119,25 @@ type Server struct {
 }
 
 // New returns the dashboard for d. It panics if the embedded assets are
-// broken, which is a build error that the package's tests catch.
+// broken, which is a build error that the package's tests catch, or if a
+// model of d.Models cannot be loaded: programs serving paths from users
+// call Open.
 func New(d Deps) *Server {
+	s, err := Open(d)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Open returns the dashboard for d after loading every model d.Models
+// names; a model that cannot be loaded is an error naming its path (the
+// user's own words on the command line).
+func Open(d Deps) (*Server, error) {
+	named, err := loadNamedModels(d.Models)
+	if err != nil {
+		return nil, err
+	}
 	d = d.withDefaults()
 	demo, err := loadDemo()
 	if err != nil {
@@ -128,12 +151,12 @@ func New(d Deps) *Server {
 	if err != nil {
 		panic(err)
 	}
-	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo), quit: make(chan struct{}),
+	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo, named), quit: make(chan struct{}),
 		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
 		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
 	s.trainer = newTrainer(d.RunsDir, d.RunsBudget, d.Logger)
 	s.router = s.routes()
-	return s
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.

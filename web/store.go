@@ -16,6 +16,7 @@ import (
 	"github.com/mechinterp/workbench/circuits"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/lens"
+	"github.com/mechinterp/workbench/tokenizer"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -46,9 +47,14 @@ func checkName(name string) error {
 // Everything in it is immutable once set; the memos compute once.
 type model struct {
 	name   string
-	source string // "demo" or "run"
+	source string // "demo", "run" or "model" (serve --model)
+	file   string // a --model path's base name
 	m      *transformer.Model
 	task   data.Induction // the repeated-token task its analyses sample from
+
+	tok      *tokenizer.Tokenizer // nil: the model takes token ids
+	tokFiles string               // the files tok was read from
+	tokNote  string               // why there is no tokenizer
 
 	wsMu sync.Mutex
 	ws   map[int]*sync.Pool // idle single-sequence workspaces by length
@@ -88,16 +94,34 @@ func (m *model) release(ws *transformer.Workspace) {
 	p.Put(ws)
 }
 
-// store finds and caches models: the demo and the runs directory's.
+// store finds and caches models: the demo, the models serve loaded at
+// start (named) and the runs directory's.
 type store struct {
 	runsDir string
 	demo    *model
+	named   []*model
 	runs    *runCache[*model]
 }
 
-func newStore(runsDir string, demo *model) *store {
-	load := func(name string, f *checkpoint.File) (*model, error) { return newModel(name, "run", f) }
-	return &store{runsDir: runsDir, demo: demo, runs: newRunCache(runsDir, "model", load)}
+func newStore(runsDir string, demo *model, named []*model) *store {
+	load := func(name string, f *checkpoint.File) (*model, error) {
+		m, err := newModel(name, "run", f)
+		if err != nil {
+			return nil, err
+		}
+		return m, runTokenizer(m, filepath.Join(runsDir, name))
+	}
+	return &store{runsDir: runsDir, demo: demo, named: named, runs: newRunCache(runsDir, "model", load)}
+}
+
+// namedModel returns the --model model called name, or nil.
+func (s *store) namedModel(name string) *model {
+	for _, m := range s.named {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
 }
 
 // get returns the model called name: 400 for an invalid name, 404 for an
@@ -108,6 +132,9 @@ func (s *store) get(name string) (*model, error) {
 	}
 	if name == demoName {
 		return s.demo, nil
+	}
+	if m := s.namedModel(name); m != nil {
+		return m, nil
 	}
 	return s.runs.get(name)
 }
@@ -141,13 +168,30 @@ type modelSummary struct {
 	Params  int                `json:"params"`
 	Updated *time.Time         `json:"updated,omitempty"`
 	Error   string             `json:"error,omitempty"`
+	// Arch summarises the architecture; File is a --model's base name;
+	// Tokenizer says which tokenizer the prompt box uses, or why there is
+	// none (runs: only whether the folder holds tokenizer files).
+	Arch      *archSummary       `json:"arch,omitempty"`
+	File      string             `json:"file,omitempty"`
+	Tokenizer *tokenizerJSONInfo `json:"tokenizer,omitempty"`
 }
 
-// list returns the demo and every run with a model file, newest first
-// after the demo. Only headers are read; unreadable files are listed with
-// their error.
+// summary is m's entry in the model list.
+func (m *model) summary() modelSummary {
+	c := m.m.Cfg
+	return modelSummary{Name: m.name, Source: m.source, Config: c, Params: c.NumParams(), Arch: summarize(c), File: m.file, Tokenizer: m.tokenizerInfo()}
+}
+
+// list returns the demo, the --model models and every run with a model
+// file, newest first after them; a run shadowed by a --model of the same
+// name is left out. Runs are read afresh on every call (a checkpoint that
+// a training has just written appears at once), headers only; unreadable
+// files are listed with their error.
 func (s *store) list() ([]modelSummary, error) {
-	out := []modelSummary{{Name: demoName, Source: "demo", Config: s.demo.m.Cfg, Params: s.demo.m.Cfg.NumParams()}}
+	out := []modelSummary{s.demo.summary()}
+	for _, m := range s.named {
+		out = append(out, m.summary())
+	}
 	dirs, err := runDirs(s.runsDir)
 	if err != nil {
 		return nil, err
@@ -159,15 +203,18 @@ func (s *store) list() ([]modelSummary, error) {
 		if err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		if otherModel(path) {
-			continue // listed by /api/cnn/models or /api/gan/models
+		if otherModel(path) || s.namedModel(d) != nil {
+			continue // listed by /api/cnn/models or /api/gan/models, or shadowed
 		}
 		mod := st.ModTime()
 		ms := modelSummary{Name: d, Source: "run", Updated: &mod}
 		if cfg, err := readConfig(path); err != nil {
 			ms.Error = relMessage(s.runsDir, err)
 		} else {
-			ms.Config, ms.Params = cfg, cfg.NumParams()
+			ms.Config, ms.Params, ms.Arch = cfg, cfg.NumParams(), summarize(cfg)
+		}
+		if files := tokenizerFiles(filepath.Join(s.runsDir, d)); files != "" {
+			ms.Tokenizer = &tokenizerJSONInfo{Files: files}
 		}
 		runs = append(runs, ms)
 	}

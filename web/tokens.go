@@ -16,8 +16,10 @@ import (
 // taskFor returns the repeated-random-tokens task to sample a model's
 // inputs from: the one it was trained on when its checkpoint says so (the
 // "induction" metadata train/induction writes), else one filling n_ctx:
-// L = n_ctx/2, repeats of L/2..L tokens, distinct when the vocabulary
-// allows. The result may be invalid for tiny models; callers check.
+// L = n_ctx/2 (at most maxTaskHalf: the held-out lens sets and the tuned
+// lens would be slow on real models' long contexts), repeats of L/2..L
+// tokens, distinct when the vocabulary allows. The result may be invalid
+// for tiny models; callers check.
 func taskFor(c transformer.Config, inductionJSON string) data.Induction {
 	if inductionJSON != "" {
 		var ic induction.Config
@@ -27,13 +29,16 @@ func taskFor(c transformer.Config, inductionJSON string) data.Induction {
 			}
 		}
 	}
-	L := c.NCtx / 2
+	L := min(c.NCtx/2, maxTaskHalf)
 	t := data.Induction{Vocab: c.DVocab, L: L, MinRepeat: max(1, L/2), Distinct: true}
 	if t.Validate() != nil {
 		t.Distinct = false
 	}
 	return t
 }
+
+// maxTaskHalf bounds L of the task taskFor makes up.
+const maxTaskHalf = 64
 
 // checkTask reports a task the model is too small for as a 422.
 func checkTask(m *model) error {
@@ -51,6 +56,7 @@ func (a *tokensAPI) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Get("/repeated", handle(a.log, a.repeated))
 	r.Post("/generate", handle(a.log, a.generate))
+	r.Post("/encode", handle(a.log, a.encode))
 	return r
 }
 
@@ -97,7 +103,8 @@ func (a *tokensAPI) repeated(w http.ResponseWriter, r *http.Request) error {
 // maxGenerate bounds the tokens one generate request adds.
 const maxGenerate = 1 << 12
 
-// generate extends {"tokens"|"text"} greedily by "n" tokens.
+// generate extends {"tokens"|"text"|"prompt"} greedily by "n" tokens; a
+// model with a tokenizer adds "pieces", the text of every token.
 func (a *tokensAPI) generate(w http.ResponseWriter, r *http.Request) error {
 	m := modelFrom(r)
 	var in struct {
@@ -107,7 +114,7 @@ func (a *tokensAPI) generate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	toks, err := in.resolve("tokens", m.m)
+	toks, _, err := in.resolve("tokens", m)
 	if err != nil {
 		return err
 	}
@@ -126,5 +133,13 @@ func (a *tokensAPI) generate(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range gen[0] {
 		out = append(out, int(t))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"tokens": out, "prompt": len(toks)})
+	res := map[string]any{"tokens": out, "prompt": len(toks)}
+	if m.tok != nil {
+		pieces := make([]string, len(out))
+		for i, t := range out {
+			pieces[i] = m.pieceText(t)
+		}
+		res["pieces"] = pieces
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

@@ -59,7 +59,7 @@ func TestLensHeldOutCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := statsJSON(st)
+	want := statsJSON(demo, st)
 	for i, r := range append(later, first) {
 		if r.Eval.Sequences != evalSeqs || r.Eval.Tuned == nil || len(r.Eval.Logit.Loss) != len(want.Loss) {
 			t.Fatalf("response %d: eval %+v", i, r.Eval)

@@ -34,8 +34,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hosts := fs.String("allowed-hosts", "", "with --allow-remote, comma-separated `HOSTS` (names or addresses) that clients may use to reach the dashboard, besides loopback and the --addr host")
 	budget := fs.String("runs-budget", "4GiB", "`SIZE` the runs folder may hold (B, KiB, MiB, GiB or TiB); new trainings beyond it are refused")
 	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
+	var models modelPaths
+	fs.Var(&models, "model", "a model to offer beside the demo and the runs, with the tokenizer in its folder: a Hugging Face `FOLDER`, a TransformerLens .safetensors file or a run folder (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--open]")
+		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--model M]... [--open]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
 		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
@@ -78,7 +80,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash := web.New(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes})
+	dash, err := web.Open(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes, Models: models})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           dash,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -122,6 +128,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: %w", terr)
 	}
 	fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// modelPaths collects the repeatable --model flag.
+type modelPaths []string
+
+func (p *modelPaths) String() string { return strings.Join(*p, ",") }
+
+func (p *modelPaths) Set(s string) error {
+	if s == "" {
+		return errors.New("empty path")
+	}
+	*p = append(*p, s)
 	return nil
 }
 

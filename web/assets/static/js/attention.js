@@ -1,16 +1,23 @@
 // The attention page: every head's pattern on a token sequence, a zoomed
 // pattern with tooltips, a token strip, and a max-over-heads view.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, rgbCSS, fmt, tooltip, figureLinks } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, tintRGB, rgbCSS, fmt, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible } from './lib.js';
 import { heatmap } from './heatmap.js';
 
 const THUMB = 76; // thumbnail size, px
 const MAX = 'max'; // the max-over-heads view's key
+// Beyond this many attention weights (layers × heads × T(T+1)/2) the page
+// asks for max-pooled thumbnails of every head and the full pattern of the
+// focused one only: long prompts stay light.
+const LONG_VALUES = 1 << 20;
 
 const links = figureLinks('attention-links');
 
 const state = {
   model: null, info: null, data: null,
+  input: null,   // the last request's sequence: {tokens} or {prompt, bos}
+  long: false,   // the data holds thumbnails and the focused pattern only
+  prompt: null,  // the prompt box
   focus: null,   // {l, h} or MAX
   locked: false,
   hoverPos: null,
@@ -24,6 +31,13 @@ const at = (p, q, k) => (k <= q ? p[q][k] : 0);
 // pattern returns the focused [dest][src] accessor and the colour of a value.
 function focusPattern(f) {
   const d = state.data;
+  if (f === MAX && d.max_pattern) {
+    const H = d.n_heads;
+    return {
+      value: (q, k) => (k <= q ? d.max_pattern[q][k] : 0),
+      argmax: (q, k) => { const i = k <= q ? d.max_head[q][k] : 0; return [Math.floor(i / H), i % H]; },
+    };
+  }
   if (f === MAX) {
     return {
       value: (q, k) => {
@@ -45,11 +59,30 @@ function focusPattern(f) {
 }
 
 function colorFor(f, q, k, v) {
+  return rgbCSS(rgbFor(f, q, k, v));
+}
+
+function rgbFor(f, q, k, v, fp) {
   if (f === MAX) {
-    const [l, h] = focusPattern(MAX).argmax(q, k);
-    return tint(headColor(headIndex(l, h), nHeadsTotal()), Math.sqrt(v));
+    const [l, h] = (fp || focusPattern(MAX)).argmax(q, k);
+    return tintRGB(headRGB(headIndex(l, h)), Math.sqrt(v));
   }
-  return tint(headColor(headIndex(f.l, f.h), nHeadsTotal()), Math.sqrt(v));
+  return tintRGB(headRGB(headIndex(f.l, f.h)), Math.sqrt(v));
+}
+
+// headRGB is headColor of head i, computed once per sequence.
+function headRGB(i) {
+  const d = state.data;
+  if (!d.colors) d.colors = [];
+  if (!d.colors[i]) d.colors[i] = headColor(i, nHeadsTotal());
+  return d.colors[i];
+}
+
+// loaded reports whether the data holds focus f's full pattern.
+function loaded(f) {
+  const d = state.data;
+  if (f === MAX) return !state.long || !!d.max_pattern;
+  return d.patterns[f.l][f.h].length > 0;
 }
 
 // scores computes, on this sequence, a head's previous-token score (mean
@@ -80,6 +113,10 @@ function strongestInduction() {
   return best;
 }
 
+// drawThumb paints head f's pattern (or the max over heads) at most
+// THUMB·dpr cells a side, each the maximum of its block, in one
+// putImageData: from the server's thumbnails in long mode, else pooled
+// here from the full patterns.
 function drawThumb(canvas, f) {
   const d = state.data, T = d.tokens.length;
   const dpr = window.devicePixelRatio || 1;
@@ -87,15 +124,52 @@ function drawThumb(canvas, f) {
   canvas.height = THUMB * dpr;
   canvas.style.width = `${THUMB}px`;
   canvas.style.height = `${THUMB}px`;
-  const ctx = canvas.getContext('2d');
-  const c = (THUMB * dpr) / T;
-  const fp = focusPattern(f);
-  for (let q = 0; q < T; q++) {
-    for (let k = 0; k < T; k++) {
-      ctx.fillStyle = k > q ? '#ececf0' : colorFor(f, q, k, fp.value(q, k));
-      ctx.fillRect(Math.floor(k * c), Math.floor(q * c), Math.ceil(c), Math.ceil(c));
+  let s, cell; // side and cell(i, j) → [value, l, h] or null when masked
+  if (d.thumbnails) {
+    s = d.thumbnail;
+    const heads = [];
+    for (let l = 0; l < d.n_layers; l++) for (let h = 0; h < d.n_heads; h++) heads.push([l, h, d.thumbnails[l][h]]);
+    cell = (i, j) => {
+      if (j > i) return null; // blocks wholly above the diagonal
+      if (f !== MAX) return [d.thumbnails[f.l][f.h][i * s + j], f.l, f.h];
+      let best = [-1, 0, 0];
+      for (const [l, h, th] of heads) if (th[i * s + j] > best[0]) best = [th[i * s + j], l, h];
+      return best;
+    };
+  } else {
+    s = Math.min(T, THUMB * dpr);
+    const fp = focusPattern(f);
+    cell = (i, j) => {
+      const q0 = Math.floor((i * T) / s), q1 = Math.floor(((i + 1) * T) / s);
+      const k0 = Math.floor((j * T) / s), k1 = Math.floor(((j + 1) * T) / s);
+      if (k0 > q1 - 1) return null;
+      let best = -1, bq = q0, bk = k0;
+      for (let q = q0; q < q1; q++) for (let k = k0; k < Math.min(k1, q + 1); k++) {
+        const v = fp.value(q, k);
+        if (v > best) { best = v; bq = q; bk = k; }
+      }
+      if (f !== MAX) return [best, f.l, f.h];
+      const [l, h] = fp.argmax(bq, bk);
+      return [best, l, h];
+    };
+  }
+  const img = new ImageData(s, s);
+  const px = img.data;
+  const n = nHeadsTotal();
+  for (let i = 0, k = 0; i < s; i++) {
+    for (let j = 0; j < s; j++, k += 4) {
+      const c = cell(i, j);
+      const rgb = c === null ? [0xec, 0xec, 0xf0] : tintRGB(headColor(headIndex(c[1], c[2]), n), Math.sqrt(c[0]));
+      px[k] = rgb[0]; px[k + 1] = rgb[1]; px[k + 2] = rgb[2]; px[k + 3] = 255;
     }
   }
+  const off = document.createElement('canvas');
+  off.width = s;
+  off.height = s;
+  off.getContext('2d').putImageData(img, 0, 0);
+  const ctx = canvas.getContext('2d');
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
 }
 
 function renderGrid() {
@@ -106,15 +180,15 @@ function renderGrid() {
     const row = el('div', { class: 'head-row' }, el('div', { class: 'layer-label' }, `layer ${l}`));
     for (let h = 0; h < d.n_heads; h++) {
       const label = `L${l}H${h}`;
-      const sc = scores(d.patterns[l][h], d.tokens);
+      const sc = state.long ? null : scores(d.patterns[l][h], d.tokens);
       const canvas = el('canvas', {});
       const tile = el('button', {
-        class: 'thumb', 'data-head': label, title: `${label}: click to lock`,
-        onmouseenter: () => { if (!state.locked) focus({ l, h }); },
+        class: 'thumb', 'data-head': label, title: state.long ? `${label}: click to show and lock` : `${label}: click to lock`,
+        onmouseenter: () => { if (!state.locked && !state.long) focus({ l, h }); },
         onclick: () => toggleLock({ l, h }),
       }, canvas,
       el('span', { class: 'thumb-label' }, el('i', { class: 'dot', 'data-color': rgbCSS(headColor(headIndex(l, h), nHeadsTotal())) }), label),
-      el('span', { class: 'thumb-score' }, `prev ${fmt(sc.prev, 2)} · ind ${sc.ind === null ? '–' : fmt(sc.ind, 2)}`));
+      el('span', { class: 'thumb-score' }, sc ? `prev ${fmt(sc.prev, 2)} · ind ${sc.ind === null ? '–' : fmt(sc.ind, 2)}` : 'max-pooled · click'));
       drawThumb(canvas, { l, h });
       row.append(tile);
       tiles.push(tile);
@@ -124,7 +198,7 @@ function renderGrid() {
   const maxCanvas = el('canvas', {});
   const maxTile = el('button', {
     class: 'thumb', 'data-head': MAX, title: 'max over heads: each cell coloured by the head attending most',
-    onmouseenter: () => { if (!state.locked) focus(MAX); },
+    onmouseenter: () => { if (!state.locked && !state.long) focus(MAX); },
     onclick: () => toggleLock(MAX),
   }, maxCanvas, el('span', { class: 'thumb-label' }, 'max over heads'), el('span', { class: 'thumb-score' }, 'colour = argmax head'));
   drawThumb(maxCanvas, MAX);
@@ -155,10 +229,25 @@ function updateLockUI() {
 
 function focus(f) {
   if (sameFocus(state.focus, f) && state.zoom) return;
+  if (!loaded(f)) {
+    guard(() => loadHead(f));
+    return;
+  }
   state.focus = f;
   renderZoom();
   renderStrip();
   updateLockUI();
+}
+
+// loadHead fetches one head's full pattern (or the max over heads) of the
+// current sequence in long mode, then focuses it.
+async function loadHead(f) {
+  const d = state.data;
+  const label = f === MAX ? MAX : `L${f.l}H${f.h}`;
+  const r = await api(`/api/models/${encodeURIComponent(state.model)}/attention`, { body: { tokens: d.tokens, heads: [label] } });
+  if (state.data !== d) return; // another sequence since
+  if (f === MAX) { d.max_pattern = r.max_pattern; d.max_head = r.max_head; } else d.patterns[f.l][f.h] = r.patterns[f.l][f.h];
+  focus(f);
 }
 
 function renderZoom() {
@@ -168,28 +257,66 @@ function renderZoom() {
   $('#focus-title').textContent = `Pattern · ${name}`;
   links.set(`/api/models/${encodeURIComponent(state.model)}/figures/attention`,
     f === MAX ? { tokens: d.tokens.join(','), head: 'max' } : { tokens: d.tokens.join(','), layer: f.l, head: f.h });
-  const labels = d.tokens.map((t, i) => `${i}:${t}`);
+  const text = d.tokens.map((t, i) => tokenText(d, i));
+  const labels = text.map((t, i) => `${i}:${t}`);
+  const tok = (i) => `pos ${i} · token ${d.tokens[i]}${d.pieces ? ` · "${visible(d.pieces[i])}"` : ''}`;
+  const long = T > 200;
   state.zoom = heatmap({
     rows: T, cols: T, testid: 'zoom',
     value: fp.value,
     color: (v, q, k) => colorFor(f, q, k, v),
+    rgb: (v, q, k) => rgbFor(f, q, k, v, fp),
+    pixels: f === MAX ? null : (px) => headPixels(px, d.patterns[f.l][f.h], headRGB(headIndex(f.l, f.h))),
     masked: (q, k) => k > q,
-    rowLabels: labels, colLabels: d.tokens.map(String),
+    rowLabels: labels, colLabels: text,
     rowTitle: 'destination (query)', colTitle: 'source (key)',
-    maxWidth: 640,
+    maxWidth: long ? 860 : 640, minCell: long ? 1 : 4,
     tooltip: (q, k, v) => {
-      const lines = [['head', name], ['destination', `pos ${q} · token ${d.tokens[q]}`], ['source', `pos ${k} · token ${d.tokens[k]}`], ['attention', fmt(v, 4)]];
+      const lines = [['head', name], ['destination', tok(q)], ['source', tok(k)], ['attention', fmt(v, 4)]];
       if (f === MAX) { const [l, h] = fp.argmax(q, k); lines.push(['from head', `L${l}H${h}`]); }
       return lines;
     },
     onHover: (q) => { if (q !== null) setHoverPos(q); },
   });
+  $('#zoom').classList.toggle('scroll', long);
   $('#zoom').replaceChildren(state.zoom.node);
+}
+
+// headPixels fills an RGBA buffer T×T with one head's pattern: the fast
+// path of a long sequence's zoom (no call per cell).
+function headPixels(px, rows, rgb) {
+  const T = rows.length;
+  const [r0, g0, b0] = rgb;
+  for (let q = 0, k4 = 0; q < T; q++) {
+    const row = rows[q];
+    for (let k = 0; k < T; k++, k4 += 4) {
+      if (k > q) {
+        px[k4] = 0xd9; px[k4 + 1] = 0xd9; px[k4 + 2] = 0xde;
+      } else {
+        const t = Math.sqrt(Math.min(1, Math.max(0, row[k])));
+        px[k4] = 255 + (r0 - 255) * t; px[k4 + 1] = 255 + (g0 - 255) * t; px[k4 + 2] = 255 + (b0 - 255) * t;
+      }
+      px[k4 + 3] = 255;
+    }
+  }
 }
 
 function setHoverPos(p) {
   state.hoverPos = p;
   renderStrip();
+}
+
+// STRIP bounds the chips of the token strip and the predictions: longer
+// sequences show a window of them around the hovered position.
+const STRIP = 160;
+
+// stripWindow returns the positions [a, b) the strip shows.
+function stripWindow() {
+  const T = state.data.tokens.length;
+  if (T <= STRIP) return [0, T];
+  const c = state.hoverPos === null ? 0 : state.hoverPos;
+  const a = Math.max(0, Math.min(T - STRIP, c - STRIP / 2));
+  return [a, a + STRIP];
 }
 
 function renderStrip() {
@@ -198,7 +325,10 @@ function renderStrip() {
   const fp = focusPattern(state.focus);
   const p = state.hoverPos;
   const rgb = state.focus === MAX ? [60, 60, 60] : headColor(headIndex(state.focus.l, state.focus.h), nHeadsTotal());
-  const chips = d.tokens.map((t, i) => {
+  const [a, b] = stripWindow();
+  if (state.predWindow !== a) renderPreds();
+  const chips = d.tokens.slice(a, b).map((t, j) => {
+    const i = a + j;
     let v = null;
     if (p !== null) v = mode === 'pays' ? (i <= p ? fp.value(p, i) : null) : (i >= p ? fp.value(i, p) : null);
     const chip = el('span', {
@@ -207,45 +337,85 @@ function renderStrip() {
       onmouseenter: (ev) => {
         setHoverPos(i);
         if (state.zoom) state.zoom.highlight(i, null);
-        tooltip.show([['position', i], ['token', t]], ev.clientX, ev.clientY);
+        tooltip.show([['position', i], ['token', d.pieces ? `${t} "${visible(d.pieces[i])}"` : t]], ev.clientX, ev.clientY);
       },
       onmouseleave: () => tooltip.hide(),
-    }, el('span', { class: 'chip-tok' }, String(t)), el('span', { class: 'chip-val' }, v === null ? '' : v.toFixed(2)));
+    }, el('span', { class: 'chip-tok' }, tokenText(d, i)), el('span', { class: 'chip-val' }, v === null ? '' : v.toFixed(2)));
     chip.dataset.bg = v === null ? '' : tint(rgb, Math.sqrt(v));
     return chip;
   });
+  if (b - a < T) chips.unshift(el('span', { class: 'muted small' }, `positions ${a}–${b - 1} of ${T}:`));
   $('#strip').replaceChildren(...chips);
   for (const c of $$('#strip .chip')) if (c.dataset.bg) c.style.background = c.dataset.bg;
   $('#strip-help').textContent = p === null
     ? 'Hover a token (or a pattern row) to see where it looks on the focused head.'
     : (mode === 'pays'
-      ? `Attention paid by position ${p} (token ${d.tokens[p]}) to each earlier position.`
-      : `Attention received by position ${p} (token ${d.tokens[p]}) from each later position.`);
+      ? `Attention paid by position ${p} (token ${tokenText(d, p)}) to each earlier position.`
+      : `Attention received by position ${p} (token ${tokenText(d, p)}) from each later position.`);
 }
 
 function renderPreds() {
   const d = state.data;
-  $('#preds').replaceChildren(...d.predictions.map((pr, i) => {
+  const [a, b] = stripWindow();
+  state.predWindow = a;
+  $('#preds').replaceChildren(...d.predictions.slice(a, b).map((pr, j) => {
+    const i = a + j;
     const next = d.tokens[i + 1];
     const ok = next !== undefined && pr.token === next;
-    return el('span', { class: `chip pred${ok ? ' ok' : ''}`, title: `after position ${i}: token ${pr.token} with p = ${fmt(pr.prob, 3)}` },
-      el('span', { class: 'chip-tok' }, String(pr.token)), el('span', { class: 'chip-val' }, pr.prob.toFixed(2)));
+    return el('span', { class: `chip pred${ok ? ' ok' : ''}`, title: `after position ${i}: token ${pr.token}${pr.text !== undefined ? ` "${visible(pr.text)}"` : ''} with p = ${fmt(pr.prob, 3)}` },
+      el('span', { class: 'chip-tok' }, predText(pr)), el('span', { class: 'chip-val' }, pr.prob.toFixed(2)));
   }));
 }
 
-async function show(tokens) {
+// isLong estimates whether a sequence needs long mode: a prompt has at
+// most one token a byte (and a BOS).
+function isLong(input) {
+  const c = state.info.config;
+  const T = input.tokens ? input.tokens.length : Math.min(c.n_ctx, new TextEncoder().encode(input.prompt).length + 1);
+  return c.n_layers * c.n_heads * (T * (T + 1)) / 2 > LONG_VALUES;
+}
+
+// show runs the model on input ({tokens} or {prompt, bos}) and renders
+// every view; body.dataset.paintMs is the time from the request to the
+// first frame painted with the result.
+async function show(input) {
+  if (Array.isArray(input)) input = { tokens: input };
   await guard(async () => {
-    const data = await api(`/api/models/${encodeURIComponent(state.model)}/attention`, { body: { tokens } });
+    const t0 = performance.now();
+    const long = isLong(input);
+    const keepFocus = state.focus && (state.focus === MAX || (state.focus.l < state.info.config.n_layers && state.focus.h < state.info.config.n_heads));
+    const body = { ...input };
+    if (body.bos === undefined) delete body.bos;
+    if (long) {
+      const f = keepFocus ? state.focus : { l: state.info.config.n_layers - 1, h: 0 };
+      body.heads = [f === MAX ? MAX : `L${f.l}H${f.h}`];
+      body.thumbnail = Math.min(256, THUMB * Math.ceil(window.devicePixelRatio || 1));
+    }
+    const data = await api(`/api/models/${encodeURIComponent(state.model)}/attention`, { body });
+    const t1 = performance.now();
     state.data = data;
+    state.long = long;
+    state.input = input;
     $('#tokens').value = data.tokens.join(' ');
+    showPieces(data, state.prompt.bosID);
     $('#grid').replaceChildren();
     renderGrid();
-    const keep = state.focus && state.focus !== MAX && state.focus.l < data.n_layers && state.focus.h < data.n_heads;
     state.zoom = null;
     state.hoverPos = null;
-    focus(keep ? state.focus : (state.focus === MAX ? MAX : strongestInduction()));
+    state.predWindow = null;
+    let f;
+    if (long) f = keepFocus ? state.focus : { l: data.n_layers - 1, h: 0 };
+    else f = keepFocus ? state.focus : strongestInduction();
+    state.focus = null;
+    focus(f);
     renderPreds();
     document.body.dataset.ready = 'attention';
+    document.body.dataset.tokens = String(data.tokens.length);
+    const t2 = performance.now();
+    requestAnimationFrame(() => {
+      const t3 = performance.now();
+      Object.assign(document.body.dataset, { fetchMs: String(Math.round(t1 - t0)), renderMs: String(Math.round(t2 - t1)), paintMs: String(Math.round(t3 - t0)) });
+    });
   });
 }
 
@@ -273,6 +443,7 @@ async function generate() {
 }
 
 function init() {
+  state.prompt = promptBox((input) => { $('#seq-info').textContent = ''; show(input); });
   $('#lock-state').after(links);
   $('#run').addEventListener('click', () => guard(() => show(parseTokens($('#tokens').value))));
   $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
@@ -282,6 +453,7 @@ function init() {
   guard(() => modelPicker(async (name, info) => {
     state.model = name;
     state.info = info;
+    state.prompt.setModel(info);
     const L = Math.floor(info.config.n_ctx / 2);
     $('#repeat').replaceChildren(el('option', { value: '' }, 'as in training'),
       ...[2, 3, 5, 8, 10, 15, 20].filter((n) => n <= L).map((n) => el('option', { value: String(n) }, `${n} tokens, no filler`)));

@@ -1,7 +1,7 @@
 // The circuits page: composition heatmaps against the random baseline,
 // per-head scores and named heads, and the full OV/QK circuit explorer.
 
-import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn, figureLinks } from './lib.js';
+import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn, figureLinks, hasTokenizer, visible } from './lib.js';
 import { heatmap, colorbar } from './heatmap.js';
 
 const state = { model: null, report: null, head: null, kind: 'ov', token: null, circuit: null };
@@ -188,21 +188,27 @@ function renderTokenButtons(n) {
   $('#tokens').replaceChildren(el('span', { class: 'muted small' }, isPos ? 'positions:' : 'tokens:'), ...btns);
 }
 
-async function loadRow(t) {
+// loadRow shows row t of the circuit, or, given text, the row of the one
+// token the text encodes to.
+async function loadRow(t, text) {
   await guard(async () => {
     const [l, h] = state.head;
     const k = Math.max(1, Math.min(100, Number($('#topk').value) || 8));
-    const c = await api(`/api/models/${enc(state.model)}/circuits/heads/${l}/${h}/${state.kind}?token=${t}&k=${k}`);
+    const which = text !== undefined ? `token_text=${enc(text)}` : `token=${t}`;
+    const c = await api(`/api/models/${enc(state.model)}/circuits/heads/${l}/${h}/${state.kind}?${which}&k=${k}`);
+    t = c.token;
     state.token = t;
+    const name = c.token_text !== undefined ? `"${visible(c.token_text)}" (${t})` : String(t);
     for (const b of $$('#tokens button')) b.classList.toggle('sel', Number(b.dataset.token) === t);
-    const what = { ov: `attending to token ${t} raises / lowers the logits of`, qk: `a query at token ${t} attends most / least to key tokens`, 'pos-qk': `a query at position ${t} attends most / least to key positions` }[state.kind];
+    const what = { ov: `attending to token ${name} raises / lowers the logits of`, qk: `a query at token ${name} attends most / least to key tokens`, 'pos-qk': `a query at position ${t} attends most / least to key positions` }[state.kind];
     $('#row-title').textContent = `Row ${t}: ${what}`;
     let m = 0;
     for (const e of [...c.top, ...c.bottom]) m = Math.max(m, Math.abs(e.value));
     const bars = (list) => list.flatMap((e) => {
       const bar = el('div', { class: 'bar', 'data-w': String(Math.round((Math.abs(e.value) / (m || 1)) * 100)) });
       bar.dataset.bg = e.value >= 0 ? '#15803d' : '#b91c1c';
-      return [el('span', { class: 'tok' }, String(e.index)), bar, el('span', { class: 'val' }, fmt(e.value, 3))];
+      const label = e.text !== undefined ? visible(e.text) : String(e.index);
+      return [el('span', { class: 'tok', title: `token ${e.index}` }, label), bar, el('span', { class: 'val' }, fmt(e.value, 3))];
     });
     $('#row-top').replaceChildren(
       el('div', { class: 'small muted' }, 'largest'), el('div', { class: 'bars', 'data-testid': 'row-top' }, ...bars(c.top)),
@@ -231,7 +237,16 @@ function init() {
   $('#head').addEventListener('change', () => { const [l, h] = $('#head').value.split('/').map(Number); selectHead(l, h); });
   for (const r of $$('input[name="kind"]')) r.addEventListener('change', () => { state.kind = r.value; state.token = 0; loadCircuit(); });
   $('#topk').addEventListener('change', () => loadRow(state.token || 0));
-  guard(() => modelPicker((name) => load(name)));
+  const byText = () => { if ($('#token-text').value !== '') loadRow(null, $('#token-text').value); };
+  $('#token-text-run').addEventListener('click', byText);
+  $('#token-text').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') byText(); });
+  guard(() => modelPicker((name, info) => {
+    const ok = hasTokenizer(info);
+    $('#token-text').disabled = !ok;
+    $('#token-text-run').disabled = !ok;
+    $('#token-text').title = ok ? 'a word the tokenizer encodes to one token, e.g. " Mary"' : 'this model has no tokenizer';
+    return load(name);
+  }));
 }
 
 init();

@@ -1,30 +1,32 @@
 // The lens page: logit-lens and tuned-lens tables (points × positions, top
 // token coloured by probability) and per-point loss and KL curves.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible, hasTokenizer } from './lib.js';
 import { LineChart } from './chart.js';
 
-const state = { model: null };
+const state = { model: null, info: null, input: null, prompt: null };
 const enc = encodeURIComponent;
 let lossChart, klChart;
 const logitLinks = figureLinks('logit-links');
 const tunedLinks = figureLinks('tuned-links');
 
-function table(labels, tokens, stats, testid) {
+function table(r, stats, testid) {
+  const labels = r.labels, tokens = r.tokens;
+  const word = (tp) => (tp.text !== undefined ? `"${visible(tp.text)}" (${tp.token})` : String(tp.token));
   const head = el('tr', {}, el('th', { class: 'point' }, 'point \\ position'),
-    ...tokens.map((t, p) => el('th', { title: `position ${p}` }, el('div', {}, String(t)), el('div', { class: 'muted' }, String(p)))));
+    ...tokens.map((t, p) => el('th', { title: `position ${p} · token ${t}` }, el('div', { class: 'tok' }, tokenText(r, p)), el('div', { class: 'muted' }, String(p)))));
   const rows = labels.map((label, i) => el('tr', {}, el('th', { class: 'point' }, label),
     ...stats.top[i].map((top, p) => {
       const best = top[0];
       const next = tokens[p + 1];
       const td = el('td', { class: best.token === next ? 'hit' : '', 'data-point': i, 'data-pos': p },
-        String(best.token), el('span', { class: 'p' }, fmt(best.prob, 2)));
+        el('span', { class: 'tok' }, predText(best)), el('span', { class: 'p' }, fmt(best.prob, 2)));
       td.dataset.bg = sequential(best.prob);
       td.dataset.fg = textOn(best.prob);
       td.addEventListener('mousemove', (ev) => tooltip.show([
-        [label, `position ${p} (token ${tokens[p]})`],
-        ['next token', next === undefined ? '–' : String(next)],
-        ...top.map((tp, k) => [`#${k + 1}`, `${tp.token}  p = ${fmt(tp.prob, 3)}`]),
+        [label, `position ${p} (token ${r.pieces ? `"${visible(r.pieces[p])}" (${tokens[p]})` : tokens[p]})`],
+        ['next token', next === undefined ? '–' : (r.pieces ? `"${visible(r.pieces[p + 1])}" (${next})` : String(next))],
+        ...top.map((tp, k) => [`#${k + 1}`, `${word(tp)}  p = ${fmt(tp.prob, 3)}`]),
       ], ev.clientX, ev.clientY));
       td.addEventListener('mouseleave', () => tooltip.hide());
       return td;
@@ -51,17 +53,22 @@ function curves(r) {
   $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task; loss over every next-token prediction (the first half of each sequence is unpredictable), KL(final ‖ lens) over all positions`;
 }
 
-async function decode(tokens) {
+async function decode(input) {
+  if (Array.isArray(input)) input = { tokens: input };
   await guard(async () => {
     const tuned = $('#tuned').checked;
     $('#status').textContent = tuned ? 'decoding (the first tuned-lens request trains it, a few seconds)…' : 'decoding…';
-    const r = await api(`/api/models/${enc(state.model)}/lens`, { body: { tokens, k: 5, tuned } });
+    const body = { ...input, k: 5, tuned };
+    if (body.bos === undefined) delete body.bos;
+    const r = await api(`/api/models/${enc(state.model)}/lens`, { body });
+    state.input = input;
     $('#tokens').value = r.tokens.join(' ');
-    $('#logit-table').replaceChildren(table(r.labels, r.tokens, r.logit, 'logit-table'));
+    showPieces(r, state.prompt.bosID);
+    $('#logit-table').replaceChildren(table(r, r.logit, 'logit-table'));
     paint($('#logit-table'));
     $('#tuned-panel').hidden = !r.tuned;
     if (r.tuned) {
-      $('#tuned-table').replaceChildren(table(r.labels, r.tokens, r.tuned, 'tuned-table'));
+      $('#tuned-table').replaceChildren(table(r, r.tuned, 'tuned-table'));
       paint($('#tuned-table'));
     }
     curves(r);
@@ -72,6 +79,35 @@ async function decode(tokens) {
     document.body.dataset.ready = 'lens';
   });
   $('#status').textContent = '';
+}
+
+// dla attributes the answer's logit (difference) at the last position of
+// the shown sequence to its components: with a tokenizer the fields are
+// words of one token, else token ids.
+async function dla() {
+  await guard(async () => {
+    const body = { tokens: parseTokens($('#tokens').value) };
+    const text = hasTokenizer(state.info);
+    for (const [key, id] of [['answer', '#dla-answer'], ['wrong', '#dla-wrong']]) {
+      const v = $(id).value;
+      if (v === '') continue;
+      if (text) body[`${key}_text`] = v;
+      else body[key] = parseTokens(v)[0];
+    }
+    const r = await api(`/api/models/${enc(state.model)}/lens/dla`, { body });
+    const word = (id, t) => (t !== undefined ? `"${visible(t)}" (${id})` : String(id));
+    $('#dla-info').textContent = `logit${r.wrong !== undefined ? ' difference' : ''} of ${word(r.answer, r.answer_text)}${r.wrong !== undefined ? ` − ${word(r.wrong, r.wrong_text)}` : ''} after position ${r.pos} (${tokenText(r, r.pos)}): components sum to ${fmt(r.total, 3)} with the constant ${fmt(r.const, 3)}; the model's own: ${fmt(r.logit, 3)}`;
+    let m = 0;
+    for (const v of r.values) m = Math.max(m, Math.abs(v));
+    const rows = r.labels.flatMap((label, i) => {
+      const v = r.values[i];
+      const bar = el('div', { class: 'bar' });
+      bar.style.width = `${Math.max(1, (Math.abs(v) / (m || 1)) * 100)}%`;
+      bar.style.background = v >= 0 ? '#15803d' : '#b91c1c';
+      return [el('span', { class: 'tok' }, label), bar, el('span', { class: 'val' }, fmt(v, 3))];
+    });
+    $('#dla').replaceChildren(el('div', { class: 'bars', 'data-testid': 'dla' }, ...rows));
+  });
 }
 
 async function random() {
@@ -90,8 +126,22 @@ function init() {
   $('#run').addEventListener('click', () => guard(() => decode(parseTokens($('#tokens').value))));
   $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
   $('#random').addEventListener('click', random);
-  $('#tuned').addEventListener('change', () => guard(() => decode(parseTokens($('#tokens').value))));
-  guard(() => modelPicker((name) => { state.model = name; return random(); }));
+  $('#tuned').addEventListener('change', () => guard(() => decode(state.input && state.input.prompt !== undefined ? state.input : parseTokens($('#tokens').value))));
+  state.prompt = promptBox((input) => decode(input));
+  $('#dla-run').addEventListener('click', dla);
+  for (const id of ['#dla-answer', '#dla-wrong']) $(id).addEventListener('keydown', (ev) => { if (ev.key === 'Enter') dla(); });
+  guard(() => modelPicker((name, info) => {
+    state.model = name;
+    state.info = info;
+    state.prompt.setModel(info);
+    $('#dla-answer').placeholder = hasTokenizer(info) ? ' Mary' : 'token id';
+    $('#dla-wrong').placeholder = hasTokenizer(info) ? ' John (optional)' : 'id (optional)';
+    $('#dla').replaceChildren();
+    $('#dla-info').textContent = '';
+    // Training a tuned lens on a real model takes a while: opt in.
+    $('#tuned').checked = info.source !== 'model';
+    return random();
+  }));
 }
 
 init();

@@ -78,20 +78,43 @@ export async function guard(fn) {
   }
 }
 
+// modelLabel is a model's option text in the picker.
+function modelLabel(m) {
+  if (m.source === 'demo') return `${m.name} (embedded)`;
+  if (m.source === 'model') return `${m.name} (--model)`;
+  return `${m.name} (run)`;
+}
+
+// modelInfo is a model's architecture and tokenizer in a line.
+function modelInfo(m) {
+  if (!m) return '';
+  const parts = [];
+  if (m.arch) parts.push(m.arch.text);
+  if (m.error) parts.push(`error: ${m.error}`);
+  if (m.tokenizer && m.tokenizer.files) parts.push(`tokenizer ${m.tokenizer.files}`);
+  else if (m.tokenizer && m.tokenizer.note) parts.push(m.tokenizer.note);
+  return parts.join(' · ');
+}
+
 // modelPicker fills the header's model select from /api/models, selects
 // ?model= (or the last used, or the demo), keeps the choice in the URL and
 // the navigation links, and calls onChange(name, info) now and on change.
+// The list is fetched again whenever the select is pressed or gets the
+// focus, so that checkpoints written since (by workbench train) appear.
 export async function modelPicker(onChange) {
   const sel = $('#model');
-  const models = await api('/api/models');
+  let byName = {};
+  const fill = async (want) => {
+    const models = await api('/api/models');
+    if (!models.some((m) => m.name === want)) want = 'demo';
+    sel.replaceChildren(...models.map((m) => el('option', {
+      value: m.name, selected: m.name === want, title: modelInfo(m), text: modelLabel(m),
+    })));
+    sel.value = want;
+    byName = Object.fromEntries(models.map((m) => [m.name, m]));
+  };
   const params = new URLSearchParams(location.search);
-  let want = params.get('model') || localStorage.getItem('workbench.model') || 'demo';
-  if (!models.some((m) => m.name === want)) want = 'demo';
-  sel.replaceChildren(...models.map((m) => el('option', {
-    value: m.name, selected: m.name === want,
-    text: m.source === 'demo' ? `${m.name} (embedded)` : m.name,
-  })));
-  const byName = Object.fromEntries(models.map((m) => [m.name, m]));
+  await fill(params.get('model') || localStorage.getItem('workbench.model') || 'demo');
   const apply = () => {
     const name = sel.value;
     localStorage.setItem('workbench.model', name);
@@ -103,11 +126,84 @@ export async function modelPicker(onChange) {
       t.searchParams.set('model', name);
       a.href = t.pathname + t.search;
     }
+    const info = $('#model-info');
+    if (info) info.textContent = modelInfo(byName[name]);
     onChange(name, byName[name]);
   };
   sel.addEventListener('change', apply);
+  const refresh = () => fill(sel.value).catch(() => {});
+  sel.addEventListener('focus', refresh);
+  sel.addEventListener('pointerdown', refresh);
   apply();
   return sel;
+}
+
+// hasTokenizer reports whether a model of the list takes prompts.
+export const hasTokenizer = (info) => !!(info && info.tokenizer && info.tokenizer.files);
+
+// visible shows a token's text with its whitespace visible: ␣ for a
+// space, ↵ for a newline, ⏎ for a carriage return, ⇥ for a tab, and other
+// control characters as \xNN.
+export function visible(s) {
+  return s.replace(/ /g, '␣').replace(/\n/g, '↵').replace(/\r/g, '⏎').replace(/\t/g, '⇥')
+    .replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+// tokenText returns the label of token i of a response: its piece with
+// whitespace visible, or its id when the model has no tokenizer.
+export function tokenText(r, i, tokens = r.tokens, pieces = r.pieces) {
+  if (pieces && pieces[i] !== undefined && pieces[i] !== '') return visible(pieces[i]);
+  return String(tokens[i]);
+}
+
+// predText labels a predicted token ({token, text?}).
+export const predText = (p) => (p.text ? visible(p.text) : String(p.token));
+
+// promptBox wires a page's prompt controls (#prompt, #bos, #prompt-run,
+// #prompt-note, #pieces) to the model: enabled for models with a
+// tokenizer, else disabled with the reason. run({prompt, bos}) is called
+// on the button and on Enter (Shift+Enter: a new line).
+export function promptBox(run) {
+  const box = {
+    setModel(info) {
+      const ok = hasTokenizer(info);
+      for (const id of ['#prompt', '#bos', '#prompt-run']) if ($(id)) $(id).disabled = !ok;
+      const note = $('#prompt-note');
+      if (note) {
+        note.textContent = ok
+          ? `tokenizer: ${info.tokenizer.files}${info.tokenizer.bos ? ` · auto BOS adds ${info.tokenizer.bos}` : ' · auto adds no BOS'}`
+          : (info && info.tokenizer && info.tokenizer.note) || 'this model has no tokenizer: give token ids';
+      }
+      box.bosID = info && info.tokenizer && info.tokenizer.bos_id !== undefined ? info.tokenizer.bos_id : null;
+      if (!ok) showPieces(null);
+    },
+    input() { return { prompt: $('#prompt').value, bos: $('#bos') ? $('#bos').value : undefined }; },
+    bosID: null,
+  };
+  const go = () => { if ($('#prompt').value !== '') run(box.input()); };
+  $('#prompt-run').addEventListener('click', go);
+  $('#prompt').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); go(); }
+  });
+  return box;
+}
+
+// showPieces lists a response's tokens as chips (whitespace visible, the
+// BOS marked) in #pieces; null clears it.
+export function showPieces(r, bosID = null, tokens = r && r.tokens, pieces = r && r.pieces) {
+  const box = $('#pieces');
+  if (!box) return;
+  if (!r || !pieces) { box.replaceChildren(); return; }
+  const n = tokens.length;
+  const shown = Math.min(n, 512);
+  const chips = [];
+  for (let i = 0; i < shown; i++) {
+    const bos = i === 0 && bosID !== null && tokens[0] === bosID;
+    chips.push(el('span', { class: `piece${bos ? ' bos' : ''}`, title: `position ${i} · id ${tokens[i]}${bos ? ' · BOS' : ''}`, 'data-pos': i },
+      bos ? 'BOS ' : '', visible(pieces[i])));
+  }
+  if (shown < n) chips.push(el('span', { class: 'muted small' }, ` … and ${n - shown} more (the views label every one)`));
+  box.replaceChildren(el('span', { class: 'muted small' }, `${n} tokens: `), ...chips);
 }
 
 // The tooltip follows the mouse; lines are strings or [label, value] pairs.
@@ -190,6 +286,12 @@ function hslRGB(h, s, l) {
 // headColor returns head i of n's base colour as [r, g, b].
 export function headColor(i, n) {
   return hslRGB((i * 360) / Math.max(1, n) + 210, 0.7, 0.42);
+}
+
+// tintRGB is tint as [r, g, b], for canvas pixels.
+export function tintRGB(rgb, t) {
+  t = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
+  return [255 + (rgb[0] - 255) * t, 255 + (rgb[1] - 255) * t, 255 + (rgb[2] - 255) * t];
 }
 
 // tint mixes white with rgb by t in [0, 1].
