@@ -85,6 +85,13 @@ func ParseConfig(b []byte) (Config, error) {
 	if err := readUseAttnScale(b, &c); err != nil {
 		return Config{}, fmt.Errorf("transformer: config: %w", err)
 	}
+	if err := checkAmbiguousDefaults(b, c); err != nil {
+		return Config{}, fmt.Errorf("transformer: config: %w", err)
+	}
+	// The same function under Hugging Face's other names.
+	if c.ActFn == "gelu_pytorch_tanh" || c.ActFn == "gelu_fast" {
+		c.ActFn = ActGELUNew
+	}
 	c = c.WithDefaults()
 	if err := checkFields(b, c); err != nil {
 		return Config{}, fmt.Errorf("transformer: config: %w", err)
@@ -93,6 +100,21 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// checkAmbiguousDefaults refuses a config that leaves out a field whose
+// default differs between TransformerLens and Workbench, so that it would
+// silently compute another model: normalization_type (TransformerLens: LN;
+// Workbench: none).
+func checkAmbiguousDefaults(b []byte, c Config) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	if _, ok := keys["normalization_type"]; !ok {
+		return fmt.Errorf("normalization_type is missing: TransformerLens's default is LN and Workbench's none, so say which (\"LN\", \"LNPre\", \"RMS\", \"RMSPre\" or \"none\")")
+	}
+	return nil
 }
 
 // WithDefaults returns c with unset fields given their defaults:

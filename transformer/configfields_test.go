@@ -160,3 +160,23 @@ func TestParseConfigLlamaFields(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfigAmbiguousDefaults: a config without normalization_type
+// is refused (TransformerLens would read LN where Workbench reads none),
+// and gelu_pytorch_tanh and gelu_fast, Hugging Face's names for the tanh
+// GELU, parse as gelu_new.
+func TestParseConfigAmbiguousDefaults(t *testing.T) {
+	noNorm := strings.Replace("{"+strictBase+"}", `, "normalization_type": "LN"`, "", 1)
+	if _, err := ParseConfig([]byte(noNorm)); err == nil || !strings.Contains(err.Error(), "normalization_type is missing") {
+		t.Errorf("config without normalization_type: %v", err)
+	}
+	for _, alias := range []string{"gelu_pytorch_tanh", "gelu_fast"} {
+		c, err := ParseConfig([]byte(strings.Replace("{"+strictBase+"}", `"gelu_new"`, `"`+alias+`"`, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", alias, err)
+		}
+		if c.ActFn != ActGELUNew {
+			t.Errorf("%s parsed as %q, want %q", alias, c.ActFn, ActGELUNew)
+		}
+	}
+}
