@@ -82,7 +82,7 @@ var allowed = map[string][]string{
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()
