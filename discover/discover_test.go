@@ -13,10 +13,10 @@ import (
 
 // configs are tiny models covering the receivers' code paths: no
 // normalization (attention-only and with a GELU MLP: a ReLU's kinks would
-// defeat the finite differences), LayerNorm with GELU, RMSNorm. evalOnly adds the real-model families whose backward pass may
-// not exist: rotary with grouped-query attention and a gated MLP, and
-// parallel attention and MLP.
-func configs(evalOnly bool) map[string]transformer.Config {
+// defeat the finite differences), LayerNorm with GELU, RMSNorm, and the
+// real-model families: rotary with grouped-query attention and a gated
+// MLP (Llama), partial rotary with parallel attention and MLP (Pythia).
+func configs() map[string]transformer.Config {
 	base := transformer.Config{NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DVocab: 13, NCtx: 10, Seed: 5}
 	v := map[string]transformer.Config{}
 	add := func(name string, f func(c *transformer.Config)) {
@@ -32,23 +32,21 @@ func configs(evalOnly bool) map[string]transformer.Config {
 		c.NormalizationType = transformer.NormRMS
 		c.ActFn = transformer.ActGELUNew
 	})
-	if evalOnly {
-		add("llama_like", func(c *transformer.Config) {
-			c.DMLP = 24
-			c.NormalizationType = transformer.NormRMS
-			c.PositionalEmbeddingType = transformer.PosRotary
-			c.NKeyValueHeads = 2
-			c.GatedMLP = true
-			c.ActFn = transformer.ActSiLU
-		})
-		add("pythia_like", func(c *transformer.Config) {
-			c.DMLP = 24
-			c.NormalizationType = transformer.NormLN
-			c.PositionalEmbeddingType = transformer.PosRotary
-			c.RotaryDim = 2
-			c.ParallelAttnMLP = true
-		})
-	}
+	add("llama_like", func(c *transformer.Config) {
+		c.DMLP = 24
+		c.NormalizationType = transformer.NormRMS
+		c.PositionalEmbeddingType = transformer.PosRotary
+		c.NKeyValueHeads = 2
+		c.GatedMLP = true
+		c.ActFn = transformer.ActSiLU
+	})
+	add("pythia_like", func(c *transformer.Config) {
+		c.DMLP = 24
+		c.NormalizationType = transformer.NormLN
+		c.PositionalEmbeddingType = transformer.PosRotary
+		c.RotaryDim = 2
+		c.ParallelAttnMLP = true
+	})
 	return v
 }
 
@@ -75,7 +73,7 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(b)) 
 // only, reproduces the corrupted run layer by layer.
 func TestEvaluateEnds(t *testing.T) {
 	ctx := context.Background()
-	for name, c := range configs(true) {
+	for name, c := range configs() {
 		m := transformertest.Random(t, c, 3)
 		clean, corrupted := pair(4, 3, 8, c.DVocab)
 		metric := patching.LogitDiff{Answer: []int{1}, Wrong: []int{2}, Pos: patching.Last}
@@ -107,7 +105,7 @@ func TestEvaluateEnds(t *testing.T) {
 // that component (the clean run with the corrupted output there).
 func TestNodeAblationIsPatching(t *testing.T) {
 	ctx := context.Background()
-	for name, c := range configs(true) {
+	for name, c := range configs() {
 		m := transformertest.Random(t, c, 6)
 		clean, corrupted := pair(8, 2, 8, c.DVocab)
 		metric := patching.LogitDiff{Answer: []int{3}, Wrong: []int{4}, Pos: patching.Last}
@@ -157,7 +155,7 @@ func TestNodeAblationIsPatching(t *testing.T) {
 // score of each such edge equals the exact effect of ablating it alone.
 func TestEAPExactWhenLinear(t *testing.T) {
 	ctx := context.Background()
-	m := transformertest.Random(t, configs(false)["attn_only"], 9)
+	m := transformertest.Random(t, configs()["attn_only"], 9)
 	clean, corrupted := pair(2, 3, 8, m.Cfg.DVocab)
 	e, err := New(ctx, m, clean, corrupted, patching.LogitDiff{Answer: []int{5}, Wrong: []int{6}, Pos: patching.Last}, Corrupted)
 	if err != nil {
@@ -196,7 +194,7 @@ func TestEAPExactWhenLinear(t *testing.T) {
 // random direction, ablating an edge changes the metric by ε·score + O(ε²).
 func TestEAPFiniteDifferences(t *testing.T) {
 	ctx := context.Background()
-	for name, c := range configs(false) {
+	for name, c := range configs() {
 		m := transformertest.Random(t, c, 12)
 		clean, corrupted := pair(3, 2, 6, c.DVocab)
 		e, err := New(ctx, m, clean, corrupted, patching.LogitDiff{Answer: []int{1}, Wrong: []int{7}, Pos: patching.Last}, Corrupted)
