@@ -46,6 +46,9 @@ var allowed = map[string][]string{
 	"transformer/hf": {"transformer", "checkpoint", "tokenizer"},
 	// transformer/llama2c reads llama2.c checkpoints (legacy, ak42 v1, v2).
 	"transformer/llama2c": {"transformer"},
+	// transformer/formats is the one entry point that detects a model's
+	// format and loads it through the converter for it.
+	"transformer/formats": {"transformer", "transformer/hf", "transformer/llama2c"},
 	// internal/testenv finds the shared parity fixtures for tests of
 	// any package, checkpoint's included: standard library only.
 	"internal/testenv": {},
@@ -75,14 +78,14 @@ var allowed = map[string][]string{
 	// cmd/workbench wires the library to flags and the dashboard: each
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
-	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction",
+	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction",
 		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

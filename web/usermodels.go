@@ -11,7 +11,7 @@ import (
 
 	"github.com/mechinterp/workbench/tokenizer"
 	"github.com/mechinterp/workbench/transformer"
-	"github.com/mechinterp/workbench/transformer/hf"
+	"github.com/mechinterp/workbench/transformer/formats"
 )
 
 // loadNamedModels loads the models of serve --model, in order, each named
@@ -31,18 +31,11 @@ func loadNamedModels(paths []string) ([]*model, error) {
 	return out, nil
 }
 
-// loadNamedModel loads a Hugging Face folder, a TransformerLens
-// safetensors file or a run folder, and the tokenizer beside it.
+// loadNamedModel loads a model in any format formats.Load reads (a
+// Hugging Face folder, a llama2.c checkpoint, a TransformerLens safetensors
+// file or a run folder) and the tokenizer beside it.
 func loadNamedModel(path string) (*model, error) {
-	var (
-		tm  *transformer.Model
-		err error
-	)
-	if hf.IsFolder(path) {
-		tm, err = hf.Load(path)
-	} else {
-		tm, err = transformer.Load(path)
-	}
+	tm, err := formats.Load(path, "")
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,7 @@ import (
 	"math"
 
 	"github.com/mechinterp/workbench/transformer"
-	"github.com/mechinterp/workbench/transformer/hf"
-	"github.com/mechinterp/workbench/transformer/llama2c"
+	"github.com/mechinterp/workbench/transformer/formats"
 )
 
 // modelFlags are the flags every command that loads a model shares.
@@ -29,22 +28,10 @@ func (f *modelFlags) load() (*transformer.Model, error) {
 	if f.model == "" {
 		return nil, fmt.Errorf("--model is required")
 	}
-	if hf.IsFolder(f.model) {
-		if f.config != "" {
-			return nil, fmt.Errorf("--config does not apply to the Hugging Face folder %s (its config.json is the config)", f.model)
-		}
-		return hf.Load(f.model)
+	if f.config != "" && formats.Detect(f.model) != formats.TransformerLens {
+		return nil, fmt.Errorf("--config does not apply to the %s %s (it holds its own config)", formats.Detect(f.model), f.model)
 	}
-	if llama2c.IsCheckpoint(f.model) {
-		if f.config != "" {
-			return nil, fmt.Errorf("--config does not apply to the llama2.c checkpoint %s (its header is the config)", f.model)
-		}
-		return llama2c.Load(f.model)
-	}
-	if f.config != "" {
-		return transformer.LoadWithConfig(f.model, f.config)
-	}
-	return transformer.Load(f.model)
+	return formats.Load(f.model, f.config)
 }
 
 // evalBatch is the default number of sequences eval runs at once.

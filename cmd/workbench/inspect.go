@@ -12,6 +12,7 @@ import (
 
 	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/transformer/hf"
+	"github.com/mechinterp/workbench/transformer/llama2c"
 )
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,7 +32,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "the tensor count by dtype, the parameters in the files and in the converted model")
 		fmt.Fprintln(stderr, "(float32), then each tensor; for a folder Workbench cannot convert (a model_type")
 		fmt.Fprintln(stderr, "or a config field it does not implement) it says why instead of the config.")
-		fmt.Fprintln(stderr, "`workbench convert DIR --out FILE` writes the converted model.")
+		fmt.Fprintln(stderr, "For a llama2.c checkpoint (.bin) it shows the header's version, the TransformerLens")
+		fmt.Fprintln(stderr, "config Workbench maps it to and the converted tensors.")
+		fmt.Fprintln(stderr, "`workbench convert DIR|FILE.bin --out FILE` writes the converted model.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +47,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	path := fs.Arg(0)
 	if hf.IsFolder(path) {
 		return inspectHF(stdout, path, *asJSON)
+	}
+	if llama2c.IsCheckpoint(path) {
+		return inspectLlama2c(stdout, path, *asJSON)
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "model.safetensors") // a run folder's model
@@ -160,5 +166,40 @@ func inspectHF(stdout io.Writer, dir string, asJSON bool) error {
 	for _, t := range d.Tensors {
 		fmt.Fprintf(stdout, "%-48s %-6s %v\n", t.Name, t.DType, t.Shape)
 	}
+	return nil
+}
+
+// inspectLlama2c describes a llama2.c checkpoint: the TransformerLens
+// config its header maps to and the tensors of the converted model.
+func inspectLlama2c(w io.Writer, path string, asJSON bool) error {
+	m, err := llama2c.Load(path)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Name  string `json:"name"`
+		Shape []int  `json:"shape"`
+	}
+	var rows []row
+	params := 0
+	for _, t := range m.StateDict() {
+		rows = append(rows, row{t.Name, t.Shape})
+		params += len(t.Data)
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"format": "llama2.c", "config": m.Cfg, "parameters": params, "tensors": rows})
+	}
+	c := m.Cfg
+	fmt.Fprintf(w, "llama2.c checkpoint %s: %d layers, d_model %d, %d heads (%d key/value), d_mlp %d, vocabulary %d, n_ctx %d, %s\n",
+		filepath.Base(path), c.NLayers, c.DModel, c.NHeads, c.NKeyValueHeads, c.DMLP, c.DVocab, c.NCtx, map[bool]string{true: "tied classifier", false: "untied classifier"}[c.TiedEmbeddings])
+	b, _ := json.Marshal(c)
+	fmt.Fprintf(w, "config: %s\n", b)
+	fmt.Fprintf(w, "%-32s %s\n", "TENSOR (converted)", "SHAPE")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-32s %v\n", r.Name, r.Shape)
+	}
+	fmt.Fprintf(w, "%d parameters\n", params)
 	return nil
 }
