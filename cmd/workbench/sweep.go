@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/mechinterp/workbench/sweep"
+)
+
+// runSweep is `workbench sweep`: plan a sweep of training runs, run its
+// tasks (one contract, run-task, whatever backend), launch them, and read
+// their state.
+func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"plan": runSweepPlan, "run-task": runSweepTask, "status": runSweepStatus, "launch": runSweepLaunch,
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, `Usage: workbench sweep <plan|run-task|launch|status> ...
+
+  plan SPEC --out DIR              resolve a JSON spec into tasks: DIR/plan.json
+  run-task DIR --index N | --id ID run one task (idempotent; what every backend calls)
+  launch DIR [--backend local|slurm|k8s] [flags]
+                                   run the tasks on this machine, a Slurm array, or
+                                   write a Kubernetes Indexed Job
+  status DIR                       counts and per-task state, from the task folders
+
+Run 'workbench sweep <subcommand> -h' for its flags.`)
+		if len(args) == 0 {
+			return errors.New("sweep: name a subcommand")
+		}
+		return nil
+	}
+	f, ok := sub[args[0]]
+	if !ok {
+		return fmt.Errorf("sweep: unknown subcommand %q (try plan, run-task, launch or status)", args[0])
+	}
+	return f(ctx, args[1:], stdout, stderr)
+}
+
+// sweepFlags parses args of `sweep NAME` into fs, which takes one
+// positional argument (the spec or the sweep folder) before or among its
+// flags, and returns it.
+func sweepFlags(fs *flag.FlagSet, name, what string, args []string) (string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", fmt.Errorf("sweep %s: want one %s, got %d arguments", name, what, len(pos))
+	}
+	return pos[0], nil
+}
+
+func newSweepFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("sweep "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runSweepPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newSweepFlagSet("plan", `Usage: workbench sweep plan SPEC --out DIR
+
+Resolves a JSON spec into tasks, each with a deterministic ID (a hash of its
+resolved flags) and a run folder DIR/runs/ID, and writes DIR/plan.json. Every
+task's flags are checked by the training command itself. Spec example:
+
+  {"command": "train induction", "flags": {"steps": 400}, "grid": {"seed": [0, 1, 2, 3]},
+   "random": {"lr": {"log_uniform": [1e-4, 1e-2]}}, "samples": 8, "analyses": ["analyze"]}
+
+Random axes: uniform, log_uniform, int_uniform ([low, high]) or choice ([values]);
+"random_seed" seeds the draws (default 0).
+`, stderr)
+	out := fs.String("out", "", "sweep `DIR` (required)")
+	specPath, err := sweepFlags(fs, "plan", "spec file", args)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("sweep plan: --out is required")
+	}
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		return fmt.Errorf("sweep plan: %w", err)
+	}
+	spec, err := sweep.ParseSpec(b)
+	if err != nil {
+		return err
+	}
+	p, err := sweep.NewPlan(ctx, spec, run)
+	if err != nil {
+		return err
+	}
+	if err := sweep.WritePlan(*out, p); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "planned %d tasks in %s\n", len(p.Tasks), filepath.Join(*out, sweep.PlanFile))
+	return nil
+}
+
+// jobIndexEnv is the variable a Kubernetes Indexed Job sets to the pod's
+// index: run-task reads it when neither --index nor --id is given.
+const jobIndexEnv = "JOB_COMPLETION_INDEX"
+
+func runSweepTask(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newSweepFlagSet("run-task", `Usage: workbench sweep run-task DIR --index N | --id ID
+
+Runs one task of the sweep in DIR: skipped when done, resumed from its newest
+checkpoint when interrupted, its folder locked while it runs. Without --index
+and --id the index is read from `+jobIndexEnv+` (Kubernetes Indexed Jobs).
+`, stderr)
+	index := fs.Int("index", -1, "task index `N` (0-based, as in plan.json)")
+	id := fs.String("id", "", "task `ID`")
+	dir, err := sweepFlags(fs, "run-task", "sweep folder", args)
+	if err != nil {
+		return err
+	}
+	p, err := sweep.ReadPlan(dir)
+	if err != nil {
+		return err
+	}
+	var t sweep.Task
+	switch {
+	case *index >= 0 && *id != "":
+		return errors.New("sweep run-task: give --index or --id, not both")
+	case *id != "":
+		t, err = p.FindID(*id)
+	case *index >= 0:
+		t, err = p.Find(*index)
+	default:
+		env, ok := os.LookupEnv(jobIndexEnv)
+		if !ok {
+			return errors.New("sweep run-task: give --index or --id (or set " + jobIndexEnv + ")")
+		}
+		i, perr := strconv.Atoi(env)
+		if perr != nil {
+			return fmt.Errorf("sweep run-task: %s=%q is not an index", jobIndexEnv, env)
+		}
+		t, err = p.Find(i)
+	}
+	if err != nil {
+		return err
+	}
+	done, err := sweep.RunTask(ctx, dir, p, t, run)
+	if err != nil {
+		return err
+	}
+	if done {
+		fmt.Fprintf(stdout, "task %d (%s) already done\n", t.Index, t.ID)
+	} else {
+		fmt.Fprintf(stdout, "task %d (%s) done\n", t.Index, t.ID)
+	}
+	return nil
+}
+
+func runSweepStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newSweepFlagSet("status", `Usage: workbench sweep status DIR
+
+Counts the tasks of the sweep in DIR by state (done, running, failed, pending),
+then lists each task: index, ID, state and its axes. Read from the task folders,
+whichever backend ran them.
+`, stderr)
+	dir, err := sweepFlags(fs, "status", "sweep folder", args)
+	if err != nil {
+		return err
+	}
+	_, sts, err := sweep.Status(dir)
+	if err != nil {
+		return err
+	}
+	sweep.WriteStatus(stdout, sts)
+	return nil
+}
+
+func runSweepLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newSweepFlagSet("launch", `Usage: workbench sweep launch DIR [--backend local|slurm|k8s] [flags]
+
+Runs the tasks of the sweep in DIR that are not done. Every backend runs the
+same command per task: workbench sweep run-task DIR --index N.
+`, stderr)
+	backend := fs.String("backend", "local", "local, slurm or k8s")
+	jobs := fs.Int("jobs", 1, "local: tasks run at once")
+	exe := fs.String("workbench", "", "the workbench `PROGRAM` tasks run (default: this one; on a cluster, a path every node sees)")
+	dir, err := sweepFlags(fs, "launch", "sweep folder", args)
+	if err != nil {
+		return err
+	}
+	if *exe == "" {
+		if *exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("sweep launch: %w", err)
+		}
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	switch *backend {
+	case "local":
+		return sweep.Local(ctx, dir, sweep.LocalOptions{Workbench: *exe, Jobs: *jobs, Progress: stderr, Terminal: isTerminal(stderr)})
+	}
+	return fmt.Errorf("sweep launch: unknown backend %q (try local, slurm or k8s)", *backend)
+}

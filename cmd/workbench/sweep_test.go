@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mechinterp/workbench/sweep"
+	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/transformer"
+)
+
+// cliAsWorkbenchEnv makes this test binary act as the workbench program
+// (TestMain runs its arguments), so that a backend can run tasks with it:
+// `TESTBINARY sweep run-task DIR --index N`.
+const cliAsWorkbenchEnv = "WORKBENCH_TEST_AS_CLI"
+
+func argvJSON(args []string) string {
+	b, _ := json.Marshal(args)
+	return string(b)
+}
+
+// sweepSpec is a tiny induction sweep of the given seeds: quickInduction's
+// flags, 60 steps, the analyze analysis.
+func sweepSpec(t *testing.T, seeds string) string {
+	t.Helper()
+	flags := map[string]string{}
+	for i := 0; i < len(quickInduction); i += 2 {
+		flags[strings.TrimPrefix(quickInduction[i], "--")] = quickInduction[i+1]
+	}
+	flags["steps"] = "60"
+	b, _ := json.Marshal(flags)
+	path := filepath.Join(t.TempDir(), "spec.json")
+	spec := `{"command": "train induction", "flags": ` + string(b) + `, "grid": {"seed": [` + seeds + `]}, "analyses": ["analyze"]}`
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// asWorkbench makes this test binary the workbench program of the tasks
+// a backend starts, and returns its path.
+func asWorkbench(t *testing.T) string {
+	t.Helper()
+	t.Setenv(cliAsWorkbenchEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// sameRun fails t unless run folders a and b hold byte-identical
+// model.safetensors and checkpoints, and the same metrics.jsonl apart
+// from each record's elapsed_s (wall time).
+func sameRun(t *testing.T, a, b string) {
+	t.Helper()
+	files := []string{transformer.ModelFile}
+	ents, err := os.ReadDir(filepath.Join(a, "checkpoints"))
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("%s has no checkpoints: %v", a, err)
+	}
+	for _, e := range ents {
+		files = append(files, filepath.Join("checkpoints", e.Name()))
+	}
+	for _, f := range files {
+		x, errA := os.ReadFile(filepath.Join(a, f))
+		y, errB := os.ReadFile(filepath.Join(b, f))
+		if errA != nil || errB != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between %s and %s (%v, %v)", f, a, b, errA, errB)
+		}
+	}
+	if ma, mb := metricsWithoutTime(t, a), metricsWithoutTime(t, b); !slices.Equal(ma, mb) || len(ma) == 0 {
+		t.Errorf("metrics.jsonl differs between %s and %s:\n%q\n%q", a, b, ma, mb)
+	}
+}
+
+// metricsWithoutTime returns run's metrics.jsonl records, re-encoded
+// without elapsed_s.
+func metricsWithoutTime(t *testing.T, run string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(run, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec map[string]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("%s: %v", run, err)
+		}
+		if _, ok := rec["elapsed_s"]; !ok && rec["event"] == nil {
+			t.Errorf("%s: a record without elapsed_s: the comparison may be stale", run)
+		}
+		delete(rec, "elapsed_s")
+		b, _ := json.Marshal(rec) // map keys sorted
+		out = append(out, string(b))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSweepLocal plans a 3-seed induction sweep, runs it on the local
+// backend (2 jobs, each task in its own process), and checks the status
+// line, every task's run folder and analysis, that a task equals the same
+// training run by `workbench train induction` directly, and that a second
+// launch runs nothing.
+func TestSweepLocal(t *testing.T) {
+	exe := asWorkbench(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	if out, stderr, err := runCLI(t, "sweep", "plan", sweepSpec(t, "0, 1, 2"), "--out", dir); err != nil || !strings.Contains(out, "planned 3 tasks") {
+		t.Fatalf("sweep plan: %v\n%s%s", err, out, stderr)
+	}
+	if _, stderr, err := runCLI(t, "sweep", "launch", dir, "--backend", "local", "--jobs", "2", "--workbench", exe); err != nil {
+		t.Fatalf("sweep launch: %v\n%s", err, stderr)
+	}
+	out, _, err := runCLI(t, "sweep", "status", dir)
+	if err != nil || !strings.HasPrefix(out, "3 done, 0 running, 0 failed, 0 pending\n") {
+		t.Fatalf("sweep status: %v\n%s", err, out)
+	}
+	p, err := sweep.ReadPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range p.Tasks {
+		rd := sweep.RunDir(dir, task.ID)
+		if _, err := transformer.Load(rd); err != nil {
+			t.Errorf("task %d: %v", task.Index, err)
+		}
+		var a map[string]any
+		b, err := os.ReadFile(filepath.Join(rd, "analyze.json"))
+		if err != nil || json.Unmarshal(b, &a) != nil || a["heads"] == nil {
+			t.Errorf("task %d: analyze.json without heads: %v", task.Index, err)
+		}
+	}
+	direct := filepath.Join(t.TempDir(), "direct")
+	if _, _, err := runCLI(t, append(trainArgs(direct, "--steps", "60", "--seed", "1"), "--json")...); err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, sweep.RunDir(dir, p.Tasks[1].ID), direct)
+	_, stderr, err := runCLI(t, "sweep", "launch", dir, "--workbench", exe)
+	if err != nil || !strings.Contains(stderr, "all 3 tasks are done") {
+		t.Errorf("second launch: %v\n%s", err, stderr)
+	}
+}
