@@ -69,9 +69,12 @@ var allowed = map[string][]string{
 	// the CLI's own entry point (a Runner), in processes of the workbench
 	// binary: it never imports a model package, only train's run-folder
 	// conventions (locks, checkpoints, atomic JSON) and the worker pool.
-	"sweep":   {"train", "workers"},
-	"figures": {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
-	"web":     {"*internal", "github.com/go-chi/chi/v5"},
+	"sweep": {"train", "workers"},
+	// sweep/slurmtest starts a single-node Slurm cluster for tests; only
+	// tests import it.
+	"sweep/slurmtest": {"internal/testenv"},
+	"figures":         {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
+	"web":             {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
 	// flags, the quick-run test helper); every notebook imports it.
 	"notebooks": {"*internal", "gonum.org/v1/gonum", "notebooks/report"},

@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/mechinterp/workbench/sweep"
 )
@@ -194,25 +197,89 @@ func runSweepLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 
 Runs the tasks of the sweep in DIR that are not done. Every backend runs the
 same command per task: workbench sweep run-task DIR --index N.
+
+  local   a worker pool on this machine (--jobs)
+  slurm   an sbatch job array (--array=0-N%K), several tasks per element with
+          --tasks-per-job; --dry-run prints the script; --wait follows it
+  k8s     a Kubernetes Indexed Job manifest (JOB_COMPLETION_INDEX is the task
+          index), written to DIR/k8s/job.json; --dry-run prints it
 `, stderr)
 	backend := fs.String("backend", "local", "local, slurm or k8s")
-	jobs := fs.Int("jobs", 1, "local: tasks run at once")
 	exe := fs.String("workbench", "", "the workbench `PROGRAM` tasks run (default: this one; on a cluster, a path every node sees)")
+	jobs := fs.Int("jobs", 1, "local: tasks run at once")
+	var so sweep.SlurmOptions
+	fs.StringVar(&so.Partition, "partition", "", "slurm: partition")
+	fs.StringVar(&so.Time, "time", "", "slurm: time limit of an array element (sbatch --time)")
+	fs.StringVar(&so.Mem, "mem", "", "slurm: memory of an array element (sbatch --mem, e.g. 2G)")
+	fs.IntVar(&so.CPUs, "cpus", 1, "slurm: CPUs per array element")
+	fs.IntVar(&so.Throttle, "max-parallel", 0, "slurm: array elements running at once (the K of %K; 0: no limit)")
+	fs.IntVar(&so.PerJob, "tasks-per-job", 1, "slurm: tasks each array element runs in turn (short tasks: Slurm's launch costs about 1 s)")
+	fs.Func("sbatch", "slurm: an extra #SBATCH `OPTION` (repeatable), e.g. --sbatch=--qos=low", func(v string) error {
+		so.Extra = append(so.Extra, v)
+		return nil
+	})
+	wait := fs.Bool("wait", false, "slurm: wait for the array to leave the queue, printing the counts")
+	dryRun := fs.Bool("dry-run", false, "slurm, k8s: print the script or manifest instead of submitting or writing it")
 	dir, err := sweepFlags(fs, "launch", "sweep folder", args)
 	if err != nil {
 		return err
+	}
+	applies := map[string][]string{
+		"local": {"jobs"},
+		"slurm": {"partition", "time", "mem", "cpus", "max-parallel", "tasks-per-job", "sbatch", "wait", "dry-run"},
+	}
+	own, ok := applies[*backend]
+	if !ok {
+		return fmt.Errorf("sweep launch: unknown backend %q (try local, slurm or k8s)", *backend)
+	}
+	var wrong []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "backend" && f.Name != "workbench" && !slices.Contains(own, f.Name) {
+			wrong = append(wrong, "--"+f.Name)
+		}
+	})
+	if len(wrong) > 0 {
+		return fmt.Errorf("sweep launch: the %s backend has no %s", *backend, strings.Join(wrong, ", "))
 	}
 	if *exe == "" {
 		if *exe, err = os.Executable(); err != nil {
 			return fmt.Errorf("sweep launch: %w", err)
 		}
 	}
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
+	if dir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("sweep launch: %w", err)
 	}
 	switch *backend {
-	case "local":
-		return sweep.Local(ctx, dir, sweep.LocalOptions{Workbench: *exe, Jobs: *jobs, Progress: stderr, Terminal: isTerminal(stderr)})
+	case "slurm":
+		so.Workbench = *exe
+		p, err := sweep.ReadPlan(dir)
+		if err != nil {
+			return err
+		}
+		if *dryRun {
+			script, err := sweep.SlurmScript(dir, len(p.Tasks), so)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(stdout, script)
+			return err
+		}
+		id, err := sweep.SubmitSlurm(ctx, dir, len(p.Tasks), so)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "submitted job array %s (%d tasks); follow it with: workbench sweep status %s\n", id, len(p.Tasks), dir)
+		if !*wait {
+			return nil
+		}
+		sts, err := sweep.WaitSlurm(ctx, dir, id, time.Second, stderr)
+		if err != nil {
+			return err
+		}
+		if c := sweep.Counts(sts); !strings.HasPrefix(c, fmt.Sprintf("%d done,", len(sts))) {
+			return fmt.Errorf("sweep launch: job array %s left the queue with %s (workbench sweep status %s)", id, c, dir)
+		}
+		return nil
 	}
-	return fmt.Errorf("sweep launch: unknown backend %q (try local, slurm or k8s)", *backend)
+	return sweep.Local(ctx, dir, sweep.LocalOptions{Workbench: *exe, Jobs: *jobs, Progress: stderr, Terminal: isTerminal(stderr)})
 }

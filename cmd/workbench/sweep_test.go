@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mechinterp/workbench/sweep"
+	"github.com/mechinterp/workbench/sweep/slurmtest"
 	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -151,5 +153,50 @@ func TestSweepLocal(t *testing.T) {
 	_, stderr, err := runCLI(t, "sweep", "launch", dir, "--workbench", exe)
 	if err != nil || !strings.Contains(stderr, "all 3 tasks are done") {
 		t.Errorf("second launch: %v\n%s", err, stderr)
+	}
+}
+
+// TestSweepSlurmMatchesLocal starts a real single-node Slurm cluster,
+// submits a 6-task induction sweep as a job array (2 tasks per element,
+// at most 2 elements at once), waits for it, and checks that every task's
+// model, checkpoints and metrics equal the same task run by the local
+// backend.
+func TestSweepSlurmMatchesLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Slurm cluster and trains 12 models; run without -short")
+	}
+	slurmtest.Start(t)
+	exe := asWorkbench(t)
+	spec := sweepSpec(t, "0, 1, 2, 3, 4, 5")
+	local, cluster := filepath.Join(t.TempDir(), "local"), filepath.Join(t.TempDir(), "slurm")
+	for _, dir := range []string{local, cluster} {
+		if _, stderr, err := runCLI(t, "sweep", "plan", spec, "--out", dir); err != nil {
+			t.Fatalf("sweep plan: %v\n%s", err, stderr)
+		}
+	}
+	if _, stderr, err := runCLI(t, "sweep", "launch", local, "--jobs", "2", "--workbench", exe); err != nil {
+		t.Fatalf("local launch: %v\n%s", err, stderr)
+	}
+	began := time.Now()
+	out, stderr, err := runCLI(t, "sweep", "launch", cluster, "--backend", "slurm", "--tasks-per-job", "2", "--max-parallel", "2",
+		"--time", "10", "--wait", "--workbench", exe)
+	if err != nil {
+		t.Fatalf("slurm launch: %v\n%s%s", err, out, stderr)
+	}
+	t.Logf("slurm: 6 tasks in 3 array elements took %.1f s from sbatch to the empty queue", time.Since(began).Seconds())
+	status, _, err := runCLI(t, "sweep", "status", cluster)
+	if err != nil || !strings.HasPrefix(status, "6 done, 0 running, 0 failed, 0 pending\n") {
+		t.Fatalf("status after the array: %v\n%s", err, status)
+	}
+	logs, _ := filepath.Glob(filepath.Join(cluster, sweep.SlurmDir, "*_*.out"))
+	if len(logs) != 3 {
+		t.Errorf("%d array element outputs (%q), want 3", len(logs), logs)
+	}
+	p, err := sweep.ReadPlan(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range p.Tasks {
+		sameRun(t, sweep.RunDir(local, task.ID), sweep.RunDir(cluster, task.ID))
 	}
 }
