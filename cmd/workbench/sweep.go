@@ -218,6 +218,13 @@ same command per task: workbench sweep run-task DIR --index N.
 		so.Extra = append(so.Extra, v)
 		return nil
 	})
+	var ko sweep.K8sOptions
+	fs.StringVar(&ko.Image, "image", "", "k8s: container `IMAGE` with the workbench program")
+	fs.StringVar(&ko.Claim, "pvc", "", "k8s: PersistentVolumeClaim `NAME` holding the sweep folder")
+	fs.StringVar(&ko.MountPath, "mount", "", "k8s: where the claim is mounted in the container (default: DIR's absolute path)")
+	fs.IntVar(&ko.Parallelism, "parallelism", 4, "k8s: pods running at once")
+	fs.StringVar(&ko.CPU, "cpu-request", "", "k8s: CPU request of a pod (e.g. 1)")
+	fs.StringVar(&ko.Memory, "mem-request", "", "k8s: memory request of a pod (e.g. 2Gi)")
 	wait := fs.Bool("wait", false, "slurm: wait for the array to leave the queue, printing the counts")
 	dryRun := fs.Bool("dry-run", false, "slurm, k8s: print the script or manifest instead of submitting or writing it")
 	dir, err := sweepFlags(fs, "launch", "sweep folder", args)
@@ -227,6 +234,7 @@ same command per task: workbench sweep run-task DIR --index N.
 	applies := map[string][]string{
 		"local": {"jobs"},
 		"slurm": {"partition", "time", "mem", "cpus", "max-parallel", "tasks-per-job", "sbatch", "wait", "dry-run"},
+		"k8s":   {"image", "pvc", "mount", "parallelism", "cpu-request", "mem-request", "dry-run"},
 	}
 	own, ok := applies[*backend]
 	if !ok {
@@ -241,7 +249,9 @@ same command per task: workbench sweep run-task DIR --index N.
 	if len(wrong) > 0 {
 		return fmt.Errorf("sweep launch: the %s backend has no %s", *backend, strings.Join(wrong, ", "))
 	}
-	if *exe == "" {
+	if *exe == "" && *backend == "k8s" {
+		*exe = "workbench" // on the image's PATH
+	} else if *exe == "" {
 		if *exe, err = os.Executable(); err != nil {
 			return fmt.Errorf("sweep launch: %w", err)
 		}
@@ -250,6 +260,8 @@ same command per task: workbench sweep run-task DIR --index N.
 		return fmt.Errorf("sweep launch: %w", err)
 	}
 	switch *backend {
+	case "k8s":
+		return launchK8s(dir, ko, *exe, *dryRun, stdout)
 	case "slurm":
 		so.Workbench = *exe
 		p, err := sweep.ReadPlan(dir)
@@ -282,4 +294,34 @@ same command per task: workbench sweep run-task DIR --index N.
 		return nil
 	}
 	return sweep.Local(ctx, dir, sweep.LocalOptions{Workbench: *exe, Jobs: *jobs, Progress: stderr, Terminal: isTerminal(stderr)})
+}
+
+// launchK8s writes (or with dryRun prints) the Indexed Job manifest of the
+// sweep in dir.
+func launchK8s(dir string, o sweep.K8sOptions, exe string, dryRun bool, stdout io.Writer) error {
+	p, err := sweep.ReadPlan(dir)
+	if err != nil {
+		return err
+	}
+	o.Workbench = exe
+	if o.MountPath == "" {
+		o.MountPath = dir
+	}
+	b, err := sweep.K8sJob(p, o)
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		_, err := stdout.Write(b)
+		return err
+	}
+	path := filepath.Join(dir, "k8s", "job.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("sweep launch: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("sweep launch: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d indexed completions); submit it with: kubectl apply -f %s\n", path, len(p.Tasks), path)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -198,5 +199,58 @@ func TestSweepSlurmMatchesLocal(t *testing.T) {
 	}
 	for _, task := range p.Tasks {
 		sameRun(t, sweep.RunDir(local, task.ID), sweep.RunDir(cluster, task.ID))
+	}
+}
+
+// TestSweepK8sIndexedTask prints the Indexed Job manifest of a 2-task
+// sweep and runs its container command here, as a pod would: with
+// JOB_COMPLETION_INDEX=1 and DIR mounted at the manifest's path. Task 1
+// must be done, task 0 untouched; a flag of another backend is refused.
+func TestSweepK8sIndexedTask(t *testing.T) {
+	exe := asWorkbench(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	if _, stderr, err := runCLI(t, "sweep", "plan", sweepSpec(t, "0, 1"), "--out", dir); err != nil {
+		t.Fatalf("sweep plan: %v\n%s", err, stderr)
+	}
+	manifest, stderr, err := runCLI(t, "sweep", "launch", dir, "--backend", "k8s", "--dry-run", "--image", "wb:test", "--pvc", "sweeps", "--mount", dir)
+	if err != nil {
+		t.Fatalf("k8s dry run: %v\n%s", err, stderr)
+	}
+	var job struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Command []string `json:"command"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(manifest), &job); err != nil || len(job.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("manifest: %v\n%s", err, manifest)
+	}
+	command := job.Spec.Template.Spec.Containers[0].Command
+	if command[0] != "workbench" {
+		t.Errorf("container command %q, want the image's workbench", command)
+	}
+	cmd := exec.Command(exe, command[1:]...)
+	cmd.Env = append(os.Environ(), "JOB_COMPLETION_INDEX=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%q with JOB_COMPLETION_INDEX=1: %v\n%s", command, err, out)
+	}
+	status, _, err := runCLI(t, "sweep", "status", dir)
+	if err != nil || !strings.HasPrefix(status, "1 done, 0 running, 0 failed, 1 pending\n") || !strings.Contains(status, "   1  ") {
+		t.Fatalf("status: %v\n%s", err, status)
+	}
+	p, _ := sweep.ReadPlan(dir)
+	if _, _, err := sweep.Status(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sweep.RunDir(dir, p.Tasks[0].ID)); !os.IsNotExist(err) {
+		t.Errorf("task 0's run folder exists (%v): the index was not 1", err)
+	}
+	if _, _, err := runCLI(t, "sweep", "launch", dir, "--backend", "k8s", "--jobs", "2", "--image", "i", "--pvc", "p"); err == nil || !strings.Contains(err.Error(), "k8s backend has no --jobs") {
+		t.Errorf("--jobs with k8s: %v, want a refusal naming it", err)
 	}
 }
