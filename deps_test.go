@@ -73,8 +73,11 @@ var allowed = map[string][]string{
 	// sweep/slurmtest starts a single-node Slurm cluster for tests; only
 	// tests import it.
 	"sweep/slurmtest": {"internal/testenv"},
-	"figures":         {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
-	"web":             {"*internal", "github.com/go-chi/chi/v5"},
+	// sweep/report draws a sweep's results (sweep.Results) as an HTML
+	// page with figures.
+	"sweep/report": {"sweep", "figures"},
+	"figures":      {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
+	"web":          {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
 	// flags, the quick-run test helper); every notebook imports it.
 	"notebooks": {"*internal", "gonum.org/v1/gonum", "notebooks/report"},
@@ -82,7 +85,7 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "discover", "tokenizer", "sweep", "golang.org/x/term"},
+		"circuits", "lens", "patching", "discover", "tokenizer", "sweep", "sweep/report", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but

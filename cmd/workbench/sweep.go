@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mechinterp/workbench/sweep"
+	"github.com/mechinterp/workbench/sweep/report"
 )
 
 // runSweep is `workbench sweep`: plan a sweep of training runs, run its
@@ -22,6 +23,7 @@ import (
 func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"plan": runSweepPlan, "run-task": runSweepTask, "status": runSweepStatus, "launch": runSweepLaunch,
+		"report": runSweepReport,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, `Usage: workbench sweep <plan|run-task|launch|status> ...
@@ -32,6 +34,8 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
                                    run the tasks on this machine, a Slurm array, or
                                    write a Kubernetes Indexed Job
   status DIR                       counts and per-task state, from the task folders
+  report DIR                       statistics, a table and figures across done tasks:
+                                   DIR/report/index.html (+ PNG and SVG)
 
 Run 'workbench sweep <subcommand> -h' for its flags.`)
 		if len(args) == 0 {
@@ -41,7 +45,7 @@ Run 'workbench sweep <subcommand> -h' for its flags.`)
 	}
 	f, ok := sub[args[0]]
 	if !ok {
-		return fmt.Errorf("sweep: unknown subcommand %q (try plan, run-task, launch or status)", args[0])
+		return fmt.Errorf("sweep: unknown subcommand %q (try plan, run-task, launch, status or report)", args[0])
 	}
 	return f(ctx, args[1:], stdout, stderr)
 }
@@ -323,5 +327,35 @@ func launchK8s(dir string, o sweep.K8sOptions, exe string, dryRun bool, stdout i
 		return fmt.Errorf("sweep launch: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d indexed completions); submit it with: kubectl apply -f %s\n", path, len(p.Tasks), path)
+	return nil
+}
+
+func runSweepReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newSweepFlagSet("report", `Usage: workbench sweep report DIR
+
+Reads every done task's summary.json and writes DIR/report/index.html: statistics
+of each result (for induction sweeps the phase-change step, steps to 99%, the
+largest induction and previous-token scores), a table of every task's axes and
+results, the phase-change step's distribution and each key result against each
+numeric axis (PNG and SVG). Prints the statistics.
+`, stderr)
+	dir, err := sweepFlags(fs, "report", "sweep folder", args)
+	if err != nil {
+		return err
+	}
+	page, err := report.Write(dir)
+	if err != nil {
+		return err
+	}
+	_, rs, err := sweep.Results(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d tasks with results\n", len(rs))
+	fmt.Fprintf(stdout, "%-24s %5s %5s %10s %10s %10s %10s %10s\n", "metric", "n", "never", "min", "q1", "median", "q3", "max")
+	for _, s := range sweep.Summarize(rs) {
+		fmt.Fprintf(stdout, "%-24s %5d %5d %10.4g %10.4g %10.4g %10.4g %10.4g\n", s.Metric, s.N, s.Never, s.Min, s.Quartile1, s.Median, s.Quartile3, s.Max)
+	}
+	fmt.Fprintf(stdout, "report: %s\n", page)
 	return nil
 }
