@@ -30,8 +30,10 @@ func keyMetrics() []string {
 const (
 	maxPlotted = 6
 	histBins   = 10
-	widthPx    = 640
-	heightPx   = 400
+	// maxDistinctBars: up to this many distinct values get a bar each.
+	maxDistinctBars = 20
+	widthPx         = 640
+	heightPx        = 400
 )
 
 // Figure is one written figure: files relative to the report folder.
@@ -120,8 +122,9 @@ func plotted(stats []sweep.Stats) []string {
 	return have[:min(len(have), maxPlotted)]
 }
 
-// histogram bins metric m's finite values into histBins equal bins, with
-// one more bar for the tasks where it is null ("never").
+// histogram counts metric m's finite values, one bar per value when there
+// are at most maxDistinctBars of them and in histBins equal bins otherwise,
+// with one more bar for the tasks where it is null ("never").
 func histogram(rs []sweep.Result, m string) (figures.BarsSpec, bool) {
 	var xs []float64
 	never := 0
@@ -138,28 +141,40 @@ func histogram(rs []sweep.Result, m string) (figures.BarsSpec, bool) {
 	if len(xs)+never == 0 {
 		return figures.BarsSpec{}, false
 	}
-	lo, hi := 0.0, 1.0
-	if len(xs) > 0 {
-		lo, hi = slices.Min(xs), slices.Max(xs)
-	}
-	width := (hi - lo) / histBins
-	if width == 0 {
-		width = 1
-	}
 	var cats []string
-	counts := make([]float64, histBins)
-	for b := range histBins {
-		cats = append(cats, strconv.FormatFloat(lo+width*float64(b), 'g', 4, 64))
-	}
-	for _, x := range xs {
-		counts[min(int((x-lo)/width), histBins-1)]++
+	var counts []float64
+	distinct := slices.Compact(slices.Sorted(slices.Values(xs)))
+	if len(distinct) <= maxDistinctBars { // one bar per value (steps are multiples of the evaluation interval)
+		for _, v := range distinct {
+			cats, counts = append(cats, strconv.FormatFloat(v, 'g', 6, 64)), append(counts, float64(countOf(xs, v)))
+		}
+	} else {
+		lo, hi := distinct[0], distinct[len(distinct)-1]
+		width := (hi - lo) / histBins
+		counts = make([]float64, histBins)
+		for b := range histBins {
+			cats = append(cats, strconv.FormatFloat(lo+width*float64(b), 'g', 4, 64)+"–")
+		}
+		for _, x := range xs {
+			counts[min(int((x-lo)/width), histBins-1)]++
+		}
 	}
 	cats, counts = append(cats, "never"), append(counts, float64(never))
 	return figures.BarsSpec{
 		Title:  fmt.Sprintf("%s over %d tasks (%d never)", m, len(xs)+never, never),
-		XLabel: m + " (bin start)", YLabel: "tasks",
+		XLabel: m, YLabel: "tasks",
 		Categories: cats, Groups: []figures.BarGroup{{Values: counts}},
 	}, true
+}
+
+func countOf(xs []float64, v float64) int {
+	n := 0
+	for _, x := range xs {
+		if x == v {
+			n++
+		}
+	}
+	return n
 }
 
 // numericAxes returns the axes whose values all parse as numbers and take
