@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,4 +254,71 @@ func TestSweepK8sIndexedTask(t *testing.T) {
 	if _, _, err := runCLI(t, "sweep", "launch", dir, "--backend", "k8s", "--jobs", "2", "--image", "i", "--pvc", "p"); err == nil || !strings.Contains(err.Error(), "k8s backend has no --jobs") {
 		t.Errorf("--jobs with k8s: %v, want a refusal naming it", err)
 	}
+}
+
+// TestSweepRunTaskResumes interrupts a task's process (SIGINT, as Ctrl-C
+// or Slurm's time limit) once it has a checkpoint, checks the task is
+// pending, runs it again (it resumes: the log shows --resume) and checks
+// the result equals an uninterrupted training run's.
+func TestSweepRunTaskResumes(t *testing.T) {
+	exe := asWorkbench(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	spec := filepath.Join(t.TempDir(), "spec.json")
+	flags := `{"d-vocab": 16, "seq-len": 6, "min-repeat": 3, "d-model": 32, "n-heads": 2, "d-head": 16, "batch": 32, "lr": 0.003, "eval-every": 100, "steps": 3000}`
+	if err := os.WriteFile(spec, []byte(`{"command": "train induction", "flags": `+flags+`, "grid": {"seed": [7]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runCLI(t, "sweep", "plan", spec, "--out", dir); err != nil {
+		t.Fatalf("sweep plan: %v\n%s", err, stderr)
+	}
+	p, err := sweep.ReadPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := sweep.RunDir(dir, p.Tasks[0].ID)
+	cmd := exec.Command(exe, "sweep", "run-task", dir, "--index", "0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		steps, _ := train.Checkpoints(rd)
+		if len(steps) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no checkpoint after a minute:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err == nil || !strings.Contains(out.String(), "interrupted") {
+		t.Fatalf("interrupted run-task: %v, want an error saying interrupted:\n%s", err, out.String())
+	}
+	status, _, _ := runCLI(t, "sweep", "status", dir)
+	if !strings.HasPrefix(status, "0 done, 0 running, 0 failed, 1 pending\n") {
+		t.Fatalf("status after the interrupt:\n%s", status)
+	}
+	if out, stderr, err := runCLI(t, "sweep", "run-task", dir, "--id", p.Tasks[0].ID); err != nil {
+		t.Fatalf("second run-task: %v\n%s%s", err, out, stderr)
+	}
+	log, _ := os.ReadFile(filepath.Join(sweep.TaskDir(dir, p.Tasks[0].ID), sweep.LogFile))
+	if !strings.Contains(string(log), "--resume") || !strings.Contains(string(log), "== interrupted") {
+		t.Errorf("task log shows no interrupt and resume:\n%s", log)
+	}
+	direct := filepath.Join(t.TempDir(), "direct")
+	var args []string
+	var fm map[string]any
+	json.Unmarshal([]byte(flags), &fm)
+	for k, v := range fm {
+		args = append(args, "--"+k, fmt.Sprint(v))
+	}
+	if _, _, err := runCLI(t, append([]string{"train", "induction", "--out", direct, "--seed", "7"}, args...)...); err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, rd, direct)
 }
