@@ -39,6 +39,12 @@ const tailBytes = 2048
 // Cancelling ctx interrupts the running tasks (SIGINT: they save a
 // checkpoint and stay pending) and returns ctx's error.
 func Local(ctx context.Context, dir string, o LocalOptions) error {
+	if o.Workbench == "" {
+		return errNoWorkbench
+	}
+	if o.Jobs < 1 {
+		return fmt.Errorf("sweep: --jobs %d: want at least 1", o.Jobs)
+	}
 	_, sts, err := Status(dir)
 	if err != nil {
 		return err
@@ -52,12 +58,6 @@ func Local(ctx context.Context, dir string, o LocalOptions) error {
 	if len(todo) == 0 {
 		progressf(o, "sweep: all %d tasks are done\n", len(sts))
 		return nil
-	}
-	if o.Workbench == "" {
-		return errNoWorkbench
-	}
-	if o.Jobs < 1 {
-		return fmt.Errorf("sweep: --jobs %d: want at least 1", o.Jobs)
 	}
 	grace := o.Grace
 	if grace == 0 {
