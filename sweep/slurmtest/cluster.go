@@ -153,17 +153,13 @@ func (c *Cluster) start(t *testing.T, name string, args ...string) {
 		out.Close()
 		t.Fatalf("slurmtest: start %s: %v", name, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
 	t.Cleanup(func() {
 		pgid := cmd.Process.Pid
 		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-exited
-		}
+		kill := time.AfterFunc(10*time.Second, func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+		cmd.Wait()
+		kill.Stop()
+		out.Close()
 	})
 }
 
