@@ -70,8 +70,19 @@ var allowed = map[string][]string{
 	"sae": {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint"},
 	// discover (edge attribution, ACDC) builds on patching's metrics.
 	"discover": {"tensor", "nn", "hooks", "transformer", "patching", "workers"},
-	"figures":  {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
-	"web":      {"*internal", "github.com/go-chi/chi/v5"},
+	// sweep plans sweeps of training runs and runs their tasks through
+	// the CLI's own entry point (a Runner), in processes of the workbench
+	// binary: it never imports a model package, only train's run-folder
+	// conventions (locks, checkpoints, atomic JSON) and the worker pool.
+	"sweep": {"train", "workers"},
+	// sweep/slurmtest starts a single-node Slurm cluster for tests; only
+	// tests import it.
+	"sweep/slurmtest": {"internal/testenv"},
+	// sweep/report draws a sweep's results (sweep.Results) as an HTML
+	// page with figures.
+	"sweep/report": {"sweep", "figures"},
+	"figures":      {"tensor", "gonum.org/v1/gonum", "gonum.org/v1/plot", "golang.org/x/image"},
+	"web":          {"*internal", "github.com/go-chi/chi/v5"},
 	// notebooks/report is the notebooks' own framework (report builder,
 	// flags, the quick-run test helper); every notebook imports it.
 	"notebooks": {"*internal", "gonum.org/v1/gonum", "notebooks/report"},
@@ -79,13 +90,13 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "golang.org/x/term"},
+		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "sweep", "sweep/report", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "figures"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sweep", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

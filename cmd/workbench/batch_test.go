@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if js := os.Getenv(cliArgsEnv); js != "" {
 		os.Exit(cliChild(js))
 	}
+	if os.Getenv(cliAsWorkbenchEnv) == "1" {
+		os.Exit(cliChild(argvJSON(os.Args[1:])))
+	}
 	os.Exit(m.Run())
 }
 
