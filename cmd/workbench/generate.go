@@ -8,13 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 
-	"github.com/mechinterp/workbench/tokenizer"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -24,8 +21,10 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var mf modelFlags
 	mf.register(fs)
 	var opts transformer.GenerateOptions
-	tokensPath := fs.String("tokens", "", "JSON `FILE` holding an array of prompts, token sequences that may differ in length")
-	text := fs.String("text", "", "a prompt `TEXT`, encoded with the tokenizer beside the model (tokenizer.json, or vocab.json + merges.txt)")
+	var tf textFlags
+	tf.register(fs)
+	var in tokenInput
+	in.register(fs, "tokens", "JSON `FILE` holding an array of prompts, token sequences that may differ in length", "text")
 	fs.IntVar(&opts.MaxNew, "max-new", 0, "new tokens per prompt (required; a prompt plus them must fit n_ctx)")
 	fs.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 is greedy decoding")
 	fs.IntVar(&opts.TopK, "top-k", 0, "sample from the `K` most likely tokens only (0: all); needs --temperature > 0")
@@ -42,12 +41,14 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&opts.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines sharing each matrix product of a decoding step")
 	asJSON := fs.Bool("json", false, `print {"tokens": [[...], ...]}: the new tokens of each prompt`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench generate --model FILE|DIR [--config FILE] (--tokens FILE | --text S) --max-new N")
+		fmt.Fprintln(stderr, "Usage: workbench generate --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F) --max-new N")
 		fmt.Fprintln(stderr, "         [--temperature T] [--top-k K] [--top-p P] [--seed S] [--eos ID] [--workers N] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Continues each prompt by up to --max-new tokens with a key-value cache. Prompts of")
 		fmt.Fprintln(stderr, "different lengths are generated together, each exactly as it would be alone. A")
-		fmt.Fprintln(stderr, "prompt whose length plus --max-new exceeds the model's n_ctx is refused.")
+		fmt.Fprintln(stderr, "prompt whose length plus --max-new exceeds the model's n_ctx is refused. A text prompt")
+		fmt.Fprintln(stderr, "is encoded with the model's tokenizer (--bos says whether a BOS is prepended; stderr")
+		fmt.Fprintln(stderr, "reports it) and the continuation is printed as text.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -58,9 +59,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["tokens"] == set["text"] {
-		return errors.New("generate: give exactly one of --tokens and --text")
-	}
 	if !set["max-new"] {
 		return errors.New("generate: --max-new is required")
 	}
@@ -68,23 +66,20 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	var tok *tokenizer.Tokenizer
+	v, err := tf.load("generate", mf.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	src, text, err := v.open(fs, &in)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
 	var prompts [][]int
-	if set["text"] {
-		if tok, err = modelTokenizer(mf.model); err != nil {
-			return err
-		}
-		enc, err := tok.Encode(*text, tokenizer.Options{BOS: tokenizer.BOSAuto})
-		if err != nil {
-			return fmt.Errorf("generate: --text: %w", err)
-		}
-		prompts = [][]int{enc.IDs}
+	if text != nil {
+		prompts = [][]int{text.ids}
 	} else {
-		r, err := openTokens(*tokensPath, m.Cfg.NCtx)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
+		r := src.(*tokenReader)
 		r.ragged = true
 		if prompts, err = r.all(maxHeldTokens); err != nil {
 			return err
@@ -94,14 +89,14 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"give fewer or shorter prompts, or a smaller --max-new"); err != nil {
 		return err
 	}
-	in := make([][]int32, len(prompts))
+	ids := make([][]int32, len(prompts))
 	for i, p := range prompts {
-		in[i] = make([]int32, len(p))
+		ids[i] = make([]int32, len(p))
 		for j, t := range p {
-			in[i][j] = int32(t) // the reader keeps ids in int32
+			ids[i][j] = int32(t) // the reader keeps ids in int32
 		}
 	}
-	out, err := m.Generate(ctx, in, opts)
+	out, err := m.Generate(ctx, ids, opts)
 	if err != nil {
 		return err // "transformer: generate: …"
 	}
@@ -122,38 +117,19 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			ids[j] = strconv.Itoa(int(t))
 		}
 		fmt.Fprintf(w, "prompt %d (%d tokens): %d new: %s\n", i, len(prompts[i]), len(seq), strings.Join(ids, " "))
-		if tok != nil {
-			cont := make([]int, len(seq))
-			for j, t := range seq {
-				cont[j] = int(t)
+		if v.known() { // the prompt and its continuation as text
+			all := append([]int(nil), prompts[i]...)
+			for _, t := range seq {
+				all = append(all, int(t))
 			}
-			s, err := tok.Decode(cont)
+			s, err := v.tok.Decode(all)
 			if err != nil {
 				return fmt.Errorf("generate: decoding the new tokens: %w", err)
 			}
-			fmt.Fprintf(w, "text: %s%s\n", *text, s)
+			fmt.Fprintf(w, "text: %s\n", s)
 		}
 	}
 	return w.Flush()
-}
-
-// modelTokenizer loads the tokenizer in the folder of model (a folder, or
-// a file in one).
-func modelTokenizer(model string) (*tokenizer.Tokenizer, error) {
-	dir := model
-	if st, err := os.Stat(model); err != nil {
-		return nil, fmt.Errorf("generate: --model: %w", err)
-	} else if !st.IsDir() {
-		dir = filepath.Dir(model)
-	}
-	tok, err := tokenizer.Load(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("generate: --text needs a tokenizer beside the model (tokenizer.json, or vocab.json and merges.txt in %s); give --tokens instead: %w", dir, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
-	}
-	return tok, nil
 }
 
 // generateBytes estimates Generate's memory: the key-value cache of every

@@ -136,8 +136,8 @@ func TestGenerateCLIBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--model", dir, "--tokens", toks}, "--max-new is required"},
-		{[]string{"--model", dir, "--max-new", "2"}, "exactly one of --tokens and --text"},
-		{[]string{"--model", dir, "--tokens", toks, "--text", "x", "--max-new", "2"}, "exactly one of --tokens and --text"},
+		{[]string{"--model", dir, "--max-new", "2"}, "give --tokens FILE, --text TEXT"},
+		{[]string{"--model", dir, "--tokens", toks, "--text", "x", "--max-new", "2"}, "mutually exclusive"},
 		{[]string{"--model", dir, "--tokens", toks, "--max-new", "2", "--eos", "-3"}, `"-3" is not a token id`},
 		{[]string{"--model", dir, "--tokens", toks, "--max-new", "2", "--top-k", "3"}, "need temperature > 0"},
 		{[]string{"--model", dir, "--tokens", toks, "--max-new", "11"}, "n_ctx"},
