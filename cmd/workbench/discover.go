@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/mechinterp/workbench/discover"
@@ -22,11 +24,14 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	cleanPath := fs.String("clean", "", "JSON `FILE` holding the clean token sequences ([[1, 2, 3], ...])")
-	corruptedPath := fs.String("corrupted", "", "JSON `FILE` holding the corrupted token sequences, the same shape as --clean")
+	var tf textFlags
+	tf.register(fs)
+	var cleanIn, corruptedIn tokenInput
+	cleanIn.register(fs, "clean", "JSON `FILE` holding the clean token sequences ([[1, 2, 3], ...])", "clean-text")
+	corruptedIn.register(fs, "corrupted", "JSON `FILE` holding the corrupted token sequences, the same shape as --clean", "corrupted-text")
 	metricName := fs.String("metric", "", "`METRIC`: logit-diff (answer − wrong logit at --pos), loss (next-token cross-entropy of the clean sequences) or kl (to the full model's outputs)")
-	answer := fs.String("answer", "", "answer token `IDS` for logit-diff: one id for every sequence, or one per sequence, comma-separated")
-	wrong := fs.String("wrong", "", "wrong token `IDS` for logit-diff, as --answer")
+	answer := fs.String("answer", "", "answer token for logit-diff: `IDS` (one for every sequence, or one per sequence, comma-separated), or with text input the answer as text, one token")
+	wrong := fs.String("wrong", "", "wrong token for logit-diff, as --answer")
 	pos := fs.Int("pos", patching.Last, "`POSITION` logit-diff reads; negative counts from the end")
 	method := fs.String("method", "", "`METHOD`: eap, eap-ig or acdc")
 	steps := fs.Int("steps", 20, "EAP-IG's interpolation steps `m`")
@@ -67,7 +72,7 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("discover: --tau must be ≥ 0, got %g", *tau)
 	}
 	if *groundTruth {
-		for _, name := range []string{"model", "config", "clean", "corrupted", "metric", "method", "answer", "wrong"} {
+		for _, name := range []string{"model", "config", "clean", "corrupted", "clean-text", "corrupted-text", "clean-text-file", "corrupted-text-file", "metric", "method", "answer", "wrong"} {
 			if f := fs.Lookup(name); f.Value.String() != f.DefValue {
 				return fmt.Errorf("discover: --ground-truth uses its own model, batches and metric: --%s does not apply", name)
 			}
@@ -77,29 +82,42 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *method != "eap" && *method != "eap-ig" && *method != "acdc" {
 		return fmt.Errorf("discover: --method is %q: want eap, eap-ig or acdc", *method)
 	}
-	if *cleanPath == "" || *corruptedPath == "" {
-		return fmt.Errorf("discover: --clean and --corrupted are required")
-	}
 	m, err := mf.load()
 	if err != nil {
 		return err
 	}
-	clean, err := readTokens(*cleanPath, m.Cfg.NCtx, maxDiscoverTokens)
+	v, err := tf.load("discover", mf.model, m, stderr)
 	if err != nil {
 		return err
 	}
-	corrupted, err := readTokens(*corruptedPath, m.Cfg.NCtx, maxDiscoverTokens)
+	clean, cleanText, err := readAllInput(v, fs, &cleanIn)
 	if err != nil {
 		return err
+	}
+	corrupted, corruptedText, err := readAllInput(v, fs, &corruptedIn)
+	if err != nil {
+		return err
+	}
+	if (cleanText == nil) != (corruptedText == nil) {
+		return fmt.Errorf("discover: give the clean and corrupted runs alike: both as text or both as token files")
+	}
+	if cleanText != nil {
+		if err := sameLength(v, cleanIn, corruptedIn, cleanText, corruptedText); err != nil {
+			return err
+		}
 	}
 	var metric patching.Metric
 	switch *metricName {
 	case "logit-diff":
-		ans, err := parseIDs("--answer", *answer)
+		parse := parseIDs
+		if cleanText != nil {
+			parse = v.optionalToken
+		}
+		ans, err := parse("--answer", *answer)
 		if err != nil {
 			return err
 		}
-		wr, err := parseIDs("--wrong", *wrong)
+		wr, err := parse("--wrong", *wrong)
 		if err != nil {
 			return err
 		}
@@ -300,4 +318,31 @@ func discoverGroundTruth(ctx context.Context, abl discover.Ablation, steps int, 
 		fmt.Fprintln(stdout)
 	}
 	return nil
+}
+
+// readAllInput reads every sequence of a token input (a token file, or a
+// text's one sequence), at most maxDiscoverTokens tokens in all.
+func readAllInput(v *vocab, fs *flag.FlagSet, in *tokenInput) ([][]int, *textTokens, error) {
+	src, text, err := v.open(fs, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	var all [][]int
+	total := 0
+	for {
+		b, err := src.batch(nil, 64)
+		for _, s := range b {
+			if total += len(s); total > maxDiscoverTokens {
+				return nil, nil, fmt.Errorf("discover: --%s holds more than %d tokens, more than discover holds at once", in.fileFlag, maxDiscoverTokens)
+			}
+			all = append(all, slices.Clone(s))
+		}
+		if errors.Is(err, io.EOF) {
+			return all, text, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 }

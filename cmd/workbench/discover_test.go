@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -118,5 +119,31 @@ func TestDiscoverBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestDiscoverText: discover takes text as patch does, and scores the
+// same edges as on the same ids from files.
+func TestDiscoverText(t *testing.T) {
+	dir := textModelDir(t)
+	clean, corrupted := "A Mary B John C", "A John B John C"
+	out, _, err := runCLI(t, "discover", "--model", dir, "--clean-text", clean, "--corrupted-text", corrupted,
+		"--metric", "logit-diff", "--answer", " Mary", "--wrong", " John", "--method", "eap", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanIDs := []int{'A', idMary, ' ', 'B', idJohn, ' ', 'C'}
+	corruptedIDs := []int{'A', idJohn, ' ', 'B', idJohn, ' ', 'C'}
+	ref, _, err := runCLI(t, "discover", "--model", dir, "--clean", seqFile(t, cleanIDs), "--corrupted", seqFile(t, corruptedIDs),
+		"--metric", "logit-diff", "--answer", strconv.Itoa(idMary), "--wrong", strconv.Itoa(idJohn), "--method", "eap", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != ref {
+		t.Errorf("text and ids give different edges:\n%.300s\n%.300s", out, ref)
+	}
+	if _, _, err := runCLI(t, "discover", "--model", dir, "--clean-text", clean, "--corrupted-text", "A John",
+		"--metric", "loss", "--method", "eap"); err == nil || !strings.Contains(err.Error(), "tokens") {
+		t.Errorf("texts of different lengths: %v", err)
 	}
 }
