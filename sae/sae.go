@@ -189,10 +189,14 @@ func keepLargest(f, pre []float32, k int, scratch []float32) int {
 		}
 		return nz
 	}
-	tmp := scratch[:len(pre)]
-	copy(tmp, pre)
-	// The k-th largest by selection; its value is the threshold.
-	th := kthLargest(tmp, k)
+	var th float32
+	if k*16 <= len(pre) {
+		th = kthLargestHeap(pre, k, scratch[:k])
+	} else {
+		tmp := scratch[:len(pre)]
+		copy(tmp, pre)
+		th = kthLargest(tmp, k) // the k-th largest by selection: the threshold
+	}
 	nz := 0
 	for i, v := range pre {
 		f[i] = 0
@@ -202,6 +206,40 @@ func keepLargest(f, pre []float32, k int, scratch []float32) int {
 		}
 	}
 	return nz
+}
+
+// kthLargestHeap returns the k-th largest value of v (1 ≤ k ≤ len(v)) in
+// one pass, holding the k largest seen in a min-heap in h (k values).
+func kthLargestHeap(v []float32, k int, h []float32) float32 {
+	copy(h, v[:k])
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for _, x := range v[k:] {
+		if x > h[0] {
+			h[0] = x
+			siftDown(h, 0)
+		}
+	}
+	return h[0]
+}
+
+// siftDown restores the min-heap order of h below i.
+func siftDown(h []float32, i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && h[c+1] < h[c] {
+			c++
+		}
+		if h[i] <= h[c] {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // kthLargest returns the k-th largest value of v (1-based), reordering v.

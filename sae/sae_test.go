@@ -49,11 +49,12 @@ func lossRef(s *SAE, x []float64, B int, l1 float64, active []bool) float64 {
 // differences of lossRef, for ReLU with L1, TopK and BatchTopK.
 func TestGradients(t *testing.T) {
 	for _, tc := range []struct {
-		act string
-		k   int
-		l1  float64
-	}{{ReLU, 0, 0.1}, {TopK, 3, 0}, {BatchTopK, 3, 0}} {
-		s, err := New(Config{DIn: 5, DSAE: 7, Activation: tc.act, K: tc.k}, 1)
+		act  string
+		k    int
+		l1   float64
+		dsae int // 7: the dense path; 64 with k 2: few enough active entries for the sparse one
+	}{{ReLU, 0, 0.1, 7}, {TopK, 3, 0, 7}, {BatchTopK, 3, 0, 7}, {TopK, 2, 0, 64}, {BatchTopK, 2, 0, 64}} {
+		s, err := New(Config{DIn: 5, DSAE: tc.dsae, Activation: tc.act, K: tc.k}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,6 +77,9 @@ func TestGradients(t *testing.T) {
 			x64[i] = float64(x[i])
 		}
 		tr.Gradients(x, nil)
+		if sparse := tr.actStart[B] > 0; sparse != (tc.dsae == 64) {
+			t.Fatalf("%s d_sae %d: sparse path %v", tc.act, tc.dsae, sparse)
+		}
 		active := make([]bool, len(tr.f))
 		for i, v := range tr.f {
 			active[i] = v != 0

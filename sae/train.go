@@ -47,6 +47,16 @@ type Trainer struct {
 	sinceFired                                []int     // rows since each feature last fired
 	mean                                      []float64 // the batch's mean target
 	auxPre, auxF, auxHat, dAux                []float32
+	// The active entries of f, by row (sparse path): row r's are
+	// actIdx[actStart[r]:actStart[r+1]], their values actVal, their
+	// gradients actGrad; gWEncT [d_sae, d_in] accumulates W_enc's gradient
+	// row by row before its transposition.
+	actStart []int
+	actIdx   []int32
+	actVal   []float32
+	actGrad  []float32
+	gWEncT   []float32
+	fired    []bool
 }
 
 // NewTrainer returns a trainer of s.
@@ -79,6 +89,8 @@ func NewTrainer(s *SAE, cfg TrainConfig) (*Trainer, error) {
 		xc: make([]float32, B*d), pre: make([]float32, B*n), f: make([]float32, B*n), xhat: make([]float32, B*d),
 		dxhat: make([]float32, B*d), df: make([]float32, B*n), dxc: make([]float32, B*d), scratch: make([]float32, B*n),
 		sinceFired: make([]int, n), mean: make([]float64, d),
+		actStart: make([]int, B+1), actIdx: make([]int32, B*n/16), actVal: make([]float32, B*n/16), actGrad: make([]float32, B*n/16),
+		gWEncT: make([]float32, n*d), fired: make([]bool, n),
 	}
 	if cfg.AuxK > 0 {
 		t.auxPre, t.auxF, t.auxHat, t.dAux = make([]float32, B*n), make([]float32, B*n), make([]float32, B*d), make([]float32, B*d)
@@ -122,7 +134,15 @@ func (t *Trainer) Gradients(x, target []float32) Stats {
 	}
 	s.PreActivations(t.pre, t.xc, x, B)
 	nz := s.Activate(t.f, t.pre, B, true, t.scratch)
-	s.Decode(t.xhat, t.f, B)
+	// Few active features (TopK, BatchTopK, a sparse ReLU): every product
+	// but the encoder's runs over the active entries only.
+	sparse := cfg.AuxK == 0 && nz*16 <= B*n
+	if sparse {
+		t.gather(B)
+		t.sparseDecode(B)
+	} else {
+		s.Decode(t.xhat, t.f, B)
+	}
 	var st Stats
 	st.L0 = float64(nz) / float64(B)
 	// dx̂ = 2(x̂ − target)/B; MSE and the target's variance for FVU.
@@ -148,6 +168,15 @@ func (t *Trainer) Gradients(x, target []float32) Stats {
 		st.FVU = sq / variance
 	}
 	st.Loss = st.MSE
+	if sparse {
+		st.Loss += t.sparseGradients(B)
+		for _, sf := range t.sinceFired {
+			if sf >= cfg.DeadAfter {
+				st.Dead++
+			}
+		}
+		return st
+	}
 	// Decoder: dW_dec = fᵀ·dx̂, db_dec = Σ dx̂; df = dx̂·W_decᵀ (+ λ/B).
 	tensor.Gemm(true, false, n, d, B, 1, t.f, n, t.dxhat, d, 0, t.gWDec, d)
 	clear(t.gBDec)
@@ -275,4 +304,85 @@ func (t *Trainer) projectDecoderGrad() {
 		row, g := t.S.WDec[j*d:(j+1)*d], t.gWDec[j*d:(j+1)*d]
 		tensor.Axpy(-float32(tensor.Dot(row, g)), row, g)
 	}
+}
+
+// gather lists the active entries of f by row.
+func (t *Trainer) gather(B int) {
+	n := t.S.Cfg.DSAE
+	k := 0
+	for r := range B {
+		t.actStart[r] = k
+		for j, v := range t.f[r*n : (r+1)*n] {
+			if v != 0 {
+				t.actIdx[k], t.actVal[k] = int32(j), v
+				k++
+			}
+		}
+	}
+	t.actStart[B] = k
+}
+
+// sparseDecode writes x̂ = f·W_dec + b_dec from the active entries.
+func (t *Trainer) sparseDecode(B int) {
+	s, d := t.S, t.S.Cfg.DIn
+	for r := range B {
+		row := t.xhat[r*d : (r+1)*d]
+		copy(row, s.BDec)
+		for e := t.actStart[r]; e < t.actStart[r+1]; e++ {
+			j := int(t.actIdx[e])
+			tensor.Axpy(t.actVal[e], s.WDec[j*d:(j+1)*d], row)
+		}
+	}
+}
+
+// sparseGradients is Gradients' backward pass over the active entries:
+// the same gradients as the dense products, whose other terms are zero.
+// It returns the L1 term of the loss.
+func (t *Trainer) sparseGradients(B int) float64 {
+	s, c, cfg := t.S, t.S.Cfg, t.cfg
+	d, n := c.DIn, c.DSAE
+	clear(t.gWDec)
+	clear(t.gWEncT)
+	clear(t.gBEnc)
+	clear(t.gBDec)
+	clear(t.fired)
+	l1 := float32(cfg.L1 / float64(B))
+	var sum float64
+	for r := range B {
+		dx := t.dxhat[r*d : (r+1)*d]
+		tensor.Axpy(1, dx, t.gBDec)
+		xc := t.xc[r*d : (r+1)*d]
+		for e := t.actStart[r]; e < t.actStart[r+1]; e++ {
+			j, v := int(t.actIdx[e]), t.actVal[e]
+			t.fired[j] = true
+			dec := s.WDec[j*d : (j+1)*d]
+			tensor.Axpy(v, dx, t.gWDec[j*d:(j+1)*d]) // dW_dec[j] += f·dx̂
+			g := float32(tensor.Dot(dx, dec))        // df = dx̂·W_dec[j]
+			if cfg.L1 > 0 {
+				g += l1
+				sum += float64(v)
+			}
+			t.gBEnc[j] += g
+			tensor.Axpy(g, xc, t.gWEncT[j*d:(j+1)*d]) // dW_enc[:, j] += xc·df
+		}
+	}
+	for i := range d { // gWEnc [d, n] = gWEncTᵀ
+		row := t.gWEnc[i*n : (i+1)*n]
+		for j := range row {
+			row[j] = t.gWEncT[j*d+i]
+		}
+	}
+	if !c.Transcoder { // b_dec enters xc: db_dec −= Σ_r dpre[r]·W_encᵀ = W_enc·db_enc
+		for i := range d {
+			t.gBDec[i] -= float32(tensor.Dot(s.WEnc[i*n:(i+1)*n], t.gBEnc))
+		}
+	}
+	for j, f := range t.fired {
+		if f {
+			t.sinceFired[j] = 0
+		} else {
+			t.sinceFired[j] += B
+		}
+	}
+	return cfg.L1 * sum / float64(B)
 }
