@@ -52,12 +52,14 @@ const (
 // synchronisation); each worker gets about splitParts blocks so that a
 // worker slowed by another process leaves its share to the others. Row
 // blocks are whole 6-row register tiles; column blocks whole 64-column
-// panels.
+// panels. C is cut by rows if it has splitMinRows rows a worker and is
+// less than splitWide times wider than tall.
 const (
 	splitMinWork = 1 << 21
 	splitParts   = 4
 	splitRowTile = 6
 	splitMinRows = 8 * splitRowTile
+	splitWide    = 16
 )
 
 // NewSplitter returns a Splitter running on r.
@@ -124,7 +126,10 @@ func (s *Splitter) worthIt(m, n, k int) bool {
 // run splits call into parts and runs them on the workers.
 func (s *Splitter) run(call splitCall) {
 	w := s.Workers()
-	call.byRows = call.m >= w*splitMinRows
+	// Row blocks each read all of B; column blocks all of A. A C much wider
+	// than tall (an unembedding: B is d_model × d_vocab) is cut by columns
+	// so that its large B streams from memory once.
+	call.byRows = call.m >= w*splitMinRows && call.n < splitWide*call.m
 	if call.byRows {
 		call.size = call.m
 		call.step = roundUp(ceilDiv(call.m, w*splitParts), splitRowTile)
