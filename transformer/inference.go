@@ -2,10 +2,12 @@ package transformer
 
 import (
 	"errors"
+	"runtime"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // WorkspaceOptions configure a workspace made by NewWorkspaceWith. The zero
@@ -41,6 +43,24 @@ func (m *Model) NewWorkspaceWith(batch, pos int, o WorkspaceOptions) *Workspace 
 		w.partTask = w.runPart
 	}
 	return w
+}
+
+// runParallelWork is the size of a forward pass, in tokens × parameters
+// (about its multiply-adds), from which Model.Run starts a pool of one
+// worker per core for it: GPT-2 small on 8 tokens, not the toy models.
+const runParallelWork = 1 << 30
+
+// runWorkspace returns an inference workspace for one forward pass of Run,
+// with a pool of one worker per core if the pass is at least
+// runParallelWork, and the function that stops that pool.
+func (m *Model) runWorkspace(batch, pos int) (*Workspace, func()) {
+	o := WorkspaceOptions{Inference: true}
+	if n := runtime.GOMAXPROCS(0); n > 1 && int64(batch*pos)*int64(len(m.P.data)) >= runParallelWork {
+		pool := workers.New(n)
+		o.Runner = pool
+		return m.NewWorkspaceWith(batch, pos, o), pool.Close
+	}
+	return m.NewWorkspaceWith(batch, pos, o), func() {}
 }
 
 // checkBackward returns errInference on an inference workspace.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/workers"
@@ -177,4 +179,42 @@ func (c *countingRunner) Workers() int { return c.r.Workers() }
 func (c *countingRunner) Run(n int, task func(worker, i int)) {
 	c.runs++
 	c.r.Run(n, task)
+}
+
+// TestRunParallel checks that Model.Run on a pass large enough for a pool
+// (runParallelWork) gives a plain workspace's logits bit for bit, and that
+// its helpers are gone when it returns.
+func TestRunParallel(t *testing.T) {
+	cfg := parConfig(NormLN, ActGELUNew)
+	cfg.DVocab = 2000
+	m, _ := New(cfg)
+	const batch, pos = 16, 64
+	if work := batch * pos * len(m.P.Data()); work < runParallelWork {
+		t.Fatalf("test pass of %d token-parameters is below runParallelWork %d", work, runParallelWork)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	toks := randTokens(rng, batch, pos, cfg.DVocab)
+	flat, _, _, err := m.CheckTokens(toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := m.NewWorkspace(batch, pos)
+	if err := ws.Forward(context.Background(), flat, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	got, err := m.Run(context.Background(), toks, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, "Run logits", got.Data, ws.Logits().Data)
+	for range 100 { // an exiting goroutine may take a moment to be counted out
+		if runtime.NumGoroutine() <= before {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Run, %d before", n, before)
+	}
 }
