@@ -91,9 +91,11 @@ func rssChild(t *testing.T, kind string) {
 	const batch, pos = 8, 128
 	pool := workers.New(2)
 	defer pool.Close()
-	ws := m.NewWorkspace(batch, pos)
+	var ws *Workspace // only one is made: a discarded one could be reused, and touched, by the allocator
 	if kind == "inference" {
 		ws = m.NewWorkspaceWith(batch, pos, WorkspaceOptions{Runner: pool, Inference: true})
+	} else {
+		ws = m.NewWorkspace(batch, pos)
 	}
 	toks := toyBatch(batch, pos, m.Cfg.DVocab)
 	ctx := context.Background()
