@@ -188,17 +188,25 @@ func BenchmarkForwardGPT2Small(b *testing.B) {
 }
 
 // benchForward times ws.Forward on toks, without hooks, after one pass
-// that first-touches the activations, and reports tok/s.
+// that first-touches the activations, and reports tok/s and, where the
+// process's CPU time can be read, tok/cpu-s: tokens per CPU-second of the
+// whole process, which other processes sharing the cores do not change
+// (tok/s ≈ tok/cpu-s × cores when the cores are free and all busy).
 func benchForward(b *testing.B, ws *Workspace, toks []int32) {
 	ctx := context.Background()
 	if err := ws.Forward(ctx, toks, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu0, cpuOK := processCPUSeconds()
 	for b.Loop() {
 		if err := ws.Forward(ctx, toks, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(len(toks))*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	tokens := float64(len(toks)) * float64(b.N)
+	b.ReportMetric(tokens/b.Elapsed().Seconds(), "tok/s")
+	if cpu1, ok := processCPUSeconds(); cpuOK && ok && cpu1 > cpu0 {
+		b.ReportMetric(tokens/(cpu1-cpu0), "tok/cpu-s")
+	}
 }
