@@ -178,12 +178,15 @@ func BenchmarkForwardGPT2Small(b *testing.B) {
 	}
 	toks := toyBatch(batch, pos, cfg.DVocab)
 	for _, nw := range []int{runtime.GOMAXPROCS(0), 1} {
+		pool := workers.New(nw)
+		var ws *Workspace // one per sub-benchmark, however often its function runs: peak RSS counts one
 		b.Run(fmt.Sprintf("d_model=768/layers=12/batch=%d/pos=%d/workers=%d", batch, pos, nw), func(b *testing.B) {
-			pool := workers.New(nw)
-			defer pool.Close()
-			ws := m.NewWorkspaceWith(batch, pos, WorkspaceOptions{Runner: pool, Inference: nw > 1})
+			if ws == nil {
+				ws = m.NewWorkspaceWith(batch, pos, WorkspaceOptions{Runner: pool, Inference: nw > 1})
+			}
 			benchForward(b, ws, toks)
 		})
+		pool.Close()
 	}
 }
 
