@@ -181,9 +181,9 @@ func (c *countingRunner) Run(n int, task func(worker, i int)) {
 	c.r.Run(n, task)
 }
 
-// TestRunParallel checks that Model.Run on a pass large enough for a pool
-// (runParallelWork) gives a plain workspace's logits bit for bit, and that
-// its helpers are gone when it returns.
+// TestRunParallel checks that Model.Run and Model.Loss on a pass large
+// enough for a pool (runParallelWork) give a plain workspace's logits and
+// loss bit for bit, and that their helpers are gone when they return.
 func TestRunParallel(t *testing.T) {
 	cfg := parConfig(NormLN, ActGELUNew)
 	cfg.DVocab = 2000
@@ -208,6 +208,13 @@ func TestRunParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameBits(t, "Run logits", got.Data, ws.Logits().Data)
+	loss, err := m.Loss(context.Background(), toks, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ws.Loss(NextTokenTargets(flat, batch, pos)); loss != want {
+		t.Errorf("Loss = %v, per-block workspace %v", loss, want)
+	}
 	for range 100 { // an exiting goroutine may take a moment to be counted out
 		if runtime.NumGoroutine() <= before {
 			break

@@ -212,7 +212,14 @@ func (m *Model) lossAndGrads(ctx context.Context, tokens [][]int, mask [][]float
 			}
 		}
 	}
-	ws := m.NewWorkspace(batch, pos)
+	var ws *Workspace
+	if grad {
+		ws = m.NewWorkspace(batch, pos)
+	} else { // forward only: as Run
+		var done func()
+		ws, done = m.runWorkspace(batch, pos)
+		defer done()
+	}
 	if err := ws.Forward(ctx, flat, hs); err != nil {
 		return 0, nil, err
 	}
