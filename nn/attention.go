@@ -209,26 +209,52 @@ func AttentionForward(z, scores, pattern, q, k, v []float32, batch, pos, heads, 
 	attentionForwardGo(z, scores, pattern, q, k, v, batch, pos, heads, dHead, attnSoftmax)
 }
 
+// AttentionForwardPairs is AttentionForward for the (batch, head) pairs
+// b·heads + h in [from, to) only, with the same arguments: the other
+// pairs' rows of z, scores and pattern are left as they were. Calls on
+// disjoint ranges may run concurrently on the same tensors; together they
+// give AttentionForward's results bit for bit. It panics as
+// AttentionForward does, or with a tensor.ShapeError on a bad range.
+func AttentionForwardPairs(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead, from, to int) {
+	attnCheckQKV("AttentionForwardPairs", "q k v z", batch, pos, heads, dHead, q, k, v, z)
+	n := batch * heads * pos * pos
+	attnCheck("AttentionForwardPairs", "pattern", pattern, n)
+	attnCheckOpt("AttentionForwardPairs", "scores", scores, n)
+	if from < 0 || from > to || to > batch*heads {
+		panic(tensor.ShapeError{Op: "AttentionForwardPairs", Msg: fmt.Sprintf("pairs [%d, %d) outside [0, %d)", from, to, batch*heads)})
+	}
+	if attnFast(pos, dHead) {
+		attentionForward16Pairs(z, scores, pattern, q, k, v, pos, heads, from, to, nil, nil)
+		return
+	}
+	attentionForwardGoPairs(z, scores, pattern, q, k, v, pos, heads, dHead, from, to, attnSoftmax)
+}
+
 // attentionForwardGo is AttentionForward on Gemm, for any shape (arguments
 // checked), with the given row softmax (attnSoftmax, or attnSoftmaxGo to
 // measure the portable one): the reference for attentionForward16.
 func attentionForwardGo(z, scores, pattern, q, k, v []float32, batch, pos, heads, dHead int, softmax func(p, s []float32, T int)) {
+	attentionForwardGoPairs(z, scores, pattern, q, k, v, pos, heads, dHead, 0, batch*heads, softmax)
+}
+
+// attentionForwardGoPairs is attentionForwardGo for the (batch, head)
+// pairs b·heads + h in [from, to) only.
+func attentionForwardGoPairs(z, scores, pattern, q, k, v []float32, pos, heads, dHead, from, to int, softmax func(p, s []float32, T int)) {
 	stride, scale := heads*dHead, attnScale(dHead)
-	for b := range batch {
-		for h := range heads {
-			off, po := (b*pos*heads+h)*dHead, (b*heads+h)*pos*pos
-			p := pattern[po : po+pos*pos]
-			s := p // without scores, the softmax runs in place
-			if scores != nil {
-				s = scores[po : po+pos*pos]
-			}
-			tensor.Gemm(false, true, pos, pos, dHead, scale, q[off:], stride, k[off:], stride, 0, s, pos)
-			if scores != nil {
-				attnMask(s, pos)
-			}
-			softmax(p, s, pos)
-			tensor.Gemm(false, false, pos, dHead, pos, 1, p, pos, v[off:], stride, 0, z[off:], stride)
+	for bh := from; bh < to; bh++ {
+		b, h := bh/heads, bh%heads
+		off, po := (b*pos*heads+h)*dHead, bh*pos*pos
+		p := pattern[po : po+pos*pos]
+		s := p // without scores, the softmax runs in place
+		if scores != nil {
+			s = scores[po : po+pos*pos]
 		}
+		tensor.Gemm(false, true, pos, pos, dHead, scale, q[off:], stride, k[off:], stride, 0, s, pos)
+		if scores != nil {
+			attnMask(s, pos)
+		}
+		softmax(p, s, pos)
+		tensor.Gemm(false, false, pos, dHead, pos, 1, p, pos, v[off:], stride, 0, z[off:], stride)
 	}
 }
 

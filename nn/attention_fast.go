@@ -82,25 +82,30 @@ func attnQueries(lo, hi []int, b, pos int) (r0, r1 int) {
 // checked; scores may be nil), for the query rows attnQueries(lo, hi)
 // only: their scores need keys up to the last of them.
 func attentionForward16(z, scores, pattern, q, k, v []float32, batch, pos, heads int, lo, hi []int) {
+	attentionForward16Pairs(z, scores, pattern, q, k, v, pos, heads, 0, batch*heads, lo, hi)
+}
+
+// attentionForward16Pairs is attentionForward16 for the (batch, head)
+// pairs b·heads + h in [from, to) only.
+func attentionForward16Pairs(z, scores, pattern, q, k, v []float32, pos, heads, from, to int, lo, hi []int) {
 	var kT attnPackBuf
 	stride, scale := heads*attnFastDHead, attnScale(attnFastDHead)
 	negInf := float32(math.Inf(-1))
-	for b := range batch {
+	for bh := from; bh < to; bh++ {
+		b, h := bh/heads, bh%heads
 		r0, r1 := attnQueries(lo, hi, b, pos)
 		if r0 >= r1 {
 			continue
 		}
-		for h := range heads {
-			off, po := (b*pos*heads+h)*attnFastDHead, (b*heads+h)*pos*pos
-			p := pattern[po : po+pos*pos]
-			s := p // without scores, the softmax runs in place
-			if scores != nil {
-				s = scores[po : po+pos*pos]
-			}
-			attn16LowerTiled(s, q[off:], k[off:], stride, pos, r0, r1, scale, negInf, &kT)
-			attnSoftmaxRows(&p[0], &s[0], pos, r0, r1)
-			attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, r0, r1, 1)
+		off, po := (b*pos*heads+h)*attnFastDHead, bh*pos*pos
+		p := pattern[po : po+pos*pos]
+		s := p // without scores, the softmax runs in place
+		if scores != nil {
+			s = scores[po : po+pos*pos]
 		}
+		attn16LowerTiled(s, q[off:], k[off:], stride, pos, r0, r1, scale, negInf, &kT)
+		attnSoftmaxRows(&p[0], &s[0], pos, r0, r1)
+		attn16Mix(&z[off], stride, &p[0], pos, &v[off], stride, 0, 0, r0, r1, 1)
 	}
 }
 

@@ -29,6 +29,9 @@ func (w *Workspace) BackwardScaled(g *Params, hs *hooks.Set, scale float32) erro
 // their scratch, and no hooks: the products that see only those rows run
 // on them alone (see rowRuns).
 func (w *Workspace) backwardScaled(g *Params, hs *hooks.Set, scale float32, rr *rowRuns) error {
+	if err := w.checkBackward(); err != nil {
+		return err
+	}
 	dl := w.gradActs().logits.Data
 	clear(dl)
 	nn.CrossEntropyBackward(dl, w.probs, w.targets, w.weights, w.rows, w.m.Cfg.DVocabOut, scale)
@@ -40,6 +43,9 @@ func (w *Workspace) backwardScaled(g *Params, hs *hooks.Set, scale float32, rr *
 // pass, as Backward does. Use it for metrics other than the loss (logit
 // differences in attribution patching, for example).
 func (w *Workspace) BackwardFrom(dlogits []float32, g *Params, hs *hooks.Set) error {
+	if err := w.checkBackward(); err != nil {
+		return err
+	}
 	ga := w.gradActs()
 	if len(dlogits) != len(ga.logits.Data) {
 		return fmt.Errorf("transformer: dlogits has %d values, want %d", len(dlogits), len(ga.logits.Data))
@@ -63,7 +69,12 @@ func (w *Workspace) Grad(name hooks.Name) (*tensor.Tensor, bool) {
 }
 
 // Act returns the activation called name from the last forward pass, a view.
-func (w *Workspace) Act(name hooks.Name) (*tensor.Tensor, bool) { return w.m.lookup(&w.act, name) }
+func (w *Workspace) Act(name hooks.Name) (*tensor.Tensor, bool) {
+	if w.hidesAct(name) {
+		return nil, false
+	}
+	return w.m.lookup(&w.act, name)
+}
 
 func (w *Workspace) gradActs() *acts {
 	if w.grad == nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/tensor"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // toyConfig is the issue's benchmark model: 2 attention-only layers,
@@ -150,17 +152,64 @@ func BenchmarkForwardLong(b *testing.B) {
 	m, _ := New(cfg)
 	toks := toyBatch(batch, pos, cfg.DVocab)
 	b.Run(fmt.Sprintf("d_model=64/pos=%d/batch=%d", pos, batch), func(b *testing.B) {
-		ws := m.NewWorkspace(batch, pos)
-		ctx := context.Background()
-		if err := ws.Forward(ctx, toks, nil); err != nil { // first-touches the activations
+		benchForward(b, m.NewWorkspace(batch, pos), toks)
+	})
+}
+
+// gpt2SmallConfig is GPT-2 small's shape (random weights): 12 layers,
+// d_model 768, 12 heads of 64, d_mlp 3072, d_vocab 50,257, n_ctx 1,024,
+// LayerNorm, gelu_new.
+func gpt2SmallConfig() Config {
+	return Config{NLayers: 12, DModel: 768, NHeads: 12, DHead: 64, DMLP: 3072, DVocab: 50257, NCtx: 1024,
+		NormalizationType: NormLN, ActFn: ActGELUNew, Seed: 1}
+}
+
+// BenchmarkForwardGPT2Small is a hook-free inference forward pass of a
+// GPT-2-small-shaped model on 8 sequences of 128 tokens, the shape of
+// ../shared/bench/torch_gpt2_forward.py (issue 13's speed bar): an inference
+// workspace on a pool of one worker per core ("workers=2"), and the
+// single-threaded per-block workspace for comparison ("workers=1").
+func BenchmarkForwardGPT2Small(b *testing.B) {
+	const batch, pos = 8, 128
+	cfg := gpt2SmallConfig()
+	m, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	toks := toyBatch(batch, pos, cfg.DVocab)
+	for _, nw := range []int{runtime.GOMAXPROCS(0), 1} {
+		pool := workers.New(nw)
+		var ws *Workspace // one per sub-benchmark, however often its function runs: peak RSS counts one
+		b.Run(fmt.Sprintf("d_model=768/layers=12/batch=%d/pos=%d/workers=%d", batch, pos, nw), func(b *testing.B) {
+			if ws == nil {
+				ws = m.NewWorkspaceWith(batch, pos, WorkspaceOptions{Runner: pool, Inference: nw > 1})
+			}
+			benchForward(b, ws, toks)
+		})
+		pool.Close()
+	}
+}
+
+// benchForward times ws.Forward on toks, without hooks, after one pass
+// that first-touches the activations, and reports tok/s and, where the
+// process's CPU time can be read, tok/cpu-s: tokens per CPU-second of the
+// whole process, which other processes sharing the cores do not change
+// (tok/s ≈ tok/cpu-s × cores when the cores are free and all busy).
+func benchForward(b *testing.B, ws *Workspace, toks []int32) {
+	ctx := context.Background()
+	if err := ws.Forward(ctx, toks, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPUSeconds()
+	for b.Loop() {
+		if err := ws.Forward(ctx, toks, nil); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := ws.Forward(ctx, toks, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(batch*pos)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
-	})
+	}
+	tokens := float64(len(toks)) * float64(b.N)
+	b.ReportMetric(tokens/b.Elapsed().Seconds(), "tok/s")
+	if cpu1, ok := processCPUSeconds(); cpuOK && ok && cpu1 > cpu0 {
+		b.ReportMetric(tokens/(cpu1-cpu0), "tok/cpu-s")
+	}
 }

@@ -50,10 +50,10 @@ func (w *Workspace) forward(hs *hooks.Set, start, stop int, embed, final bool) e
 	wu, ldw := p.WU, c.DVocabOut
 	if c.TiedEmbeddings {
 		// logits = x·W_Eᵀ + b_U
-		tensor.Gemm(false, true, rows, c.DVocabOut, d, 1, x.Data, d, p.WE, d, 0, a.logits.Data, c.DVocabOut)
+		w.par.Gemm(false, true, rows, c.DVocabOut, d, 1, x.Data, d, p.WE, d, 0, a.logits.Data, c.DVocabOut)
 		addBias(a.logits.Data, p.BU)
 	} else {
-		nn.LinearForwardStrided(a.logits.Data, x.Data, wu, p.BU, rows, d, c.DVocabOut, c.DVocabOut, d, ldw)
+		linearPar(w.par, a.logits.Data, x.Data, wu, p.BU, rows, d, c.DVocabOut, c.DVocabOut, d, ldw)
 	}
 	return hs.RunForward(nm.unembed, a.logits)
 }
@@ -64,9 +64,9 @@ func (w *Workspace) norm(hs *hooks.Set, out, scale, x *tensor.Tensor, g, b []flo
 	eps := float32(c.Eps)
 	switch c.NormalizationType {
 	case NormLN, NormLNPre:
-		nn.LayerNormForward(out.Data, scale.Data, x.Data, g, b, w.rows, c.DModel, eps)
+		w.normRows(false, out.Data, scale.Data, x.Data, g, b, eps)
 	case NormRMS, NormRMSPre:
-		nn.RMSNormForward(out.Data, scale.Data, x.Data, g, w.rows, c.DModel, eps)
+		w.normRows(true, out.Data, scale.Data, x.Data, g, nil, eps)
 	}
 	if err := hs.RunForward(scaleName, scale); err != nil {
 		return err
@@ -105,16 +105,16 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 		addPos(ba.qkIn.Data, h.Data, w.m.P.WPos, w.batch, w.pos, d)
 		qkIn = ba.qkIn
 	}
-	nn.LinearForward(ba.q.Data, qkIn.Data, bp.WQ, bp.BQ, rows, d, hd)
+	w.linear(ba.q.Data, qkIn.Data, bp.WQ, bp.BQ, rows, d, hd)
 	if err := hs.RunForward(nm.q[l], ba.q); err != nil {
 		return err
 	}
 	Hkv := c.NKeyValueHeads
-	nn.LinearForward(ba.k.Data, qkIn.Data, bp.WK, bp.BK, rows, d, Hkv*dh)
+	w.linear(ba.k.Data, qkIn.Data, bp.WK, bp.BK, rows, d, Hkv*dh)
 	if err := hs.RunForward(nm.k[l], ba.k); err != nil {
 		return err
 	}
-	nn.LinearForward(ba.v.Data, h.Data, bp.WV, bp.BV, rows, d, Hkv*dh)
+	w.linear(ba.v.Data, h.Data, bp.WV, bp.BV, rows, d, Hkv*dh)
 	if err := hs.RunForward(nm.v[l], ba.v); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (w *Workspace) blockAttn(hs *hooks.Set, l int) error {
 		if hs.Empty() {
 			scores = nil // nobody can read them: skip the write
 		}
-		nn.AttentionForward(ba.z.Data, scores, ba.pattern.Data, q.Data, k.Data, v.Data, w.batch, w.pos, H, dh)
+		w.attention(ba.z.Data, scores, ba.pattern.Data, q.Data, k.Data, v.Data)
 	}
 	return hs.RunForward(nm.z[l], ba.z)
 }
@@ -190,7 +190,7 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 		}
 		sumHeads(ba.attnOut.Data, ba.result.Data, bp.BO, rows, H, d)
 	} else {
-		fused = residualOut(ba.attnOut.Data, mid.Data, ba.z.Data, bp.WO, bp.BO, x.Data, rows, hd, d, !hs.HasForward(nm.attnOut[l]))
+		fused = residualOut(w.par, ba.attnOut.Data, mid.Data, ba.z.Data, bp.WO, bp.BO, x.Data, rows, hd, d, !hs.HasForward(nm.attnOut[l]))
 	}
 	if err := hs.RunForward(nm.attnOut[l], ba.attnOut); err != nil {
 		return err
@@ -225,16 +225,16 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 			return err
 		}
 	} else {
-		nn.LinearForward(ba.mlpPre.Data, h2.Data, bp.WIn, bp.BIn, rows, d, c.DMLP)
+		w.linear(ba.mlpPre.Data, h2.Data, bp.WIn, bp.BIn, rows, d, c.DMLP)
 		if err := hs.RunForward(nm.mlpPre[l], ba.mlpPre); err != nil {
 			return err
 		}
-		activate(c.ActFn, ba.mlpPost.Data, ba.mlpPre.Data)
+		w.activatePar(c.ActFn, ba.mlpPost.Data, ba.mlpPre.Data)
 	}
 	if err := hs.RunForward(nm.mlpPost[l], ba.mlpPost); err != nil {
 		return err
 	}
-	fused = residualOut(ba.mlpOut.Data, a.resid[l+1].Data, ba.mlpPost.Data, bp.WOut, bp.BOut, ba.residMid.Data, rows, c.DMLP, d, !hs.HasForward(nm.mlpOut[l]))
+	fused = residualOut(w.par, ba.mlpOut.Data, a.resid[l+1].Data, ba.mlpPost.Data, bp.WOut, bp.BOut, ba.residMid.Data, rows, c.DMLP, d, !hs.HasForward(nm.mlpOut[l]))
 	if err := hs.RunForward(nm.mlpOut[l], ba.mlpOut); err != nil {
 		return err
 	}
@@ -249,12 +249,12 @@ func (w *Workspace) blockOut(hs *hooks.Set, l int) error {
 // stream after it, next = resid + y, in the same pass (tensor.GemmBiasAdd,
 // bit for bit y then the add); it reports whether it did. Without fuse (a
 // hook may edit y first) the caller adds.
-func residualOut(y, next, x, w, b, resid []float32, rows, in, out int, fuse bool) bool {
+func residualOut(s *tensor.Splitter, y, next, x, w, b, resid []float32, rows, in, out int, fuse bool) bool {
 	if !fuse || b == nil {
-		nn.LinearForward(y, x, w, b, rows, in, out)
+		linearPar(s, y, x, w, b, rows, in, out, out, in, out)
 		return false
 	}
-	tensor.GemmBiasAdd(rows, out, in, 1, x, in, w, out, b, y, out, resid, next)
+	s.GemmBiasAdd(rows, out, in, 1, x, in, w, out, b, y, out, resid, next)
 	return true
 }
 
@@ -362,7 +362,7 @@ func (w *Workspace) forwardRows(ctx context.Context, tokens []int32, rr *rowRuns
 		for _, run := range rr.runs {
 			lo, hi := run[0], run[1]
 			n := hi - lo
-			if !residualOut(ba.attnOut.Data[lo*d:hi*d], y[lo*d:hi*d], ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, x[lo*d:hi*d], n, hd, d, true) {
+			if !residualOut(nil, ba.attnOut.Data[lo*d:hi*d], y[lo*d:hi*d], ba.z.Data[lo*hd:hi*hd], bp.WO, bp.BO, x[lo*d:hi*d], n, hd, d, true) {
 				tensor.Add(y[lo*d:hi*d], x[lo*d:hi*d], ba.attnOut.Data[lo*d:hi*d])
 			}
 			nn.LinearForwardStrided(a.logits.Data[lo*V:hi*V], y[lo*d:hi*d], p.WU, p.BU, n, d, V, V, d, V)

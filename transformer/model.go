@@ -155,13 +155,15 @@ func (m *Model) CheckTokens(tokens [][]int) (flat []int32, batch, pos int, err e
 
 // Run runs the model on a batch of equal-length token sequences with the
 // given hooks (nil for none) and returns the logits, [batch, pos,
-// d_vocab_out]. Invalid tokens are errors, not panics.
+// d_vocab_out]. Invalid tokens are errors, not panics. It runs on an
+// inference workspace, and on every core for large models (runWorkspace).
 func (m *Model) Run(ctx context.Context, tokens [][]int, hs *hooks.Set) (*tensor.Tensor, error) {
 	flat, batch, pos, err := m.CheckTokens(tokens)
 	if err != nil {
 		return nil, err
 	}
-	ws := m.NewWorkspace(batch, pos)
+	ws, done := m.runWorkspace(batch, pos)
+	defer done()
 	if err := ws.Forward(ctx, flat, hs); err != nil {
 		return nil, err
 	}
@@ -210,7 +212,14 @@ func (m *Model) lossAndGrads(ctx context.Context, tokens [][]int, mask [][]float
 			}
 		}
 	}
-	ws := m.NewWorkspace(batch, pos)
+	var ws *Workspace
+	if grad {
+		ws = m.NewWorkspace(batch, pos)
+	} else { // forward only: as Run
+		var done func()
+		ws, done = m.runWorkspace(batch, pos)
+		defer done()
+	}
 	if err := ws.Forward(ctx, flat, hs); err != nil {
 		return 0, nil, err
 	}

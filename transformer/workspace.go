@@ -30,6 +30,12 @@ type Workspace struct {
 	stepwiseAttn []bool    // per layer: the last forward ran attention step by step
 	rotCos       []float32 // rotary models: cos and sin of position·θ_i, [pos, rotary_dim/2]
 	rotSin       []float32
+
+	inference bool                // one set of block activations, reused by every block (WorkspaceOptions)
+	runner    tensor.Runner       // nil: everything on the calling goroutine
+	par       *tensor.Splitter    // the runner's GEMMs; nil without a runner
+	job       partJob             // the runner's current work (runParts)
+	partTask  func(worker, i int) // w.runPart as a func value, made once
 }
 
 // acts is one set of activation buffers. Every tensor has the shape of its
@@ -61,8 +67,9 @@ type blockActs struct {
 	mlpOut           *tensor.Tensor // [batch, pos, d_model]
 }
 
-// layoutActs requests every activation buffer from a.
-func layoutActs(c Config, a *tensor.Arena, batch, pos int) acts {
+// layoutActs requests every activation buffer from a; with shared, every
+// block's activations (but not the residual stream) are the first block's.
+func layoutActs(c Config, a *tensor.Arena, batch, pos int, shared bool) acts {
 	d, H, dh := c.DModel, c.NHeads, c.DHead
 	var s acts
 	s.embed = a.Alloc(batch, pos, d)
@@ -72,6 +79,11 @@ func layoutActs(c Config, a *tensor.Arena, batch, pos int) acts {
 	s.blocks = make([]blockActs, c.NLayers)
 	for l := range s.blocks {
 		b := &s.blocks[l]
+		if shared && l > 0 {
+			*b = s.blocks[0]
+			s.resid[l+1] = a.Alloc(batch, pos, d)
+			continue
+		}
 		if c.HasNorm() {
 			b.ln1Scale = a.Alloc(batch, pos, 1)
 			b.ln1Out = a.Alloc(batch, pos, d)
@@ -118,17 +130,24 @@ func layoutActs(c Config, a *tensor.Arena, batch, pos int) acts {
 	return s
 }
 
-func newActs(c Config, batch, pos int) *acts {
+func newActs(c Config, batch, pos int) *acts { return layoutSharedActs(c, batch, pos, false) }
+
+// layoutSharedActs is newActs with layoutActs's shared.
+func layoutSharedActs(c Config, batch, pos int, shared bool) *acts {
 	plan := tensor.NewPlan()
-	layoutActs(c, plan, batch, pos)
-	a := layoutActs(c, tensor.NewArena(plan.Len()), batch, pos)
+	layoutActs(c, plan, batch, pos, shared)
+	a := layoutActs(c, tensor.NewArena(plan.Len()), batch, pos, shared)
 	return &a
 }
 
 // NewWorkspace returns a workspace for batches of batch sequences of pos
 // tokens. It panics if batch < 1 or pos is outside [1, n_ctx] (callers
 // reached by user input validate first, as CheckTokens does).
-func (m *Model) NewWorkspace(batch, pos int) *Workspace {
+func (m *Model) NewWorkspace(batch, pos int) *Workspace { return m.newWorkspace(batch, pos, false) }
+
+// newWorkspace is NewWorkspace, with block activations shared for
+// inference.
+func (m *Model) newWorkspace(batch, pos int, inference bool) *Workspace {
 	if batch < 1 || pos < 1 || pos > m.Cfg.NCtx {
 		panic(tensor.ShapeError{Op: "NewWorkspace", Msg: fmt.Sprintf("batch %d, pos %d (n_ctx %d)", batch, pos, m.Cfg.NCtx)})
 	}
@@ -138,7 +157,8 @@ func (m *Model) NewWorkspace(batch, pos int) *Workspace {
 		rotCos: cos, rotSin: sin,
 		m: m, batch: batch, pos: pos, rows: rows,
 		tokens:       make([]int32, rows),
-		act:          *newActs(m.Cfg, batch, pos),
+		act:          *layoutSharedActs(m.Cfg, batch, pos, inference),
+		inference:    inference,
 		probs:        make([]float32, rows*m.Cfg.DVocabOut),
 		targets:      make([]int32, rows),
 		weights:      make([]float32, rows),
@@ -164,8 +184,14 @@ func (w *Workspace) Logits() *tensor.Tensor { return w.act.logits }
 // final residual), [batch, pos, d_model], a view.
 func (w *Workspace) Resid(l int) *tensor.Tensor { return w.act.resid[l] }
 
-// Pattern returns block l's attention pattern, [batch, head, pos, pos], a view.
-func (w *Workspace) Pattern(l int) *tensor.Tensor { return w.act.blocks[l].pattern }
+// Pattern returns block l's attention pattern, [batch, head, pos, pos], a
+// view; nil on an inference workspace for a block other than the last.
+func (w *Workspace) Pattern(l int) *tensor.Tensor {
+	if w.inference && l != w.m.Cfg.NLayers-1 {
+		return nil
+	}
+	return w.act.blocks[l].pattern
+}
 
 // Forward runs the model on tokens ([batch·pos] ids, validated by the
 // caller: use Model.CheckTokens on user input), calling hs's forward hooks.
