@@ -8,13 +8,6 @@ import (
 	"github.com/mechinterp/workbench/workers"
 )
 
-// gpt2SmallConfig is GPT-2 small's shape (random weights): 12 layers,
-// d_model 768, 12 heads of 64, d_mlp 3072, d_vocab 50,257, n_ctx 1,024.
-func gpt2SmallConfig() Config {
-	return Config{NLayers: 12, DModel: 768, NHeads: 12, DHead: 64, DMLP: 3072, DVocab: 50257, NCtx: 1024,
-		NormalizationType: NormLN, ActFn: ActGELUNew, Seed: 1}
-}
-
 // decodeWeightBytes is the float32 weight bytes one decoding step reads:
 // every parameter once, except the embedding tables, of which it reads one
 // row each (tied embeddings read W_E whole as the unembedding).
