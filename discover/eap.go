@@ -2,12 +2,15 @@ package discover
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/mechinterp/workbench/hooks"
 	"github.com/mechinterp/workbench/nn"
 	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/transformer"
+	"github.com/mechinterp/workbench/workers"
 )
 
 // EAP returns every edge's score by edge attribution patching (Syed et
@@ -57,7 +60,17 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 	const block = 1 << 14
 	part := make([]float32, S*group)
 	byRecv := make([]float64, S*len(g.Receivers)) // [receiver][sender]
-	ws, pg := e.scratch()
+	// One worker per core: the forward pass's products, the receivers'
+	// gradients and the score products are shared among them.
+	pool := workers.New(runtime.GOMAXPROCS(0))
+	defer pool.Close()
+	sp := tensor.NewSplitter(pool)
+	ws, pg := e.scratch(pool)
+	dNorms := make([][]float32, pool.Workers())
+	for i := range dNorms {
+		dNorms[i] = make([]float32, e.batch*e.pos*e.c.DModel)
+	}
+	errs := make([]error, len(g.Receivers))
 	dlogits := make([]float32, e.batch*e.pos*e.c.DVocabOut)
 	flat := make([]int32, len(e.clean))
 	for k := 1; k <= steps; k++ {
@@ -79,15 +92,16 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 		for r0 := 0; r0 < len(g.Receivers); r0 += group {
 			rc := min(group, len(g.Receivers)-r0)
 			clear(G[:rc*n])
-			for i := range rc {
-				if err := e.inputGrad(G[i*n:(i+1)*n], ws, g.Receivers[r0+i]); err != nil {
-					return nil, err
-				}
+			pool.Run(rc, func(worker, i int) {
+				errs[r0+i] = e.inputGrad(G[i*n:(i+1)*n], ws, g.Receivers[r0+i], dNorms[worker])
+			})
+			if err := errors.Join(errs[r0 : r0+rc]...); err != nil {
+				return nil, err
 			}
 			// part[s, i] = D[s, blk]·G[i, blk], summed over blocks in float64.
 			for b0 := 0; b0 < n; b0 += block {
 				bn := min(block, n-b0)
-				tensor.Gemm(false, true, S, rc, bn, 1, D[b0:], n, G[b0:], n, 0, part, rc)
+				sp.Gemm(false, true, S, rc, bn, 1, D[b0:], n, G[b0:], n, 0, part, rc)
 				for si := range S {
 					for i := range rc {
 						byRecv[(r0+i)*S+si] += float64(part[si*rc+i])
@@ -124,7 +138,7 @@ func (e *Experiment) interpolation(alpha float32) *hooks.Set {
 
 // inputGrad adds to dst the gradient of the last backward pass of ws with
 // respect to receiver r's input (the residual stream as r alone reads it).
-func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Receiver) error {
+func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Receiver, scratch []float32) error {
 	c := e.c
 	rows, d, dh := e.batch*e.pos, c.DModel, c.DHead
 	get := func(t func() (*tensor.Tensor, bool), what string) ([]float32, error) {
@@ -160,7 +174,7 @@ func (e *Experiment) inputGrad(dst []float32, ws *transformer.Workspace, r Recei
 		}
 		// dNorm = dy[:, h]·W[:, h]ᵀ   [rows, d_head]·[d_head, d_model]
 		ld := heads * dh
-		dNorm = e.dNorm[:rows*d]
+		dNorm = scratch[:rows*d]
 		tensor.Gemm(false, true, rows, d, dh, 1, dy[r.Node.Head*dh:], ld, w[r.Node.Head*dh:], ld, 0, dNorm, d)
 		if x, err = act(hooks.ResidPre(l)); err != nil {
 			return err
@@ -263,12 +277,12 @@ func (e *Experiment) normBackward(dst, dy, x, scale []float32, l, which int) {
 	}
 }
 
-// scratch returns the workspace and parameter gradients the attribution
-// passes reuse, made on first use.
-func (e *Experiment) scratch() (*transformer.Workspace, *transformer.Params) {
-	if e.ws == nil {
-		e.ws, e.grads = e.m.NewWorkspace(e.batch, e.pos), e.m.NewGrads()
-		e.dNorm = make([]float32, e.batch*e.pos*e.c.DModel)
+// scratch returns a workspace whose forward pass runs on pool and the
+// parameter gradients its backward pass needs; the gradients are made once
+// and reused.
+func (e *Experiment) scratch(pool *workers.Pool) (*transformer.Workspace, *transformer.Params) {
+	if e.grads == nil {
+		e.grads = e.m.NewGrads()
 	}
-	return e.ws, e.grads
+	return e.m.NewWorkspaceWith(e.batch, e.pos, transformer.WorkspaceOptions{Runner: pool}), e.grads
 }

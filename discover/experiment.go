@@ -57,9 +57,7 @@ type Experiment struct {
 
 	// Reused by the attribution passes (scratch): not safe for concurrent
 	// use by more than one method at a time.
-	ws    *transformer.Workspace
 	grads *transformer.Params
-	dNorm []float32
 }
 
 // New runs m on the clean and corrupted batches (equal shapes) and returns
