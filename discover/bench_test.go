@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/patching"
 	"github.com/mechinterp/workbench/transformer"
 	"github.com/mechinterp/workbench/transformer/transformertest"
@@ -43,4 +44,41 @@ func BenchmarkEAPGPT2Small(b *testing.B) {
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(sec, "s/op-eap")
 	b.ReportMetric(float64(len(e.Graph().Edges))/sec, "edges/s")
+}
+
+// BenchmarkACDCInduction runs ACDC (τ = 0.05 on KL) on the dashboard's
+// demo model, the trained 2-layer induction model (web/demo), over 32
+// repeated sequences: the bar is under 30 s.
+func BenchmarkACDCInduction(b *testing.B) {
+	m, err := transformer.Load("../web/demo/model.safetensors")
+	if err != nil {
+		b.Fatal(err)
+	}
+	task := data.Induction{Vocab: m.Cfg.DVocab, L: 20, MinRepeat: 10, Distinct: true}
+	clean, corrupted := data.NewBatch(32, task.SeqLen()), data.NewBatch(32, task.SeqLen())
+	task.FillFixed(clean, rand.New(rand.NewPCG(1, 1)))
+	task.FillFixed(corrupted, rand.New(rand.NewPCG(2, 2)))
+	w := make([][]float32, clean.N)
+	for i := range w {
+		_, _, w[i] = clean.Seq(i)
+	}
+	ctx := context.Background()
+	kl, err := NewKL(ctx, m, clean.Rows(), w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	evals := 0
+	for b.Loop() {
+		e, err := New(ctx, m, clean.Rows(), corrupted.Rows(), kl, Corrupted)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := e.ACDC(ctx, 0.05, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		evals = res.Evaluations
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/op-acdc")
+	b.ReportMetric(float64(evals), "evaluations")
 }
