@@ -44,6 +44,8 @@ var pages = []page{
 		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, and unit ablation — click a channel to zero it and watch the prediction."},
 	{"/gan", "gan", "GAN", "gan.js",
 		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, and generator units to ablate."},
+	{"/sweeps", "sweeps", "Sweeps", "sweeps.js",
+		"Sweeps in the runs folder (workbench sweep plan): each task's state whichever backend ran it, and the distribution of the results across tasks."},
 }
 
 // pageData is what the layout template sees.
@@ -89,7 +91,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		w.Write(icon)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training, /cnn and /gan", http.StatusNotFound)
+		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training, /cnn, /gan and /sweeps", http.StatusNotFound)
 	})
 	return r
 }
