@@ -262,3 +262,54 @@ func TestBrowserDiscovery(t *testing.T) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestDiscoverText runs discovery on prompts through the tiny Hugging Face
+// model's tokenizer, as the patching API takes them (a full model: MLP
+// nodes, layer norms), and one edge's effect on the same text.
+func TestDiscoverText(t *testing.T) {
+	s, _ := namedTestServer(t)
+	body := map[string]any{"clean_prompt": ioiClean, "corrupted_prompt": ioiCorrupted, "answer_text": " Mary", "wrong_text": " John",
+		"metric": "logit-diff", "method": "eap"}
+	rec := postJSON(t, s, "/api/models/tiny/discover", body)
+	var r discoverResult
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &r) != nil {
+		t.Fatalf("discover on text: %d %s", rec.Code, rec.Body)
+	}
+	mlp := false
+	for _, n := range r.Nodes {
+		mlp = mlp || n.Kind == "mlp"
+	}
+	f := r.Faithfulness
+	if !mlp || len(r.Edges) != r.TotalEdges || r.TotalEdges == 0 || r.Metric != "logit-diff" || f[len(f)-1][1] != 1 {
+		t.Errorf("discover on text: %d of %d edges, metric %s, MLP nodes %v, faithfulness %v", len(r.Edges), r.TotalEdges, r.Metric, mlp, f)
+	}
+	delete(body, "method")
+	body["edge"] = r.Edges[0].From + "->" + r.Edges[0].To
+	rec = postJSON(t, s, "/api/models/tiny/discover/edge", body)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"effect"`) {
+		t.Errorf("edge on text: %d %s", rec.Code, rec.Body)
+	}
+	// A prompt whose answer is not one token is the patching API's 400.
+	body["answer_text"] = "Mary"
+	if rec := postJSON(t, s, "/api/models/tiny/discover/edge", body); rec.Code != 400 || !strings.Contains(rec.Body.String(), "not one") {
+		t.Errorf("answer of two tokens: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestBrowserDiscoveryText runs discovery from the page on two prompts of
+// the tiny Hugging Face model (a tokenizer, MLPs): the graph draws MLP
+// nodes and edges.
+func TestBrowserDiscoveryText(t *testing.T) {
+	b := promptBrowser(t)
+	b.openModel("discovery", "tiny")
+	b.do("fill the text form",
+		chromedp.SetValue(chromedp.CSS("#clean-prompt"), ioiClean), chromedp.SetValue(chromedp.CSS("#corrupted-prompt"), ioiCorrupted),
+		chromedp.SetValue(chromedp.CSS("#answer-text"), " Mary"), chromedp.SetValue(chromedp.CSS("#wrong-text"), " John"),
+		chromedp.Click(chromedp.CSS("#prompt-run")))
+	b.waitFor("edges", `document.querySelectorAll('[data-testid=circuit] line.edge:not(.hidden)').length > 0 && !!document.querySelector('[data-testid=circuit] [data-node=MLP1]')`, 30*time.Second)
+	if got := eval[string](b, `document.querySelector('#summary').textContent`); !strings.Contains(got, "logit-diff") {
+		t.Errorf("summary %q", got)
+	}
+	b.screenshot("discovery-text")
+	b.noErrors()
+}

@@ -3,7 +3,7 @@
 // by score), a threshold slider, an edge's exact patching effect on click,
 // and the faithfulness curve.
 
-import { $, el, svg, api, guard, modelPicker, parseTokens, fmt, tooltip } from './lib.js';
+import { $, svg, api, guard, modelPicker, parseTokens, fmt, tooltip, hasTokenizer } from './lib.js';
 import { LineChart } from './chart.js';
 
 const enc = encodeURIComponent;
@@ -23,6 +23,22 @@ function inputs() {
   }
   const ex = state.example;
   if (ex && body.metric !== 'logit-diff' && $('#clean').value === ex.cleanText && $('#corrupted').value === ex.corruptedText) body.weights = ex.weights;
+  return body;
+}
+
+// textInputs reads the text form: the two prompts (one sequence each)
+// and the answers as strings, as the patching page sends them; a metric
+// of logit-diff takes the answer and wrong texts (or the ids' fields when
+// empty).
+function textInputs() {
+  const body = { clean_prompt: $('#clean-prompt').value, corrupted_prompt: $('#corrupted-prompt').value, bos: $('#bos').value,
+    metric: $('#metric').value, ablation: $('#ablation').value };
+  if (body.metric === 'logit-diff') {
+    for (const k of ['answer', 'wrong']) {
+      if ($(`#${k}-text`).value !== '') body[`${k}_text`] = $(`#${k}-text`).value;
+      else if ($(`#${k}`).value.trim() !== '') body[k] = Number($(`#${k}`).value);
+    }
+  }
   return body;
 }
 
@@ -50,9 +66,9 @@ async function example() {
   });
 }
 
-async function run() {
+async function run(onText = false) {
   await guard(async () => {
-    const body = inputs();
+    const body = onText ? textInputs() : inputs();
     body.method = $('#method').value;
     if (body.method === 'eap-ig') body.steps = Number($('#steps').value);
     if (body.method === 'acdc') body.tau = Number($('#tau').value);
@@ -183,13 +199,23 @@ function init() {
   $('#method').addEventListener('change', showOptions);
   $('#metric').addEventListener('change', showOptions);
   $('#example').addEventListener('click', example);
-  $('#run').addEventListener('click', run);
+  $('#run').addEventListener('click', () => run(false));
+  $('#prompt-run').addEventListener('click', () => run(true));
   $('#threshold').addEventListener('input', applyThreshold);
   showOptions();
   guard(() => modelPicker((name, info) => {
     state.model = name;
     state.info = info;
+    const ok = hasTokenizer(info);
+    for (const id of ['#clean-prompt', '#corrupted-prompt', '#answer-text', '#wrong-text', '#bos', '#prompt-run']) $(id).disabled = !ok;
+    $('#prompt-note').textContent = ok ? `tokenizer: ${info.tokenizer.files}; the answers must be one token each (mind the leading space)` : ((info.tokenizer && info.tokenizer.note) || 'this model has no tokenizer: give token ids');
     $('#circuit').replaceChildren();
+    if (ok) { // a text model: the user's prompts, not the induction task
+      $('#metric').value = 'logit-diff';
+      showOptions();
+      document.body.dataset.ready = 'discovery';
+      return undefined;
+    }
     return example();
   }));
 }
