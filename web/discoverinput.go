@@ -73,8 +73,10 @@ func (in *discoverInputs) ablation() string {
 }
 
 // experiment validates the inputs against m and runs the clean and
-// corrupted batches: the experiment, and its batch × positions.
-func (in *discoverInputs) experiment(ctx context.Context, m *model) (*discover.Experiment, int, error) {
+// corrupted batches: the experiment, and its batch × positions. work, if
+// not nil, is asked before anything runs whether the method may run on
+// the graph and that many tokens.
+func (in *discoverInputs) experiment(ctx context.Context, m *model, work func(g *discover.Graph, tokens int) error) (*discover.Experiment, int, error) {
 	abl, err := discover.ParseAblation(in.ablation())
 	if err != nil {
 		return nil, 0, badRequest(err)
@@ -102,6 +104,11 @@ func (in *discoverInputs) experiment(ctx context.Context, m *model) (*discover.E
 	if f := (len(g.Senders) + len(g.Receivers)) * batch * pos * m.m.Cfg.DModel; f > maxDiscoverFloats {
 		return nil, 0, errorf(http.StatusBadRequest, "web: %d×%d tokens on this model's %d nodes would hold %d floats, more than the %d this server allows: use fewer or shorter sequences",
 			batch, pos, len(g.Senders)+len(g.Receivers), f, maxDiscoverFloats)
+	}
+	if work != nil {
+		if err := work(g, batch*pos); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := checkPositionWeights(in.Weights, batch, pos); err != nil {
 		return nil, 0, err

@@ -124,7 +124,12 @@ func (a *discoverAPI) discover(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m := modelFrom(r)
-	e, tokens, err := in.experiment(ctx, m)
+	e, tokens, err := in.experiment(ctx, m, func(g *discover.Graph, tokens int) error {
+		if work := len(g.Edges) * tokens; in.Method == "acdc" && work > maxACDCWork {
+			return errorf(http.StatusBadRequest, "web: acdc would run %d forward passes of %d tokens, more than the %d edge-tokens this server allows: use fewer or shorter sequences, or eap", len(g.Edges), tokens, maxACDCWork)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -141,9 +146,6 @@ func (a *discoverAPI) discover(w http.ResponseWriter, r *http.Request) error {
 	case "eap-ig":
 		scores, err = e.EAPIG(ctx, steps)
 	case "acdc":
-		if work := len(g.Edges) * tokens; work > maxACDCWork {
-			return errorf(http.StatusBadRequest, "web: acdc would run %d forward passes of %d tokens, more than the %d edge-tokens this server allows: use fewer or shorter sequences, or eap", len(g.Edges), tokens, maxACDCWork)
-		}
 		var res *discover.ACDCResult
 		if res, err = e.ACDC(ctx, tau, nil); err == nil {
 			scores = make([]float64, len(res.Keep))
@@ -249,7 +251,7 @@ func (a *discoverAPI) edge(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "web: give the edge to ablate: \"edge\": \"FROM->TO\", as POST /discover names them")
 	}
 	ctx := r.Context()
-	e, _, err := in.experiment(ctx, modelFrom(r))
+	e, _, err := in.experiment(ctx, modelFrom(r), nil)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // discoverExampleBody returns the demo's discovery example as a request
@@ -312,4 +314,47 @@ func TestBrowserDiscoveryText(t *testing.T) {
 	}
 	b.screenshot("discovery-text")
 	b.noErrors()
+}
+
+// TestDiscoverBounds: on a model of 4 layers of 16 heads (5,058 edges,
+// counted by hand: 48 head inputs per layer from 2 + 16·l senders, and 66
+// senders into the logits) the answer lists the 5,000 edges of largest
+// |score| and says how many there are; ACDC on 4,096 tokens (one forward
+// pass per edge) and a batch whose activations would not fit the float
+// budget are refused with a 400 naming the bound.
+func TestDiscoverBounds(t *testing.T) {
+	s, dir := newTestServer(t)
+	writeRun(t, dir, "many", transformer.Config{NLayers: 4, DModel: 16, NHeads: 16, DHead: 4, DVocab: 20, NCtx: 64, AttnOnly: true, Seed: 5})
+	writeRun(t, dir, "wide", transformer.Config{NLayers: 4, DModel: 512, NHeads: 8, DHead: 64, DVocab: 20, NCtx: 64, AttnOnly: true, Seed: 6})
+	batch := func(n, pos, tok int) [][]int {
+		out := make([][]int, n)
+		for i := range out {
+			out[i] = make([]int, pos)
+			for p := range out[i] {
+				out[i][p] = (tok + i + p) % 20
+			}
+		}
+		return out
+	}
+	rec := postJSON(t, s, "/api/models/many/discover", map[string]any{"clean": batch(2, 8, 1), "corrupted": batch(2, 8, 2), "metric": "loss", "method": "eap"})
+	var r discoverResult
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &r) != nil {
+		t.Fatalf("eap on many edges: %d %s", rec.Code, rec.Body)
+	}
+	if r.TotalEdges != 5058 || len(r.Edges) != maxDiscoverShown {
+		t.Errorf("%d edges listed of %d, want %d of 5058", len(r.Edges), r.TotalEdges, maxDiscoverShown)
+	}
+	for _, tc := range []struct {
+		model string
+		body  map[string]any
+		msg   string
+	}{
+		{"many", map[string]any{"clean": batch(64, 64, 1), "corrupted": batch(64, 64, 2), "metric": "kl", "method": "acdc"}, "edge-tokens"},
+		{"wide", map[string]any{"clean": batch(60, 60, 1), "corrupted": batch(60, 60, 2), "metric": "loss", "method": "eap"}, "floats"},
+	} {
+		rec := postJSON(t, s, "/api/models/"+tc.model+"/discover", tc.body)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), tc.msg) {
+			t.Errorf("%s %s: %d %s, want 400 with %q", tc.model, tc.body["method"], rec.Code, rec.Body, tc.msg)
+		}
+	}
 }
