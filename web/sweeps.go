@@ -173,7 +173,7 @@ func (a *sweepsAPI) detail(w http.ResponseWriter, r *http.Request) error {
 	if name == rootSweepAlias {
 		name = rootSweepName
 	}
-	out := sweepDetail{Name: name, Command: plan.Spec.Command, Counts: sweep.Counts(sts), Total: len(sts), Stats: []sweepStats{}, Tasks: []sweepTask{}}
+	out := sweepDetail{Name: name, Command: plan.Spec.Command, Counts: sweep.Counts(sts), Total: len(sts), Axes: []string{}, Stats: []sweepStats{}, Tasks: []sweepTask{}}
 	axes := map[string]bool{}
 	for _, t := range plan.Tasks {
 		for k := range t.Axes {

@@ -200,6 +200,14 @@ func TestSweepsBadInput(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d with %q", tc.path, rec.Code, rec.Body, tc.want, tc.msg)
 		}
 	}
+	// A sweep without axes lists none (an empty list, which the page reads).
+	one := sweep.Plan{Spec: sweep.Spec{Command: "train induction"}, Tasks: []sweep.Task{{ID: "00000000000000aa", Args: []string{"train", "induction"}}}}
+	if err := sweep.WritePlan(filepath.Join(dir, "one"), one); err != nil {
+		t.Fatal(err)
+	}
+	if rec := do(t, s, "GET", "/api/sweeps/one", "", nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"axes":[]`) || !strings.Contains(rec.Body.String(), `"counts":"0 done, 0 running, 0 failed, 1 pending"`) {
+		t.Errorf("sweep without axes: %d %s", rec.Code, rec.Body)
+	}
 	if rec := do(t, s, "POST", "/api/sweeps", jsonCT, strings.NewReader("{}")); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /api/sweeps: %d", rec.Code)
 	}
