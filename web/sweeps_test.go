@@ -242,6 +242,12 @@ func TestBrowserSweeps(t *testing.T) {
 	if note := eval[string](b, `document.querySelector('#hist-note').textContent`); !strings.Contains(note, "1 never") {
 		t.Errorf("histogram note %q", note)
 	}
+	// The phase-change step against the seed: two points, and the task
+	// that never had one hollow on the bottom edge.
+	pts := eval[[]string](b, `Array.from(document.querySelectorAll('[data-testid=scatter-plot] circle.point')).map(c => c.dataset.index + ':' + c.getAttribute('fill'))`)
+	if strings.Join(pts, " ") != "0:#1d4ed8 1:#1d4ed8 2:none" {
+		t.Errorf("scatter points %v, want tasks 0 and 1 filled, 2 hollow", pts)
+	}
 	t.Logf("screenshot: %s", b.screenshot("sweeps"))
 	b.noErrors()
 }

@@ -57,6 +57,62 @@ function histogram(values, label) {
   return g;
 }
 
+// scatter draws one metric of the done tasks against one axis: numeric
+// axis values on a linear scale, others as categories; a null (never
+// reached) is a hollow point on the bottom edge.
+function scatter(d, metric, axis) {
+  const W = 560, H = 240, L = 56, R = 14, T = 10, B = 40;
+  const done = d.tasks.filter((t) => t.metrics && metric in t.metrics && t.axes[axis] !== undefined);
+  if (!done.length) return el('p', { class: 'muted small' }, 'no done task has this metric');
+  const raw = done.map((t) => t.axes[axis]);
+  const numeric = raw.every((v) => v !== '' && Number.isFinite(Number(v)));
+  const cats = numeric ? null : [...new Set(raw)].sort();
+  const xs = numeric ? raw.map(Number) : raw.map((v) => cats.indexOf(v));
+  const ys = done.map((t) => t.metrics[metric]);
+  const fin = ys.filter((v) => v !== null);
+  let x0 = Math.min(...xs), x1 = Math.max(...xs);
+  if (x1 === x0) { x0 -= 1; x1 += 1; }
+  if (numeric) { const px = (x1 - x0) * 0.05; x0 -= px; x1 += px; } else { x0 = -0.5; x1 = cats.length - 0.5; }
+  let y0 = fin.length ? Math.min(...fin) : 0, y1 = fin.length ? Math.max(...fin) : 1;
+  if (y1 === y0) { y0 -= 1; y1 += 1; }
+  const pad = (y1 - y0) * 0.08;
+  y0 -= pad; y1 += pad;
+  const sx = (v) => L + ((v - x0) / (x1 - x0)) * (W - L - R);
+  const sy = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+  const g = svg('svg', { class: 'chart-svg', width: W, height: H, 'data-testid': 'scatter-plot' });
+  g.append(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: '#888' }), svg('line', { x1: L, x2: L, y1: T, y2: H - B, stroke: '#888' }));
+  for (const v of [y0 + pad, (y0 + y1) / 2, y1 - pad]) g.append(svg('text', { x: L - 6, y: sy(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#555' }, num(Number(v.toPrecision(4)))));
+  const xt = numeric ? [...new Set(xs)].sort((a, b) => a - b).slice(0, 12).map((v) => [v, String(v)]) : cats.map((c, i) => [i, c]);
+  for (const [v, label] of xt) g.append(svg('text', { x: sx(v), y: H - B + 15, 'text-anchor': 'middle', 'font-size': 11, fill: '#555' }, label));
+  g.append(svg('text', { x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', 'font-size': 12, fill: '#333' }, axis));
+  done.forEach((t, i) => {
+    const never = ys[i] === null;
+    const c = svg('circle', { class: 'point', cx: sx(xs[i]), cy: never ? H - B : sy(ys[i]), r: 4, fill: never ? 'none' : '#1d4ed8', stroke: '#1d4ed8', 'data-index': t.index });
+    c.addEventListener('mousemove', (ev) => tooltip.show([['task', `${t.index} (${t.id})`], [axis, t.axes[axis]], [metric, never ? 'never' : num(ys[i])]], ev.clientX, ev.clientY));
+    c.addEventListener('mouseleave', () => tooltip.hide());
+    g.append(c);
+  });
+  return g;
+}
+
+// showScatter fills the metric and axis pickers (keeping their choices)
+// and draws the scatter.
+function showScatter(d) {
+  const pick = (id, options, prefer) => {
+    const sel = $(id), keep = sel.value;
+    sel.replaceChildren(...options.map((o) => el('option', { value: o }, o)));
+    sel.value = options.includes(keep) ? keep : (options.find((o) => prefer.includes(o)) || options[0] || '');
+  };
+  pick('#scatter-metric', d.stats.map((s) => s.metric), [PHASE]);
+  pick('#scatter-axis', d.axes, ['seed']);
+  const draw = () => $('#scatter').replaceChildren($('#scatter-metric').value && $('#scatter-axis').value
+    ? scatter(d, $('#scatter-metric').value, $('#scatter-axis').value)
+    : el('p', { class: 'muted small' }, 'no axis or no results to plot'));
+  $('#scatter-metric').onchange = draw;
+  $('#scatter-axis').onchange = draw;
+  draw();
+}
+
 // taskTable lists every task: index, ID, state, axes, the metrics.
 function taskTable(d) {
   const metrics = d.stats.map((s) => s.metric);
@@ -82,6 +138,7 @@ async function load(name) {
   const never = d.tasks.filter((t) => t.metrics && PHASE in t.metrics && t.metrics[PHASE] === null).length;
   $('#hist').replaceChildren(phase.length ? histogram(phase, 'phase-change step') : el('p', { class: 'muted small' }, `no done task has a ${PHASE}`));
   $('#hist-note').textContent = phase.length ? `${phase.length} tasks${never ? `; ${never} never had a phase change` : ''}` : '';
+  showScatter(d);
   $('#tasks').replaceChildren(taskTable(d));
   const u = new URL(location.href);
   u.searchParams.set('sweep', name);
@@ -95,7 +152,7 @@ async function refresh() {
     sel.replaceChildren();
     $('#counts').textContent = '';
     $('#sweep-note').textContent = 'no sweep in the runs folder: serve --runs DIR shows DIR and its subfolders holding a plan.json (workbench sweep plan SPEC --out DIR)';
-    for (const id of ['#stats', '#hist', '#tasks']) $(id).replaceChildren();
+    for (const id of ['#stats', '#hist', '#scatter', '#tasks']) $(id).replaceChildren();
     return;
   }
   const want = sel.value || new URLSearchParams(location.search).get('sweep');
