@@ -49,6 +49,10 @@
 //	POST /api/models/{name}/lens/dla                     direct logit attribution of {answer|answer_text, wrong|wrong_text}
 //	GET  /api/models/{name}/patching/example             an induction clean/corrupted pair
 //	POST /api/models/{name}/patching                     an activation-patching sweep (ids, or clean_prompt, corrupted_prompt, answer_text, wrong_text)
+//	GET  /api/models/{name}/discover/example?seed=&batch= an induction clean/corrupted batch pair and its position weights
+//	POST /api/models/{name}/discover                     circuit discovery {clean, corrupted, metric, method: eap|eap-ig|acdc, steps, tau, ablation}:
+//	                                                     nodes, edges by |score|, the faithfulness curve, full and empty
+//	POST /api/models/{name}/discover/edge                one edge's exact patching effect {the same inputs, edge: "L0H1->L1H2.k"}
 //	GET  /api/models/{name}/figures/{figure}.{png|svg}   attention, composition-{q,k,v}, heads, circuit, lens, patching
 //	GET  /api/runs                                       runs (the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status
@@ -67,6 +71,8 @@
 //	POST /api/gan/models/{name}/samples                  a judged sample grid {seed, n, ablate}
 //	POST /api/gan/models/{name}/walk                     a linear or spherical latent walk between two samples
 //	GET  /api/gan/models/{name}/figures/{samples|walk}.{png|svg}
+//	GET  /api/sweeps                                     sweeps: the runs folder (".") and its subfolders holding a plan.json, with their counts
+//	GET  /api/sweeps/{name}                              task states, axes and results, statistics across tasks ("-" or "." for the runs folder)
 //	POST /api/train                                      start "Train one now" (induction defaults)
 //	GET  /api/train/{id}                                 a training's status
 //	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)

@@ -35,6 +35,7 @@ func (a *modelsAPI) Routes() chi.Router {
 		r.Mount("/circuits", (&circuitsAPI{a.log}).Routes())
 		r.Mount("/lens", (&lensAPI{a.log}).Routes())
 		r.Mount("/patching", (&patchingAPI{a.log}).Routes())
+		r.Mount("/discover", (&discoverAPI{a.log}).Routes())
 		r.Mount("/figures", (&figuresAPI{a.log}).Routes())
 	})
 	return r

@@ -38,12 +38,16 @@ var pages = []page{
 		"What each layer's residual stream already predicts: the logit lens and a tuned lens, per position."},
 	{"/patching", "patching", "Patching", "patching.js",
 		"Activation patching: write each clean activation into the corrupted run and see how much of the clean behaviour returns."},
+	{"/discovery", "discovery", "Discovery", "discovery.js",
+		"Circuit discovery on edges: score every edge by EAP, EAP-IG or ACDC, see the circuit as a graph, click an edge for its exact patching effect, and the faithfulness curve."},
 	{"/training", "training", "Training", "training.js",
 		"Training curves of runs, live over server-sent events: loss, accuracy and per-head scores, with the induction phase change marked."},
 	{"/cnn", "cnn", "CNN", "cnn.js",
 		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, and unit ablation — click a channel to zero it and watch the prediction."},
 	{"/gan", "gan", "GAN", "gan.js",
 		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, and generator units to ablate."},
+	{"/sweeps", "sweeps", "Sweeps", "sweeps.js",
+		"Sweeps in the runs folder (workbench sweep plan): each task's state whichever backend ran it, and the distribution of the results across tasks."},
 }
 
 // pageData is what the layout template sees.
@@ -89,7 +93,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		w.Write(icon)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /training, /cnn and /gan", http.StatusNotFound)
+		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /discovery, /training, /cnn, /gan and /sweeps", http.StatusNotFound)
 	})
 	return r
 }

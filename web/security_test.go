@@ -76,6 +76,11 @@ func TestHostAndOrigin(t *testing.T) {
 		{"origin with a path", "POST", att, "", "http://127.0.0.1:" + port + "/x", attBody, http.StatusForbidden},
 		{"suffix of an allowed host", "GET", "/api/models/demo", "evilworkbench.lan:" + port, "", "", http.StatusMisdirectedRequest},
 		{"loopback-looking name", "GET", "/api/models/demo", "127.0.0.1.evil.example:" + port, "", "", http.StatusMisdirectedRequest},
+		{"discover evil origin", "POST", "/api/models/demo/discover", "", "http://evil.example", `{"method":"eap"}`, http.StatusForbidden},
+		{"discover evil host", "POST", "/api/models/demo/discover/edge", "evil.example:" + port, "", `{"edge":"embed->logits"}`, http.StatusMisdirectedRequest},
+		{"sweeps evil host", "GET", "/api/sweeps", "evil.example:" + port, "", "", http.StatusMisdirectedRequest},
+		{"sweeps evil origin", "GET", "/api/sweeps", "", "http://evil.example", "", http.StatusForbidden},
+		{"sweeps page evil host", "GET", "/sweeps", "evil.example:" + port, "", "", http.StatusMisdirectedRequest},
 
 		{"same origin", "POST", att, "", "http://127.0.0.1:" + port, attBody, http.StatusOK},
 		{"localhost", "POST", att, "localhost:" + port, "http://localhost:" + port, attBody, http.StatusOK},

@@ -181,6 +181,7 @@ func (s *Server) routes() chi.Router {
 			r.Mount("/runs", (&runsAPI{s.d.RunsDir, s.trainer, s.log}).Routes())
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
 			r.Mount("/gan", s.gans.Routes())
+			r.Mount("/sweeps", (&sweepsAPI{s.d.RunsDir, s.log}).Routes())
 		})
 		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit, make(chan struct{}, s.d.MaxStreams)}).Routes())
 	})
