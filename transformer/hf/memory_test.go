@@ -1,3 +1,8 @@
+//go:build !race
+
+// The race detector multiplies memory several times over: the peak-RSS
+// bound is measured without it.
+
 package hf
 
 import (
