@@ -191,8 +191,8 @@ func (w *Workspace) unembedBackward(g *Params, dx, x []float32, rr *rowRuns) {
 	d, V := c.DModel, c.DVocabOut
 	if c.TiedEmbeddings {
 		// logits = x·W_Eᵀ: dx = dl·W_E, dW_E += dlᵀ·x.
-		tensor.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 0, dx, d)
-		tensor.Gemm(true, false, V, d, w.rows, 1, dl, V, x, d, 1, g.WE, d)
+		w.par.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 0, dx, d)
+		w.par.Gemm(true, false, V, d, w.rows, 1, dl, V, x, d, 1, g.WE, d)
 		colSum(g.BU, dl, w.rows, V)
 		return
 	}
@@ -205,11 +205,19 @@ func (w *Workspace) unembedBackward(g *Params, dx, x []float32, rr *rowRuns) {
 // products run on those rows only.
 func (w *Workspace) linearBackward(rr *rowRuns, store bool, dx, dw, db, dy, x, wt []float32, in, out int) {
 	if rr == nil {
-		if dx != nil && store {
-			tensor.Gemm(false, true, w.rows, in, out, 1, dy, out, wt, out, 0, dx, in)
-			dx = nil
+		// nn.LinearBackward, its two products split by w.par (on the
+		// caller if nil; bit-identical either way).
+		if dx != nil {
+			beta := float32(1)
+			if store {
+				beta = 0
+			}
+			w.par.Gemm(false, true, w.rows, in, out, 1, dy, out, wt, out, beta, dx, in)
 		}
-		nn.LinearBackward(dx, dw, db, dy, x, wt, w.rows, in, out)
+		w.par.Gemm(true, false, in, out, w.rows, 1, x, in, dy, out, 1, dw, out)
+		if db != nil {
+			tensor.ColSumAdd(db[:out], dy, w.rows, out)
+		}
 		return
 	}
 	rr.linearBackward(store, dx, dw, db, dy, x, wt, w.rows, in, out)

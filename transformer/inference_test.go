@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -223,5 +224,57 @@ func TestRunParallel(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after Run, %d before", n, before)
+	}
+}
+
+// TestBackwardSplitMatches: a workspace whose products run on a pool
+// gives the serial workspace's gradients bit for bit — parameters and
+// activations — on every variant and on a GPT-2-sized unembedding split by
+// columns (the splitter only cuts products it finds large enough).
+func TestBackwardSplitMatches(t *testing.T) {
+	pool := workers.New(2)
+	defer pool.Close()
+	cfgs := variants()
+	cfgs["wide"] = Config{NLayers: 1, DModel: 64, NHeads: 2, DHead: 32, DMLP: 256, DVocab: 4000, NCtx: 64, NormalizationType: NormLN, Seed: 1}
+	cfgs["wide_tied"] = Config{NLayers: 1, DModel: 64, NHeads: 2, DHead: 32, DMLP: 256, DVocab: 4000, NCtx: 64, NormalizationType: NormLN, TiedEmbeddings: true, Seed: 1}
+	for name, c := range cfgs {
+		m, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomize(m, 3)
+		const B, T = 4, 48
+		pos := min(T, m.Cfg.NCtx)
+		rng := rand.New(rand.NewPCG(1, 2))
+		toks := make([]int32, B*pos)
+		for i := range toks {
+			toks[i] = int32(rng.IntN(min(m.Cfg.DVocab, m.Cfg.DVocabOut)))
+		}
+		dl := make([]float32, B*pos*m.Cfg.DVocabOut)
+		for i := range dl {
+			dl[i] = float32(rng.NormFloat64())
+		}
+		run := func(ws *Workspace) *Params {
+			g := m.NewGrads()
+			if err := ws.Forward(context.Background(), slices.Clone(toks), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := ws.BackwardFrom(dl, g, nil); err != nil {
+				t.Fatal(err)
+			}
+			return g
+		}
+		serial, split := m.NewWorkspace(B, pos), m.NewWorkspaceWith(B, pos, WorkspaceOptions{Runner: pool})
+		gs, gp := run(serial), run(split)
+		if !slices.Equal(gs.Data(), gp.Data()) {
+			t.Errorf("%s: parameter gradients differ between the serial and the split backward pass", name)
+		}
+		for _, n := range []hooks.Name{hooks.ResidPre(0), hooks.Q(0)} {
+			a, _ := serial.Grad(n)
+			b, _ := split.Grad(n)
+			if a == nil || b == nil || !slices.Equal(a.Data, b.Data) {
+				t.Errorf("%s: %s gradients differ", name, n)
+			}
+		}
 	}
 }
