@@ -11,16 +11,45 @@ type cand struct {
 	a, b      int32 // its ids when pushed, to drop stale entries
 }
 
-func less(x, y cand) bool { return x.rank < y.rank || x.rank == y.rank && x.pos < y.pos }
+func (x cand) before(y cand) bool { return x.rank < y.rank || x.rank == y.rank && x.pos < y.pos }
 
-type candHeap []cand
+// ordered is an element of a heap: before says it pops first.
+type ordered[T any] interface{ before(T) bool }
 
-func (h *candHeap) push(c cand) {
-	*h = append(*h, c)
+// heapOf is a binary heap whose top is the element before all others.
+type heapOf[T ordered[T]] []T
+
+// init orders a heap filled by append.
+func (h heapOf[T]) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h heapOf[T]) down(i int) {
+	n := len(h)
+	for {
+		l, m := 2*i+1, i
+		if l < n && h[l].before(h[m]) {
+			m = l
+		}
+		if l+1 < n && h[l+1].before(h[m]) {
+			m = l + 1
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *heapOf[T]) push(x T) {
+	*h = append(*h, x)
 	s := *h
 	for i := len(s) - 1; i > 0; {
 		p := (i - 1) / 2
-		if !less(s[i], s[p]) {
+		if !s[i].before(s[p]) {
 			break
 		}
 		s[i], s[p] = s[p], s[i]
@@ -28,27 +57,13 @@ func (h *candHeap) push(c cand) {
 	}
 }
 
-func (h *candHeap) pop() cand {
+func (h *heapOf[T]) pop() T {
 	s := *h
 	top := s[0]
 	n := len(s) - 1
 	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < n && less(s[l], s[m]) {
-			m = l
-		}
-		if l+1 < n && less(s[l+1], s[m]) {
-			m = l + 1
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
+	*h = s[:n]
+	h.down(0)
 	return top
 }
 
@@ -77,7 +92,7 @@ func mergeHeap(id []int32, merges map[pair]merge) (out, first []int32) {
 		next[i], prev[i] = int32(i+1), int32(i-1)
 	}
 	next[n-1] = -1
-	h := candHeap(make([]cand, 0, n))
+	h := heapOf[cand](make([]cand, 0, n))
 	try := func(p int32) {
 		if p < 0 || next[p] < 0 {
 			return

@@ -312,7 +312,7 @@ func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 		}
 		nfc = true
 	}
-	split, err := preTokenizer(f.PreTokenizer)
+	split, pattern, err := preTokenizer(f.PreTokenizer)
 	if err != nil {
 		return nil, err
 	}
@@ -356,53 +356,55 @@ func loadByteLevel(f *hfFile) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.split, t.nfc, t.ignoreMerges = split, nfc, m.IgnoreMerges
+	t.split, t.pattern, t.nfc, t.ignoreMerges = split, pattern, nfc, m.IgnoreMerges
 	return t, nil
 }
 
-func preTokenizer(m json.RawMessage) (splitter, error) {
+// preTokenizer reads the pre-tokenizer of the byte-level fast path: its
+// scanner and the regex it implements.
+func preTokenizer(m json.RawMessage) (splitter, string, error) {
 	if isNull(m) {
-		return nil, errors.New("tokenizer: a pre_tokenizer is required (ByteLevel or Split + ByteLevel)")
+		return nil, "", errors.New("tokenizer: a pre_tokenizer is required (ByteLevel or Split + ByteLevel)")
 	}
 	typ, err := componentType(m, "pre_tokenizer")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	switch typ {
 	case "ByteLevel":
 		re, err := byteLevelPart(m, "pre_tokenizer")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !re {
-			return nil, errors.New("tokenizer: pre_tokenizer ByteLevel without use_regex and without a Split is not supported")
+			return nil, "", errors.New("tokenizer: pre_tokenizer ByteLevel without use_regex and without a Split is not supported")
 		}
-		return splitGPT2, nil
+		return splitGPT2, gpt2Pattern, nil
 	case "Sequence":
 		var seq struct {
 			Type          string            `json:"type"`
 			Pretokenizers []json.RawMessage `json:"pretokenizers"`
 		}
 		if err := strict(m, &seq, "pre_tokenizer"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if len(seq.Pretokenizers) != 2 {
-			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence of %d parts is not supported (only Split, ByteLevel)", len(seq.Pretokenizers))
+			return nil, "", fmt.Errorf("tokenizer: pre_tokenizer Sequence of %d parts is not supported (only Split, ByteLevel)", len(seq.Pretokenizers))
 		}
 		var sp hfSplit
 		if typ, _ := componentType(seq.Pretokenizers[0], "pre_tokenizer"); typ != "Split" {
-			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence starting with %s is not supported (only Split, ByteLevel)", typ)
+			return nil, "", fmt.Errorf("tokenizer: pre_tokenizer Sequence starting with %s is not supported (only Split, ByteLevel)", typ)
 		}
 		if err := strict(seq.Pretokenizers[0], &sp, "pre_tokenizer Split"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if sp.Behavior != "Isolated" || sp.Invert {
-			return nil, fmt.Errorf("tokenizer: pre_tokenizer Split behavior %s (invert %v) is not supported (only Isolated)", sp.Behavior, sp.Invert)
+			return nil, "", fmt.Errorf("tokenizer: pre_tokenizer Split behavior %s (invert %v) is not supported (only Isolated)", sp.Behavior, sp.Invert)
 		}
 		var split splitter
 		switch {
 		case sp.Pattern.Regex == nil:
-			return nil, errors.New("tokenizer: pre_tokenizer Split without a Regex pattern is not supported")
+			return nil, "", errors.New("tokenizer: pre_tokenizer Split without a Regex pattern is not supported")
 		case *sp.Pattern.Regex == qwenPattern:
 			split = splitQwen
 		case *sp.Pattern.Regex == gpt2Pattern:
@@ -410,21 +412,21 @@ func preTokenizer(m json.RawMessage) (splitter, error) {
 		case *sp.Pattern.Regex == llama3Pattern:
 			split = splitLlama3
 		default:
-			return nil, fmt.Errorf("tokenizer: pre_tokenizer Split regex %q is not supported (only GPT-2's and Qwen's)", *sp.Pattern.Regex)
+			return nil, "", fmt.Errorf("tokenizer: pre_tokenizer Split regex %q is not supported (only GPT-2's and Qwen's)", *sp.Pattern.Regex)
 		}
 		if typ, _ := componentType(seq.Pretokenizers[1], "pre_tokenizer"); typ != "ByteLevel" {
-			return nil, fmt.Errorf("tokenizer: pre_tokenizer Sequence Split, %s is not supported (only Split, ByteLevel)", typ)
+			return nil, "", fmt.Errorf("tokenizer: pre_tokenizer Sequence Split, %s is not supported (only Split, ByteLevel)", typ)
 		}
 		re, err := byteLevelPart(seq.Pretokenizers[1], "pre_tokenizer ByteLevel")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if re {
-			return nil, errors.New("tokenizer: pre_tokenizer ByteLevel use_regex after a Split is not supported")
+			return nil, "", errors.New("tokenizer: pre_tokenizer ByteLevel use_regex after a Split is not supported")
 		}
-		return split, nil
+		return split, *sp.Pattern.Regex, nil
 	}
-	return nil, fmt.Errorf("tokenizer: pre_tokenizer %s is not supported", typ)
+	return nil, "", fmt.Errorf("tokenizer: pre_tokenizer %s is not supported", typ)
 }
 
 // readConfig reads bos_token and add_bos_token from tokenizer_config.json

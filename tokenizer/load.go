@@ -103,7 +103,7 @@ func LoadGPT2(vocabPath, mergesPath string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.split = splitGPT2
+	t.split, t.pattern = splitGPT2, gpt2Pattern
 	if id, ok := vocab["<|endoftext|>"]; ok {
 		t.added = []added{{content: "<|endoftext|>", id: id, special: true}}
 		t.firstByte['<'] = true

@@ -104,6 +104,7 @@ type Tokenizer struct {
 	byteID    [256]int32     // single byte -> id
 	merges    map[pair]merge
 	split     splitter
+	pattern   string // the regex split implements (byte-level fast path)
 	nfc       bool
 	added     []added   // longest first
 	firstByte [256]bool // first bytes of added tokens
