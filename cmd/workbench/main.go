@@ -47,6 +47,7 @@ func commands() []command {
 		{"serve", "serve the dashboard (what 'workbench' alone does)", runServe},
 		{"patch", "activation and attribution patching sweeps", runPatch},
 		{"tokenize", "text to token ids, pieces and byte spans (GPT-2 or tokenizer.json)", runTokenize},
+		{"tokenizer", "train a byte-level BPE tokenizer on a text, written as tokenizer.json", runTokenizer},
 		{"sweep", "sweeps of training runs: plan, run locally, on Slurm or Kubernetes", runSweep},
 		{"train", "train a toy model (induction) with circuit telemetry", runTrain},
 	}
