@@ -22,7 +22,10 @@ import (
 // summed over batch and positions, with the gradient taken on the clean
 // run. One forward and one backward pass give every score. Scores are in
 // Graph().Edges order; the estimate is exact when the metric is linear in
-// the receiver's input (a test holds it to that).
+// the receiver's input (a test holds it to that). The first attribution
+// (EAP or EAPIG) lays out a workspace and every sender's ablated − clean
+// output, which the experiment keeps for the next ones; the backward pass
+// computes activation gradients only (Workspace.BackwardActivations).
 func (e *Experiment) EAP(ctx context.Context) ([]float64, error) {
 	return e.attribute(ctx, 1, false)
 }
