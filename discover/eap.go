@@ -22,7 +22,10 @@ import (
 // summed over batch and positions, with the gradient taken on the clean
 // run. One forward and one backward pass give every score. Scores are in
 // Graph().Edges order; the estimate is exact when the metric is linear in
-// the receiver's input (a test holds it to that).
+// the receiver's input (a test holds it to that). The first attribution
+// (EAP or EAPIG) lays out a workspace and every sender's ablated − clean
+// output, which the experiment keeps for the next ones; the backward pass
+// computes activation gradients only (Workspace.BackwardActivations).
 func (e *Experiment) EAP(ctx context.Context) ([]float64, error) {
 	return e.attribute(ctx, 1, false)
 }
@@ -41,38 +44,26 @@ func (e *Experiment) EAPIG(ctx context.Context, steps int) ([]float64, error) {
 
 // attribute averages the receivers' input gradients over the steps
 // interpolated runs and dots them with the senders' (ablated − clean), as
-// one product per layer's receivers: scores[s, r] = D[s, :]·G[r, :] with D
+// one product per group of receivers: scores[s, r] = D[s, :]·G[r, :] with D
 // [senders, rows·d_model] and G [receivers, rows·d_model], in float32
-// blocks accumulated in float64.
+// blocks accumulated in float64, over the senders upstream of the group
+// alone (a receiver reads only those).
 func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool) ([]float64, error) {
 	g := e.g
 	S, n := len(g.Senders), e.batch*e.pos*e.c.DModel
-	D := make([]float32, S*n)
-	for si := range S {
-		row := D[si*n : (si+1)*n]
-		copy(row, e.abl[si])
-		tensor.Axpy(-1, e.out[si], row)
-	}
-	// Receivers in groups of consecutive indices (one layer's heads, or an
-	// MLP, or the logits), whose gradients are held together.
-	const group = 64
-	G := make([]float32, min(group, len(g.Receivers))*n)
-	const block = 1 << 14
-	part := make([]float32, S*group)
-	byRecv := make([]float64, S*len(g.Receivers)) // [receiver][sender]
-	// One worker per core: the forward pass's products, the receivers'
-	// gradients and the score products are shared among them.
-	pool := workers.New(runtime.GOMAXPROCS(0))
+	// One worker per core: the forward pass, the backward pass, the
+	// receivers' gradients and the score products are shared among them.
+	sc := e.attributionScratch()
+	pool := workers.New(sc.runner.n)
 	defer pool.Close()
+	sc.runner.pool = pool
+	defer func() { sc.runner.pool = nil }()
 	sp := tensor.NewSplitter(pool)
-	ws, pg := e.scratch(pool)
-	dNorms := make([][]float32, pool.Workers())
-	for i := range dNorms {
-		dNorms[i] = make([]float32, e.batch*e.pos*e.c.DModel)
-	}
+	ws, D, G, part := sc.ws, sc.D, sc.G, sc.part
+	group := len(G) / n
+	const block = 1 << 14
+	byRecv := make([]float64, S*len(g.Receivers)) // [receiver][sender]
 	errs := make([]error, len(g.Receivers))
-	dlogits := make([]float32, e.batch*e.pos*e.c.DVocabOut)
-	flat := make([]int32, len(e.clean))
 	for k := 1; k <= steps; k++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -81,19 +72,22 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 		if interpolate {
 			hs = e.interpolation(float32(k) / float32(steps))
 		}
-		copy(flat, e.clean)
-		if err := ws.Forward(ctx, flat, hs); err != nil {
+		copy(sc.flat, e.clean)
+		if err := ws.Forward(ctx, sc.flat, hs); err != nil {
 			return nil, fmt.Errorf("discover: %w", err)
 		}
-		e.metric.Grad(dlogits, ws.Logits())
-		if err := ws.BackwardFrom(dlogits, pg, nil); err != nil {
+		e.metric.Grad(sc.dlogits, ws.Logits())
+		if err := ws.BackwardActivations(sc.dlogits, nil); err != nil {
 			return nil, fmt.Errorf("discover: %w", err)
 		}
 		for r0 := 0; r0 < len(g.Receivers); r0 += group {
 			rc := min(group, len(g.Receivers)-r0)
+			// Receivers come in forward order: the group's last reads
+			// every sender any of them reads.
+			su := len(g.into[r0+rc-1])
 			clear(G[:rc*n])
 			pool.Run(rc, func(worker, i int) {
-				errs[r0+i] = e.inputGrad(G[i*n:(i+1)*n], ws, g.Receivers[r0+i], dNorms[worker])
+				errs[r0+i] = e.inputGrad(G[i*n:(i+1)*n], ws, g.Receivers[r0+i], sc.dNorms[worker])
 			})
 			if err := errors.Join(errs[r0 : r0+rc]...); err != nil {
 				return nil, err
@@ -101,8 +95,8 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 			// part[s, i] = D[s, blk]·G[i, blk], summed over blocks in float64.
 			for b0 := 0; b0 < n; b0 += block {
 				bn := min(block, n-b0)
-				sp.Gemm(false, true, S, rc, bn, 1, D[b0:], n, G[b0:], n, 0, part, rc)
-				for si := range S {
+				sp.Gemm(false, true, su, rc, bn, 1, D[b0:], n, G[b0:], n, 0, part, rc)
+				for si := range su {
 					for i := range rc {
 						byRecv[(r0+i)*S+si] += float64(part[si*rc+i])
 					}
@@ -115,6 +109,67 @@ func (e *Experiment) attribute(ctx context.Context, steps int, interpolate bool)
 		scores[ei] = byRecv[g.receiver[ed.To]*S+g.sender[ed.From]] / float64(steps)
 	}
 	return scores, nil
+}
+
+// attributionScratch is what every attribution pass of an experiment
+// reuses, made on the first: a workspace on one worker per core, D (every
+// sender's ablated − clean output), and the buffers of the receivers'
+// gradients, the logits' gradient and the score products.
+type attributionScratch struct {
+	runner  *poolRunner
+	ws      *transformer.Workspace
+	D, G    []float32 // [senders, rows·d_model], [receivers of a group, rows·d_model]
+	part    []float32 // [senders, receivers of a group]
+	dNorms  [][]float32
+	dlogits []float32
+	flat    []int32
+}
+
+// poolRunner runs the cached workspace's work on the pool of the
+// attribution in progress: each attribution starts its pool and closes it
+// before returning, so that no goroutine outlives the call.
+type poolRunner struct {
+	n    int
+	pool *workers.Pool
+}
+
+func (r *poolRunner) Workers() int                        { return r.n }
+func (r *poolRunner) Run(n int, task func(worker, i int)) { r.pool.Run(n, task) }
+
+// attributionScratch returns the experiment's attribution scratch, making
+// it on first use.
+func (e *Experiment) attributionScratch() *attributionScratch {
+	if e.attrib != nil {
+		return e.attrib
+	}
+	g := e.g
+	S, n := len(g.Senders), e.batch*e.pos*e.c.DModel
+	D := make([]float32, S*n)
+	for si := range S {
+		row := D[si*n : (si+1)*n]
+		copy(row, e.abl[si])
+		tensor.Axpy(-1, e.out[si], row)
+	}
+	// Receivers in groups of consecutive indices (a layer's heads and
+	// MLP), whose gradients are held together.
+	const group = 64
+	gr := min(group, len(g.Receivers))
+	r := &poolRunner{n: runtime.GOMAXPROCS(0)}
+	sc := &attributionScratch{
+		runner:  r,
+		ws:      e.m.NewWorkspaceWith(e.batch, e.pos, transformer.WorkspaceOptions{Runner: r}),
+		D:       D,
+		G:       make([]float32, gr*n),
+		part:    make([]float32, S*gr),
+		dNorms:  make([][]float32, r.n),
+		dlogits: make([]float32, e.batch*e.pos*e.c.DVocabOut),
+		flat:    make([]int32, len(e.clean)),
+	}
+	for i := range sc.dNorms {
+		sc.dNorms[i] = make([]float32, e.batch*e.pos*e.c.DModel)
+	}
+	e.attrib = sc
+	return sc
 }
 
 // interpolation returns hooks that set the embeddings to ablated +
@@ -275,14 +330,4 @@ func (e *Experiment) normBackward(dst, dy, x, scale []float32, l, which int) {
 	case transformer.NormRMS, transformer.NormRMSPre:
 		nn.RMSNormBackward(dst, nil, dy, x, scale, w, rows, d)
 	}
-}
-
-// scratch returns a workspace whose forward pass runs on pool and the
-// parameter gradients its backward pass needs; the gradients are made once
-// and reused.
-func (e *Experiment) scratch(pool *workers.Pool) (*transformer.Workspace, *transformer.Params) {
-	if e.grads == nil {
-		e.grads = e.m.NewGrads()
-	}
-	return e.m.NewWorkspaceWith(e.batch, e.pos, transformer.WorkspaceOptions{Runner: pool}), e.grads
 }

@@ -55,9 +55,9 @@ type Experiment struct {
 	full     float64 // the metric of the clean run: every edge kept
 	empty    float64 // the metric with every edge ablated
 
-	// Reused by the attribution passes (scratch): not safe for concurrent
-	// use by more than one method at a time.
-	grads *transformer.Params
+	// Reused by the attribution passes (attributionScratch): not safe for
+	// concurrent use by more than one method at a time.
+	attrib *attributionScratch
 }
 
 // New runs m on the clean and corrupted batches (equal shapes) and returns

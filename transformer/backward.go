@@ -43,6 +43,15 @@ func (w *Workspace) backwardScaled(g *Params, hs *hooks.Set, scale float32, rr *
 // pass, as Backward does. Use it for metrics other than the loss (logit
 // differences in attribution patching, for example).
 func (w *Workspace) BackwardFrom(dlogits []float32, g *Params, hs *hooks.Set) error {
+	if err := w.setLogitsGrad(dlogits); err != nil {
+		return err
+	}
+	return w.backward(g, hs, nil)
+}
+
+// setLogitsGrad copies dlogits into the logits' gradient, checking the
+// workspace and the length first.
+func (w *Workspace) setLogitsGrad(dlogits []float32) error {
 	if err := w.checkBackward(); err != nil {
 		return err
 	}
@@ -51,7 +60,22 @@ func (w *Workspace) BackwardFrom(dlogits []float32, g *Params, hs *hooks.Set) er
 		return fmt.Errorf("transformer: dlogits has %d values, want %d", len(dlogits), len(ga.logits.Data))
 	}
 	copy(ga.logits.Data, dlogits)
-	return w.backward(g, hs, nil)
+	return nil
+}
+
+// BackwardActivations is BackwardFrom without parameter gradients: the
+// gradients Grad returns and those hs's backward hooks see are BackwardFrom's
+// (up to rounding in the unembedding's input gradient), but no
+// weight-gradient product is computed — about half of a backward pass — and
+// the unembedding's input gradient is computed on the rows where dlogits is
+// not zero alone (a metric that reads one position per sequence leaves
+// the others zero). For attribution methods, which need the gradients with
+// respect to activations only.
+func (w *Workspace) BackwardActivations(dlogits []float32, hs *hooks.Set) error {
+	if err := w.setLogitsGrad(dlogits); err != nil {
+		return err
+	}
+	return w.backward(nil, hs, nil)
 }
 
 // Grad returns the gradient with respect to the activation called name after
@@ -120,10 +144,14 @@ func copyGrad(dst, src []float32) {
 }
 
 // backward propagates w.grad.logits back to the embeddings. If rr is not
-// nil, the logits' gradient is zero outside its runs of rows.
+// nil, the logits' gradient is zero outside its runs of rows. If g is nil,
+// no parameter gradient is computed (BackwardActivations).
 func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	if err := w.m.Cfg.checkTrainable("backward"); err != nil {
 		return err
+	}
+	if g == nil {
+		g = w.noGrads()
 	}
 	c, p, a, da, nm := w.m.Cfg, w.m.P, &w.act, w.grad, &w.m.nm
 	d, rows := c.DModel, w.rows
@@ -158,7 +186,7 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 			return err
 		}
 	}
-	if rr != nil && w.foldsEmbedGrad() {
+	if rr != nil && w.foldsEmbedGrad() && !g.none() {
 		return nil // blockBackward(0) updated W_E and W_pos
 	}
 	// resid[0] = embed + pos_embed (shortformer: embed only).
@@ -166,7 +194,9 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	if err := hs.RunBackward(nm.embed, da.embed); err != nil {
 		return err
 	}
-	tensor.AddRowsAt(g.WE, da.embed.Data, w.tokens, d) // nn.EmbedBackward, vectorised
+	if !g.none() {
+		tensor.AddRowsAt(g.WE, da.embed.Data, w.tokens, d) // nn.EmbedBackward, vectorised
+	}
 	// Shortformer and rotary models: resid_pre 0 = embed, no W_pos.
 	if c.PositionalEmbeddingType != PosStandard {
 		clear(da.posEmbed.Data)
@@ -178,7 +208,9 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 	}
 	// nn.PosEmbedBackward's sum over the batch, as float64 column sums
 	// (vectorised) rather than float32 row additions.
-	tensor.ColSumAdd(g.WPos[:w.pos*d], da.posEmbed.Data, w.batch, w.pos*d)
+	if g.WPos != nil {
+		tensor.ColSumAdd(g.WPos[:w.pos*d], da.posEmbed.Data, w.batch, w.pos*d)
+	}
 	_ = rows
 	return nil
 }
@@ -189,6 +221,10 @@ func (w *Workspace) backward(g *Params, hs *hooks.Set, rr *rowRuns) error {
 func (w *Workspace) unembedBackward(g *Params, dx, x []float32, rr *rowRuns) {
 	c, p, dl := w.m.Cfg, w.m.P, w.grad.logits.Data
 	d, V := c.DModel, c.DVocabOut
+	if g.none() {
+		w.unembedInputGrad(dx)
+		return
+	}
 	if c.TiedEmbeddings {
 		// logits = x·W_Eᵀ: dx = dl·W_E, dW_E += dlᵀ·x.
 		w.par.Gemm(false, false, w.rows, d, V, 1, dl, V, p.WE, d, 0, dx, d)
@@ -202,7 +238,8 @@ func (w *Workspace) unembedBackward(g *Params, dx, x []float32, rr *rowRuns) {
 // linearBackward is nn.LinearBackward on w.rows rows, contiguous, except
 // that dx (if not nil) is overwritten rather than accumulated if store is
 // set; if rr is not nil, dy is zero outside rr's runs of rows and the
-// products run on those rows only.
+// products run on those rows only. Nil dw (and db) skip the weight
+// gradient.
 func (w *Workspace) linearBackward(rr *rowRuns, store bool, dx, dw, db, dy, x, wt []float32, in, out int) {
 	if rr == nil {
 		// nn.LinearBackward, its two products split by w.par (on the
@@ -214,7 +251,9 @@ func (w *Workspace) linearBackward(rr *rowRuns, store bool, dx, dw, db, dy, x, w
 			}
 			w.par.Gemm(false, true, w.rows, in, out, 1, dy, out, wt, out, beta, dx, in)
 		}
-		w.par.Gemm(true, false, in, out, w.rows, 1, x, in, dy, out, 1, dw, out)
+		if dw != nil {
+			w.par.Gemm(true, false, in, out, w.rows, 1, x, in, dy, out, 1, dw, out)
+		}
 		if db != nil {
 			tensor.ColSumAdd(db[:out], dy, w.rows, out)
 		}
@@ -224,9 +263,19 @@ func (w *Workspace) linearBackward(rr *rowRuns, store bool, dx, dw, db, dy, x, w
 }
 
 // normBackward accumulates into dx the gradient through the config's
-// normalization applied to x with the saved scale.
+// normalization applied to x with the saved scale, and into dg and db
+// (unless nil) the gain's and bias's. Without them, the rows are shared
+// among the runner's workers.
 func (w *Workspace) normBackward(dx, dg, db, dy, x, scale, gain []float32) {
 	c := w.m.Cfg
+	if dg == nil && db == nil && w.runner != nil && w.rows*c.DModel >= parMinElems {
+		kind := partLayerNormBackward
+		if c.NormalizationType == NormRMS || c.NormalizationType == NormRMSPre {
+			kind = partRMSNormBackward
+		}
+		w.runParts(partJob{kind: kind, n: w.rows, out: dx, dy: dy, x: x, scale: scale, g: gain}, 1)
+		return
+	}
 	switch c.NormalizationType {
 	case NormLN, NormLNPre:
 		nn.LayerNormBackward(dx, dg, db, dy, x, scale, gain, w.rows, c.DModel)
@@ -277,7 +326,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 				return err
 			}
 		} else {
-			activationBackward(c.ActFn, dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
+			w.activationBackward(c.ActFn, dba.mlpPre.Data, dba.mlpPost.Data, ba.mlpPre.Data)
 			if err := hs.RunBackward(nm.mlpPre[l], dba.mlpPre); err != nil {
 				return err
 			}
@@ -312,6 +361,10 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		}
 		colSum(gp.BO, dba.attnOut.Data, rows, d)
 		for hh := 0; hh < H; hh++ {
+			if gp.WO == nil { // LinearBackwardStrided's input gradient alone
+				tensor.Gemm(false, true, rows, dh, d, 1, dba.result.Data[hh*d:], H*d, bp.WO[hh*dh*d:], d, 1, dba.z.Data[hh*dh:], hd)
+				continue
+			}
 			nn.LinearBackwardStrided(dba.z.Data[hh*dh:], gp.WO[hh*dh*d:], nil, dba.result.Data[hh*d:], ba.z.Data[hh*dh:], bp.WO[hh*dh*d:], rows, dh, d, H*d, hd, d)
 		}
 	} else {
@@ -352,7 +405,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		if rr != nil {
 			lo, hi = rr.lo, rr.hi
 		}
-		nn.AttentionBackwardQueries(dq.Data, dk.Data, dv.Data, dba.z.Data, ba.pattern.Data, q.Data, k.Data, v.Data, w.scratch, w.batch, w.pos, H, dh, lo, hi)
+		w.attentionBackward(dq.Data, dk.Data, dv.Data, dba.z.Data, ba.pattern.Data, q.Data, k.Data, v.Data, lo, hi)
 	}
 	if err := w.attnInputsBackward(hs, l); err != nil {
 		return err
@@ -366,7 +419,7 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 		}
 	}
 
-	if l == 0 && scratch != nil && w.foldsEmbedGrad() {
+	if l == 0 && scratch != nil && w.foldsEmbedGrad() && !g.none() {
 		w.foldEmbedGrad(g, dMid.Data, rr, scratch)
 		return nil
 	}
@@ -396,16 +449,18 @@ func (w *Workspace) blockBackward(g *Params, hs *hooks.Set, l int, rr *rowRuns, 
 	// own output row only. dk and dv are not.
 	if fuseRes { // dres = dMid + dq·W_Qᵀ
 		tensor.GemmAdd(false, true, rows, d, hd, 1, dba.q.Data, hd, bp.WQ, hd, dMid.Data, dres.Data, d)
-		nn.LinearBackward(nil, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, rows, d, hd)
+		w.linearBackward(nil, false, nil, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
 	} else {
 		w.linearBackward(rr, false, dqkIn.Data, gp.WQ, gp.BQ, dba.q.Data, qkIn.Data, bp.WQ, d, hd)
 	}
 	kvd := c.NKeyValueHeads * dh
-	nn.LinearBackward(dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, rows, d, kvd)
-	nn.LinearBackward(dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, rows, d, kvd)
+	w.linearBackward(nil, false, dqkIn.Data, gp.WK, gp.BK, dba.k.Data, qkIn.Data, bp.WK, d, kvd)
+	w.linearBackward(nil, false, dh1.Data, gp.WV, gp.BV, dba.v.Data, h.Data, bp.WV, d, kvd)
 	if ba.qkIn != nil {
 		tensor.Axpy(1, dqkIn.Data, dh1.Data)
-		nn.PosEmbedBackward(g.WPos, dqkIn.Data, w.batch, w.pos, d)
+		if g.WPos != nil {
+			nn.PosEmbedBackward(g.WPos, dqkIn.Data, w.batch, w.pos, d)
+		}
 	}
 	if c.HasNorm() {
 		if err := hs.RunBackward(nm.ln1Norm[l], dh1); err != nil {
@@ -462,8 +517,12 @@ func (w *Workspace) foldEmbedGrad(g *Params, dMid []float32, rr, scratch *rowRun
 	}
 }
 
-// colSum accumulates the column sums of y[rows, n] into dst[n].
+// colSum accumulates the column sums of y[rows, n] into dst[n] (nothing
+// if dst is nil).
 func colSum(dst, y []float32, rows, n int) {
+	if dst == nil {
+		return
+	}
 	for r := 0; r < rows; r++ {
 		tensor.Axpy(1, y[r*n:(r+1)*n], dst)
 	}

@@ -53,7 +53,7 @@ func (w *Workspace) gatedMLPBackward(g *Params, hs *hooks.Set, l int, rr *rowRun
 	for i, v := range ba.mlpPreLinear.Data {
 		dlin[i] = dpost[i] * v
 	}
-	activationBackward(c.ActFn, dpre, dlin, ba.mlpPre.Data)
+	w.activationBackward(c.ActFn, dpre, dlin, ba.mlpPre.Data)
 	activate(c.ActFn, dlin, ba.mlpPre.Data)
 	for i, v := range dpost {
 		dlin[i] *= v

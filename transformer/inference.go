@@ -101,6 +101,10 @@ const (
 	partLayerNorm
 	partRMSNorm
 	partActivate
+	partAttentionBackward // sequences
+	partLayerNormBackward // rows, no gain or bias gradient
+	partRMSNormBackward
+	partActivateBackward
 )
 
 // partJob is the work the runner's workers share in one call: a kind and
@@ -112,6 +116,8 @@ type partJob struct {
 	out, scale, x, g, b         []float32
 	eps                         float32
 	act                         string
+	dq, dk, dv, dy              []float32 // backward parts
+	lo, hi                      []int     // attention backward's query ranges (nil: all)
 }
 
 // runParts runs job in parts on the runner.
@@ -124,7 +130,7 @@ func (w *Workspace) runParts(job partJob, align int) {
 }
 
 // runPart runs part i of w.job (on any worker).
-func (w *Workspace) runPart(_, i int) {
+func (w *Workspace) runPart(worker, i int) {
 	j := &w.job
 	lo := i * j.step
 	hi := min(lo+j.step, j.n)
@@ -145,6 +151,8 @@ func (w *Workspace) runPart(_, i int) {
 		}
 	case partActivate:
 		activate(j.act, j.out[lo:hi], j.x[lo:hi])
+	default:
+		w.runBackwardPart(worker, lo, hi)
 	}
 }
 

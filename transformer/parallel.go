@@ -214,6 +214,9 @@ func (r *rowRuns) linearBackward(store bool, dx, dw, db, dy, x, wt []float32, ro
 		}
 	}
 	for _, run := range r.runs {
+		if dw == nil {
+			break
+		}
 		lo, n := run[0], run[1]-run[0]
 		tensor.Gemm(true, false, in, out, n, 1, x[lo*in:], in, dy[lo*out:], out, 1, dw, out)
 	}

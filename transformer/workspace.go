@@ -36,6 +36,12 @@ type Workspace struct {
 	par       *tensor.Splitter    // the runner's GEMMs; nil without a runner
 	job       partJob             // the runner's current work (runParts)
 	partTask  func(worker, i int) // w.runPart as a func value, made once
+
+	// BackwardActivations' and the split backward's scratch, made on first use.
+	none          *Params     // noGrads
+	liveRows      []int       // rows of non-zero logits gradient
+	liveBuf       []float32   // those rows' gradients and input gradients
+	workerScratch [][]float32 // attention backward's, one per runner worker
 }
 
 // acts is one set of activation buffers. Every tensor has the shape of its
