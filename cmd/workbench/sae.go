@@ -19,16 +19,17 @@ import (
 
 func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy [flags]")
+		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features [flags]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  train  train a sparse autoencoder (or a transcoder) on a model's activations at one hook point")
 		fmt.Fprintln(w, "  eval   measure a saved dictionary on a model: CE loss recovered, L0, FVU, dead features")
 		fmt.Fprintln(w, "  toy    the ground truth: sparse features in superposition, and how well a dictionary recovers them (MMCS)")
+		fmt.Fprintln(w, "  features  feature dashboards: top contexts, activation histograms, logit effects, similar features")
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
-			return fmt.Errorf("sae: name a subcommand: train, eval or toy")
+			return fmt.Errorf("sae: name a subcommand: train, eval, toy or features")
 		}
 		return nil
 	}
@@ -39,6 +40,8 @@ func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runSAEEval(ctx, args[1:], stdout, stderr)
 	case "toy":
 		return runSAEToy(ctx, args[1:], stdout, stderr)
+	case "features":
+		return runSAEFeatures(ctx, args[1:], stdout, stderr)
 	}
 	usage(stderr)
 	return fmt.Errorf("sae: unknown subcommand %q", args[0])
@@ -52,6 +55,7 @@ type saeInput struct {
 	tokens, textFile   string
 	mf                 modelFlags
 	inductionFromModel *data.Induction
+	v                  *vocab // the model's tokenizer (v.tok nil without one), set by load
 }
 
 func (in *saeInput) register(fs *flag.FlagSet) {
@@ -69,6 +73,9 @@ func (in *saeInput) load(cmd string, stderr io.Writer) (*transformer.Model, [][]
 	if err != nil {
 		return nil, nil, err
 	}
+	if in.v, err = in.tf.load(cmd, in.mf.model, m, stderr); err != nil {
+		return nil, nil, err
+	}
 	switch {
 	case in.tokens != "" && in.textFile != "":
 		return nil, nil, fmt.Errorf("%s: --tokens and --text-file are mutually exclusive: give one", cmd)
@@ -76,10 +83,7 @@ func (in *saeInput) load(cmd string, stderr io.Writer) (*transformer.Model, [][]
 		seqs, err := readTokens(in.tokens, m.Cfg.NCtx, maxHeldTokens)
 		return m, seqs, err
 	case in.textFile != "":
-		v, err := in.tf.load(cmd, in.mf.model, m, stderr)
-		if err != nil {
-			return nil, nil, err
-		}
+		v := in.v
 		text, err := readBounded(in.textFile, maxTextFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: --text-file: %w", cmd, err)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// saeOnTextModel trains a small dictionary on a text model's residual
+// stream from a text file and returns the model folder, the text file and
+// the dictionary's folder.
+func saeOnTextModel(t *testing.T) (model, text, dir string) {
+	t.Helper()
+	model = textModelDir(t)
+	text = filepath.Join(t.TempDir(), "text.txt")
+	writeFile(t, text, []byte(strings.Repeat("A Mary B John went to the shop. Then John and Mary said hello. ", 12)))
+	dir = filepath.Join(t.TempDir(), "sae")
+	if _, _, err := runCLI(t, "sae", "train", "--model", model, "--text-file", text, "--hook", "blocks.1.hook_resid_post",
+		"--out", dir, "--steps", "60", "--batch", "64", "--d-sae", "32", "--k", "4"); err != nil {
+		t.Fatal(err)
+	}
+	return model, text, dir
+}
+
+// TestSAEFeaturesFiles runs `sae features` on a text model: features.json
+// holds a dashboard per requested feature with text pieces, logit effects
+// labelled as text, and the PNG figures it names decode.
+func TestSAEFeaturesFiles(t *testing.T) {
+	model, text, dir := saeOnTextModel(t)
+	out := filepath.Join(t.TempDir(), "dash")
+	stdout, _, err := runCLI(t, "sae", "features", "--sae", dir, "--model", model, "--text-file", text, "--out", out,
+		"--top", "3", "--contexts", "2", "--window", "3", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Dashboards string `json:"dashboards"`
+		Features   []int  `json:"features"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || len(got.Features) != 3 {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	b, err := os.ReadFile(got.Dashboards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Summaries []struct {
+			ID      int     `json:"id"`
+			Density float64 `json:"density"`
+		} `json:"summaries"`
+		Features []struct {
+			ID       int `json:"id"`
+			Contexts []struct {
+				Tokens []int     `json:"tokens"`
+				Acts   []float64 `json:"acts"`
+				Text   []string  `json:"text"`
+			} `json:"contexts"`
+			Promoted []struct {
+				Text string `json:"text"`
+			} `json:"promoted"`
+		} `json:"features"`
+		Figures []struct {
+			Histogram, Logits string
+		} `json:"figures"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Summaries) != 32 || len(doc.Features) != 3 || len(doc.Figures) != 3 {
+		t.Fatalf("%d summaries, %d dashboards, %d figures", len(doc.Summaries), len(doc.Features), len(doc.Figures))
+	}
+	for i, f := range doc.Features {
+		if f.ID != got.Features[i] || len(f.Contexts) == 0 || len(f.Promoted) == 0 || f.Promoted[0].Text == "" {
+			t.Errorf("feature %d: %d contexts, promoted %v", f.ID, len(f.Contexts), f.Promoted)
+			continue
+		}
+		c := f.Contexts[0]
+		if len(c.Text) != len(c.Tokens) || len(c.Acts) != len(c.Tokens) || strings.Join(c.Text, "") == "" {
+			t.Errorf("feature %d context: %d tokens, %d acts, text %q", f.ID, len(c.Tokens), len(c.Acts), c.Text)
+		}
+		// The densest first.
+		if i > 0 && doc.Summaries[f.ID].Density > doc.Summaries[doc.Features[i-1].ID].Density {
+			t.Errorf("feature %d is denser than the one before it", f.ID)
+		}
+	}
+	for _, fig := range doc.Figures {
+		for _, name := range []string{fig.Histogram, fig.Logits} {
+			fh, err := os.Open(filepath.Join(out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := png.DecodeConfig(fh); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			fh.Close()
+		}
+	}
+	_, _, err = runCLI(t, "sae", "features", "--sae", dir, "--model", model, "--text-file", text, "--out", out, "--features", "32")
+	if err == nil || !strings.Contains(err.Error(), "feature 32") {
+		t.Errorf("feature 32 of 32: error %v", err)
+	}
+	_, _, err = runCLI(t, "sae", "features", "--sae", dir, "--model", model, "--text-file", text, "--out", out, "--features", "x")
+	if err == nil || !strings.Contains(err.Error(), "--features") {
+		t.Errorf("--features x: error %v", err)
+	}
+}
