@@ -19,17 +19,18 @@ import (
 
 func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features [flags]")
+		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features|steer [flags]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  train  train a sparse autoencoder (or a transcoder) on a model's activations at one hook point")
 		fmt.Fprintln(w, "  eval   measure a saved dictionary on a model: CE loss recovered, L0, FVU, dead features")
 		fmt.Fprintln(w, "  toy    the ground truth: sparse features in superposition, and how well a dictionary recovers them (MMCS)")
 		fmt.Fprintln(w, "  features  feature dashboards: top contexts, activation histograms, logit effects, similar features")
+		fmt.Fprintln(w, "  steer  add α × a feature's decoder direction (or any direction) at a hook point: prediction and loss changes")
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
-			return fmt.Errorf("sae: name a subcommand: train, eval, toy or features")
+			return fmt.Errorf("sae: name a subcommand: train, eval, toy, features or steer")
 		}
 		return nil
 	}
@@ -42,6 +43,8 @@ func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runSAEToy(ctx, args[1:], stdout, stderr)
 	case "features":
 		return runSAEFeatures(ctx, args[1:], stdout, stderr)
+	case "steer":
+		return runSAESteer(ctx, args[1:], stdout, stderr)
 	}
 	usage(stderr)
 	return fmt.Errorf("sae: unknown subcommand %q", args[0])

@@ -108,3 +108,62 @@ func TestSAEFeaturesFiles(t *testing.T) {
 		t.Errorf("--features x: error %v", err)
 	}
 }
+
+// TestSAESteerCLI steers a text model along a feature and along a
+// direction file: the JSON reports predictions, moved logits and
+// continuations; α = 0 moves nothing; bad input is refused.
+func TestSAESteerCLI(t *testing.T) {
+	model, _, dir := saeOnTextModel(t)
+	stdout, _, err := runCLI(t, "sae", "steer", "--model", model, "--sae", dir, "--feature", "3", "--alpha", "8",
+		"--text", "A Mary B John", "--max-new", "3", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Hook    string `json:"hook"`
+		Prompts []struct {
+			Clean      []struct{ Token int }      `json:"clean"`
+			Raised     []struct{ Effect float64 } `json:"raised"`
+			KL         float64                    `json:"kl"`
+			SteeredNew []int                      `json:"steered_new"`
+			CleanLoss  float64                    `json:"clean_loss"`
+			Pieces     []string                   `json:"pieces"`
+		} `json:"prompts"`
+	}
+	var got result
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || len(got.Prompts) != 1 {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	p := got.Prompts[0]
+	if got.Hook != "blocks.1.hook_resid_post" || len(p.Clean) != 10 || p.KL <= 0 || len(p.SteeredNew) != 3 || p.CleanLoss <= 0 || len(p.Pieces) == 0 {
+		t.Errorf("steer --json: %s", stdout)
+	}
+	vec := make([]float64, 16)
+	vec[2] = 1
+	dirFile := filepath.Join(t.TempDir(), "dir.json")
+	writeFile(t, dirFile, mustJSON(t, vec))
+	stdout, _, err = runCLI(t, "sae", "steer", "--model", model, "--direction", dirFile, "--hook", "blocks.0.hook_resid_mid", "--alpha", "0",
+		"--text", "A Mary", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = result{}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Prompts[0].KL != 0 || got.Prompts[0].Raised[0].Effect != 0 {
+		t.Errorf("α = 0 moved something: %v %s", err, stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sae", dir, "--feature", "1", "--text", "A"}, "--alpha"},
+		{[]string{"--sae", dir, "--feature", "1", "--direction", dirFile, "--alpha", "1", "--text", "A"}, "give --sae DIR --feature J, or"},
+		{[]string{"--sae", dir, "--feature", "99", "--alpha", "1", "--text", "A"}, "feature 99"},
+		{[]string{"--direction", dirFile, "--hook", "blocks.0.attn.hook_pattern", "--alpha", "1", "--text", "A"}, "not a [batch, pos, width]"},
+		{[]string{"--direction", dirFile, "--hook", "blocks.0.mlp.hook_post", "--alpha", "1", "--text", "A"}, "width is 32"},
+	} {
+		_, _, err := runCLI(t, append([]string{"sae", "steer", "--model", model}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
