@@ -326,7 +326,13 @@ func logitEffect(u []float64, wu *tensor.Tensor) []float64 {
 // normDirection is v through ln_final linearised at scale (see
 // LogitEffect), in float64.
 func normDirection(m *transformer.Model, v []float32, scale float64) []float64 {
-	c := m.Cfg
+	return linearNorm(m.Cfg, m.P.LNFinalW, v, scale)
+}
+
+// linearNorm is v through a normalisation of the model's type with gain w
+// (nil: none) linearised at scale: centred for LayerNorm and LNPre, ÷
+// scale, ⊙ w; v itself for a model without normalisation.
+func linearNorm(c transformer.Config, w []float32, v []float32, scale float64) []float64 {
 	u := make([]float64, len(v))
 	for i, x := range v {
 		u[i] = float64(x)
@@ -346,8 +352,8 @@ func normDirection(m *transformer.Model, v []float32, scale float64) []float64 {
 	}
 	for i := range u {
 		u[i] /= scale
-		if m.P.LNFinalW != nil {
-			u[i] *= float64(m.P.LNFinalW[i])
+		if w != nil {
+			u[i] *= float64(w[i])
 		}
 	}
 	return u
