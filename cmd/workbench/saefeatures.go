@@ -128,12 +128,9 @@ func runSAEFeatures(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // parseFeatureList parses "3,17,40" (nil for "").
 func parseFeatureList(s string) ([]int, error) {
-	if s == "" {
-		return nil, nil
-	}
 	var ids []int
-	for _, f := range strings.Split(s, ",") {
-		id, err := strconv.Atoi(strings.TrimSpace(f))
+	for _, f := range splitList(s) {
+		id, err := strconv.Atoi(f)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a feature id", f)
 		}

@@ -167,3 +167,42 @@ func TestSAESteerCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestSAECurveCLI sweeps k on a text model: the JSON is one point per k
+// with the contract's fields, L0 at most k, and the files are written.
+func TestSAECurveCLI(t *testing.T) {
+	model := textModelDir(t)
+	text := filepath.Join(t.TempDir(), "text.txt")
+	writeFile(t, text, []byte(strings.Repeat("A Mary B John went to the shop. Then John and Mary said hello. ", 12)))
+	out := filepath.Join(t.TempDir(), "curve")
+	stdout, _, err := runCLI(t, "sae", "curve", "--model", model, "--text-file", text, "--hook", "blocks.1.hook_resid_post",
+		"--ks", "2,8", "--d-sae", "32", "--steps", "40", "--batch", "64", "--out", out, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pts []map[string]float64
+	if err := json.Unmarshal([]byte(stdout), &pts); err != nil || len(pts) != 2 {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	for i, k := range []float64{2, 8} {
+		for _, f := range []string{"k", "l0", "fvu", "ce_loss_recovered"} {
+			if _, ok := pts[i][f]; !ok {
+				t.Errorf("point %d has no %q: %v", i, f, pts[i])
+			}
+		}
+		if pts[i]["k"] != k || pts[i]["l0"] > k {
+			t.Errorf("point %d: %v", i, pts[i])
+		}
+	}
+	for _, f := range []string{"curve.json", "curve.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, tc := range [][]string{{"--ks", "x"}, {"--ks", "2", "--l1s", "1"}, {"--architecture", "relu", "--ks", "2"}} {
+		args := append([]string{"sae", "curve", "--model", model, "--text-file", text, "--hook", "blocks.1.hook_resid_post"}, tc...)
+		if _, _, err := runCLI(t, args...); err == nil {
+			t.Errorf("%v accepted", tc)
+		}
+	}
+}

@@ -91,3 +91,28 @@ func WriteFeatures(dir string, db *sae.Dashboards, label func(tok int) string) (
 	}
 	return out, nil
 }
+
+// Curve returns the figure of a sparsity–fidelity sweep: CE loss recovered
+// and 1 − FVU against L0 (log axis).
+func Curve(title string, pts []sae.CurvePoint) (*figures.Figure, error) {
+	var x, ce, ev []float64
+	for _, p := range pts {
+		x, ce, ev = append(x, p.L0), append(ce, p.CERecovered), append(ev, 1-p.FVU)
+	}
+	return figures.Curves(figures.CurvesSpec{
+		Title: title, XLabel: "L0 (active features per token)", YLabel: "fidelity", LogX: true, LegendBottom: true,
+		Series: []figures.Series{{Name: "CE loss recovered", X: x, Y: ce}, {Name: "variance explained (1 − FVU)", X: x, Y: ev}},
+	})
+}
+
+// WriteCurve writes the curve's figure to path as a PNG.
+func WriteCurve(path, title string, pts []sae.CurvePoint) error {
+	fig, err := Curve(title, pts)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := fig.WritePNG(path, widthPx, heightPx); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
