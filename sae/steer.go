@@ -97,6 +97,7 @@ type Prediction struct {
 	Token int     `json:"token"`
 	Prob  float64 `json:"prob"`
 	Logit float64 `json:"logit"`
+	Text  string  `json:"text,omitempty"` // the token's text, when the caller labels it
 }
 
 // SteerResult is what steering changes after a prompt.

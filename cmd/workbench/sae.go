@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -128,13 +129,19 @@ func inductionTaskOf(path string) (*data.Induction, error) {
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(path)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "train.json"))
+	// train.json, or config.json in runs written before that name.
+	name := filepath.Join(dir, "train.json")
+	b, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		name = filepath.Join(dir, "config.json")
+		b, err = os.ReadFile(name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the model is not in a train induction run folder: %w", err)
 	}
 	var cfg induction.Config
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "train.json"), err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	task := cfg.Task()
 	if err := task.Validate(); err != nil {
