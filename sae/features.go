@@ -297,6 +297,19 @@ func (s *SAE) Dashboards(ctx context.Context, m *transformer.Model, tokens [][]i
 	return db, nil
 }
 
+// Densest returns the ids of the n densest features that fired, densest
+// first (ties to the lower id).
+func (db *Dashboards) Densest(n int) []int {
+	var ids []int
+	for _, s := range db.Summaries {
+		if s.Density > 0 {
+			ids = append(ids, s.ID)
+		}
+	}
+	slices.SortStableFunc(ids, func(a, b int) int { return cmp.Compare(db.Summaries[b].Density, db.Summaries[a].Density) })
+	return ids[:min(n, len(ids))]
+}
+
 // LogitEffect returns the direct effect on every logit [d_vocab_out] of
 // adding direction v [d_model] to the final residual stream, through
 // ln_final linearised at scale σ (centred for LayerNorm and LNPre, ⊙

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +82,7 @@ func runSAEFeatures(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		opt.Features = densest(db.Summaries, *top)
+		opt.Features = db.Densest(*top)
 	}
 	db, err := s.Dashboards(ctx, m, seqs, opt)
 	if err != nil {
@@ -137,25 +136,4 @@ func parseFeatureList(s string) ([]int, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-// densest returns the ids of the n densest features that fired, densest
-// first.
-func densest(sums []sae.FeatureSummary, n int) []int {
-	idx := make([]int, 0, len(sums))
-	for i, s := range sums {
-		if s.Density > 0 {
-			idx = append(idx, i)
-		}
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case sums[a].Density > sums[b].Density:
-			return -1
-		case sums[a].Density < sums[b].Density:
-			return 1
-		}
-		return 0
-	})
-	return idx[:min(n, len(idx))]
 }

@@ -203,7 +203,7 @@ func run(ctx context.Context, o report.Options) error {
 	if err != nil {
 		return err
 	}
-	live := densest(db.Summaries, 20)
+	live := db.Densest(20)
 	db, err = s.Dashboards(ctx, m, held.Rows(), sae.DashboardOptions{Features: live, Contexts: 5, Window: 4, Bins: 20, Logits: 5, Similar: 3})
 	if err != nil {
 		return err
@@ -304,24 +304,6 @@ func run(ctx context.Context, o report.Options) error {
 		report.Takeaway{Text: "The same from the command line: `workbench sae train|eval|curve|features|steer`, and the dashboard's Features page."},
 	)
 	return r.Write()
-}
-
-// densest returns the ids of the n densest features that fired.
-func densest(sums []sae.FeatureSummary, n int) []int {
-	var ids []int
-	for range n {
-		best := -1
-		for i, s := range sums {
-			if s.Density > 0 && !contains(ids, i) && (best < 0 || s.Density > sums[best].Density) {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		ids = append(ids, best)
-	}
-	return ids
 }
 
 func contains(v []int, x int) bool {
