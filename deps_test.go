@@ -68,6 +68,9 @@ var allowed = map[string][]string{
 	// sae trains sparse dictionaries on activations streamed from models'
 	// hook points; web, the CLI and notebooks import it.
 	"sae": {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint"},
+	// sae/report draws a dictionary's feature dashboards (sae.Dashboards)
+	// and sparsity–fidelity curves as PNG files.
+	"sae/report": {"sae", "figures"},
 	// discover (edge attribution, ACDC) builds on patching's metrics.
 	"discover": {"tensor", "nn", "hooks", "transformer", "patching", "workers"},
 	// sweep plans sweeps of training runs and runs their tasks through
@@ -90,13 +93,13 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "discover", "sae", "tokenizer", "sweep", "sweep/report", "golang.org/x/term"},
+		"circuits", "lens", "patching", "discover", "sae", "sae/report", "tokenizer", "sweep", "sweep/report", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sweep", "figures"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sae/report", "sweep", "figures"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()

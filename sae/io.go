@@ -76,7 +76,7 @@ func writeAtomic(path string, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("sae: %w", err)
 	}
-	if _, err := tmp.Write(b); err != nil {
+	if _, err := tmp.Write(b); err != nil || tmp.Chmod(0o644) != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("sae: %w", err)
@@ -110,9 +110,37 @@ func Load(dir string) (*SAE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sae: %w", err)
 	}
+	c, err := parseConfig(b, filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	f, err := checkpoint.Open(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return fromCheckpoint(c, f)
+}
+
+// Parse is Load from the contents of cfg.json and
+// sae_weights.safetensors (an embedded dictionary).
+func Parse(cfg, weights []byte) (*SAE, error) {
+	c, err := parseConfig(cfg, ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	f, err := checkpoint.Parse(weights)
+	if err != nil {
+		return nil, err
+	}
+	return fromCheckpoint(c, f)
+}
+
+// parseConfig reads and validates cfg.json's contents b (from where).
+func parseConfig(b []byte, where string) (Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("sae: %s: %w", ConfigFile, err)
+		return Config{}, fmt.Errorf("sae: %s: %w", where, err)
 	}
 	var c Config
 	var errs []error
@@ -169,16 +197,13 @@ func Load(dir string) (*SAE, error) {
 		errs = append(errs, fmt.Errorf("unknown fields %s", strings.Join(unknown, ", ")))
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("sae: %s: %w", filepath.Join(dir, ConfigFile), errors.Join(errs...))
+		return Config{}, fmt.Errorf("sae: %s: %w", where, errors.Join(errs...))
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	f, err := checkpoint.Open(filepath.Join(dir, WeightsFile))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	return c, c.Validate()
+}
+
+// fromCheckpoint reads a dictionary of config c from its weights.
+func fromCheckpoint(c Config, f *checkpoint.File) (*SAE, error) {
 	s := &SAE{Cfg: c, WEnc: make([]float32, c.DIn*c.DSAE), BEnc: make([]float32, c.DSAE),
 		WDec: make([]float32, c.DSAE*c.DIn), BDec: make([]float32, c.DIn)}
 	want := []struct {
@@ -203,7 +228,7 @@ func Load(dir string) (*SAE, error) {
 	}
 	for _, t := range f.Tensors() {
 		if !names[t.Name] {
-			return nil, fmt.Errorf("sae: %s holds tensor %q, which a %s dictionary does not have", WeightsFile, t.Name, arch)
+			return nil, fmt.Errorf("sae: %s holds tensor %q, which a %s dictionary does not have", WeightsFile, t.Name, saeLensArch[c.Activation])
 		}
 	}
 	return s, nil

@@ -1,6 +1,7 @@
 package sae
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -385,4 +386,35 @@ func (t *Trainer) sparseGradients(B int) float64 {
 		}
 	}
 	return cfg.L1 * sum / float64(B)
+}
+
+// Run trains for steps steps on batches drawn from src (rows its batch
+// size; targets the source's second hook for a transcoder), calling log,
+// if not nil, after each step. It returns the steps done and the last
+// step's statistics; when ctx is done it stops between steps and returns
+// its error with the steps done so far.
+func (t *Trainer) Run(ctx context.Context, src *Source, steps int, log func(step int, st Stats)) (int, Stats, error) {
+	B, d := t.cfg.Batch, t.S.Cfg.DIn
+	x, y := make([]float32, B*d), make([]float32, B*d)
+	var st Stats
+	for done := range steps {
+		if err := ctx.Err(); err != nil {
+			return done, st, err
+		}
+		if err := src.Next(ctx, x, y, B); err != nil {
+			return done, st, err
+		}
+		if src.Width() != d {
+			return done, st, fmt.Errorf("sae: %s is %d wide, the dictionary %d", src.in, src.Width(), d)
+		}
+		var target []float32
+		if t.S.Cfg.Transcoder {
+			target = y
+		}
+		st = t.Step(x, target)
+		if log != nil {
+			log(done+1, st)
+		}
+	}
+	return steps, st, nil
 }

@@ -54,6 +54,10 @@
 //	                                                     nodes, edges by |score|, the faithfulness curve, full and empty
 //	POST /api/models/{name}/discover/edge                one edge's exact patching effect {the same inputs, edge: "L0H1->L1H2.k"}
 //	GET  /api/models/{name}/figures/{figure}.{png|svg}   attention, composition-{q,k,v}, heads, circuit, lens, patching
+//	GET  /api/features?model=                            sparse dictionaries (the embedded demo-sae, serve --sae MODEL=DIR)
+//	GET  /api/features/{dict}/features?by=id|token&q=    the feature list, densest first, searched by id or top token
+//	GET  /api/features/{dict}/features/{id}              a feature's dashboard: top contexts, histogram, logit effects, similar
+//	POST /api/features/{dict}/steer                      {feature, alpha, tokens|text|prompt, max_new, top}: prediction changes
 //	GET  /api/runs                                       runs (the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status
 //	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change

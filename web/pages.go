@@ -48,6 +48,8 @@ var pages = []page{
 		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, and generator units to ablate."},
 	{"/sweeps", "sweeps", "Sweeps", "sweeps.js",
 		"Sweeps in the runs folder (workbench sweep plan): each task's state whichever backend ran it, and the distribution of the results across tasks."},
+	{"/features", "features", "Features", "features.js",
+		"Sparse-autoencoder features: search a dictionary's features by id or top token, open one's dashboard (top contexts, activation histogram, logit effects, similar features) and steer the model along its direction."},
 }
 
 // pageData is what the layout template sees.
@@ -93,7 +95,7 @@ func pagesRoutes(log *slog.Logger) chi.Router {
 		w.Write(icon)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /discovery, /training, /cnn, /gan and /sweeps", http.StatusNotFound)
+		http.Error(w, "404 page not found: the dashboard's pages are /attention, /circuits, /lens, /patching, /discovery, /training, /cnn, /gan, /sweeps and /features", http.StatusNotFound)
 	})
 	return r
 }

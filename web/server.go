@@ -69,6 +69,11 @@ type Deps struct {
 	// holds (tokenizer.json, or vocab.json + merges.txt), if any. Pages
 	// name them by their base names, never by their paths.
 	Models []string
+	// SAEs are sparse dictionaries for the Features page beside the
+	// embedded one (serve --sae): "MODEL=DIR" binds the dictionary in DIR
+	// (SAELens's layout) to the served model MODEL, a bare "DIR" to the
+	// demo.
+	SAEs []string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -115,6 +120,7 @@ type Server struct {
 	cnns    *cnnStore
 	gans    *ganAPI
 	trainer *trainer
+	feats   *featuresAPI
 	quit    chan struct{} // closed by CloseStreams: event streams end
 }
 
@@ -131,8 +137,8 @@ func New(d Deps) *Server {
 }
 
 // Open returns the dashboard for d after loading every model d.Models
-// names; a model that cannot be loaded is an error naming its path (the
-// user's own words on the command line).
+// and every dictionary d.SAEs names; one that cannot be loaded is an error
+// naming its path (the user's own words on the command line).
 func Open(d Deps) (*Server, error) {
 	named, err := loadNamedModels(d.Models)
 	if err != nil {
@@ -155,6 +161,9 @@ func Open(d Deps) (*Server, error) {
 		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
 		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
 	s.trainer = newTrainer(d.RunsDir, d.RunsBudget, d.Logger)
+	if s.feats, err = newFeaturesAPI(d.SAEs, s.models, d.Logger); err != nil {
+		return nil, err
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -182,6 +191,7 @@ func (s *Server) routes() chi.Router {
 			r.Mount("/cnn", (&cnnAPI{s.cnns, s.log}).Routes())
 			r.Mount("/gan", s.gans.Routes())
 			r.Mount("/sweeps", (&sweepsAPI{s.d.RunsDir, s.log}).Routes())
+			r.Mount("/features", s.feats.Routes())
 		})
 		r.Mount("/train", (&trainAPI{s.trainer, s.log, s.d.KeepAlive, s.d.RequestTimeout, s.quit, make(chan struct{}, s.d.MaxStreams)}).Routes())
 	})

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,16 +20,19 @@ import (
 
 func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy [flags]")
+		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features|steer|curve [flags]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  train  train a sparse autoencoder (or a transcoder) on a model's activations at one hook point")
 		fmt.Fprintln(w, "  eval   measure a saved dictionary on a model: CE loss recovered, L0, FVU, dead features")
 		fmt.Fprintln(w, "  toy    the ground truth: sparse features in superposition, and how well a dictionary recovers them (MMCS)")
+		fmt.Fprintln(w, "  features  feature dashboards: top contexts, activation histograms, logit effects, similar features")
+		fmt.Fprintln(w, "  curve  the sparsity–fidelity curve: one dictionary per k (or L1), L0 against FVU and CE loss recovered")
+		fmt.Fprintln(w, "  steer  add α × a feature's decoder direction (or any direction) at a hook point: prediction and loss changes")
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
-			return fmt.Errorf("sae: name a subcommand: train, eval or toy")
+			return fmt.Errorf("sae: name a subcommand: train, eval, toy, features, steer or curve")
 		}
 		return nil
 	}
@@ -39,6 +43,12 @@ func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runSAEEval(ctx, args[1:], stdout, stderr)
 	case "toy":
 		return runSAEToy(ctx, args[1:], stdout, stderr)
+	case "features":
+		return runSAEFeatures(ctx, args[1:], stdout, stderr)
+	case "steer":
+		return runSAESteer(ctx, args[1:], stdout, stderr)
+	case "curve":
+		return runSAECurve(ctx, args[1:], stdout, stderr)
 	}
 	usage(stderr)
 	return fmt.Errorf("sae: unknown subcommand %q", args[0])
@@ -52,6 +62,7 @@ type saeInput struct {
 	tokens, textFile   string
 	mf                 modelFlags
 	inductionFromModel *data.Induction
+	v                  *vocab // the model's tokenizer (v.tok nil without one), set by load
 }
 
 func (in *saeInput) register(fs *flag.FlagSet) {
@@ -69,6 +80,9 @@ func (in *saeInput) load(cmd string, stderr io.Writer) (*transformer.Model, [][]
 	if err != nil {
 		return nil, nil, err
 	}
+	if in.v, err = in.tf.load(cmd, in.mf.model, m, stderr); err != nil {
+		return nil, nil, err
+	}
 	switch {
 	case in.tokens != "" && in.textFile != "":
 		return nil, nil, fmt.Errorf("%s: --tokens and --text-file are mutually exclusive: give one", cmd)
@@ -76,10 +90,7 @@ func (in *saeInput) load(cmd string, stderr io.Writer) (*transformer.Model, [][]
 		seqs, err := readTokens(in.tokens, m.Cfg.NCtx, maxHeldTokens)
 		return m, seqs, err
 	case in.textFile != "":
-		v, err := in.tf.load(cmd, in.mf.model, m, stderr)
-		if err != nil {
-			return nil, nil, err
-		}
+		v := in.v
 		text, err := readBounded(in.textFile, maxTextFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: --text-file: %w", cmd, err)
@@ -118,13 +129,19 @@ func inductionTaskOf(path string) (*data.Induction, error) {
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(path)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "train.json"))
+	// train.json, or config.json in runs written before that name.
+	name := filepath.Join(dir, "train.json")
+	b, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		name = filepath.Join(dir, "config.json")
+		b, err = os.ReadFile(name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the model is not in a train induction run folder: %w", err)
 	}
 	var cfg induction.Config
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "train.json"), err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	task := cfg.Task()
 	if err := task.Validate(); err != nil {
@@ -215,16 +232,7 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	d := m.Cfg.DModel
-	if n, err := m.ParseHook(*hook); err == nil {
-		if shape := hookWidth(m, n.Kind()); shape > 0 {
-			d = shape
-		}
-	}
-	cfg := sae.Config{DIn: d, DSAE: *dSAE, Activation: *arch, HookName: *hook, HookNameOut: *hookOut, Transcoder: *hookOut != ""}
-	if cfg.DSAE == 0 {
-		cfg.DSAE = 8 * d
-	}
+	cfg := dictConfig(m, *hook, *hookOut, *arch, *dSAE)
 	if cfg.Activation == sae.TopK || cfg.Activation == sae.BatchTopK {
 		cfg.K = min(*k, cfg.DSAE)
 	}
@@ -242,28 +250,13 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	x, y := make([]float32, *batch*d), make([]float32, *batch*d)
-	var st sae.Stats
-	done := 0
-	for done < *steps {
-		if err := src.Next(ctx, x, y, *batch); err != nil {
-			if errors.Is(err, context.Canceled) {
-				break
-			}
-			return err
+	done, _, err := tr.Run(ctx, src, *steps, func(step int, st sae.Stats) {
+		if step%200 == 0 || step == *steps {
+			fmt.Fprintf(stderr, "sae train: step %d/%d  mse %.4g  fvu %.3f  l0 %.1f  dead %d\n", step, *steps, st.MSE, st.FVU, st.L0, st.Dead)
 		}
-		if src.Width() != d {
-			return fmt.Errorf("sae train: %s is %d wide, the dictionary %d", *hook, src.Width(), d)
-		}
-		var target []float32
-		if cfg.Transcoder {
-			target = y
-		}
-		st = tr.Step(x, target)
-		done++
-		if done%200 == 0 || done == *steps {
-			fmt.Fprintf(stderr, "sae train: step %d/%d  mse %.4g  fvu %.3f  l0 %.1f  dead %d\n", done, *steps, st.MSE, st.FVU, st.L0, st.Dead)
-		}
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
 	extra := map[string]any{"steps": done, "seed": *seed}
 	if err := s.Save(*out, extra); err != nil {
@@ -278,6 +271,22 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	return printFidelity(stdout, f, *out, *asJSON)
+}
+
+// dictConfig returns the config of a dictionary of activation arch at
+// hook (a transcoder when hookOut is not empty): its width the hook's, its
+// size dSAE or, for 0, 8 × the width.
+func dictConfig(m *transformer.Model, hook, hookOut, arch string, dSAE int) sae.Config {
+	d := m.Cfg.DModel
+	if n, err := m.ParseHook(hook); err == nil {
+		if w := hookWidth(m, n.Kind()); w > 0 {
+			d = w
+		}
+	}
+	if dSAE == 0 {
+		dSAE = 8 * d
+	}
+	return sae.Config{DIn: d, DSAE: dSAE, Activation: arch, HookName: hook, HookNameOut: hookOut, Transcoder: hookOut != ""}
 }
 
 // hookWidth returns the last-axis width of a hook kind that is not the

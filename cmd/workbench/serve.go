@@ -36,8 +36,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "log every training and failed request to stderr")
 	var models modelPaths
 	fs.Var(&models, "model", "a model to offer beside the demo and the runs, with the tokenizer in its folder: a Hugging Face `FOLDER`, a TransformerLens .safetensors file or a run folder (repeatable)")
+	var saes modelPaths
+	fs.Var(&saes, "sae", "a sparse dictionary for the Features page, `MODEL=DIR` (DIR in SAELens's layout, MODEL a served model's name; a bare DIR: the demo) (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--model M]... [--open]")
+		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--model M]... [--sae MODEL=DIR]... [--open]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
 		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
@@ -80,7 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash, err := web.Open(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes, Models: models})
+	dash, err := web.Open(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes, Models: models, SAEs: saes})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("serve: %w", err)
