@@ -55,6 +55,7 @@ func (a *runsAPI) Routes() chi.Router {
 	r.Get("/", handle(a.log, a.list))
 	r.Get("/{run}", handle(a.log, a.detail))
 	r.Get("/{run}/metrics", handle(a.log, a.metrics))
+	r.Get("/{run}/checkpoints", handle(a.log, a.checkpoints))
 	r.Get("/{run}/figures/{figure}", handle(a.log, a.figure))
 	return r
 }
@@ -256,6 +257,42 @@ func detectPhase(records []map[string]any) *phase {
 	return nil
 }
 
+// runPhase is a run's phase change: the "phase_change" event of its
+// metrics (train lm writes one when it detects the change) from the last
+// evaluation before it; else the rise of induction_max (detectPhase, as
+// for train induction's runs); else summary.json's phase_change_step.
+func runPhase(records []map[string]any, summary json.RawMessage) *phase {
+	at := -1
+	for _, rec := range records {
+		step, ok := rec["step"].(float64)
+		if ev, _ := rec["event"].(string); ev == "phase_change" && ok {
+			at = int(step)
+			break
+		}
+	}
+	if at < 0 {
+		if p := detectPhase(records); p != nil {
+			return p
+		}
+		var s struct {
+			PhaseChangeStep *int `json:"phase_change_step"`
+		}
+		if summary == nil || json.Unmarshal(summary, &s) != nil || s.PhaseChangeStep == nil {
+			return nil
+		}
+		at = *s.PhaseChangeStep
+	}
+	p := &phase{Before: at, At: at}
+	for _, rec := range records {
+		step, ok := rec["step"].(float64)
+		_, eval := rec["eval_loss"]
+		if ok && eval && int(step) < at {
+			p.Before = int(step)
+		}
+	}
+	return p
+}
+
 // parseMetrics parses metrics.jsonl, skipping a torn last line (the file
 // of a live run is being appended to).
 func parseMetrics(b []byte) []map[string]any {
@@ -292,7 +329,7 @@ func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
 	records := parseMetrics(b)
 	switch format {
 	case "", "json":
-		return writeJSON(w, http.StatusOK, map[string]any{"name": name, "records": records, "phase_change": detectPhase(records)})
+		return writeJSON(w, http.StatusOK, map[string]any{"name": name, "records": records, "phase_change": runPhase(records, d.Summary)})
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Write(b)
@@ -321,7 +358,7 @@ func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		records := parseMetrics(b)
-		return build(records, detectPhase(records))
+		return build(records, runPhase(records, d.Summary))
 	})
 }
 
