@@ -52,8 +52,8 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "Usage: workbench tokenizer train --text FILE|DIR --vocab N --out DIR [--force] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Learns a byte-level BPE as GPT-2's: GPT-2's pre-tokenizer, the 256 bytes as the first")
-		fmt.Fprintln(stderr, "tokens, then the most frequent adjacent pair merged, N-256 times. The tokenizer.json it")
-		fmt.Fprintln(stderr, "writes loads in Workbench (--tokenizer DIR), Hugging Face tokenizers and transformers.js.")
+		fmt.Fprintln(stderr, "tokens, then the most frequent adjacent pair merged, N-256 times. It writes DIR/tokenizer.json")
+		fmt.Fprintln(stderr, "in Hugging Face's format (as GPT-2's), which the other commands take as --tokenizer DIR.")
 		fmt.Fprintln(stderr, "Reports the compression on the corpus (bytes per token).")
 		fs.PrintDefaults()
 	}
