@@ -153,7 +153,14 @@ func TestTrainBPEMatchesNaive(t *testing.T) {
 		if len(want) < n-256 {
 			n = 256 + len(want)
 		}
-		tok := train(t, text, n)
+		var last TrainProgress
+		tok, err := TrainBPE(context.Background(), []byte(text), n, TrainOptions{Progress: func(p TrainProgress) { last = p }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all, _ := tok.Encode(text, Options{BOS: BOSNever}); last.Merges != n-256 || last.Tokens != int64(len(all.IDs)) {
+			t.Errorf("seed %d: last progress %+v; the text encodes to %d tokens", seed, last, len(all.IDs))
+		}
 		if got := mergesOf(tok); !slices.Equal(got, want) {
 			t.Fatalf("seed %d: merges\n%q\nwant\n%q", seed, got, want)
 		}
