@@ -88,7 +88,9 @@ func writeLMRun(t *testing.T, runsDir, name string, r lmRun) {
 	if r.phaseAt > 0 {
 		pc = r.phaseAt
 	}
-	writeJSONFile(t, filepath.Join(dir, summaryFile), map[string]any{"steps": r.steps, "phase_change_step": pc, "final_eval_loss": 2.0, "icl_score": -0.55})
+	// as train lm's --json: the best head's scores are numbers, not [l][h]
+	writeJSONFile(t, filepath.Join(dir, summaryFile), map[string]any{"steps": r.steps, "phase_change_step": pc, "final_eval_loss": 2.0,
+		"icl_score": -0.55, "induction_score": 0.61, "prefix_matching_score": 0.72, "prev_token_score": 0.8, "tokens_seen": r.steps * 4096})
 	for _, s := range r.checkpoints {
 		saveSeeded(t, train.CheckpointPath(dir, s), uint64(s))
 	}
@@ -119,6 +121,13 @@ var stdLMRun = lmRun{steps: 600, evalEvery: 50, phaseAt: 300, checkpoints: []int
 func TestRunCheckpointsAPI(t *testing.T) {
 	s, dir := newTestServer(t)
 	writeLMRun(t, dir, "lm-run", stdLMRun)
+
+	// the run is listed as finished, not as an invalid summary
+	var d runDetail
+	get(t, s, "/api/runs/lm-run", &d)
+	if d.Status != "finished" || d.Steps != 600 || d.PhaseChangeStep == nil || *d.PhaseChangeStep != 300 || d.Error != "" {
+		t.Errorf("lm run: status %q, steps %d, phase change %v, error %q; want finished, 600, 300", d.Status, d.Steps, d.PhaseChangeStep, d.Error)
+	}
 
 	var ck runCheckpoints
 	get(t, s, "/api/runs/lm-run/checkpoints", &ck)
@@ -187,6 +196,9 @@ func TestRunCheckpointsAPI(t *testing.T) {
 		{name: "no such run", method: "GET", path: "/api/models/other.step-000250", want: 404},
 		{name: "checkpoints of no run", method: "GET", path: "/api/runs/other/checkpoints", want: 404},
 		{name: "checkpoints bad name", method: "GET", path: "/api/runs/..%2Fx/checkpoints", want: 400},
+		{name: "icl figure", method: "GET", path: "/api/runs/lm-run/figures/icl.png", want: 200},
+		{name: "prefix-matching figure", method: "GET", path: "/api/runs/lm-run/figures/prefix-matching.svg", want: 200, contains: "◆300"},
+		{name: "prefix-matching of an induction run", method: "GET", path: "/api/runs/demo/figures/prefix-matching.png", want: 422, contains: "prefix_matching_score"},
 		{name: "demo checkpoints", method: "GET", path: "/api/runs/demo/checkpoints", want: 200, contains: `"final":"demo","checkpoints":[]`},
 	})
 }

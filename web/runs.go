@@ -22,7 +22,6 @@ import (
 
 	"github.com/mechinterp/workbench/figures"
 	"github.com/mechinterp/workbench/train"
-	"github.com/mechinterp/workbench/train/induction"
 )
 
 // Files of a run directory (train/induction's layout). The training
@@ -157,13 +156,18 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 	}
 	d.Status = "incomplete"
 	if d.Summary != nil {
-		var res induction.Result
+		// the fields every trainer's summary shares (train induction's, train
+		// lm's, whose other fields differ: "induction_score" is a number there)
+		var res struct {
+			Steps           int      `json:"steps"`
+			Interrupted     bool     `json:"interrupted"`
+			FinalEvalAcc    *float64 `json:"final_eval_acc"`
+			PhaseChangeStep *int     `json:"phase_change_step"`
+		}
 		if err := json.Unmarshal(d.Summary, &res); err != nil {
 			return d, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is not a training summary: %v", name, summaryFile, err)
 		}
-		d.Status, d.Steps, d.PhaseChangeStep = "finished", res.Steps, res.PhaseChangeStep
-		acc := res.FinalEvalAcc
-		d.FinalEvalAcc = &acc
+		d.Status, d.Steps, d.PhaseChangeStep, d.FinalEvalAcc = "finished", res.Steps, res.PhaseChangeStep, res.FinalEvalAcc
 		if res.Interrupted {
 			d.Status = "interrupted"
 		}
@@ -342,7 +346,7 @@ func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
 }
 
 // figure renders a run's curves: {figure} is loss, accuracy, induction,
-// prev-token or k-composition, .png or .svg.
+// prev-token, k-composition, icl or prefix-matching, .png or .svg.
 func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
 	d, err := a.run(r)
 	if err != nil {
@@ -351,7 +355,7 @@ func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
 	return serveFigure(w, r, d.Name, func(name string, _ url.Values) (*figures.Figure, error) {
 		build, ok := runFigures[name]
 		if !ok {
-			return nil, errorf(http.StatusNotFound, "web: no run figure %q (want loss, accuracy, induction, prev-token or k-composition)", name)
+			return nil, errorf(http.StatusNotFound, "web: no run figure %q (want loss, accuracy, induction, prev-token, k-composition, icl or prefix-matching)", name)
 		}
 		b, err := a.readRunFile(d.Name, metricsFile)
 		if err != nil {

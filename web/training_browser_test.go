@@ -113,6 +113,9 @@ func TestBrowserTrainingLM(t *testing.T) {
 	if len(fills) != 2 || fills[0] == fills[1] {
 		t.Errorf("before and after heatmaps are coloured the same: %v", fills)
 	}
+	if links := b.checkDownloads(); len(links) != 2*7 {
+		t.Errorf("%d figure downloads on an lm run (%v), want PNG and SVG of 7 figures", len(links), links)
+	}
 	t.Logf("screenshot: %s", b.screenshot("training-lm"))
 
 	// the overlay: tick the second run

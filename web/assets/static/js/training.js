@@ -11,7 +11,7 @@ import { heatmap, colorbar } from './heatmap.js';
 
 const enc = encodeURIComponent;
 // The server-rendered figure of each chart.
-const FIGURES = { loss: 'loss', acc: 'accuracy', ind: 'induction', prev: 'prev-token', kcomp: 'k-composition' };
+const FIGURES = { loss: 'loss', icl: 'icl', acc: 'accuracy', ind: 'induction', prev: 'prev-token', kcomp: 'k-composition' };
 // Pages a checkpoint opens on.
 const MODEL_PAGES = [['attention', 'Attention'], ['circuits', 'Circuits'], ['lens', 'Lens'], ['patching', 'Patching']];
 // Metrics the comparison can overlay, in menu order, with their labels.
@@ -29,6 +29,7 @@ const state = { run: null, detail: null, steps: null, records: [], phase: null, 
 // compare: the runs overlaid and their records (the viewed run's are live).
 const compare = { names: new Set(), records: new Map(), phases: new Map() };
 let charts;
+let pmLinks; // downloads of the prefix-matching heatmap
 
 function series(key, pick, records = state.records) {
   return records.filter((r) => r[key] !== undefined && r[key] !== null).map((r) => [r.step, pick ? pick(r[key]) : r[key]]);
@@ -350,6 +351,7 @@ async function loadRun(name) {
     $(id).href = `/api/runs/${enc(name)}/metrics?format=${f}&download=1`;
   }
   for (const [key, fig] of Object.entries(FIGURES)) charts[key].links.set(`/api/runs/${enc(name)}/figures/${fig}`);
+  pmLinks.set(`/api/runs/${enc(name)}/figures/prefix-matching`);
   await guard(async () => {
     const d = await api(`/api/runs/${enc(name)}`);
     state.detail = d;
@@ -412,6 +414,8 @@ function init() {
     c.links = figureLinks(`${key}-links`);
     c.node.querySelector('.chart-tools').prepend(c.links);
   }
+  pmLinks = figureLinks('pm-links');
+  $('#pm-block .panel-head').append(pmLinks);
   $('#run').addEventListener('change', () => loadRun($('#run').value));
   $('#train').addEventListener('click', train);
   $('#stop').addEventListener('click', () => guard(async () => {
