@@ -100,11 +100,11 @@ func TestBrowserTrainingLM(t *testing.T) {
 	}
 
 	// before/after the phase change side by side, on one colour scale
-	sides := eval[[]string](b, `Array.from(document.querySelectorAll('#phase-pair .phase-side')).map(s => s.dataset.testid + ':' + s.dataset.step)`)
+	sides := eval[[]string](b, `Array.from(document.querySelectorAll('#phase-pair > .phase-cols > .phase-side')).map(s => s.dataset.testid + ':' + s.dataset.step)`)
 	if strings.Join(sides, " ") != "phase-before:250 phase-after:350" {
 		t.Errorf("phase pair %v, want before 250 and after 350", sides)
 	}
-	boxes := eval[[]float64](b, `Array.from(document.querySelectorAll('#phase-pair .phase-side')).flatMap(s => { const r = s.getBoundingClientRect(); return [r.left, r.top]; })`)
+	boxes := eval[[]float64](b, `Array.from(document.querySelectorAll('#phase-pair > .phase-cols > .phase-side')).flatMap(s => { const r = s.getBoundingClientRect(); return [r.left, r.top]; })`)
 	if len(boxes) != 4 || !(boxes[2] > boxes[0]) || boxes[1] != boxes[3] {
 		t.Errorf("before/after boxes at %v: want them side by side", boxes)
 	}
@@ -112,6 +112,11 @@ func TestBrowserTrainingLM(t *testing.T) {
 	fills := eval[[]string](b, `['before', 'after'].map(s => Array.from(document.querySelectorAll('[data-testid=phase-heat-' + s + '] rect')).map(r => r.getAttribute('fill')).join(','))`)
 	if len(fills) != 2 || fills[0] == fills[1] {
 		t.Errorf("before and after heatmaps are coloured the same: %v", fills)
+	}
+	// the top head's attention in both checkpoints, on one repeated sequence
+	b.waitFor("patterns", `!!document.querySelector('[data-testid=phase-attn-before]') && !!document.querySelector('[data-testid=phase-attn-after]')`, 30*time.Second)
+	if h := eval[string](b, `document.querySelector('#phase-attn h2').textContent`); !strings.HasPrefix(h, "L1H0") {
+		t.Errorf("before/after patterns of %q, want L1H0, the head that matches prefixes after the change", h)
 	}
 	if links := b.checkDownloads(); len(links) != 2*7 {
 		t.Errorf("%d figure downloads on an lm run (%v), want PNG and SVG of 7 figures", len(links), links)

@@ -243,7 +243,43 @@ function renderPhasePair() {
     el('div', { class: 'panel-head' }, el('h2', {}, 'Before and after the phase change'),
       el('span', { class: 'muted small' }, `per-head ${key.replace(/_/g, ' ')}, one colour scale (0 to ${fmt(hi, 2)})`)),
     el('div', { class: 'phase-cols' }, phaseSide('before', before, key, hi), phaseSide('after', after, key, hi)),
-    colorbar({ lo: 0, hi, color: (v) => sequential(v / hi), ticks: [0, hi / 2, hi].map((v) => ({ v, label: fmt(v, 2) })) }));
+    colorbar({ lo: 0, hi, color: (v) => sequential(v / hi), ticks: [0, hi / 2, hi].map((v) => ({ v, label: fmt(v, 2) })) }),
+    el('div', { id: 'phase-attn' }));
+  const rec = nearestEval(after.step);
+  if (rec && Array.isArray(rec[key])) phaseAttention(before, after, rec[key]);
+}
+
+// phaseAttention draws, side by side, the attention pattern of the head
+// that scores highest after the phase change, in both checkpoints, on one
+// repeated random sequence (a block of 16 tokens and its copy, or the
+// model's own task when it is too small for that).
+async function phaseAttention(before, after, scores) {
+  let best = [0, 0];
+  scores.forEach((row, l) => row.forEach((v, h) => { if (v > scores[best[0]][best[1]]) best = [l, h]; }));
+  const head = `L${best[0]}H${best[1]}`;
+  const run = state.run;
+  await guard(async () => {
+    const base = `/api/models/${enc(after.model)}/tokens/repeated?seed=1`;
+    const seq = await api(`${base}&repeat=16`).catch(() => api(base));
+    const pats = await Promise.all([before, after].map((c) => api(`/api/models/${enc(c.model)}/attention?heads=${head}&tokens=${seq.tokens.join(',')}`)));
+    if (state.run !== run) return;
+    const n = seq.tokens.length;
+    const sides = [before, after].map((c, k) => {
+      const p = pats[k].patterns[best[0]][best[1]];
+      const hm = heatmap({
+        rows: n, cols: n, rowLabels: seq.tokens.map(String), colLabels: seq.tokens.map(String), rowTitle: 'destination', colTitle: 'source',
+        value: (i, j) => (j <= i ? p[i][j] : null), masked: (i, j) => j > i, color: (v) => sequential(v), maxWidth: 430, minCell: 2,
+        tooltip: (i, j, v) => [`${head} at step ${c.step}`, `position ${i} (token ${seq.tokens[i]}) → ${j} (token ${seq.tokens[j]})`, `attention ${fmt(v, 3)}`],
+        testid: `phase-attn-${c.role}`,
+      });
+      return el('div', { class: 'phase-side' }, el('h3', {}, `${c.role} · step ${c.step}`), hm.node);
+    });
+    $('#phase-attn').replaceChildren(
+      el('div', { class: 'panel-head' }, el('h2', {}, `${head}'s attention, before and after`),
+        el('span', { class: 'muted small' }, `a block of ${seq.repeat} random tokens from position ${seq.first}, repeated from ${seq.second}: an induction head attends from each repeated token to the one after its first copy`)),
+      el('div', { class: 'phase-cols' }, ...sides),
+      colorbar({ lo: 0, hi: 1, color: sequential, label: 'attention weight', ticks: [0, 0.5, 1].map((v) => ({ v, label: fmt(v, 1) })) }));
+  });
 }
 
 function renderCheckpoints() {
