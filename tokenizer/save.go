@@ -17,8 +17,8 @@ import (
 // tokenizer's regex and a ByteLevel, a ByteLevel decoder, an NFC
 // normalizer when the tokenizer has one, and a BPE model with the
 // vocabulary in GPT-2's byte-level alphabet and the merges, in rank
-// order, as "a b" strings (the form every version of Hugging Face's
-// tokenizers and transformers.js reads). LoadJSON reads it back into a
+// order, as "a b" strings (the form of GPT-2's tokenizer.json, which
+// older readers require; newer ones also take pairs). LoadJSON reads it back into a
 // tokenizer that encodes identically. Added tokens are written; a BOS
 // token that only a tokenizer_config.json or post-processor gave is not.
 // Other tokenizers (the general pipeline) are an error.

@@ -14,8 +14,11 @@
 // spans never go backwards. The pre-tokenizers' regular expressions of
 // GPT-2, Qwen and Llama 3 are hand-written scanners (Go's regexp has no
 // look-ahead); other patterns run on Go's regexp when they need no
-// look-around. A Tokenizer is safe for concurrent use. Standard library
-// only, plus golang.org/x/text for Unicode normalization.
+// look-around. TrainBPE learns a GPT-2-style byte-level BPE from a text,
+// and WriteJSON/SaveJSON write a byte-level tokenizer as a tokenizer.json
+// that LoadJSON, Hugging Face's tokenizers and transformers.js read. A
+// Tokenizer is safe for concurrent use. Standard library only, plus
+// golang.org/x/text for Unicode normalization.
 package tokenizer
 
 import (

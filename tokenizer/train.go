@@ -27,6 +27,9 @@ type TrainProgress struct {
 	Merges, Total int   // merges learned so far, merges to learn
 	Words         int   // distinct pre-tokens in the text
 	Count         int64 // occurrences of the last merged pair (0 before the first)
+	// Tokens is the length of the text in tokens with the merges so far
+	// (the text's bytes at first): what Encode gives with them.
+	Tokens int64
 }
 
 // TrainBPE learns a byte-level BPE of exactly vocabSize tokens from text,
@@ -64,7 +67,7 @@ func TrainBPE(ctx context.Context, text []byte, vocabSize int, opt TrainOptions)
 	}
 	report := func(n int, c int64) {
 		if opt.Progress != nil {
-			opt.Progress(TrainProgress{Merges: n, Total: total, Words: len(words), Count: c})
+			opt.Progress(TrainProgress{Merges: n, Total: total, Words: len(words), Count: c, Tokens: tr.tokens})
 		}
 	}
 	report(0, 0)
@@ -128,6 +131,7 @@ type trainer struct {
 	pieces     []string // id -> bytes
 	known      map[string]bool
 	merges     [][2]int32
+	tokens     int64 // Σ word count × live symbols
 }
 
 func newTrainer(words []wordCount) *trainer {
@@ -147,6 +151,7 @@ func newTrainer(words []wordCount) *trainer {
 	}
 	for k, w := range words {
 		tr.wordCount[k] = w.count
+		tr.tokens += w.count * int64(len(w.word))
 		start := int32(len(tr.sym))
 		for i := 0; i < len(w.word); i++ {
 			p := start + int32(i)
@@ -227,6 +232,7 @@ func (tr *trainer) merge(p pair) {
 			continue // stale, or already consumed by the merge to its left
 		}
 		c := tr.wordCount[tr.wordOf[i]]
+		tr.tokens -= c
 		if h := tr.prev[i]; h >= 0 {
 			tr.sub(pair{tr.sym[h], p.a}, p, c)
 			q := pair{tr.sym[h], id}

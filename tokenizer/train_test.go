@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -152,7 +153,14 @@ func TestTrainBPEMatchesNaive(t *testing.T) {
 		if len(want) < n-256 {
 			n = 256 + len(want)
 		}
-		tok := train(t, text, n)
+		var last TrainProgress
+		tok, err := TrainBPE(context.Background(), []byte(text), n, TrainOptions{Progress: func(p TrainProgress) { last = p }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all, _ := tok.Encode(text, Options{BOS: BOSNever}); last.Merges != n-256 || last.Tokens != int64(len(all.IDs)) {
+			t.Errorf("seed %d: last progress %+v; the text encodes to %d tokens", seed, last, len(all.IDs))
+		}
 		if got := mergesOf(tok); !slices.Equal(got, want) {
 			t.Fatalf("seed %d: merges\n%q\nwant\n%q", seed, got, want)
 		}
@@ -244,27 +252,76 @@ func TestTrainBPERoundTrip(t *testing.T) {
 }
 
 // TestWriteJSONLoaded: a tokenizer loaded from a byte-level tokenizer.json
-// is written back to a file that encodes the same.
+// (GPT-2's ByteLevel pre-tokenizer; or Qwen's Split regex, NFC and an
+// added special token) is written back to a file that loads into a
+// tokenizer encoding the same, and writing that one again changes nothing.
 func TestWriteJSONLoaded(t *testing.T) {
 	src := train(t, "one two three two one, one! twenty-two", 272)
 	dir := t.TempDir()
-	p1 := filepath.Join(dir, "a.json")
-	if err := src.SaveJSON(p1); err != nil {
+	gpt2 := filepath.Join(dir, "gpt2.json")
+	if err := src.SaveJSON(gpt2); err != nil {
 		t.Fatal(err)
 	}
-	a, err := LoadJSON(p1)
+	// the same vocabulary with Qwen's pre-tokenizer, NFC and an added token
+	var f map[string]any
+	b, _ := os.ReadFile(gpt2)
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["normalizer"] = map[string]any{"type": "NFC"}
+	f["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+		map[string]any{"type": "Split", "pattern": map[string]any{"Regex": qwenPattern}, "behavior": "Isolated", "invert": false},
+		map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false},
+	}}
+	f["added_tokens"] = []any{map[string]any{"id": 272, "content": "<|end|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}}
+	qwen := filepath.Join(dir, "qwen.json")
+	b, _ = json.Marshal(f)
+	if err := os.WriteFile(qwen, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := "One  two'S three\r\n\ttwenty-two<|end|>e\u0301 123456"
+	for _, path := range []string{gpt2, qwen} {
+		a, err := LoadJSON(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1 := path + ".1"
+		if err := a.SaveJSON(p1); err != nil {
+			t.Fatal(err)
+		}
+		b1, err := LoadJSON(p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, special := range []bool{false, true} {
+			ea, _ := a.Encode(text, Options{BOS: BOSNever, Special: special})
+			eb, _ := b1.Encode(text, Options{BOS: BOSNever, Special: special})
+			if !slices.Equal(ea.IDs, eb.IDs) || !slices.Equal(ea.Spans, eb.Spans) {
+				t.Errorf("%s, special %v: loaded %v, written and loaded again %v", filepath.Base(path), special, ea.IDs, eb.IDs)
+			}
+		}
+		p2 := path + ".2"
+		if err := b1.SaveJSON(p2); err != nil {
+			t.Fatal(err)
+		}
+		w1, _ := os.ReadFile(p1)
+		w2, _ := os.ReadFile(p2)
+		if !bytes.Equal(w1, w2) {
+			t.Errorf("%s: written twice differs", filepath.Base(path))
+		}
+	}
+	if !strings.Contains(string(mustRead(t, qwen+".1")), `"Regex":`) {
+		t.Error("the Split pattern was not written")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2 := filepath.Join(dir, "b.json")
-	if err := a.SaveJSON(p2); err != nil {
-		t.Fatal(err)
-	}
-	b1, _ := os.ReadFile(p1)
-	b2, _ := os.ReadFile(p2)
-	if !bytes.Equal(b1, b2) {
-		t.Errorf("written, loaded and written again differs:\n%s\n---\n%s", b1, b2)
-	}
+	return b
 }
 
 // TestTrainBPEBadInput: sizes out of range are refused naming the range.

@@ -18,7 +18,9 @@
 // leading '.') is rejected, so no name reaches outside RunsDir. The runs
 // folder is read on every listing, so checkpoints that trainings write
 // appear without a restart (the pages refetch the list when the picker is
-// pressed).
+// pressed). A run's checkpoints are models too, named RUN.step-NNNNNN
+// (checkpoints/step-NNNNNN.safetensors): not listed, but any page opens
+// one (?model=), and /api/models?with=NAME lists it for the picker.
 //
 // Deps.Models (serve --model, repeatable) adds models loaded at start:
 // Hugging Face folders, TransformerLens safetensors files or run folders,
@@ -33,7 +35,7 @@
 //
 // # API
 //
-//	GET  /api/models                                     models: the demo and runs with a model
+//	GET  /api/models?with=                               models: the demo and runs with a model (and the checkpoint with= names)
 //	GET  /api/models/{name}                              config, hook points, tensors (name, shape, stats)
 //	GET  /api/models/{name}/tensors/{tensor}             one tensor's values
 //	GET  /api/models/{name}/tokens/repeated?seed=&repeat= a generated repeated random sequence
@@ -61,7 +63,8 @@
 //	GET  /api/runs                                       runs (the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status
 //	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change
-//	GET  /api/runs/{run}/figures/{figure}.{png|svg}      loss, accuracy, induction, prev-token, k-composition
+//	GET  /api/runs/{run}/checkpoints                     its checkpoints as models, the pair around the phase change marked
+//	GET  /api/runs/{run}/figures/{figure}.{png|svg}      loss, accuracy, induction, prev-token, k-composition, icl, prefix-matching
 //	GET  /api/cnn/models                                 CNNs: the embedded Fashion-MNIST classifier and runs with a CNN
 //	GET  /api/cnn/models/{name}                          config, classes, hook points with shapes, BatchNorm layers
 //	GET  /api/cnn/samples                                the 32 embedded test images, and whether the test set is installed

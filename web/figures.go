@@ -396,6 +396,8 @@ var runFigures = map[string]func(records []map[string]any, ph *phase) (*figures.
 		}
 		return curvesFigure("K-composition", "score", false, false, ph, base, scalarSeries(recs, "largest L0→L1 K-composition", "k_composition_max"))
 	},
+	"icl":             iclFigure,            // train lm runs (trainfigures.go)
+	"prefix-matching": prefixMatchingFigure, // train lm runs
 }
 
 // curvesFigure draws series over steps with the phase change marked; the

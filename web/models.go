@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,10 +72,21 @@ func urlParam(r *http.Request, key string) (string, error) {
 	return v, nil
 }
 
+// list answers GET /api/models; ?with=NAME adds the run checkpoint NAME
+// (which the list leaves out) when it loads, so that a page opened on a
+// checkpoint shows it in the picker. A with= that names nothing loadable
+// is left out: the picker then falls back to the demo.
 func (a *modelsAPI) list(w http.ResponseWriter, r *http.Request) error {
 	ms, err := a.store.list()
 	if err != nil {
 		return err
+	}
+	if with := r.URL.Query().Get("with"); with != "" && !slices.ContainsFunc(ms, func(m modelSummary) bool { return m.Name == with }) {
+		if _, _, ok := parseCheckpointName(with); ok {
+			if m, err := a.store.get(with); err == nil {
+				ms = append(ms, m.summary())
+			}
+		}
 	}
 	return writeJSON(w, http.StatusOK, ms)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,9 +20,14 @@ type runCache[T any] struct {
 	runsDir string
 	what    string // "model", "CNN": for error messages
 	load    func(name string, f *checkpoint.File) (T, error)
+	// file returns the model file of name (nil: the run's model.safetensors).
+	file func(name string) string
+	// limit bounds the entries kept, the oldest loaded dropped first (0: no bound).
+	limit int
 
 	mu      sync.Mutex
 	entries map[string]cachedRun[T]
+	order   []string // names in the order they were loaded
 }
 
 type cachedRun[T any] struct {
@@ -39,6 +45,9 @@ func newRunCache[T any](runsDir, what string, load func(name string, f *checkpoi
 func (c *runCache[T]) get(name string) (T, error) {
 	var zero T
 	path := filepath.Join(c.runsDir, name, modelFile)
+	if c.file != nil {
+		path = c.file(name)
+	}
 	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() {
 		return zero, errorf(http.StatusNotFound, "web: no %s %q (%ss are %q and the runs folder's directories with a %s)", c.what, name, c.what, demoName, modelFile)
@@ -58,6 +67,11 @@ func (c *runCache[T]) get(name string) (T, error) {
 		return zero, errorf(http.StatusUnprocessableEntity, "web: %s %q: %s", c.what, name, relMessage(c.runsDir, err))
 	}
 	c.entries[name] = cachedRun[T]{v, st.ModTime(), st.Size()}
+	c.order = append(slices.DeleteFunc(c.order, func(n string) bool { return n == name }), name)
+	for c.limit > 0 && len(c.order) > c.limit {
+		delete(c.entries, c.order[0])
+		c.order = c.order[1:]
+	}
 	return v, nil
 }
 

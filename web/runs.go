@@ -22,7 +22,6 @@ import (
 
 	"github.com/mechinterp/workbench/figures"
 	"github.com/mechinterp/workbench/train"
-	"github.com/mechinterp/workbench/train/induction"
 )
 
 // Files of a run directory (train/induction's layout). The training
@@ -55,6 +54,7 @@ func (a *runsAPI) Routes() chi.Router {
 	r.Get("/", handle(a.log, a.list))
 	r.Get("/{run}", handle(a.log, a.detail))
 	r.Get("/{run}/metrics", handle(a.log, a.metrics))
+	r.Get("/{run}/checkpoints", handle(a.log, a.checkpoints))
 	r.Get("/{run}/figures/{figure}", handle(a.log, a.figure))
 	return r
 }
@@ -156,13 +156,18 @@ func (a *runsAPI) summarize(name string) (runDetail, error) {
 	}
 	d.Status = "incomplete"
 	if d.Summary != nil {
-		var res induction.Result
+		// the fields every trainer's summary shares (train induction's, train
+		// lm's, whose other fields differ: "induction_score" is a number there)
+		var res struct {
+			Steps           int      `json:"steps"`
+			Interrupted     bool     `json:"interrupted"`
+			FinalEvalAcc    *float64 `json:"final_eval_acc"`
+			PhaseChangeStep *int     `json:"phase_change_step"`
+		}
 		if err := json.Unmarshal(d.Summary, &res); err != nil {
 			return d, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is not a training summary: %v", name, summaryFile, err)
 		}
-		d.Status, d.Steps, d.PhaseChangeStep = "finished", res.Steps, res.PhaseChangeStep
-		acc := res.FinalEvalAcc
-		d.FinalEvalAcc = &acc
+		d.Status, d.Steps, d.PhaseChangeStep, d.FinalEvalAcc = "finished", res.Steps, res.PhaseChangeStep, res.FinalEvalAcc
 		if res.Interrupted {
 			d.Status = "interrupted"
 		}
@@ -256,6 +261,42 @@ func detectPhase(records []map[string]any) *phase {
 	return nil
 }
 
+// runPhase is a run's phase change: the "phase_change" event of its
+// metrics (train lm writes one when it detects the change) from the last
+// evaluation before it; else the rise of induction_max (detectPhase, as
+// for train induction's runs); else summary.json's phase_change_step.
+func runPhase(records []map[string]any, summary json.RawMessage) *phase {
+	at := -1
+	for _, rec := range records {
+		step, ok := rec["step"].(float64)
+		if ev, _ := rec["event"].(string); ev == "phase_change" && ok {
+			at = int(step)
+			break
+		}
+	}
+	if at < 0 {
+		if p := detectPhase(records); p != nil {
+			return p
+		}
+		var s struct {
+			PhaseChangeStep *int `json:"phase_change_step"`
+		}
+		if summary == nil || json.Unmarshal(summary, &s) != nil || s.PhaseChangeStep == nil {
+			return nil
+		}
+		at = *s.PhaseChangeStep
+	}
+	p := &phase{Before: at, At: at}
+	for _, rec := range records {
+		step, ok := rec["step"].(float64)
+		_, eval := rec["eval_loss"]
+		if ok && eval && int(step) < at {
+			p.Before = int(step)
+		}
+	}
+	return p
+}
+
 // parseMetrics parses metrics.jsonl, skipping a torn last line (the file
 // of a live run is being appended to).
 func parseMetrics(b []byte) []map[string]any {
@@ -292,7 +333,7 @@ func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
 	records := parseMetrics(b)
 	switch format {
 	case "", "json":
-		return writeJSON(w, http.StatusOK, map[string]any{"name": name, "records": records, "phase_change": detectPhase(records)})
+		return writeJSON(w, http.StatusOK, map[string]any{"name": name, "records": records, "phase_change": runPhase(records, d.Summary)})
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Write(b)
@@ -305,7 +346,7 @@ func (a *runsAPI) metrics(w http.ResponseWriter, r *http.Request) error {
 }
 
 // figure renders a run's curves: {figure} is loss, accuracy, induction,
-// prev-token or k-composition, .png or .svg.
+// prev-token, k-composition, icl or prefix-matching, .png or .svg.
 func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
 	d, err := a.run(r)
 	if err != nil {
@@ -314,14 +355,14 @@ func (a *runsAPI) figure(w http.ResponseWriter, r *http.Request) error {
 	return serveFigure(w, r, d.Name, func(name string, _ url.Values) (*figures.Figure, error) {
 		build, ok := runFigures[name]
 		if !ok {
-			return nil, errorf(http.StatusNotFound, "web: no run figure %q (want loss, accuracy, induction, prev-token or k-composition)", name)
+			return nil, errorf(http.StatusNotFound, "web: no run figure %q (want loss, accuracy, induction, prev-token, k-composition, icl or prefix-matching)", name)
 		}
 		b, err := a.readRunFile(d.Name, metricsFile)
 		if err != nil {
 			return nil, err
 		}
 		records := parseMetrics(b)
-		return build(records, detectPhase(records))
+		return build(records, runPhase(records, d.Summary))
 	})
 }
 

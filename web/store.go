@@ -101,6 +101,7 @@ type store struct {
 	demo    *model
 	named   []*model
 	runs    *runCache[*model]
+	ckpts   *runCache[*model] // runs' checkpoints (checkpoints.go)
 }
 
 func newStore(runsDir string, demo *model, named []*model) *store {
@@ -111,7 +112,7 @@ func newStore(runsDir string, demo *model, named []*model) *store {
 		}
 		return m, runTokenizer(m, filepath.Join(runsDir, name))
 	}
-	return &store{runsDir: runsDir, demo: demo, named: named, runs: newRunCache(runsDir, "model", load)}
+	return &store{runsDir: runsDir, demo: demo, named: named, runs: newRunCache(runsDir, "model", load), ckpts: newCheckpointCache(runsDir)}
 }
 
 // namedModel returns the --model model called name, or nil.
@@ -135,6 +136,9 @@ func (s *store) get(name string) (*model, error) {
 	}
 	if m := s.namedModel(name); m != nil {
 		return m, nil
+	}
+	if run, step, ok := parseCheckpointName(name); ok && !exists(filepath.Join(s.runsDir, name)) {
+		return s.checkpointModel(name, run, step)
 	}
 	return s.runs.get(name)
 }

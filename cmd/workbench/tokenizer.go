@@ -52,8 +52,8 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "Usage: workbench tokenizer train --text FILE|DIR --vocab N --out DIR [--force] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Learns a byte-level BPE as GPT-2's: GPT-2's pre-tokenizer, the 256 bytes as the first")
-		fmt.Fprintln(stderr, "tokens, then the most frequent adjacent pair merged, N-256 times. The tokenizer.json it")
-		fmt.Fprintln(stderr, "writes loads in Workbench (--tokenizer DIR), Hugging Face tokenizers and transformers.js.")
+		fmt.Fprintln(stderr, "tokens, then the most frequent adjacent pair merged, N-256 times. It writes DIR/tokenizer.json")
+		fmt.Fprintln(stderr, "in Hugging Face's format (as GPT-2's), which the other commands take as --tokenizer DIR.")
 		fmt.Fprintln(stderr, "Reports the compression on the corpus (bytes per token).")
 		fs.PrintDefaults()
 	}
@@ -82,13 +82,15 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("tokenizer train: --text: %w", err)
 	}
 	start := time.Now()
-	opt := tokenizer.TrainOptions{}
-	if !*asJSON {
-		opt.ProgressEvery = max(1, (*vocab-256)/10)
-		opt.Progress = func(p tokenizer.TrainProgress) {
+	// the last progress report holds the corpus's length in tokens, as
+	// Encode would give it (without holding every token in memory)
+	var last tokenizer.TrainProgress
+	opt := tokenizer.TrainOptions{ProgressEvery: max(1, (*vocab-256)/10), Progress: func(p tokenizer.TrainProgress) {
+		last = p
+		if !*asJSON {
 			fmt.Fprintf(stderr, "tokenizer train: %d/%d merges (%d distinct words), %.1fs\n", p.Merges, p.Total, p.Words, time.Since(start).Seconds())
 		}
-	}
+	}}
 	tok, err := tokenizer.TrainBPE(ctx, corpus, *vocab, opt)
 	if err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)
@@ -100,24 +102,20 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := tok.SaveJSON(dst); err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)
 	}
-	enc, err := tok.Encode(string(corpus), tokenizer.Options{BOS: tokenizer.BOSNever})
-	if err != nil {
-		return fmt.Errorf("tokenizer train: %w", err)
-	}
 	perToken := 0.0
-	if len(enc.IDs) > 0 {
-		perToken = float64(len(corpus)) / float64(len(enc.IDs))
+	if last.Tokens > 0 {
+		perToken = float64(len(corpus)) / float64(last.Tokens)
 	}
 	if *asJSON {
 		e := json.NewEncoder(stdout)
 		e.SetEscapeHTML(false)
 		return e.Encode(map[string]any{
 			"vocab_size": tok.VocabSize(), "merges": tok.VocabSize() - 256, "bytes": len(corpus),
-			"tokens": len(enc.IDs), "bytes_per_token": perToken, "seconds": seconds, "tokenizer": dst,
+			"tokens": last.Tokens, "bytes_per_token": perToken, "seconds": seconds, "tokenizer": dst,
 		})
 	}
 	fmt.Fprintf(stdout, "%d tokens (%d merges) learned on %d bytes in %.2fs; the corpus is %d tokens, %.2f bytes per token\nwrote %s\n",
-		tok.VocabSize(), tok.VocabSize()-256, len(corpus), seconds, len(enc.IDs), perToken, dst)
+		tok.VocabSize(), tok.VocabSize()-256, len(corpus), seconds, last.Tokens, perToken, dst)
 	return nil
 }
 

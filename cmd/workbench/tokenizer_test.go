@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mechinterp/workbench/tokenizer"
 )
 
 // TestTokenizerTrain: `tokenizer train --json` on a folder of texts writes
@@ -49,6 +51,14 @@ func TestTokenizerTrain(t *testing.T) {
 	wantBytes := 20*len(line) + len("The slings and arrows of outrageous fortune.\n")
 	if r.VocabSize != 300 || r.Merges != 44 || r.Bytes != wantBytes || r.Tokenizer != filepath.Join(out, "tokenizer.json") || r.Seconds <= 0 {
 		t.Errorf("tokenizer train --json = %s (want 300 tokens, 44 merges, %d bytes)", stdout, wantBytes)
+	}
+	tok, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Repeat(line, 20) + "The slings and arrows of outrageous fortune.\n"
+	if enc, _ := tok.Encode(joined, tokenizer.Options{BOS: tokenizer.BOSNever}); r.Tokens != len(enc.IDs) {
+		t.Errorf("tokens %d, but the corpus encodes to %d", r.Tokens, len(enc.IDs))
 	}
 	if r.BytesPerToken != float64(r.Bytes)/float64(r.Tokens) || r.BytesPerToken < 2 {
 		t.Errorf("bytes per token %v for %d bytes in %d tokens: want their ratio, and > 2 on a text repeated 20 times", r.BytesPerToken, r.Bytes, r.Tokens)

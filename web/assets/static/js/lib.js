@@ -82,6 +82,7 @@ export async function guard(fn) {
 function modelLabel(m) {
   if (m.source === 'demo') return `${m.name} (embedded)`;
   if (m.source === 'model') return `${m.name} (--model)`;
+  if (m.source === 'checkpoint') return `${m.name} (checkpoint)`;
   return `${m.name} (run)`;
 }
 
@@ -105,7 +106,9 @@ export async function modelPicker(onChange) {
   const sel = $('#model');
   let byName = {};
   const fill = async (want) => {
-    const models = await api('/api/models');
+    // with= lists the run checkpoint a page was opened on (checkpoints are
+    // not in the list otherwise)
+    const models = await api(`/api/models?with=${encodeURIComponent(want)}`);
     if (!models.some((m) => m.name === want)) want = 'demo';
     sel.replaceChildren(...models.map((m) => el('option', {
       value: m.name, selected: m.name === want, title: modelInfo(m), text: modelLabel(m),
