@@ -118,7 +118,7 @@ func TestLensTrainThenTuned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tuned lens", "ACCURACY", "blocks.1.hook_resid_post", "top-1"} {
+	for _, want := range []string{"tuned lens", "acc all", "blocks.1.hook_resid_post", "top-1"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
