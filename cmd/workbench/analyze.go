@@ -60,6 +60,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	for _, id := range pre {
+		if id < 0 || id >= m.Cfg.DVocab {
+			return fmt.Errorf("analyze: --prefix token %d is out of range [0, %d)", id, m.Cfg.DVocab)
+		}
+	}
 	v, err := tf.load("analyze", mf.model, m, stderr)
 	if err != nil {
 		return err
