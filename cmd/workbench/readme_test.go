@@ -185,4 +185,3 @@ func runTourServe(t *testing.T, args []string) string {
 	}
 	return out.String()
 }
-
