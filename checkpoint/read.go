@@ -80,15 +80,30 @@ func Open(path string) (*File, error) {
 // Read allocates no more than the header length stated in the file, after
 // checking that length against size and MaxHeaderSize.
 func Read(r io.ReaderAt, size int64) (*File, error) {
-	if size < 8 {
-		return nil, formatErr("file too short: %d bytes, want at least 8", size)
+	if size == 0 {
+		return nil, formatErr("not a safetensors file: the file is empty")
 	}
 	var prefix [8]byte
-	if err := readFullAt(r, prefix[:], 0); err != nil {
+	if err := readFullAt(r, prefix[:min(size, 8)], 0); err != nil {
 		return nil, fmt.Errorf("checkpoint: read header length: %w", err)
 	}
 	n := binary.LittleEndian.Uint64(prefix[:])
+	if size < 8 || n < 2 || n > uint64(size-8) {
+		// Not a safetensors file, or a damaged one: say what it looks like.
+		head := make([]byte, min(size, sniffLen))
+		if err := readFullAt(r, head, 0); err != nil {
+			return nil, fmt.Errorf("checkpoint: read header length: %w", err)
+		}
+		if what := describeContent(head); what != "" {
+			return nil, formatErr("not a safetensors file: it looks like %s", what)
+		}
+	}
 	switch {
+	case size < 8:
+		return nil, formatErr("not a safetensors file: %d bytes, too short for even the 8-byte header length", size)
+	case n > uint64(size-8) && n > MaxHeaderSize:
+		// Not a length a writer could have meant: this is some other file.
+		return nil, formatErr("not a safetensors file: its first 8 bytes, read as the header length, say %d bytes, more than the file holds (%d)", n, size)
 	case n < 2:
 		return nil, formatErr("header length %d too small, want at least 2", n)
 	case n > uint64(size-8):

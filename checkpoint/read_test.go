@@ -65,12 +65,12 @@ func TestReadMalformed(t *testing.T) {
 		file []byte
 		want string // substring of the error
 	}{
-		{"empty file", nil, "file too short: 0 bytes"},
-		{"short prefix", []byte{1, 0, 0}, "file too short: 3 bytes"},
+		{"empty file", nil, "not a safetensors file: the file is empty"},
+		{"short prefix", []byte{1, 0, 0}, "not a safetensors file: 3 bytes, too short"},
 		{"header length 0", withPrefix(0, "{}"), "header length 0 too small"},
 		{"header length 1", withPrefix(1, "{}"), "header length 1 too small"},
 		{"header length beyond file", withPrefix(3, "{}"), "header length 3 exceeds the 2 bytes"},
-		{"header length huge", withPrefix(1<<63, "{}"), "header length 9223372036854775808 exceeds"},
+		{"header length huge", withPrefix(1<<63, "{}"), "not a safetensors file: its first 8 bytes, read as the header length, say 9223372036854775808 bytes"},
 		{"header not utf-8", rawFile("{\"\xff\":1}", nil), "not valid UTF-8"},
 		{"truncated json", rawFile(`{"a":`, nil), "unexpected end of JSON"},
 		{"invalid json", rawFile(`{"a" 1}`, nil), "invalid JSON"},

@@ -174,6 +174,10 @@ func drawLabelOnBackdrop(c draw.Canvas, sty text.Style, pt vg.Point, txt string)
 	c.FillText(sty, pt, txt)
 }
 
+// legendGap is the space between one legend entry's descenders and the
+// next entry's capitals.
+const legendGap = vg.Length(2.5)
+
 // legend collects named entries and draws them in a corner of the data
 // area over a translucent white box (plot.Legend draws on the data without
 // one).
@@ -200,6 +204,9 @@ func (lg *legend) draw(dc draw.Canvas) {
 	l := plot.NewLegend()
 	l.TextStyle.Font = sans(tickSize)
 	l.ThumbnailWidth = vg.Points(16)
+	// Entries are spaced by the text's height above the baseline: add the
+	// descent, so that descenders clear the next entry, and a gap.
+	l.Padding = l.TextStyle.FontExtents().Descent + legendGap
 	l.Left, l.Top = lg.left, !lg.bottom
 	c := dc
 	c.Min.X += inset
@@ -213,7 +220,7 @@ func (lg *legend) draw(dc draw.Canvas) {
 		width = max(width, l.ThumbnailWidth+l.TextStyle.Width(" "+name))
 		height += l.TextStyle.Rectangle(name).Max.Y
 	}
-	height += l.TextStyle.FontExtents().Descent
+	height += l.TextStyle.FontExtents().Descent + l.Padding*vg.Length(len(lg.names)-1)
 	r := vg.Rectangle{Min: vg.Point{X: c.Max.X - width, Y: c.Max.Y - height}, Max: c.Max}
 	if lg.left {
 		r.Min.X, r.Max.X = c.Min.X, c.Min.X+width

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/nn"
+	"github.com/mechinterp/workbench/train/induction"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -209,9 +210,9 @@ func TestTrainerStepAllocatesNothing(t *testing.T) {
 // must be at each non-final point, in nats: a clear improvement, not noise.
 const klMargin = 1e-3
 
-// TestTunedBeatsLogitLens trains a tuned lens on the attn2_induction parity
-// model's own task (repeated random tokens), or on a small random model if
-// the fixtures are absent, and checks that on held-out sequences its KL to
+// TestTunedBeatsLogitLens trains a tuned lens on an induction model
+// trained in the test, on its own task (repeated random tokens), and checks
+// that on held-out sequences its KL to
 // the final distribution is below the logit lens's at every point but the
 // last.
 func TestTunedBeatsLogitLens(t *testing.T) {
@@ -242,13 +243,24 @@ func TestTunedBeatsLogitLens(t *testing.T) {
 	}
 }
 
-// inductionSetup returns the attn2_induction parity model (through
-// testenv: the test skips without the fixtures, and fails under
-// CI=true), a training stream of repeated random tokens like the one it
-// was trained on, and held-out sequences from another seed.
+// inductionSetup returns a 2-layer attention-only model trained for 400
+// steps on repeated random tokens (train/induction's task: d_model 32, 16
+// tokens, 12 positions; under a second), a training stream of repeated
+// random tokens like the one it was trained on, and held-out sequences
+// from another seed.
 func inductionSetup(t *testing.T) (*transformer.Model, Data, [][]int) {
 	t.Helper()
-	m := parityModel(t, "attn2_induction").model
+	c := induction.Default()
+	c.DVocab, c.SeqLen, c.MinRepeat, c.DModel, c.NHeads, c.DHead = 16, 6, 3, 32, 2, 16
+	c.Batch, c.LR, c.EvalEvery, c.Steps = 32, 0.003, 100, 400
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := induction.Train(context.Background(), c, dir, induction.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := transformer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pos, vocab := m.Cfg.NCtx, m.Cfg.DVocab
 	fill := func(dst []int32, rng *rand.Rand) {
 		for b := 0; b < len(dst)/pos; b++ {

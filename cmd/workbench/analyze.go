@@ -32,17 +32,18 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	top := fs.Int("top", circuits.DefaultTop, "strongest compositions to list")
 	batch := fs.Int("batch", evalBatch, "--tokens sequences run at once (memory grows with it; the file may hold any number)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench analyze --model FILE [--config FILE] [--tokens FILE | --text S | --text-file F] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Reads a model's circuits: Q/K/V-composition scores beside their random baseline,")
-		fmt.Fprintln(stderr, "full-OV eigenvalue positivity and top-1 accuracy, TransformerLens's previous-token,")
-		fmt.Fprintln(stderr, "duplicate-token and induction detectors on --tokens, and Olsson et al.'s prefix-")
-		fmt.Fprintln(stderr, "matching and copying scores on repeated random tokens, naming the heads they fit.")
-		fmt.Fprintln(stderr, "With a tokenizer (--model's folder's, or --tokenizer) each detector's strongest head is")
-		fmt.Fprintln(stderr, "shown at work on sequence 0: where it attends among the places the detector looks at.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench analyze --model FILE [--config FILE] [--tokens FILE | --text S | --text-file F] [--json]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Reads a model's circuits: Q/K/V-composition scores beside their random baseline,")
+		fmt.Fprintln(w, "full-OV eigenvalue positivity and top-1 accuracy, TransformerLens's previous-token,")
+		fmt.Fprintln(w, "duplicate-token and induction detectors on --tokens, and Olsson et al.'s prefix-")
+		fmt.Fprintln(w, "matching and copying scores on repeated random tokens, naming the heads they fit.")
+		fmt.Fprintln(w, "With a tokenizer (--model's folder's, or --tokenizer) each detector's strongest head is")
+		fmt.Fprintln(w, "shown at work on sequence 0: where it attends among the places the detector looks at.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -58,6 +59,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	m, err := mf.load()
 	if err != nil {
 		return err
+	}
+	for _, id := range pre {
+		if id < 0 || id >= m.Cfg.DVocab {
+			return fmt.Errorf("analyze: --prefix token %d is out of range [0, %d)", id, m.Cfg.DVocab)
+		}
 	}
 	v, err := tf.load("analyze", mf.model, m, stderr)
 	if err != nil {

@@ -107,8 +107,8 @@ func TestAnalyzeJSONMatchesReference(t *testing.T) {
 }
 
 func TestAnalyzeJSONWithoutTokens(t *testing.T) {
-	dir := needParity(t)
-	out, _, err := runAnalyzeCLI(t, "--model", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "config.json"), "--json")
+	run, _ := inductionRun(t)
+	out, _, err := runAnalyzeCLI(t, "--model", run, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,23 +129,26 @@ func TestAnalyzeJSONWithoutTokens(t *testing.T) {
 }
 
 func TestAnalyzeText(t *testing.T) {
-	dir := needParity(t)
-	out, _, err := runAnalyzeCLI(t, parityArgs(dir)...)
+	run, tokens := inductionRun(t)
+	out, _, err := runAnalyzeCLI(t, "--model", run, "--tokens", tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Composition baseline: 1/√d_model = 0.1250",
+		"Composition baseline: 1/√d_model = 0.1768",
 		"Strongest compositions", "× baseline",
 		"K-composition, × baseline",
 		"tl-prev", "tl-ind",
 		"previous-token heads (≥ 30% of attention on the previous token): L0H",
 		"strongest K-composition from L0H", "is a previous-token head",
-		"copying heads (copy ≥ 0.80 and top1 ≥ 0.50): L1H",
+		"copying heads (copy ≥ 0.80 and top1 ≥ 0.50): L",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+	if i := strings.Index(out, "copying heads"); i < 0 || !strings.Contains(strings.SplitN(out[i:], "\n", 2)[0], "L1H") {
+		t.Errorf("report names no layer-1 copying head:\n%s", out)
 	}
 	if !strings.Contains(out, "induction heads (prefix matching ≥ 0.30):\n    L1H") {
 		t.Errorf("report names no layer-1 induction head:\n%s", out)
@@ -153,15 +156,15 @@ func TestAnalyzeText(t *testing.T) {
 }
 
 func TestAnalyzeErrors(t *testing.T) {
-	dir := needParity(t)
-	model := []string{"--model", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "config.json")}
+	run, _ := inductionRun(t)
+	model := []string{"--model", run}
 	badTokens := filepath.Join(t.TempDir(), "tokens.json")
 	os.WriteFile(badTokens, []byte("[[1, 2, 999]]"), 0o644)
 	for name, args := range map[string][]string{
 		"no model":        {"--json"},
 		"extra argument":  append(append([]string{}, model...), "extra"),
 		"bad prefix":      append(append([]string{}, model...), "--prefix", "1,x"),
-		"prefix range":    append(append([]string{}, model...), "--prefix", "64"),
+		"prefix range":    append(append([]string{}, model...), "--prefix", "16"),
 		"token range":     append(append([]string{}, model...), "--tokens", badTokens),
 		"missing tokens":  append(append([]string{}, model...), "--tokens", filepath.Join(t.TempDir(), "none.json")),
 		"zero samples":    append(append([]string{}, model...), "--baseline-samples", "0"),

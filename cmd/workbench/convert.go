@@ -22,31 +22,32 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fset.String("out", "", "the safetensors `FILE` to write (required)")
 	force := fset.Bool("force", false, "overwrite --out if it exists")
 	fset.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench convert SRC --out FILE.safetensors [--force]")
-		fmt.Fprintln(stderr, "       workbench convert --model SRC [--config FILE] --out FILE.safetensors")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Converts a model to Workbench's own format: one safetensors file with")
-		fmt.Fprintln(stderr, "TransformerLens state-dict names and layouts (embed.W_E, blocks.0.attn.W_Q")
-		fmt.Fprintln(stderr, "[n_heads, d_model, d_head], …) and the model config, with TransformerLens field")
-		fmt.Fprintln(stderr, "names, as JSON under the metadata key \"config\". Every command loads the result")
-		fmt.Fprintln(stderr, "with --model FILE without reading the source format again; in Python,")
-		fmt.Fprintln(stderr, "safetensors.torch.load_file(FILE) gives a TransformerLens-named state dict.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "SRC is anything --model accepts: a Hugging Face folder (config.json beside")
-		fmt.Fprintln(stderr, "model.safetensors or its shards; `workbench inspect DIR` shows how it maps), or a")
-		fmt.Fprintln(stderr, "checkpoint (with --config when it carries no config). The weights are written as")
-		fmt.Fprintln(stderr, "float32, whatever their dtype in SRC; the file records SRC under")
-		fmt.Fprintf(stderr, "%q. The write is atomic (a temporary file, then a rename).\n", convertSourceKey)
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example:")
-		fmt.Fprintln(stderr, "  workbench convert ./TinyStories-33M --out tinystories.safetensors")
-		fmt.Fprintln(stderr, "  workbench eval --model tinystories.safetensors --tokens toks.json")
+		w := fset.Output()
+		fmt.Fprintln(w, "Usage: workbench convert SRC --out FILE.safetensors [--force]")
+		fmt.Fprintln(w, "       workbench convert --model SRC [--config FILE] --out FILE.safetensors")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Converts a model to Workbench's own format: one safetensors file with")
+		fmt.Fprintln(w, "TransformerLens state-dict names and layouts (embed.W_E, blocks.0.attn.W_Q")
+		fmt.Fprintln(w, "[n_heads, d_model, d_head], …) and the model config, with TransformerLens field")
+		fmt.Fprintln(w, "names, as JSON under the metadata key \"config\". Every command loads the result")
+		fmt.Fprintln(w, "with --model FILE without reading the source format again; in Python,")
+		fmt.Fprintln(w, "safetensors.torch.load_file(FILE) gives a TransformerLens-named state dict.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "SRC is anything --model accepts: a Hugging Face folder (config.json beside")
+		fmt.Fprintln(w, "model.safetensors or its shards; `workbench inspect DIR` shows how it maps), or a")
+		fmt.Fprintln(w, "checkpoint (with --config when it carries no config). The weights are written as")
+		fmt.Fprintln(w, "float32, whatever their dtype in SRC; the file records SRC under")
+		fmt.Fprintf(w, "%q. The write is atomic (a temporary file, then a rename).\n", convertSourceKey)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Example:")
+		fmt.Fprintln(w, "  workbench convert ./TinyStories-33M --out tinystories.safetensors")
+		fmt.Fprintln(w, "  workbench eval --model tinystories.safetensors --tokens toks.json")
 		fset.PrintDefaults()
 	}
 	// SRC may come before or after the flags.
 	var positional []string
 	for {
-		if err := fset.Parse(args); err != nil {
+		if err := parseFlags(fset, args, stdout); err != nil {
 			return err
 		}
 		if fset.NArg() == 0 {
@@ -63,8 +64,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case len(positional) == 1:
 		mf.model = positional[0]
 	case mf.model == "":
-		fset.Usage()
-		return errors.New("convert: want a source (SRC or --model)")
+		return errors.New("convert: want a source (SRC or --model); 'workbench convert -h' shows how")
 	}
 	if *out == "" {
 		return errors.New("convert: --out is required")

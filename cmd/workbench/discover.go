@@ -41,21 +41,22 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	groundTruth := fs.Bool("ground-truth", false, "run the three methods on the compiled induction model, whose circuit is known by construction, and report each method's ROC AUC, faithfulness area and edges")
 	asJSON := fs.Bool("json", false, `print {"edges": [{"from", "to", "score"}], "faithfulness": [[edges_kept, metric_fraction], ...]}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench discover --model M --clean FILE --corrupted FILE --metric logit-diff|loss|kl")
-		fmt.Fprintln(stderr, "         [--answer A --wrong W] --method eap|eap-ig|acdc [--steps m] [--tau τ] [--json]")
-		fmt.Fprintln(stderr, "       workbench discover --ground-truth [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Circuit discovery on the model's computational graph: nodes are embed, pos_embed, heads")
-		fmt.Fprintln(stderr, "L{l}H{h}, MLPs MLP{l} and logits; edges run from each node to every later head's q, k and")
-		fmt.Fprintln(stderr, "v inputs (L{l}H{h}.q|.k|.v), MLP inputs and the logits. eap scores every edge with one")
-		fmt.Fprintln(stderr, "forward and one backward pass; eap-ig averages the gradient over --steps runs; acdc prunes")
-		fmt.Fprintln(stderr, "edges from the logits backwards while the cost rises by less than --tau. The faithfulness")
-		fmt.Fprintln(stderr, "curve is the metric recovered, (metric − empty)/(full − empty), by the top edges.")
-		fmt.Fprintln(stderr, "eap with --metric kl scores every edge 0: KL is at its minimum on the clean run.")
-		fmt.Fprintln(stderr)
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench discover --model M --clean FILE --corrupted FILE --metric logit-diff|loss|kl")
+		fmt.Fprintln(w, "         [--answer A --wrong W] --method eap|eap-ig|acdc [--steps m] [--tau τ] [--json]")
+		fmt.Fprintln(w, "       workbench discover --ground-truth [--json]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Circuit discovery on the model's computational graph: nodes are embed, pos_embed, heads")
+		fmt.Fprintln(w, "L{l}H{h}, MLPs MLP{l} and logits; edges run from each node to every later head's q, k and")
+		fmt.Fprintln(w, "v inputs (L{l}H{h}.q|.k|.v), MLP inputs and the logits. eap scores every edge with one")
+		fmt.Fprintln(w, "forward and one backward pass; eap-ig averages the gradient over --steps runs; acdc prunes")
+		fmt.Fprintln(w, "edges from the logits backwards while the cost rises by less than --tau. The faithfulness")
+		fmt.Fprintln(w, "curve is the metric recovered, (metric − empty)/(full − empty), by the top edges.")
+		fmt.Fprintln(w, "eap with --metric kl scores every edge 0: KL is at its minimum on the clean run.")
+		fmt.Fprintln(w)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/mechinterp/workbench/transformer"
 	"github.com/mechinterp/workbench/transformer/formats"
@@ -53,16 +54,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	batch := fs.Int("batch", evalBatch, "sequences run at once (memory grows with it; the file may hold any number)")
 	asJSON := fs.Bool("json", false, `print {"logits": [batch][pos][d_vocab_out], "loss": x} (text input adds "tokens" and "pieces": [batch][pos])`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench eval --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F)")
-		fmt.Fprintln(stderr, "         [--tokenizer DIR_OR_FILE] [--bos never|always|auto] [--batch N] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Runs a model on token sequences and reports the logits and the loss: the mean")
-		fmt.Fprintln(stderr, "next-token cross-entropy over positions 0..T-2 of every sequence. The file is read")
-		fmt.Fprintln(stderr, "and the output written --batch sequences at a time, so memory does not grow with it.")
-		fmt.Fprintln(stderr, "With a tokenizer (--model's folder's, or --tokenizer) the predictions are shown as text.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench eval --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F)")
+		fmt.Fprintln(w, "         [--tokenizer DIR_OR_FILE] [--bos never|always|auto] [--batch N] [--json]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Runs a model on token sequences and reports the logits and the loss: the mean")
+		fmt.Fprintln(w, "next-token cross-entropy over positions 0..T-2 of every sequence. The file is read")
+		fmt.Fprintln(w, "and the output written --batch sequences at a time, so memory does not grow with it.")
+		fmt.Fprintln(w, "With a tokenizer (--model's folder's, or --tokenizer) the predictions are shown as text.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -88,6 +90,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	first := slices.Clone(toks[0])
 	T, V := len(toks[0]), m.Cfg.DVocabOut
 	if err := checkMemory(fmt.Sprintf("eval: a batch of %d sequences of %d tokens", len(toks), T), forwardBytes(m.Cfg, len(toks), T),
 		fmt.Sprintf("lower --batch (one sequence needs about %s)", gib(forwardBytes(m.Cfg, 1, T)))); err != nil {
@@ -101,6 +104,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var ws *transformer.Workspace
 	var lossSum, lossN float64
+	var ps positionStats
 	n := 0
 	for len(toks) > 0 {
 		flat, B, _, err := m.CheckTokens(toks)
@@ -127,6 +131,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		logits := ws.Logits().Data
 		for b := 0; b < B; b++ {
 			seq := logits[b*T*V : (b+1)*T*V]
+			ps.addSequence(toks[b], seq, V)
 			if *asJSON {
 				if err := writeLogitsJSON(w, seq, T, V, n+b > 0); err != nil {
 					return err
@@ -150,6 +155,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			lossJSON, _ = json.Marshal(loss)
 		}
 		fmt.Fprintf(w, `],"loss":%s`, lossJSON)
+		if err := writePositionJSON(w, &ps); err != nil {
+			return err
+		}
 		if err := writeTextJSON(w, "", text); err != nil {
 			return err
 		}
@@ -157,7 +165,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else {
 		fmt.Fprintf(w, "%d sequences × %d positions, d_vocab_out %d\n", n, T, V)
 		if !math.IsNaN(loss) {
-			fmt.Fprintf(w, "loss (mean next-token cross-entropy): %.6f\n", loss)
+			fmt.Fprintf(w, "loss (mean next-token cross-entropy over all positions): %.6f\n", loss)
+			ps.writeSummary(w)
+			fmt.Fprintln(w, "\nby position (the prediction at p of the token at p+1), mean over the sequences:")
+			var input []int
+			if n == 1 {
+				input = first
+			}
+			writePositionTable(w, v, input, []string{"loss", "accuracy"}, [][]float64{ps.perPositionLoss(), ps.perPositionAccuracy()})
 		}
 	}
 	return w.Flush()
@@ -184,7 +199,9 @@ func writeLogitsJSON(w io.Writer, logits []float32, T, V int, comma bool) error 
 // writeTop writes sequence b's top prediction per position, as text when
 // v knows the tokenizer.
 func writeTop(w io.Writer, v *vocab, b int, logits []float32, T, V int) {
-	fmt.Fprintf(w, "sequence %d, top prediction per position:", b)
+	head := fmt.Sprintf("sequence %d, top prediction per position:", b)
+	fmt.Fprint(w, head)
+	col := runeLen(head)
 	for p := 0; p < T; p++ {
 		row := logits[p*V : (p+1)*V]
 		best := 0
@@ -193,7 +210,14 @@ func writeTop(w io.Writer, v *vocab, b int, logits []float32, T, V int) {
 				best = j
 			}
 		}
-		fmt.Fprintf(w, " %s", v.label(best))
+		// Lines of at most screenWidth columns, each token after a space.
+		s := v.label(best)
+		if col > 0 && col+1+runeLen(s) > screenWidth {
+			fmt.Fprintln(w)
+			col = 0
+		}
+		fmt.Fprintf(w, " %s", s)
+		col += 1 + runeLen(s)
 	}
 	fmt.Fprintln(w)
 }

@@ -41,17 +41,18 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&opts.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines sharing each matrix product of a decoding step")
 	asJSON := fs.Bool("json", false, `print {"tokens": [[...], ...]}: the new tokens of each prompt`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench generate --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F) --max-new N")
-		fmt.Fprintln(stderr, "         [--temperature T] [--top-k K] [--top-p P] [--seed S] [--eos ID] [--workers N] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Continues each prompt by up to --max-new tokens with a key-value cache. Prompts of")
-		fmt.Fprintln(stderr, "different lengths are generated together, each exactly as it would be alone. A")
-		fmt.Fprintln(stderr, "prompt whose length plus --max-new exceeds the model's n_ctx is refused. A text prompt")
-		fmt.Fprintln(stderr, "is encoded with the model's tokenizer (--bos says whether a BOS is prepended; stderr")
-		fmt.Fprintln(stderr, "reports it) and the continuation is printed as text.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench generate --model FILE|DIR [--config FILE] (--tokens FILE | --text S | --text-file F) --max-new N")
+		fmt.Fprintln(w, "         [--temperature T] [--top-k K] [--top-p P] [--seed S] [--eos ID] [--workers N] [--json]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Continues each prompt by up to --max-new tokens with a key-value cache. Prompts of")
+		fmt.Fprintln(w, "different lengths are generated together, each exactly as it would be alone. A")
+		fmt.Fprintln(w, "prompt whose length plus --max-new exceeds the model's n_ctx is refused. A text prompt")
+		fmt.Fprintln(w, "is encoded with the model's tokenizer (--bos says whether a BOS is prepended; w")
+		fmt.Fprintln(w, "reports it) and the continuation is printed as text.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

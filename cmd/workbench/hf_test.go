@@ -68,8 +68,9 @@ func TestEvalHuggingFaceFolder(t *testing.T) {
 // TestAnalysesRunOnHuggingFaceFolder: the commands that analyse a model
 // take a Hugging Face folder as --model.
 func TestAnalysesRunOnHuggingFaceFolder(t *testing.T) {
-	dir := filepath.Join(testenv.SharedDir(t, "hf"), "gpt2_tiny")
-	toks := filepath.Join(dir, "tokens.json")
+	dir := t.TempDir()
+	writeTextModel(t, dir, 7) // a random GPT-2 folder: config.json + model.safetensors
+	toks := seqFile(t, []int{5, 80, 120, 9, 200, 31}, []int{7, 7, 64, 250, 3, 100})
 	runJSONCommands(t, [][]string{
 		{"analyze", "--model", dir, "--tokens", toks, "--json"},
 		{"lens", "--model", dir, "--tokens", toks, "--json"},

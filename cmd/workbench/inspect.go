@@ -20,29 +20,29 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench inspect [--json] FILE.safetensors|RUN_DIR|HF_DIR")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Lists a safetensors checkpoint's tensors (name, dtype, shape) and the metadata it")
-		fmt.Fprintln(stderr, "carries (Workbench stores the model config under \"config\"). Exits non-zero with a")
-		fmt.Fprintln(stderr, "one-line reason if the file is malformed.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "For a Hugging Face folder (config.json with a model_type beside model.safetensors")
-		fmt.Fprintln(stderr, "or its shards) it reads the config and the file headers, not the weights, and")
-		fmt.Fprintln(stderr, "shows the model_type, the TransformerLens config Workbench maps it to, the files,")
-		fmt.Fprintln(stderr, "the tensor count by dtype, the parameters in the files and in the converted model")
-		fmt.Fprintln(stderr, "(float32), then each tensor; for a folder Workbench cannot convert (a model_type")
-		fmt.Fprintln(stderr, "or a config field it does not implement) it says why instead of the config.")
-		fmt.Fprintln(stderr, "For a llama2.c checkpoint (.bin) it shows the header's version, the TransformerLens")
-		fmt.Fprintln(stderr, "config Workbench maps it to and the converted tensors.")
-		fmt.Fprintln(stderr, "`workbench convert DIR|FILE.bin --out FILE` writes the converted model.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench inspect [--json] FILE.safetensors|RUN_DIR|HF_DIR")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Lists a safetensors checkpoint's tensors (name, dtype, shape) and the metadata it")
+		fmt.Fprintln(w, "carries (Workbench stores the model config under \"config\"). Exits non-zero with a")
+		fmt.Fprintln(w, "one-line reason if the file is malformed.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "For a Hugging Face folder (config.json with a model_type beside model.safetensors")
+		fmt.Fprintln(w, "or its shards) it reads the config and the file headers, not the weights, and")
+		fmt.Fprintln(w, "shows the model_type, the TransformerLens config Workbench maps it to, the files,")
+		fmt.Fprintln(w, "the tensor count by dtype, the parameters in the files and in the converted model")
+		fmt.Fprintln(w, "(float32), then each tensor; for a folder Workbench cannot convert (a model_type")
+		fmt.Fprintln(w, "or a config field it does not implement) it says why instead of the config.")
+		fmt.Fprintln(w, "For a llama2.c checkpoint (.bin) it shows the header's version, the TransformerLens")
+		fmt.Fprintln(w, "config Workbench maps it to and the converted tensors.")
+		fmt.Fprintln(w, "`workbench convert DIR|FILE.bin --out FILE` writes the converted model.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return fmt.Errorf("inspect: want exactly one file, got %d arguments", fs.NArg())
+		return fmt.Errorf("inspect: want exactly one file or folder, got %d arguments; 'workbench inspect -h' shows how", fs.NArg())
 	}
 	path := fs.Arg(0)
 	if hf.IsFolder(path) {

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/lens"
@@ -37,20 +36,21 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, `print {"layers", "accuracy", "loss", "kl_to_final", "entropy", "top", "tuned"} as JSON (text input adds "tokens" and "pieces")`)
 	batch := fs.Int("batch", evalBatch, "sequences decoded at once (memory grows with it; the file may hold any number)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens --model FILE [--config FILE] (--tokens FILE | --text S | --text-file F) [--tuned FILE] [--k N] [--json]")
-		fmt.Fprintln(stderr, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Decodes the residual stream at embed, every resid_mid (models with MLPs) and every")
-		fmt.Fprintln(stderr, "resid_post through ln_final (recomputed on that residual) and the unembedding, and")
-		fmt.Fprintln(stderr, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
-		fmt.Fprintln(stderr, "sequence, the KL divergence from the model's final distribution and the entropy")
-		fmt.Fprintln(stderr, "(both over every position), and the top tokens per position. JSON \"top\" is")
-		fmt.Fprintln(stderr, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...] (and \"piece\", the token's text, with a")
-		fmt.Fprintln(stderr, "tokenizer: --model's folder's or --tokenizer's). The file is read --batch sequences at a")
-		fmt.Fprintln(stderr, "time and the top tokens are spooled to temporary files, so memory does not grow with it.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench lens --model FILE [--config FILE] (--tokens FILE | --text S | --text-file F) [--tuned FILE] [--k N] [--json]")
+		fmt.Fprintln(w, "       workbench lens train --model FILE --out FILE [flags]   (see 'workbench lens train -h')")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Decodes the residual stream at embed, every resid_mid (models with MLPs) and every")
+		fmt.Fprintln(w, "resid_post through ln_final (recomputed on that residual) and the unembedding, and")
+		fmt.Fprintln(w, "reports per point the next-token accuracy and loss over positions 0..T-2 of every")
+		fmt.Fprintln(w, "sequence, the KL divergence from the model's final distribution and the entropy")
+		fmt.Fprintln(w, "(both over every position), and the top tokens per position. JSON \"top\" is")
+		fmt.Fprintln(w, "[point][batch][pos] -> [{\"token\", \"prob\"}, ...] (and \"piece\", the token's text, with a")
+		fmt.Fprintln(w, "tokenizer: --model's folder's or --tokenizer's). The file is read --batch sequences at a")
+		fmt.Fprintln(w, "time and the top tokens are spooled to temporary files, so memory does not grow with it.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -106,20 +106,34 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return err
 			}
 		}
-		st, err := lens.Logit(ctx, m, toks, opts)
-		if err != nil {
-			return err
+		// Per-position statistics need every point's logits: decode
+		// chunks of sequences whose logits fit lensLogitsBudget, or skip
+		// them when one sequence's do not (a large vocabulary and context).
+		chunk, perPos := len(toks), true
+		if per := float64(len(lens.Labels(m.Cfg))*len(toks[0])*m.Cfg.DVocabOut) * 4; per > lensLogitsBudget {
+			perPos = false
+		} else {
+			chunk = max(1, min(len(toks), int(lensLogitsBudget/per)))
 		}
-		if err := logit.add(st, len(toks)); err != nil {
-			return err
-		}
-		if tuned != nil {
-			st, err := tuned.Evaluate(ctx, m, toks, opts)
+		logit.perPosSkipped = logit.perPosSkipped || !perPos
+		opts.Logits = perPos
+		for start := 0; start < len(toks); start += chunk {
+			part := toks[start:min(start+chunk, len(toks))]
+			st, err := lens.Logit(ctx, m, part, opts)
 			if err != nil {
 				return err
 			}
-			if err := tl.add(st, len(toks)); err != nil {
+			if err := logit.add(st, part, m.Cfg.DVocabOut); err != nil {
 				return err
+			}
+			if tuned != nil {
+				st, err := tuned.Evaluate(ctx, m, part, opts)
+				if err != nil {
+					return err
+				}
+				if err := tl.add(st, part, m.Cfg.DVocabOut); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -142,7 +156,11 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		io.WriteString(w, "}\n")
 		return w.Flush()
 	}
-	printLensTable(stdout, v, first, logit.means(), tl.means(), logit.n)
+	var tunedTotals *lensTotals
+	if tuned != nil {
+		tunedTotals = &tl
+	}
+	printLensTable(stdout, v, first, &logit, tunedTotals)
 	return nil
 }
 
@@ -151,17 +169,35 @@ func runLens(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // as they have equal lengths), the first batch's top tokens for the table,
 // and with a spool, every batch's top tokens for JSON.
 type lensTotals struct {
-	sums  []lens.Stats
-	n     int
-	spool *topSpool
+	sums          []lens.Stats
+	pos           []positionStats // per point, from the decoded logits
+	perPosSkipped bool            // one sequence's logits were too large to keep
+	n             int
+	spool         *topSpool
 }
 
-func (t *lensTotals) add(st []lens.Stats, count int) error {
+// lensLogitsBudget bounds the bytes of decoded logits (every point's, for
+// a chunk of sequences) lens keeps at once for per-position statistics.
+const lensLogitsBudget = 256 << 20
+
+// add adds the statistics st of the sequences toks (and, when st carries
+// logits of V columns, their per-position loss and accuracy).
+func (t *lensTotals) add(st []lens.Stats, toks [][]int, V int) error {
+	count := len(toks)
 	w := float64(count)
 	if t.sums == nil {
 		t.sums = make([]lens.Stats, len(st))
+		t.pos = make([]positionStats, len(st))
 		for i, s := range st {
 			t.sums[i] = lens.Stats{Label: s.Label, Top: s.Top}
+		}
+	}
+	for i, s := range st {
+		if s.Logits != nil {
+			T := len(toks[0])
+			for b, seq := range toks {
+				t.pos[i].addSequence(seq, s.Logits.Data[b*T*V:(b+1)*T*V], V)
+			}
 		}
 	}
 	for i, s := range st {
@@ -208,8 +244,42 @@ func (t *lensTotals) writeJSON(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%q:%s", f.key, b)
 	}
+	if err := t.writePositionJSON(w); err != nil {
+		return err
+	}
 	io.WriteString(w, `,"top":`)
 	return t.spool.writeTo(w)
+}
+
+// writePositionJSON writes, per point, the loss and accuracy per position
+// and over the predictable positions (positionJSON's fields, each an
+// array over the points), or "per_position_skipped" saying why not.
+func (t *lensTotals) writePositionJSON(w io.Writer) error {
+	if t.perPosSkipped {
+		return writeJSONField(w, "per_position_skipped", "one sequence's decoded logits at every point exceed the lens's memory budget")
+	}
+	var out struct {
+		LossPredictable     []any       `json:"loss_predictable"`
+		AccuracyPredictable []any       `json:"accuracy_predictable"`
+		PredictablePos      int         `json:"predictable_positions"`
+		PredictableSet      string      `json:"predictable_set"`
+		PerPositionLoss     [][]float64 `json:"per_position_loss"`
+		PerPositionAccuracy [][]float64 `json:"per_position_accuracy"`
+	}
+	for i := range t.pos {
+		j := t.pos[i].json()
+		out.LossPredictable = append(out.LossPredictable, j.LossPredictable)
+		out.AccuracyPredictable = append(out.AccuracyPredictable, j.AccuracyPredictable)
+		out.PredictablePos, out.PredictableSet = j.PredictablePos, j.PredictableSet
+		out.PerPositionLoss = append(out.PerPositionLoss, j.PerPositionLoss)
+		out.PerPositionAccuracy = append(out.PerPositionAccuracy, j.PerPositionAccuracy)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("lens: %w", err)
+	}
+	_, err = fmt.Fprintf(w, ",%s", b[1:len(b)-1])
+	return err
 }
 
 // topSpool keeps the top tokens of every point, [point][batch][pos][k], in
@@ -333,71 +403,105 @@ func lensReport(st []lens.Stats) *lensJSON {
 	return r
 }
 
-// printLensTable prints the lens statistics and the top-1 tokens of
-// sequence 0, input, as text when v knows the tokenizer.
-func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned []lens.Stats, batch int) {
-	pos := len(input)
-	fmt.Fprintf(w, "%d sequences × %d positions; accuracy and loss over positions 0..%d, KL(final ‖ lens) and entropy over all\n", batch, pos, pos-2)
-	head := fmt.Sprintf("%-26s %9s %9s %9s %9s", "POINT", "ACCURACY", "LOSS", "KL", "ENTROPY")
+// printLensTable prints, for people, each point's accuracy and loss over
+// every position and over the predictable ones, its KL to the final
+// distribution and entropy; the loss per position; and the logit lens's
+// top-1 token per position of sequence 0 under the input tokens, every
+// table aligned and cut to fit screenWidth columns.
+func printLensTable(w io.Writer, v *vocab, input []int, logit, tuned *lensTotals) {
+	T := len(input)
+	fmt.Fprintf(w, "%d sequences × %d positions: the residual stream decoded at each point\n", logit.n, T)
+	writeLensStats(w, "logit lens", logit, T)
 	if tuned != nil {
-		head = fmt.Sprintf("%-26s %29s | %s", "", "logit lens", "tuned lens") + "\n" + head + " |" + head[26:]
+		fmt.Fprintln(w)
+		writeLensStats(w, "tuned lens", tuned, T)
 	}
-	fmt.Fprintln(w, head)
-	row := func(s lens.Stats) string {
-		return fmt.Sprintf(" %9.4f %9.4f %9.4f %9.4f", s.Accuracy, s.Loss, s.KLToFinal, s.Entropy)
+	var one []int // the input tokens label the columns when there is one sequence
+	if logit.n == 1 {
+		one = input
 	}
-	for i, s := range logit {
-		line := fmt.Sprintf("%-26s%s", s.Label, row(s))
-		if tuned != nil {
-			line += " |" + row(tuned[i])
+	if !logit.perPosSkipped {
+		fmt.Fprintln(w, "\nlogit lens loss by position (the prediction at p of the token at p+1), mean over the sequences:")
+		var labels []string
+		var values [][]float64
+		for i, s := range logit.sums {
+			labels = append(labels, s.Label)
+			values = append(values, logit.pos[i].perPositionLoss())
 		}
-		fmt.Fprintln(w, line)
+		writePositionTable(w, v, one, labels, values)
 	}
-	if logit[0].Top == nil {
+	if logit.sums[0].Top == nil {
 		return
 	}
-	fmt.Fprintln(w)
-	if !v.known() {
-		fmt.Fprintln(w, "logit lens top-1 token per position, sequence 0:")
-		for _, s := range logit {
-			var b strings.Builder
-			for _, tp := range s.Top[0] {
-				fmt.Fprintf(&b, " %d", tp[0].Token)
-			}
-			fmt.Fprintf(w, "%-26s%s\n", s.Label, b.String())
+	fmt.Fprintln(w, "\nlogit lens top-1 token per position, sequence 0:")
+	var t table
+	pos, in, next := tableRow{label: "pos"}, tableRow{label: "input"}, tableRow{label: "next"}
+	for p, id := range input {
+		pos.cells = append(pos.cells, fmt.Sprint(p))
+		in.cells = append(in.cells, v.label(id))
+		nx := ""
+		if p+1 < T {
+			nx = v.label(input[p+1])
 		}
-		return
+		next.cells = append(next.cells, nx)
 	}
-	// With a tokenizer: a column per position, headed by the input token
-	// (whitespace visible, ␣ a space).
-	fmt.Fprintln(w, "logit lens top-1 token per position (columns: the input token at that position), sequence 0:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "input")
-	for _, id := range input {
-		fmt.Fprintf(tw, "\t%s", v.label(id))
-	}
-	fmt.Fprintln(tw)
-	for _, s := range logit {
-		fmt.Fprint(tw, s.Label)
+	t.headers = []tableRow{pos, in, next}
+	for _, s := range logit.sums {
+		r := tableRow{label: s.Label}
 		for _, tp := range s.Top[0] {
-			fmt.Fprintf(tw, "\t%s", v.label(tp[0].Token))
+			r.cells = append(r.cells, v.label(tp[0].Token))
 		}
-		fmt.Fprintln(tw)
+		t.rows = append(t.rows, r)
 	}
-	tw.Flush()
+	t.write(w, screenWidth)
+	if !v.known() {
+		return
+	}
 	// What each point predicts after the whole of sequence 0: the next
 	// token of a prompt.
-	last := len(input) - 1
-	fmt.Fprintf(w, "\nlogit lens top-%d next tokens after the last position (%s), sequence 0:\n", len(logit[0].Top[0][last]), v.label(input[last]))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, s := range logit {
-		fmt.Fprint(tw, s.Label)
+	last := T - 1
+	fmt.Fprintf(w, "\nlogit lens top-%d next tokens after the last position (%s), sequence 0:\n", len(logit.sums[0].Top[0][last]), v.label(input[last]))
+	t = table{}
+	for _, s := range logit.sums {
+		r := tableRow{label: s.Label}
 		for _, tp := range s.Top[0][last] {
-			fmt.Fprintf(tw, "\t%s %.3f", v.label(tp.Token), tp.Prob)
+			r.cells = append(r.cells, fmt.Sprintf("%s %.3f", v.label(tp.Token), tp.Prob))
 		}
-		fmt.Fprintln(tw)
+		t.rows = append(t.rows, r)
 	}
-	tw.Flush()
+	t.write(w, screenWidth)
+}
+
+// writeLensStats prints one lens's statistics per point: accuracy and loss
+// over every position 0..T−2 and over the predictable positions, then KL
+// to the final distribution and entropy over every position.
+func writeLensStats(w io.Writer, name string, t *lensTotals, T int) {
+	means := t.means()
+	fmt.Fprintf(w, "\n%s: next-token accuracy and loss over \"all\" positions 0..%d and the \"pred\"ictable ones;\n", name, T-2)
+	fmt.Fprintf(w, "KL(final ‖ lens) and entropy over every position 0..%d\n", T-1)
+	pred := !t.perPosSkipped && t.pos[0].predN > 0
+	switch {
+	case t.perPosSkipped:
+		fmt.Fprintln(w, "predictable positions: not computed (one sequence's logits at every point are too large)")
+	case pred:
+		fmt.Fprintf(w, "predictable: %s,\n  %s\n", t.pos[0].predictableSet(), predictableWhy)
+	default:
+		fmt.Fprintf(w, "predictable positions: %s\n", t.pos[0].predictableSet())
+	}
+	tb := table{headers: []tableRow{{label: "point", cells: []string{"acc all", "loss all", "acc pred", "loss pred", "KL", "entropy"}}}}
+	if !pred {
+		tb.headers[0].cells = []string{"acc all", "loss all", "KL", "entropy"}
+	}
+	for i, s := range means {
+		r := tableRow{label: s.Label, cells: []string{fmt.Sprintf("%.4f", s.Accuracy), fmt.Sprintf("%.4f", s.Loss)}}
+		if pred {
+			l, a := t.pos[i].predictable()
+			r.cells = append(r.cells, fmt.Sprintf("%.4f", a), fmt.Sprintf("%.4f", l))
+		}
+		r.cells = append(r.cells, fmt.Sprintf("%.4f", s.KLToFinal), fmt.Sprintf("%.4f", s.Entropy))
+		tb.rows = append(tb.rows, r)
+	}
+	tb.write(w, screenWidth)
 }
 
 // runLensTrain is `workbench lens train`.
@@ -418,14 +522,15 @@ func runLensTrain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	momentum := fs.Float64("momentum", lens.DefaultMomentum, "Nesterov momentum")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --text S | --text-file F | --data repeated|random]")
-		fmt.Fprintln(stderr, "         [--steps N] [--lr X] [--seed N]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains a tuned lens (Belrose et al. 2023): one affine translator per residual point,")
-		fmt.Fprintln(stderr, "starting at the identity, minimising KL(final ‖ lens) with SGD and Nesterov momentum.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench lens train --model FILE [--config FILE] --out FILE [--tokens FILE | --text S | --text-file F | --data repeated|random]")
+		fmt.Fprintln(w, "         [--steps N] [--lr X] [--seed N]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Trains a tuned lens (Belrose et al. 2023): one affine translator per residual point,")
+		fmt.Fprintln(w, "starting at the identity, minimising KL(final ‖ lens) with SGD and Nesterov momentum.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

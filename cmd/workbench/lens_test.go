@@ -87,9 +87,9 @@ func TestLensJSONMatchesReference(t *testing.T) {
 }
 
 func TestLensTrainThenTuned(t *testing.T) {
-	needParity(t)
-	dir := filepath.Join(parityDir, "attn2_induction")
-	model := []string{"--model", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "config.json")}
+	run, tokens := inductionRun(t)
+	model := []string{"--model", run}
+	runArgs := append(append([]string{}, model...), "--tokens", tokens)
 	tuned := filepath.Join(t.TempDir(), "tuned.safetensors")
 	out, progress, err := runLensCLI(t, append([]string{"train", "--out", tuned, "--steps", "20", "--batch", "4", "--seed", "3"}, model...)...)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestLensTrainThenTuned(t *testing.T) {
 		t.Errorf("train output %q, progress %q", out, progress)
 	}
 
-	js, _, err := runLensCLI(t, append(parityArgs(dir), "--tuned", tuned, "--json")...)
+	js, _, err := runLensCLI(t, append(runArgs, "--tuned", tuned, "--json")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,24 +114,25 @@ func TestLensTrainThenTuned(t *testing.T) {
 		t.Logf("%-26s KL logit %.4f tuned %.4f", got.Layers[i], got.KLToFinal[i], got.Tuned.KLToFinal[i])
 	}
 
-	table, _, err := runLensCLI(t, append(parityArgs(dir), "--tuned", tuned)...)
+	table, _, err := runLensCLI(t, append(runArgs, "--tuned", tuned)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tuned lens", "ACCURACY", "blocks.1.hook_resid_post", "top-1"} {
+	for _, want := range []string{"tuned lens", "acc all", "blocks.1.hook_resid_post", "top-1"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
 
-	// A tuned lens for another architecture is refused.
-	other := filepath.Join(parityDir, "full2_ln_gelu")
-	if _, _, err := runLensCLI(t, append(parityArgs(other), "--tuned", tuned)...); err == nil || !strings.Contains(err.Error(), "points") {
-		t.Errorf("tuned lens of attn2_induction on full2_ln_gelu: %v", err)
+	// A tuned lens for another architecture (with MLPs: more points) is refused.
+	other, _ := saveModel(t, smallConfig())
+	otherTokens, _ := writeTokens(t, 2, 2, 9, 13)
+	if _, _, err := runLensCLI(t, "--model", other, "--tokens", otherTokens, "--tuned", tuned); err == nil || !strings.Contains(err.Error(), "points") {
+		t.Errorf("tuned lens of the induction model on a model with MLPs: %v", err)
 	}
 
 	// Training from a token file and on random tokens.
-	for _, extra := range [][]string{{"--tokens", filepath.Join(dir, "tokens.json")}, {"--data", "random"}} {
+	for _, extra := range [][]string{{"--tokens", tokens}, {"--data", "random"}} {
 		if _, _, err := runLensCLI(t, append(append([]string{"train", "--out", tuned, "--steps", "2", "--batch", "2"}, model...), extra...)...); err != nil {
 			t.Errorf("train %v: %v", extra, err)
 		}
@@ -139,9 +140,9 @@ func TestLensTrainThenTuned(t *testing.T) {
 }
 
 func TestLensBadInput(t *testing.T) {
-	needParity(t)
-	dir := filepath.Join(parityDir, "attn2_induction")
-	model := []string{"--model", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "config.json")}
+	dir, _ := saveModel(t, wideConfig())
+	model := []string{"--model", dir}
+	okTokens := writeSeqs(t, [][]int{{1, 2, 3, 1, 2, 3}})
 	toks := filepath.Join(t.TempDir(), "toks.json")
 	os.WriteFile(toks, []byte(`[[1]]`), 0o644)
 	for _, tc := range []struct {
@@ -155,7 +156,7 @@ func TestLensBadInput(t *testing.T) {
 		{append([]string{"--tokens", toks, "--k", "-1"}, model...), "--k"},
 		{append([]string{"--tokens", toks, "--tuned", filepath.Join(dir, "model.safetensors")}, model...), "not a tuned lens"},
 		{[]string{"--tokens", toks}, "--model"},
-		{append(parityArgs(dir), "extra"), "unexpected"},
+		{append(append([]string{"--tokens", okTokens}, model...), "extra"), "unexpected"},
 	} {
 		if _, _, err := runLensCLI(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("lens %v: error %v, want one containing %q", tc.args, err, tc.want)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,13 +70,10 @@ func TestEvalLlama2c(t *testing.T) {
 // llama2.c checkpoint as --model (grouped-query attention, rotary, SwiGLU),
 // attribution patching included.
 func TestAnalysesRunOnLlama2c(t *testing.T) {
-	dir := testenv.SharedDir(t, "llama2c")
-	bin := filepath.Join(dir, "stories260K.bin")
-	var seqs [][]int
-	transformertest.ReadJSON(t, filepath.Join(dir, "tokens.json"), &seqs)
-	clean := seqs[len(seqs)-1]
+	bin := writeLlama2c(t, 5)
+	clean := []int{1, 9, 4, 17, 30, 2, 9, 4, 17, 30}
 	corrupted := append([]int(nil), clean...)
-	corrupted[3] = (corrupted[3] + 1) % 512
+	corrupted[3] = (corrupted[3] + 1) % 32
 	cleanF, corrF := tokensFile(t, [][]int{clean}), tokensFile(t, [][]int{corrupted})
 	runJSONCommands(t, [][]string{
 		{"analyze", "--model", bin, "--tokens", cleanF, "--json"},
@@ -152,4 +151,49 @@ func TestGenerateLlama2c(t *testing.T) {
 			t.Errorf("sequence %d: generated %v, run.c %v (stable for %d tokens)", s, got.Tokens[s], want.Greedy[s][:k], k)
 		}
 	}
+}
+
+// writeLlama2c writes a random llama2.c checkpoint in the legacy layout
+// (seven int32 header fields, then every float32 array in run.c's order)
+// with grouped-query attention (2 heads sharing 1 key-value head), a
+// SwiGLU MLP, RMSNorm and rotary tables, 32 tokens and 12 positions, and
+// returns its path.
+func writeLlama2c(t *testing.T, seed uint64) string {
+	t.Helper()
+	const dim, hidden, layers, heads, kvHeads, vocab, seqLen = 16, 24, 2, 2, 1, 32, 12
+	hs := dim / heads
+	kv := kvHeads * hs
+	rng := rand.New(rand.NewPCG(seed, seed))
+	var b []byte
+	for _, v := range []int32{dim, hidden, layers, heads, kvHeads, vocab, seqLen} { // vocab > 0: tied classifier
+		b = binary.LittleEndian.AppendUint32(b, uint32(v))
+	}
+	put := func(n int, mean float64) {
+		for range n {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(mean+0.4*rng.NormFloat64())))
+		}
+	}
+	put(vocab*dim, 0)                                               // token_embedding
+	put(layers*dim, 1)                                              // rms_att
+	put(layers*dim*dim, 0)                                          // wq
+	put(layers*kv*dim, 0)                                           // wk
+	put(layers*kv*dim, 0)                                           // wv
+	put(layers*dim*dim, 0)                                          // wo
+	put(layers*dim, 1)                                              // rms_ffn
+	put(layers*hidden*dim, 0)                                       // w1
+	put(layers*dim*hidden, 0)                                       // w2
+	put(layers*hidden*dim, 0)                                       // w3
+	put(dim, 1)                                                     // rms_final
+	for _, f := range []func(float64) float64{math.Cos, math.Sin} { // freq_cis_real, freq_cis_imag
+		for p := range seqLen {
+			for i := range hs / 2 {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f(float64(p)*math.Pow(10000, -2*float64(i)/float64(hs))))))
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "model.bin")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

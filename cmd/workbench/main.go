@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -19,13 +20,35 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err on stderr, once, and returns the process's exit
+// status: 0 for success and for -h (flag.ErrHelp), 130 (the shell's code
+// for SIGINT) when a signal cancelled the work, 1 for any other error.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "workbench: interrupted:", err)
+		return 130
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "workbench:", err)
-		os.Exit(1)
-	}
+	fmt.Fprintln(stderr, "workbench:", humanError(err))
+	return 1
+}
+
+// libraryPrefixes are the "pkg: " prefixes the library's errors carry
+// (house style) that mean nothing to someone at the command line. The
+// commands' own prefixes ("eval: ", "lens: ") stay: they say which command
+// failed.
+var libraryPrefixes = regexp.MustCompile(`(^|: )(?:(?:checkpoint|circuits|data|discover|formats|hf|hooks|induction|llama2c|nn|patching|tensor|tokenizer|tokens|train|transformer|web): )+`)
+
+// humanError is err's message without the library's package prefixes:
+// "eval: token 999 at sequence 0 position 2 is out of range [0, 64)"
+// rather than "eval: transformer: token 999 …".
+func humanError(err error) string {
+	return libraryPrefixes.ReplaceAllString(err.Error(), "$1")
 }
 
 // command is one subcommand: its name, one line of help, and its entry point.
@@ -49,7 +72,7 @@ func commands() []command {
 		{"tokenize", "text to token ids, pieces and byte spans (GPT-2 or tokenizer.json)", runTokenize},
 		{"tokenizer", "train a byte-level BPE tokenizer on a text, written as tokenizer.json", runTokenizer},
 		{"sweep", "sweeps of training runs: plan, run locally, on Slurm or Kubernetes", runSweep},
-		{"train", "train a toy model (induction) with circuit telemetry", runTrain},
+		{"train", "train a model with telemetry: induction heads, a CNN, a GAN, … ('train -h' lists them)", runTrain},
 	}
 }
 
@@ -59,20 +82,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, nil, stdout, stderr)
 	}
 	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" {
+	if name == "help" && len(args) > 1 { // help CMD [SUB]: that command's -h
+		return run(ctx, append(args[1:], "-h"), stdout, stderr)
+	}
+	if name == "help" || name == "-h" || name == "-help" || name == "--help" {
 		usage(stdout)
 		return nil
 	}
 	if strings.HasPrefix(name, "-") { // flags and no command: serve's flags
 		return runServe(ctx, args, stdout, stderr)
 	}
+	var names []string
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(ctx, args[1:], stdout, stderr)
+			err := c.run(ctx, args[1:], stdout, stderr)
+			if err != nil && !errors.Is(err, flag.ErrHelp) && !strings.HasPrefix(err.Error(), c.name) {
+				err = fmt.Errorf("%s: %w", c.name, err) // say which command failed
+			}
+			return err
 		}
+		names = append(names, c.name)
 	}
-	usage(stderr)
-	return fmt.Errorf("unknown command %q", name)
+	if s := suggest(name, names); s != "" {
+		return fmt.Errorf("unknown command %q (did you mean %q?); 'workbench help' lists the commands", name, s)
+	}
+	return fmt.Errorf("unknown command %q; 'workbench help' lists the commands", name)
 }
 
 func usage(w io.Writer) {

@@ -81,9 +81,10 @@ func TestEvalJSONMatchesReference(t *testing.T) {
 }
 
 func TestInspectAndBadInput(t *testing.T) {
-	dir := needParity(t)
+	c := wideConfig() // 4 heads, d_model 16, d_head 4, 64 tokens
+	dir, _ := saveModel(t, c)
 	out, _, err := runCLI(t, "inspect", filepath.Join(dir, "model.safetensors"))
-	if err != nil || !strings.Contains(out, "blocks.0.attn.W_Q") || !strings.Contains(out, "[4 64 16]") {
+	if err != nil || !strings.Contains(out, "blocks.0.attn.W_Q") || !strings.Contains(out, "[4 16 4]") {
 		t.Errorf("inspect output %q, %v", out, err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.safetensors")
@@ -98,7 +99,7 @@ func TestInspectAndBadInput(t *testing.T) {
 		{`{"x": 1}`, "JSON array"},
 	} {
 		os.WriteFile(toks, []byte(tc.content), 0o644)
-		_, _, err := runCLI(t, "eval", "--model", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "config.json"), "--tokens", toks)
+		_, _, err := runCLI(t, "eval", "--model", filepath.Join(dir, "model.safetensors"), "--tokens", toks)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("eval with tokens %s: error %v, want %q", tc.content, err, tc.want)
 		}

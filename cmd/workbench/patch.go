@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mechinterp/workbench/patching"
 )
@@ -33,28 +32,30 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pos := fs.Int("pos", patching.Last, "`POSITION` the metric reads; negative counts from the end")
 	what := fs.String("what", "", "activation to patch: resid_pre, resid_post, attn_out, mlp_out, head_out, q, k, v or pattern")
 	byPos := fs.Bool("by-pos", true, "patch one position at a time (a column per position); false patches all positions at once")
-	normalize := fs.Bool("normalize", false, "report (metric − corrupted)/(clean − corrupted): 1 = clean, 0 = corrupted")
+	normalize := fs.Bool("normalize", false, "with --json, report (metric − corrupted)/(clean − corrupted): 1 = clean, 0 = corrupted (the table always does, unless --raw)")
+	raw := fs.Bool("raw", false, "print the table in the metric's own values rather than normalised (1 = clean, 0 = corrupted)")
 	attribution := fs.Bool("attribution", false, "add the attribution-patching estimate and its agreement with the exact sweep")
 	topK := fs.Int("top-k", 5, "number of sites `K` compared by --attribution's top-k overlap")
 	workers := fs.Int("workers", 2, "number of patches run at once")
 	batch := fs.Int("batch", evalBatch, "sequences patched at once (memory grows with it; the files may hold any number, and the metric is averaged over all)")
 	asJSON := fs.Bool("json", false, `print {"what", "metric", "clean", "corrupted", "normalized", "axes", "values"} (and "attribution", "agreement"); clean and corrupted are the runs' metric values; text input adds "clean_tokens", "clean_pieces", "corrupted_tokens", "corrupted_pieces", "answer_token", "answer_piece", "wrong_token", "wrong_piece"`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench patch --model FILE [--config FILE] --clean FILE --corrupted FILE")
-		fmt.Fprintln(stderr, "         --metric logit-diff --answer A --wrong B --what resid_pre|attn_out|mlp_out|head_out [--json]")
-		fmt.Fprintln(stderr, "       workbench patch --model DIR --clean-text S --corrupted-text S --answer \" Mary\" --wrong \" John\" --what ...")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Activation patching, clean → corrupted: writes each clean activation of one kind, layer by")
-		fmt.Fprintln(stderr, "layer (head by head, position by position), into the corrupted run and reports the metric.")
-		fmt.Fprintln(stderr, "Metrics are averaged over the batch. loss without --answer is the next-token cross-entropy")
-		fmt.Fprintln(stderr, "of the clean sequences over all positions; with --answer, −log p(answer) at --pos.")
-		fmt.Fprintln(stderr, "The files are read --batch sequences at a time, so memory does not grow with them.")
-		fmt.Fprintln(stderr, "Text input (--clean-text and --corrupted-text, or their -file forms) is one sequence each,")
-		fmt.Fprintln(stderr, "encoded with the model's tokenizer (or --tokenizer's); both must have the same number of")
-		fmt.Fprintln(stderr, "tokens, and --answer and --wrong are then text that must be one token each.")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench patch --model FILE [--config FILE] --clean FILE --corrupted FILE")
+		fmt.Fprintln(w, "         --metric logit-diff --answer A --wrong B --what resid_pre|attn_out|mlp_out|head_out [--json]")
+		fmt.Fprintln(w, "       workbench patch --model DIR --clean-text S --corrupted-text S --answer \" Mary\" --wrong \" John\" --what ...")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Activation patching, clean → corrupted: writes each clean activation of one kind, layer by")
+		fmt.Fprintln(w, "layer (head by head, position by position), into the corrupted run and reports the metric.")
+		fmt.Fprintln(w, "Metrics are averaged over the batch. loss without --answer is the next-token cross-entropy")
+		fmt.Fprintln(w, "of the clean sequences over all positions; with --answer, −log p(answer) at --pos.")
+		fmt.Fprintln(w, "The files are read --batch sequences at a time, so memory does not grow with them.")
+		fmt.Fprintln(w, "Text input (--clean-text and --corrupted-text, or their -file forms) is one sequence each,")
+		fmt.Fprintln(w, "encoded with the model's tokenizer (or --tokenizer's); both must have the same number of")
+		fmt.Fprintln(w, "tokens, and --answer and --wrong are then text that must be one token each.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -178,13 +179,22 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if attr != nil {
 		scaleGrid(attr, n)
 	}
-	if *normalize {
-		if g, err = g.Normalize(); err != nil {
-			return err
-		}
-		if attr != nil {
-			if attr, err = attr.Normalize(); err != nil {
-				return err
+	// People read a normalised sweep (1 = clean, 0 = corrupted); --json
+	// keeps the metric's own values unless --normalize asks.
+	normNote := ""
+	if *normalize || !*asJSON && !*raw {
+		ng, nerr := g.Normalize()
+		switch {
+		case nerr != nil && *normalize:
+			return nerr
+		case nerr != nil:
+			normNote = fmt.Sprintf("values are the metric itself: the clean and corrupted runs score alike (%.4g), so there is nothing to normalise by", g.Clean)
+		default:
+			g = ng
+			if attr != nil {
+				if attr, err = attr.Normalize(); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -204,16 +214,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writePatchJSON(stdout, g, attr, agree, extra.Bytes())
 	}
 	writeAnswers(stdout, v, ans, wr)
-	if v.known() && n == 1 {
-		fmt.Fprintf(stdout, "clean:     %s\ncorrupted: %s\n", v.join(first[0]), v.join(first[1]))
-		if len(g.Axes) > 1 {
-			labelPositions(g, v, first[0], first[1])
-			if attr != nil {
-				attr.Axes = g.Axes
-			}
-		}
-	}
-	writePatchTable(stdout, g, attr, agree)
+	writePatchTable(stdout, g, attr, agree, patchInput{v: v, clean: first[0], corrupted: first[1], n: n, note: normNote})
 	return nil
 }
 
@@ -355,48 +356,101 @@ func writePatchJSON(w io.Writer, g, attr *patching.Grid, agree *patching.Agreeme
 	return err
 }
 
-func writePatchTable(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement) {
-	fmt.Fprintf(w, "patching %s, clean → corrupted; metric %s: clean %.6g, corrupted %.6g", g.What, g.Metric, g.Clean, g.Corrupted)
-	if g.Normalized {
-		fmt.Fprint(w, " (normalised: 1 = clean, 0 = corrupted)")
+// patchInput is what the human table shows of the input: the first
+// clean and corrupted sequences (its header rows), the number of sequences
+// averaged, and a note about the values, if any.
+type patchInput struct {
+	v                *vocab
+	clean, corrupted []int
+	n                int
+	note             string
+}
+
+// writePatchTable prints the sweep for people: a title with the clean and
+// corrupted runs' metric, what the values mean, then each grid as a table
+// that fits screenWidth columns, the input tokens above the positions.
+func writePatchTable(w io.Writer, g, attr *patching.Grid, agree *patching.Agreement, in patchInput) {
+	fmt.Fprintf(w, "patching %s, clean → corrupted; metric %s: clean run %.4g, corrupted run %.4g\n", g.What, g.Metric, g.Clean, g.Corrupted)
+	switch {
+	case in.note != "":
+		fmt.Fprintln(w, in.note)
+	case g.Normalized:
+		fmt.Fprintln(w, "values normalised: 1 = the clean run's metric, 0 = the corrupted run's (--raw for the metric itself)")
+	default:
+		fmt.Fprintf(w, "values are the metric %s with the one activation patched in\n", g.Metric)
 	}
-	fmt.Fprintln(w)
+	if in.n > 1 {
+		fmt.Fprintf(w, "averaged over %d sequence pairs; the tokens shown are the first pair's\n", in.n)
+	}
 	fmt.Fprintln(w, "\nexact:")
-	writeGrid(w, g)
+	writeGrid(w, g, in)
 	if attr == nil {
 		return
 	}
 	fmt.Fprintln(w, "\nattribution estimate (gradient × (clean − corrupted)):")
-	writeGrid(w, attr)
+	writeGrid(w, attr, in)
 	fmt.Fprintf(w, "\nagreement with the exact sweep: Pearson %.4f, top-%d overlap %.2f, max |error| %.4g\n",
 		agree.Pearson, agree.TopK, agree.TopKOverlap, agree.MaxAbsError)
 }
 
 // writeGrid prints a grid as a table: one row per label of its first axis,
-// one column per label of its second (or a single column).
-func writeGrid(w io.Writer, g *patching.Grid) {
+// one column per label of its second (or a single column). Position
+// columns get header rows: the position, the clean token there and, where
+// it differs, the corrupted one.
+func writeGrid(w io.Writer, g *patching.Grid, in patchInput) {
 	cols := []string{"value"}
 	if len(g.Axes) > 1 {
 		cols = g.Axes[1]
 	}
-	width := 9
-	for _, c := range cols {
-		width = max(width, utf8.RuneCountInString(c)+1) // fmt pads to a width in runes
-	}
-	lw := 0
-	for _, r := range g.Axes[0] {
-		lw = max(lw, utf8.RuneCountInString(r))
-	}
-	fmt.Fprintf(w, "%-*s", lw, "")
-	for _, c := range cols {
-		fmt.Fprintf(w, "%*s", width, c)
-	}
-	fmt.Fprintln(w)
-	for r, label := range g.Axes[0] {
-		fmt.Fprintf(w, "%-*s", lw, label)
-		for c := range cols {
-			fmt.Fprintf(w, "%*.4f", width, g.Values[r*len(cols)+c])
+	var t table
+	positions := make([]int, len(cols))
+	byPos := len(g.Axes) > 1 && len(in.clean) > 0
+	for c, label := range cols {
+		if _, err := fmt.Sscanf(label, "pos %d", &positions[c]); err != nil || positions[c] < 0 || positions[c] >= len(in.clean) {
+			byPos = false
 		}
-		fmt.Fprintln(w)
 	}
+	if byPos {
+		pos, clean, corrupted := tableRow{label: "pos"}, tableRow{label: "clean"}, tableRow{label: "corrupted"}
+		differ := false
+		for _, p := range positions {
+			pos.cells = append(pos.cells, fmt.Sprint(p))
+			clean.cells = append(clean.cells, in.v.label(in.clean[p]))
+			s := "·"
+			if in.corrupted[p] != in.clean[p] {
+				s, differ = in.v.label(in.corrupted[p]), true
+			}
+			corrupted.cells = append(corrupted.cells, s)
+		}
+		t.headers = []tableRow{pos, clean}
+		if differ {
+			t.headers = append(t.headers, corrupted)
+		}
+	} else {
+		t.headers = []tableRow{{label: "", cells: cols}}
+	}
+	for r, label := range g.Axes[0] {
+		row := tableRow{label: label}
+		for c := range cols {
+			row.cells = append(row.cells, formatValue(g.Values[r*len(cols)+c], g.Normalized))
+		}
+		t.rows = append(t.rows, row)
+	}
+	t.write(w, screenWidth)
+	if byPos && len(t.headers) == 3 {
+		fmt.Fprintln(w, "(corrupted: · where the token is the clean one)")
+	}
+}
+
+// formatValue shows a normalised value with two decimals ("0" when it
+// rounds to zero, so the few that matter stand out) and a raw one with
+// four significant digits.
+func formatValue(v float64, normalized bool) string {
+	if !normalized {
+		return fmt.Sprintf("%.4g", v)
+	}
+	if math.Round(v*100) == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.2f", v)
 }

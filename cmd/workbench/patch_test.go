@@ -130,7 +130,7 @@ func TestPatchNormalizedAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"patching head_out", "metric loss", "L1H1", "pos 4", "attribution estimate", "top-3 overlap"} {
+	for _, want := range []string{"patching head_out", "metric loss", "L1H1", "\npos ", "attribution estimate", "top-3 overlap"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

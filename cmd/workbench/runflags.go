@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -29,8 +29,9 @@ func newRunCommand(name, outHelp, usage string, stderr io.Writer) *runCommand {
 	c.fs.BoolVar(&c.resume, "resume", false, "continue the run in --out from its newest checkpoint")
 	c.fs.BoolVar(&c.json, "json", false, "print one JSON summary at the end")
 	c.fs.Usage = func() {
-		fmt.Fprintln(stderr, strings.TrimRight(usage, "\n"))
-		fmt.Fprintln(stderr)
+		w := c.fs.Output()
+		fmt.Fprintln(w, strings.TrimRight(usage, "\n"))
+		fmt.Fprintln(w)
 		c.fs.PrintDefaults()
 	}
 	return c
@@ -39,15 +40,48 @@ func newRunCommand(name, outHelp, usage string, stderr io.Writer) *runCommand {
 // parse parses args and checks that there is no positional argument and
 // that --out was given.
 func (c *runCommand) parse(args []string) error {
-	if err := c.fs.Parse(args); err != nil {
+	if err := parseFlags(c.fs, args, c.fs.Output()); err != nil {
 		return err
 	}
 	if c.fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", c.name, c.fs.Arg(0))
 	}
 	if c.out == "" {
-		c.fs.Usage()
-		return errors.New(c.name + ": --out is required")
+		return fmt.Errorf("%s: --out is required (the run folder DIR); 'workbench %s -h' lists the flags", c.name, c.name)
 	}
 	return nil
+}
+
+// interrupted is the error of a training run that a signal stopped after
+// step (its checkpoint saved): it says how to resume, and it wraps
+// context.Canceled, so that main exits with status 130.
+func (c *runCommand) interrupted(step int) error {
+	return &interruptedError{name: c.name, out: c.out, step: step}
+}
+
+// interruptedError is what runCommand.interrupted returns.
+type interruptedError struct {
+	name, out string
+	step      int
+}
+
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("%s: interrupted at step %d, checkpoint saved; resume with: workbench %s --out %s --resume",
+		e.name, e.step, e.name, e.out)
+}
+
+func (e *interruptedError) Unwrap() error { return context.Canceled }
+
+// helpAsked reports whether args hold -h, -help or --help before a "--":
+// the flag package then prints the usage and does nothing else.
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }

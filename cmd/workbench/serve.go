@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (port 0 picks a free one)")
-	runs := fs.String("runs", web.DefaultRunsDir, "`DIR` of training runs to list; \"Train one now\" writes there")
+	runs := fs.String("runs", web.DefaultRunsDir, "`DIR` holding run folders (each one training's output, as 'workbench train induction --out DIR/NAME' writes it) to list; \"Train one now\" writes there")
 	open := fs.Bool("open", false, "open the dashboard in the default browser")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (the dashboard has no authentication)")
 	hosts := fs.String("allowed-hosts", "", "with --allow-remote, comma-separated `HOSTS` (names or addresses) that clients may use to reach the dashboard, besides loopback and the --addr host")
@@ -39,16 +39,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var saes modelPaths
 	fs.Var(&saes, "sae", "a sparse dictionary for the Features page, `MODEL=DIR` (DIR in SAELens's layout, MODEL a served model's name; a bare DIR: the demo) (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--model M]... [--sae MODEL=DIR]... [--open]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
-		fmt.Fprintln(stderr, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
-		fmt.Fprintln(stderr, "pages for the embedded Fashion-MNIST classifier and DCGAN. Ctrl-C stops it,")
-		fmt.Fprintln(stderr, "saving a checkpoint of any training it runs.")
-		fmt.Fprintln(stderr)
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench serve [--addr 127.0.0.1:8080] [--runs ./runs] [--runs-budget 4GiB] [--model M]... [--sae MODEL=DIR]... [--open]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Serves the dashboard: attention patterns, circuits, lenses, patching and live")
+		fmt.Fprintln(w, "training, for the embedded demo model and every run in --runs, and CNN and GAN")
+		fmt.Fprintln(w, "pages for the embedded Fashion-MNIST classifier and DCGAN. Ctrl-C stops it,")
+		fmt.Fprintln(w, "saving a checkpoint of any training it runs.")
+		fmt.Fprintln(w)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -78,11 +79,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	rf, err := findRuns(*runs)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	dash, err := web.Open(web.Deps{RunsDir: *runs, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes, Models: models, SAEs: saes})
+	dash, err := web.Open(web.Deps{RunsDir: rf.dir, Logger: logger, AllowedHosts: allowed, RunsBudget: budgetBytes, Models: models, SAEs: saes})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("serve: %w", err)
@@ -100,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv.RegisterOnShutdown(dash.CloseStreams)
 	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(stdout, "Workbench dashboard: %s  (runs from %s; Ctrl-C to stop)\n", url, *runs)
+	fmt.Fprintf(stdout, "Workbench dashboard: %s  (Ctrl-C to stop)\n%s\n", url, rf.found)
 	if *open {
 		if err := openBrowser(url); err != nil {
 			fmt.Fprintf(stderr, "serve: could not open a browser (%v); open %s yourself\n", err, url)

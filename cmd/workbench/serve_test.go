@@ -157,7 +157,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--addr", ":0"}, "needs --allow-remote"},
 		{[]string{"--addr", "nonsense"}, "--addr"},
 		{[]string{"extra"}, "unexpected argument"},
-		{[]string{"--nope"}, "flag provided but not defined"},
+		{[]string{"--nope"}, "unknown flag --nope"},
 		{[]string{"--allowed-hosts", "box.lan"}, "needs --allow-remote"},
 		{[]string{"--runs-budget", "0"}, "--runs-budget"},
 		{[]string{"--runs-budget", "4 parsecs"}, "--runs-budget"},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,11 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"report": runSweepReport,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, `Usage: workbench sweep <plan|run-task|launch|status> ...
+		w := stdout
+		if len(args) == 0 {
+			w = stderr
+		}
+		fmt.Fprintln(w, `Usage: workbench sweep <plan|run-task|launch|status> ...
 
   plan SPEC --out DIR              resolve a JSON spec into tasks: DIR/plan.json
   run-task DIR --index N | --id ID run one task (idempotent; what every backend calls)
@@ -45,7 +50,7 @@ Run 'workbench sweep <subcommand> -h' for its flags.`)
 	}
 	f, ok := sub[args[0]]
 	if !ok {
-		return fmt.Errorf("sweep: unknown subcommand %q (try plan, run-task, launch, status or report)", args[0])
+		return fmt.Errorf("sweep: unknown subcommand %q (try plan, run-task, launch, status or report)%s", args[0], didYouMean(args[0], slices.Sorted(maps.Keys(sub))))
 	}
 	return f(ctx, args[1:], stdout, stderr)
 }
@@ -53,10 +58,10 @@ Run 'workbench sweep <subcommand> -h' for its flags.`)
 // sweepFlags parses args of `sweep NAME` into fs, which takes one
 // positional argument (the spec or the sweep folder) before or among its
 // flags, and returns it.
-func sweepFlags(fs *flag.FlagSet, name, what string, args []string) (string, error) {
+func sweepFlags(fs *flag.FlagSet, name, what string, args []string, stdout io.Writer) (string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, stdout); err != nil {
 			return "", err
 		}
 		if fs.NArg() == 0 {
@@ -66,8 +71,7 @@ func sweepFlags(fs *flag.FlagSet, name, what string, args []string) (string, err
 		args = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return "", fmt.Errorf("sweep %s: want one %s, got %d arguments", name, what, len(pos))
+		return "", fmt.Errorf("sweep %s: want one %s, got %d arguments; 'workbench sweep %s -h' shows how", name, what, len(pos), name)
 	}
 	return pos[0], nil
 }
@@ -76,7 +80,8 @@ func newSweepFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("sweep "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, usage)
+		w := fs.Output()
+		fmt.Fprintln(w, usage)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -96,7 +101,7 @@ Random axes: uniform, log_uniform, int_uniform ([low, high]) or choice ([values]
 "random_seed" seeds the draws (default 0).
 `, stderr)
 	out := fs.String("out", "", "sweep `DIR` (required)")
-	specPath, err := sweepFlags(fs, "plan", "spec file", args)
+	specPath, err := sweepFlags(fs, "plan", "spec file", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -135,7 +140,7 @@ and --id the index is read from `+jobIndexEnv+` (Kubernetes Indexed Jobs).
 `, stderr)
 	index := fs.Int("index", -1, "task index `N` (0-based, as in plan.json)")
 	id := fs.String("id", "", "task `ID`")
-	dir, err := sweepFlags(fs, "run-task", "sweep folder", args)
+	dir, err := sweepFlags(fs, "run-task", "sweep folder", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -184,7 +189,7 @@ Counts the tasks of the sweep in DIR by state (done, running, failed, pending),
 then lists each task: index, ID, state and its axes. Read from the task folders,
 whichever backend ran them.
 `, stderr)
-	dir, err := sweepFlags(fs, "status", "sweep folder", args)
+	dir, err := sweepFlags(fs, "status", "sweep folder", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -231,7 +236,7 @@ same command per task: workbench sweep run-task DIR --index N.
 	fs.StringVar(&ko.Memory, "mem-request", "", "k8s: memory request of a pod (e.g. 2Gi)")
 	wait := fs.Bool("wait", false, "slurm: wait for the array to leave the queue, printing the counts")
 	dryRun := fs.Bool("dry-run", false, "slurm, k8s: print the script or manifest instead of submitting or writing it")
-	dir, err := sweepFlags(fs, "launch", "sweep folder", args)
+	dir, err := sweepFlags(fs, "launch", "sweep folder", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -339,7 +344,7 @@ largest induction and previous-token scores), a table of every task's axes and
 results, the phase-change step's distribution and each key result against each
 numeric axis (PNG and SVG). Prints the statistics.
 `, stderr)
-	dir, err := sweepFlags(fs, "report", "sweep folder", args)
+	dir, err := sweepFlags(fs, "report", "sweep folder", args, stdout)
 	if err != nil {
 		return err
 	}

@@ -28,14 +28,15 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	bos := fs.String("bos", "never", "BOS `POLICY`: never, always, or auto (what the tokenizer's configuration says)")
 	asJSON := fs.Bool("json", false, `print {"ids": [...], "pieces": [...], "spans": [[start, end], ...]} (byte spans into the input)`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench tokenize (--model M | --tokenizer DIR_OR_FILE) (--text S | --text-file F) [--special] [--bos never|always|auto] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Shows the tokens of a text: id, byte span [start, end) in the input, and the piece")
-		fmt.Fprintln(stderr, "with whitespace made visible (␣ space, \\n, \\t, \\r; bytes of a partial character as \\xNN).")
-		fmt.Fprintln(stderr, "The BOS policy used is printed (on stderr with --json). A BOS token has the span [0, 0).")
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: workbench tokenize (--model M | --tokenizer DIR_OR_FILE) (--text S | --text-file F) [--special] [--bos never|always|auto] [--json]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Shows the tokens of a text: id, byte span [start, end) in the input, and the piece")
+		fmt.Fprintln(w, "with whitespace made visible (␣ space, \\n, \\t, \\r; bytes of a partial character as \\xNN).")
+		fmt.Fprintln(w, "The BOS policy used is printed (on w with --json). A BOS token has the span [0, 0).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

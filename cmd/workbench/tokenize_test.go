@@ -83,7 +83,8 @@ func TestTokenizeText(t *testing.T) {
 // TestTokenizeFlags: missing or conflicting inputs and a bad policy are
 // refused by name.
 func TestTokenizeFlags(t *testing.T) {
-	gpt2 := filepath.Join(testenv.SharedDir(t, "tokenizers"), "gpt2")
+	gpt2 := t.TempDir()
+	writeGPT2Tokenizer(t, gpt2) // vocab.json + merges.txt, as GPT-2's folder
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -15,18 +15,25 @@ import (
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage: workbench train <experiment> [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Experiments:")
-		fmt.Fprintln(stderr, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
-		fmt.Fprintln(stderr, "              head and an induction head form (run 'workbench train induction -h')")
-		fmt.Fprintln(stderr, "  cnn         a CNN / ResNet classifier on Fashion-MNIST (run 'workbench train cnn -h')")
-		fmt.Fprintln(stderr, "  gan         a DCGAN on Fashion-MNIST, scored by FID/IS on our classifier (run 'workbench train gan -h')")
-		fmt.Fprintln(stderr, "  gan2d       GANs on 2-D Gaussian mixtures: mode collapse, WGAN (run 'workbench train gan2d -h')")
+		w := stdout
+		if len(args) == 0 {
+			w = stderr
+		}
+		fmt.Fprintln(w, "Usage: workbench train <experiment> [flags]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Experiments:")
+		fmt.Fprintln(w, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
+		fmt.Fprintln(w, "              head and an induction head form (run 'workbench train induction -h')")
+		fmt.Fprintln(w, "  cnn         a CNN / ResNet classifier on Fashion-MNIST (run 'workbench train cnn -h')")
+		fmt.Fprintln(w, "  gan         a DCGAN on Fashion-MNIST, scored by FID/IS on our classifier (run 'workbench train gan -h')")
+		fmt.Fprintln(w, "  gan2d       GANs on 2-D Gaussian mixtures: mode collapse, WGAN (run 'workbench train gan2d -h')")
 		if len(args) == 0 {
 			return errors.New("train: name an experiment")
 		}
 		return nil
+	}
+	if helpAsked(args[1:]) { // an experiment's -h: its usage goes to stdout
+		stderr = stdout
 	}
 	switch args[0] {
 	case "induction":
@@ -38,7 +45,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "gan2d":
 		return runTrainGAN2D(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("train: unknown experiment %q (try induction, cnn, gan or gan2d)", args[0])
+	return fmt.Errorf("train: unknown experiment %q%s; 'workbench train -h' lists them", args[0], didYouMean(args[0], []string{"induction", "cnn", "gan", "gan2d", "lm"}))
 }
 
 func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,7 +120,7 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 		printInduction(stdout, res)
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+		return rc.interrupted(res.Steps)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ Example: workbench train cnn --out runs/cnn --epochs 3 --json`, stderr)
 		fmt.Fprintf(stdout, "model: %s\ncheckpoint: %s\n", res.Model, res.Checkpoint)
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+		return rc.interrupted(res.Steps)
 	}
 	return nil
 }

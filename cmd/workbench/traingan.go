@@ -99,7 +99,7 @@ Example: workbench train gan --dataset fashion-mnist --out runs/gan --epochs 1 -
 		printGAN(stdout, res)
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+		return rc.interrupted(res.Steps)
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ Example: workbench train gan2d --out runs/ring --mixture ring --loss minimax --j
 		fmt.Fprintf(stdout, "model: %s\ncheckpoint: %s\n", res.Model, res.Checkpoint)
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stderr, "interrupted at step %d; resume with --resume --out %s\n", res.Steps, *out)
+		return rc.interrupted(res.Steps)
 	}
 	return nil
 }

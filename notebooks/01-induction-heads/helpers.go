@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -78,4 +80,55 @@ func headList(hs []circuits.HeadScore) string {
 		s[i] = h.Label
 	}
 	return strings.Join(s, ", ")
+}
+
+// lossBump is the largest rise of a training-loss curve: the step where
+// the smoothed loss stands highest above its lowest value so far, and that
+// rise as a fraction of the lowest value.
+type lossBump struct {
+	step float64
+	rise float64
+}
+
+// Smoothing and visibility of a loss bump. A rise counts as a visible
+// bump when the loss, averaged over bumpWindow logged points (noise between
+// steps is not a bump), climbs at least bumpVisible (20%) above its lowest
+// value so far: on the notebook's log-scale loss figure, 20% is a twelfth
+// of a decade, a few pixels; less is lost in the line's own wiggle.
+const (
+	bumpWindow  = 5
+	bumpVisible = 0.2
+)
+
+// visibleBump finds the largest rise of loss (logged at steps) above its
+// running minimum, after a moving average over bumpWindow points.
+func visibleBump(steps, loss []float64) lossBump {
+	var b lossBump
+	low := math.Inf(1)
+	for i := bumpWindow - 1; i < len(loss); i++ {
+		var s float64
+		for _, v := range loss[i-bumpWindow+1 : i+1] {
+			s += v
+		}
+		s /= bumpWindow
+		if low > 0 && !math.IsInf(low, 1) {
+			if r := (s - low) / low; r > b.rise {
+				b = lossBump{step: steps[i], rise: r}
+			}
+		}
+		low = min(low, s)
+	}
+	return b
+}
+
+// visible reports whether the rise is large enough to see on the figure.
+func (b lossBump) visible() bool { return b.rise >= bumpVisible }
+
+// describe says what the loss curve shows, for the report.
+func (b lossBump) describe() string {
+	if b.visible() {
+		return fmt.Sprintf("the smoothed training loss rises %.0f%% above its lowest value so far at step %.0f, a visible bump", 100*b.rise, b.step)
+	}
+	return fmt.Sprintf("no visible loss bump: the smoothed training loss never rises more than %.0f%% above its lowest value so far "+
+		"(a bump is marked from %.0f%%)", 100*b.rise, 100*bumpVisible)
 }

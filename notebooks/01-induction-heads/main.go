@@ -97,9 +97,12 @@ func run(ctx context.Context, o report.Options) error {
 		r.Result("phase_change_step", nil)
 	}
 	r.Result("loss_bump_step", res.LossBumpStep)
+	bump := visibleBump(varied.steps, varied.loss)
+	r.Result("loss_bump_visible", bump.visible())
+	r.Result("loss_bump_rise", bump.rise)
 	r.Result("train_seconds", res.TrainSeconds)
 	r.Result("tokens_per_second", res.TokensPerSecond)
-	if err := lossFigure(r, varied, res); err != nil {
+	if err := lossFigure(r, varied, res, bump); err != nil {
 		return err
 	}
 	if err := telemetryFigure(r, varied, res); err != nil {
@@ -110,8 +113,8 @@ func run(ctx context.Context, o report.Options) error {
 		phaseText = fmt.Sprintf("the largest layer-1 induction score passes halfway to its final value at step %d (`train.PhaseChange`)", *res.PhaseChangeStep)
 	}
 	r.FullClaim("phase_change", res.PhaseChangeStep != nil && res.FinalEvalAcc >= 0.9,
-		fmt.Sprintf("phase change: %s; largest rise of the logged training loss at step %d (`train.LossBump`); final held-out accuracy %.3f",
-			phaseText, res.LossBumpStep, res.FinalEvalAcc),
+		fmt.Sprintf("phase change: %s; %s; final held-out accuracy %.3f",
+			phaseText, bump.describe(), res.FinalEvalAcc),
 		"The induction heads form in a phase change, and after it held-out accuracy on the repeated half climbs to at least "+
 			"0.9. Before it the model can do no better than guess among the tokens it has not seen yet (loss ≈ ln %d ≈ %.2f at "+
 			"the first position of the block, lower later on).", cfg.DVocab, math.Log(float64(cfg.DVocab)))
@@ -214,13 +217,13 @@ func (t *trained) series(key string, l int) []float64 {
 	return out
 }
 
-func lossFigure(r *report.Report, t *trained, res induction.Result) error {
+func lossFigure(r *report.Report, t *trained, res induction.Result, bump lossBump) error {
 	var vl []figures.Marker
 	if res.PhaseChangeStep != nil {
 		vl = append(vl, figures.Marker{At: float64(*res.PhaseChangeStep), Label: "phase change"})
 	}
-	if res.LossBumpStep > 0 {
-		vl = append(vl, figures.Marker{At: float64(res.LossBumpStep), Label: "loss bump"})
+	if bump.visible() { // a marker only where the curve shows a bump
+		vl = append(vl, figures.Marker{At: bump.step, Label: fmt.Sprintf("loss bump (+%.0f%%)", 100*bump.rise)})
 	}
 	fig, err := figures.Curves(figures.CurvesSpec{
 		Title: "Training loss", XLabel: "step", YLabel: "loss (nats, repeated half)", LogY: true,
@@ -337,7 +340,9 @@ func findHeads(ctx context.Context, r *report.Report, m *transformer.Model, res 
 		if err != nil {
 			return nil, err
 		}
-		r.FigureAt(fig, 560, 560, x.caption)
+		// 760 px: 40 positions get cells of about 15 px, their token labels
+		// the full tick size (at 560 px they shrank to 8 pt and below).
+		r.FigureAt(fig, 760, 760, x.caption)
 	}
 	r.EndRow()
 

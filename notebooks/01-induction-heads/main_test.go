@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 
 	"github.com/mechinterp/workbench/notebooks/report/reporttest"
@@ -32,4 +33,34 @@ func TestFull(t *testing.T) {
 	}
 	res := reporttest.RunFull(t, name, run)
 	reporttest.Claimed(t, res, fullClaims...)
+}
+
+// TestVisibleBump checks the loss-bump rule on made-up curves: a falling
+// curve with step-to-step noise has no visible bump (train.LossBump would
+// still name its largest wiggle), a curve that climbs a third above its
+// low has one, at the climb.
+func TestVisibleBump(t *testing.T) {
+	var steps, noisy, bumped []float64
+	for i := range 200 {
+		steps = append(steps, float64(10*i))
+		v := 4 * math.Exp(-float64(i)/60)
+		if i%2 == 1 {
+			v *= 1.08 // 8% wiggles, up and down
+		}
+		noisy = append(noisy, v)
+		b := 4 * math.Exp(-float64(i)/60)
+		if i >= 80 && i < 100 {
+			b = 4 * math.Exp(-80.0/60) * (1 + 0.5*float64(i-80)/20) // climbs 50%
+		} else if i >= 100 {
+			b = 4 * math.Exp(-float64(i-20)/60) * 1.5
+		}
+		bumped = append(bumped, b)
+	}
+	if b := visibleBump(steps, noisy); b.visible() {
+		t.Errorf("falling noisy curve: bump of %.0f%% at step %.0f, want none visible", 100*b.rise, b.step)
+	}
+	b := visibleBump(steps, bumped)
+	if !b.visible() || b.step < 800 || b.step > 1050 {
+		t.Errorf("curve climbing 50%% over steps 800–1000: bump of %.0f%% at step %.0f, want a visible one there", 100*b.rise, b.step)
+	}
 }

@@ -261,12 +261,12 @@ func posQKSection(r *report.Report, w *circuits.Weights, prev int, prevScore flo
 		}
 	}
 	r.BeginRow()
-	r.FigureAt(fig, 560, 540, "The previous-token head's positional QK circuit, each row centred over the keys it can see.")
+	r.FigureAt(fig, 760, 730, "The previous-token head's positional QK circuit, each row centred over the keys it can see.")
 	fig, err = figures.AttentionPattern(circuits.HeadLabel(0, prev)+" attention from positions alone", implied, pl)
 	if err != nil {
 		return err
 	}
-	r.FigureAt(fig, 560, 540, "The attention pattern those scores alone would produce: softmax over the visible keys of score/√d_head.")
+	r.FigureAt(fig, 760, 730, "The attention pattern those scores alone would produce: softmax over the visible keys of score/√d_head.")
 	r.EndRow()
 	frac := float64(hits) / float64(c.NCtx-1)
 	r.Headline("posqk_prev_frac", "queries preferring i−1 (positional QK)", frac, "%.3f")
