@@ -99,7 +99,11 @@ func TestBrowserLayouts(t *testing.T) {
 	for _, w := range []int64{1440, 390} {
 		b.do("viewport", chromedp.EmulateViewport(w, 900))
 		for _, tc := range transformerPages {
-			b.openDrawn(tc.page, tc.drawn)
+			drawn := tc.drawn
+			if tc.page == "lens" {
+				drawn = `document.querySelectorAll('[data-testid=logit-table] tbody tr').length === 3 && !!document.querySelector('[data-testid=lens-kl] path.series')`
+			}
+			b.openDrawn(tc.page, drawn)
 			time.Sleep(200 * time.Millisecond)
 			sw := eval[[]float64](b, `[document.documentElement.scrollWidth, window.innerWidth, document.querySelector('header.top').scrollWidth]`)
 			if sw[1] != float64(w) {
@@ -319,6 +323,12 @@ func TestBrowserLensPositions(t *testing.T) {
 	}
 	if info := eval[string](b, `document.querySelector('#eval-info').textContent`); !strings.Contains(info, "predictable positions (the second copy") {
 		t.Errorf("eval note %q does not say which positions", info)
+	}
+	number := regexp.MustCompile(`^\d+\.\d{3,4}$`)
+	for _, v := range eval[[]string](b, `Array.from(document.querySelectorAll('[data-testid=pos-table] td')).map((e) => e.textContent)`) {
+		if !number.MatchString(v) {
+			t.Errorf("position table value %q: want fixed decimals", v)
+		}
 	}
 	if n := eval[int](b, `document.querySelectorAll('[data-testid=pos-loss] path.series').length`); n != 3 {
 		t.Errorf("%d per-position loss series, want 3 points", n)

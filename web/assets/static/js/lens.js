@@ -1,7 +1,7 @@
 // The lens page: logit-lens and tuned-lens tables (points × positions, top
 // token coloured by probability) and per-point loss and KL curves.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible, hasTokenizer, setURLInput, urlInput, describeInput } from './lib.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, fmt, sequential, textOn, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible, hasTokenizer, setURLInput, urlInput, describeInput, PALETTE } from './lib.js';
 import { LineChart } from './chart.js';
 import { colorbar } from './heatmap.js';
 
@@ -55,13 +55,14 @@ function positions(r) {
   }
   const nPred = ps.predictable ? ps.predictable.n : 0;
   $('#pos-info').textContent = `on this input: “all” is every one of its ${ps.all.n} next-token predictions; “predictable” is the ${nPred} positions whose token occurred before (● in the tables), the ones an induction circuit can get right`;
-  const cell = (v, digits) => el('td', { class: 'num' }, fmt(v, digits));
+  // Fixed decimals, never an exponent: numbers side by side read alike.
+  const cell = (v, digits) => el('td', { class: 'num' }, v === null || v === undefined ? '–' : v.toFixed(digits));
   const rows = [];
   for (const [name, st] of lenses) {
     const p = st.positions;
     r.labels.forEach((label, i) => rows.push(el('tr', {},
       el('th', { class: 'point' }, `${name} · ${short(label)}`),
-      cell(p.all.loss[i], 3), cell(p.predictable ? p.predictable.loss[i] : null, 3),
+      cell(p.all.loss[i], 4), cell(p.predictable ? p.predictable.loss[i] : null, 4),
       cell(p.all.accuracy[i], 3), cell(p.predictable ? p.predictable.accuracy[i] : null, 3))));
   }
   $('#pos-table').replaceChildren(el('table', { class: 'scores', 'data-testid': 'pos-table' },
@@ -85,16 +86,17 @@ function curves(r) {
   const lenses = [['logit lens', r.eval.logit]].concat(r.eval.tuned ? [['tuned lens', r.eval.tuned]] : []);
   const pts = (vs) => vs.map((v, i) => [i, v]);
   const loss = [];
-  lenses.forEach(([name, st]) => {
+  lenses.forEach(([name, st], k) => {
+    const color = PALETTE[k];
     if (st.positions && st.positions.predictable) {
-      loss.push({ name: `${name} · predictable positions`, points: pts(st.positions.predictable.loss) });
-      loss.push({ name: `${name} · all positions`, points: pts(st.loss), dash: true });
-    } else loss.push({ name: `${name} · all positions`, points: pts(st.loss) });
+      loss.push({ name: `${name} · predictable positions`, points: pts(st.positions.predictable.loss), color });
+      loss.push({ name: `${name} · all positions`, points: pts(st.loss), dash: true, color });
+    } else loss.push({ name: `${name} · all positions`, points: pts(st.loss), color });
   });
   lossChart.o.xTicks = xTicks;
   klChart.o.xTicks = xTicks;
   lossChart.setData({ series: loss });
-  klChart.setData({ series: lenses.map(([name, st]) => ({ name, points: pts(st.kl_to_final) })) });
+  klChart.setData({ series: lenses.map(([name, st], k) => ({ name, points: pts(st.kl_to_final), color: PALETTE[k] })) });
   const p = r.eval.logit.positions;
   $('#eval-info').textContent = `on ${r.eval.sequences} held-out sequences of the model's task. Loss: over the predictable positions (${r.eval.predictable}${p && p.predictable ? `, ${p.predictable.n} predictions` : ''}) and, dashed, over all ${p ? p.all.n : ''} next-token predictions, most of which (the filler and the first copy) no model can predict. KL(final ‖ lens) over all positions.`;
 }
