@@ -109,3 +109,18 @@ func TestDemoTrainedOn(t *testing.T) {
 		t.Errorf("%s trained_on %q", models[0].Name, got)
 	}
 }
+
+// TestDemoShortBlock backs the demo README: a block of 3 repeated, shorter
+// than any the demo saw, is not continued (the issue saw "1 1 1 1 1 1").
+func TestDemoShortBlock(t *testing.T) {
+	s, _ := newTestServer(t)
+	rec := do(t, s, "POST", "/api/models/demo/attention", jsonCT, strings.NewReader(`{"tokens":[1,2,3,1,2,3]}`))
+	var r struct{ Predictions []struct{ Token int } }
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != http.StatusOK || len(r.Predictions) != 6 {
+		t.Fatalf("attention: %d %v %.200s", rec.Code, err, rec.Body)
+	}
+	if r.Predictions[3].Token == 2 && r.Predictions[4].Token == 3 {
+		t.Errorf("the demo continues 1 2 3 1 2 → 2 3: the README says it does not")
+	}
+	t.Logf("predictions after 1 2 3 1 2 3: %v", r.Predictions)
+}
