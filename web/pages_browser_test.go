@@ -181,6 +181,15 @@ func TestBrowserURLState(t *testing.T) {
 	if got := eval[string](b, `new URL(location.href).searchParams.get('tokens')`); got != strings.ReplaceAll(mine, " ", ",") {
 		t.Errorf("circuits URL tokens %q: not carried on", got)
 	}
+	// A head picked on Circuits is the one Attention shows, on the same input.
+	b.do("pick L0H3", chromedp.SetValue(chromedp.CSS("#head"), "0/3"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#head').dispatchEvent(new Event('change'))`))
+	b.waitFor("L0H3", `new URL(location.href).searchParams.get('head') === 'L0H3'`, 10*time.Second)
+	b.do("to attention", chromedp.Click(chromedp.CSS(`nav a[data-nav=attention]`)))
+	b.waitFor("attention", `document.body.dataset.ready === 'attention' && document.body.dataset.tokens === '11'`, 60*time.Second)
+	if title := eval[string](b, `document.querySelector('#focus-title').textContent`); !strings.Contains(title, "L0H3") {
+		t.Errorf("attention focus %q after picking L0H3 on circuits", title)
+	}
 	b.noErrors()
 }
 

@@ -264,7 +264,12 @@ async function load(name) {
     const asked = state.askedHead;
     state.askedHead = null;
     if (asked && asked !== 'max' && asked.l < r.n_layers && asked.h < r.n_heads) selectHead(asked.l, asked.h);
-    else selectHead(ind ? ind.layer : 0, ind ? ind.head : 0);
+    else {
+      // The page's own first choice is not the user's: the URL (and the
+      // other pages) get a head once one is picked.
+      selectHead(ind ? ind.layer : 0, ind ? ind.head : 0);
+      setURLState({ head: null });
+    }
   });
 }
 
