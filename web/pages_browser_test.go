@@ -345,3 +345,24 @@ func TestBrowserLensPositions(t *testing.T) {
 	b.screenshot("lens-positions")
 	b.noErrors()
 }
+
+// TestBrowserPatchingURL runs a sweep on the user's own sequences and
+// loads its URL again: the same inputs come back and run.
+func TestBrowserPatchingURL(t *testing.T) {
+	b := newBrowser(t)
+	b.openDrawn("patching", transformerPages[3].drawn)
+	clean := eval[string](b, `document.querySelector('#clean').value`)
+	corrupted := eval[string](b, `document.querySelector('#corrupted').value`)
+	mine := strings.Fields(corrupted)
+	mine[0], mine[1] = mine[1], mine[0]
+	b.do("edit corrupted", chromedp.SetValue(chromedp.CSS("#corrupted"), strings.Join(mine, " ")),
+		chromedp.SetValue(chromedp.CSS("#what"), "attn_out"), chromedp.Click(chromedp.CSS("#run")))
+	b.waitFor("my sweep", `document.querySelector('#result-title').textContent.includes('attn_out') && document.querySelector('#note').textContent.startsWith('Your sequences')`, 30*time.Second)
+	href := eval[string](b, `location.href`)
+	b.do("reload", chromedp.Navigate(href))
+	b.waitFor("restored", `document.body.dataset.ready === 'patching' && document.querySelector('#result-title').textContent.includes('attn_out')`, 60*time.Second)
+	if got := eval[[]string](b, `[document.querySelector('#clean').value, document.querySelector('#corrupted').value]`); got[0] != clean || got[1] != strings.Join(mine, " ") {
+		t.Errorf("after reload clean %q corrupted %q, want %q and %q", got[0], got[1], clean, strings.Join(mine, " "))
+	}
+	b.noErrors()
+}

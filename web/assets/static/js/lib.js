@@ -126,7 +126,7 @@ export async function modelPicker(onChange) {
     localStorage.setItem('workbench.model', name);
     // Another model's tokens and head may not exist here: a change of model
     // starts from that model's example.
-    if (!first) setURLState({ model: name, tokens: null, text: null, bos: null, head: null });
+    if (!first) setURLState({ model: name, tokens: null, text: null, bos: null, head: null, clean: null, corrupted: null, answer: null, wrong: null, what: null });
     else setURLState({ model: name });
     first = false;
     const info = $('#model-info');

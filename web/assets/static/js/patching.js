@@ -1,7 +1,7 @@
 // The patching page: two inputs, a metric and an activation kind → a sweep
 // heatmap (sites × positions).
 
-import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging, figureLinks, hasTokenizer, showPieces, tokenText, visible } from './lib.js';
+import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging, figureLinks, hasTokenizer, showPieces, tokenText, visible, setURLState } from './lib.js';
 import { heatmap, withColorbar } from './heatmap.js';
 
 const KINDS = ['resid_pre', 'resid_post', 'attn_out', 'mlp_out', 'head_out', 'q', 'k', 'v', 'pattern'];
@@ -102,6 +102,8 @@ async function run(onText = false, note = '') {
     if (answer !== undefined) q.answer = answer;
     if (wrong !== undefined) q.wrong = wrong;
     links.set(`/api/models/${enc(state.model)}/figures/patching`, q);
+    // The sweep's inputs in the URL: a link to it runs it again.
+    setURLState({ clean: q.clean, corrupted: q.corrupted, answer: q.answer, wrong: q.wrong, what: body.what });
     $('#summary').textContent = `${g.metric}: clean ${fmt(g.clean, 3)}, corrupted ${fmt(g.corrupted, 3)} · ${rows.length * colLabels.length} patches in ${fmt((performance.now() - t0) / 1000, 2)} s`;
     document.body.dataset.ready = 'patching';
   });
@@ -125,6 +127,15 @@ function init() {
     $('#prompt-note').textContent = ok ? `tokenizer: ${info.tokenizer.files}; the answers must be one token each (mind the leading space)` : ((info.tokenizer && info.tokenizer.note) || 'this model has no tokenizer: give token ids');
     showPieces(null);
     for (const o of $('#what').options) o.disabled = o.value === 'mlp_out' && info.config.attn_only;
+    const u = new URLSearchParams(location.search);
+    if (u.has('clean') && u.has('corrupted')) {
+      $('#clean').value = u.get('clean').replace(/,/g, ' ');
+      $('#corrupted').value = u.get('corrupted').replace(/,/g, ' ');
+      $('#answer').value = u.get('answer') || '';
+      $('#wrong').value = u.get('wrong') || '';
+      if (u.get('what')) $('#what').value = u.get('what');
+      return run(false);
+    }
     return example();
   }));
 }
