@@ -82,8 +82,10 @@ const maxDense = 128 * 128
 const maxTopK = 100
 
 // circuitJSON is one head's full circuit: its shape, non-zero eigenvalues
-// and positivity Σλ/Σ|λ| (square circuits), the whole matrix when small,
-// and, with ?token=, that row's largest and smallest entries.
+// and positivity Σλ/Σ|λ| (square OV circuits only: they measure copying),
+// the whole matrix when small, and, with ?token=, that row's largest and
+// smallest entries (of the positional QK circuit, among the keys at or
+// before the query position: the causal mask).
 type circuitJSON struct {
 	Kind        string       `json:"kind"`
 	Label       string       `json:"label"`
@@ -159,6 +161,11 @@ func (a *circuitsAPI) circuit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		row := fm.Row(nil, t)
+		if kindName == "pos-qk" {
+			// The causal mask: a query at position t attends to keys 0..t
+			// only, so only those entries can rank.
+			row = row[:t+1]
+		}
 		neg := make([]float64, len(row))
 		for i, v := range row {
 			neg[i] = -v
@@ -182,7 +189,9 @@ func (a *circuitsAPI) circuit(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
-	if rows == cols {
+	if rows == cols && kindName == "ov" {
+		// Eigenvalues and their positivity measure copying, a property of
+		// the OV circuit; for a QK circuit they would mean nothing.
 		vals, err := fm.Eigenvalues()
 		if err != nil {
 			return err

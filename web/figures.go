@@ -157,7 +157,9 @@ func attentionFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, 
 
 // compositionFigure is the mode's composition scores, writers (layers
 // 0..n−2) by readers (layers 1..n−1), pairs that are not earlier→later
-// masked, coloured relative to the random baseline.
+// masked, coloured by log₂ of the multiple of the random baseline on a
+// fixed scale (white at 1×, full colour at compRange× and 1/compRange×), as
+// the page colours them: a near-baseline model stays pale.
 func compositionFigure(mode string) func(r *http.Request, m *model, q url.Values) (*figures.Figure, error) {
 	return func(r *http.Request, m *model, q url.Values) (*figures.Figure, error) {
 		rep, err := m.circuitsReport(r)
@@ -178,7 +180,7 @@ func compositionFigure(mode string) func(r *http.Request, m *model, q url.Values
 				var mrow []bool
 				for l2 := 1; l2 < rep.NLayers; l2++ {
 					for h2 := range rep.NHeads {
-						row = append(row, g[l1][h1][l2][h2]-rep.CompositionBaseline)
+						row = append(row, math.Log2(max(g[l1][h1][l2][h2], 1e-12)/rep.CompositionBaseline))
 						mrow = append(mrow, l1 >= l2)
 					}
 				}
@@ -194,10 +196,15 @@ func compositionFigure(mode string) func(r *http.Request, m *model, q url.Values
 			Title:  mode + "-composition",
 			XLabel: "reader head", YLabel: "writer head (OV)",
 			Values: vals, RowLabels: writers, ColLabels: readers, Mask: mask,
-			ColorMap: figures.Diverging, ColorBarLabel: fmt.Sprintf("score − random baseline %.3f", rep.CompositionBaseline),
+			ColorMap: figures.Diverging, Range: figures.Range{Min: -math.Log2(compRange), Max: math.Log2(compRange)},
+			ColorBarLabel: fmt.Sprintf("log₂(score ÷ random baseline %.3f): 0 = 1×, 1 = 2×", rep.CompositionBaseline),
 		})
 	}
 }
+
+// compRange is the composition figure's colour reach in multiples of the
+// random baseline (the page's COMP_RANGE).
+const compRange = 3
 
 // headsFigure is the per-head scores of the circuits report as bars.
 func headsFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, error) {
@@ -217,8 +224,8 @@ func headsFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, erro
 		name string
 		v    [][]float64
 	}{
-		{"previous-token", rep.RepeatedPrevToken}, {"induction (prefix matching)", rep.PrefixMatchingScore},
-		{"copying", rep.CopyingScore}, {"OV eigenvalue positivity", rep.OVEigenPositivity},
+		{"prev-token (random repeats)", rep.RepeatedPrevToken}, {"prefix-matching (random repeats)", rep.PrefixMatchingScore},
+		{"copying (random repeats)", rep.CopyingScore}, {"OV eigenvalue positivity", rep.OVEigenPositivity},
 	} {
 		if g.v != nil {
 			spec.Groups = append(spec.Groups, figures.BarGroup{Name: g.name, Values: flat(g.v)})
@@ -260,15 +267,26 @@ func circuitFigure(r *http.Request, m *model, q url.Values) (*figures.Figure, er
 		vals[i] = fm.Row(nil, i)
 	}
 	x, y := "key token", "query token"
+	var mask [][]bool
 	switch kindName {
 	case "ov":
 		x, y = "output logit", "attended token"
 	case "pos-qk":
 		x, y = "key position", "query position"
+		// The causal mask: keys after the query never take part, so they
+		// are greyed out (NaN) and left out of the colour range.
+		mask = make([][]bool, rows)
+		for i := range mask {
+			mask[i] = make([]bool, cols)
+			for j := i + 1; j < cols; j++ {
+				mask[i][j] = true
+				vals[i][j] = math.NaN()
+			}
+		}
 	}
 	return figures.Heatmap(figures.HeatmapSpec{
 		Title: circuits.HeadLabel(l, h) + " " + strings.Split(kind.label, ":")[0], XLabel: x, YLabel: y,
-		Values: vals, ColorMap: figures.Diverging,
+		Values: vals, ColorMap: figures.Diverging, Mask: mask,
 	})
 }
 

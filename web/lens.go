@@ -49,6 +49,9 @@ type lensStats struct {
 	KLToFinal []float64      `json:"kl_to_final"`
 	Entropy   []float64      `json:"entropy"`
 	Top       [][][]topToken `json:"top,omitempty"`
+	// Positions holds the loss and accuracy by position and over the
+	// predictable positions, unless the logits were too large to keep.
+	Positions *positionStats `json:"positions,omitempty"`
 }
 
 // topToken is lens.TokenProb with, for a model with a tokenizer, the
@@ -62,15 +65,21 @@ type topToken struct {
 // lensResponse holds both lenses on the request's sequence and, as Eval,
 // on evalSeqs held-out sequences of the model's task (for the curves).
 type lensResponse struct {
-	Tokens []int      `json:"tokens"`
-	Pieces []string   `json:"pieces,omitempty"` // the tokens' text (models with a tokenizer)
-	Labels []string   `json:"labels"`
-	Logit  lensStats  `json:"logit"`
-	Tuned  *lensStats `json:"tuned,omitempty"`
-	Eval   struct {
-		Sequences int        `json:"sequences"`
-		Logit     lensStats  `json:"logit"`
-		Tuned     *lensStats `json:"tuned,omitempty"`
+	Tokens []int    `json:"tokens"`
+	Pieces []string `json:"pieces,omitempty"` // the tokens' text (models with a tokenizer)
+	Labels []string `json:"labels"`
+	// Predictable lists the positions of the sequence whose next token is
+	// predictable by induction (data.RepeatedPositions).
+	Predictable []int      `json:"predictable"`
+	Logit       lensStats  `json:"logit"`
+	Tuned       *lensStats `json:"tuned,omitempty"`
+	Eval        struct {
+		Sequences int `json:"sequences"`
+		// Predictable says which positions of the held-out sequences
+		// count as predictable.
+		Predictable string     `json:"predictable"`
+		Logit       lensStats  `json:"logit"`
+		Tuned       *lensStats `json:"tuned,omitempty"`
 	} `json:"eval"`
 }
 
@@ -108,19 +117,35 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 		return out, err
 	}
 	out.Tokens, out.Pieces, out.Labels = toks, pieces, lens.Labels(m.m.Cfg)
+	rep := data.RepeatedPositions(toks)
+	out.Predictable = []int{}
+	for p, ok := range rep {
+		if ok {
+			out.Predictable = append(out.Predictable, p)
+		}
+	}
 	if eval {
 		out.Eval.Sequences = evalSeqs
+		out.Eval.Predictable = "the second copy of each repeated block (the task's scored targets)"
 	}
 	seq := [][]int{toks}
-	st, err := lens.Logit(ctx, m.m, seq, lens.Options{TopK: in.K})
+	keep := keepLogits(m, len(toks))
+	seqStats := func(st []lens.Stats) lensStats {
+		js := statsJSON(m, st)
+		if keep {
+			js.Positions = positionMetrics(st, seq, func(_, p int) bool { return rep[p] })
+		}
+		return js
+	}
+	st, err := lens.Logit(ctx, m.m, seq, lens.Options{TopK: in.K, Logits: keep})
 	if err != nil {
 		return out, inputErr(ctx, err)
 	}
-	out.Logit = statsJSON(m, st)
+	out.Logit = seqStats(st)
 	if eval {
 		if out.Eval.Logit, err = m.logitEval.get(func() (lensStats, error) {
-			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int) ([]lens.Stats, error) {
-				return lens.Logit(ctx, m.m, toks, lens.Options{})
+			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int, o lens.Options) ([]lens.Stats, error) {
+				return lens.Logit(ctx, m.m, toks, o)
 			})
 		}); err != nil {
 			return out, err
@@ -143,15 +168,15 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 	if err != nil {
 		return out, err
 	}
-	if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K}); err != nil {
+	if st, err = tuned.Evaluate(ctx, m.m, seq, lens.Options{TopK: in.K, Logits: keep}); err != nil {
 		return out, inputErr(ctx, err)
 	}
-	seqStats := statsJSON(m, st)
-	out.Tuned = &seqStats
+	tunedStats := seqStats(st)
+	out.Tuned = &tunedStats
 	if eval {
 		evalStats, err := m.tunedEval.get(func() (lensStats, error) {
-			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int) ([]lens.Stats, error) {
-				return tuned.Evaluate(ctx, m.m, toks, lens.Options{})
+			return heldOutStats(ctx, m, func(ctx context.Context, toks [][]int, o lens.Options) ([]lens.Stats, error) {
+				return tuned.Evaluate(ctx, m.m, toks, o)
 			})
 		})
 		if err != nil {
@@ -164,19 +189,26 @@ func runLens(ctx context.Context, m *model, in lensRequest, eval bool) (lensResp
 
 // heldOutStats runs a lens on the evalSeqs held-out sequences of m's task,
 // the same for every request: callers keep the result (a memo of the
-// model), computed detached from the request that asked first.
-func heldOutStats(ctx context.Context, m *model, run func(ctx context.Context, toks [][]int) ([]lens.Stats, error)) (lensStats, error) {
+// model), computed detached from the request that asked first. Its
+// per-position metrics count the task's weighted targets as predictable.
+func heldOutStats(ctx context.Context, m *model, run func(ctx context.Context, toks [][]int, o lens.Options) ([]lens.Stats, error)) (lensStats, error) {
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	b, err := m.task.EvalSet(evalSeqs, evalSeed)
 	if err != nil {
 		return lensStats{}, err
 	}
-	st, err := run(ctx, b.Rows())
+	rows := b.Rows()
+	keep := keepLogits(m, b.N*b.SeqLen)
+	st, err := run(ctx, rows, lens.Options{Logits: keep})
 	if err != nil {
 		return lensStats{}, err
 	}
-	return statsJSON(m, st), nil
+	out := statsJSON(m, st)
+	if keep {
+		out.Positions = positionMetrics(st, rows, func(i, p int) bool { return b.Weights[i*b.SeqLen+p] != 0 })
+	}
+	return out, nil
 }
 
 // statsJSON regroups per-point Stats by metric, keeping sequence 0's top

@@ -51,6 +51,9 @@ type model struct {
 	file   string // a --model path's base name
 	m      *transformer.Model
 	task   data.Induction // the repeated-token task its analyses sample from
+	// trainedOn describes the task it was trained on, when its checkpoint
+	// says (train/induction's metadata); else "".
+	trainedOn string
 
 	tok      *tokenizer.Tokenizer // nil: the model takes token ids
 	tokFiles string               // the files tok was read from
@@ -160,6 +163,9 @@ func newModel(name, source string, f *checkpoint.File) (*model, error) {
 		return nil, err
 	}
 	md := &model{name: name, source: source, m: m, task: taskFor(m.Cfg, f.Metadata["induction"])}
+	if t, ok := trainedTask(m.Cfg, f.Metadata["induction"]); ok {
+		md.trainedOn = describeTask(t)
+	}
 	md.bufs.New = func() any { return new([]byte) }
 	return md, nil
 }
@@ -178,12 +184,15 @@ type modelSummary struct {
 	Arch      *archSummary       `json:"arch,omitempty"`
 	File      string             `json:"file,omitempty"`
 	Tokenizer *tokenizerJSONInfo `json:"tokenizer,omitempty"`
+	// TrainedOn says what the model was trained on, when known (the demo,
+	// train/induction's checkpoints once loaded).
+	TrainedOn string `json:"trained_on,omitempty"`
 }
 
 // summary is m's entry in the model list.
 func (m *model) summary() modelSummary {
 	c := m.m.Cfg
-	return modelSummary{Name: m.name, Source: m.source, Config: c, Params: c.NumParams(), Arch: summarize(c), File: m.file, Tokenizer: m.tokenizerInfo()}
+	return modelSummary{Name: m.name, Source: m.source, Config: c, Params: c.NumParams(), Arch: summarize(c), File: m.file, Tokenizer: m.tokenizerInfo(), TrainedOn: m.trainedOn}
 }
 
 // list returns the demo, the --model models and every run with a model

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -21,13 +22,8 @@ import (
 // tokens, distinct when the vocabulary allows. The result may be invalid
 // for tiny models; callers check.
 func taskFor(c transformer.Config, inductionJSON string) data.Induction {
-	if inductionJSON != "" {
-		var ic induction.Config
-		if json.Unmarshal([]byte(inductionJSON), &ic) == nil {
-			if t := ic.Task(); t.Validate() == nil && t.SeqLen() <= c.NCtx && t.Vocab <= c.DVocab {
-				return t
-			}
-		}
+	if t, ok := trainedTask(c, inductionJSON); ok {
+		return t
 	}
 	L := min(c.NCtx/2, maxTaskHalf)
 	t := data.Induction{Vocab: c.DVocab, L: L, MinRepeat: max(1, L/2), Distinct: true}
@@ -35,6 +31,39 @@ func taskFor(c transformer.Config, inductionJSON string) data.Induction {
 		t.Distinct = false
 	}
 	return t
+}
+
+// trainedTask returns the task of a checkpoint's "induction" metadata, if
+// it holds a valid one that fits the model.
+func trainedTask(c transformer.Config, inductionJSON string) (data.Induction, bool) {
+	if inductionJSON == "" {
+		return data.Induction{}, false
+	}
+	var ic induction.Config
+	if json.Unmarshal([]byte(inductionJSON), &ic) != nil {
+		return data.Induction{}, false
+	}
+	t := ic.Task()
+	return t, t.Validate() == nil && t.SeqLen() <= c.NCtx && t.Vocab <= c.DVocab
+}
+
+// describeTask says in words what a model trained on the induction task t
+// saw, for the pages: what inputs it knows.
+func describeTask(t data.Induction) string {
+	distinct := ""
+	if t.Distinct {
+		distinct = " distinct"
+	}
+	first := 0
+	if t.BOS {
+		first = 1
+	}
+	block := fmt.Sprintf("%d–%d", t.MinRepeat, t.L)
+	if t.MinRepeat == t.L {
+		block = fmt.Sprint(t.L)
+	}
+	return fmt.Sprintf("repeated random blocks: %d-token sequences of random filler, then a block of %s%s random tokens (ids %d–%d), then the same block again, which it learns to predict",
+		t.SeqLen(), block, distinct, first, t.Vocab-1)
 }
 
 // maxTaskHalf bounds L of the task taskFor makes up.

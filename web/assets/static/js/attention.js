@@ -1,8 +1,8 @@
 // The attention page: every head's pattern on a token sequence, a zoomed
 // pattern with tooltips, a token strip, and a max-over-heads view.
 
-import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, tintRGB, rgbCSS, fmt, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible } from './lib.js';
-import { heatmap } from './heatmap.js';
+import { $, $$, el, api, guard, modelPicker, parseTokens, headColor, tint, tintRGB, rgbCSS, fmt, fmtScore, SCORES, tooltip, figureLinks, promptBox, showPieces, tokenText, predText, visible, setURLInput, setURLState, urlInput, urlHead, describeInput } from './lib.js';
+import { heatmap, withColorbar } from './heatmap.js';
 
 const THUMB = 76; // thumbnail size, px
 const MAX = 'max'; // the max-over-heads view's key
@@ -188,7 +188,8 @@ function renderGrid() {
         onclick: () => toggleLock({ l, h }),
       }, canvas,
       el('span', { class: 'thumb-label' }, el('i', { class: 'dot', 'data-color': rgbCSS(headColor(headIndex(l, h), nHeadsTotal())) }), label),
-      el('span', { class: 'thumb-score' }, sc ? `prev ${fmt(sc.prev, 2)} · ind ${sc.ind === null ? '–' : fmt(sc.ind, 2)}` : 'max-pooled · click'));
+      el('span', { class: 'thumb-score', 'data-prev': sc ? sc.prev : '', 'data-ind': sc && sc.ind !== null ? sc.ind : '', title: sc ? scoreTitle(label, sc) : '' },
+        sc ? `prev ${fmtScore(sc.prev)} · pm ${fmtScore(sc.ind)}` : 'max-pooled · click'));
       drawThumb(canvas, { l, h });
       row.append(tile);
       tiles.push(tile);
@@ -208,6 +209,18 @@ function renderGrid() {
 
 const sameFocus = (a, b) => a === b || (a && b && a !== MAX && b !== MAX && a.l === b.l && a.h === b.h);
 
+// scoreTitle is a thumbnail's score tooltip: each score's definition and
+// the data it was computed on (this input, not the circuits report's
+// repeated random tokens).
+function scoreTitle(label, sc) {
+  return `${label}, on this input (${state.data.tokens.length} tokens):\n` +
+    `prev = ${SCORES.prev.label} ${fmtScore(sc.prev)}: ${SCORES.prev.def}\n` +
+    `pm = ${SCORES.ind.label} ${fmtScore(sc.ind)}: ${SCORES.ind.def}${sc.ind === null ? ' (no token repeats here)' : ''}\n` +
+    'The Circuits page scores heads on repeated random tokens instead.';
+}
+
+const headKey = (f) => (f === MAX ? MAX : `L${f.l}H${f.h}`);
+
 function toggleLock(f) {
   if (state.locked && sameFocus(state.focus, f)) {
     state.locked = false;
@@ -215,6 +228,7 @@ function toggleLock(f) {
     state.locked = true;
     focus(f);
   }
+  setURLState({ head: state.locked ? headKey(state.focus) : null });
   updateLockUI();
 }
 
@@ -279,7 +293,12 @@ function renderZoom() {
     onHover: (q) => { if (q !== null) setHoverPos(q); },
   });
   $('#zoom').classList.toggle('scroll', long);
-  $('#zoom').replaceChildren(state.zoom.node);
+  const rgb = f === MAX ? [60, 60, 60] : headRGB(headIndex(f.l, f.h));
+  $('#zoom').replaceChildren(withColorbar(state.zoom, {
+    lo: 0, hi: 1, color: (v) => tint(rgb, Math.sqrt(v)), width: 200,
+    label: f === MAX ? 'attention (largest over heads; hue: that head)' : 'attention weight (shade ∝ √weight)',
+    ticks: [0, 0.1, 0.25, 0.5, 1].map((v) => ({ v, label: String(v) })),
+  }));
 }
 
 // headPixels fills an RGBA buffer T×T with one head's pattern: the fast
@@ -378,7 +397,7 @@ function isLong(input) {
 // show runs the model on input ({tokens} or {prompt, bos}) and renders
 // every view; body.dataset.paintMs is the time from the request to the
 // first frame painted with the result.
-async function show(input) {
+async function show(input, how) {
   if (Array.isArray(input)) input = { tokens: input };
   await guard(async () => {
     const t0 = performance.now();
@@ -397,6 +416,8 @@ async function show(input) {
     state.long = long;
     state.input = input;
     $('#tokens').value = data.tokens.join(' ');
+    setURLInput(input);
+    $('#seq-info').textContent = describeInput(input, data.tokens.length, how);
     showPieces(data, state.prompt.bosID);
     $('#grid').replaceChildren();
     renderGrid();
@@ -404,7 +425,12 @@ async function show(input) {
     state.hoverPos = null;
     state.predWindow = null;
     let f;
-    if (long) f = keepFocus ? state.focus : { l: data.n_layers - 1, h: 0 };
+    const asked = state.askedHead;
+    state.askedHead = null;
+    if (asked && (asked === MAX || (asked.l < data.n_layers && asked.h < data.n_heads))) {
+      f = asked;
+      state.locked = true;
+    } else if (long) f = keepFocus ? state.focus : { l: data.n_layers - 1, h: 0 };
     else f = keepFocus ? state.focus : strongestInduction();
     state.focus = null;
     focus(f);
@@ -426,8 +452,7 @@ async function random() {
     const q = new URLSearchParams({ seed: String(seed) });
     if (repeat) q.set('repeat', repeat);
     const r = await api(`/api/models/${encodeURIComponent(state.model)}/tokens/repeated?${q}`);
-    $('#seq-info').textContent = `block of ${r.repeat} tokens at ${r.first} and again at ${r.second}`;
-    await show(r.tokens);
+    await show(r.tokens, `random example (seed ${seed}): a block of ${r.repeat} tokens at position ${r.first} and again at ${r.second}, as in training`);
   });
 }
 
@@ -437,8 +462,26 @@ async function generate() {
     const room = state.info.config.n_ctx - tokens.length;
     if (room <= 0) throw new Error(`the sequence already fills n_ctx = ${state.info.config.n_ctx}`);
     const r = await api(`/api/models/${encodeURIComponent(state.model)}/tokens/generate`, { body: { tokens, n: Math.min(room, 10) } });
-    $('#seq-info').textContent = `${r.tokens.length - r.prompt} tokens added by greedy decoding`;
-    await show(r.tokens);
+    await show(r.tokens, `your ${tokens.length} tokens and ${r.tokens.length - r.prompt} more by greedy decoding`);
+  });
+}
+
+// continueExample shows what the model does: a random block as in
+// training, then its repeat cut after a few tokens, which the model
+// completes from the first copy by greedy decoding.
+async function continueExample() {
+  await guard(async () => {
+    const seed = Number($('#seed').value) || 0;
+    const m = encodeURIComponent(state.model);
+    const r = await api(`/api/models/${m}/tokens/repeated?seed=${seed}`);
+    const keep = r.second + Math.min(3, r.repeat - 1);
+    const prompt = r.tokens.slice(0, keep);
+    const g = await api(`/api/models/${m}/tokens/generate`, { body: { tokens: prompt, n: r.tokens.length - keep } });
+    const want = r.tokens.slice(keep);
+    const got = g.tokens.slice(keep);
+    const right = got.filter((t, i) => t === want[i]).length;
+    await show(g.tokens, `example (seed ${seed}): a block of ${r.repeat} tokens at ${r.first}, its repeat cut after ${keep - r.second} tokens at ${keep}; the model continued the last ${got.length} and got ${right} of ${want.length} right`);
+    document.body.dataset.continued = `${right}/${want.length}`;
   });
 }
 
@@ -449,6 +492,7 @@ function init() {
   $('#tokens').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('#run').click(); });
   $('#random').addEventListener('click', random);
   $('#generate').addEventListener('click', generate);
+  $('#continue-example').addEventListener('click', continueExample);
   for (const r of $$('input[name="strip-mode"]')) r.addEventListener('change', renderStrip);
   guard(() => modelPicker(async (name, info) => {
     state.model = name;
@@ -457,7 +501,13 @@ function init() {
     const L = Math.floor(info.config.n_ctx / 2);
     $('#repeat').replaceChildren(el('option', { value: '' }, 'as in training'),
       ...[2, 3, 5, 8, 10, 15, 20].filter((n) => n <= L).map((n) => el('option', { value: String(n) }, `${n} tokens, no filler`)));
-    await random();
+    $('#trained-on').textContent = info.trained_on
+      ? `This model was trained on ${info.trained_on}. Inputs of that kind show what it does: a random example, or a repeat cut short for it to continue. On other inputs (a block shorter than it saw, tokens that repeat within a block) it has little to go on.`
+      : '';
+    const input = urlInput();
+    state.askedHead = urlHead();
+    if (input) await show(input);
+    else await random();
   }));
 }
 

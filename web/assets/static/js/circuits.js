@@ -1,8 +1,17 @@
 // The circuits page: composition heatmaps against the random baseline,
 // per-head scores and named heads, and the full OV/QK circuit explorer.
 
-import { $, $$, el, svg, api, guard, modelPicker, fmt, sequential, diverging, aboveBelow, tooltip, textOn, figureLinks, hasTokenizer, visible } from './lib.js';
-import { heatmap, colorbar } from './heatmap.js';
+import { $, $$, el, svg, api, guard, modelPicker, fmt, fmtScore, SCORES, sequential, diverging, aboveBelow, tooltip, textOn, figureLinks, hasTokenizer, visible, setURLState, urlHead } from './lib.js';
+import { heatmap, colorbar, withColorbar } from './heatmap.js';
+
+// COMP_RANGE is the composition colour scale's reach in multiples of the
+// random baseline: white at 1×, full colour at COMP_RANGE× and 1/COMP_RANGE×
+// (a log scale), whatever the largest score, so that an untrained model's
+// 1.2× stays pale.
+const COMP_RANGE = 3;
+
+// compT maps a score's multiple of the baseline to [-1, 1] on that scale.
+const compT = (ratio) => Math.max(-1, Math.min(1, Math.log(Math.max(ratio, 1e-9)) / Math.log(COMP_RANGE)));
 
 const state = { model: null, report: null, head: null, kind: 'ov', token: null, circuit: null };
 const enc = encodeURIComponent;
@@ -23,14 +32,8 @@ function renderComposition(r) {
     box.replaceChildren(el('p', { class: 'muted' }, 'A one-layer model has no composition.'));
     return;
   }
-  let hi = b, lo = b;
-  for (const mode of ['Q', 'K', 'V']) {
-    for (const [l1, h1] of writers) for (const [l2, h2] of readers) {
-      if (l1 < l2) { const v = r.composition[mode][l1][h1][l2][h2]; hi = Math.max(hi, v); lo = Math.min(lo, v); }
-    }
-  }
-  lo = Math.min(lo, 0);
-  const color = (v) => aboveBelow(v >= b ? (v - b) / (hi - b || 1) : -(b - v) / (b - lo || 1));
+  // Colour by multiple of the baseline, on a fixed scale diverging at 1×.
+  const color = (v) => aboveBelow(compT(v / b));
   const names = { Q: 'Q-composition', K: 'K-composition', V: 'V-composition' };
   const figs = ['Q', 'K', 'V'].map((mode) => {
     const g = r.composition[mode];
@@ -38,7 +41,7 @@ function renderComposition(r) {
       rows: writers.length, cols: readers.length, testid: `comp-${mode}`,
       value: (i, j) => g[writers[i][0]][writers[i][1]][readers[j][0]][readers[j][1]],
       masked: (i, j) => writers[i][0] >= readers[j][0],
-      color, showValues: true,
+      color, showValues: true, format: (v) => `${(v / b).toFixed(1)}×`,
       cell: Math.max(12, Math.min(44, Math.floor(300 / readers.length))),
       rowLabels: writers.map(([l, h]) => `L${l}H${h}`), colLabels: readers.map(([l, h]) => `L${l}H${h}`),
       rowTitle: 'writer (OV)', colTitle: `reader (${mode === 'V' ? 'OV' : mode === 'Q' ? 'queries' : 'keys'})`,
@@ -51,29 +54,37 @@ function renderComposition(r) {
     links.set(`/api/models/${enc(state.model)}/figures/composition-${mode.toLowerCase()}`);
     return el('figure', {}, el('figcaption', {}, names[mode], ' ', links), hm.node);
   });
-  const ticks = [lo, hi].map((v) => ({ v, label: fmt(v, 2) }));
-  figs.push(el('figure', {}, el('figcaption', {}, 'scale'),
-    colorbar({ lo, hi, color, ticks, marks: [{ v: b, label: `baseline ${fmt(b, 3)}` }], width: 220 })));
+  // The bar runs over the ratio's logarithm, labelled in multiples.
+  const R = Math.log(COMP_RANGE);
+  const ratioTicks = [1 / COMP_RANGE, 0.5, 1, 1.5, 2, COMP_RANGE].map((x) => ({ v: Math.log(x), label: `${fmt(x, x < 1 ? 2 : 1).replace(/\.0+$/, '')}×` }));
+  const sd = sb && sb.std ? sb.std / b : 0;
+  const marks = [{ v: 0, label: `baseline ${fmt(b, 3)}` }];
+  figs.push(el('figure', {}, el('figcaption', {}, 'scale: score ÷ baseline'),
+    colorbar({ lo: -R, hi: R, color: (x) => aboveBelow(compT(Math.exp(x))), ticks: ratioTicks, marks, width: 220 }),
+    el('p', { class: 'muted small' }, sd ? `random heads: 1 ± ${fmt(sd, 2)}× baseline` : '')));
+  box.classList.add('hm-figure');
   box.replaceChildren(...figs);
 }
 
 function renderHeads(r) {
   const tags = [];
-  for (const h of r.previous_token_heads || []) tags.push(el('span', { class: 'tag prev' }, `${h.label}: previous-token (${fmt(h.score, 2)})`));
+  const on = dataName(r);
+  const tag = (cls, text, title) => el('span', { class: `tag ${cls}`, title }, text);
+  for (const h of r.previous_token_heads || []) tags.push(tag('prev', `${h.label}: previous-token head (${SCORES.prev.label} ${fmtScore(h.score)})`, `${SCORES.prev.label}: ${SCORES.prev.def}, ${on}`));
   for (const h of r.induction_heads || []) {
-    tags.push(el('span', { class: 'tag ind' }, `${h.label}: induction (${fmt(h.score, 2)})` +
-      (h.k_writer ? `, K-composes with ${h.k_writer} at ${fmt(h.k_relative, 2)}× baseline` : '')));
+    tags.push(tag('ind', `${h.label}: induction head (${SCORES.ind.label} ${fmtScore(h.score)}` +
+      (h.k_writer ? `; K-composes with ${h.k_writer} at ${fmtScore(h.k_relative)}× baseline)` : ')'), `${SCORES.ind.label}: ${SCORES.ind.def}, ${on}`));
   }
-  for (const h of r.copying_heads || []) tags.push(el('span', { class: 'tag copy' }, `${h.label}: copying (${fmt(h.score, 2)})`));
+  for (const h of r.copying_heads || []) tags.push(tag('copy', `${h.label}: copying head (${SCORES.copy.label} ${fmtScore(h.score)})`, `${SCORES.copy.label}: ${SCORES.copy.def}, ${on}`));
   if (!tags.length) tags.push(el('span', { class: 'muted' }, r.repeated_tokens && r.repeated_tokens.note ? r.repeated_tokens.note : 'No head passes the thresholds for previous-token, induction or copying.'));
   $('#named').replaceChildren(...tags);
 
   const cols = [
-    ['previous-token', r.repeated_prev_token_score, 'seq'],
-    ['induction (prefix matching)', r.prefix_matching_score, 'seq'],
-    ['copying', r.copying_score, 'seq'],
-    ['OV eigenvalue positivity', r.ov_eigen_positivity, 'div'],
-    ['full-OV top-1', r.full_ov_top1, 'seq'],
+    [`${SCORES.prev.label} (random repeats)`, r.repeated_prev_token_score, 'seq', `${SCORES.prev.def}, ${on}`],
+    [`${SCORES.ind.label} (random repeats)`, r.prefix_matching_score, 'seq', `${SCORES.ind.def}, ${on}`],
+    [`${SCORES.copy.label} (random repeats)`, r.copying_score, 'seq', `${SCORES.copy.def}, ${on}`],
+    ['OV eigenvalue positivity', r.ov_eigen_positivity, 'div', 'Σλ/Σ|λ| of the full OV circuit W_E·W_V·W_O·W_U (weights only; 1 = copying)'],
+    ['full-OV top-1', r.full_ov_top1, 'seq', 'fraction of tokens whose full OV circuit row is largest at the token itself (weights only)'],
   ].filter((c) => c[1]);
   const rows = [];
   for (let l = 0; l < r.n_layers; l++) {
@@ -82,7 +93,7 @@ function renderHeads(r) {
         el('td', {}, `L${l}H${h}`),
         ...cols.map(([, g, kind]) => {
           const v = g[l][h];
-          const td = el('td', { class: 'cell' }, fmt(v, 3));
+          const td = el('td', { class: 'cell' }, fmtScore(v));
           td.dataset.bg = kind === 'div' ? diverging(v) : sequential(Math.max(0, v));
           td.dataset.fg = kind === 'div' ? (Math.abs(v) > 0.6 ? '#fff' : '#111') : textOn(v);
           return td;
@@ -92,19 +103,26 @@ function renderHeads(r) {
   }
   const rep = r.repeated_tokens || {};
   const table = el('table', { class: 'scores' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'head'), ...cols.map(([n]) => el('th', {}, n)))),
+    el('thead', {}, el('tr', {}, el('th', {}, 'head'), ...cols.map(([n, , , t]) => el('th', { title: t }, n)))),
     el('tbody', {}, ...rows));
   const links = figureLinks('heads-links');
   links.set(`/api/models/${enc(state.model)}/figures/heads`);
   $('#head-table').replaceChildren(table, links,
     el('p', { class: 'muted small' }, rep.sequences
-      ? `Scores on ${rep.sequences} sequences of a ${rep.block}-token random block repeated ${rep.repeats} times (Olsson et al. 2022). Positivity: Σλ/Σ|λ| of the full OV circuit's eigenvalues (1 = copying).`
+      ? `“Random repeats”: scores ${on} (Olsson et al. 2022); the Attention page's scores are on the input shown there. Positivity: Σλ/Σ|λ| of the full OV circuit's eigenvalues (1 = copying).`
       : 'Positivity: Σλ/Σ|λ| of the full OV circuit’s eigenvalues (1 = copying).'));
   for (const td of $$('#head-table td.cell')) { td.style.background = td.dataset.bg; td.style.color = td.dataset.fg; }
 }
 
+// dataName says what the report's head scores were computed on.
+function dataName(r) {
+  const rep = r.repeated_tokens || {};
+  return rep.sequences ? `on ${rep.sequences} sequences of a ${rep.block}-token random block repeated ${rep.repeats} times` : 'on repeated random tokens';
+}
+
 function selectHead(l, h) {
   state.head = [l, h];
+  setURLState({ head: `L${l}H${h}` });
   $('#head').value = `${l}/${h}`;
   for (const tr of $$('#head-table tr.selectable')) tr.classList.toggle('selected', tr.dataset.head === `L${l}H${h}`);
   loadCircuit();
@@ -136,25 +154,39 @@ function renderMatrix(c) {
     $('#matrix').replaceChildren(el('p', { class: 'muted' }, `The circuit is ${c.rows} × ${c.cols}: too large to draw whole; query its rows.`));
     return;
   }
-  let m = 0;
-  for (const row of c.matrix) for (const v of row) m = Math.max(m, Math.abs(v));
   const isPos = c.kind === 'pos-qk';
+  // A query position attends only to keys at or before it: the rest of the
+  // positional circuit never happens, so it is masked and left out of the
+  // colour scale.
+  const masked = isPos ? (i, j) => j > i : null;
+  let m = 0;
+  c.matrix.forEach((row, i) => row.forEach((v, j) => { if (!masked || !masked(i, j)) m = Math.max(m, Math.abs(v)); }));
+  const color = (v) => diverging(v / (m || 1));
+  const ids = (n) => Array.from({ length: n }, (_, i) => String(i));
   const hm = heatmap({
     rows: c.rows, cols: c.cols, testid: 'matrix',
-    value: (i, j) => c.matrix[i][j], color: (v) => diverging(v / (m || 1)),
+    value: (i, j) => c.matrix[i][j], color, masked,
     maxWidth: 460,
+    rowLabels: ids(c.rows), colLabels: ids(c.cols),
     rowTitle: isPos ? 'query position' : (c.kind === 'ov' ? 'attended token' : 'query token'),
     colTitle: isPos ? 'key position' : (c.kind === 'ov' ? 'output logit' : 'key token'),
     tooltip: (i, j, v) => [[isPos ? 'row (position)' : 'row (token)', i], [isPos ? 'column (position)' : 'column (token)', j], ['value', fmt(v, 4)]],
     onClick: (i) => loadRow(i),
   });
-  $('#matrix').replaceChildren(hm.node);
+  const what = c.kind === 'ov' ? 'logit change' : 'attention score (before softmax)';
+  $('#matrix').replaceChildren(withColorbar(hm, {
+    lo: -m, hi: m, color, width: 220, label: `${what}${isPos ? '; grey: masked (a key after the query)' : ''}`,
+  }));
 }
 
 function renderEigen(c) {
   const box = $('#eigen');
-  if (!c.eigenvalues) { box.replaceChildren(el('p', { class: 'muted' }, 'Not square: no eigenvalues.')); $('#positivity').textContent = ''; return; }
-  $('#positivity').textContent = c.positivity === undefined ? '' : `positivity Σλ/Σ|λ| = ${fmt(c.positivity, 3)}`;
+  if (!c.eigenvalues) {
+    box.replaceChildren(el('p', { class: 'muted' }, c.kind === 'ov' ? 'Not square: no eigenvalues.' : 'Eigenvalues and their positivity describe copying by the OV circuit; they are shown for the full OV circuit only.'));
+    $('#positivity').textContent = '';
+    return;
+  }
+  $('#positivity').textContent = c.positivity === undefined ? '' : `positivity Σλ/Σ|λ| = ${fmtScore(c.positivity)}`;
   const S = 240, pad = 26;
   let r = 0;
   for (const [re, im] of c.eigenvalues) r = Math.max(r, Math.abs(re), Math.abs(im));
@@ -229,7 +261,15 @@ async function load(name) {
     for (let l = 0; l < r.n_layers; l++) for (let h = 0; h < r.n_heads; h++) opts.push(el('option', { value: `${l}/${h}` }, `L${l}H${h}`));
     $('#head').replaceChildren(...opts);
     const ind = (r.induction_heads || [])[0];
-    selectHead(ind ? ind.layer : 0, ind ? ind.head : 0);
+    const asked = state.askedHead;
+    state.askedHead = null;
+    if (asked && asked !== 'max' && asked.l < r.n_layers && asked.h < r.n_heads) selectHead(asked.l, asked.h);
+    else {
+      // The page's own first choice is not the user's: the URL (and the
+      // other pages) get a head once one is picked.
+      selectHead(ind ? ind.layer : 0, ind ? ind.head : 0);
+      setURLState({ head: null });
+    }
   });
 }
 
@@ -245,6 +285,7 @@ function init() {
     $('#token-text').disabled = !ok;
     $('#token-text-run').disabled = !ok;
     $('#token-text').title = ok ? 'a word the tokenizer encodes to one token, e.g. " Mary"' : 'this model has no tokenizer';
+    state.askedHead = urlHead();
     return load(name);
   }));
 }

@@ -25,6 +25,7 @@ const MASK = '#d9d9de';
 //   onHover(i, j)         called with (null, null) on leave
 //   onClick(i, j)
 //   showValues            print values in cells large enough
+//   format(v)             the printed value (default: fmt(v, 2) shortened)
 //   testid                data-testid of the node
 export function heatmap(o) {
   const rowLabels = o.rowLabels || [];
@@ -90,7 +91,7 @@ export function heatmap(o) {
         if (o.showValues && !masked && v !== null && cell >= 26) {
           kids.push(svg('text', {
             x: left + (j + 0.5) * cell, y: top + (i + 0.5) * cell + 3, 'text-anchor': 'middle', class: 'hm-val',
-          }, fmt(v, 2).replace(/^0\./, '.').replace(/^-0\./, '-.')));
+          }, o.format ? o.format(v) : fmt(v, 2).replace(/^0\./, '.').replace(/^-0\./, '-.')));
         }
       }
     }
@@ -213,9 +214,37 @@ function fillPixels(px, o) {
   }
 }
 
+// scaleTicks returns about n round values in [lo, hi] as colour-bar ticks
+// ([{v, label}]), lo and hi included when nothing round is near them.
+export function scaleTicks(lo, hi, n = 4) {
+  if (!(hi > lo)) return [{ v: lo, label: fmt(lo, 2) }];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (step / mag === 2.5 ? 1 : 0));
+  const label = (v) => (Math.abs(v) >= 1e4 ? v.toExponential(1) : v.toFixed(Math.min(digits, 6)));
+  const out = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    const r = Math.abs(v) < step * 1e-9 ? 0 : v;
+    out.push({ v: r, label: label(r) });
+  }
+  return out.length >= 2 ? out : [{ v: lo, label: fmt(lo, 2) }, { v: hi, label: fmt(hi, 2) }];
+}
+
+// withColorbar puts a heatmap ({node} as heatmap returns, or a node) and
+// its colour bar together in a figure box that scrolls sideways when it is
+// wider than the page. bar holds colorbar's options; ticks default to
+// scaleTicks(lo, hi). Any page's heatmap gets its scale this way.
+export function withColorbar(hm, bar) {
+  const node = hm instanceof Node ? hm : hm.node;
+  const ticks = bar.ticks || scaleTicks(bar.lo, bar.hi);
+  return el('div', { class: 'hm-figure' }, node, colorbar({ ...bar, ticks }));
+}
+
 // colorbar draws a horizontal legend from lo to hi with the given ticks
-// ([{v, label}]) and marks ([{v, label}], drawn as lines across the bar).
-export function colorbar({ lo, hi, color, ticks = [], marks = [], width = 240, label = '' }) {
+// ([{v, label}]; default scaleTicks(lo, hi)) and marks ([{v, label}],
+// drawn as lines across the bar).
+export function colorbar({ lo, hi, color, ticks = scaleTicks(lo, hi), marks = [], width = 240, label = '' }) {
   const h = 10, pad = 28, top = label ? 14 : 2;
   const s = svg('svg', { width: width + 2 * pad, height: top + h + 30, class: 'colorbar' });
   if (label) s.append(svg('text', { x: pad, y: 10, class: 'cb-label' }, label));

@@ -91,6 +91,7 @@ function modelInfo(m) {
   if (!m) return '';
   const parts = [];
   if (m.arch) parts.push(m.arch.text);
+  if (m.trained_on) parts.push(`trained on ${m.trained_on}`);
   if (m.error) parts.push(`error: ${m.error}`);
   if (m.tokenizer && m.tokenizer.files) parts.push(`tokenizer ${m.tokenizer.files}`);
   else if (m.tokenizer && m.tokenizer.note) parts.push(m.tokenizer.note);
@@ -117,18 +118,20 @@ export async function modelPicker(onChange) {
     byName = Object.fromEntries(models.map((m) => [m.name, m]));
   };
   const params = new URLSearchParams(location.search);
-  await fill(params.get('model') || localStorage.getItem('workbench.model') || 'demo');
+  const asked = params.get('model');
+  await fill(asked || localStorage.getItem('workbench.model') || 'demo');
+  // The URL's input belongs to the model it names: if that model is gone,
+  // the input is dropped with it.
+  if (asked && asked !== sel.value) setURLState({ tokens: null, text: null, bos: null, head: null });
+  let first = true;
   const apply = () => {
     const name = sel.value;
     localStorage.setItem('workbench.model', name);
-    const u = new URL(location.href);
-    u.searchParams.set('model', name);
-    history.replaceState(null, '', u);
-    for (const a of $$('a[data-nav]')) {
-      const t = new URL(a.href, location.href);
-      t.searchParams.set('model', name);
-      a.href = t.pathname + t.search;
-    }
+    // Another model's tokens and head may not exist here: a change of model
+    // starts from that model's example.
+    if (!first) setURLState({ model: name, tokens: null, text: null, bos: null, head: null, clean: null, corrupted: null, answer: null, wrong: null, what: null });
+    else setURLState({ model: name });
+    first = false;
     const info = $('#model-info');
     if (info) info.textContent = modelInfo(byName[name]);
     onChange(name, byName[name]);
@@ -139,6 +142,67 @@ export async function modelPicker(onChange) {
   sel.addEventListener('pointerdown', refresh);
   apply();
   return sel;
+}
+
+// ---- the input state in the URL ----
+
+// URL_KEYS are the query parameters that hold a page's input, carried by
+// the navigation links from page to page: the model, the sequence (tokens
+// as comma-separated ids, or text with its BOS choice) and the selected
+// head ("L1H2", or "max" for the max over heads).
+const URL_KEYS = ['model', 'tokens', 'text', 'bos', 'head'];
+
+// setURLState sets the given keys of the page URL (null or '' deletes one)
+// without a reload, and copies the input keys into every navigation link.
+export function setURLState(st) {
+  const u = new URL(location.href);
+  for (const [k, v] of Object.entries(st)) {
+    if (v === null || v === undefined || v === '') u.searchParams.delete(k);
+    else u.searchParams.set(k, String(v));
+  }
+  history.replaceState(null, '', u);
+  for (const a of $$('a[data-nav]')) {
+    const t = new URL(a.href, location.href);
+    for (const k of URL_KEYS) {
+      const v = u.searchParams.get(k);
+      if (v === null) t.searchParams.delete(k);
+      else t.searchParams.set(k, v);
+    }
+    a.href = t.pathname + t.search;
+  }
+}
+
+// setURLInput records a sequence input ({tokens} or {prompt, bos}) in the URL.
+export function setURLInput(input) {
+  if (input && input.prompt !== undefined) {
+    setURLState({ tokens: null, text: input.prompt, bos: input.bos && input.bos !== 'auto' ? input.bos : null });
+  } else {
+    setURLState({ tokens: input ? input.tokens.join(',') : null, text: null, bos: null });
+  }
+}
+
+// urlInput returns the sequence input the URL holds, or null.
+export function urlInput() {
+  const q = new URLSearchParams(location.search);
+  if (q.has('text')) return { prompt: q.get('text'), bos: q.get('bos') || 'auto' };
+  if (q.has('tokens')) return { tokens: parseTokens(q.get('tokens')) };
+  return null;
+}
+
+// urlHead returns the ?head= of the URL as {l, h}, 'max', or null.
+export function urlHead() {
+  const s = new URLSearchParams(location.search).get('head');
+  if (s === 'max') return 'max';
+  const m = /^L(\d+)H(\d+)$/.exec(s || '');
+  return m ? { l: Number(m[1]), h: Number(m[2]) } : null;
+}
+
+// describeInput says in words what sequence a view shows: the user's
+// tokens or text, or a generated example (how describes it).
+export function describeInput(input, n, how) {
+  if (how) return how;
+  if (input && input.prompt !== undefined) return `your text: ${n} tokens`;
+  return `your sequence: ${n} tokens`;
 }
 
 // hasTokenizer reports whether a model of the list takes prompts.
@@ -210,9 +274,24 @@ export function showPieces(r, bosID = null, tokens = r && r.tokens, pieces = r &
 }
 
 // The tooltip follows the mouse; lines are strings or [label, value] pairs.
+// It belongs to the element under the mouse when shown: once that element
+// leaves the page (its figure was redrawn or replaced), the tooltip hides,
+// since no mouseleave will ever come from it.
+let tipAnchor = null;
+let tipWatch = null;
+function watchTooltip() {
+  if (tipWatch) return;
+  tipWatch = new MutationObserver(() => {
+    if (tipAnchor && !tipAnchor.isConnected) tooltip.hide();
+  });
+  tipWatch.observe(document.body, { childList: true, subtree: true });
+}
+
 export const tooltip = {
   show(lines, x, y) {
     const tip = $('#tooltip');
+    tipAnchor = document.elementFromPoint(x, y);
+    watchTooltip();
     tip.replaceChildren(...lines.map((l) => Array.isArray(l)
       ? el('div', {}, el('span', { class: 'tk' }, l[0]), ' ', el('b', {}, l[1]))
       : el('div', {}, l)));
@@ -225,7 +304,7 @@ export const tooltip = {
     tip.style.left = `${Math.max(4, left)}px`;
     tip.style.top = `${Math.max(4, top)}px`;
   },
-  hide() { $('#tooltip').hidden = true; },
+  hide() { tipAnchor = null; $('#tooltip').hidden = true; },
 };
 
 // parseTokens reads ids separated by spaces or commas.
@@ -244,6 +323,24 @@ export function fmt(v, digits = 3) {
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
   return v.toFixed(digits);
 }
+
+// fmtScore formats a score of a head in [0, 1] (attention fractions,
+// composition ratios): always two decimals, never an exponent, so that
+// scores side by side read alike.
+export function fmtScore(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  return v.toFixed(2);
+}
+
+// SCORES defines each head score the pages show, once: its label, and the
+// definition the tooltips give. The data it was computed on is said where
+// it is shown (this input, or the repeated random tokens of the circuits
+// report): a score on other data has another name.
+export const SCORES = {
+  prev: { label: 'prev-token', def: 'mean attention from each position to the one before it' },
+  ind: { label: 'prefix-matching', def: 'mean attention from a repeated token to the token after its earlier occurrence (induction)' },
+  copy: { label: 'copying', def: 'fraction of positions where the head\'s value, through W_O·W_U, raises that position\'s own token above the mean logit' },
+};
 
 // ---- colours ----
 

@@ -1,8 +1,8 @@
 // The patching page: two inputs, a metric and an activation kind → a sweep
 // heatmap (sites × positions).
 
-import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging, figureLinks, hasTokenizer, showPieces, tokenText, visible } from './lib.js';
-import { heatmap, colorbar } from './heatmap.js';
+import { $, el, api, guard, modelPicker, parseTokens, fmt, diverging, figureLinks, hasTokenizer, showPieces, tokenText, visible, setURLState } from './lib.js';
+import { heatmap, withColorbar } from './heatmap.js';
 
 const KINDS = ['resid_pre', 'resid_post', 'attn_out', 'mlp_out', 'head_out', 'q', 'k', 'v', 'pattern'];
 const state = { model: null, info: null, text: false }; // text: the last sweep ran on the prompts
@@ -28,8 +28,7 @@ async function example() {
     $('#metric').value = ex.metric;
     $('#what').value = ex.what;
     $('#bypos').checked = ex.by_pos;
-    $('#note').textContent = `Induction example: ${ex.note}. Metric: logit(${ex.answer}) − logit(${ex.wrong}) at the last position.`;
-    await run();
+    await run(false, `Induction example: ${ex.note}. Metric: logit(${ex.answer}) − logit(${ex.wrong}) at the last position.`);
   });
 }
 
@@ -47,7 +46,10 @@ function textBody() {
   return body;
 }
 
-async function run(onText = false) {
+// run sweeps the inputs on the page (the text ones with onText); note
+// describes them when they are an example, else the note says they are the
+// user's own.
+async function run(onText = false, note = '') {
   await guard(async () => {
     const body = onText ? textBody() : {
       clean: parseTokens($('#clean').value), corrupted: parseTokens($('#corrupted').value),
@@ -64,6 +66,7 @@ async function run(onText = false) {
     }
     const g = r.grid;
     state.text = onText;
+    $('#note').textContent = note || `Your ${onText ? 'texts' : 'sequences'}: clean and corrupted, ${r.clean_tokens.length} tokens each.`;
     $('#clean').value = r.clean_tokens.join(' ');
     $('#corrupted').value = r.corrupted_tokens.join(' ');
     if (r.answer !== undefined) $('#answer').value = r.answer;
@@ -88,10 +91,8 @@ async function run(onText = false) {
         [g.normalized ? 'recovered' : g.metric, fmt(v, 4)]],
     });
     const lo = g.normalized ? Math.min(0, base - m) : base - m, hi = base + m;
-    const bar = colorbar({ lo, hi, color, width: 260, label: g.normalized ? '(metric − corrupted) / (clean − corrupted)' : g.metric,
-      ticks: [{ v: lo, label: fmt(lo, 2) }, { v: hi, label: fmt(hi, 2) }],
-      marks: [{ v: base, label: g.normalized ? 'corrupted 0' : 'corrupted' }].concat(g.normalized ? [{ v: 1, label: 'clean 1' }] : []) });
-    $('#heatmap').replaceChildren(hm.node, bar);
+    $('#heatmap').replaceChildren(withColorbar(hm, { lo, hi, color, width: 260, label: g.normalized ? '(metric − corrupted) / (clean − corrupted)' : g.metric,
+      marks: [{ v: base, label: g.normalized ? 'corrupted 0' : 'corrupted' }].concat(g.normalized ? [{ v: 1, label: 'clean 1' }] : []) }));
     $('#result-title').textContent = `Patching ${g.what}, clean → corrupted`;
     if (r.answer_text !== undefined) {
       $('#note').textContent = `Metric on "${visible(r.answer_text)}" (${r.answer})${r.wrong_text !== undefined ? ` against "${visible(r.wrong_text)}" (${r.wrong})` : ''} at the last position.`;
@@ -101,6 +102,8 @@ async function run(onText = false) {
     if (answer !== undefined) q.answer = answer;
     if (wrong !== undefined) q.wrong = wrong;
     links.set(`/api/models/${enc(state.model)}/figures/patching`, q);
+    // The sweep's inputs in the URL: a link to it runs it again.
+    setURLState({ clean: q.clean, corrupted: q.corrupted, answer: q.answer, wrong: q.wrong, what: body.what });
     $('#summary').textContent = `${g.metric}: clean ${fmt(g.clean, 3)}, corrupted ${fmt(g.corrupted, 3)} · ${rows.length * colLabels.length} patches in ${fmt((performance.now() - t0) / 1000, 2)} s`;
     document.body.dataset.ready = 'patching';
   });
@@ -111,6 +114,7 @@ function init() {
   $('#what').replaceChildren(...KINDS.map((k) => el('option', { value: k }, k)));
   $('#example').addEventListener('click', example);
   $('#run').addEventListener('click', () => run(false));
+  for (const id of ['#clean', '#corrupted']) $(id).addEventListener('keydown', (ev) => { if (ev.key === 'Enter') run(false); });
   $('#prompt-run').addEventListener('click', () => run(true));
   for (const id of ['#clean-prompt', '#corrupted-prompt', '#answer-text', '#wrong-text']) {
     $(id).addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); run(true); } });
@@ -123,6 +127,15 @@ function init() {
     $('#prompt-note').textContent = ok ? `tokenizer: ${info.tokenizer.files}; the answers must be one token each (mind the leading space)` : ((info.tokenizer && info.tokenizer.note) || 'this model has no tokenizer: give token ids');
     showPieces(null);
     for (const o of $('#what').options) o.disabled = o.value === 'mlp_out' && info.config.attn_only;
+    const u = new URLSearchParams(location.search);
+    if (u.has('clean') && u.has('corrupted')) {
+      $('#clean').value = u.get('clean').replace(/,/g, ' ');
+      $('#corrupted').value = u.get('corrupted').replace(/,/g, ' ');
+      $('#answer').value = u.get('answer') || '';
+      $('#wrong').value = u.get('wrong') || '';
+      if (u.get('what')) $('#what').value = u.get('what');
+      return run(false);
+    }
     return example();
   }));
 }
