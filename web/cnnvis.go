@@ -150,9 +150,9 @@ type cnnTopResponse struct {
 	Point    string       `json:"point"`
 	Unit     int          `json:"unit"`
 	Dataset  string       `json:"dataset"`
-	Images   int          `json:"images"`   // in the data set ranked
+	Images   int          `json:"images"`    // in the data set ranked
 	MapShape []int        `json:"map_shape"` // [H, W] of an activation map ([1, 1] for the logits)
-	Lo       float64      `json:"lo"`       // over the maps shown
+	Lo       float64      `json:"lo"`        // over the maps shown
 	Hi       float64      `json:"hi"`
 	Examples []topExample `json:"examples"`
 }
