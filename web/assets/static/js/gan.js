@@ -153,7 +153,7 @@ function drawRanking() {
     el('span', { class: 'rank-unit' }, `u${u}`), el('div', { class: 'iou-bar' }, bar), el('span', { class: 'rank-val' }, fmt(v, 3)),
     el('span', { class: 'muted tiny' }, `best: ${r.best[u].concept}`));
   }));
-  $('#dissect-summary').textContent = `${r.point} on the ${r.n} samples above: IoU of each unit's map (upsampled, top ${Math.round(100 * r.quantile)} % of its values) with the pixels of "${r.concepts[c]}"; ${c < 10 ? `the garment on samples the classifier calls ${r.concepts[c]} (${r.counts[c]} of them)` : 'a region derived from each sample\'s pixels and class'}`;
+  $('#dissect-summary').textContent = `${r.point} on the ${r.n} samples of this seed, generated without any ablation: IoU of each unit's map (upsampled, top ${Math.round(100 * r.quantile)} % of its values) with the pixels of "${r.concepts[c]}"; ${c < 10 ? `the garment on samples the classifier calls ${r.concepts[c]} (${r.counts[c]} of them)` : 'a region derived from each sample\'s pixels and class'}`;
   document.body.dataset.dissect = `${r.point}:${c}`;
 }
 
