@@ -43,9 +43,9 @@ var pages = []page{
 	{"/training", "training", "Training", "training.js",
 		"Training curves of runs, live over server-sent events: loss, accuracy and per-head scores, with the induction phase change marked."},
 	{"/cnn", "cnn", "CNN", "cnn.js",
-		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, and unit ablation — click a channel to zero it and watch the prediction."},
+		"A Fashion-MNIST classifier through the same hooks: feature maps per hook point, class probabilities, saliency and integrated gradients, BatchNorm statistics, unit ablation — click a channel to zero it and watch the prediction — and, as in Lucid and OpenAI Microscope, each unit's regularised activation maximisation, a gallery of a layer's units and their top-activating test images."},
 	{"/gan", "gan", "GAN", "gan.js",
-		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, and generator units to ablate."},
+		"A small DCGAN trained on Fashion-MNIST: sample grids labelled by the classifier, linear and spherical latent walks between two samples, generator units to ablate (before and after), and, as in GAN Dissection, units ranked by how their maps overlap classes and garment regions."},
 	{"/sweeps", "sweeps", "Sweeps", "sweeps.js",
 		"Sweeps in the runs folder (workbench sweep plan): each task's state whichever backend ran it, and the distribution of the results across tasks."},
 }
