@@ -69,8 +69,10 @@
 // deviations at initialisation and after training (He et al. 2016, §4.2).
 // Saliency and IntegratedGradients attribute a class logit to the input
 // pixels through a backward hook on hook_input; MaximizeUnit synthesises an
-// input that excites one unit (Adam on the image with jitter and a
-// total-variation penalty); BatchNormStats compares every BatchNorm layer's
+// input that excites one unit (Adam on the pixels or on a 1/f-scaled cosine
+// spectrum, with random translations, scalings and rotations, normalised
+// gradients and optional total-variation and L2 penalties; MaximizeUnits
+// does a layer's units as one batch); BatchNormStats compares every BatchNorm layer's
 // batch statistics with its running ones. All of them take a hook set, so
 // they run under ablations and patches too.
 //

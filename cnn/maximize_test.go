@@ -89,26 +89,6 @@ func TestMaximizePenalties(t *testing.T) {
 	}
 }
 
-func TestRollInverts(t *testing.T) {
-	const c, h, w = 2, 5, 4
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, c*h*w)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	y, z := make([]float32, len(x)), make([]float32, len(x))
-	for _, d := range [][2]int{{0, 0}, {1, -2}, {-3, 3}, {4, 1}} {
-		roll(y, x, c, h, w, d[0], d[1])
-		if got, want := y[1*h*w+((2+d[0]+h)%h)*w+(1+d[1]+w)%w], x[1*h*w+2*w+1]; got != want {
-			t.Errorf("roll by %v: pixel (2, 1) of channel 1 moved to the wrong place", d)
-		}
-		roll(z, y, c, h, w, -d[0], -d[1])
-		if !slices.Equal(z, x) {
-			t.Errorf("roll by %v then back is not the identity", d)
-		}
-	}
-}
-
 func TestTVGradient(t *testing.T) {
 	const c, h, w = 2, 4, 3
 	rng := rand.New(rand.NewPCG(3, 4))

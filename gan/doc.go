@@ -70,9 +70,11 @@
 // product Σa^½ Σb Σa^½. EvaluateMixture computes the VEEGAN metrics on
 // 2-D samples; VanishingGradients measures the generator's gradient under
 // log(1 − D) and −log D as a discriminator trained against a frozen
-// generator improves. Walk, ClassMeans, Arithmetic, RankUnits,
-// AttributeUnits, AblateUnits and UnitAblation return images and numbers,
-// never pictures.
+// generator improves. Dissect measures each generator unit's IoU with
+// concepts labelled on its samples — the judge's classes and regions
+// (sleeves, soles, background) derived from the pixels (Bau et al. 2019).
+// Walk, ClassMeans, Arithmetic, RankUnits, AttributeUnits, Dissect,
+// AblateUnits and UnitAblation return images and numbers, never pictures.
 //
 // # Checkpoints
 //

@@ -29,6 +29,7 @@ const (
 	maxCNNMaxLR       = 10   // activation-maximisation Adam step size
 	maxCNNPenalty     = 100  // weight of the TV and L2 penalties
 	maxCNNJitter      = 8    // pixels of jitter
+	maxCNNDecay       = cnn.MaxMaximizeDecay
 )
 
 // checkFloat returns a 400 naming key and the bounds unless v is in
@@ -60,6 +61,8 @@ func (a *cnnAPI) Routes() chi.Router {
 		r.Post("/attribution", handle(a.log, jsonEndpoint(a.attribution)))
 		r.Post("/batchnorm", handle(a.log, jsonEndpoint(a.batchNorm)))
 		r.Post("/maximize", handle(a.log, jsonEndpoint(a.maximize)))
+		r.Post("/gallery", handle(a.log, jsonEndpoint(a.gallery)))
+		r.Post("/top", handle(a.log, jsonEndpoint(a.top)))
 		r.Get("/figures/{figure}", handle(a.log, a.figure))
 	})
 	return r
@@ -645,16 +648,21 @@ func (a *cnnAPI) batchNorm(ctx context.Context, m *cnnModel, req cnnBatchNormReq
 }
 
 // cnnMaximizeRequest is POST /api/cnn/models/{name}/maximize: the options
-// of cnn.MaximizeUnit, with the page's defaults for absent ones.
+// of cnn.MaximizeUnit, absent ones taking the page's regularised setup
+// (pageVisOptions).
 type cnnMaximizeRequest struct {
 	Point  string   `json:"point"`
 	Unit   int      `json:"unit"`
-	Steps  int      `json:"steps,omitempty"`  // 0: 200, at most 2000
-	LR     float64  `json:"lr,omitempty"`     // 0: 0.05
+	Steps  int      `json:"steps,omitempty"`  // 0: 128, at most 2000
+	LR     float64  `json:"lr,omitempty"`     // 0: 0.1
+	Param  string   `json:"param,omitempty"`  // "fourier" (default) or "pixel"
+	Decay  *float64 `json:"decay,omitempty"`  // Fourier's 1/f^decay, absent: 1.5
 	Jitter *int     `json:"jitter,omitempty"` // absent: 2
-	TV     *float64 `json:"tv,omitempty"`     // absent: 0.002
-	L2     *float64 `json:"l2,omitempty"`     // absent: 0.001
-	Seed   uint64   `json:"seed,omitempty"`
+	Scale  *float64 `json:"scale,omitempty"`  // absent: 0.1
+	Rotate *float64 `json:"rotate,omitempty"` // degrees, absent: 10
+	TV     *float64 `json:"tv,omitempty"`     // absent: 0
+	L2     *float64 `json:"l2,omitempty"`     // absent: 0
+	Seed   *uint64  `json:"seed,omitempty"`   // absent: 1
 	cnnEdit
 }
 
@@ -663,8 +671,10 @@ type cnnMaximizeResponse struct {
 	Unit      int          `json:"unit"`
 	Shape     []int        `json:"shape"` // of the image, [C, H, W]
 	Image     sig4         `json:"image"`
+	Start     sig4         `json:"start"` // the random starting image
 	Trace     finiteFloats `json:"trace"`
 	Objective finiteFloats `json:"objective"`
+	Setup     string       `json:"setup"`
 }
 
 // finiteFloats is a float64 slice written as JSON numbers, with null for
@@ -698,19 +708,47 @@ func (a *cnnAPI) maximize(ctx context.Context, m *cnnModel, req cnnMaximizeReque
 	if err != nil {
 		return nil, err
 	}
-	o := cnn.MaximizeOptions{Steps: req.Steps, LR: req.LR, Jitter: 2, TV: 0.002, L2: 0.001, Seed: req.Seed}
+	o := pageVisOptions()
+	if req.Steps != 0 {
+		o.Steps = req.Steps
+	}
+	if req.LR != 0 {
+		o.LR = req.LR
+	}
+	switch req.Param {
+	case "", "fourier":
+	case "pixel":
+		o.Param, o.Decay = cnn.PixelParam, 0
+	default:
+		return nil, errorf(http.StatusBadRequest, "web: param %q: want \"fourier\" or \"pixel\"", req.Param)
+	}
+	if req.Decay != nil {
+		if o.Param == cnn.PixelParam {
+			return nil, errorf(http.StatusBadRequest, "web: decay applies to param \"fourier\" only")
+		}
+		if err := checkFloat("decay", *req.Decay, 0.01, maxCNNDecay); err != nil {
+			return nil, err
+		}
+		o.Decay = *req.Decay
+	}
+	for _, f := range []struct {
+		dst *float64
+		src *float64
+	}{{&o.Scale, req.Scale}, {&o.Rotate, req.Rotate}, {&o.TV, req.TV}, {&o.L2, req.L2}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
 	if req.Jitter != nil {
 		o.Jitter = *req.Jitter
 	}
-	if req.TV != nil {
-		o.TV = *req.TV
-	}
-	if req.L2 != nil {
-		o.L2 = *req.L2
+	if req.Seed != nil {
+		o.Seed = *req.Seed
 	}
 	for _, err := range []error{
 		checkFloat("lr", o.LR, 0, maxCNNMaxLR), checkFloat("tv", o.TV, 0, maxCNNPenalty), checkFloat("l2", o.L2, 0, maxCNNPenalty),
 		checkFloat("jitter", float64(o.Jitter), 0, maxCNNJitter),
+		checkFloat("scale", o.Scale, 0, cnn.MaxMaximizeScale-0.01), checkFloat("rotate", o.Rotate, 0, cnn.MaxMaximizeRotate),
 	} {
 		if err != nil {
 			return nil, err
@@ -722,7 +760,7 @@ func (a *cnnAPI) maximize(ctx context.Context, m *cnnModel, req cnnMaximizeReque
 	}
 	c := m.m.Cfg
 	return &cnnMaximizeResponse{Point: string(point), Unit: req.Unit, Shape: []int{c.InC, c.InH, c.InW},
-		Image: r.Image, Trace: roundAll(r.Trace), Objective: roundAll(r.Objective)}, nil
+		Image: r.Image, Start: r.Start, Trace: roundAll(r.Trace), Objective: roundAll(r.Objective), Setup: visSetup(o)}, nil
 }
 
 // roundAll rounds to six significant digits, enough for a chart.

@@ -16,7 +16,7 @@ import (
 //	features     the channels at ?point= for ?image= under ?ablate=&mode=
 //	attribution  saliency and integrated gradients for ?image=&class=&steps=&baseline=
 //	batchnorm    batch against running ?stat=mean|var of ?layer= on the samples (?train=1)
-//	maximize     the image that maximises ?unit= at ?point= (?steps=&seed=&tv=)
+//	maximize     the image that maximises ?unit= at ?point= (?steps=&seed=&tv=), the page's regularised setup
 //
 // with ?image=sample:N or test:N and ?ablate=POINT:U,U;POINT:U as in the
 // JSON requests.
@@ -188,11 +188,12 @@ func (a *cnnAPI) maximizeFigure(ctx context.Context, m *cnnModel, q url.Values) 
 	if req.Steps, err = intParam(q, "steps", 0, 1, maxCNNMaxSteps); err != nil {
 		return nil, err
 	}
-	seed, err := intParam(q, "seed", 0, 0, 1<<30)
+	seed, err := intParam(q, "seed", 1, 0, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	req.Seed = uint64(seed)
+	s64 := uint64(seed)
+	req.Seed = &s64
 	if s := q.Get("tv"); s != "" {
 		tv, err := strconv.ParseFloat(s, 64)
 		if err != nil {

@@ -37,6 +37,10 @@ type cnnModel struct {
 	source string // "demo" or "run"
 	m      *cnn.Model
 	means  memo[map[hooks.Name][]float32] // per-unit mean activation over the samples, for mean-ablation
+	// gallery holds the unit galleries, ranking the data set's images per
+	// unit of a point (for the top-activating examples).
+	gallery keyedMemo[galleryKey, []*cnn.Maximized]
+	ranking keyedMemo[hooks.Name, *unitRanking]
 }
 
 // cnnStore finds and caches CNN models: the embedded demo and the runs

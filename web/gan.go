@@ -47,6 +47,8 @@ type ganModel struct {
 	name   string
 	source string // "demo" or "run"
 	m      *gan.Model
+	// dissections caches the dissections of sample grids.
+	dissections keyedMemo[dissectKey, *gan.Dissection]
 }
 
 func newGANModel(name, source string, f *checkpoint.File) (*ganModel, error) {
@@ -118,6 +120,8 @@ func (a *ganAPI) Routes() chi.Router {
 		r.Get("/", handle(a.log, a.detail))
 		r.Post("/samples", handle(a.log, ganEndpoint(a.samples)))
 		r.Post("/walk", handle(a.log, ganEndpoint(a.walk)))
+		r.Post("/dissect", handle(a.log, ganEndpoint(a.dissect)))
+		r.Post("/unitmaps", handle(a.log, ganEndpoint(a.unitMaps)))
 		r.Get("/figures/{figure}", handle(a.log, a.figure))
 	})
 	return r
@@ -245,6 +249,17 @@ type ganSamplesResponse struct {
 	D       []float64 `json:"d"`
 	Counts  []int     `json:"counts"`
 	Names   []string  `json:"names"`
+	// Before is the same grid without the ablation (absent when there is
+	// none), for the before/after view.
+	Before *ganGridView `json:"before,omitempty"`
+}
+
+// ganGridView is a sample grid as the judge sees it.
+type ganGridView struct {
+	Images  []sig4    `json:"images"`
+	Classes []int     `json:"classes"`
+	Prob    []float64 `json:"prob"`
+	Counts  []int     `json:"counts"`
 }
 
 func (a *ganAPI) samples(ctx context.Context, m *ganModel, req ganSamplesRequest) (*ganSamplesResponse, error) {
@@ -278,6 +293,22 @@ func (a *ganAPI) samples(ctx context.Context, m *ganModel, req ganSamplesRequest
 		resp.Images = append(resp.Images, images[i*per:(i+1)*per])
 		resp.D = append(resp.D, round4(1/(1+math.Exp(-float64(logits.Data[i])))))
 		resp.Counts[classes[i]]++
+	}
+	if hs != nil {
+		clean, err := m.m.Generate(ctx, tensor.FromSlice(latents(m.m, req.Seed, req.N), req.N, c.ZDim), nil)
+		if err != nil {
+			return nil, inputErr(ctx, err)
+		}
+		pixels := gan.ToPixels(clean.Data)
+		b := &ganGridView{Counts: make([]int, len(a.classes))}
+		if b.Classes, b.Prob, err = a.judgeImages(ctx, pixels, req.N); err != nil {
+			return nil, err
+		}
+		for i := range req.N {
+			b.Images = append(b.Images, pixels[i*per:(i+1)*per])
+			b.Counts[b.Classes[i]]++
+		}
+		resp.Before = b
 	}
 	return resp, nil
 }

@@ -53,6 +53,15 @@ func TestAPIGAN(t *testing.T) {
 		{"ablate unknown", "POST", samples, "", `{"ablate":{"G.blocks.9.hook_out":[0]}}`, 400, "G.blocks"},
 		{"ablate unit", "POST", samples, "", `{"ablate":{"G.blocks.1.hook_out":[16]}}`, 400, "unit 16"},
 		{"samples malformed", "POST", samples, "", `{"n":`, 400, "malformed"},
+		{"samples ablated before", "POST", samples, "", `{"n":2,"ablate":{"G.blocks.1.hook_out":[0]}}`, 200, `"before":{"images":[`},
+		{"dissect", "POST", "/api/gan/models/demo/dissect", "", `{"seed":0,"n":16}`, 200, `"concepts":["T-shirt/top",`},
+		{"dissect regions", "POST", "/api/gan/models/demo/dissect", "", `{"n":16}`, 200, `"sleeves","soles","background"]`},
+		{"dissect discriminator", "POST", "/api/gan/models/demo/dissect", "", `{"point":"D.blocks.0.hook_out"}`, 400, "generator"},
+		{"dissect unit", "POST", "/api/gan/models/demo/dissect", "", `{"unit":1}`, 400, "unitmaps"},
+		{"dissect too many", "POST", "/api/gan/models/demo/dissect", "", `{"n":999}`, 400, "n 999"},
+		{"unitmaps", "POST", "/api/gan/models/demo/unitmaps", "", `{"n":4,"unit":3}`, 200, `"map_shape":[14,14]`},
+		{"unitmaps no unit", "POST", "/api/gan/models/demo/unitmaps", "", `{"n":4}`, 400, "unit"},
+		{"unitmaps bad unit", "POST", "/api/gan/models/demo/unitmaps", "", `{"n":4,"unit":16}`, 400, "unit 16"},
 		{"samples unknown field", "POST", samples, "", `{"m":1}`, 400, "unknown field"},
 		{"walk", "POST", walk, "", `{"seed":2,"from":0,"to":5,"steps":4}`, 200, `"z_norm":[`},
 		{"walk spherical", "POST", walk, "", `{"from":3,"to":1,"spherical":true}`, 200, `"spherical":true`},
@@ -145,5 +154,29 @@ func TestGANRunsListed(t *testing.T) {
 		if !strings.Contains(body, tc.has) || strings.Contains(body, tc.hasNot) {
 			t.Errorf("GET %s = %.300s: want %s and not %s", tc.path, body, tc.has, tc.hasNot)
 		}
+	}
+}
+
+// TestGANAblationBeforeAfter: with an ablation, the samples response
+// carries the unablated grid, equal to a plain request's.
+func TestGANAblationBeforeAfter(t *testing.T) {
+	s, _ := cnnTestServer(t)
+	var plain, ablated ganSamplesResponse
+	post(t, s, "/api/gan/models/demo/samples", `{"seed":5,"n":8}`, &plain)
+	post(t, s, "/api/gan/models/demo/samples", `{"seed":5,"n":8,"ablate":{"G.blocks.1.hook_out":[0,1,2,3,4,5]}}`, &ablated)
+	if plain.Before != nil || ablated.Before == nil {
+		t.Fatalf("before grid: %v without ablation, %v with", plain.Before != nil, ablated.Before != nil)
+	}
+	changed := false
+	for i := range plain.Images {
+		for p, v := range plain.Images[i] {
+			if math.Abs(float64(v-ablated.Before.Images[i][p])) > 1e-6 {
+				t.Fatalf("sample %d pixel %d: %v plain, %v as the before of the ablation", i, p, v, ablated.Before.Images[i][p])
+			}
+			changed = changed || v != ablated.Images[i][p]
+		}
+	}
+	if !changed {
+		t.Errorf("ablating six units changed no pixel")
 	}
 }

@@ -7,7 +7,7 @@ import { el, svg, tooltip, fmt, PALETTE } from './lib.js';
 let clipSeq = 0;
 
 // niceTicks returns about n round values covering [lo, hi].
-function niceTicks(lo, hi, n = 5) {
+export function niceTicks(lo, hi, n = 5) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));

@@ -1,10 +1,13 @@
 // The CNN page: an image (embedded sample or test-set index), the class
 // probabilities with and without unit ablations, the feature maps at a hook
 // point (click a channel to ablate it), saliency and integrated gradients,
-// BatchNorm batch-vs-running statistics, and activation maximisation.
+// BatchNorm batch-vs-running statistics, activation maximisation (Fourier
+// parameterisation, transformation robustness), a unit gallery per layer
+// and each unit's top-activating examples with their activation maps.
 
-import { $, el, api, guard, fmt, divergingRGB, figureLinks } from './lib.js';
+import { $, el, api, guard, fmt, figureLinks } from './lib.js';
 import { LineChart } from './chart.js';
+import { paint, greyScale, symmetricScale, heatScale, colourBar, readout, clearTips } from './vis.js';
 
 const enc = encodeURIComponent;
 const state = {
@@ -27,7 +30,6 @@ const links = {
 let bnMean, bnVar, maxChart;
 
 const base = () => `/api/cnn/models/${enc(state.model)}`;
-const clamp01 = (t) => Math.min(1, Math.max(0, t));
 
 // ---- request pieces ----
 
@@ -58,28 +60,8 @@ function figureQuery(extra) {
 
 // ---- canvases ----
 
-// paint draws h×w values on a canvas at one pixel per value (CSS scales
-// it, pixelated); rgb maps a value to [r, g, b].
-function paint(canvas, vals, h, w, rgb) {
-  canvas.width = w;
-  canvas.height = h;
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(w, h);
-  for (let i = 0; i < h * w; i++) {
-    const [r, g, b] = rgb(vals[i]);
-    img.data[4 * i] = r;
-    img.data[4 * i + 1] = g;
-    img.data[4 * i + 2] = b;
-    img.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
-}
-
-const grey = (lo, hi) => (v) => {
-  const g = Math.round(255 * clamp01(hi > lo ? (v - lo) / (hi - lo) : 0));
-  return [g, g, g];
-};
-const symmetric = (m) => (v) => divergingRGB(m > 0 ? v / m : 0);
+const grey = greyScale;
+const symmetric = symmetricScale;
 
 function absMax(vals) {
   let m = 0;
@@ -122,6 +104,7 @@ function drawProbs(r) {
 }
 
 function drawMaps(r) {
+  clearTips();
   const fm = r.point;
   const shape = fm.shape;
   const h = shape.length === 3 ? shape[1] : 1, w = shape.length === 3 ? shape[2] : 1;
@@ -134,6 +117,7 @@ function drawMaps(r) {
     const rgb = lo < 0 ? symmetric(Math.max(-lo, hi)) : grey(Math.min(0, lo), hi);
     const canvas = el('canvas', { class: 'pix' });
     paint(canvas, vals, h, w, rgb);
+    readout(canvas, vals, h, w, (y, x, v) => [[`${fm.name} c${ch}`, ''], [`(${y}, ${x})`, fmt(v, 4)]]);
     canvas.style.width = `${w * scale}px`;
     canvas.style.height = `${h * scale}px`;
     const tile = el('button', {
@@ -145,6 +129,8 @@ function drawMaps(r) {
   });
   $('#fmaps').replaceChildren(...tiles);
   $('#fm-range').textContent = `[${shape.join(', ')}] · values ${fmt(fm.lo, 3)} to ${fmt(fm.hi, 3)}`;
+  const barScale = fm.lo < 0 ? symmetric(Math.max(-fm.lo, fm.hi)) : grey(Math.min(0, fm.lo), fm.hi);
+  $('#fm-bar').replaceChildren(colourBar(barScale, { testid: 'fm-bar', label: per ? 'all channels (each tile scaled to its own range)' : 'activation, all channels' }));
   links.features.set(`${base()}/figures/features`, figureQuery({ point: fm.name }));
 }
 
@@ -169,8 +155,15 @@ async function attribution() {
   if ($('#class').value !== 'pred') body.class = Number($('#class').value);
   const r = await api(`${base()}/attribution`, { body });
   const [h, w] = imageSize();
-  paint($('#saliency'), r.saliency, h, w, symmetric(absMax(r.saliency)));
-  paint($('#ig'), r.ig, h, w, symmetric(absMax(r.ig)));
+  clearTips();
+  for (const [id, vals, what] of [['saliency', r.saliency, '∂logit/∂x'], ['ig', r.ig, 'IG']]) {
+    const sc = symmetric(absMax(vals));
+    const c = $(`#${id}`).cloneNode(); // a fresh canvas drops the old read-out listeners
+    $(`#${id}`).replaceWith(c);
+    paint(c, vals, h, w, sc);
+    readout(c, vals, h, w, (y, x, v) => [[`${what} (${y}, ${x})`, fmt(v, 3)]]);
+    $(`#${id}-bar`).replaceChildren(colourBar(sc, { testid: `${id}-bar`, label: `${what} of ${r.class_name}` }));
+  }
   const diff = r.logit - r.baseline_logit;
   const p = $('#completeness');
   p.replaceChildren(
@@ -216,23 +209,83 @@ function drawBN() {
 async function maximize() {
   await guard(async () => {
     const unit = Number($('#max-unit').value);
-    const steps = Number($('#max-steps').value) || 200;
+    const steps = Number($('#max-steps').value) || 128;
     $('#max-status').textContent = 'optimising…';
     let r;
     try {
       const tv = Number($('#max-tv').value);
-      r = await api(`${base()}/maximize`, { body: { point: state.point, unit, steps, tv: Number.isFinite(tv) ? tv : 0.002, ...editBody() } });
+      const body = { point: state.point, unit, steps, param: $('#max-param').value, tv: Number.isFinite(tv) ? tv : 0, ...editBody() };
+      r = await api(`${base()}/maximize`, { body });
     } finally {
       $('#max-status').textContent = '';
     }
-    paint($('#max-image'), r.image, r.shape[1], r.shape[2], grey(0, 1));
+    clearTips();
+    const sc = grey(0, 1);
+    paint($('#max-start'), r.start, r.shape[1], r.shape[2], sc);
+    paint($('#max-image'), r.image, r.shape[1], r.shape[2], sc);
+    $('#max-bar').replaceChildren(colourBar(sc, { testid: 'max-bar', label: 'pixel value' }));
     maxChart.setData({ series: [
       { name: `${r.point} unit ${r.unit}`, points: r.trace.map((v, i) => [i, v]) },
       { name: 'objective (with penalties)', points: r.objective.map((v, i) => [i, v]), dash: true },
     ] });
-    $('#max-status').textContent = `activation ${fmt(r.trace[0], 3)} → ${fmt(r.trace[r.trace.length - 1], 3)}`;
+    const first = r.trace[0], last = r.trace[r.trace.length - 1];
+    $('#max-status').textContent = `activation ${fmt(first, 3)} → ${fmt(last, 3)}${last === 0 && first === 0 ? ' (the unit never fires here: a dead unit)' : ''}`;
+    $('#max-setup').textContent = r.setup;
     links.maximize.set(`${base()}/figures/maximize`, { point: r.point, unit: r.unit, steps, tv: $('#max-tv').value });
     document.body.dataset.maximized = `${r.point}:${r.unit}`;
+    document.body.dataset.maxRise = last - first;
+  });
+}
+
+// gallery shows every unit of the hook point (64 at most) optimised with
+// the page's setup, computed once per layer on the server.
+async function gallery() {
+  await guard(async () => {
+    const point = state.point;
+    $('#gal-status').textContent = 'optimising every unit (cached after the first time)…';
+    let r;
+    try {
+      r = await api(`${base()}/gallery`, { body: { point } });
+    } finally {
+      $('#gal-status').textContent = '';
+    }
+    const [, h, w] = r.shape;
+    const sc = grey(0, 1);
+    const tiles = r.entries.map((e) => {
+      const c = el('canvas', { class: 'pix' });
+      paint(c, e.image, h, w, sc);
+      return el('button', { class: 'gal-unit', 'data-testid': `gal-${e.unit}`, title: `unit ${e.unit}: activation ${fmt(e.start, 3)} at the random start → ${fmt(e.final, 3)} — click for its top examples`,
+        onclick: () => { $('#max-unit').value = e.unit; top(); } },
+      c, el('span', { class: 'fmap-label' }, `u${e.unit}`, el('span', { class: 'muted' }, ` ${fmt(e.final, 2)}`)));
+    });
+    $('#gallery').replaceChildren(...tiles);
+    $('#gal-summary').textContent = `${r.point}: units ${r.from}–${r.from + r.entries.length - 1} of ${r.units} · ${r.setup}`;
+    document.body.dataset.gallery = `${r.point}:${r.entries.length}`;
+  });
+}
+
+// top shows the data set's images that excite the unit most, each with
+// the unit's activation map on one colour scale.
+async function top() {
+  await guard(async () => {
+    const unit = Number($('#max-unit').value);
+    const r = await api(`${base()}/top`, { body: { point: state.point, unit, k: 9 } });
+    clearTips();
+    const [h, w] = imageSize();
+    const [mh, mw] = r.map_shape;
+    const sc = r.lo < 0 ? symmetric(Math.max(-r.lo, r.hi)) : heatScale(Math.min(0, r.lo), r.hi);
+    const ex = r.examples.map((e, k) => {
+      const img = el('canvas', { class: 'pix' }), map = el('canvas', { class: 'pix' });
+      paint(img, e.pixels, h, w, grey(0, 1));
+      paint(map, e.map, mh, mw, sc);
+      readout(map, e.map, mh, mw, (y, x, v) => [[`${r.point} u${r.unit} (${y}, ${x})`, fmt(v, 3)]]);
+      return el('div', { class: 'top-ex', 'data-testid': `top-${k}` }, el('div', { class: 'top-pair' }, img, map),
+        el('span', { class: 'small' }, `${e.label_name} · ${fmt(e.activation, 3)}`), el('span', { class: 'muted tiny' }, e.source));
+    });
+    $('#top').replaceChildren(...ex);
+    $('#top-bar').replaceChildren(colourBar(sc, { testid: 'top-bar', label: `${r.point} unit ${r.unit} activation` }));
+    $('#top-summary').textContent = `unit ${r.unit} of ${r.point}: the ${r.examples.length} images of ${r.dataset} with the largest mean activation, each beside the unit's activation map`;
+    document.body.dataset.top = `${r.point}:${r.unit}`;
   });
 }
 
@@ -301,9 +354,9 @@ async function init() {
   $('#baseline').parentNode.after(links.attribution);
   $('#bn-summary').before(links.batchnorm);
   $('#max-status').after(links.maximize);
-  bnMean = new LineChart($('#bn-mean'), { title: 'per-channel mean of the input', xLabel: 'channel', yLabel: 'mean', testid: 'bn-mean', width: 560 });
-  bnVar = new LineChart($('#bn-var'), { title: 'per-channel variance of the input', xLabel: 'channel', yLabel: 'variance', testid: 'bn-var', width: 560 });
-  maxChart = new LineChart($('#max-chart'), { title: 'unit activation while optimising', xLabel: 'step', yLabel: 'activation', testid: 'max-trace', width: 560, height: 220 });
+  bnMean = new LineChart($('#bn-mean'), { title: 'per-channel mean of the input', xLabel: 'channel', yLabel: 'mean', testid: 'bn-mean', width: Math.min(560, window.innerWidth - 60) });
+  bnVar = new LineChart($('#bn-var'), { title: 'per-channel variance of the input', xLabel: 'channel', yLabel: 'variance', testid: 'bn-var', width: Math.min(560, window.innerWidth - 60) });
+  maxChart = new LineChart($('#max-chart'), { title: 'unit activation while optimising', xLabel: 'step', yLabel: 'activation', testid: 'max-trace', width: Math.min(560, window.innerWidth - 60), height: 220 });
 
   $('#sample').addEventListener('change', () => selectSample(Number($('#sample').value)));
   $('#load-test').addEventListener('click', () => {
@@ -314,6 +367,8 @@ async function init() {
   $('#mode').addEventListener('change', refresh);
   $('#clear').addEventListener('click', () => { state.ablate = new Map(); refresh(); });
   $('#point').addEventListener('change', () => { state.point = $('#point').value; guard(run); });
+  $('#gal-run').addEventListener('click', gallery);
+  $('#top-run').addEventListener('click', top);
   $('#per-channel').addEventListener('change', () => state.run && drawMaps(state.run));
   for (const id of ['#class', '#steps', '#baseline']) $(id).addEventListener('change', () => guard(attribution));
   $('#bn-layer').addEventListener('change', drawBN);
