@@ -85,6 +85,21 @@
 //	POST /api/train/{id}/stop                            stop it (its checkpoint is saved)
 //	GET  /api/train/{id}/events                          its records as server-sent events
 //
+// A model trained by train/induction (the demo included) is listed with
+// "trained_on", its task in words. The lens answers, beside each point's
+// means, "positions": loss and accuracy by position and over two stated
+// sets, every position ("all") and the positions whose next token is
+// predictable ("predictable": on the input, data.RepeatedPositions, listed
+// in "predictable"; on the held-out sequences, the task's scored targets).
+// The positional QK circuit ranks a query position's keys among those at
+// or before it (the causal mask); eigenvalues and their positivity are
+// answered for the OV circuit only.
+//
+// The pages keep their input in the URL: ?model=, ?tokens= (ids, comma
+// separated) or ?text= with ?bos=, and ?head= (L1H2 or max), carried by the
+// navigation links; the Patching page adds its own ?clean=, ?corrupted=,
+// ?answer=, ?wrong= and ?what=.
+//
 // Figures are rendered by the figures package (gonum/plot) from the same
 // computations as the JSON; their query holds what the page's request
 // holds, plus ?w=&h= for the size in pixels.
