@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/internal/testenv"
 	"github.com/mechinterp/workbench/tensor"
 	"github.com/mechinterp/workbench/workers"
 )
@@ -201,7 +202,7 @@ func benchForward(b *testing.B, ws *Workspace, toks []int32) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	cpu0, cpuOK := processCPUSeconds()
+	cpu0, cpuOK := testenv.ProcessCPUSeconds()
 	for b.Loop() {
 		if err := ws.Forward(ctx, toks, nil); err != nil {
 			b.Fatal(err)
@@ -209,7 +210,7 @@ func benchForward(b *testing.B, ws *Workspace, toks []int32) {
 	}
 	tokens := float64(len(toks)) * float64(b.N)
 	b.ReportMetric(tokens/b.Elapsed().Seconds(), "tok/s")
-	if cpu1, ok := processCPUSeconds(); cpuOK && ok && cpu1 > cpu0 {
+	if cpu1, ok := testenv.ProcessCPUSeconds(); cpuOK && ok && cpu1 > cpu0 {
 		b.ReportMetric(tokens/(cpu1-cpu0), "tok/cpu-s")
 	}
 }

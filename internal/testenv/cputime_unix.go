@@ -1,13 +1,13 @@
 //go:build unix
 
-package transformer
+package testenv
 
 import "syscall"
 
-// processCPUSeconds returns the user and system CPU time this process has
+// ProcessCPUSeconds returns the user and system CPU time this process has
 // used, for benchmarks that report throughput per CPU-second (a figure
 // that other processes on a shared machine do not change).
-func processCPUSeconds() (float64, bool) {
+func ProcessCPUSeconds() (float64, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
