@@ -196,10 +196,12 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	hook := fs.String("hook", "", "hook `POINT` whose activations the dictionary encodes, e.g. blocks.1.hook_resid_post (required)")
 	hookOut := fs.String("hook-out", "", "train a transcoder: predict this hook `POINT` (e.g. blocks.0.hook_mlp_out) from --hook (e.g. blocks.0.ln2.hook_normalized)")
 	out := fs.String("out", "", "`DIR` to write the dictionary to (cfg.json, sae_weights.safetensors; required)")
-	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu (with --l1)")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk, relu (with --l1) or jumprelu (with --l0)")
 	dSAE := fs.Int("d-sae", 0, "dictionary size `N` (default 8 × the activation width)")
 	k := fs.Int("k", 32, "active features per row for topk and batchtopk (at most --d-sae)")
 	l1 := fs.Float64("l1", 0, "L1 coefficient for relu")
+	var jf jumpFlags
+	jf.register(fs)
 	auxK := fs.Int("aux-k", 0, "dead features trained by the auxiliary loss (topk, batchtopk; 0: off)")
 	steps := fs.Int("steps", 2000, "training steps")
 	batch := fs.Int("batch", 1024, "activation rows per step")
@@ -240,7 +242,9 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tr, err := sae.NewTrainer(s, sae.TrainConfig{Batch: *batch, LR: *lr, L1: *l1, AuxK: *auxK, AuxCoeff: 1.0 / 32})
+	tc := sae.TrainConfig{Batch: *batch, LR: *lr, L1: *l1, AuxK: *auxK, AuxCoeff: 1.0 / 32}
+	jf.apply(&tc, cfg.Activation)
+	tr, err := sae.NewTrainer(s, tc)
 	if err != nil {
 		return err
 	}
@@ -354,9 +358,11 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	d := fs.Int("dims", 32, "dimensions `d` they are squeezed into")
 	sparsity := fs.Float64("sparsity", 0.96, "probability that a feature is off in a sample (it fires with 1 − sparsity)")
 	dict := fs.Int("dict-size", 0, "dictionary size `m` (default: n)")
-	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk, relu or jumprelu")
 	k := fs.Int("k", 4, "active features per row for topk and batchtopk")
 	l1 := fs.Float64("l1", 0.1, "L1 coefficient for relu")
+	var jf jumpFlags
+	jf.register(fs)
 	steps := fs.Int("steps", 3000, "training steps")
 	batch := fs.Int("batch", 256, "samples per step")
 	lr := fs.Float64("lr", 3e-3, "Adam learning rate")
@@ -390,9 +396,12 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg.DSAE = *n
 	}
 	tc := sae.TrainConfig{Batch: *batch, LR: *lr}
-	if cfg.Activation == sae.ReLU {
+	jf.apply(&tc, cfg.Activation)
+	switch cfg.Activation {
+	case sae.JumpReLU:
+	case sae.ReLU:
 		tc.L1 = *l1
-	} else {
+	default:
 		cfg.K = min(*k, cfg.DSAE)
 	}
 	s, err := sae.New(cfg, *seed)
@@ -425,4 +434,19 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "%d features in %d dimensions (each fires with probability %.3g); %s dictionary of %d\n", *n, *d, 1-*sparsity, cfg.Activation, cfg.DSAE)
 	fmt.Fprintf(stdout, "MMCS %.3f (true features found), reverse MMCS %.3f (decoder rows that match a feature), FVU %.3f, L0 %.2f\n", mmcs, rev, st.FVU, st.L0)
 	return nil
+}
+
+// jumpFlags are the JumpReLU training flags.
+type jumpFlags struct{ l0, bandwidth float64 }
+
+func (f *jumpFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&f.l0, "l0", 0.01, "L0 penalty coefficient for jumprelu")
+	fs.Float64Var(&f.bandwidth, "bandwidth", 0.05, "jumprelu: width ε of the straight-through estimator's kernel that trains the thresholds")
+}
+
+// apply sets tc's JumpReLU fields for a dictionary of activation arch.
+func (f *jumpFlags) apply(tc *sae.TrainConfig, arch string) {
+	if arch == sae.JumpReLU {
+		tc.L0, tc.Bandwidth = f.l0, f.bandwidth
+	}
 }

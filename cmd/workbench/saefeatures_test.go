@@ -206,3 +206,19 @@ func TestSAECurveCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestSAEToyJumpReLU trains the toy with a JumpReLU dictionary from the
+// command line: its thresholds train, so the features are recovered.
+func TestSAEToyJumpReLU(t *testing.T) {
+	out, _, err := runCLI(t, "sae", "toy", "--architecture", "jumprelu", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		MMCS float64 `json:"mmcs"`
+		L0   float64 `json:"l0"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.MMCS < 0.9 || got.L0 > 6 {
+		t.Errorf("jumprelu toy: %v %s", err, out)
+	}
+}
