@@ -24,6 +24,7 @@ type Source struct {
 	m        *transformer.Model
 	in, out  hooks.Name // out: a transcoder's target ("" for an SAE)
 	batches  Batches
+	pcg      *rand.PCG // rng's source, saved in checkpoints
 	rng      *rand.Rand
 	d        int
 	bufIn    []float32 // [cap, d]
@@ -41,7 +42,8 @@ func NewSource(m *transformer.Model, in, out string, batches Batches, capRows in
 	if err != nil {
 		return nil, fmt.Errorf("sae: %w", err)
 	}
-	s := &Source{m: m, in: hin, batches: batches, rng: rand.New(rand.NewPCG(seed, 0x50c)), cap: capRows}
+	pcg := rand.NewPCG(seed, 0x50c)
+	s := &Source{m: m, in: hin, batches: batches, pcg: pcg, rng: rand.New(pcg), cap: capRows}
 	if out != "" {
 		if s.out, err = m.ParseHook(out); err != nil {
 			return nil, fmt.Errorf("sae: %w", err)

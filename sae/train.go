@@ -23,6 +23,13 @@ type TrainConfig struct {
 	AuxK      int     `json:"aux_k"`
 	AuxCoeff  float64 `json:"aux_coefficient"`
 	DeadAfter int     `json:"dead_after"`
+	// L0 is the sparsity penalty's coefficient for JumpReLU dictionaries
+	// (λ·‖f‖₀), and Bandwidth ε the width of the rectangle kernel of the
+	// straight-through estimator that trains their thresholds
+	// (Rajamanoharan et al. 2024, "Jumping Ahead"): both must be positive
+	// for JumpReLU and zero otherwise.
+	L0        float64 `json:"l0_coefficient,omitempty"`
+	Bandwidth float64 `json:"jumprelu_bandwidth,omitempty"`
 }
 
 // Stats are one training step's measurements, averaged over the batch.
@@ -42,7 +49,7 @@ type Trainer struct {
 	cfg TrainConfig
 	opt *optim.Adam
 	// gradients, the same shapes as the parameters
-	gWEnc, gBEnc, gWDec, gBDec []float32
+	gWEnc, gBEnc, gWDec, gBDec, gTheta []float32
 	// per-step buffers
 	xc, pre, f, xhat, dxhat, df, dxc, scratch []float32
 	sinceFired                                []int     // rows since each feature last fired
@@ -78,8 +85,9 @@ func NewTrainer(s *SAE, cfg TrainConfig) (*Trainer, error) {
 	if cfg.AuxK > 0 && c.Activation != TopK && c.Activation != BatchTopK {
 		return nil, fmt.Errorf("%w: aux_k applies to topk and batchtopk dictionaries, not %s", ErrConfig, c.Activation)
 	}
-	if c.Activation == JumpReLU {
-		return nil, fmt.Errorf("%w: training a jumprelu dictionary is not implemented (load and run one; train relu, topk or batchtopk)", ErrConfig)
+	if jump := c.Activation == JumpReLU; jump != (cfg.L0 > 0) || jump != (cfg.Bandwidth > 0) ||
+		math.IsInf(cfg.L0, 0) || math.IsInf(cfg.Bandwidth, 0) || cfg.L0 < 0 || cfg.Bandwidth < 0 {
+		return nil, fmt.Errorf("%w: l0 coefficient %g and bandwidth %g: both positive for jumprelu dictionaries and zero for %s ones", ErrConfig, cfg.L0, cfg.Bandwidth, c.Activation)
 	}
 	if cfg.DeadAfter == 0 {
 		cfg.DeadAfter = 10 * cfg.Batch
@@ -102,6 +110,10 @@ func NewTrainer(s *SAE, cfg TrainConfig) (*Trainer, error) {
 		{Name: "W_dec", Data: s.WDec, Grad: t.gWDec},
 		{Name: "b_dec", Data: s.BDec, Grad: t.gBDec},
 	}
+	if c.Activation == JumpReLU {
+		t.gTheta = make([]float32, n)
+		params = append(params, optim.Param{Name: "threshold", Data: s.Threshold, Grad: t.gTheta})
+	}
 	var err error
 	if t.opt, err = optim.NewAdam(params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}); err != nil {
 		return nil, err
@@ -120,6 +132,9 @@ func (t *Trainer) Step(x, target []float32) Stats {
 	t.projectDecoderGrad()
 	t.opt.Step(t.cfg.LR)
 	t.S.NormalizeDecoder()
+	for i, v := range t.S.Threshold { // a threshold stays positive
+		t.S.Threshold[i] = max(v, minThreshold)
+	}
 	return st
 }
 
@@ -137,7 +152,7 @@ func (t *Trainer) Gradients(x, target []float32) Stats {
 	nz := s.Activate(t.f, t.pre, B, true, t.scratch)
 	// Few active features (TopK, BatchTopK, a sparse ReLU): every product
 	// but the encoder's runs over the active entries only.
-	sparse := cfg.AuxK == 0 && nz*16 <= B*n
+	sparse := cfg.AuxK == 0 && nz*16 <= B*n && c.Activation != JumpReLU
 	if sparse {
 		t.gather(B)
 		t.sparseDecode(B)
@@ -196,6 +211,9 @@ func (t *Trainer) Gradients(x, target []float32) Stats {
 		}
 		st.Loss += cfg.L1 * sum / float64(B)
 	}
+	if c.Activation == JumpReLU {
+		st.Loss += t.thresholdGradients(B)
+	}
 	// Through the activation: the gradient passes where the feature fired.
 	for i, v := range t.f {
 		if v == 0 {
@@ -225,6 +243,40 @@ func (t *Trainer) Gradients(x, target []float32) Stats {
 		}
 	}
 	return st
+}
+
+// minThreshold is the smallest JumpReLU threshold training leaves.
+const minThreshold = 1e-6
+
+// thresholdGradients writes the JumpReLU thresholds' gradients from the
+// straight-through estimator of Rajamanoharan et al. (2024), with the
+// rectangle kernel K(u) = 1 for |u| < 1/2 and bandwidth ε, given df =
+// ∂loss/∂f before the activation's mask:
+//
+//	∂f/∂θ ≈ −(θ/ε)·K((pre − θ)/ε),  ∂H(pre − θ)/∂θ ≈ −(1/ε)·K((pre − θ)/ε)
+//
+// so that ∂loss/∂θ_j = Σ_rows K(·)·(−θ_j/ε·df − λ/(B·ε)). It returns the
+// L0 term of the loss, λ·(1/B)·Σ H(pre − θ). Gradients reach pre only
+// through f where the feature fired (as for ReLU).
+func (t *Trainer) thresholdGradients(B int) float64 {
+	s, cfg := t.S, t.cfg
+	n := s.Cfg.DSAE
+	eps := cfg.Bandwidth
+	clear(t.gTheta)
+	active := 0
+	for r := range B {
+		for j := range n {
+			i := r*n + j
+			th := float64(s.Threshold[j])
+			if t.f[i] != 0 {
+				active++
+			}
+			if u := (float64(t.pre[i]) - th) / eps; u > -0.5 && u < 0.5 {
+				t.gTheta[j] += float32(-th/eps*float64(t.df[i]) - cfg.L0/(float64(B)*eps))
+			}
+		}
+	}
+	return cfg.L0 * float64(active) / float64(B)
 }
 
 // track counts, per feature, the rows since it last fired.

@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/sae"
@@ -152,18 +154,25 @@ func inductionTaskOf(path string) (*data.Induction, error) {
 
 // batches returns a sae.Batches over the input: random draws of batch
 // sequences from seqs (held out: the last tenth, at least one, are not
-// drawn), or fresh task sequences; and the held-out sequences.
-func (in *saeInput) batches(seqs [][]int, batch int, seed uint64) (sae.Batches, [][]int) {
-	rng := rand.New(rand.NewPCG(seed, 0xba7c))
+// drawn), or fresh task sequences; and the held-out sequences. Draw k
+// depends only on (seed, k), so a resumed run sets *calls to the draws
+// made (sae.Source.Runs) and continues with the same data.
+func (in *saeInput) batches(seqs [][]int, batch int, seed uint64) (draw sae.Batches, held [][]int, calls *int) {
+	calls = new(int)
+	rng := func() *rand.Rand {
+		r := rand.New(rand.NewPCG(seed, 0xba7c+uint64(*calls)))
+		*calls++
+		return r
+	}
 	if seqs == nil {
 		task := *in.inductionFromModel
 		b := data.NewBatch(batch, task.SeqLen())
-		held := data.NewBatch(64, task.SeqLen())
-		task.FillFixed(held, rand.New(rand.NewPCG(seed, 0x4e1d)))
+		hb := data.NewBatch(64, task.SeqLen())
+		task.FillFixed(hb, rand.New(rand.NewPCG(seed, 0x4e1d)))
 		return func(context.Context) ([][]int, error) {
-			task.Fill(b, rng)
+			task.Fill(b, rng())
 			return b.Rows(), nil
-		}, held.Rows()
+		}, hb.Rows(), calls
 	}
 	nHeld := max(1, len(seqs)/10)
 	if len(seqs) == 1 {
@@ -175,17 +184,18 @@ func (in *saeInput) batches(seqs [][]int, batch int, seed uint64) (sae.Batches, 
 	}
 	out := make([][]int, batch)
 	return func(context.Context) ([][]int, error) {
+		r := rng()
 		// Sequences of one length per batch: the first draw fixes it.
-		first := train[rng.IntN(len(train))]
+		first := train[r.IntN(len(train))]
 		out = out[:0]
 		for len(out) < batch {
-			s := train[rng.IntN(len(train))]
+			s := train[r.IntN(len(train))]
 			if len(s) == len(first) {
 				out = append(out, s)
 			}
 		}
 		return out, nil
-	}, held
+	}, held, calls
 }
 
 func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -196,18 +206,22 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	hook := fs.String("hook", "", "hook `POINT` whose activations the dictionary encodes, e.g. blocks.1.hook_resid_post (required)")
 	hookOut := fs.String("hook-out", "", "train a transcoder: predict this hook `POINT` (e.g. blocks.0.hook_mlp_out) from --hook (e.g. blocks.0.ln2.hook_normalized)")
 	out := fs.String("out", "", "`DIR` to write the dictionary to (cfg.json, sae_weights.safetensors; required)")
-	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu (with --l1)")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk, relu (with --l1) or jumprelu (with --l0)")
 	dSAE := fs.Int("d-sae", 0, "dictionary size `N` (default 8 × the activation width)")
 	k := fs.Int("k", 32, "active features per row for topk and batchtopk (at most --d-sae)")
 	l1 := fs.Float64("l1", 0, "L1 coefficient for relu")
+	var jf jumpFlags
+	jf.register(fs)
 	auxK := fs.Int("aux-k", 0, "dead features trained by the auxiliary loss (topk, batchtopk; 0: off)")
 	steps := fs.Int("steps", 2000, "training steps")
 	batch := fs.Int("batch", 1024, "activation rows per step")
 	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
 	seed := fs.Uint64("seed", 0, "seed of the initialisation and of the batches drawn")
 	asJSON := fs.Bool("json", false, `print {"l0", "fvu", "ce_loss_recovered", "dead_fraction", "checkpoint"}`)
+	every := fs.Int("checkpoint-every", 500, "write DIR/"+trainCheckpoint+" every `N` steps (and when interrupted or done); 0: only then")
+	resume := fs.Bool("resume", false, "continue from DIR/"+trainCheckpoint+" exactly where it stopped, up to --steps (the other flags must be those of the run)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae train --model M --hook POINT --out DIR [--tokens F | --text-file F] [flags] [--json]")
+		fmt.Fprintln(stderr, "Usage: workbench sae train --model M --hook POINT --out DIR [--tokens F | --text-file F] [flags] [--resume] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Trains a sparse dictionary on activations streamed from the model (never stored whole), then")
 		fmt.Fprintln(stderr, "measures it on held-out sequences (the input's last tenth, or fresh task sequences): L0, FVU,")
@@ -240,30 +254,63 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tr, err := sae.NewTrainer(s, sae.TrainConfig{Batch: *batch, LR: *lr, L1: *l1, AuxK: *auxK, AuxCoeff: 1.0 / 32})
+	tc := sae.TrainConfig{Batch: *batch, LR: *lr, L1: *l1, AuxK: *auxK, AuxCoeff: 1.0 / 32}
+	jf.apply(&tc, cfg.Activation)
+	tr, err := sae.NewTrainer(s, tc)
 	if err != nil {
 		return err
 	}
 	seqBatch := max(1, min(64, *batch/m.Cfg.NCtx+1))
-	draw, held := in.batches(seqs, seqBatch, *seed)
+	draw, held, calls := in.batches(seqs, seqBatch, *seed)
 	src, err := sae.NewSource(m, *hook, *hookOut, draw, 16**batch, *seed)
 	if err != nil {
 		return err
 	}
-	done, _, err := tr.Run(ctx, src, *steps, func(step int, st sae.Stats) {
+	if *every < 0 {
+		return fmt.Errorf("sae train: --checkpoint-every %d is negative", *every)
+	}
+	runFlags := runArgs(fs, "steps", "json", "resume", "checkpoint-every")
+	ckpt := filepath.Join(*out, trainCheckpoint)
+	start := 0
+	if *resume {
+		if start, err = resumeSAE(tr, src, ckpt, runFlags); err != nil {
+			return err
+		}
+		*calls = src.Runs()
+		fmt.Fprintf(stderr, "sae train: resuming from step %d of %s\n", start, ckpt)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("sae train: %w", err)
+	}
+	var ckptErr error
+	save := func(step int) {
+		if ckptErr == nil {
+			ckptErr = tr.SaveCheckpoint(ckpt, src, step, map[string]string{"args": runFlags})
+		}
+	}
+	ran, _, err := tr.Run(ctx, src, max(0, *steps-start), func(step int, st sae.Stats) {
+		step += start
 		if step%200 == 0 || step == *steps {
 			fmt.Fprintf(stderr, "sae train: step %d/%d  mse %.4g  fvu %.3f  l0 %.1f  dead %d\n", step, *steps, st.MSE, st.FVU, st.L0, st.Dead)
+		}
+		if *every > 0 && step%*every == 0 {
+			save(step)
 		}
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	done := start + ran
+	save(done)
+	if ckptErr != nil {
+		return ckptErr
 	}
 	extra := map[string]any{"steps": done, "seed": *seed}
 	if err := s.Save(*out, extra); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "sae train: interrupted after %d steps; the dictionary so far is saved in %s\n", done, *out)
+		fmt.Fprintf(stderr, "sae train: interrupted after %d steps; the dictionary so far is saved in %s (--resume continues)\n", done, *out)
 		return ctx.Err()
 	}
 	f, err := s.Evaluate(ctx, m, held)
@@ -336,7 +383,7 @@ func runSAEEval(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	_, held := in.batches(seqs, 1, *seed)
+	_, held, _ := in.batches(seqs, 1, *seed)
 	if seqs != nil {
 		held = seqs
 	}
@@ -354,9 +401,11 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	d := fs.Int("dims", 32, "dimensions `d` they are squeezed into")
 	sparsity := fs.Float64("sparsity", 0.96, "probability that a feature is off in a sample (it fires with 1 − sparsity)")
 	dict := fs.Int("dict-size", 0, "dictionary size `m` (default: n)")
-	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk or relu")
+	arch := fs.String("architecture", sae.TopK, "`ACTIVATION`: topk, batchtopk, relu or jumprelu")
 	k := fs.Int("k", 4, "active features per row for topk and batchtopk")
 	l1 := fs.Float64("l1", 0.1, "L1 coefficient for relu")
+	var jf jumpFlags
+	jf.register(fs)
 	steps := fs.Int("steps", 3000, "training steps")
 	batch := fs.Int("batch", 256, "samples per step")
 	lr := fs.Float64("lr", 3e-3, "Adam learning rate")
@@ -390,9 +439,12 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg.DSAE = *n
 	}
 	tc := sae.TrainConfig{Batch: *batch, LR: *lr}
-	if cfg.Activation == sae.ReLU {
+	jf.apply(&tc, cfg.Activation)
+	switch cfg.Activation {
+	case sae.JumpReLU:
+	case sae.ReLU:
 		tc.L1 = *l1
-	} else {
+	default:
 		cfg.K = min(*k, cfg.DSAE)
 	}
 	s, err := sae.New(cfg, *seed)
@@ -425,4 +477,62 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "%d features in %d dimensions (each fires with probability %.3g); %s dictionary of %d\n", *n, *d, 1-*sparsity, cfg.Activation, cfg.DSAE)
 	fmt.Fprintf(stdout, "MMCS %.3f (true features found), reverse MMCS %.3f (decoder rows that match a feature), FVU %.3f, L0 %.2f\n", mmcs, rev, st.FVU, st.L0)
 	return nil
+}
+
+// jumpFlags are the JumpReLU training flags.
+type jumpFlags struct{ l0, bandwidth float64 }
+
+func (f *jumpFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&f.l0, "l0", 0.01, "L0 penalty coefficient for jumprelu")
+	fs.Float64Var(&f.bandwidth, "bandwidth", 0.05, "jumprelu: width ε of the straight-through estimator's kernel that trains the thresholds")
+}
+
+// apply sets tc's JumpReLU fields for a dictionary of activation arch.
+func (f *jumpFlags) apply(tc *sae.TrainConfig, arch string) {
+	if arch == sae.JumpReLU {
+		tc.L0, tc.Bandwidth = f.l0, f.bandwidth
+	}
+}
+
+// trainCheckpoint is the training state `sae train` keeps in its folder.
+const trainCheckpoint = "checkpoint.safetensors"
+
+// runArgs returns, as JSON, every flag of fs but those named: the settings
+// a resumed run must share with the run it continues.
+func runArgs(fs *flag.FlagSet, except ...string) string {
+	m := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !slices.Contains(except, f.Name) {
+			m[f.Name] = f.Value.String()
+		}
+	})
+	b, _ := json.Marshal(m) // a map of strings always marshals
+	return string(b)
+}
+
+// resumeSAE restores tr and src from the checkpoint at path, written by a
+// run with the settings args, and returns its step.
+func resumeSAE(tr *sae.Trainer, src *sae.Source, path, args string) (int, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("sae train: --resume: %w", err)
+	}
+	step, md, err := tr.LoadCheckpoint(path, src)
+	if err != nil {
+		return 0, fmt.Errorf("sae train: --resume: %w", err)
+	}
+	var was, now map[string]string
+	if json.Unmarshal([]byte(md["args"]), &was) != nil || json.Unmarshal([]byte(args), &now) != nil {
+		return 0, fmt.Errorf("sae train: --resume: %s does not record its run's flags", path)
+	}
+	var diff []string
+	for k, v := range now {
+		if was[k] != v {
+			diff = append(diff, fmt.Sprintf("--%s %q (the run had %q)", k, v, was[k]))
+		}
+	}
+	slices.Sort(diff)
+	if len(diff) > 0 {
+		return 0, fmt.Errorf("sae train: --resume: flags differ from the run's: %s; only --steps may change", strings.Join(diff, ", "))
+	}
+	return step, nil
 }

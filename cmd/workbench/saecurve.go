@@ -74,9 +74,9 @@ func runSAECurve(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	opt.Base = dictConfig(m, *hook, *hookOut, *arch, *dSAE)
 	seqBatch := max(1, min(64, *batch/m.Cfg.NCtx+1))
-	_, held := in.batches(seqs, seqBatch, *seed)
+	_, held, _ := in.batches(seqs, seqBatch, *seed)
 	newBatches := func() sae.Batches {
-		b, _ := in.batches(seqs, seqBatch, *seed)
+		b, _, _ := in.batches(seqs, seqBatch, *seed)
 		return b
 	}
 	pts, err := sae.Curve(ctx, m, newBatches, held, opt)

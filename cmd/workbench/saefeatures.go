@@ -70,7 +70,7 @@ func runSAEFeatures(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if seqs == nil {
-		_, seqs = in.batches(nil, 1, *seed)
+		_, seqs, _ = in.batches(nil, 1, *seed)
 	}
 	opt := sae.DashboardOptions{Features: ids, Contexts: *contexts, Window: *window, Bins: *bins, Logits: *logits, Similar: *similar}
 	if in.v.known() {

@@ -206,3 +206,59 @@ func TestSAECurveCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestSAEToyJumpReLU trains the toy with a JumpReLU dictionary from the
+// command line: its thresholds train, so the features are recovered.
+func TestSAEToyJumpReLU(t *testing.T) {
+	out, _, err := runCLI(t, "sae", "toy", "--architecture", "jumprelu", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		MMCS float64 `json:"mmcs"`
+		L0   float64 `json:"l0"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.MMCS < 0.9 || got.L0 > 6 {
+		t.Errorf("jumprelu toy: %v %s", err, out)
+	}
+}
+
+// TestSAETrainResume trains 60 steps at once, and 24 then --resume to 60
+// (checkpoints every 10 steps): the saved weights are byte-identical. A
+// resume with another flag is refused, naming it.
+func TestSAETrainResume(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	if _, _, err := runCLI(t, "train", "induction", "--out", run, "--steps", "30", "--d-model", "16", "--n-heads", "2"); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out, steps string, extra ...string) []string {
+		return append([]string{"sae", "train", "--model", run, "--hook", "blocks.1.hook_resid_post", "--out", out, "--steps", steps,
+			"--batch", "64", "--d-sae", "32", "--k", "3", "--aux-k", "4", "--checkpoint-every", "10"}, extra...)
+	}
+	whole, parts := filepath.Join(dir, "whole"), filepath.Join(dir, "parts")
+	for _, a := range [][]string{args(whole, "60"), args(parts, "24"), args(parts, "60", "--resume")} {
+		if _, _, err := runCLI(t, a...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := os.ReadFile(filepath.Join(whole, "sae_weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(parts, "sae_weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) {
+		t.Error("the resumed run's weights differ from the uninterrupted run's")
+	}
+	_, _, err = runCLI(t, args(parts, "80", "--resume", "--lr", "0.01")...)
+	if err == nil || !strings.Contains(err.Error(), "--lr") {
+		t.Errorf("resume with another --lr: error %v", err)
+	}
+	_, _, err = runCLI(t, args(filepath.Join(dir, "none"), "10", "--resume")...)
+	if err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("resume without a checkpoint: error %v", err)
+	}
+}
