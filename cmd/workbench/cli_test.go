@@ -111,6 +111,9 @@ func TestHumanError(t *testing.T) {
 		{"web: tokens: transformer: token 999 out of range", "workbench: token 999 out of range\n"},
 		{"eval: checkpoint: not a safetensors file: the file is empty (file x)", "workbench: eval: not a safetensors file: the file is empty (file x)\n"},
 		{"lens: --k: want at least 1", "workbench: lens: --k: want at least 1\n"},
+		{"train: name an experiment", "workbench: train: name an experiment\n"},
+		{"discover: transformer: token 70 is out of range", "workbench: discover: token 70 is out of range\n"},
+		{"train induction: interrupted at step 3", "workbench: train induction: interrupted at step 3\n"},
 	} {
 		var b strings.Builder
 		if code := exitCode(errors.New(tt.err), &b); code != 1 || b.String() != tt.want {

@@ -48,7 +48,15 @@ var libraryPrefixes = regexp.MustCompile(`(^|: )(?:(?:checkpoint|circuits|data|d
 // "eval: token 999 at sequence 0 position 2 is out of range [0, 64)"
 // rather than "eval: transformer: token 999 …".
 func humanError(err error) string {
-	return libraryPrefixes.ReplaceAllString(err.Error(), "$1")
+	msg, head := err.Error(), ""
+	for _, c := range commands() { // "train: …", "discover: …" name the command: they stay
+		if strings.HasPrefix(msg, c.name+": ") || strings.HasPrefix(msg, c.name+" ") {
+			i := strings.Index(msg, ": ")
+			head, msg = msg[:i+2], msg[i+2:]
+			break
+		}
+	}
+	return head + libraryPrefixes.ReplaceAllString(msg, "$1")
 }
 
 // command is one subcommand: its name, one line of help, and its entry point.
