@@ -195,6 +195,12 @@ func (p *Plan) check(ctx context.Context, run Runner) error {
 		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 			return fmt.Errorf("sweep: command %q has no flag --%s", p.Spec.Command, name)
 		}
+		// The workbench CLI's own wording: "CMD: unknown flag --NAME (did
+		// you mean --OTHER?); …".
+		if _, rest, ok := strings.Cut(msg, "unknown flag --"); ok {
+			rest, _, _ = strings.Cut(rest, ";")
+			return fmt.Errorf("sweep: command %q has no flag --%s", p.Spec.Command, rest)
+		}
 		return fmt.Errorf("sweep: %s: %w", strings.Join(args, " "), err)
 	}
 	for _, t := range p.Tasks {

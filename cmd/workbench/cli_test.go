@@ -238,3 +238,15 @@ func TestServeSaysWhatRunsHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepPlanNamesUnknownFlag checks that a spec naming a flag the
+// training command lacks is refused by sweep plan with the flag's name and
+// the CLI's suggestion.
+func TestSweepPlanNamesUnknownFlag(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "spec.json")
+	os.WriteFile(spec, []byte(`{"command": "train induction", "grid": {"sed": [1, 2]}}`), 0o644)
+	_, _, err := runCLI(t, "sweep", "plan", spec, "--out", filepath.Join(t.TempDir(), "sweep"))
+	if err == nil || !strings.Contains(err.Error(), `command "train induction" has no flag --sed (did you mean --seed?)`) {
+		t.Errorf("sweep plan with --sed: %v, want it to name --sed and suggest --seed", err)
+	}
+}
