@@ -288,7 +288,7 @@ func TestEvalAndLensReportPositionSets(t *testing.T) {
 		}
 	}
 	human, _, err = runCLI(t, "lens", "--model", run, "--tokens", path)
-	if err != nil || !strings.Contains(human, `"all" positions 0..10`) || !strings.Contains(human, "predictable: second copy") {
+	if err != nil || !strings.Contains(human, `"all" positions 0..10`) || !strings.Contains(human, "predictable: positions whose token occurred earlier") {
 		t.Errorf("lens's human output does not name its sets (%v):\n%s", err, human)
 	}
 }

@@ -12,8 +12,9 @@ import (
 // positionStats accumulates next-token loss and accuracy over sequences of
 // one length T: per position (the prediction made at position p of the
 // token at p+1, p = 0..T−2) and over the positions the induction task makes
-// predictable (data.InductionPredictable: the second copy of a block the
-// sequence ends with twice), so that a mean over every position, which a
+// predictable (data.RepeatedPositions: the positions whose token occurred
+// earlier in the sequence, the same set the dashboard's Lens page uses),
+// so that a mean over every position, which a
 // repeated block's unpredictable first half dominates, is never the only
 // number shown.
 type positionStats struct {
@@ -36,10 +37,8 @@ func (s *positionStats) addSequence(tokens []int, logits []float32, V int) {
 	if s.lossSum == nil {
 		s.lossSum, s.correct = make([]float64, T-1), make([]float64, T-1)
 	}
-	from, to, ok := data.InductionPredictable(tokens)
-	if ok {
-		s.predSeqs++
-	}
+	pred := data.RepeatedPositions(tokens)
+	counted := false
 	for p := 0; p < T-1; p++ {
 		target := tokens[p+1]
 		if target < 0 || target >= V {
@@ -50,13 +49,17 @@ func (s *positionStats) addSequence(tokens []int, logits []float32, V int) {
 		if hit {
 			s.correct[p]++
 		}
-		if ok && p >= from && p <= to {
+		if pred[p] {
+			counted = true
 			s.predLoss += loss
 			s.predN++
 			if hit {
 				s.predCorrect++
 			}
 		}
+	}
+	if counted {
+		s.predSeqs++
 	}
 	s.seqs++
 }
@@ -118,14 +121,14 @@ func (s *positionStats) all() (loss, acc float64) {
 // predictableSet says in words which positions predictable() covers.
 func (s *positionStats) predictableSet() string {
 	if s.predN == 0 {
-		return "none: no sequence ends with a block repeated twice"
+		return "none: no token occurs twice in a sequence"
 	}
-	return fmt.Sprintf("second copy of the block each sequence ends with twice (%d positions, %d/%d sequences)",
+	return fmt.Sprintf("positions whose token occurred earlier in its sequence (%d positions, %d/%d sequences)",
 		s.predN, s.predSeqs, s.seqs)
 }
 
 // predictableWhy says why the predictable positions are those.
-const predictableWhy = "each token there follows its earlier occurrence: the induction task's targets"
+const predictableWhy = "what followed the earlier occurrence can be copied: on the induction task, exactly its targets"
 
 // jsonNumber is v for JSON: a number, or null for NaN.
 func jsonNumber(v float64) any {
