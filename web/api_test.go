@@ -364,7 +364,7 @@ func TestRecoverer(t *testing.T) {
 		panic("boom")
 	}))
 	rec := do(t, h, "GET", "/api/x", "", nil)
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"web: internal error"`) {
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"internal error: the server's log has the details`) {
 		t.Errorf("panic: %d %s", rec.Code, rec.Body)
 	}
 }
@@ -412,5 +412,30 @@ func TestFigures(t *testing.T) {
 	}
 	if ct := rec.Header().Get("Content-Type"); ct != "image/png" {
 		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// TestErrorsReadable: an error answered to user input says what was wrong
+// without the library's package chain ("web: tokens: transformer: …").
+func TestErrorsReadable(t *testing.T) {
+	s, _ := newTestServer(t)
+	for _, target := range []string{
+		"/api/models/demo/attention?tokens=1,999",
+		"/api/models/demo/circuits/heads/0/0/ov?token=64",
+		"/api/models/demo/figures/attention.png?tokens=99&head=max",
+	} {
+		rec := do(t, s, "GET", target, "", nil)
+		var body errorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 400 {
+			t.Fatalf("%s: %d %s", target, rec.Code, rec.Body)
+		}
+		for _, pkg := range []string{"web: ", "transformer: ", "tokens: ", "circuits: "} {
+			if strings.Contains(body.Error, pkg) {
+				t.Errorf("%s: error %q shows the package chain (%q)", target, body.Error, pkg)
+			}
+		}
+		if !strings.Contains(body.Error, "out of range") && !strings.Contains(body.Error, "token") {
+			t.Errorf("%s: error %q does not say what was wrong", target, body.Error)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 				}
 				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path,
 					"request_id", middleware.GetReqID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				writeError(w, r, http.StatusInternalServerError, "web: internal error")
+				writeError(w, r, http.StatusInternalServerError, "internal error: the server's log has the details under this request's id")
 			}()
 			next.ServeHTTP(w, r)
 		})

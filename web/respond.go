@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/mechinterp/workbench/internal/humanerr"
 )
 
 // apiError is an error with the HTTP status it answers.
@@ -56,14 +58,15 @@ func handle(log *slog.Logger, h handlerFunc) http.HandlerFunc {
 		case errors.As(err, &mbe):
 			ae = &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
 		case errors.Is(err, context.DeadlineExceeded):
-			ae = &apiError{http.StatusGatewayTimeout, "web: the request took too long and was stopped"}
+			ae = &apiError{http.StatusGatewayTimeout, "the request took too long and was stopped"}
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			return // the client went away
 		default:
 			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
-			ae = &apiError{http.StatusInternalServerError, "web: internal error: " + err.Error()}
+			// The message may hold server paths; the log has it.
+			ae = &apiError{http.StatusInternalServerError, "internal error: the server's log has the details under this request's id"}
 		}
-		writeError(w, r, ae.status, ae.msg)
+		writeError(w, r, ae.status, humanerr.Strip(ae.msg))
 	}
 }
 

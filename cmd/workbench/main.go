@@ -11,9 +11,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
+
+	"github.com/mechinterp/workbench/internal/humanerr"
 )
 
 func main() {
@@ -38,12 +39,6 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-// libraryPrefixes are the "pkg: " prefixes the library's errors carry
-// (house style) that mean nothing to someone at the command line. The
-// commands' own prefixes ("eval: ", "lens: ") stay: they say which command
-// failed.
-var libraryPrefixes = regexp.MustCompile(`(^|: )(?:(?:checkpoint|circuits|data|discover|formats|hf|hooks|induction|llama2c|nn|patching|tensor|tokenizer|tokens|train|transformer|web): )+`)
-
 // humanError is err's message without the library's package prefixes:
 // "eval: token 999 at sequence 0 position 2 is out of range [0, 64)"
 // rather than "eval: transformer: token 999 …".
@@ -56,7 +51,7 @@ func humanError(err error) string {
 			break
 		}
 	}
-	return head + libraryPrefixes.ReplaceAllString(msg, "$1")
+	return head + humanerr.Strip(msg)
 }
 
 // command is one subcommand: its name, one line of help, and its entry point.
