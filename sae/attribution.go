@@ -210,3 +210,105 @@ func TranscoderEdges(ctx context.Context, m *transformer.Model, up, down *SAE, s
 	slices.SortStableFunc(edges, func(a, b FeatureEdge) int { return cmp.Compare(math.Abs(b.Attribution), math.Abs(a.Attribution)) })
 	return edges, nil
 }
+
+// QKEdge is a transcoder feature's direct share of one attention score,
+// through the query or the key side.
+type QKEdge struct {
+	Feature     int     `json:"feature"`
+	Side        string  `json:"side"` // "query" or "key"
+	Act         float64 `json:"act"`
+	Attribution float64 `json:"attribution"`
+}
+
+// QKAttribution attributes the attention score of head (layer, head)
+// from query position q to key position k (k ≤ q) of seq to the active
+// features of transcoder up (writing an earlier layer's MLP output) at
+// both positions, along the residual stream: the score is q_q·k_k /
+// attn_scale with q = ln1(x)·W_Q + b_Q and k likewise, so with ln1
+// linearised at each position's cached scale (L as in TranscoderEdges)
+//
+//	query side: f_i[q] · (L_q(W_dec[i])·W_Q) · k_k / attn_scale
+//	key side:   f_i[k] · q_q · (L_k(W_dec[i])·W_K) / attn_scale
+//
+// — the QK half of an attribution graph's attention edges (the OV half is
+// TranscoderEdges through the value path). Models with rotary positions
+// or grouped key-value heads are refused. Edges are sorted by decreasing
+// |attribution|.
+func QKAttribution(ctx context.Context, m *transformer.Model, up *SAE, seq []int, layer, head, q, k int) ([]QKEdge, error) {
+	c := m.Cfg
+	if !up.Cfg.Transcoder || up.Cfg.DIn != c.DModel {
+		return nil, fmt.Errorf("sae: QK attribution is from a transcoder of width d_model %d", c.DModel)
+	}
+	if c.PositionalEmbeddingType == transformer.PosRotary || c.NKeyValueHeads != c.NHeads {
+		return nil, fmt.Errorf("sae: QK attribution needs unrotated queries and keys and one key head per head")
+	}
+	upIn, err := m.ParseHook(up.Cfg.HookName)
+	if err != nil {
+		return nil, fmt.Errorf("sae: %w", err)
+	}
+	upOut, err := m.ParseHook(up.Cfg.HookNameOut)
+	if err != nil {
+		return nil, fmt.Errorf("sae: %w", err)
+	}
+	switch {
+	case layer <= upOut.Layer() || layer >= c.NLayers || head < 0 || head >= c.NHeads:
+		return nil, fmt.Errorf("sae: head L%dH%d: want a head of a layer after %d and before %d", layer, head, upOut.Layer(), c.NLayers)
+	case k < 0 || k > q || q >= len(seq):
+		return nil, fmt.Errorf("sae: query %d and key %d: want 0 ≤ key ≤ query < %d", q, k, len(seq))
+	}
+	names := []hooks.Name{upIn, hooks.Q(layer), hooks.K(layer)}
+	if c.HasNorm() {
+		names = append(names, hooks.LN1Scale(layer))
+	}
+	set, cache := hooks.Capture(hooks.Names(names...))
+	if _, err := m.Run(ctx, [][]int{seq}, set); err != nil {
+		return nil, fmt.Errorf("sae: %w", err)
+	}
+	d, dh := c.DModel, c.DHead
+	x, _ := cache.Get(upIn)
+	qa, _ := cache.Get(hooks.Q(layer)) // [1, pos, head, d_head]
+	ka, _ := cache.Get(hooks.K(layer))
+	qv := qa.Data[(q*c.NHeads+head)*dh:][:dh]
+	kv := ka.Data[(k*c.NHeads+head)*dh:][:dh]
+	hw := m.Head(layer, head)
+	w := m.P.Blocks[layer].LN1W
+	// through returns L_p(v)·W [d_head] for W [d_model, d_head].
+	through := func(v []float32, p int, W *tensor.Tensor) []float64 {
+		scale := 1.0
+		if sc, ok := cache.Get(hooks.LN1Scale(layer)); ok {
+			scale = float64(sc.Data[p])
+		}
+		u := linearNorm(c, w, v, scale)
+		out := make([]float64, dh)
+		for i, ui := range u {
+			for j := range dh {
+				out[j] += ui * float64(W.Data[i*dh+j])
+			}
+		}
+		return out
+	}
+	dot := func(a []float64, b []float32) float64 {
+		var s float64
+		for i, v := range a {
+			s += v * float64(b[i])
+		}
+		return s
+	}
+	var edges []QKEdge
+	for _, side := range []struct {
+		name string
+		p    int
+		W    *tensor.Tensor
+		with []float32
+	}{{"query", q, hw.WQ, kv}, {"key", k, hw.WK, qv}} {
+		f := up.Encode(x.Data[side.p*d:(side.p+1)*d], 1)
+		for i, a := range f {
+			if a != 0 {
+				v := dot(through(up.WDec[i*d:(i+1)*d], side.p, side.W), side.with) / c.AttnScale
+				edges = append(edges, QKEdge{Feature: i, Side: side.name, Act: float64(a), Attribution: float64(a) * v})
+			}
+		}
+	}
+	slices.SortStableFunc(edges, func(a, b QKEdge) int { return cmp.Compare(math.Abs(b.Attribution), math.Abs(a.Attribution)) })
+	return edges, nil
+}

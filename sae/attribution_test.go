@@ -170,3 +170,54 @@ func TestTranscoderEdgesExact(t *testing.T) {
 		t.Error("downstream-to-upstream edges accepted")
 	}
 }
+
+// TestQKAttributionExact: in a model without normalisation, removing a
+// transcoder feature's term at the query position changes the layer-1
+// score only through the query, and at the key position only through the
+// key, so each changes the score by exactly minus its attribution.
+func TestQKAttributionExact(t *testing.T) {
+	ctx := context.Background()
+	c := transformer.Config{NLayers: 2, DModel: 16, NHeads: 2, DHead: 8, DMLP: 32, DVocab: 20, NCtx: 12,
+		NormalizationType: transformer.NormNone, ActFn: transformer.ActGELU}
+	m := transformertest.Random(t, c, 17)
+	up := randomDictionary(t, Config{DIn: 16, DSAE: 24, Activation: ReLU, Transcoder: true,
+		HookName: "blocks.0.hook_resid_mid", HookNameOut: "blocks.0.hook_mlp_out"}, 6)
+	seq := transformertest.Tokens(rand.New(rand.NewPCG(7, 7)), 1, 10, c.DVocab)[0]
+	const layer, head, q, k = 1, 1, 8, 3
+	edges, err := QKAttribution(ctx, m, up, seq, layer, head, q, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sides := map[string]int{}
+	for _, e := range edges {
+		sides[e.Side]++
+	}
+	if sides["query"] < 3 || sides["key"] < 3 {
+		t.Fatalf("edges by side %v", sides)
+	}
+	// The model itself (no splice): the attribution reads its queries and
+	// keys, and removing a term at one position moves one of them.
+	score := func(extra *hooks.Set) float64 {
+		cap, cache := hooks.Capture(hooks.Names(hooks.AttnScores(layer)))
+		if _, err := m.Run(ctx, [][]int{seq}, hooks.Merge(extra, cap)); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := cache.Get(hooks.AttnScores(layer)) // [1, head, q, k]
+		T := len(seq)
+		return float64(s.Data[(head*T+q)*T+k])
+	}
+	clean := score(nil)
+	for _, e := range edges[:8] {
+		pos := q
+		if e.Side == "key" {
+			pos = k
+		}
+		got := score(addAt(hooks.MLPOut(0), pos, -float32(e.Act), up.WDec[e.Feature*16:(e.Feature+1)*16])) - clean
+		if math.Abs(got+e.Attribution) > 1e-4 {
+			t.Errorf("feature %d (%s side): removing it moved the score by %g, attribution %g", e.Feature, e.Side, got, e.Attribution)
+		}
+	}
+	if _, err := QKAttribution(ctx, m, up, seq, 0, head, q, k); err == nil {
+		t.Error("a head of the transcoder's own layer accepted")
+	}
+}

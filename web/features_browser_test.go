@@ -28,24 +28,24 @@ func TestBrowserFeatures(t *testing.T) {
 	// Search by id.
 	setValues(b, map[string]string{"#search-by": "id", "#search": "17"})
 	b.do("search by id", chromedp.Click("#search-run"))
-	b.waitFor("one row", `document.querySelectorAll('#feature-list tbody tr').length === 1 && document.querySelector('#feature-list tbody tr').dataset.id === '17'`, 10*time.Second)
+	b.waitFor("one row", `document.querySelectorAll('#feature-list tbody tr').length === 1 && document.querySelector('#feature-list tbody tr').dataset.id === '17'`, 30*time.Second)
 
 	// Search by a top token of the densest feature.
 	setValues(b, map[string]string{"#search": ""})
 	b.do("clear the search", chromedp.Click("#search-run"))
-	b.waitFor("the full list", `document.querySelectorAll('#feature-list tbody tr').length === 200`, 10*time.Second)
+	b.waitFor("the full list", `document.querySelectorAll('#feature-list tbody tr').length === 200`, 30*time.Second)
 	tok := eval[string](b, `document.querySelector('#feature-list tbody tr .toks .piece').textContent`)
 	first := eval[string](b, `document.querySelector('#feature-list tbody tr').dataset.id`)
 	setValues(b, map[string]string{"#search-by": "token", "#search": tok})
 	b.do("search by token", chromedp.Click("#search-run"))
-	b.waitFor("matches", `document.querySelector('#list-note').textContent.includes('matching token')`, 10*time.Second)
+	b.waitFor("matches", `document.querySelector('#list-note').textContent.includes('matching token')`, 30*time.Second)
 	if ids := eval[[]string](b, `Array.from(document.querySelectorAll('#feature-list tbody tr')).map(r => r.dataset.id)`); !contains(ids, first) {
 		t.Errorf("search by token %s lists %v, not feature %s", tok, ids, first)
 	}
 
 	// Open a feature: its dashboard.
 	b.do("open the feature", chromedp.Click(`#feature-list tbody tr[data-id="`+first+`"]`))
-	b.waitFor("its dashboard", `document.body.dataset.feature === '`+first+`'`, 10*time.Second)
+	b.waitFor("its dashboard", `document.body.dataset.feature === '`+first+`'`, 30*time.Second)
 	peak := eval[float64](b, `Math.max(...Array.from(document.querySelectorAll('[data-testid=context-0] .piece')).map(p => +p.dataset.act))`)
 	if peak <= 0 {
 		t.Errorf("the top context's largest activation is %g", peak)
@@ -58,12 +58,12 @@ func TestBrowserFeatures(t *testing.T) {
 	}
 	sim := eval[string](b, `document.querySelector('#similar a').dataset.feature`)
 	b.do("open a similar feature", chromedp.Click(`#similar a`))
-	b.waitFor("the similar feature", `document.body.dataset.feature === '`+sim+`'`, 10*time.Second)
+	b.waitFor("the similar feature", `document.body.dataset.feature === '`+sim+`'`, 30*time.Second)
 
 	// Steer along it: the steering box reports the change.
 	setValues(b, map[string]string{"#steer-feature": first, "#steer-alpha": "200", "#steer-prompt": "3 9 12 3 9"})
 	b.do("steer", chromedp.Click("#steer-run"))
-	b.waitFor("the steering result", `document.body.dataset.steered === '`+first+`' && document.querySelectorAll('[data-testid=raised] li').length === 5`, 20*time.Second)
+	b.waitFor("the steering result", `document.body.dataset.steered === '`+first+`' && document.querySelectorAll('[data-testid=raised] li').length === 5`, 30*time.Second)
 	summary := eval[string](b, `document.querySelector('[data-testid=steer-summary]').textContent`)
 	if !strings.Contains(summary, "KL") || !strings.Contains(summary, "prompt loss") {
 		t.Errorf("steering summary %q", summary)

@@ -22,19 +22,20 @@ import (
 
 func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features|steer|curve [flags]")
+		fmt.Fprintln(w, "Usage: workbench sae train|eval|toy|features|steer|curve|attribute [flags]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  train  train a sparse autoencoder (or a transcoder) on a model's activations at one hook point")
 		fmt.Fprintln(w, "  eval   measure a saved dictionary on a model: CE loss recovered, L0, FVU, dead features")
 		fmt.Fprintln(w, "  toy    the ground truth: sparse features in superposition, and how well a dictionary recovers them (MMCS)")
 		fmt.Fprintln(w, "  features  feature dashboards: top contexts, activation histograms, logit effects, similar features")
 		fmt.Fprintln(w, "  curve  the sparsity–fidelity curve: one dictionary per k (or L1), L0 against FVU and CE loss recovered")
+		fmt.Fprintln(w, "  attribute  a logit split among the active features (or transcoder feature-to-feature attributions)")
 		fmt.Fprintln(w, "  steer  add α × a feature's decoder direction (or any direction) at a hook point: prediction and loss changes")
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
-			return fmt.Errorf("sae: name a subcommand: train, eval, toy, features, steer or curve")
+			return fmt.Errorf("sae: name a subcommand: train, eval, toy, features, steer, curve or attribute")
 		}
 		return nil
 	}
@@ -51,6 +52,8 @@ func runSAE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runSAESteer(ctx, args[1:], stdout, stderr)
 	case "curve":
 		return runSAECurve(ctx, args[1:], stdout, stderr)
+	case "attribute":
+		return runSAEAttribute(ctx, args[1:], stdout, stderr)
 	}
 	usage(stderr)
 	return fmt.Errorf("sae: unknown subcommand %q", args[0])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -260,5 +261,56 @@ func TestSAETrainResume(t *testing.T) {
 	_, _, err = runCLI(t, args(filepath.Join(dir, "none"), "10", "--resume")...)
 	if err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("resume without a checkpoint: error %v", err)
+	}
+}
+
+// TestSAEAttributeCLI attributes a logit of a text model to its SAE's
+// features (the terms add up to the total) and, between two transcoders,
+// features to features.
+func TestSAEAttributeCLI(t *testing.T) {
+	model, text, dir := saeOnTextModel(t)
+	stdout, _, err := runCLI(t, "sae", "attribute", "--model", model, "--sae", dir, "--text", "A Mary B John", "--answer", " Mary", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at struct {
+		Pos, Token         int
+		Logit, Bias, Error float64
+		Total              float64
+		Features           []struct{ Attribution float64 }
+	}
+	if err := json.Unmarshal([]byte(stdout), &at); err != nil || len(at.Features) == 0 {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	sum := at.Bias + at.Error
+	for _, f := range at.Features {
+		sum += f.Attribution
+	}
+	if d := sum - at.Total; d > 1e-4 || d < -1e-4 || at.Token != idMary || at.Pos != 4 {
+		t.Errorf("attribution: features + bias + error = %g, total %g; token %d pos %d", sum, at.Total, at.Token, at.Pos)
+	}
+	var tcs []string
+	for l := range 2 {
+		out := filepath.Join(t.TempDir(), "tc")
+		if _, _, err := runCLI(t, "sae", "train", "--model", model, "--text-file", text, "--hook", fmt.Sprintf("blocks.%d.ln2.hook_normalized", l),
+			"--hook-out", fmt.Sprintf("blocks.%d.hook_mlp_out", l), "--out", out, "--steps", "30", "--batch", "64", "--d-sae", "32", "--k", "4"); err != nil {
+			t.Fatal(err)
+		}
+		tcs = append(tcs, out)
+	}
+	stdout, _, err = runCLI(t, "sae", "attribute", "--model", model, "--sae", tcs[0], "--downstream", tcs[1], "--text", "A Mary B John", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edges struct {
+		Edges []struct{ Source, Target int } `json:"edges"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &edges); err != nil || len(edges.Edges) == 0 {
+		t.Errorf("edges: %v %s", err, stdout)
+	}
+	for _, tc := range [][]string{{"--sae", dir, "--text", "A"}, {"--sae", dir, "--text", "A", "--token", "1", "--answer", " Mary"}, {"--sae", tcs[1], "--downstream", tcs[0], "--text", "A Mary"}} {
+		if _, _, err := runCLI(t, append([]string{"sae", "attribute", "--model", model}, tc...)...); err == nil {
+			t.Errorf("%v accepted", tc)
+		}
 	}
 }

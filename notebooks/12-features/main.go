@@ -210,6 +210,15 @@ func run(ctx context.Context, o report.Options) error {
 	}
 	// endregion
 	r.Code("dash")
+	fid, err := s.Evaluate(ctx, m, held.Rows())
+	if err != nil {
+		return err
+	}
+	r.Claim("ce_caveat", fid.AblatedLoss < fid.CleanLoss, fmt.Sprintf("loss over every position: clean %.3f, zero-ablated %.3f, spliced %.3f",
+		fid.CleanLoss, fid.AblatedLoss, fid.SpliceLoss),
+		"Read the CE-recovered column with care on this model: over every position, zeroing the stream *lowers* the loss, "+
+			"because the first half of each sequence is unpredictable and the model is confidently wrong there, while zeroing "+
+			"leaves only the unembedding's bias, close to uniform. FVU is the measure to trust here.")
 	r.P("`Dashboards` runs the model on the held-out sequences and gives, per feature, its top-activating contexts "+
 		"(a window of tokens with the feature's activation at each), a histogram of its non-zero activations, its density, "+
 		"the direct effect of its decoder direction on the logits, and the features whose decoder rows are closest. "+

@@ -8,7 +8,7 @@ import (
 
 func TestQuick(t *testing.T) {
 	res := reporttest.Run(t, name, run, "toy_mmcs", "curve_k1_fvu", "curve_k4_fvu", "curve_k16_fvu", "token_features", "steer_hits")
-	reporttest.Claimed(t, res, "interference", "too_small", "too_large", "curve_monotone", "token_features", "steer")
+	reporttest.Claimed(t, res, "interference", "too_small", "too_large", "curve_monotone", "ce_caveat", "token_features", "steer")
 }
 
 // TestFull runs the full notebook, which alone checks MMCS ≥ 0.95 at the
@@ -18,5 +18,5 @@ func TestFull(t *testing.T) {
 		t.Skip("the full notebook trains for a minute and a half")
 	}
 	res := reporttest.RunFull(t, name, run)
-	reporttest.Claimed(t, res, "recovered", "interference", "too_small", "too_large", "curve_monotone", "token_features", "steer")
+	reporttest.Claimed(t, res, "recovered", "interference", "too_small", "too_large", "curve_monotone", "ce_caveat", "token_features", "steer")
 }
