@@ -21,7 +21,9 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{"help"}, {"-h"}, {"--help"}, {"help", "eval"}, {"eval", "-h"}, {"eval", "--help"}, {"lens", "-h"},
 		{"patch", "-h"}, {"serve", "-h"}, {"train", "-h"}, {"train", "induction", "-h"}, {"train", "cnn", "--help"},
 		{"train", "gan", "-h"}, {"sweep", "-h"}, {"sweep", "plan", "-h"}, {"inspect", "-h"}, {"convert", "-h"},
-		{"help", "train", "induction"},
+		{"help", "train", "induction"}, {"sae", "train", "-h"}, {"sae", "eval", "-h"}, {"sae", "toy", "-h"},
+		{"sae", "steer", "-h"}, {"sae", "features", "-h"}, {"sae", "curve", "-h"}, {"sae", "attribute", "-h"},
+		{"tokenizer", "train", "-h"}, {"discover", "-h"}, {"generate", "-h"}, {"tokenize", "-h"}, {"analyze", "-h"},
 	} {
 		stdout, stderr, err := runCLI(t, args...)
 		if code := exitCode(err, io.Discard); code != 0 || stderr != "" || !strings.Contains(stdout, "Usage: workbench") {

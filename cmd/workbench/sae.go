@@ -224,16 +224,16 @@ func runSAETrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	every := fs.Int("checkpoint-every", 500, "write DIR/"+trainCheckpoint+" every `N` steps (and when interrupted or done); 0: only then")
 	resume := fs.Bool("resume", false, "continue from DIR/"+trainCheckpoint+" exactly where it stopped, up to --steps (the other flags must be those of the run)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae train --model M --hook POINT --out DIR [--tokens F | --text-file F] [flags] [--resume] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Trains a sparse dictionary on activations streamed from the model (never stored whole), then")
-		fmt.Fprintln(stderr, "measures it on held-out sequences (the input's last tenth, or fresh task sequences): L0, FVU,")
-		fmt.Fprintln(stderr, "the cross-entropy recovered when its reconstruction replaces the activation, dead features.")
-		fmt.Fprintln(stderr, "The folder is SAELens's layout. A model from a `train induction` run needs no input.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae train --model M --hook POINT --out DIR [--tokens F | --text-file F] [flags] [--resume] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Trains a sparse dictionary on activations streamed from the model (never stored whole), then")
+		fmt.Fprintln(fs.Output(), "measures it on held-out sequences (the input's last tenth, or fresh task sequences): L0, FVU,")
+		fmt.Fprintln(fs.Output(), "the cross-entropy recovered when its reconstruction replaces the activation, dead features.")
+		fmt.Fprintln(fs.Output(), "The folder is SAELens's layout. A model from a `train induction` run needs no input.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -372,7 +372,16 @@ func runSAEEval(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dir := fs.String("sae", "", "the dictionary's `DIR` (cfg.json + sae_weights.safetensors, SAELens's layout)")
 	seed := fs.Uint64("seed", 0, "seed of the task sequences, when the model's own task is used")
 	asJSON := fs.Bool("json", false, `print {"l0", "fvu", "ce_loss_recovered", "dead_fraction", "clean_loss", "splice_loss", "ablated_loss"}`)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae eval --sae DIR --model M [--tokens F | --text-file F] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Measures a dictionary on held-out sequences (the input, or fresh task sequences for a model")
+		fmt.Fprintln(fs.Output(), "from a `train induction` run): L0, FVU, the cross-entropy recovered when its reconstruction")
+		fmt.Fprintln(fs.Output(), "replaces the activation, and the dead features.")
+		fmt.Fprintln(fs.Output())
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 || *dir == "" {
@@ -415,16 +424,16 @@ func runSAEToy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	seed := fs.Uint64("seed", 1, "seed of the true directions and the samples")
 	asJSON := fs.Bool("json", false, `print {"mmcs", "reverse_mmcs", "fvu", "l0", ...}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae toy [--features n --dims d --sparsity s --dict-size m] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "n sparse features with random unit directions in d < n dimensions (superposition); a")
-		fmt.Fprintln(stderr, "dictionary trained on their sums should find the directions. MMCS is the mean over true")
-		fmt.Fprintln(stderr, "features of the best cosine with a decoder row (1: all found); reverse MMCS the same from")
-		fmt.Fprintln(stderr, "the decoder rows' side (low: rows that match no feature, as in too large a dictionary).")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae toy [--features n --dims d --sparsity s --dict-size m] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "n sparse features with random unit directions in d < n dimensions (superposition); a")
+		fmt.Fprintln(fs.Output(), "dictionary trained on their sums should find the directions. MMCS is the mean over true")
+		fmt.Fprintln(fs.Output(), "features of the best cosine with a decoder row (1: all found); reverse MMCS the same from")
+		fmt.Fprintln(fs.Output(), "the decoder rows' side (low: rows that match no feature, as in too large a dictionary).")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

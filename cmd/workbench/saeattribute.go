@@ -27,17 +27,17 @@ func runSAEAttribute(ctx context.Context, args []string, stdout, stderr io.Write
 	top := fs.Int("top", 20, "contributions listed")
 	asJSON := fs.Bool("json", false, `print the attribution: {"pos", "token", "logit", "features": [{"feature", "act", "attribution"}], "bias", "error", "total"}, or with --downstream {"pos", "edges": [{"source", "target", "source_act", "attribution"}]}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae attribute --model M --sae DIR (--tokens F | --text S) (--token ID | --answer TEXT) [--pos P] [--json]")
-		fmt.Fprintln(stderr, "       workbench sae attribute --model M --sae UP --downstream DOWN (--tokens F | --text S) [--pos P] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Splits a logit among the dictionary's active features through the decoder: activation ×")
-		fmt.Fprintln(stderr, "(decoder row · the logit's gradient at the hook), with the bias and the reconstruction error's")
-		fmt.Fprintln(stderr, "terms. With --downstream, the direct feature-to-feature attributions between two transcoders")
-		fmt.Fprintln(stderr, "along the residual stream (normalisation linearised at the position's scale).")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae attribute --model M --sae DIR (--tokens F | --text S) (--token ID | --answer TEXT) [--pos P] [--json]")
+		fmt.Fprintln(fs.Output(), "       workbench sae attribute --model M --sae UP --downstream DOWN (--tokens F | --text S) [--pos P] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Splits a logit among the dictionary's active features through the decoder: activation ×")
+		fmt.Fprintln(fs.Output(), "(decoder row · the logit's gradient at the hook), with the bias and the reconstruction error's")
+		fmt.Fprintln(fs.Output(), "terms. With --downstream, the direct feature-to-feature attributions between two transcoders")
+		fmt.Fprintln(fs.Output(), "along the residual stream (normalisation linearised at the position's scale).")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -33,15 +33,15 @@ func runSAECurve(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	out := fs.String("out", "", "`DIR` to write curve.json and curve.png to (optional)")
 	asJSON := fs.Bool("json", false, `print the curve: [{"k" or "l1", "l0", "fvu", "ce_loss_recovered", "dead_fraction"}, ...]`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae curve --model M --hook POINT (--ks 8,16,32 | --architecture relu --l1s 1,3,10)")
-		fmt.Fprintln(stderr, "         [--tokens F | --text-file F] [--out DIR] [flags] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "The sparsity–fidelity curve: trains one dictionary per sparsity setting on the same")
-		fmt.Fprintln(stderr, "activation stream and measures each on held-out sequences: L0, FVU, CE loss recovered.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae curve --model M --hook POINT (--ks 8,16,32 | --architecture relu --l1s 1,3,10)")
+		fmt.Fprintln(fs.Output(), "         [--tokens F | --text-file F] [--out DIR] [flags] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "The sparsity–fidelity curve: trains one dictionary per sparsity setting on the same")
+		fmt.Fprintln(fs.Output(), "activation stream and measures each on held-out sequences: L0, FVU, CE loss recovered.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

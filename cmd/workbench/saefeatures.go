@@ -35,17 +35,17 @@ func runSAEFeatures(ctx context.Context, args []string, stdout, stderr io.Writer
 	seed := fs.Uint64("seed", 0, "seed of the task sequences, when the model's own task is used")
 	asJSON := fs.Bool("json", false, `print {"dashboards", "features", "figures", "positions"}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae features --sae DIR --model M [--text-file F | --tokens F] --out DIR [flags] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Feature dashboards: every feature's density, strongest tokens and top logits, and for the chosen")
-		fmt.Fprintln(stderr, "features their top-activating contexts (per-token activations, text with a tokenizer), an")
-		fmt.Fprintln(stderr, "activation histogram, the direct effect of the decoder direction on the logits (through")
-		fmt.Fprintln(stderr, "ln_final linearised at the input's mean scale, as in direct logit attribution) and the features")
-		fmt.Fprintln(stderr, "with the closest decoder directions. Writes DIR/features.json and PNG figures.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae features --sae DIR --model M [--text-file F | --tokens F] --out DIR [flags] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Feature dashboards: every feature's density, strongest tokens and top logits, and for the chosen")
+		fmt.Fprintln(fs.Output(), "features their top-activating contexts (per-token activations, text with a tokenizer), an")
+		fmt.Fprintln(fs.Output(), "activation histogram, the direct effect of the decoder direction on the logits (through")
+		fmt.Fprintln(fs.Output(), "ln_final linearised at the input's mean scale, as in direct logit attribution) and the features")
+		fmt.Fprintln(fs.Output(), "with the closest decoder directions. Writes DIR/features.json and PNG figures.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

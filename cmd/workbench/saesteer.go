@@ -45,16 +45,16 @@ func runSAESteer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	maxNew := fs.Int("max-new", 10, "greedy tokens generated, without and with steering")
 	asJSON := fs.Bool("json", false, `print {"hook", "alpha", "prompts": [{"clean", "steered", "raised", "lowered", "kl", "clean_new", "steered_new", "clean_loss", "steered_loss"}]}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench sae steer --model M (--sae DIR --feature J | --direction FILE --hook POINT) --alpha A")
-		fmt.Fprintln(stderr, "         (--tokens F | --text S | --text-file F) [--top N] [--max-new N] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Adds α × a direction to the activation at a hook point at every position and reports what")
-		fmt.Fprintln(stderr, "changes: the next-token predictions after each prompt, the logits moved most, the KL")
-		fmt.Fprintln(stderr, "divergence, the prompt's loss, and greedy continuations without and with steering.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "Usage: workbench sae steer --model M (--sae DIR --feature J | --direction FILE --hook POINT) --alpha A")
+		fmt.Fprintln(fs.Output(), "         (--tokens F | --text S | --text-file F) [--top N] [--max-new N] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Adds α × a direction to the activation at a hook point at every position and reports what")
+		fmt.Fprintln(fs.Output(), "changes: the next-token predictions after each prompt, the logits moved most, the KL")
+		fmt.Fprintln(fs.Output(), "divergence, the prompt's loss, and greedy continuations without and with steering.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

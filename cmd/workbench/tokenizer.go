@@ -49,15 +49,15 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	force := fs.Bool("force", false, "replace an existing DIR/tokenizer.json")
 	asJSON := fs.Bool("json", false, `print {"vocab_size", "merges", "bytes", "tokens", "bytes_per_token", "seconds", "tokenizer"}`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: workbench tokenizer train --text FILE|DIR --vocab N --out DIR [--force] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Learns a byte-level BPE as GPT-2's: GPT-2's pre-tokenizer, the 256 bytes as the first")
-		fmt.Fprintln(stderr, "tokens, then the most frequent adjacent pair merged, N-256 times. It writes DIR/tokenizer.json")
-		fmt.Fprintln(stderr, "in Hugging Face's format (as GPT-2's), which the other commands take as --tokenizer DIR.")
-		fmt.Fprintln(stderr, "Reports the compression on the corpus (bytes per token).")
+		fmt.Fprintln(fs.Output(), "Usage: workbench tokenizer train --text FILE|DIR --vocab N --out DIR [--force] [--json]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Learns a byte-level BPE as GPT-2's: GPT-2's pre-tokenizer, the 256 bytes as the first")
+		fmt.Fprintln(fs.Output(), "tokens, then the most frequent adjacent pair merged, N-256 times. It writes DIR/tokenizer.json")
+		fmt.Fprintln(fs.Output(), "in Hugging Face's format (as GPT-2's), which the other commands take as --tokenizer DIR.")
+		fmt.Fprintln(fs.Output(), "Reports the compression on the corpus (bytes per token).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

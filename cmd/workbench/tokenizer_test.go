@@ -116,7 +116,7 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 		{[]string{"tokenizer", "train", "--text", text, "--vocab", "300"}, "--out is required"},
 		{[]string{"tokenizer", "train", "--text", text, "--vocab", "100", "--out", out}, "--vocab 100 out of range [256,"},
 		{[]string{"tokenizer", "train", "--text", text, "--vocab", "99999999999", "--out", out}, "out of range"},
-		{[]string{"tokenizer", "train", "--text", text, "--vocab", "300", "--out", out, "--merges", "3"}, "flag provided but not defined: -merges"},
+		{[]string{"tokenizer", "train", "--text", text, "--vocab", "300", "--out", out, "--merges", "3"}, "unknown flag --merges"},
 		{[]string{"tokenizer", "train", "--text", text, "--vocab", "300", "--out", out, "extra"}, `unexpected argument "extra"`},
 		{[]string{"tokenizer", "train", "--text", filepath.Join(dir, "missing"), "--vocab", "300", "--out", out}, "no such file"},
 		{[]string{"tokenizer", "train", "--text", empty, "--vocab", "300", "--out", out}, "holds no files"},
