@@ -178,6 +178,8 @@ function stream(job) {
     render();
     setStatus(describe('training'), 'live');
     document.body.dataset.records = String(state.records.length);
+    // an evaluation writes a checkpoint (and prunes old ones): list them again
+    if (rec.eval_loss !== undefined) guard(() => loadCheckpoints(job.id));
   });
   es.addEventListener('phase', (ev) => { state.phase = JSON.parse(ev.data); render(); });
   es.addEventListener('done', (ev) => {
