@@ -358,6 +358,8 @@ func TestBrowserTraining(t *testing.T) {
 	}
 	t.Logf("loss curve lengths seen live: %d; status %q", len(seen), status)
 	t.Logf("screenshot: %s", b.screenshot("training-live"))
+	// Its checkpoints are listed, the final model first, each opening on the other pages.
+	b.waitFor("checkpoints listed", `document.querySelectorAll('#ckpt-list li').length >= 2 && document.querySelector('#ckpt-list li a[data-page=attention]').getAttribute('href').startsWith('/attention?model=induction-')`, 10*time.Second)
 	// The finished run is now listed as a model.
 	runs := eval[string](b, `Array.from(document.querySelectorAll('#run option')).map(o => o.textContent).join('|')`)
 	if !strings.Contains(runs, "induction-") || !strings.Contains(runs, "finished") {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,5 +132,26 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "tokenizer.json")); err == nil {
 		t.Error("a failed training wrote tokenizer.json")
+	}
+}
+
+// TestTokenizerTrainInterrupted: a cancelled context (Ctrl-C) stops the
+// training with its error and writes nothing.
+func TestTokenizerTrainInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "t.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"tokenizer", "train", "--text", text, "--vocab", "300", "--out", out}, &stdout, &stderr)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted training: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tokenizer.json")); err == nil {
+		t.Error("an interrupted training wrote tokenizer.json")
 	}
 }

@@ -112,7 +112,11 @@ const render = perFrame(() => {
   const lm = isLM();
   const markers = state.phase ? [{ x: state.phase.at, label: `phase change (step ${state.phase.at})` }] : [];
   charts.loss.setData({ series: [{ name: 'train loss', points: series('loss') }, { name: lm ? 'eval loss (held-out text)' : 'eval loss', points: series('eval_loss') }], markers });
+  // the lm figures' downloads only where the run has their data
+  const figs = `/api/runs/${enc(state.run)}/figures`;
   $('#icl-chart').hidden = !has('icl_score');
+  charts.icl.links.set(has('icl_score') ? `${figs}/icl` : null);
+  pmLinks.set(has('prefix_matching_score') ? `${figs}/prefix-matching` : null);
   charts.icl.setData({ series: [{ name: iclName(), points: series('icl_score') }], hlines: [{ y: 0, label: 'no in-context learning' }], markers });
   $('#acc-chart').hidden = lm && !has('eval_acc');
   charts.acc.setData({ series: [{ name: 'eval accuracy (second half)', points: series('eval_acc') }, { name: 'generalisation probe', points: series('probe_acc') }], markers });
@@ -174,6 +178,8 @@ function stream(job) {
     render();
     setStatus(describe('training'), 'live');
     document.body.dataset.records = String(state.records.length);
+    // an evaluation writes a checkpoint (and prunes old ones): list them again
+    if (rec.eval_loss !== undefined) guard(() => loadCheckpoints(job.id));
   });
   es.addEventListener('phase', (ev) => { state.phase = JSON.parse(ev.data); render(); });
   es.addEventListener('done', (ev) => {
@@ -386,8 +392,9 @@ async function loadRun(name) {
   for (const [id, f] of [['#dl-csv', 'csv'], ['#dl-json', 'json'], ['#dl-jsonl', 'jsonl']]) {
     $(id).href = `/api/runs/${enc(name)}/metrics?format=${f}&download=1`;
   }
-  for (const [key, fig] of Object.entries(FIGURES)) charts[key].links.set(`/api/runs/${enc(name)}/figures/${fig}`);
-  pmLinks.set(`/api/runs/${enc(name)}/figures/prefix-matching`);
+  // the lm figures' links are set by render, when the run has their data
+  for (const [key, fig] of Object.entries(FIGURES)) charts[key].links.set(key === 'icl' ? null : `/api/runs/${enc(name)}/figures/${fig}`);
+  pmLinks.set(null);
   await guard(async () => {
     const d = await api(`/api/runs/${enc(name)}`);
     state.detail = d;
