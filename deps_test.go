@@ -55,6 +55,9 @@ var allowed = map[string][]string{
 	// internal/racepkgs is .ci/run's tool that picks the race detector's
 	// packages: standard library only.
 	"internal/racepkgs": {},
+	// internal/humanerr words the library's errors for users (the CLI's
+	// messages, the dashboard's API errors): standard library only.
+	"internal/humanerr": {},
 	"cnn":               {"tensor", "nn", "hooks", "checkpoint", "optim", "workers", "data", "train"},                              // its experiments train (SGD: plain vs residual) and optimise inputs (Adam: activation maximisation)
 	"gan":               {"tensor", "nn", "hooks", "checkpoint", "cnn", "optim", "data", "train", "workers", "gonum.org/v1/gonum"}, // trains on train.Run with optim's Adam and data's images and mixtures; Fréchet distance via gonum
 	"train":             {"tensor", "nn", "optim", "checkpoint", "data", "hooks"},
@@ -93,13 +96,13 @@ var allowed = map[string][]string{
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
 	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction",
-		"circuits", "lens", "patching", "discover", "sae", "sae/report", "tokenizer", "sweep", "sweep/report", "golang.org/x/term"},
+		"circuits", "lens", "patching", "discover", "sae", "sae/report", "tokenizer", "sweep", "sweep/report", "internal/humanerr", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sae/report", "sweep", "figures"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sae/report", "sweep", "figures", "internal/humanerr"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()
