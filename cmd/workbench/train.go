@@ -20,6 +20,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "Experiments:")
 		fmt.Fprintln(stderr, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
 		fmt.Fprintln(stderr, "              head and an induction head form (run 'workbench train induction -h')")
+		fmt.Fprintln(stderr, "  lm          a small language model on a text corpus: watch induction heads form (run 'workbench train lm -h')")
 		fmt.Fprintln(stderr, "  cnn         a CNN / ResNet classifier on Fashion-MNIST (run 'workbench train cnn -h')")
 		fmt.Fprintln(stderr, "  gan         a DCGAN on Fashion-MNIST, scored by FID/IS on our classifier (run 'workbench train gan -h')")
 		fmt.Fprintln(stderr, "  gan2d       GANs on 2-D Gaussian mixtures: mode collapse, WGAN (run 'workbench train gan2d -h')")
@@ -31,6 +32,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "induction":
 		return runTrainInduction(ctx, args[1:], stdout, stderr)
+	case "lm":
+		return runTrainLM(ctx, args[1:], stdout, stderr)
 	case "cnn":
 		return runTrainCNN(ctx, args[1:], stdout, stderr)
 	case "gan":
@@ -38,7 +41,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "gan2d":
 		return runTrainGAN2D(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("train: unknown experiment %q (try induction, cnn, gan or gan2d)", args[0])
+	return fmt.Errorf("train: unknown experiment %q (try induction, lm, cnn, gan or gan2d)", args[0])
 }
 
 func runTrainInduction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
