@@ -12,7 +12,7 @@ import (
 // Weights are all 1).
 //
 // Repeat mixing: a fraction RepeatFrac of the windows (each independently)
-// get a span of Ls tokens, Ls uniform in [SeqLen/16, SeqLen/4] (at least 2),
+// get a span of Ls tokens, Ls uniform in [MinSpan, MaxSpan],
 // copied from a random earlier place in the window to a random later place:
 // the window's tokens w[b..b+Ls) are overwritten by w[a..a+Ls) with
 // a+Ls ≤ b, and the targets follow the edited window. Copying from context
@@ -27,11 +27,14 @@ type TextLM struct {
 	Lo, Hi     int     // the token range windows are drawn from
 	SeqLen     int     // positions per sequence
 	RepeatFrac float64 // fraction of windows with a repeated span, in [0, 1]
+	// MinSpan and MaxSpan bound the repeated span's length: 2 ≤ MinSpan ≤
+	// MaxSpan ≤ SeqLen/2 when RepeatFrac > 0.
+	MinSpan, MaxSpan int
 }
 
 // Validate reports whether the task is well defined: a shard, 2 ≤ SeqLen,
-// a range inside the shard holding at least SeqLen+1 tokens, and RepeatFrac
-// in [0, 1].
+// a range inside the shard holding at least SeqLen+1 tokens, RepeatFrac in
+// [0, 1], and with RepeatFrac > 0 spans in [2, SeqLen/2].
 func (c TextLM) Validate() error {
 	switch {
 	case c.Shard == nil:
@@ -44,6 +47,8 @@ func (c TextLM) Validate() error {
 		return fmt.Errorf("data: text: %d tokens in range, fewer than a window of %d needs (use a shorter context or more text)", c.Hi-c.Lo, c.SeqLen+1)
 	case !(c.RepeatFrac >= 0 && c.RepeatFrac <= 1):
 		return fmt.Errorf("data: text: repeat fraction %g is not in [0, 1]", c.RepeatFrac)
+	case c.RepeatFrac > 0 && (c.MinSpan < 2 || c.MinSpan > c.MaxSpan || 2*c.MaxSpan > c.SeqLen):
+		return fmt.Errorf("data: text: repeated spans of %d to %d tokens do not fit twice in %d (want 2 ≤ min ≤ max ≤ %d)", c.MinSpan, c.MaxSpan, c.SeqLen, c.SeqLen/2)
 	}
 	return nil
 }
@@ -68,7 +73,7 @@ func (c TextLM) Fill(dst *Batch, rng *rand.Rand) {
 		}
 		dst.Repeat[s] = 0
 		if c.RepeatFrac > 0 && rng.Float64() < c.RepeatFrac {
-			dst.Repeat[s] = repeatSpan(tok, tgt, rng)
+			dst.Repeat[s] = repeatSpan(tok, tgt, c.MinSpan, c.MaxSpan, rng)
 		}
 	}
 }
@@ -98,18 +103,12 @@ func (c TextLM) FillAt(dst *Batch, starts []int) {
 	}
 }
 
-// repeatSpan copies a random span of the window (tok followed by the last
-// target) to a random later place and returns its length Ls.
-func repeatSpan(tok, tgt []int32, rng *rand.Rand) int {
+// repeatSpan copies a random span of lo to hi tokens of the window (tok
+// followed by the last target) to a random later place and returns its
+// length Ls. It needs 2·hi ≤ len(tok).
+func repeatSpan(tok, tgt []int32, lo, hi int, rng *rand.Rand) int {
 	T := len(tok)
-	lo, hi := max(2, T/16), max(2, T/4)
-	if 2*lo > T {
-		return 0 // too short a window to hold two copies
-	}
 	ls := lo + rng.IntN(hi-lo+1)
-	if 2*ls > T {
-		ls = T / 2
-	}
 	a := rng.IntN(T - 2*ls + 1)        // source [a, a+ls)
 	b := a + ls + rng.IntN(T-a-2*ls+1) // destination [b, b+ls), b+ls ≤ T
 	for k := range ls {

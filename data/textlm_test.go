@@ -113,7 +113,7 @@ func TestTextLMWindows(t *testing.T) {
 func TestTextLMRepeatMixing(t *testing.T) {
 	const vocab, n, T = 5000, 5000, 64
 	sh, _ := data.NewShard(corpusTokens(n, vocab), vocab) // no token repeats within a window
-	task := data.TextLM{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 0.5}
+	task := data.TextLM{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 0.5, MinSpan: T / 16, MaxSpan: T / 4}
 	b := data.NewBatch(400, T)
 	task.Fill(b, newRNG(2))
 	mixed := 0
@@ -163,6 +163,10 @@ func TestTextLMValidate(t *testing.T) {
 		{data.TextLM{Shard: sh, Lo: 0, Hi: 101, SeqLen: 8}, "not inside"},
 		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 1}, "at least 2"},
 		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 8, RepeatFrac: 1.5}, "repeat fraction"},
+		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 8, RepeatFrac: 0.5, MinSpan: 2, MaxSpan: 4}, ""},
+		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 8, RepeatFrac: 0.5, MinSpan: 2, MaxSpan: 5}, "do not fit twice"},
+		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 8, RepeatFrac: 0.5, MinSpan: 1, MaxSpan: 4}, "do not fit twice"},
+		{data.TextLM{Shard: sh, Lo: 0, Hi: 100, SeqLen: 8, RepeatFrac: 0.5, MinSpan: 3, MaxSpan: 2}, "do not fit twice"},
 	}
 	for _, tc := range tests {
 		err := tc.c.Validate()

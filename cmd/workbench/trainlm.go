@@ -39,6 +39,8 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	fs.StringVar(&c.Normalization, "normalization", c.Normalization, "none, LN or RMS")
 	fs.StringVar(&c.Positional, "positional", c.Positional, "positional embedding: standard, shortformer or rotary")
 	fs.Float64Var(&c.RepeatFrac, "repeat-frac", c.RepeatFrac, "fraction of training windows in which a random earlier span is repeated later (0: plain text)")
+	fs.Float64Var(&c.RepeatMin, "repeat-min", c.RepeatMin, "shortest repeated span, as a fraction of --context")
+	fs.Float64Var(&c.RepeatMax, "repeat-max", c.RepeatMax, "longest repeated span, as a fraction of --context (at most 0.5)")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "windows per step")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.Float64Var(&c.LR, "lr", c.LR, "AdamW peak learning rate")

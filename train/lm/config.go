@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	// RepeatFrac is the fraction of training windows in which a random
 	// earlier span is repeated later in the window (data.TextLM).
 	RepeatFrac float64 `json:"repeat_frac"`
+	// RepeatMin and RepeatMax bound the repeated span's length as fractions
+	// of Context (at least 2 tokens, at most half the context).
+	RepeatMin float64 `json:"repeat_min"`
+	RepeatMax float64 `json:"repeat_max"`
 
 	Batch       int     `json:"batch"`
 	Steps       int     `json:"steps"`
@@ -68,7 +73,7 @@ func Default() Config {
 	return Config{
 		Task: TaskName, Tokenizer: TokenizerBytes, HeldOut: 0.1,
 		NLayers: 2, DModel: 64, NHeads: 8, DHead: 8, Normalization: "none", Positional: transformer.PosStandard,
-		Context: 256, RepeatFrac: 0.25,
+		Context: 256, RepeatFrac: 0.25, RepeatMin: 1.0 / 16, RepeatMax: 1.0 / 4,
 		Batch: 16, Steps: 3000, LR: 3e-3, Schedule: ScheduleConstant, Warmup: 200, WeightDecay: 0.01, ClipNorm: 1,
 		Seed: 0, Workers: 2, Shards: 2,
 		EvalEvery: 100, EvalWindows: 32, PerPositionEvery: 5,
@@ -89,6 +94,11 @@ func (c Config) Model(dVocab int) transformer.Config {
 	return m.WithDefaults()
 }
 
+// spans returns the repeated span's bounds in tokens.
+func (c Config) spans() (lo, hi int) {
+	return int(math.Round(c.RepeatMin * float64(c.Context))), int(math.Round(c.RepeatMax * float64(c.Context)))
+}
+
 // maxContext bounds Context: evaluation keeps [layer, head, T, T] patterns.
 const maxContext = 2048
 
@@ -106,6 +116,9 @@ func (c Config) Validate() error {
 	check(c.HeldOut > 0 && c.HeldOut < 1, "held-out fraction must be in (0, 1), got %g", c.HeldOut)
 	check(c.Context >= 8 && c.Context <= maxContext, "context must be in [8, %d], got %d", maxContext, c.Context)
 	check(c.RepeatFrac >= 0 && c.RepeatFrac <= 1, "repeat fraction must be in [0, 1], got %g", c.RepeatFrac)
+	lo, hi := c.spans()
+	check(c.RepeatFrac == 0 || lo >= 2 && lo <= hi && 2*hi <= c.Context,
+		"repeated spans of %g to %g of the context (%d to %d tokens) must be at least 2 tokens and fit twice", c.RepeatMin, c.RepeatMax, lo, hi)
 	check(c.NLayers >= 1, "n-layers must be positive, got %d", c.NLayers)
 	check(c.Batch >= 1, "batch must be positive, got %d", c.Batch)
 	check(c.Steps >= 1, "steps must be positive, got %d", c.Steps)

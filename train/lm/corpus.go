@@ -40,13 +40,13 @@ type Corpus struct {
 
 // CorpusInfo is corpus.json.
 type CorpusInfo struct {
-	Source      string `json:"source"`
-	Files       int    `json:"files"`
-	Bytes       int    `json:"bytes"`
-	Tokens      int    `json:"tokens"`
-	Vocab       int    `json:"vocab"`
-	BytesPerTok int    `json:"bytes_per_token"` // the shard's width
-	Split       int    `json:"split"`           // first held-out token
+	Source     string `json:"source"`
+	Files      int    `json:"files"`
+	Bytes      int    `json:"bytes"`
+	Tokens     int    `json:"tokens"`
+	Vocab      int    `json:"vocab"`
+	ShardWidth int    `json:"shard_width"` // bytes per token in corpus.tokens: 2 or 4
+	Split      int    `json:"split"`       // first held-out token
 }
 
 // readText reads a file, or every regular file under a folder in path
@@ -181,7 +181,7 @@ func newCorpus(sh *data.Shard, cfg Config, files int) (*Corpus, error) {
 	n := sh.Len()
 	split := n - int(float64(n)*cfg.HeldOut)
 	c := &Corpus{Shard: sh, Split: split, Info: CorpusInfo{
-		Source: cfg.Text, Files: files, Tokens: n, Vocab: sh.Vocab(), BytesPerTok: sh.Width(), Split: split,
+		Source: cfg.Text, Files: files, Tokens: n, Vocab: sh.Vocab(), ShardWidth: sh.Width(), Split: split,
 	}}
 	if split < cfg.Context+2 || n-split < cfg.Context+2 {
 		return nil, fmt.Errorf("lm: corpus %s: %d tokens split %d/%d leave no room for windows of %d tokens (use more text or a shorter context)",

@@ -102,7 +102,8 @@ func newTrainable(cfg Config, c *Corpus) (*trainable, optim.Optimizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac}
+	lo, hi := cfg.spans()
+	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac, MinSpan: lo, MaxSpan: hi}
 	if err := task.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("lm: %w", err)
 	}
