@@ -73,8 +73,16 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	vocab := 256
+	if c.Tokenizer != lm.TokenizerBytes {
+		tok, err := lm.LoadTokenizer(c.Tokenizer)
+		if err != nil {
+			return err
+		}
+		vocab = tok.VocabSize()
+	}
 	if err := checkMemory(fmt.Sprintf("train lm: a batch of %d windows of %d tokens", c.Batch, c.Context),
-		lmBytes(c), "lower --context, --batch or --d-model"); err != nil {
+		lmBytes(c, vocab), "lower --context, --batch or --d-model"); err != nil {
 		return err
 	}
 	opt := lm.Options{Resume: *resume, AllowConfigChange: *allowChange, Log: stderr}
@@ -106,8 +114,8 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 // lmBytes estimates a train lm run's memory: the data-parallel batch
 // (activations and their gradients), evaluation, parameters with AdamW
 // state, and the corpus.
-func lmBytes(c lm.Config) float64 {
-	m := c.Model(1 << 16)
+func lmBytes(c lm.Config, vocab int) float64 {
+	m := c.Model(vocab)
 	T := c.Context
 	params := float64(m.DVocab*m.DModel+T*m.DModel+m.DModel*m.DVocabOut) + float64(m.NLayers)*(4*float64(m.NHeads*m.DModel*m.DHead)+2*float64(m.DModel*m.DMLP))
 	return 2*forwardBytes(m, c.Batch, T) + forwardBytes(m, 8, T) + 4*4*params
