@@ -46,7 +46,7 @@ type Config struct {
 	// earlier span is repeated later in the window (data.TextLM).
 	RepeatFrac float64 `json:"repeat_frac"`
 	// RepeatMin and RepeatMax bound the repeated span's length as fractions
-	// of Context (at least 2 tokens, at most half the context).
+	// of Context (rounded; at least 2 tokens, at most half the context).
 	RepeatMin float64 `json:"repeat_min"`
 	RepeatMax float64 `json:"repeat_max"`
 
@@ -94,9 +94,12 @@ func (c Config) Model(dVocab int) transformer.Config {
 	return m.WithDefaults()
 }
 
-// spans returns the repeated span's bounds in tokens.
+// spans returns the repeated span's bounds in tokens: the fractions of the
+// context, rounded, at least 2 tokens, hi at least lo.
 func (c Config) spans() (lo, hi int) {
-	return int(math.Round(c.RepeatMin * float64(c.Context))), int(math.Round(c.RepeatMax * float64(c.Context)))
+	lo = max(2, int(math.Round(c.RepeatMin*float64(c.Context))))
+	hi = max(lo, int(math.Round(c.RepeatMax*float64(c.Context))))
+	return lo, hi
 }
 
 // maxContext bounds Context: evaluation keeps [layer, head, T, T] patterns.
@@ -117,8 +120,8 @@ func (c Config) Validate() error {
 	check(c.Context >= 8 && c.Context <= maxContext, "context must be in [8, %d], got %d", maxContext, c.Context)
 	check(c.RepeatFrac >= 0 && c.RepeatFrac <= 1, "repeat fraction must be in [0, 1], got %g", c.RepeatFrac)
 	lo, hi := c.spans()
-	check(c.RepeatFrac == 0 || lo >= 2 && lo <= hi && 2*hi <= c.Context,
-		"repeated spans of %g to %g of the context (%d to %d tokens) must be at least 2 tokens and fit twice", c.RepeatMin, c.RepeatMax, lo, hi)
+	check(c.RepeatFrac == 0 || c.RepeatMin > 0 && c.RepeatMin <= c.RepeatMax && 2*hi <= c.Context,
+		"repeated spans of %g to %g of the context (%d to %d tokens) must be positive fractions, min ≤ max, that fit twice", c.RepeatMin, c.RepeatMax, lo, hi)
 	check(c.NLayers >= 1, "n-layers must be positive, got %d", c.NLayers)
 	check(c.Batch >= 1, "batch must be positive, got %d", c.Batch)
 	check(c.Steps >= 1, "steps must be positive, got %d", c.Steps)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mechinterp/workbench/checkpoint"
+	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -99,6 +100,11 @@ func TestParseConfigStrict(t *testing.T) {
 	if _, err := ParseConfig(bad); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown field: %v", err)
 	}
+	c.RepeatMax = 0.6
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "fit twice") {
+		t.Errorf("spans of 60%% of the context: %v", err)
+	}
+	c.RepeatMax = 0.25
 	c.Task = "induction"
 	b, _ = json.Marshal(c)
 	if _, err := ParseConfig(b); err == nil || !strings.Contains(err.Error(), `task must be "lm"`) {
@@ -338,5 +344,51 @@ func TestCorpusFolder(t *testing.T) {
 	}
 	if got, want := string(text), "first\nsecond\nthird"; got != want || files != 3 {
 		t.Errorf("folder corpus %q from %d files, want %q from 3", got, files, want)
+	}
+}
+
+// TestTelemetryOnTheSyntheticDemo runs the evaluator on the repository's
+// synthetic demo model (web/demo: a 2-layer attention-only model trained by
+// train induction, with a previous-token head in layer 0 and an induction
+// head in layer 1) over a corpus using its whole vocabulary: the repeated
+// random token scores must find those heads.
+func TestTelemetryOnTheSyntheticDemo(t *testing.T) {
+	m, err := transformer.Load("../../web/demo/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	toks := make([]int32, 20000)
+	for i := range toks {
+		toks[i] = int32(rng.IntN(m.Cfg.DVocab))
+	}
+	sh, err := data.NewShard(toks, m.Cfg.DVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.Context, cfg.EvalWindows = m.Cfg.NCtx, 64
+	c, err := newCorpus(sh, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newEvaluator(m, cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel, err := ev.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prefix matching %.3f, induction %.3f, prev-token %v, copying %v, icl %.3f, loss %.3f",
+		tel.PrefixMax, tel.IndMax, tel.PrevToken, tel.Copying, tel.ICL, tel.Loss)
+	if best := slices.Max(tel.PrefixMatching[1]); best < 0.5 {
+		t.Errorf("best layer-1 prefix-matching score %.3f < 0.5", best)
+	}
+	if best := slices.Max(tel.Induction[1]); best < 0.5 {
+		t.Errorf("best layer-1 induction score %.3f < 0.5", best)
+	}
+	if best := slices.Max(tel.PrevToken[0]); best < 0.4 {
+		t.Errorf("best layer-0 previous-token score %.3f < 0.4", best)
 	}
 }
