@@ -3,8 +3,8 @@
 transformer, batch and optimizer, timed the same way (tokens per second over
 training steps of forward, backward, gradient clipping and AdamW).
 
-The model is Workbench's (TransformerLens's) layout: token embedding plus a
-learned positional embedding, NLayers blocks of multi-head attention with
+The model is Workbench's (TransformerLens's) layout: token embedding (plus a
+learned positional embedding, or rotary queries and keys: the default), NLayers blocks of multi-head attention with
 biases (no MLP, no normalization), and an unembedding with bias. Data are
 random bytes, as in the benchmark.
 
@@ -24,10 +24,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def rotate(x, base=10000.0):
+    """Rotary positions (rotate-half pairing, all of d_head): x [batch, head, pos, d_head]."""
+    T, d = x.shape[-2], x.shape[-1]
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)  # [d/2]
+    ang = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]  # [pos, d/2]
+    cos, sin = ang.cos().repeat(1, 2), ang.sin().repeat(1, 2)  # [pos, d]
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
 class Attention(nn.Module):
-    def __init__(self, d_model, n_heads, d_head):
+    def __init__(self, d_model, n_heads, d_head, rotary):
         super().__init__()
-        self.n_heads, self.d_head = n_heads, d_head
+        self.n_heads, self.d_head, self.rotary = n_heads, d_head, rotary
         self.qkv = nn.Linear(d_model, 3 * n_heads * d_head)
         self.out = nn.Linear(n_heads * d_head, d_model)
 
@@ -35,6 +45,8 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         q, k, v = self.qkv(x).split(self.n_heads * self.d_head, dim=-1)
         q, k, v = (t.view(B, T, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))
+        if self.rotary:
+            q, k = rotate(q), rotate(k)
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)  # [batch, head, pos, pos]
         mask = torch.ones(T, T, dtype=torch.bool).triu(1)
         pattern = scores.masked_fill(mask, float("-inf")).softmax(-1)
@@ -43,15 +55,17 @@ class Attention(nn.Module):
 
 
 class AttnOnly(nn.Module):
-    def __init__(self, n_layers, d_model, n_heads, d_head, d_vocab, n_ctx):
+    def __init__(self, n_layers, d_model, n_heads, d_head, d_vocab, n_ctx, rotary):
         super().__init__()
         self.embed = nn.Embedding(d_vocab, d_model)
-        self.pos = nn.Parameter(torch.randn(n_ctx, d_model) * 0.02)
-        self.blocks = nn.ModuleList(Attention(d_model, n_heads, d_head) for _ in range(n_layers))
+        self.pos = None if rotary else nn.Parameter(torch.randn(n_ctx, d_model) * 0.02)
+        self.blocks = nn.ModuleList(Attention(d_model, n_heads, d_head, rotary) for _ in range(n_layers))
         self.unembed = nn.Linear(d_model, d_vocab)
 
     def forward(self, tokens):
-        x = self.embed(tokens) + self.pos[: tokens.shape[1]]
+        x = self.embed(tokens)
+        if self.pos is not None:
+            x = x + self.pos[: tokens.shape[1]]
         for b in self.blocks:
             x = x + b(x)
         return self.unembed(x)
@@ -64,7 +78,8 @@ def main():
     p.add_argument("--n-heads", type=int, default=4)
     p.add_argument("--d-head", type=int, default=16)
     p.add_argument("--context", type=int, default=128)
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--positional", choices=["rotary", "standard"], default="rotary")
     p.add_argument("--vocab", type=int, default=256)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
@@ -72,7 +87,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    m = AttnOnly(a.n_layers, a.d_model, a.n_heads, a.d_head, a.vocab, a.context)
+    m = AttnOnly(a.n_layers, a.d_model, a.n_heads, a.d_head, a.vocab, a.context, a.positional == "rotary")
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.01)
     data = torch.randint(0, a.vocab, (1 << 20,))
 

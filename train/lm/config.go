@@ -66,17 +66,22 @@ type Config struct {
 	PerPositionEvery int `json:"per_position_every"` // per-position loss every N evaluations (and at the end)
 }
 
-// Default returns the configuration that forms an induction head on
-// tinyshakespeare within the issue's budget (see the package doc for the
-// search behind it).
+// Default returns the starting configuration: 2 attention-only layers,
+// d_model 64, 4 heads of 16, rotary positions (a previous-token head forms
+// in ~200 steps, against ~1,500 with learned positions), context 128,
+// batch 64, AdamW 3e-3 after 200 warm-up steps, half the windows with a
+// repeated span of 25–50% of the context, byte tokens, 20,000 steps
+// (about 10 minutes on two idle cores). It does not form an induction
+// head on tinyshakespeare: no configuration tried did (see the package
+// doc).
 func Default() Config {
 	return Config{
 		Task: TaskName, Tokenizer: TokenizerBytes, HeldOut: 0.1,
-		NLayers: 2, DModel: 64, NHeads: 8, DHead: 8, Normalization: "none", Positional: transformer.PosStandard,
-		Context: 256, RepeatFrac: 0.25, RepeatMin: 1.0 / 16, RepeatMax: 1.0 / 4,
-		Batch: 16, Steps: 3000, LR: 3e-3, Schedule: ScheduleConstant, Warmup: 200, WeightDecay: 0.01, ClipNorm: 1,
+		NLayers: 2, DModel: 64, NHeads: 4, DHead: 16, Normalization: "none", Positional: transformer.PosRotary,
+		Context: 128, RepeatFrac: 0.5, RepeatMin: 0.25, RepeatMax: 0.5,
+		Batch: 64, Steps: 20000, LR: 3e-3, Schedule: ScheduleConstant, Warmup: 200, WeightDecay: 0.01, ClipNorm: 1,
 		Seed: 0, Workers: 2, Shards: 2,
-		EvalEvery: 100, EvalWindows: 32, PerPositionEvery: 5,
+		EvalEvery: 250, EvalWindows: 32, PerPositionEvery: 5,
 	}
 }
 

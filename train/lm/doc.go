@@ -47,5 +47,18 @@
 // "before_step", "icl_score_before", "icl_score", ...}, and the checkpoints
 // at before_step and phase_change_step are kept besides the final one.
 //
+// # The default configuration
+//
+// Default does not meet the bar: in the search (byte and 1,024-token
+// BPE vocabularies, learned, shortformer and rotary positions, contexts 128
+// and 256, 4 or 8 heads, attention-only or with MLPs and LayerNorm, batches
+// 16–64, repeat mixing from none to every window, up to ~25 M tokens per
+// run on a shared machine), previous-token heads formed — fastest with
+// rotary positions — and the ICL score fell by up to 0.3 nats with MLPs,
+// but no head reached a prefix-matching score above 0.04 on repeated random
+// tokens. The same code forms an induction head within 800 steps when the
+// text is random letters repeated (TestTelemetryOnTheSyntheticDemo checks
+// the detectors on the synthetic demo model).
+//
 // CLI and dashboard share this package; it never prints.
 package lm
