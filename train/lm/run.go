@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/data"
 	"github.com/mechinterp/workbench/optim"
 	"github.com/mechinterp/workbench/train"
+	"github.com/mechinterp/workbench/train/induction"
 	"github.com/mechinterp/workbench/transformer"
 )
 
@@ -69,35 +68,9 @@ type Options struct {
 // counts as a phase change (train.PhaseChange).
 const PhaseMinRise = 0.2
 
-// trainable adapts the transformer and the corpus to train.Trainable.
-type trainable struct {
-	m      *transformer.Model
-	par    *transformer.Parallel
-	g      *transformer.Params
-	params []optim.Param
-	task   data.TextLM
-	batch  *data.Batch
-	pcg    *rand.PCG
-	rng    *rand.Rand
-	seed   uint64
-}
-
-func (t *trainable) Params() []optim.Param { return t.params }
-func (t *trainable) TokensPerStep() int    { return t.batch.N * t.batch.SeqLen }
-
-func (t *trainable) Step(ctx context.Context, s int) (float64, error) {
-	// Step s's batch depends only on (seed, s): exact resume.
-	t.pcg.Seed(t.seed, uint64(s)+1)
-	t.task.Fill(t.batch, t.rng)
-	return t.par.Step(ctx, t.batch.Tokens, t.batch.Targets, t.batch.Weights, t.g)
-}
-
-func (t *trainable) Tensors() []checkpoint.Tensor     { return t.m.StateDict() }
-func (t *trainable) Restore(f *checkpoint.File) error { return t.m.LoadStateDict(f) }
-
-// newTrainable builds the model, its data-parallel evaluator, the task and
-// AdamW. The caller closes t.par.
-func newTrainable(cfg Config, c *Corpus) (*trainable, optim.Optimizer, error) {
+// newTrainable builds the model, the corpus's Trainer and AdamW (β2 0.95).
+// The caller closes the Trainer.
+func newTrainable(cfg Config, c *Corpus) (*induction.Trainer, optim.Optimizer, error) {
 	m, err := transformer.New(cfg.Model(c.Shard.Vocab()))
 	if err != nil {
 		return nil, nil, err
@@ -107,22 +80,8 @@ func newTrainable(cfg Config, c *Corpus) (*trainable, optim.Optimizer, error) {
 	if err := task.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("lm: %w", err)
 	}
-	par, err := m.NewParallel(cfg.Batch, cfg.Context, cfg.Shards, cfg.Workers)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := &trainable{m: m, par: par, g: m.NewGrads(), task: task, batch: data.NewBatch(cfg.Batch, cfg.Context), seed: cfg.Seed}
-	t.pcg = rand.NewPCG(0, 0)
-	t.rng = rand.New(t.pcg)
-	for _, v := range m.ParamViews(t.g) {
-		t.params = append(t.params, optim.Param{Name: v.Name, Data: v.Data, Grad: v.Grad, Decay: v.Decay})
-	}
-	o, err := optim.NewAdamW(t.params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
-	if err != nil {
-		par.Close()
-		return nil, nil, err
-	}
-	return t, o, nil
+	adam := optim.AdamConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay}
+	return induction.NewTrainer(m, task, cfg.Batch, cfg.Context, cfg.Shards, cfg.Workers, cfg.Seed, adam)
 }
 
 // schedule returns cfg's learning rate per step.
@@ -249,8 +208,8 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Summary, e
 	if err != nil {
 		return Summary{}, err
 	}
-	defer t.par.Close()
-	m := t.m
+	defer t.Close()
+	m := t.Model()
 	ev, err := newEvaluator(m, cfg, corpus)
 	if err != nil {
 		return Summary{}, err
