@@ -35,6 +35,11 @@ type Trainable interface {
 	Restore(f *checkpoint.File) error
 }
 
+// EventsKey is a key of Options.Eval's result whose value, a []Record,
+// Run writes as lines of their own after the evaluation's record (a phase
+// change, say) instead of merging it in.
+const EventsKey = "events"
+
 // Record is one line of metrics.jsonl: at least "step" (steps done) and,
 // on training steps, "loss" and "lr"; evaluation results are merged in.
 type Record map[string]any
@@ -402,6 +407,7 @@ func (r *runner) loop(ctx context.Context, start int) (Summary, error) {
 			return sum, fmt.Errorf("train: loss became %v at step %d (try a lower learning rate)", loss, step)
 		}
 		rec := Record(nil)
+		var events []Record
 		if step%o.LogEvery == 0 || step == o.Steps {
 			rec = Record{"step": step, "loss": loss, "lr": lr}
 		}
@@ -418,8 +424,11 @@ func (r *runner) loop(ctx context.Context, start int) (Summary, error) {
 					rec = Record{"step": step, "loss": loss, "lr": lr}
 				}
 				for k, v := range evalRes {
-					rec[k] = v
+					if k != EventsKey {
+						rec[k] = v
+					}
 				}
+				events, _ = evalRes[EventsKey].([]Record)
 			}
 		}
 		if rec != nil {
@@ -427,6 +436,11 @@ func (r *runner) loop(ctx context.Context, start int) (Summary, error) {
 			rec["elapsed_s"] = el
 			if err := r.emit(rec); err != nil {
 				return sum, err
+			}
+			for _, ev := range events {
+				if err := r.emit(ev); err != nil {
+					return sum, err
+				}
 			}
 			if o.Progress != nil {
 				r.progress(step, start, el, loss, evalRes)

@@ -201,3 +201,39 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalEventsAreLinesOfTheirOwn(t *testing.T) {
+	dir := t.TempDir()
+	l := newLinreg(1)
+	_, err := Run(context.Background(), l, newOpt(t, l), Options{
+		Steps: 20, LogEvery: 5, EvalEvery: 10, Schedule: optim.Constant(0.01), Dir: dir,
+		Eval: func(_ context.Context, step int) (map[string]any, error) {
+			r := map[string]any{"score": step}
+			if step == 10 {
+				r[EventsKey] = []Record{{"step": 7, "event": "phase_change"}}
+			}
+			return r, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	err = ScanMetrics(dir, func(line []byte) error {
+		var r map[string]any
+		json.Unmarshal(line, &r)
+		delete(r, "elapsed_s")
+		delete(r, "loss")
+		delete(r, "lr")
+		b, _ := json.Marshal(r)
+		lines = append(lines, string(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"step":5}`, `{"score":10,"step":10}`, `{"event":"phase_change","step":7}`, `{"step":15}`, `{"score":20,"step":20}`}
+	if !slices.Equal(lines, want) {
+		t.Errorf("metrics lines\n%v\nwant\n%v", lines, want)
+	}
+}

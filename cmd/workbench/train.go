@@ -24,6 +24,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(w, "Experiments:")
 		fmt.Fprintln(w, "  induction   a toy transformer on repeated random tokens: watch a previous-token")
 		fmt.Fprintln(w, "              head and an induction head form (run 'workbench train induction -h')")
+		fmt.Fprintln(w, "  lm          a small language model on a text corpus, with the induction-head measurements (run 'workbench train lm -h')")
 		fmt.Fprintln(w, "  cnn         a CNN / ResNet classifier on Fashion-MNIST (run 'workbench train cnn -h')")
 		fmt.Fprintln(w, "  gan         a DCGAN on Fashion-MNIST, scored by FID/IS on our classifier (run 'workbench train gan -h')")
 		fmt.Fprintln(w, "  gan2d       GANs on 2-D Gaussian mixtures: mode collapse, WGAN (run 'workbench train gan2d -h')")
@@ -38,6 +39,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "induction":
 		return runTrainInduction(ctx, args[1:], stdout, stderr)
+	case "lm":
+		return runTrainLM(ctx, args[1:], stdout, stderr)
 	case "cnn":
 		return runTrainCNN(ctx, args[1:], stdout, stderr)
 	case "gan":

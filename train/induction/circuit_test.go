@@ -66,7 +66,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer tr.par.Close()
+			defer tr.Close()
 			ctx := context.Background()
 			step := 0
 			b.ReportAllocs()

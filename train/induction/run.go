@@ -57,31 +57,76 @@ type Options struct {
 	Log io.Writer
 }
 
-// trainable adapts the transformer and the task to train.Trainable.
-type trainable struct {
+// Filler is a sequence task: it fills a batch from an rng (data.Induction,
+// data.TextLM).
+type Filler interface {
+	Fill(dst *data.Batch, rng *rand.Rand)
+}
+
+// Trainer adapts a transformer and a sequence task to train.Trainable:
+// step s trains on the batch the task fills from an rng seeded by (seed,
+// s+1), so that a resumed run sees the same data, through a data-parallel
+// transformer.Parallel. Close stops its workers.
+type Trainer struct {
 	m      *transformer.Model
 	par    *transformer.Parallel
 	g      *transformer.Params
 	params []optim.Param
-	task   data.Induction
+	task   Filler
 	batch  *data.Batch
 	pcg    *rand.PCG
 	rng    *rand.Rand
 	seed   uint64
 }
 
-func (t *trainable) Params() []optim.Param { return t.params }
-func (t *trainable) TokensPerStep() int    { return t.batch.N * t.batch.SeqLen }
+// NewTrainer returns a Trainer of m on task with batches of batch
+// sequences of seqLen tokens split into shards run by workers goroutines
+// (the result does not depend on workers), and AdamW with adam over m's
+// parameters. The error is transformer.NewParallel's or the optimizer's.
+func NewTrainer(m *transformer.Model, task Filler, batch, seqLen, shards, workers int, seed uint64, adam optim.AdamConfig) (*Trainer, optim.Optimizer, error) {
+	par, err := m.NewParallel(batch, seqLen, shards, workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Trainer{m: m, par: par, g: m.NewGrads(), task: task, batch: data.NewBatch(batch, seqLen), seed: seed}
+	t.pcg = rand.NewPCG(0, 0)
+	t.rng = rand.New(t.pcg)
+	for _, v := range m.ParamViews(t.g) {
+		t.params = append(t.params, optim.Param{Name: v.Name, Data: v.Data, Grad: v.Grad, Decay: v.Decay})
+	}
+	o, err := optim.NewAdamW(t.params, adam)
+	if err != nil {
+		par.Close()
+		return nil, nil, err
+	}
+	return t, o, nil
+}
 
-func (t *trainable) Step(ctx context.Context, s int) (float64, error) {
+// Model returns the model being trained.
+func (t *Trainer) Model() *transformer.Model { return t.m }
+
+// Close stops the data-parallel workers.
+func (t *Trainer) Close() { t.par.Close() }
+
+// Params implements train.Trainable.
+func (t *Trainer) Params() []optim.Param { return t.params }
+
+// TokensPerStep implements train.Trainable: batch × seqLen.
+func (t *Trainer) TokensPerStep() int { return t.batch.N * t.batch.SeqLen }
+
+// Step implements train.Trainable.
+func (t *Trainer) Step(ctx context.Context, s int) (float64, error) {
 	// Step s's batch depends only on (seed, s): exact resume.
 	t.pcg.Seed(t.seed, uint64(s)+1)
 	t.task.Fill(t.batch, t.rng)
 	return t.par.Step(ctx, t.batch.Tokens, t.batch.Targets, t.batch.Weights, t.g)
 }
 
-func (t *trainable) Tensors() []checkpoint.Tensor     { return t.m.StateDict() }
-func (t *trainable) Restore(f *checkpoint.File) error { return t.m.LoadStateDict(f) }
+// Tensors implements train.Trainable: the model's state dict.
+func (t *Trainer) Tensors() []checkpoint.Tensor { return t.m.StateDict() }
+
+// Restore implements train.Trainable.
+func (t *Trainer) Restore(f *checkpoint.File) error { return t.m.LoadStateDict(f) }
 
 // evalSeed and probeSeed keep the held-out sets apart from training data,
 // which is seeded by (seed, step+1).
@@ -111,7 +156,7 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	defer t.par.Close()
+	defer t.Close()
 	m := t.m
 	ev, err := newEvaluator(m, cfg)
 	if err != nil {
@@ -274,28 +319,13 @@ func summarize(dir string, steps int) (Result, error) {
 
 func intPtr(i int) *int { return &i }
 
-// newTrainable builds the model, its data-parallel evaluator, the task and
-// AdamW for cfg. The caller closes t.par.
-func newTrainable(cfg Config) (*trainable, optim.Optimizer, error) {
+// newTrainable builds the model, the task's Trainer and AdamW for cfg.
+// The caller closes the Trainer.
+func newTrainable(cfg Config) (*Trainer, optim.Optimizer, error) {
 	m, err := transformer.New(cfg.Model())
 	if err != nil {
 		return nil, nil, err
 	}
-	task := cfg.Task()
-	par, err := m.NewParallel(cfg.Batch, task.SeqLen(), cfg.Shards, cfg.Workers)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := &trainable{m: m, par: par, g: m.NewGrads(), task: task, batch: data.NewBatch(cfg.Batch, task.SeqLen()), seed: cfg.Seed}
-	t.pcg = rand.NewPCG(0, 0)
-	t.rng = rand.New(t.pcg)
-	for _, v := range m.ParamViews(t.g) {
-		t.params = append(t.params, optim.Param{Name: v.Name, Data: v.Data, Grad: v.Grad, Decay: v.Decay})
-	}
-	o, err := optim.NewAdamW(t.params, optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
-	if err != nil {
-		par.Close()
-		return nil, nil, err
-	}
-	return t, o, nil
+	adam := optim.AdamConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay}
+	return NewTrainer(m, cfg.Task(), cfg.Batch, cfg.Task().SeqLen(), cfg.Shards, cfg.Workers, cfg.Seed, adam)
 }

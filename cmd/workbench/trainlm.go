@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mechinterp/workbench/train/lm"
+)
+
+func runTrainLM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := lm.Default()
+	rc := newRunCommand("train lm", "run `DIR` for train.json, corpus.tokens, metrics.jsonl, checkpoints/, model.safetensors and summary.json (required)",
+		`Usage: workbench train lm --text FILE|DIR --out DIR [flags]
+
+Trains a small language model on a text corpus (a file, or every file under a
+folder), tokenized once into DIR/corpus.tokens; the last --held-out fraction is
+kept for evaluation. Every --eval-every steps it logs the held-out loss, the
+in-context-learning score (late minus early positions), and per-head
+prefix-matching, copying, previous-token and induction scores on repeated
+random tokens; it detects the induction-head phase change and keeps the
+checkpoints around it. Ctrl-C saves a checkpoint; --resume continues exactly.
+
+Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --json`, stderr)
+	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
+	fs.StringVar(&c.Text, "text", "", "the corpus: a text file, or a folder of them (required)")
+	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "bytes, or a tokenizer.json file or a folder with tokenizer.json or GPT-2's vocab.json + merges.txt")
+	trainTok := fs.Int("train-tokenizer", 0, "train a byte-level BPE of N tokens on the corpus first (not available yet)")
+	fs.Float64Var(&c.HeldOut, "held-out", c.HeldOut, "the corpus's last fraction held out for evaluation")
+	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
+	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
+	fs.IntVar(&c.NHeads, "n-heads", c.NHeads, "attention heads per block")
+	fs.IntVar(&c.DHead, "d-head", c.DHead, "width of each head")
+	fs.IntVar(&c.Context, "context", c.Context, "tokens per training window (n_ctx)")
+	attnOnly := fs.Bool("attn-only", true, "attention-only blocks (--mlp overrides)")
+	fs.BoolVar(&c.MLP, "mlp", false, "give every block a GELU MLP (d_mlp = 4·d_model)")
+	fs.StringVar(&c.Normalization, "normalization", c.Normalization, "none, LN or RMS")
+	fs.StringVar(&c.Positional, "positional", c.Positional, "positional embedding: standard, shortformer or rotary")
+	fs.Float64Var(&c.RepeatFrac, "repeat-frac", c.RepeatFrac, "fraction of training windows in which a random earlier span is repeated later (0: plain text)")
+	fs.Float64Var(&c.RepeatMin, "repeat-min", c.RepeatMin, "shortest repeated span, as a fraction of --context")
+	fs.Float64Var(&c.RepeatMax, "repeat-max", c.RepeatMax, "longest repeated span, as a fraction of --context (at most 0.5)")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "windows per step")
+	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
+	fs.Float64Var(&c.LR, "lr", c.LR, "AdamW peak learning rate")
+	fs.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate schedule after warm-up: constant or cosine (to lr/10)")
+	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "linear warm-up steps")
+	fs.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "AdamW decoupled weight decay (weight matrices only)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed for the initialisation and the data")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "worker goroutines (results do not depend on it)")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate and checkpoint every N steps")
+	fs.IntVar(&c.EvalWindows, "eval-windows", c.EvalWindows, "held-out windows per evaluation")
+	allowChange := fs.Bool("allow-config-change", false, "with --resume, accept flags other than --steps and --workers that differ from the run's train.json (recorded in metrics.jsonl)")
+	if err := rc.parse(args); err != nil {
+		return err
+	}
+	if *trainTok != 0 {
+		return fmt.Errorf("train lm: --train-tokenizer is not available in this build (BPE training is not in the tokenizer package yet); pass --tokenizer bytes or a tokenizer.json")
+	}
+	if c.Text == "" {
+		fs.Usage()
+		return fmt.Errorf("train lm: --text is required")
+	}
+	if !*attnOnly {
+		c.MLP = true
+	}
+	if strings.EqualFold(c.Normalization, "ln") {
+		c.Normalization = "LN"
+	} else if strings.EqualFold(c.Normalization, "rms") {
+		c.Normalization = "RMS"
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	vocab := 256
+	if c.Tokenizer != lm.TokenizerBytes {
+		tok, err := lm.LoadTokenizer(c.Tokenizer)
+		if err != nil {
+			return err
+		}
+		vocab = tok.VocabSize()
+	}
+	if err := checkMemory(fmt.Sprintf("train lm: a batch of %d windows of %d tokens", c.Batch, c.Context),
+		lmBytes(c, vocab), "lower --context, --batch or --d-model"); err != nil {
+		return err
+	}
+	opt := lm.Options{Resume: *resume, AllowConfigChange: *allowChange, Log: stderr}
+	if isTerminal(stderr) {
+		opt.Progress = stderr
+	}
+	res, err := lm.Train(ctx, c, *out, opt)
+	if err != nil {
+		return resumeHint(err)
+	}
+	if res.AlreadyFinished {
+		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", *out, res.Steps)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res.Result); err != nil {
+			return err
+		}
+	} else {
+		printLM(stdout, res)
+	}
+	if res.Interrupted {
+		return fmt.Errorf("train lm: interrupted at step %d (checkpoint saved); continue with: workbench train lm --resume --out %s and the same flags", res.Steps, *out)
+	}
+	return nil
+}
+
+// lmBytes estimates a train lm run's memory: the data-parallel batch
+// (activations and their gradients), evaluation, parameters with AdamW
+// state, and the corpus.
+func lmBytes(c lm.Config, vocab int) float64 {
+	m := c.Model(vocab)
+	T := c.Context
+	params := float64(m.DVocab*m.DModel+T*m.DModel+m.DModel*m.DVocabOut) + float64(m.NLayers)*(4*float64(m.NHeads*m.DModel*m.DHead)+2*float64(m.DModel*m.DMLP))
+	return 2*forwardBytes(m, c.Batch, T) + forwardBytes(m, 8, T) + 4*4*params
+}
+
+func printLM(w io.Writer, s lm.Summary) {
+	fmt.Fprintf(w, "trained %d steps (%d tokens) in %.1f s (%.0f tokens/s while training)\n", s.Steps, s.TokensSeen, s.WallSeconds, s.TokensPerSecond)
+	fmt.Fprintf(w, "held-out loss %.4f; ICL score %.3f nats (loss at position %d minus %d)\n", s.FinalEvalLoss, s.ICLScore, s.ICLPositions[1], s.ICLPositions[0])
+	phase := "none detected"
+	if s.PhaseChangeStep != nil {
+		phase = fmt.Sprintf("at step %d (ICL score %.3f at step %d before it)", *s.PhaseChangeStep, *s.ICLBefore, *s.PhaseBefore)
+	}
+	fmt.Fprintf(w, "phase change: %s\n", phase)
+	fmt.Fprintf(w, "best heads: prefix matching %.3f, induction %.3f, previous token %.3f\n", s.PrefixMatchingScore, s.InductionScore, s.PrevTokenScore)
+	for l := range s.PrefixMatching {
+		fmt.Fprintf(w, "layer %d  prefix-matching:", l)
+		for _, v := range s.PrefixMatching[l] {
+			fmt.Fprintf(w, " %.2f", v)
+		}
+		fmt.Fprint(w, "   previous-token:")
+		for _, v := range s.PrevToken[l] {
+			fmt.Fprintf(w, " %.2f", v)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "checkpoint: %s\n", s.Checkpoint)
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// lmCorpus writes a small text file for train lm tests.
+func lmCorpus(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "text.txt")
+	text := strings.Repeat("ROMEO: what light through yonder window breaks?\nJULIET: ay me.\n", 80)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var lmTiny = []string{"--d-model", "16", "--n-heads", "2", "--d-head", "8", "--context", "16", "--batch", "4", "--eval-every", "5", "--eval-windows", "4", "--warmup", "0"}
+
+func TestTrainLMJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"train", "lm", "--text", lmCorpus(t), "--out", out, "--steps", "10", "--json"}, lmTiny...)
+	stdout, stderr, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"checkpoint", "final_eval_loss", "icl_score", "induction_score", "phase_change_step", "prefix_matching_score",
+		"prev_token_score", "tokens_per_second", "tokens_seen", "wall_seconds"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("--json keys %v, want %v", keys, want)
+	}
+	if got["tokens_seen"] != float64(10*4*16) {
+		t.Errorf("tokens_seen %v, want %d", got["tokens_seen"], 10*4*16)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "train.json"))
+	if err != nil || !strings.Contains(string(b), `"task": "lm"`) {
+		t.Errorf("train.json: %v %s", err, b)
+	}
+}
+
+func TestTrainLMRefusals(t *testing.T) {
+	text := lmCorpus(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--out", t.TempDir(), "--colour", "red"}, "colour"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--train-tokenizer", "512"}, "--train-tokenizer"},
+		{[]string{"--out", t.TempDir()}, "--text is required"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--schedule", "linear"}, "schedule"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--repeat-frac", "2"}, "repeat fraction"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--tokenizer", filepath.Join(t.TempDir(), "none.json")}, "none.json"},
+	}
+	for _, tc := range tests {
+		_, _, err := runCLI(t, append([]string{"train", "lm"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// An interrupted run exits with an error that says how to resume, and
+// resuming finishes it.
+func TestTrainLMInterruptedSaysHowToResume(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"train", "lm", "--text", lmCorpus(t), "--out", out, "--steps", "10"}, lmTiny...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var so, se strings.Builder
+	err := run(ctx, args, &so, &se)
+	if err == nil || !strings.Contains(err.Error(), "--resume --out "+out) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if _, _, err := runCLI(t, append(args, "--resume")...); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+}
