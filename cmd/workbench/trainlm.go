@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/mechinterp/workbench/tokenizer"
 	"github.com/mechinterp/workbench/train/lm"
 )
 
@@ -27,7 +31,7 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
 	fs.StringVar(&c.Text, "text", "", "the corpus: a text file, or a folder of them (required)")
 	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "bytes, or a tokenizer.json file or a folder with tokenizer.json or GPT-2's vocab.json + merges.txt")
-	trainTok := fs.Int("train-tokenizer", 0, "train a byte-level BPE of N tokens on the corpus first (not available yet)")
+	trainTok := fs.Int("train-tokenizer", 0, "first learn a byte-level BPE of `N` tokens on the corpus's training part and save it as DIR/tokenizer.json (as 'workbench tokenizer train'); the model then uses it")
 	fs.Float64Var(&c.HeldOut, "held-out", c.HeldOut, "the corpus's last fraction held out for evaluation")
 	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
 	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
@@ -55,12 +59,16 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	if err := rc.parse(args); err != nil {
 		return err
 	}
-	if *trainTok != 0 {
-		return fmt.Errorf("train lm: --train-tokenizer is not available in this build (BPE training is not in the tokenizer package yet); pass --tokenizer bytes or a tokenizer.json")
-	}
 	if c.Text == "" {
 		fs.Usage()
 		return fmt.Errorf("train lm: --text is required")
+	}
+	if *trainTok != 0 {
+		path, err := trainLMTokenizer(ctx, c, *out, *trainTok, *resume, stderr)
+		if err != nil {
+			return err
+		}
+		c.Tokenizer = path
 	}
 	if !*attnOnly {
 		c.MLP = true
@@ -109,6 +117,39 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 		return fmt.Errorf("train lm: interrupted at step %d (checkpoint saved); continue with: workbench train lm --resume --out %s and the same flags", res.Steps, *out)
 	}
 	return nil
+}
+
+// trainLMTokenizer learns a byte-level BPE of n tokens on the training
+// part of c's corpus (all but its last c.HeldOut fraction, so the held-out
+// text stays unseen) and saves it as out/tokenizer.json, returning that path.
+func trainLMTokenizer(ctx context.Context, c lm.Config, out string, n int, resume bool, stderr io.Writer) (string, error) {
+	switch {
+	case resume:
+		return "", fmt.Errorf("train lm: --train-tokenizer starts a run; a resumed run keeps the tokenizer in its train.json")
+	case c.Tokenizer != lm.TokenizerBytes:
+		return "", fmt.Errorf("train lm: pass --tokenizer or --train-tokenizer, not both")
+	case !(c.HeldOut > 0 && c.HeldOut < 1):
+		return "", fmt.Errorf("train lm: --held-out %g is not in (0, 1)", c.HeldOut)
+	}
+	text, err := readCorpus(c.Text, maxCorpus)
+	if err != nil {
+		return "", fmt.Errorf("train lm: --text: %w", err)
+	}
+	train := text[:int(float64(len(text))*(1-c.HeldOut))]
+	began := time.Now()
+	tok, err := tokenizer.TrainBPE(ctx, train, n, tokenizer.TrainOptions{})
+	if err != nil {
+		return "", fmt.Errorf("train lm: --train-tokenizer: %w", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", fmt.Errorf("train lm: %w", err)
+	}
+	path := filepath.Join(out, lm.TokenizerFile)
+	if err := tok.SaveJSON(path); err != nil {
+		return "", fmt.Errorf("train lm: %w", err)
+	}
+	fmt.Fprintf(stderr, "learned a byte-level BPE of %d tokens on %d bytes in %.1f s: %s\n", n, len(train), time.Since(began).Seconds(), path)
+	return path, nil
 }
 
 // lmBytes estimates a train lm run's memory: the data-parallel batch

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mechinterp/workbench/tokenizer"
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // lmCorpus writes a small text file for train lm tests.
@@ -53,6 +56,41 @@ func TestTrainLMJSON(t *testing.T) {
 	}
 }
 
+// TestTrainLMTrainTokenizer: --train-tokenizer N learns a BPE of exactly N
+// tokens on the corpus's training part, saves it as DIR/tokenizer.json, and
+// the model's vocabulary is that tokenizer's: the run's own tokens decode
+// back to the corpus's text.
+func TestTrainLMTrainTokenizer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	text := lmCorpus(t)
+	args := append([]string{"train", "lm", "--text", text, "--out", out, "--steps", "5", "--train-tokenizer", "300", "--json"}, lmTiny...)
+	if _, stderr, err := runCLI(t, args...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	tok, err := tokenizer.Load(filepath.Join(out, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.VocabSize() != 300 {
+		t.Errorf("vocabulary %d, want 300", tok.VocabSize())
+	}
+	m, err := transformer.Load(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cfg.DVocab != 300 {
+		t.Errorf("the model's d_vocab is %d, want the tokenizer's 300", m.Cfg.DVocab)
+	}
+	corpus, _ := os.ReadFile(text)
+	enc, err := tok.Encode(string(corpus[:200]), tokenizer.Options{BOS: tokenizer.BOSNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc.IDs) >= 200/2 {
+		t.Errorf("%d tokens for 200 bytes of a repetitive text: the merges were not learned", len(enc.IDs))
+	}
+}
+
 func TestTrainLMRefusals(t *testing.T) {
 	text := lmCorpus(t)
 	tests := []struct {
@@ -60,7 +98,9 @@ func TestTrainLMRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"--out", t.TempDir(), "--colour", "red"}, "colour"},
-		{[]string{"--text", text, "--out", t.TempDir(), "--train-tokenizer", "512"}, "--train-tokenizer"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--train-tokenizer", "300", "--tokenizer", text}, "not both"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--train-tokenizer", "100"}, "--train-tokenizer"},
+		{[]string{"--text", text, "--out", t.TempDir(), "--train-tokenizer", "300", "--resume"}, "resumed run keeps"},
 		{[]string{"--out", t.TempDir()}, "--text is required"},
 		{[]string{"--text", text, "--out", t.TempDir(), "--schedule", "linear"}, "schedule"},
 		{[]string{"--text", text, "--out", t.TempDir(), "--repeat-frac", "2"}, "repeat fraction"},
