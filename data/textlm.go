@@ -30,6 +30,11 @@ type TextLM struct {
 	// MinSpan and MaxSpan bound the repeated span's length: 2 ≤ MinSpan ≤
 	// MaxSpan ≤ SeqLen/2 when RepeatFrac > 0.
 	MinSpan, MaxSpan int
+	// RandomSpans fills a repeated span's source with tokens read at
+	// uniformly random places of [Lo, Hi) before it is copied: a random
+	// token sequence inserted twice into natural text, so that only copying
+	// (not the corpus's n-gram statistics) predicts its second copy.
+	RandomSpans bool
 }
 
 // Validate reports whether the task is well defined: a shard, 2 ≤ SeqLen,
@@ -73,7 +78,11 @@ func (c TextLM) Fill(dst *Batch, rng *rand.Rand) {
 		}
 		dst.Repeat[s] = 0
 		if c.RepeatFrac > 0 && rng.Float64() < c.RepeatFrac {
-			dst.Repeat[s] = repeatSpan(tok, tgt, c.MinSpan, c.MaxSpan, rng)
+			var random func() int32
+			if c.RandomSpans {
+				random = func() int32 { return c.Shard.At(c.Lo + rng.IntN(c.Hi-c.Lo)) }
+			}
+			dst.Repeat[s] = repeatSpan(tok, tgt, c.MinSpan, c.MaxSpan, rng, random)
 		}
 	}
 }
@@ -105,12 +114,22 @@ func (c TextLM) FillAt(dst *Batch, starts []int) {
 
 // repeatSpan copies a random span of lo to hi tokens of the window (tok
 // followed by the last target) to a random later place and returns its
-// length Ls. It needs 2·hi ≤ len(tok).
-func repeatSpan(tok, tgt []int32, lo, hi int, rng *rand.Rand) int {
+// length Ls. It needs 2·hi ≤ len(tok). With random not nil the source
+// span is first overwritten with random()'s tokens.
+func repeatSpan(tok, tgt []int32, lo, hi int, rng *rand.Rand, random func() int32) int {
 	T := len(tok)
 	ls := lo + rng.IntN(hi-lo+1)
 	a := rng.IntN(T - 2*ls + 1)        // source [a, a+ls)
 	b := a + ls + rng.IntN(T-a-2*ls+1) // destination [b, b+ls), b+ls ≤ T
+	if random != nil {
+		for k := range ls {
+			v := random()
+			tok[a+k] = v
+			if a+k > 0 {
+				tgt[a+k-1] = v
+			}
+		}
+	}
 	for k := range ls {
 		v := tok[a+k] // a+k < b: not yet overwritten
 		tok[b+k] = v

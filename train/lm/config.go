@@ -49,6 +49,10 @@ type Config struct {
 	// of Context (rounded; at least 2 tokens, at most half the context).
 	RepeatMin float64 `json:"repeat_min"`
 	RepeatMax float64 `json:"repeat_max"`
+	// RepeatRandom fills each repeated span's first copy with tokens drawn
+	// from random places of the training text (data.TextLM.RandomSpans):
+	// a random sequence inserted twice, which only copying predicts.
+	RepeatRandom bool `json:"repeat_random,omitempty"`
 
 	Batch       int     `json:"batch"`
 	Steps       int     `json:"steps"`
