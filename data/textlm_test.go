@@ -175,3 +175,51 @@ func TestTextLMValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLMRandomSpans: with RandomSpans every mixed window holds a span
+// of Ls tokens twice, the first copy not the text that was there but
+// tokens read from random places (here the shard counts up by one, so a
+// natural span is consecutive ids and a random one almost never is), and
+// the targets still follow the edited window.
+func TestTextLMRandomSpans(t *testing.T) {
+	const vocab, n, T = 5000, 5000, 64
+	sh, _ := data.NewShard(corpusTokens(n, vocab), vocab)
+	for _, random := range []bool{false, true} {
+		task := data.TextLM{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 1, MinSpan: T / 8, MaxSpan: T / 4, RandomSpans: random}
+		b := data.NewBatch(200, T)
+		task.Fill(b, newRNG(3))
+		consecutive := 0 // windows whose first copy is a run of consecutive ids
+		for s := range b.N {
+			tok, tgt, _ := b.Seq(s)
+			for i := 0; i+1 < T; i++ {
+				if tgt[i] != tok[i+1] {
+					t.Fatalf("random %t, sequence %d: target %d at %d is not the next token %d", random, s, tgt[i], i, tok[i+1])
+				}
+			}
+			ls := b.Repeat[s]
+			a := -1 // the first copy: the earliest span of ls tokens found again later
+		find:
+			for i := 0; i+2*ls <= T; i++ {
+				for j := i + ls; j+ls <= T; j++ {
+					if slices.Equal(tok[i:i+ls], tok[j:j+ls]) {
+						a = i
+						break find
+					}
+				}
+			}
+			if a < 0 {
+				t.Fatalf("random %t, sequence %d: no span of %d tokens occurs twice: %v", random, s, ls, tok)
+			}
+			run := true
+			for k := 1; k < ls; k++ {
+				run = run && tok[a+k] == tok[a+k-1]+1
+			}
+			if run {
+				consecutive++
+			}
+		}
+		if want := map[bool]int{false: b.N, true: 0}[random]; consecutive != want {
+			t.Errorf("RandomSpans %t: %d of %d first copies are the text's own consecutive tokens, want %d", random, consecutive, b.N, want)
+		}
+	}
+}
