@@ -65,9 +65,13 @@ var allowed = map[string][]string{
 	// dashboard both run: it wires the model-agnostic loop to the
 	// transformer, the synthetic task and circuit telemetry.
 	"train/induction": {"tensor", "nn", "optim", "checkpoint", "data", "hooks", "transformer", "train", "circuits", "gonum.org/v1/gonum"},
-	"circuits":        {"tensor", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
-	"lens":            {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
-	"patching":        {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
+	// train/lm trains language models on text: the corpus through a
+	// tokenizer into a token shard, the induction trainer's step and
+	// telemetry (previous-token, prefix-matching, copying scores).
+	"train/lm": {"checkpoint", "circuits", "data", "optim", "tokenizer", "train", "train/induction", "transformer"},
+	"circuits": {"tensor", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
+	"lens":     {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
+	"patching": {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
 	// sae trains sparse dictionaries on activations streamed from models'
 	// hook points; web, the CLI and notebooks import it.
 	"sae": {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint"},
@@ -95,14 +99,14 @@ var allowed = map[string][]string{
 	// cmd/workbench wires the library to flags and the dashboard: each
 	// package it may import is named, so that a new dependency of the CLI
 	// is a decision too.
-	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction",
+	"cmd/workbench": {"web", "tensor", "checkpoint", "data", "optim", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "train/lm",
 		"circuits", "lens", "patching", "discover", "sae", "sae/report", "tokenizer", "sweep", "sweep/report", "internal/humanerr", "golang.org/x/term"},
 }
 
 // internalBelowWeb lists the packages "*internal" stands for: everything but
 // cmd, web and notebooks.
 var internalBelowWeb = []string{"tensor", "checkpoint", "workers", "hooks", "nn", "optim", "data",
-	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "circuits", "lens", "patching", "discover", "sae", "sae/report", "sweep", "figures", "internal/humanerr"}
+	"tokenizer", "transformer", "transformer/hf", "transformer/llama2c", "transformer/formats", "cnn", "gan", "train", "train/induction", "train/lm", "circuits", "lens", "patching", "discover", "sae", "sae/report", "sweep", "figures", "internal/humanerr"}
 
 func TestImportTable(t *testing.T) {
 	fset := token.NewFileSet()
