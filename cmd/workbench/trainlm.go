@@ -115,7 +115,7 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 		printLM(stdout, res)
 	}
 	if res.Interrupted {
-		return fmt.Errorf("train lm: interrupted at step %d (checkpoint saved); continue with: workbench train lm --resume --out %s and the same flags", res.Steps, *out)
+		return rc.interrupted(res.Steps)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,8 +124,8 @@ func TestTrainLMInterruptedSaysHowToResume(t *testing.T) {
 	cancel()
 	var so, se strings.Builder
 	err := run(ctx, args, &so, &se)
-	if err == nil || !strings.Contains(err.Error(), "--resume --out "+out) {
-		t.Fatalf("interrupted run: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "--out "+out+" --resume") || exitCode(err, io.Discard) != 130 {
+		t.Fatalf("interrupted run: %v (exit %d; want the resume command and exit 130)", err, exitCode(err, io.Discard))
 	}
 	if _, _, err := runCLI(t, append(args, "--resume")...); err != nil {
 		t.Fatalf("resume: %v", err)
