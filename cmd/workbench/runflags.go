@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -84,4 +85,27 @@ func helpAsked(args []string) bool {
 		}
 	}
 	return false
+}
+
+// finish ends a training command the same way for every trainer: a note
+// when the run had already reached --steps, the result as indented JSON
+// (--json) or by print, and the interrupted error (exit 130, with the
+// resume command) when Ctrl-C stopped it.
+func (c *runCommand) finish(stdout, stderr io.Writer, already, interrupted bool, steps int, result any, print func()) error {
+	if already {
+		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", c.out, steps)
+	}
+	if c.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(result); err != nil {
+			return err
+		}
+	} else {
+		print()
+	}
+	if interrupted {
+		return c.interrupted(steps)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +62,7 @@ steps. The defaults form the circuit in a few seconds. Ctrl-C saves a checkpoint
 --resume continues it exactly.
 
 Example: workbench train induction --out runs/induction --json`, stderr)
-	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
+	fs, out, resume := rc.fs, &rc.out, &rc.resume
 	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
 	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
 	fs.IntVar(&c.NHeads, "n-heads", c.NHeads, "attention heads per block")
@@ -110,22 +109,7 @@ Example: workbench train induction --out runs/induction --json`, stderr)
 	if err != nil {
 		return resumeHint(err)
 	}
-	if res.AlreadyFinished {
-		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", *out, res.Steps)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else {
-		printInduction(stdout, res)
-	}
-	if res.Interrupted {
-		return rc.interrupted(res.Steps)
-	}
-	return nil
+	return rc.finish(stdout, stderr, res.AlreadyFinished, res.Interrupted, res.Steps, res, func() { printInduction(stdout, res) })
 }
 
 // resumeHint adds the flag that overrides a refused config change.

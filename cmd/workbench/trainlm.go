@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +27,7 @@ random tokens; it detects the induction-head phase change and keeps the
 checkpoints around it. Ctrl-C saves a checkpoint; --resume continues exactly.
 
 Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --json`, stderr)
-	fs, out, resume, asJSON := rc.fs, &rc.out, &rc.resume, &rc.json
+	fs, out, resume := rc.fs, &rc.out, &rc.resume
 	fs.StringVar(&c.Text, "text", "", "the corpus: a text file, or a folder of them (required)")
 	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "bytes, or a tokenizer.json file or a folder with tokenizer.json or GPT-2's vocab.json + merges.txt")
 	trainTok := fs.Int("train-tokenizer", 0, "first learn a byte-level BPE of `N` tokens on the corpus's training part and save it as DIR/tokenizer.json (as 'workbench tokenizer train'); the model then uses it")
@@ -102,22 +101,7 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	if err != nil {
 		return resumeHint(err)
 	}
-	if res.AlreadyFinished {
-		fmt.Fprintf(stderr, "%s already finished at step %d: nothing to do (raise --steps to continue it)\n", *out, res.Steps)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res.Result); err != nil {
-			return err
-		}
-	} else {
-		printLM(stdout, res)
-	}
-	if res.Interrupted {
-		return rc.interrupted(res.Steps)
-	}
-	return nil
+	return rc.finish(stdout, stderr, res.AlreadyFinished, res.Interrupted, res.Steps, res.Result, func() { printLM(stdout, res) })
 }
 
 // trainLMTokenizer learns a byte-level BPE of n tokens on the training
