@@ -45,6 +45,7 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	fs.Float64Var(&c.RepeatMin, "repeat-min", c.RepeatMin, "shortest repeated span, as a fraction of --context")
 	fs.Float64Var(&c.RepeatMax, "repeat-max", c.RepeatMax, "longest repeated span, as a fraction of --context (at most 0.5)")
 	fs.BoolVar(&c.RepeatRandom, "repeat-random", c.RepeatRandom, "fill each repeated span's first copy with tokens from random places of the text (a random sequence seen twice, which only copying predicts)")
+	fs.IntVar(&c.RepeatSteps, "repeat-steps", c.RepeatSteps, "mix repeats only into the first N steps, then train on plain text (a curriculum; 0: throughout)")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "windows per step")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.Float64Var(&c.LR, "lr", c.LR, "AdamW peak learning rate")

@@ -63,6 +63,14 @@ type Filler interface {
 	Fill(dst *data.Batch, rng *rand.Rand)
 }
 
+// StepFiller is a Filler whose batches depend on the step too (a data
+// curriculum): the Trainer calls FillStep instead of Fill when its task
+// has it.
+type StepFiller interface {
+	Filler
+	FillStep(dst *data.Batch, rng *rand.Rand, step int)
+}
+
 // Trainer adapts a transformer and a sequence task to train.Trainable:
 // step s trains on the batch the task fills from an rng seeded by (seed,
 // s+1), so that a resumed run sees the same data, through a data-parallel
@@ -118,7 +126,11 @@ func (t *Trainer) TokensPerStep() int { return t.batch.N * t.batch.SeqLen }
 func (t *Trainer) Step(ctx context.Context, s int) (float64, error) {
 	// Step s's batch depends only on (seed, s): exact resume.
 	t.pcg.Seed(t.seed, uint64(s)+1)
-	t.task.Fill(t.batch, t.rng)
+	if sf, ok := t.task.(StepFiller); ok {
+		sf.FillStep(t.batch, t.rng, s)
+	} else {
+		t.task.Fill(t.batch, t.rng)
+	}
 	return t.par.Step(ctx, t.batch.Tokens, t.batch.Targets, t.batch.Weights, t.g)
 }
 

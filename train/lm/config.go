@@ -53,6 +53,10 @@ type Config struct {
 	// from random places of the training text (data.TextLM.RandomSpans):
 	// a random sequence inserted twice, which only copying predicts.
 	RepeatRandom bool `json:"repeat_random,omitempty"`
+	// RepeatSteps, when positive, limits repeat mixing to the first
+	// RepeatSteps optimizer steps (a curriculum); later steps train on
+	// plain text. 0 mixes throughout.
+	RepeatSteps int `json:"repeat_steps,omitempty"`
 
 	Batch       int     `json:"batch"`
 	Steps       int     `json:"steps"`
@@ -131,6 +135,7 @@ func (c Config) Validate() error {
 	lo, hi := c.spans()
 	check(c.RepeatFrac == 0 || c.RepeatMin > 0 && c.RepeatMin <= c.RepeatMax && 2*hi <= c.Context,
 		"repeated spans of %g to %g of the context (%d to %d tokens) must be positive fractions, min ≤ max, that fit twice", c.RepeatMin, c.RepeatMax, lo, hi)
+	check(c.RepeatSteps >= 0, "repeat steps must be ≥ 0, got %d", c.RepeatSteps)
 	check(c.NLayers >= 1, "n-layers must be positive, got %d", c.NLayers)
 	check(c.Batch >= 1, "batch must be positive, got %d", c.Batch)
 	check(c.Steps >= 1, "steps must be positive, got %d", c.Steps)

@@ -392,3 +392,34 @@ func TestTelemetryOnTheSyntheticDemo(t *testing.T) {
 		t.Errorf("best layer-0 previous-token score %.3f < 0.4", best)
 	}
 }
+
+// TestCurriculum: with RepeatSteps, the windows of the steps before it
+// carry repeated spans and those from it on are plain text, the same
+// windows a task without mixing draws from the same rng.
+func TestCurriculum(t *testing.T) {
+	toks := make([]int32, 4000)
+	for i := range toks {
+		toks[i] = int32(i % 200)
+	}
+	sh, err := data.NewShard(toks, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := data.TextLM{Shard: sh, Hi: sh.Len(), SeqLen: 64, RepeatFrac: 1, MinSpan: 8, MaxSpan: 16, RandomSpans: true}
+	c := curriculum{mixed: mixed, until: 10}
+	b, want := data.NewBatch(8, 64), data.NewBatch(8, 64)
+	for _, step := range []int{0, 9, 10, 500} {
+		c.FillStep(b, rand.New(rand.NewPCG(1, uint64(step))), step)
+		plain := mixed
+		plain.RepeatFrac = 0
+		plain.Fill(want, rand.New(rand.NewPCG(1, uint64(step))))
+		same := slices.Equal(b.Tokens, want.Tokens) && slices.Equal(b.Targets, want.Targets)
+		repeats := slices.Max(b.Repeat) > 0
+		if step < 10 && (same || !repeats) {
+			t.Errorf("step %d (before the curriculum ends): plain windows (repeats %v)", step, b.Repeat)
+		}
+		if step >= 10 && (!same || repeats) {
+			t.Errorf("step %d (after): windows differ from plain text (repeats %v)", step, b.Repeat)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,7 +82,32 @@ func newTrainable(cfg Config, c *Corpus) (*induction.Trainer, optim.Optimizer, e
 		return nil, nil, fmt.Errorf("lm: %w", err)
 	}
 	adam := optim.AdamConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay}
-	return induction.NewTrainer(m, task, cfg.Batch, cfg.Context, cfg.Shards, cfg.Workers, cfg.Seed, adam)
+	var filler induction.Filler = task
+	if cfg.RepeatSteps > 0 {
+		filler = curriculum{mixed: task, until: cfg.RepeatSteps}
+	}
+	return induction.NewTrainer(m, filler, cfg.Batch, cfg.Context, cfg.Shards, cfg.Workers, cfg.Seed, adam)
+}
+
+// curriculum trains on mixed's windows (repeat mixing) for the steps
+// before until and on plain text after.
+type curriculum struct {
+	mixed data.TextLM
+	until int
+}
+
+// Fill implements induction.Filler: the mixed windows.
+func (c curriculum) Fill(dst *data.Batch, rng *rand.Rand) { c.mixed.Fill(dst, rng) }
+
+// FillStep implements induction.StepFiller.
+func (c curriculum) FillStep(dst *data.Batch, rng *rand.Rand, step int) {
+	if step < c.until {
+		c.mixed.Fill(dst, rng)
+		return
+	}
+	plain := c.mixed
+	plain.RepeatFrac = 0
+	plain.Fill(dst, rng)
 }
 
 // schedule returns cfg's learning rate per step.
