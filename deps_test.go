@@ -68,7 +68,7 @@ var allowed = map[string][]string{
 	// train/lm trains language models on text: the corpus through a
 	// tokenizer into a token shard, the induction trainer's step and
 	// telemetry (previous-token, prefix-matching, copying scores).
-	"train/lm": {"checkpoint", "circuits", "data", "optim", "tokenizer", "train", "train/induction", "transformer"},
+	"train/lm": {"checkpoint", "circuits", "data", "hooks", "optim", "patching", "tokenizer", "train", "train/induction", "transformer"},
 	"circuits": {"tensor", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},
 	"lens":     {"tensor", "nn", "hooks", "transformer", "optim", "checkpoint", "gonum.org/v1/gonum"},
 	"patching": {"tensor", "nn", "hooks", "transformer", "workers", "gonum.org/v1/gonum"},

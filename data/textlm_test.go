@@ -223,3 +223,49 @@ func TestTextLMRandomSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLMRepeatWindow: with RepeatWindow W both copies of every repeated
+// span lie in the window's first W positions, and the rest of the window
+// is the corpus's text.
+func TestTextLMRepeatWindow(t *testing.T) {
+	const vocab, n, T, W = 5000, 5000, 64, 16
+	sh, _ := data.NewShard(corpusTokens(n, vocab), vocab) // no token repeats within a window
+	task := data.TextLM{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 1, MinSpan: 2, MaxSpan: W / 2, RepeatWindow: W}
+	b := data.NewBatch(300, T)
+	task.Fill(b, newRNG(3))
+	for s := range b.N {
+		tok, tgt, _ := b.Seq(s)
+		for i := 0; i+1 < T; i++ {
+			if tgt[i] != tok[i+1] {
+				t.Fatalf("sequence %d: target %d at %d is not the next token %d", s, tgt[i], i, tok[i+1])
+			}
+		}
+		first := map[int32]int{}
+		last := -1
+		dups := 0
+		for i, v := range tok {
+			if _, ok := first[v]; ok {
+				dups, last = dups+1, i
+			} else {
+				first[v] = i
+			}
+		}
+		if ls := b.Repeat[s]; ls < 2 || ls > W/2 || dups != ls || last >= W {
+			t.Fatalf("sequence %d: span %d with %d repeated tokens, the last at %d (want both copies before %d)", s, ls, dups, last, W)
+		}
+		for i := W + 1; i < T; i++ { // after the sub-window: consecutive corpus tokens
+			if tok[i] != tok[i-1]+1 && tok[i-1] != vocab-1 {
+				t.Fatalf("sequence %d: position %d is not the corpus's next token", s, i)
+			}
+		}
+	}
+	for _, bad := range []data.TextLM{
+		{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 1, MinSpan: 2, MaxSpan: W/2 + 1, RepeatWindow: W},
+		{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 1, MinSpan: 2, MaxSpan: 4, RepeatWindow: T + 1},
+		{Shard: sh, Lo: 0, Hi: n, SeqLen: T, RepeatFrac: 1, MinSpan: 2, MaxSpan: 4, RepeatWindow: -1},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("window %d with spans up to %d: no error", bad.RepeatWindow, bad.MaxSpan)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package lm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +23,9 @@ const (
 	ShardFile = "corpus.tokens"
 	// CorpusFile describes it: source, sizes, split.
 	CorpusFile = "corpus.json"
-	// TokenizerFile is the tokenizer a non-byte model was trained with,
-	// copied into the run folder (GPT-2 folders: vocab.json and merges.txt).
+	// TokenizerFile is the tokenizer the model was trained with, copied
+	// into the run folder (GPT-2 folders: vocab.json and merges.txt); for
+	// byte models the 256 byte tokens without merges.
 	TokenizerFile = "tokenizer.json"
 )
 
@@ -195,6 +197,15 @@ func newCorpus(sh *data.Shard, cfg Config, files int) (*Corpus, error) {
 // self-contained.
 func copyTokenizer(dir, spec string) error {
 	if spec == TokenizerBytes {
+		// The 256 byte tokens with no merges (id = byte value): the
+		// dashboard and the text commands read prompts with it.
+		tok, err := tokenizer.TrainBPE(context.Background(), nil, 256, tokenizer.TrainOptions{})
+		if err != nil {
+			return fmt.Errorf("lm: byte tokenizer: %w", err)
+		}
+		if err := tok.SaveJSON(filepath.Join(dir, TokenizerFile)); err != nil {
+			return fmt.Errorf("lm: %w", err)
+		}
 		return nil
 	}
 	st, err := os.Stat(spec)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mechinterp/workbench/checkpoint"
 	"github.com/mechinterp/workbench/data"
+	"github.com/mechinterp/workbench/tokenizer"
 	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/transformer"
 )
@@ -161,6 +162,23 @@ func TestTrainRunFolder(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("run folder: %v", err)
 		}
+	}
+	// A byte model's folder holds the byte tokenizer: id = byte value.
+	tok, err := tokenizer.Load(filepath.Join(dir, TokenizerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "ROMEO: O, speak again,\n\xff\x00 bright angel!"
+	enc, err := tok.Encode(line, tokenizer.Options{BOS: tokenizer.BOSAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, len(line))
+	for i := range line {
+		want[i] = int(line[i])
+	}
+	if tok.VocabSize() != 256 || !slices.Equal(enc.IDs, want) {
+		t.Errorf("byte tokenizer: vocab %d, %q encodes to %v, want its bytes %v", tok.VocabSize(), line, enc.IDs, want)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, train.TrainConfigFile))
 	if err != nil {
@@ -406,12 +424,12 @@ func TestCurriculum(t *testing.T) {
 		t.Fatal(err)
 	}
 	mixed := data.TextLM{Shard: sh, Hi: sh.Len(), SeqLen: 64, RepeatFrac: 1, MinSpan: 8, MaxSpan: 16, RandomSpans: true}
-	c := curriculum{mixed: mixed, until: 10}
+	plain := mixed
+	plain.RepeatFrac = 0
+	c := curriculum{early: mixed, late: plain, until: 10}
 	b, want := data.NewBatch(8, 64), data.NewBatch(8, 64)
 	for _, step := range []int{0, 9, 10, 500} {
 		c.FillStep(b, rand.New(rand.NewPCG(1, uint64(step))), step)
-		plain := mixed
-		plain.RepeatFrac = 0
 		plain.Fill(want, rand.New(rand.NewPCG(1, uint64(step))))
 		same := slices.Equal(b.Tokens, want.Tokens) && slices.Equal(b.Targets, want.Targets)
 		repeats := slices.Max(b.Repeat) > 0
@@ -421,5 +439,70 @@ func TestCurriculum(t *testing.T) {
 		if step >= 10 && (!same || repeats) {
 			t.Errorf("step %d (after): windows differ from plain text (repeats %v)", step, b.Repeat)
 		}
+	}
+}
+
+// TestAblateInductionHeads: on text made of repeated blocks the demo's
+// induction heads make the ICL score: mean-ablating them (the heads the
+// induction scores name) raises it.
+func TestAblateInductionHeads(t *testing.T) {
+	m, err := transformer.Load("../../web/demo/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	const block = 20 // two copies fill the demo's n_ctx of 40
+	var toks []int32
+	for len(toks) < 20000 {
+		b := make([]int32, block)
+		for i := range b {
+			b[i] = int32(rng.IntN(m.Cfg.DVocab))
+		}
+		toks = append(append(toks, b...), b...)
+	}
+	sh, err := data.NewShard(toks, m.Cfg.DVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.Context, cfg.EvalWindows = m.Cfg.NCtx, 64
+	c, err := newCorpus(sh, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newEvaluator(m, cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tel, err := ev.run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ev.ablate(ctx, tel.Induction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("intact: loss %.3f, icl %.3f; induction heads %v ablated: loss %.3f, icl %.3f", tel.Loss, tel.ICL, a.Heads, a.Loss, a.ICLScore)
+	var want [][2]int
+	for l, row := range tel.Induction {
+		for h, v := range row {
+			if v >= InductionHeadMin {
+				want = append(want, [2]int{l, h})
+			}
+		}
+	}
+	if len(want) == 0 || !slices.Equal(a.Heads, want) {
+		t.Errorf("ablated heads %v, want those with induction score ≥ %g: %v", a.Heads, InductionHeadMin, want)
+	}
+	// (The loss is no guide on this model: it is confidently wrong on each
+	// block's first copy, less so without its heads.)
+	if tel.ICL > -0.5 || a.ICLScore < tel.ICL+0.5 {
+		t.Errorf("ablating the induction heads: ICL %.3f → %.3f (want it to rise by ≥ 0.5 from ≤ −0.5)", tel.ICL, a.ICLScore)
+	}
+	// Scores below the threshold ablate nothing.
+	none, err := ev.ablate(ctx, [][]float64{{0, 0.1}, {0.29, 0}})
+	if err != nil || len(none.Heads) != 0 {
+		t.Errorf("no head over %g: ablated %v (%v)", InductionHeadMin, none.Heads, err)
 	}
 }

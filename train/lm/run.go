@@ -49,6 +49,9 @@ type Summary struct {
 	Induction      [][]float64 `json:"induction_grid"`
 	PrevToken      [][]float64 `json:"prev_token_grid"`
 	Copying        [][]float64 `json:"copying_grid"`
+	// InductionAblated is the final model's held-out loss and ICL score
+	// with its induction heads mean-ablated (nil for an interrupted run).
+	InductionAblated *Ablation `json:"induction_ablated,omitempty"`
 	// AlreadyFinished is set when a resume found the run complete and
 	// changed nothing; the rest is the run's summary.json.
 	AlreadyFinished bool `json:"-"`
@@ -77,37 +80,37 @@ func newTrainable(cfg Config, c *Corpus) (*induction.Trainer, optim.Optimizer, e
 		return nil, nil, err
 	}
 	lo, hi := cfg.spans()
-	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac, MinSpan: lo, MaxSpan: hi, RandomSpans: cfg.RepeatRandom}
+	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac, MinSpan: lo, MaxSpan: hi, RandomSpans: cfg.RepeatRandom, RepeatWindow: cfg.RepeatWindow, RepeatAnywhere: os.Getenv("WB_ANYWHERE") != ""}
 	if err := task.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("lm: %w", err)
 	}
 	adam := optim.AdamConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay}
 	var filler induction.Filler = task
 	if cfg.RepeatSteps > 0 {
-		filler = curriculum{mixed: task, until: cfg.RepeatSteps}
+		after := task
+		after.RepeatFrac = cfg.RepeatFracAfter
+		filler = curriculum{early: task, late: after, until: cfg.RepeatSteps}
 	}
 	return induction.NewTrainer(m, filler, cfg.Batch, cfg.Context, cfg.Shards, cfg.Workers, cfg.Seed, adam)
 }
 
-// curriculum trains on mixed's windows (repeat mixing) for the steps
-// before until and on plain text after.
+// curriculum trains on early's windows for the steps before until and on
+// late's from then on (the same text, another repeat-mixing fraction).
 type curriculum struct {
-	mixed data.TextLM
-	until int
+	early, late data.TextLM
+	until       int
 }
 
-// Fill implements induction.Filler: the mixed windows.
-func (c curriculum) Fill(dst *data.Batch, rng *rand.Rand) { c.mixed.Fill(dst, rng) }
+// Fill implements induction.Filler: early's windows.
+func (c curriculum) Fill(dst *data.Batch, rng *rand.Rand) { c.early.Fill(dst, rng) }
 
 // FillStep implements induction.StepFiller.
 func (c curriculum) FillStep(dst *data.Batch, rng *rand.Rand, step int) {
 	if step < c.until {
-		c.mixed.Fill(dst, rng)
+		c.early.Fill(dst, rng)
 		return
 	}
-	plain := c.mixed
-	plain.RepeatFrac = 0
-	plain.Fill(dst, rng)
+	c.late.Fill(dst, rng)
 }
 
 // schedule returns cfg's learning rate per step.
@@ -301,6 +304,13 @@ func Train(ctx context.Context, cfg Config, dir string, opt Options) (Summary, e
 		s.TokensPerSecond = float64((sum.Steps-sum.ResumedAtStep)*t.TokensPerStep()) / s.TrainSeconds
 	}
 	s.CorpusTokens, s.Vocab = corpus.Shard.Len(), corpus.Shard.Vocab()
+	if !s.Interrupted && s.Induction != nil {
+		a, err := ev.ablate(ctx, s.Induction)
+		if err != nil {
+			return s, err
+		}
+		s.InductionAblated = &a
+	}
 	s.Model = filepath.Join(dir, transformer.ModelFile)
 	if err := m.Save(s.Model, map[string]string{"lm": string(cfgJSON), "step": fmt.Sprint(sum.Steps), "tokenizer": cfg.Tokenizer}); err != nil {
 		return s, err

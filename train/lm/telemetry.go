@@ -2,6 +2,8 @@ package lm
 
 import (
 	"context"
+	"github.com/mechinterp/workbench/hooks"
+	"github.com/mechinterp/workbench/patching"
 	"math"
 	"math/rand/v2"
 
@@ -194,14 +196,67 @@ func (e *evaluator) run(ctx context.Context) (Telemetry, error) {
 	return t, nil
 }
 
+// InductionHeadMin is the induction score (on repeated random tokens) from
+// which a head counts as an induction head in Ablation.
+const InductionHeadMin = 0.3
+
+// Ablation is the held-out ICL score with the model's induction heads
+// mean-ablated (their outputs replaced by their mean over the held-out
+// windows, position by position): how much of the ICL score they make.
+type Ablation struct {
+	Heads    [][2]int `json:"heads"` // [layer, head], induction score ≥ InductionHeadMin
+	ICLScore float64  `json:"icl_score"`
+	Loss     float64  `json:"eval_loss"`
+}
+
+// ablate measures the held-out loss and ICL score with the heads whose
+// induction[layer][head] ≥ InductionHeadMin mean-ablated. It reports no
+// heads (and the intact scores' zero values) when there are none.
+func (e *evaluator) ablate(ctx context.Context, induction [][]float64) (Ablation, error) {
+	var a Ablation
+	var sites []patching.Site
+	for l, row := range induction {
+		for h, v := range row {
+			if v >= InductionHeadMin {
+				a.Heads = append(a.Heads, [2]int{l, h})
+				sites = append(sites, patching.Site{Kind: patching.HeadOut, Layer: l, Head: h})
+			}
+		}
+	}
+	if len(sites) == 0 {
+		return a, nil
+	}
+	T := e.held.SeqLen
+	ref := make([][]int, e.held.N)
+	for s := range ref {
+		tok, _, _ := e.held.Seq(s)
+		ref[s] = make([]int, T)
+		for i, v := range tok {
+			ref[s][i] = int(v)
+		}
+	}
+	hs, err := patching.MeanAblation(ctx, e.m, ref, sites...)
+	if err != nil {
+		return a, err
+	}
+	if a.Loss, err = e.heldOutWith(ctx, hs); err != nil {
+		return a, err
+	}
+	a.ICLScore = ICLScore(e.perPos)
+	return a, nil
+}
+
 // heldOut runs the held-out windows in chunks, fills e.perPos with the mean
 // loss by position and returns the mean loss.
-func (e *evaluator) heldOut(ctx context.Context) (float64, error) {
+func (e *evaluator) heldOut(ctx context.Context) (float64, error) { return e.heldOutWith(ctx, nil) }
+
+// heldOutWith is heldOut with hooks hs on every forward pass.
+func (e *evaluator) heldOutWith(ctx context.Context, hs *hooks.Set) (float64, error) {
 	T := e.held.SeqLen
 	clear(e.perPos)
 	for c0 := 0; c0 < e.held.N; c0 += e.chunk {
 		lo, hi := c0*T, (c0+e.chunk)*T
-		if err := e.wsHeld.Forward(ctx, e.held.Tokens[lo:hi], nil); err != nil {
+		if err := e.wsHeld.Forward(ctx, e.held.Tokens[lo:hi], hs); err != nil {
 			return 0, err
 		}
 		e.scratch = TokenLosses(e.scratch, e.wsHeld.Logits().Data, e.held.Targets[lo:hi])
