@@ -40,8 +40,6 @@ type TextLM struct {
 	// keys, so copying is found sooner); 0 means the whole window.
 	// MaxSpan must then fit twice in it.
 	RepeatWindow int
-	// RepeatAnywhere (experimental) places that sub-window at a random offset.
-	RepeatAnywhere bool
 }
 
 // Validate reports whether the task is well defined: a shard, 2 ≤ SeqLen,
@@ -99,12 +97,7 @@ func (c TextLM) Fill(dst *Batch, rng *rand.Rand) {
 			if c.RandomSpans {
 				random = func() int32 { return c.Shard.At(c.Lo + rng.IntN(c.Hi-c.Lo)) }
 			}
-			W := c.repeatWindow()
-			off := 0
-			if c.RepeatAnywhere {
-				off = rng.IntN(T - W + 1)
-			}
-			dst.Repeat[s] = repeatSpan(tok, tgt, off, W, c.MinSpan, c.MaxSpan, rng, random)
+			dst.Repeat[s] = repeatSpan(tok, tgt, c.repeatWindow(), c.MinSpan, c.MaxSpan, rng, random)
 		}
 	}
 }
@@ -134,15 +127,15 @@ func (c TextLM) FillAt(dst *Batch, starts []int) {
 	}
 }
 
-// repeatSpan copies a random span of lo to hi tokens of the window's
-// positions [off, off+W) (tok followed by the last target) to a random
-// later place in them and returns its length Ls. It needs 2·hi ≤ W and
-// off+W ≤ len(tok). With random not nil the source span is first
-// overwritten with random()'s tokens.
-func repeatSpan(tok, tgt []int32, off, W, lo, hi int, rng *rand.Rand, random func() int32) int {
+// repeatSpan copies a random span of lo to hi tokens of the window's first
+// W positions (tok followed by the last target) to a random later place
+// in them and returns its length Ls. It needs 2·hi ≤ W ≤ len(tok). With
+// random not nil the source span is first overwritten with random()'s
+// tokens.
+func repeatSpan(tok, tgt []int32, W, lo, hi int, rng *rand.Rand, random func() int32) int {
 	ls := lo + rng.IntN(hi-lo+1)
-	a := off + rng.IntN(W-2*ls+1)          // source [a, a+ls)
-	b := a + ls + rng.IntN(off+W-a-2*ls+1) // destination [b, b+ls), b+ls ≤ off+W
+	a := rng.IntN(W - 2*ls + 1)        // source [a, a+ls)
+	b := a + ls + rng.IntN(W-a-2*ls+1) // destination [b, b+ls), b+ls ≤ W
 	if random != nil {
 		for k := range ls {
 			v := random()
