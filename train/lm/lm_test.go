@@ -370,16 +370,10 @@ func TestCorpusFolder(t *testing.T) {
 // train induction, with a previous-token head in layer 0 and an induction
 // head in layer 1) over a corpus using its whole vocabulary: the repeated
 // random token scores must find those heads.
-func TestTelemetryOnTheSyntheticDemo(t *testing.T) {
-	m, err := transformer.Load("../../web/demo/model.safetensors")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(4, 4))
-	toks := make([]int32, 20000)
-	for i := range toks {
-		toks[i] = int32(rng.IntN(m.Cfg.DVocab))
-	}
+// demoEvaluator returns an evaluator of m (the synthetic demo) on a corpus
+// of toks, 64 held-out windows of its n_ctx.
+func demoEvaluator(t *testing.T, m *transformer.Model, toks []int32) *evaluator {
+	t.Helper()
 	sh, err := data.NewShard(toks, m.Cfg.DVocab)
 	if err != nil {
 		t.Fatal(err)
@@ -394,6 +388,20 @@ func TestTelemetryOnTheSyntheticDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ev
+}
+
+func TestTelemetryOnTheSyntheticDemo(t *testing.T) {
+	m, err := transformer.Load("../../web/demo/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	toks := make([]int32, 20000)
+	for i := range toks {
+		toks[i] = int32(rng.IntN(m.Cfg.DVocab))
+	}
+	ev := demoEvaluator(t, m, toks)
 	tel, err := ev.run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -460,20 +468,7 @@ func TestAblateInductionHeads(t *testing.T) {
 		}
 		toks = append(append(toks, b...), b...)
 	}
-	sh, err := data.NewShard(toks, m.Cfg.DVocab)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.Context, cfg.EvalWindows = m.Cfg.NCtx, 64
-	c, err := newCorpus(sh, cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := newEvaluator(m, cfg, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := demoEvaluator(t, m, toks)
 	ctx := context.Background()
 	tel, err := ev.run(ctx)
 	if err != nil {
