@@ -20,6 +20,9 @@ type TrainOptions struct {
 	// ProgressEvery is the number of merges between Progress calls
 	// (0: one call per percent of the merges).
 	ProgressEvery int
+	// AtMost lets the vocabulary stop short of vocabSize when the text has
+	// no pair left to merge, instead of an error.
+	AtMost bool
 }
 
 // TrainProgress says how far TrainBPE is.
@@ -47,7 +50,7 @@ type TrainProgress struct {
 // occurrences of the merged pair (kept per pair) and the heap of counts
 // is corrected lazily. TrainBPE checks ctx between merges. It returns an
 // error when vocabSize is below 256 or above MaxTrainVocab, or when the
-// text has too few distinct pairs to reach vocabSize.
+// text has too few distinct pairs to reach vocabSize (unless opt.AtMost).
 func TrainBPE(ctx context.Context, text []byte, vocabSize int, opt TrainOptions) (*Tokenizer, error) {
 	if vocabSize < 256 || vocabSize > MaxTrainVocab {
 		return nil, fmt.Errorf("tokenizer: vocabulary size %d out of range [256, %d] (256 byte tokens plus the merges)", vocabSize, MaxTrainVocab)
@@ -76,6 +79,10 @@ func TrainBPE(ctx context.Context, text []byte, vocabSize int, opt TrainOptions)
 			return nil, fmt.Errorf("tokenizer: training stopped after %d of %d merges: %w", len(tr.merges), total, err)
 		}
 		p, c, ok := tr.best()
+		if !ok && opt.AtMost {
+			report(len(tr.merges), 0)
+			break
+		}
 		if !ok {
 			return nil, fmt.Errorf("tokenizer: the text has only %d mergeable pairs: a vocabulary of at most %d tokens, not %d", len(tr.merges), 256+len(tr.merges), vocabSize)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mechinterp/workbench/tokenizer"
+	"github.com/mechinterp/workbench/train"
 	"github.com/mechinterp/workbench/train/lm"
 )
 
@@ -29,8 +31,8 @@ checkpoints around it. Ctrl-C saves a checkpoint; --resume continues exactly.
 Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --json`, stderr)
 	fs, out, resume := rc.fs, &rc.out, &rc.resume
 	fs.StringVar(&c.Text, "text", "", "the corpus: a text file, or a folder of them (required)")
-	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "bytes, or a tokenizer.json file or a folder with tokenizer.json or GPT-2's vocab.json + merges.txt")
-	trainTok := fs.Int("train-tokenizer", 0, "first learn a byte-level BPE of `N` tokens on the corpus's training part and save it as DIR/tokenizer.json (as 'workbench tokenizer train'); the model then uses it")
+	fs.StringVar(&c.Tokenizer, "tokenizer", "", "bytes, or a tokenizer.json file or a folder with tokenizer.json or GPT-2's vocab.json + merges.txt (default: --train-tokenizer's)")
+	trainTok := fs.Int("train-tokenizer", lm.DefaultTrainTokenizer, "without --tokenizer: first learn a byte-level BPE of `N` tokens on the corpus's training part and save it as DIR/tokenizer.json (as 'workbench tokenizer train'); the model then uses it")
 	fs.Float64Var(&c.HeldOut, "held-out", c.HeldOut, "the corpus's last fraction held out for evaluation")
 	fs.IntVar(&c.NLayers, "n-layers", c.NLayers, "transformer blocks")
 	fs.IntVar(&c.DModel, "d-model", c.DModel, "residual stream width")
@@ -66,8 +68,23 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 		fs.Usage()
 		return fmt.Errorf("train lm: --text is required")
 	}
-	if *trainTok != 0 {
-		path, err := trainLMTokenizer(ctx, c, *out, *trainTok, *resume, stderr)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["tokenizer"] && set["train-tokenizer"]:
+		return fmt.Errorf("train lm: pass --tokenizer or --train-tokenizer, not both")
+	case *resume && set["train-tokenizer"]:
+		return fmt.Errorf("train lm: --train-tokenizer starts a run; a resumed run keeps the tokenizer in its train.json")
+	case *resume && !set["tokenizer"]:
+		c.Tokenizer = lm.TokenizerBytes // replaced by train.json's
+		if b, err := os.ReadFile(filepath.Join(*out, train.TrainConfigFile)); err == nil {
+			if prev, err := lm.ParseConfig(b); err == nil {
+				c.Tokenizer = prev.Tokenizer
+			}
+		}
+	case !set["tokenizer"]:
+		// The default vocabulary is an upper bound: a small text may have fewer pairs.
+		path, err := trainLMTokenizer(ctx, c, *out, *trainTok, !set["train-tokenizer"], stderr)
 		if err != nil {
 			return err
 		}
@@ -110,12 +127,8 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 // trainLMTokenizer learns a byte-level BPE of n tokens on the training
 // part of c's corpus (all but its last c.HeldOut fraction, so the held-out
 // text stays unseen) and saves it as out/tokenizer.json, returning that path.
-func trainLMTokenizer(ctx context.Context, c lm.Config, out string, n int, resume bool, stderr io.Writer) (string, error) {
+func trainLMTokenizer(ctx context.Context, c lm.Config, out string, n int, atMost bool, stderr io.Writer) (string, error) {
 	switch {
-	case resume:
-		return "", fmt.Errorf("train lm: --train-tokenizer starts a run; a resumed run keeps the tokenizer in its train.json")
-	case c.Tokenizer != lm.TokenizerBytes:
-		return "", fmt.Errorf("train lm: pass --tokenizer or --train-tokenizer, not both")
 	case !(c.HeldOut > 0 && c.HeldOut < 1):
 		return "", fmt.Errorf("train lm: --held-out %g is not in (0, 1)", c.HeldOut)
 	}
@@ -125,7 +138,7 @@ func trainLMTokenizer(ctx context.Context, c lm.Config, out string, n int, resum
 	}
 	train := text[:int(float64(len(text))*(1-c.HeldOut))]
 	began := time.Now()
-	tok, err := tokenizer.TrainBPE(ctx, train, n, tokenizer.TrainOptions{})
+	tok, err := tokenizer.TrainBPE(ctx, train, n, tokenizer.TrainOptions{AtMost: atMost})
 	if err != nil {
 		return "", fmt.Errorf("train lm: --train-tokenizer: %w", err)
 	}
@@ -136,7 +149,7 @@ func trainLMTokenizer(ctx context.Context, c lm.Config, out string, n int, resum
 	if err := tok.SaveJSON(path); err != nil {
 		return "", fmt.Errorf("train lm: %w", err)
 	}
-	fmt.Fprintf(stderr, "learned a byte-level BPE of %d tokens on %d bytes in %.1f s: %s\n", n, len(train), time.Since(began).Seconds(), path)
+	fmt.Fprintf(stderr, "learned a byte-level BPE of %d tokens on %d bytes in %.1f s: %s\n", tok.VocabSize(), len(train), time.Since(began).Seconds(), path)
 	return path, nil
 }
 

@@ -119,7 +119,7 @@ func TestTrainLMRefusals(t *testing.T) {
 // resuming finishes it.
 func TestTrainLMInterruptedSaysHowToResume(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	args := append([]string{"train", "lm", "--text", lmCorpus(t), "--out", out, "--steps", "10"}, lmTiny...)
+	args := append([]string{"train", "lm", "--text", lmCorpus(t), "--out", out, "--steps", "10", "--tokenizer", "bytes"}, lmTiny...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var so, se strings.Builder
@@ -129,5 +129,32 @@ func TestTrainLMInterruptedSaysHowToResume(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, append(args, "--resume")...); err != nil {
 		t.Fatalf("resume: %v", err)
+	}
+}
+
+// TestTrainLMDefaultTokenizer: without tokenizer flags train lm learns a
+// BPE of at most lm.DefaultTrainTokenizer tokens on the corpus (fewer on a
+// text too small for them), and a resume without flags keeps it.
+func TestTrainLMDefaultTokenizer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	text := lmCorpus(t)
+	args := append([]string{"train", "lm", "--text", text, "--out", out, "--steps", "5"}, lmTiny...)
+	if _, stderr, err := runCLI(t, args...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	tok, err := tokenizer.Load(filepath.Join(out, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tok.VocabSize(); n <= 256 || n > 1024 {
+		t.Errorf("default tokenizer: %d tokens, want 257–1024", n)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "train.json"))
+	if !strings.Contains(string(b), "tokenizer.json") {
+		t.Errorf("train.json does not name the learned tokenizer: %s", b)
+	}
+	resume := append([]string{"train", "lm", "--text", text, "--out", out, "--steps", "10", "--resume"}, lmTiny...)
+	if _, stderr, err := runCLI(t, resume...); err != nil {
+		t.Fatalf("resume without tokenizer flags: %v\n%s", err, stderr)
 	}
 }
