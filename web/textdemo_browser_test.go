@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/mechinterp/workbench/tokenizer"
 )
 
 // textDemoShots is where TestBrowserTextDemo leaves its screenshots.
@@ -78,15 +76,7 @@ func TestBrowserTextDemo(t *testing.T) {
 	}
 
 	line := "Fetch Lorenzo from the garden, for Lorenzo has the key to the gate."
-	name, first, second := repeatedName(line)
-	enc, err := m.tok.Encode(line, tokenizer.Options{BOS: tokenizer.BOSNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one, two := tokensCovering(enc, first, first+len(name)), tokensCovering(enc, second, second+len(name))
-	if len(one) != len(two) || len(one) < 2 {
-		t.Fatalf("%q: %q is %d tokens first, %d second", line, name, len(one), len(two))
-	}
+	enc, name, one, two := nameTokens(t, m, line)
 	b.typePrompt("#prompt", "#prompt-run", line)
 	b.waitFor("the typed line", fmt.Sprintf(`document.body.dataset.ready === 'attention' && document.querySelectorAll('#pieces .piece').length >= %d && document.querySelector('#seq-info').textContent.startsWith('your text')`, len(enc.IDs)), 30*time.Second)
 	shift := eval[int](b, `document.querySelectorAll('#pieces .piece').length`) - len(enc.IDs) // a BOS the page added

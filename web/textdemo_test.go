@@ -48,10 +48,10 @@ func tokensCovering(enc tokenizer.Encoding, lo, hi int) []int {
 	return out
 }
 
-// inductionAttention returns the mean attention head (l, h) of m puts, from
-// each token of name's second occurrence in line after its first token, on
-// the token after the matching token of the first occurrence.
-func inductionAttention(t *testing.T, m *model, line string, l, h int) float64 {
+// nameTokens encodes line with m's tokenizer (no BOS) and returns the
+// positions of the tokens of its repeated name's first and second
+// occurrences.
+func nameTokens(t *testing.T, m *model, line string) (enc tokenizer.Encoding, name string, one, two []int) {
 	t.Helper()
 	name, first, second := repeatedName(line)
 	if name == "" {
@@ -61,10 +61,19 @@ func inductionAttention(t *testing.T, m *model, line string, l, h int) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, two := tokensCovering(enc, first, first+len(name)), tokensCovering(enc, second, second+len(name))
+	one, two = tokensCovering(enc, first, first+len(name)), tokensCovering(enc, second, second+len(name))
 	if len(one) != len(two) || len(one) < 2 {
 		t.Fatalf("%q: %q is tokenized as %d tokens first, %d second; want the same, at least 2", line, name, len(one), len(two))
 	}
+	return enc, name, one, two
+}
+
+// inductionAttention returns the mean attention head (l, h) of m puts, from
+// each token of name's second occurrence in line after its first token, on
+// the token after the matching token of the first occurrence.
+func inductionAttention(t *testing.T, m *model, line string, l, h int) float64 {
+	t.Helper()
+	enc, _, one, two := nameTokens(t, m, line)
 	p, err := circuits.RunPatterns(context.Background(), m.m, [][]int{enc.IDs})
 	if err != nil {
 		t.Fatal(err)
