@@ -129,3 +129,25 @@ func TestBrowserTextDemo(t *testing.T) {
 	t.Logf("screenshot %s", b.shot("training-1440"))
 	b.noErrors()
 }
+
+// TestBrowserTextDemoPages opens every page that takes a transformer as a
+// first visit does, on the text demo: each renders without a page error,
+// or says in its error box why it cannot work with this model; none
+// scrolls sideways at 390 px.
+func TestBrowserTextDemoPages(t *testing.T) {
+	b := newBrowser(t)
+	for _, w := range []int64{1440, 390} {
+		b.do("viewport", chromedp.EmulateViewport(w, 900))
+		for _, page := range []string{"attention", "circuits", "lens", "patching", "discovery", "features"} {
+			b.do("open "+page, chromedp.Navigate(b.base+"/"+page))
+			b.waitFor(page+" on the text demo", fmt.Sprintf(`(document.body.dataset.ready === %q || !document.querySelector('#error').hidden) && document.querySelector('#model').value === 'shakespeare'`, page), 90*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			if msg := eval[string](b, `document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent`); msg != "" {
+				t.Errorf("%s at %d px on the text demo: %s", page, w, msg)
+			}
+			b.fits(fmt.Sprintf("%s at %d px", page, w))
+			t.Logf("%s at %d px: screenshot %s", page, w, b.shot(fmt.Sprintf("%s-%d", page, w)))
+			b.noErrors()
+		}
+	}
+}
