@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,6 +104,10 @@ func TestBrowserTextDemo(t *testing.T) {
 	}
 	mean := sum / float64(len(two)-1)
 	t.Logf("%q: %s attends from the second %q to the token after the first: %s; mean %.3f", line, ih.Label, name, strings.Join(got, ", "), mean)
+	// the strip shows the model's numbers (two decimals each)
+	if want := inductionAttention(t, m, line, ih.Layer, ih.Head); shift == 0 && math.Abs(mean-want) > 0.006 {
+		t.Errorf("the strip's mean %.3f is not the model's %.3f", mean, want)
+	}
 	if mean < minInductionAttention {
 		t.Errorf("on %q the page shows %s putting %.3f of its attention on the induction targets, want at least %.1f", line, ih.Label, mean, minInductionAttention)
 	}
