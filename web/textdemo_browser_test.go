@@ -150,6 +150,11 @@ func TestBrowserTextDemoPages(t *testing.T) {
 			if msg := eval[string](b, `document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent`); msg != "" {
 				t.Errorf("%s at %d px on the text demo: %s", page, w, msg)
 			}
+			if page == "attention" || page == "lens" {
+				if got := eval[string](b, `document.querySelector('#prompt').value`); got != textDemoExamples()[0] {
+					t.Errorf("%s opens on %q, want the first example line", page, got)
+				}
+			}
 			b.fits(fmt.Sprintf("%s at %d px", page, w))
 			t.Logf("%s at %d px: screenshot %s", page, w, b.shot(fmt.Sprintf("%s-%d", page, w)))
 			b.noErrors()
