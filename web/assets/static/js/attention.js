@@ -127,7 +127,7 @@ function showAbout(info) {
   const ih = info.induction_head;
   $('#about').hidden = !info.about;
   $('#about').textContent = info.about
-    ? `${info.about[0].toUpperCase()}${info.about.slice(1)}. Type a line in which a name occurs twice: its induction head${ih ? ` ${ih.label}` : ''} attends from the second occurrence of the name to the token after its first occurrence.`
+    ? `${info.about[0].toUpperCase()}${info.about.slice(1)}. Type a line in which a name occurs twice: its induction head${ih ? ` ${ih.label} (prefix-matching score ${fmtScore(ih.prefix_matching)} on repeated random tokens)` : ''} attends from the second occurrence of the name to the token after its first occurrence.`
     : '';
   const ex = info.examples || [];
   $('#examples').hidden = ex.length === 0;
