@@ -36,12 +36,13 @@ func repeatedName(line string) (name string, first, second int) {
 	return name, first, second
 }
 
-// tokensCovering returns the indices of the tokens whose spans start in
-// [lo, hi), in order.
+// tokensCovering returns the indices of the tokens whose spans overlap
+// the bytes [lo, hi), in order (a BPE token may begin with the space
+// before a name).
 func tokensCovering(enc tokenizer.Encoding, lo, hi int) []int {
 	var out []int
 	for i, sp := range enc.Spans {
-		if sp.Start >= lo && sp.Start < hi && sp.End > sp.Start {
+		if sp.Start < hi && sp.End > lo {
 			out = append(out, i)
 		}
 	}
