@@ -101,8 +101,8 @@ function modelInfo(m) {
 
 // modelPicker fills the header's model select from /api/models, selects
 // ?model= (or the last used, or the first listed: the text demo), keeps
-// the choice in the URL and
-// the navigation links, and calls onChange(name, info) now and on change.
+// the choice in the URL and the navigation links, and calls
+// onChange(name, info) now and on change.
 // The list is fetched again whenever the select is pressed or gets the
 // focus, so that checkpoints written since (by workbench train) appear.
 export async function modelPicker(onChange) {
