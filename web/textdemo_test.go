@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/mechinterp/workbench/circuits"
 	"github.com/mechinterp/workbench/tokenizer"
+	"github.com/mechinterp/workbench/transformer"
 )
 
 // minInductionAttention is the attention the text demo's induction head
@@ -182,5 +184,46 @@ func TestTextDemoListedFirst(t *testing.T) {
 	rec = do(t, s, http.MethodPost, "/api/models/"+textDemoName+"/attention", jsonCT, strings.NewReader(`{"prompt": "Go tell Mercutio; Mercutio knows."}`))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"pieces"`) {
 		t.Errorf("attention on a prompt: %d %.200s", rec.Code, rec.Body)
+	}
+}
+
+// TestDescribeTextRun: the text demo's line comes from its run's files:
+// the layers, MLPs, tokenizer and corpus from train.json, the steps from
+// summary.json, or from the checkpoint when there is none.
+func TestDescribeTextRun(t *testing.T) {
+	m, err := loadTextDemo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.m.Cfg
+	withMLP := c
+	withMLP.AttnOnly = false
+	for _, tc := range []struct {
+		name  string
+		files fstest.MapFS
+		cfg   transformer.Config
+		step  string
+		want  string
+	}{
+		{"bytes, summary", fstest.MapFS{
+			trainFile:   {Data: []byte(`{"text": "/x/tinyshakespeare.txt", "tokenizer": "bytes", "mlp": false}`)},
+			summaryFile: {Data: []byte(`{"steps": 12345}`)},
+		}, c, "100", "2-layer attention-only byte-level model trained 12,345 steps on tinyshakespeare"},
+		{"BPE with MLPs, no summary", fstest.MapFS{
+			trainFile: {Data: []byte(`{"text": "corpora/emma.txt", "tokenizer": "/t/tokenizer.json", "mlp": true}`)},
+		}, withMLP, "999", "2-layer transformer BPE (256 tokens) model trained 999 steps on emma"},
+	} {
+		got, err := describeTextRun(tc.files, tc.cfg, m.tok, tc.step)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := describeTextRun(fstest.MapFS{trainFile: {Data: []byte(`{}`)}}, c, m.tok, ""); err == nil {
+		t.Error("no summary and no step: no error")
+	}
+	for n, want := range map[int]string{7: "7", 999: "999", 1000: "1,000", 2347: "2,347", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
