@@ -163,10 +163,12 @@ func (b *browser) waitFor(what, cond string, timeout time.Duration) {
 	}
 }
 
-// open loads a page and waits until its script says it is ready.
+// open loads a page on the synthetic demo (the model, and on the Training
+// page the run; the text demo is the default) and waits until its script
+// says it is ready.
 func (b *browser) open(page string) {
 	b.t.Helper()
-	b.do("navigate to "+page, chromedp.Navigate(b.base+"/"+page+"?model=demo"))
+	b.do("navigate to "+page, chromedp.Navigate(b.base+"/"+page+"?model=demo&run=demo"))
 	b.waitFor(page+" ready", fmt.Sprintf(`document.body.dataset.ready === %q`, page), 90*time.Second)
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/mechinterp/workbench/checkpoint"
 )
@@ -28,17 +29,24 @@ const demoName = "demo"
 // loadDemo parses the embedded demo model. The file is part of the build,
 // so failure is a programming error (TestDemo guards it).
 func loadDemo() (*model, error) {
-	b, err := demoFS.ReadFile("demo/model.safetensors")
+	m, _, err := embeddedModel(demoFS, "demo/"+modelFile, demoName)
+	return m, err
+}
+
+// embeddedModel parses an embedded model file as the model called name
+// (source "demo") and returns its checkpoint too, for its metadata.
+func embeddedModel(fsys fs.FS, path, name string) (*model, *checkpoint.File, error) {
+	b, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := checkpoint.Parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("web: demo model: %w", err)
+		return nil, nil, fmt.Errorf("web: %s model: %w", name, err)
 	}
-	m, err := newModel(demoName, "demo", f)
+	m, err := newModel(name, "demo", f)
 	if err != nil {
-		return nil, fmt.Errorf("web: demo model: %w", err)
+		return nil, nil, fmt.Errorf("web: %s model: %w", name, err)
 	}
-	return m, nil
+	return m, f, nil
 }

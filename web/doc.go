@@ -6,8 +6,11 @@
 //
 // # Models and runs
 //
-// The dashboard shows the embedded demo (a toy induction model trained by
-// Workbench, see demo.go for the command that made it), an embedded
+// The dashboard shows, first, the embedded text demo "shakespeare" (a small
+// language model trained by `workbench train lm` on tinyshakespeare, with
+// its tokenizer and its run's metrics; see textdemo.go), the embedded demo
+// (a toy induction model trained by Workbench, see demo.go for the command
+// that made it), an embedded
 // Fashion-MNIST classifier with 32 test images for the CNN page (see
 // cnnstore.go), a small DCGAN for the GAN page (gan.go), and every run found
 // in Deps.RunsDir: a subdirectory holding model.safetensors is a model (a
@@ -35,7 +38,7 @@
 //
 // # API
 //
-//	GET  /api/models?with=                               models: the demo and runs with a model (and the checkpoint with= names)
+//	GET  /api/models?with=                               models: the text demo, the demo and runs with a model (and the checkpoint with= names)
 //	GET  /api/models/{name}                              config, hook points, tensors (name, shape, stats)
 //	GET  /api/models/{name}/tensors/{tensor}             one tensor's values
 //	GET  /api/models/{name}/tokens/repeated?seed=&repeat= a generated repeated random sequence
@@ -60,7 +63,7 @@
 //	GET  /api/features/{dict}/features?by=id|token&q=    the feature list, densest first, searched by id or top token
 //	GET  /api/features/{dict}/features/{id}              a feature's dashboard: top contexts, histogram, logit effects, similar
 //	POST /api/features/{dict}/steer                      {feature, alpha, tokens|text|prompt, max_new, top}: prediction changes
-//	GET  /api/runs                                       runs (the demo's included) and live trainings
+//	GET  /api/runs                                       runs (the text demo's and the demo's included) and live trainings
 //	GET  /api/runs/{run}                                 a run's config, summary and status
 //	GET  /api/runs/{run}/metrics?format=json|csv|jsonl   its metrics, with the phase change
 //	GET  /api/runs/{run}/checkpoints                     its checkpoints as models, the pair around the phase change marked
@@ -86,7 +89,12 @@
 //	GET  /api/train/{id}/events                          its records as server-sent events
 //
 // A model trained by train/induction (the demo included) is listed with
-// "trained_on", its task in words. The lens answers, beside each point's
+// "trained_on", its task in words. The text demo is listed with "about"
+// (what it is, in a line, from its train.json and summary.json),
+// "examples" (lines with a name said twice; the Attention and Lens pages
+// open on the first) and "induction_head" (its head of highest
+// prefix-matching score on repeated random tokens of text, computed at
+// start; the Attention page focuses it). The lens answers, beside each point's
 // means, "positions": loss and accuracy by position and over two stated
 // sets, every position ("all") and the positions whose next token is
 // predictable ("predictable": on the input, data.RepeatedPositions, listed

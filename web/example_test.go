@@ -12,8 +12,9 @@ import (
 
 // The dashboard is an http.Handler: serve it on a loopback address (it
 // answers loopback names and the Deps.AllowedHosts only). Here the API
-// lists the models it can show (the embedded demo first) and returns the
-// demo's attention patterns on a few tokens.
+// lists the models it can show (the embedded text demo, a small language
+// model trained on tinyshakespeare, first; then the synthetic demo) and
+// returns the synthetic demo's attention patterns on a few tokens.
 func Example() {
 	runs, _ := os.MkdirTemp("", "runs")
 	defer os.RemoveAll(runs)
@@ -34,7 +35,9 @@ func Example() {
 	}
 	json.NewDecoder(res.Body).Decode(&models)
 	res.Body.Close()
-	fmt.Printf("%s: %d layers × %d heads\n", models[0].Name, models[0].Config.NLayers, models[0].Config.NHeads)
+	for _, m := range models[:2] {
+		fmt.Printf("%s: %d layers × %d heads\n", m.Name, m.Config.NLayers, m.Config.NHeads)
+	}
 
 	res, err = http.Get(srv.URL + "/api/models/demo/attention?tokens=7,8,9")
 	if err != nil {
@@ -49,6 +52,7 @@ func Example() {
 	fmt.Println(res.StatusCode, res.Header.Get("Content-Security-Policy"))
 	fmt.Println("L0H0 row 0:", att.Patterns[0][0][0])
 	// Output:
+	// shakespeare: 2 layers × 4 heads
 	// demo: 2 layers × 4 heads
 	// 200 default-src 'self'
 	// L0H0 row 0: [1]

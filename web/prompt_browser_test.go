@@ -103,7 +103,7 @@ func TestBrowserPrompt(t *testing.T) {
 		b.t = t
 		b.openModel("attention", "tiny")
 		opts := eval[string](b, `Array.from(document.querySelectorAll('#model option')).map(o => o.textContent).join('|')`)
-		if opts != "demo (embedded)|tiny (--model)" {
+		if opts != "shakespeare (embedded)|demo (embedded)|tiny (--model)" {
 			t.Errorf("picker options %q", opts)
 		}
 		// A checkpoint written after the page loaded (as workbench train

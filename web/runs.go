@@ -41,7 +41,8 @@ const maxMetricsBytes = 64 << 20
 // change, as train/induction uses.
 const phaseMinRise = 0.2
 
-// runsAPI is /api/runs: training runs on disk, the demo's, and live ones.
+// runsAPI is /api/runs: training runs on disk, the embedded ones (the
+// text demo's and the demo's), and live ones.
 type runsAPI struct {
 	dir     string
 	trainer *trainer
@@ -82,13 +83,13 @@ type runDetail struct {
 	Live    *jobStatus      `json:"live,omitempty"`
 }
 
-// readRunFile reads one of a run's files: the demo's from the embedded
-// copy, others from the runs directory. A missing file is (nil, nil).
+// readRunFile reads one of a run's files: the embedded runs' from their
+// embedded copies, others from the runs directory. A missing file is (nil, nil).
 func (a *runsAPI) readRunFile(name, file string) ([]byte, error) {
 	var b []byte
 	var err error
-	if name == demoName {
-		b, err = demoFS.ReadFile("demo/" + file)
+	if dir, ok := embeddedRun(name); ok {
+		b, err = fs.ReadFile(dir, file)
 	} else {
 		path := filepath.Join(a.dir, name, file)
 		if st, serr := os.Stat(path); serr == nil && st.Size() > maxMetricsBytes {
@@ -131,7 +132,7 @@ func (a *runsAPI) readJSONFile(name string, files ...string) (json.RawMessage, e
 func (a *runsAPI) summarize(name string) (runDetail, error) {
 	var d runDetail
 	d.Name, d.Source = name, "run"
-	if name == demoName {
+	if isEmbeddedRun(name) {
 		d.Source, d.HasModel = "demo", true
 	} else {
 		st, err := os.Stat(filepath.Join(a.dir, name))
@@ -194,7 +195,7 @@ func (a *runsAPI) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []runSummary{}
 	var runs []runSummary
-	for _, n := range append([]string{demoName}, names...) {
+	for _, n := range append(embeddedRuns(), names...) {
 		d, err := a.summarize(n)
 		var ae *apiError
 		switch {
@@ -202,10 +203,10 @@ func (a *runsAPI) list(w http.ResponseWriter, r *http.Request) error {
 			d.Status, d.Error = "invalid", ae.msg // listed, so that the user sees why
 		case err != nil:
 			continue // removed meanwhile
-		case n != demoName && d.Config == nil && d.Live == nil && !d.HasModel && a.trainer.get(n) == nil:
+		case !isEmbeddedRun(n) && d.Config == nil && d.Live == nil && !d.HasModel && a.trainer.get(n) == nil:
 			continue // not a run directory
 		}
-		if n == demoName {
+		if isEmbeddedRun(n) {
 			out = append(out, d.runSummary)
 		} else {
 			runs = append(runs, d.runSummary)
@@ -426,4 +427,27 @@ func flatten(dst map[string]string, key string, v any) {
 		b, _ := json.Marshal(x)
 		dst[key] = string(b)
 	}
+}
+
+// embeddedRuns returns the names of the embedded runs, in the order the
+// lists show them: the text demo first.
+func embeddedRuns() []string { return []string{textDemoName, demoName} }
+
+// isEmbeddedRun reports whether name is an embedded run's (a folder of that
+// name in the runs directory is shadowed).
+func isEmbeddedRun(name string) bool { return name == textDemoName || name == demoName }
+
+// embeddedRun returns the files of the embedded run called name.
+func embeddedRun(name string) (fs.FS, bool) {
+	var dir fs.FS
+	var err error
+	switch name {
+	case textDemoName:
+		dir, err = fs.Sub(textDemoFS, "textdemo")
+	case demoName:
+		dir, err = fs.Sub(demoFS, "demo")
+	default:
+		return nil, false
+	}
+	return dir, err == nil // fs.Sub fails only on an invalid path
 }

@@ -149,6 +149,10 @@ func Open(d Deps) (*Server, error) {
 	if err != nil {
 		panic(err)
 	}
+	text, err := loadTextDemo(context.Background())
+	if err != nil {
+		panic(err)
+	}
 	cnnDemo, samples, err := loadCNNDemo()
 	if err != nil {
 		panic(err)
@@ -157,7 +161,7 @@ func Open(d Deps) (*Server, error) {
 	if err != nil {
 		panic(err)
 	}
-	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, demo, named), quit: make(chan struct{}),
+	s := &Server{d: d, log: d.Logger, models: newStore(d.RunsDir, []*model{text, demo}, named), quit: make(chan struct{}),
 		cnns: newCNNStore(d.RunsDir, d.DataDir, cnnDemo, samples),
 		gans: newGANAPI(d.RunsDir, ganDemo, cnnDemo.m, d.Logger)}
 	s.trainer = newTrainer(d.RunsDir, d.RunsBudget, d.Logger)

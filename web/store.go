@@ -59,6 +59,12 @@ type model struct {
 	tokFiles string               // the files tok was read from
 	tokNote  string               // why there is no tokenizer
 
+	// The text demo's (textdemo.go): what it is in a line, example lines
+	// for the pages, and its best induction head.
+	about         string
+	examples      []string
+	inductionHead *headScore
+
 	wsMu sync.Mutex
 	ws   map[int]*sync.Pool // idle single-sequence workspaces by length
 	bufs sync.Pool          // *[]byte response buffers of the attention endpoint
@@ -97,17 +103,18 @@ func (m *model) release(ws *transformer.Workspace) {
 	p.Put(ws)
 }
 
-// store finds and caches models: the demo, the models serve loaded at
-// start (named) and the runs directory's.
+// store finds and caches models: the embedded ones (the text demo, then
+// the synthetic demo), the models serve loaded at start (named) and the
+// runs directory's.
 type store struct {
 	runsDir string
-	demo    *model
+	demos   []*model
 	named   []*model
 	runs    *runCache[*model]
 	ckpts   *runCache[*model] // runs' checkpoints (checkpoints.go)
 }
 
-func newStore(runsDir string, demo *model, named []*model) *store {
+func newStore(runsDir string, demos []*model, named []*model) *store {
 	load := func(name string, f *checkpoint.File) (*model, error) {
 		m, err := newModel(name, "run", f)
 		if err != nil {
@@ -115,7 +122,7 @@ func newStore(runsDir string, demo *model, named []*model) *store {
 		}
 		return m, runTokenizer(m, filepath.Join(runsDir, name))
 	}
-	return &store{runsDir: runsDir, demo: demo, named: named, runs: newRunCache(runsDir, "model", load), ckpts: newCheckpointCache(runsDir)}
+	return &store{runsDir: runsDir, demos: demos, named: named, runs: newRunCache(runsDir, "model", load), ckpts: newCheckpointCache(runsDir)}
 }
 
 // namedModel returns the --model model called name, or nil.
@@ -134,8 +141,10 @@ func (s *store) get(name string) (*model, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	if name == demoName {
-		return s.demo, nil
+	for _, m := range s.demos {
+		if m.name == name {
+			return m, nil
+		}
 	}
 	if m := s.namedModel(name); m != nil {
 		return m, nil
@@ -187,21 +196,31 @@ type modelSummary struct {
 	// TrainedOn says what the model was trained on, when known (the demo,
 	// train/induction's checkpoints once loaded).
 	TrainedOn string `json:"trained_on,omitempty"`
+	// About says what the text demo is in a line; Examples are lines to
+	// try on it, the first the pages' default; InductionHead is its head of
+	// highest prefix-matching score on repeated random tokens.
+	About         string     `json:"about,omitempty"`
+	Examples      []string   `json:"examples,omitempty"`
+	InductionHead *headScore `json:"induction_head,omitempty"`
 }
 
 // summary is m's entry in the model list.
 func (m *model) summary() modelSummary {
 	c := m.m.Cfg
-	return modelSummary{Name: m.name, Source: m.source, Config: c, Params: c.NumParams(), Arch: summarize(c), File: m.file, Tokenizer: m.tokenizerInfo(), TrainedOn: m.trainedOn}
+	return modelSummary{Name: m.name, Source: m.source, Config: c, Params: c.NumParams(), Arch: summarize(c), File: m.file, Tokenizer: m.tokenizerInfo(), TrainedOn: m.trainedOn,
+		About: m.about, Examples: m.examples, InductionHead: m.inductionHead}
 }
 
-// list returns the demo, the --model models and every run with a model
+// list returns the embedded models, the --model models and every run with a model
 // file, newest first after them; a run shadowed by a --model of the same
 // name is left out. Runs are read afresh on every call (a checkpoint that
 // a training has just written appears at once), headers only; unreadable
 // files are listed with their error.
 func (s *store) list() ([]modelSummary, error) {
-	out := []modelSummary{s.demo.summary()}
+	var out []modelSummary
+	for _, m := range s.demos {
+		out = append(out, m.summary())
+	}
 	for _, m := range s.named {
 		out = append(out, m.summary())
 	}
@@ -268,7 +287,7 @@ func relMessage(dir string, err error) string {
 }
 
 // runDirs lists the subdirectories of dir with valid names other than the
-// demo's; a missing dir has none.
+// embedded runs'; a missing dir has none.
 func runDirs(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -279,7 +298,7 @@ func runDirs(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && checkName(e.Name()) == nil && e.Name() != demoName {
+		if e.IsDir() && checkName(e.Name()) == nil && !isEmbeddedRun(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

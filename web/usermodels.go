@@ -18,7 +18,10 @@ import (
 // after its path's base name (made unique).
 func loadNamedModels(paths []string) ([]*model, error) {
 	var out []*model
-	taken := map[string]bool{demoName: true}
+	taken := map[string]bool{}
+	for _, n := range embeddedRuns() {
+		taken[n] = true
+	}
 	for _, p := range paths {
 		m, err := loadNamedModel(p)
 		if err != nil {

@@ -64,10 +64,10 @@ func TestNamedModels(t *testing.T) {
 	for _, m := range list {
 		names = append(names, m.Name)
 	}
-	if !slices.Equal(names, []string{"demo", "tiny", "plain"}) {
-		t.Fatalf("models %v, want demo, tiny, plain", names)
+	if !slices.Equal(names, []string{textDemoName, "demo", "tiny", "plain"}) {
+		t.Fatalf("models %v, want %s, demo, tiny, plain", names, textDemoName)
 	}
-	tiny, plain := list[1], list[2]
+	tiny, plain := list[2], list[3]
 	a := tiny.Arch
 	if tiny.Source != "model" || tiny.File != "tiny" || a == nil || a.Layers != 2 || a.DModel != 16 || a.Heads != 2 || a.KVHeads != 2 ||
 		a.Positional != "standard" || a.Norm != "LN" || a.MLP != "gelu_new" || a.Vocab != len(tinyVocab()) || a.NCtx != 64 {
@@ -296,7 +296,7 @@ func TestRunCheckpointAppears(t *testing.T) {
 	var list []modelSummary
 	rec := do(t, s, "GET", "/api/models", "", nil)
 	json.Unmarshal(rec.Body.Bytes(), &list)
-	if len(list) != 4 || list[3].Name != "fresh" || list[3].Arch == nil || list[3].Arch.Layers != 1 {
+	if len(list) != 5 || list[4].Name != "fresh" || list[4].Arch == nil || list[4].Arch.Layers != 1 {
 		t.Fatalf("list after a new checkpoint: %+v", list)
 	}
 	if rec := do(t, s, "GET", "/api/models/fresh/attention?tokens=1,2,3", "", nil); rec.Code != http.StatusOK {

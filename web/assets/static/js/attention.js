@@ -113,6 +113,31 @@ function strongestInduction() {
   return best;
 }
 
+// modelHead returns the model's own induction head, {l, h}, when the model
+// list names one (the text demo's: the head of highest prefix-matching
+// score on repeated random tokens), else null.
+function modelHead() {
+  const ih = state.info && state.info.induction_head;
+  return ih ? { l: ih.layer, h: ih.head } : null;
+}
+
+// showAbout says what a text model is and offers its example lines as
+// buttons; other models hide both.
+function showAbout(info) {
+  const ih = info.induction_head;
+  $('#about').hidden = !info.about;
+  $('#about').textContent = info.about
+    ? `${info.about[0].toUpperCase()}${info.about.slice(1)}. Type a line in which a name occurs twice: its induction head${ih ? ` ${ih.label} (prefix-matching score ${fmtScore(ih.prefix_matching)} on repeated random tokens)` : ''} attends from the second occurrence of the name to the token after its first occurrence.`
+    : '';
+  const ex = info.examples || [];
+  $('#examples').hidden = ex.length === 0;
+  $('#examples').replaceChildren(...(ex.length ? [el('span', { class: 'muted small' }, 'examples:')] : []),
+    ...ex.map((line, i) => el('button', {
+      class: 'example', 'data-example': i, title: line,
+      onclick: () => guard(() => show({ prompt: line, bos: $('#bos').value })),
+    }, line)));
+}
+
 // drawThumb paints head f's pattern (or the max over heads) at most
 // THUMB·dpr cells a side, each the maximum of its block, in one
 // putImageData: from the server's thumbnails in long mode, else pooled
@@ -416,6 +441,7 @@ async function show(input, how) {
     state.long = long;
     state.input = input;
     $('#tokens').value = data.tokens.join(' ');
+    if (input.prompt !== undefined) $('#prompt').value = input.prompt;
     setURLInput(input);
     $('#seq-info').textContent = describeInput(input, data.tokens.length, how);
     showPieces(data, state.prompt.bosID);
@@ -431,7 +457,7 @@ async function show(input, how) {
       f = asked;
       state.locked = true;
     } else if (long) f = keepFocus ? state.focus : { l: data.n_layers - 1, h: 0 };
-    else f = keepFocus ? state.focus : strongestInduction();
+    else f = keepFocus ? state.focus : (modelHead() || strongestInduction());
     state.focus = null;
     focus(f);
     renderPreds();
@@ -504,9 +530,12 @@ function init() {
     $('#trained-on').textContent = info.trained_on
       ? `This model was trained on ${info.trained_on}. Inputs of that kind show what it does: a random example, or a repeat cut short for it to continue. On other inputs (a block shorter than it saw, tokens that repeat within a block) it has little to go on.`
       : '';
+    showAbout(info);
+    if (modelHead()) state.focus = modelHead();
     const input = urlInput();
     state.askedHead = urlHead();
     if (input) await show(input);
+    else if (info.examples && info.examples.length) await show({ prompt: info.examples[0], bos: $('#bos').value });
     else await random();
   }));
 }

@@ -194,7 +194,12 @@ function init() {
     // Training a tuned lens on a real model takes a while: opt in.
     $('#tuned').checked = info.source !== 'model';
     const input = urlInput();
-    return input ? decode(input) : random();
+    if (input) return decode(input);
+    if (info.examples && info.examples.length) { // a text demo: its first example line
+      $('#prompt').value = info.examples[0];
+      return decode({ prompt: info.examples[0], bos: $('#bos').value });
+    }
+    return random();
   }));
 }
 

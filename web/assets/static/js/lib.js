@@ -90,6 +90,7 @@ function modelLabel(m) {
 function modelInfo(m) {
   if (!m) return '';
   const parts = [];
+  if (m.about) parts.push(m.about);
   if (m.arch) parts.push(m.arch.text);
   if (m.trained_on) parts.push(`trained on ${m.trained_on}`);
   if (m.error) parts.push(`error: ${m.error}`);
@@ -99,8 +100,9 @@ function modelInfo(m) {
 }
 
 // modelPicker fills the header's model select from /api/models, selects
-// ?model= (or the last used, or the demo), keeps the choice in the URL and
-// the navigation links, and calls onChange(name, info) now and on change.
+// ?model= (or the last used, or the first listed: the text demo), keeps
+// the choice in the URL and the navigation links, and calls
+// onChange(name, info) now and on change.
 // The list is fetched again whenever the select is pressed or gets the
 // focus, so that checkpoints written since (by workbench train) appear.
 export async function modelPicker(onChange) {
@@ -110,7 +112,7 @@ export async function modelPicker(onChange) {
     // with= lists the run checkpoint a page was opened on (checkpoints are
     // not in the list otherwise)
     const models = await api(`/api/models?with=${encodeURIComponent(want)}`);
-    if (!models.some((m) => m.name === want)) want = 'demo';
+    if (!models.some((m) => m.name === want)) want = models[0].name;
     sel.replaceChildren(...models.map((m) => el('option', {
       value: m.name, selected: m.name === want, title: modelInfo(m), text: modelLabel(m),
     })));
@@ -119,7 +121,7 @@ export async function modelPicker(onChange) {
   };
   const params = new URLSearchParams(location.search);
   const asked = params.get('model');
-  await fill(asked || localStorage.getItem('workbench.model') || 'demo');
+  await fill(asked || localStorage.getItem('workbench.model') || '');
   // The URL's input belongs to the model it names: if that model is gone,
   // the input is dropped with it.
   if (asked && asked !== sel.value) setURLState({ tokens: null, text: null, bos: null, head: null });
