@@ -439,3 +439,40 @@ func TestErrorsReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFilesHideServerPaths: a run's train.json and summary.json name
+// its folder, checkpoint and corpus by absolute path, as the trainer saw
+// them; the API answers with paths relative to the run folder, or the
+// file's name for paths outside it, and leaves everything else as is.
+func TestRunFilesHideServerPaths(t *testing.T) {
+	s, dir := newTestServer(t)
+	run := filepath.Join(dir, "lm-run")
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	corpus := filepath.Join(t.TempDir(), "secret-place", "corpus.txt")
+	summary := fmt.Sprintf(`{"steps": 10, "interrupted": false, "dir": %q, "checkpoint": %q, "model": %q, "final_eval_loss": 3.25, "note": "a/b"}`,
+		run, filepath.Join(run, "checkpoints", "step-000010.safetensors"), filepath.Join(run, "model.safetensors"))
+	config := fmt.Sprintf(`{"task": "lm", "text": %q, "tokenizer": %q, "lr": 0.003}`, corpus, filepath.Join(run, "tokenizer.json"))
+	for f, b := range map[string]string{summaryFile: summary, trainFile: config} {
+		if err := os.WriteFile(filepath.Join(run, f), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := do(t, s, "GET", "/api/runs/lm-run", "", nil)
+	body := rec.Body.String()
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, body)
+	}
+	for _, abs := range []string{dir, corpus, filepath.Dir(corpus)} {
+		if strings.Contains(body, abs) {
+			t.Errorf("the answer shows the server path %s: %s", abs, body)
+		}
+	}
+	for _, want := range []string{`"checkpoint":"checkpoints/step-000010.safetensors"`, `"model":"model.safetensors"`, `"dir":"."`,
+		`"text":"corpus.txt"`, `"tokenizer":"tokenizer.json"`, `"final_eval_loss":3.25`, `"lr":0.003`, `"note":"a/b"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("answer lacks %s: %s", want, body)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -123,9 +124,58 @@ func (a *runsAPI) readJSONFile(name string, files ...string) (json.RawMessage, e
 			err := json.Unmarshal(b, &v)
 			return nil, errorf(http.StatusUnprocessableEntity, "web: run %q: %s is not valid JSON (%v); it may have been written by an interrupted or other program", name, file, err)
 		}
-		return b, nil
+		return scrubPaths(b, filepath.Join(a.dir, name)), nil
 	}
 	return nil, nil
+}
+
+// scrubPaths rewrites every absolute file path among the string values of
+// the JSON document b (a run folder's config or summary names its folder,
+// checkpoint and corpus as the trainer saw them): a path inside the run
+// folder dir becomes relative to it, any other its last element, so that
+// answers never show where files live on the server. b must be valid JSON;
+// numbers keep their text.
+func scrubPaths(b []byte, dir string) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return b
+	}
+	absDir, _ := filepath.Abs(dir)
+	changed := false
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case string:
+			if !filepath.IsAbs(x) {
+				return x
+			}
+			changed = true
+			if rel, err := filepath.Rel(absDir, x); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				return rel
+			}
+			return filepath.Base(x)
+		}
+		return v
+	}
+	v = walk(v)
+	if !changed {
+		return b
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // summarize describes run name, or returns a 404 if it does not exist.
