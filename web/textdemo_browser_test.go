@@ -76,7 +76,7 @@ func TestBrowserTextDemo(t *testing.T) {
 		t.Logf("screenshot %s", b.shot(fmt.Sprintf("attention-%d", w)))
 	}
 
-	line := "Fetch Lorenzo from the garden, for Lorenzo has the key to the gate."
+	line := "Fetch Escalus from the garden, for Escalus has the key to the gate."
 	enc, name, one, two := nameTokens(t, m, line)
 	b.typePrompt("#prompt", "#prompt-run", line)
 	b.waitFor("the typed line", fmt.Sprintf(`document.body.dataset.ready === 'attention' && document.querySelectorAll('#pieces .piece').length >= %d && document.querySelector('#seq-info').textContent.startsWith('your text')`, len(enc.IDs)), 30*time.Second)

@@ -227,3 +227,47 @@ func TestDescribeTextRun(t *testing.T) {
 		}
 	}
 }
+
+// TestTextDemoRunMeetsTheBar: the embedded run is what its README and the
+// dashboard say — trained on tinyshakespeare with an induction head
+// (prefix matching and induction score ≥ 0.3 at the end), a detected
+// phase change, the held-out ICL score ≥ 0.1 nats lower at the end than
+// before the phase change, and higher again with its induction heads
+// ablated.
+func TestTextDemoRunMeetsTheBar(t *testing.T) {
+	b, err := textDemoFS.ReadFile("textdemo/summary.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		PhaseChangeStep  *int     `json:"phase_change_step"`
+		ICLBefore        *float64 `json:"icl_score_before"`
+		ICL              float64  `json:"icl_score"`
+		Prefix           float64  `json:"prefix_matching_score"`
+		Induction        float64  `json:"induction_score"`
+		Steps            int      `json:"steps"`
+		InductionAblated *struct {
+			Heads [][2]int `json:"heads"`
+			ICL   float64  `json:"icl_score"`
+		} `json:"induction_ablated"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := textDemoFS.ReadFile("textdemo/train.json")
+	if err != nil || !strings.Contains(string(cfg), "tinyshakespeare.txt") {
+		t.Errorf("train.json does not name tinyshakespeare: %v %s", err, cfg)
+	}
+	switch {
+	case s.PhaseChangeStep == nil || s.ICLBefore == nil:
+		t.Fatalf("no phase change detected: %s", b)
+	case s.Prefix < 0.3 || s.Induction < 0.3:
+		t.Errorf("prefix matching %.3f, induction %.3f: want both ≥ 0.3", s.Prefix, s.Induction)
+	case *s.ICLBefore-s.ICL < 0.1:
+		t.Errorf("ICL score %.3f before the phase change, %.3f at the end: a drop under 0.1", *s.ICLBefore, s.ICL)
+	case s.InductionAblated == nil || len(s.InductionAblated.Heads) == 0 || s.InductionAblated.ICL < s.ICL+0.05:
+		t.Errorf("ablating the induction heads: %+v (ICL %.3f intact)", s.InductionAblated, s.ICL)
+	}
+	t.Logf("phase change at %d; ICL %.3f → %.3f (%.3f with heads %v ablated); prefix matching %.3f, induction %.3f",
+		*s.PhaseChangeStep, *s.ICLBefore, s.ICL, s.InductionAblated.ICL, s.InductionAblated.Heads, s.Prefix, s.Induction)
+}
