@@ -6,7 +6,7 @@ training steps of forward, backward, gradient clipping and AdamW).
 The model is Workbench's (TransformerLens's) layout: token embedding (plus a
 learned positional embedding, or rotary queries and keys: the default), NLayers blocks of multi-head attention with
 biases (no MLP, no normalization), and an unembedding with bias. Data are
-random bytes, as in the benchmark.
+random tokens of the default vocabulary (1,024: the BPE `train lm` learns), as in the benchmark.
 
 Run it right after the Go benchmark, with the same sizes:
 
@@ -80,7 +80,7 @@ def main():
     p.add_argument("--context", type=int, default=128)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--positional", choices=["rotary", "standard"], default="rotary")
-    p.add_argument("--vocab", type=int, default=256)
+    p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)

@@ -501,3 +501,27 @@ func TestAblateInductionHeads(t *testing.T) {
 		t.Errorf("no head over %g: ablated %v (%v)", InductionHeadMin, none.Heads, err)
 	}
 }
+
+// TestDefaultIsTheEmbeddedRun: the dashboard's text demo (web/textdemo,
+// whose summary TestTextDemoRunMeetsTheBar checks) was trained with
+// Default, so what the README says of the default is what that run shows.
+func TestDefaultIsTheEmbeddedRun(t *testing.T) {
+	b, err := os.ReadFile("../../web/textdemo/train.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	// The corpus, the tokenizer 'train lm' learned on it, and the worker
+	// count (results do not depend on it) are the run's own.
+	want.Text, want.Tokenizer, want.Workers = got.Text, got.Tokenizer, got.Workers
+	if got != want {
+		t.Errorf("the embedded run's config differs from Default:\n got %+v\nwant %+v", got, want)
+	}
+	if !strings.HasSuffix(got.Tokenizer, TokenizerFile) || !strings.HasSuffix(got.Text, "tinyshakespeare.txt") {
+		t.Errorf("the embedded run trained on %q with %q, want tinyshakespeare with its learned tokenizer", got.Text, got.Tokenizer)
+	}
+}
