@@ -73,7 +73,7 @@ func TestServe(t *testing.T) {
 	var models []struct{ Name string }
 	json.NewDecoder(res.Body).Decode(&models)
 	res.Body.Close()
-	if len(models) == 0 || models[0].Name != "demo" {
+	if len(models) < 2 || models[0].Name != "shakespeare" || models[1].Name != "demo" {
 		t.Fatalf("GET /api/models: %+v", models)
 	}
 	res, err = http.Get(base + "/")
