@@ -57,7 +57,9 @@ func TestBrowserFeatures(t *testing.T) {
 		t.Errorf("%d logit bars", n)
 	}
 	sim := eval[string](b, `document.querySelector('#similar a').dataset.feature`)
-	b.do("open a similar feature", chromedp.Click(`#similar a`))
+	// (a click through the DOM: the list may be re-rendered between finding
+	// the node and clicking it)
+	eval[bool](b, `(document.querySelector('#similar a').click(), true)`)
 	b.waitFor("the similar feature", `document.body.dataset.feature === '`+sim+`'`, 30*time.Second)
 
 	// Steer along it: the steering box reports the change.

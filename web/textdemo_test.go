@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -211,7 +212,7 @@ func TestDescribeTextRun(t *testing.T) {
 		}, c, "100", "2-layer attention-only byte-level model trained 12,345 steps on tinyshakespeare"},
 		{"BPE with MLPs, no summary", fstest.MapFS{
 			trainFile: {Data: []byte(`{"text": "corpora/emma.txt", "tokenizer": "/t/tokenizer.json", "mlp": true}`)},
-		}, withMLP, "999", "2-layer transformer BPE (256 tokens) model trained 999 steps on emma"},
+		}, withMLP, "999", fmt.Sprintf("2-layer transformer BPE (%d tokens) model trained 999 steps on emma", m.tok.VocabSize())},
 	} {
 		got, err := describeTextRun(tc.files, tc.cfg, m.tok, tc.step)
 		if err != nil || got != tc.want {
@@ -267,6 +268,26 @@ func TestTextDemoRunMeetsTheBar(t *testing.T) {
 		t.Errorf("ICL score %.3f before the phase change, %.3f at the end: a drop under 0.1", *s.ICLBefore, s.ICL)
 	case s.InductionAblated == nil || len(s.InductionAblated.Heads) == 0 || s.InductionAblated.ICL < s.ICL+0.05:
 		t.Errorf("ablating the induction heads: %+v (ICL %.3f intact)", s.InductionAblated, s.ICL)
+	}
+	// What the README says of the curriculum: the ICL score rises at the
+	// phase change (copying over-trusted) and is lowest after it.
+	mb, err := textDemoFS.ReadFile("textdemo/metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atPhase *float64
+	for _, line := range strings.Split(string(mb), "\n") {
+		var r struct {
+			Step int      `json:"step"`
+			ICL  *float64 `json:"icl_score"`
+			Loss *float64 `json:"eval_loss"`
+		}
+		if json.Unmarshal([]byte(line), &r) == nil && r.Loss != nil && r.Step == *s.PhaseChangeStep {
+			atPhase = r.ICL
+		}
+	}
+	if atPhase == nil || *atPhase < *s.ICLBefore+0.1 {
+		t.Errorf("ICL score at the phase change %v, before it %.3f: want a rise of ≥ 0.1", atPhase, *s.ICLBefore)
 	}
 	t.Logf("phase change at %d; ICL %.3f → %.3f (%.3f with heads %v ablated); prefix matching %.3f, induction %.3f",
 		*s.PhaseChangeStep, *s.ICLBefore, s.ICL, s.InductionAblated.ICL, s.InductionAblated.Heads, s.Prefix, s.Induction)
