@@ -197,7 +197,7 @@ func TestRunCheckpointsAPI(t *testing.T) {
 		{name: "checkpoints of no run", method: "GET", path: "/api/runs/other/checkpoints", want: 404},
 		{name: "checkpoints bad name", method: "GET", path: "/api/runs/..%2Fx/checkpoints", want: 400},
 		{name: "icl figure", method: "GET", path: "/api/runs/lm-run/figures/icl.png", want: 200},
-		{name: "prefix-matching figure", method: "GET", path: "/api/runs/lm-run/figures/prefix-matching.svg", want: 200, contains: "◆300"},
+		{name: "prefix-matching figure", method: "GET", path: "/api/runs/lm-run/figures/prefix-matching.svg", want: 200, contains: "*300"},
 		{name: "prefix-matching of an induction run", method: "GET", path: "/api/runs/demo/figures/prefix-matching.png", want: 422, contains: "prefix_matching_score"},
 		{name: "demo checkpoints", method: "GET", path: "/api/runs/demo/checkpoints", want: 200, contains: `"final":"demo","checkpoints":[]`},
 	})

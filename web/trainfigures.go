@@ -51,7 +51,7 @@ func prefixMatchingFigure(recs []map[string]any, ph *phase) (*figures.Figure, er
 		}
 		label := fmt.Sprint(step)
 		if ph != nil && int(step) == ph.At {
-			label = "◆" + label
+			label = "*" + label // (the PNG font has no ◆)
 		}
 		cols = append(cols, label)
 		values = append(values, col)
@@ -69,7 +69,7 @@ func prefixMatchingFigure(recs []map[string]any, ph *phase) (*figures.Figure, er
 		}
 	}
 	return figures.Heatmap(figures.HeatmapSpec{
-		Title: "Prefix matching per head over training", XLabel: "evaluation step (◆ phase change)", YLabel: "head",
+		Title: "Prefix matching per head over training", XLabel: "evaluation step (* phase change)", YLabel: "head",
 		Values: grid, RowLabels: rows, ColLabels: cols, ColorMap: figures.Sequential, Range: figures.Range{Min: 0, Max: hi},
 	})
 }
