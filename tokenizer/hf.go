@@ -129,8 +129,24 @@ func LoadJSON(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
+	t, err := parseJSON(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.readConfig(filepath.Join(filepath.Dir(path), "tokenizer_config.json")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ParseJSON is LoadJSON on the contents of a tokenizer.json (embedded in
+// a binary, say), without a tokenizer_config.json beside it.
+func ParseJSON(data []byte) (*Tokenizer, error) { return parseJSON(data, "tokenizer.json") }
+
+// parseJSON reads a tokenizer.json's contents; what names it in errors.
+func parseJSON(data []byte, what string) (*Tokenizer, error) {
 	var f hfFile
-	if err := strict(data, &f, path); err != nil {
+	if err := strict(data, &f, what); err != nil {
 		return nil, err
 	}
 	if !isNull(f.Truncation) {
@@ -154,9 +170,6 @@ func LoadJSON(path string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer: post_processor TemplateProcessing: %q is not an added token", bos)
 		}
 		t.autoBOS = true
-	}
-	if err := t.readConfig(filepath.Join(filepath.Dir(path), "tokenizer_config.json")); err != nil {
-		return nil, err
 	}
 	return t, nil
 }

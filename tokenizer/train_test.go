@@ -212,6 +212,13 @@ func TestTrainBPERoundTrip(t *testing.T) {
 	if loaded.VocabSize() != 400 {
 		t.Errorf("loaded vocabulary %d, want 400", loaded.VocabSize())
 	}
+	parsed, err := ParseJSON(first.Bytes()) // the same, from bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseJSON([]byte(`{"version": "1.0", "bogus": 1}`)); err == nil {
+		t.Error("ParseJSON accepted an unknown field")
+	}
 	inputs := []string{"", corpus, "the cat", "\xff\xfe\x00abc\xc3", "é\u0301 — ’quoted’  \n\n  x", string([]byte{0xe6, 0x97})}
 	for range 50 {
 		b := make([]byte, rng.IntN(64))
@@ -231,6 +238,9 @@ func TestTrainBPERoundTrip(t *testing.T) {
 		}
 		if !slices.Equal(a.IDs, b.IDs) {
 			t.Errorf("%q: trained %v, loaded %v", in, a.IDs, b.IDs)
+		}
+		if p, err := parsed.Encode(in, Options{BOS: BOSNever}); err != nil || !slices.Equal(a.IDs, p.IDs) {
+			t.Errorf("%q: trained %v, parsed %v (%v)", in, a.IDs, p.IDs, err)
 		}
 		out, err := tok.Decode(a.IDs)
 		if err != nil || out != in {

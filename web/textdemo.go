@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -99,23 +98,13 @@ func loadTextDemo(ctx context.Context) (*model, error) {
 	return m, nil
 }
 
-// embeddedTokenizer loads dir's tokenizer.json. The tokenizer package reads
-// files only, so the bytes go through a temporary folder, removed at once.
+// embeddedTokenizer loads dir's tokenizer.json.
 func embeddedTokenizer(dir fs.FS) (*tokenizer.Tokenizer, error) {
 	b, err := fs.ReadFile(dir, tokenizerJSON)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "workbench-tokenizer-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	path := filepath.Join(tmp, tokenizerJSON)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, err
-	}
-	return tokenizer.LoadJSON(path)
+	return tokenizer.ParseJSON(b)
 }
 
 // describeTextRun says in a line what a train lm run's model is, from its
