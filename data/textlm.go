@@ -35,11 +35,6 @@ type TextLM struct {
 	// token sequence inserted twice into natural text, so that only copying
 	// (not the corpus's n-gram statistics) predicts its second copy.
 	RandomSpans bool
-	// RepeatWindow, when positive, puts both copies of a repeated span in
-	// the window's first RepeatWindow positions (where a query sees few
-	// keys, so copying is found sooner); 0 means the whole window.
-	// MaxSpan must then fit twice in it.
-	RepeatWindow int
 }
 
 // Validate reports whether the task is well defined: a shard, 2 ≤ SeqLen,
@@ -57,20 +52,10 @@ func (c TextLM) Validate() error {
 		return fmt.Errorf("data: text: %d tokens in range, fewer than a window of %d needs (use a shorter context or more text)", c.Hi-c.Lo, c.SeqLen+1)
 	case !(c.RepeatFrac >= 0 && c.RepeatFrac <= 1):
 		return fmt.Errorf("data: text: repeat fraction %g is not in [0, 1]", c.RepeatFrac)
-	case c.RepeatWindow < 0 || c.RepeatWindow > c.SeqLen:
-		return fmt.Errorf("data: text: repeat window %d is not in [0, %d] (0: the whole window)", c.RepeatWindow, c.SeqLen)
-	case c.RepeatFrac > 0 && (c.MinSpan < 2 || c.MinSpan > c.MaxSpan || 2*c.MaxSpan > c.repeatWindow()):
-		return fmt.Errorf("data: text: repeated spans of %d to %d tokens do not fit twice in %d (want 2 ≤ min ≤ max ≤ %d)", c.MinSpan, c.MaxSpan, c.repeatWindow(), c.repeatWindow()/2)
+	case c.RepeatFrac > 0 && (c.MinSpan < 2 || c.MinSpan > c.MaxSpan || 2*c.MaxSpan > c.SeqLen):
+		return fmt.Errorf("data: text: repeated spans of %d to %d tokens do not fit twice in %d (want 2 ≤ min ≤ max ≤ %d)", c.MinSpan, c.MaxSpan, c.SeqLen, c.SeqLen/2)
 	}
 	return nil
-}
-
-// repeatWindow is the number of leading positions repeated spans go in.
-func (c TextLM) repeatWindow() int {
-	if c.RepeatWindow > 0 {
-		return c.RepeatWindow
-	}
-	return c.SeqLen
 }
 
 // Fill writes dst.N random windows into dst. It panics with the Validate
@@ -97,7 +82,7 @@ func (c TextLM) Fill(dst *Batch, rng *rand.Rand) {
 			if c.RandomSpans {
 				random = func() int32 { return c.Shard.At(c.Lo + rng.IntN(c.Hi-c.Lo)) }
 			}
-			dst.Repeat[s] = repeatSpan(tok, tgt, c.repeatWindow(), c.MinSpan, c.MaxSpan, rng, random)
+			dst.Repeat[s] = repeatSpan(tok, tgt, c.MinSpan, c.MaxSpan, rng, random)
 		}
 	}
 }
@@ -127,15 +112,15 @@ func (c TextLM) FillAt(dst *Batch, starts []int) {
 	}
 }
 
-// repeatSpan copies a random span of lo to hi tokens of the window's first
-// W positions (tok followed by the last target) to a random later place
-// in them and returns its length Ls. It needs 2·hi ≤ W ≤ len(tok). With
-// random not nil the source span is first overwritten with random()'s
-// tokens.
-func repeatSpan(tok, tgt []int32, W, lo, hi int, rng *rand.Rand, random func() int32) int {
+// repeatSpan copies a random span of lo to hi tokens of the window (tok
+// followed by the last target) to a random later place and returns its
+// length Ls. It needs 2·hi ≤ len(tok). With random not nil the source
+// span is first overwritten with random()'s tokens.
+func repeatSpan(tok, tgt []int32, lo, hi int, rng *rand.Rand, random func() int32) int {
+	T := len(tok)
 	ls := lo + rng.IntN(hi-lo+1)
-	a := rng.IntN(W - 2*ls + 1)        // source [a, a+ls)
-	b := a + ls + rng.IntN(W-a-2*ls+1) // destination [b, b+ls), b+ls ≤ W
+	a := rng.IntN(T - 2*ls + 1)        // source [a, a+ls)
+	b := a + ls + rng.IntN(T-a-2*ls+1) // destination [b, b+ls), b+ls ≤ T
 	if random != nil {
 		for k := range ls {
 			v := random()

@@ -47,7 +47,6 @@ Example: workbench train lm --text tinyshakespeare.txt --out runs/shakespeare --
 	fs.Float64Var(&c.RepeatMin, "repeat-min", c.RepeatMin, "shortest repeated span, as a fraction of --context")
 	fs.Float64Var(&c.RepeatMax, "repeat-max", c.RepeatMax, "longest repeated span, as a fraction of --context (at most 0.5)")
 	fs.BoolVar(&c.RepeatRandom, "repeat-random", c.RepeatRandom, "fill each repeated span's first copy with tokens from random places of the text (a random sequence seen twice, which only copying predicts)")
-	fs.IntVar(&c.RepeatWindow, "repeat-window", c.RepeatWindow, "put both copies of a repeated span in the first N tokens of the window (--repeat-min and --repeat-max are then fractions of N; 0: anywhere)")
 	fs.IntVar(&c.RepeatSteps, "repeat-steps", c.RepeatSteps, "use --repeat-frac only for the first N steps, then --repeat-frac-after (a curriculum; 0: --repeat-frac throughout)")
 	fs.Float64Var(&c.RepeatFracAfter, "repeat-frac-after", c.RepeatFracAfter, "the repeat fraction after --repeat-steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "windows per step")

@@ -63,10 +63,6 @@ type Config struct {
 	RepeatSteps int `json:"repeat_steps,omitempty"`
 	// RepeatFracAfter is the mixing fraction from step RepeatSteps on.
 	RepeatFracAfter float64 `json:"repeat_frac_after,omitempty"`
-	// RepeatWindow, when positive, puts both copies of a repeated span in
-	// the window's first RepeatWindow tokens; RepeatMin and RepeatMax are
-	// then fractions of it. 0: anywhere in the context.
-	RepeatWindow int `json:"repeat_window,omitempty"`
 
 	Batch       int     `json:"batch"`
 	Steps       int     `json:"steps"`
@@ -121,20 +117,11 @@ func (c Config) Model(dVocab int) transformer.Config {
 	return m.WithDefaults()
 }
 
-// repeatWindow is the number of leading tokens repeated spans go in.
-func (c Config) repeatWindow() int {
-	if c.RepeatWindow > 0 && c.RepeatWindow <= c.Context {
-		return c.RepeatWindow
-	}
-	return c.Context
-}
-
 // spans returns the repeated span's bounds in tokens: the fractions of the
 // context, rounded, at least 2 tokens, hi at least lo.
 func (c Config) spans() (lo, hi int) {
-	w := c.repeatWindow()
-	lo = max(2, int(math.Round(c.RepeatMin*float64(w))))
-	hi = max(lo, int(math.Round(c.RepeatMax*float64(w))))
+	lo = max(2, int(math.Round(c.RepeatMin*float64(c.Context))))
+	hi = max(lo, int(math.Round(c.RepeatMax*float64(c.Context))))
 	return lo, hi
 }
 
@@ -156,9 +143,8 @@ func (c Config) Validate() error {
 	check(c.Context >= 8 && c.Context <= maxContext, "context must be in [8, %d], got %d", maxContext, c.Context)
 	check(c.RepeatFrac >= 0 && c.RepeatFrac <= 1, "repeat fraction must be in [0, 1], got %g", c.RepeatFrac)
 	lo, hi := c.spans()
-	check(c.RepeatFrac == 0 || c.RepeatMin > 0 && c.RepeatMin <= c.RepeatMax && 2*hi <= c.repeatWindow(),
+	check(c.RepeatFrac == 0 || c.RepeatMin > 0 && c.RepeatMin <= c.RepeatMax && 2*hi <= c.Context,
 		"repeated spans of %g to %g of the context (%d to %d tokens) must be positive fractions, min ≤ max, that fit twice", c.RepeatMin, c.RepeatMax, lo, hi)
-	check(c.RepeatWindow >= 0 && c.RepeatWindow <= c.Context, "repeat window must be in [0, context %d], got %d", c.Context, c.RepeatWindow)
 	check(c.RepeatFracAfter >= 0 && c.RepeatFracAfter <= 1, "repeat fraction after the curriculum must be in [0, 1], got %g", c.RepeatFracAfter)
 	check(c.RepeatFracAfter == 0 || c.RepeatSteps > 0, "a repeat fraction after the curriculum (%g) needs repeat steps", c.RepeatFracAfter)
 	check(c.RepeatSteps >= 0, "repeat steps must be ≥ 0, got %d", c.RepeatSteps)

@@ -80,7 +80,7 @@ func newTrainable(cfg Config, c *Corpus) (*induction.Trainer, optim.Optimizer, e
 		return nil, nil, err
 	}
 	lo, hi := cfg.spans()
-	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac, MinSpan: lo, MaxSpan: hi, RandomSpans: cfg.RepeatRandom, RepeatWindow: cfg.RepeatWindow}
+	task := data.TextLM{Shard: c.Shard, Lo: 0, Hi: c.Split, SeqLen: cfg.Context, RepeatFrac: cfg.RepeatFrac, MinSpan: lo, MaxSpan: hi, RandomSpans: cfg.RepeatRandom}
 	if err := task.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("lm: %w", err)
 	}
