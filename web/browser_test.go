@@ -64,11 +64,6 @@ func newBrowser(t *testing.T) *browser {
 // newBrowserOn is newBrowser on the dashboard s, whose runs folder is dir.
 func newBrowserOn(t *testing.T, s *Server, dir string) *browser {
 	t.Helper()
-	if testing.Short() {
-		// CI's race pass runs -short after the full run has run these: a
-		// browser under the race detector's slowdown only repeats them.
-		t.Skip("real-browser tests run in the full test run, not under -short")
-	}
 	path := findChromium()
 	if path == "" {
 		needInstalled(t, "chromium", fmt.Errorf("no chromium, chromium-browser or /usr/bin/chromium on PATH: %w", fs.ErrNotExist))

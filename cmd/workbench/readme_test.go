@@ -84,9 +84,6 @@ func shellWords(s string) ([]string, error) {
 // serve is started on a free port (the tour's default 8080 may be taken
 // on a test machine) and stopped once it has printed its banner.
 func TestREADMETour(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the tour trains the default induction model (2,000 steps); skipped under -short")
-	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

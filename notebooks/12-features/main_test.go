@@ -14,9 +14,6 @@ func TestQuick(t *testing.T) {
 // TestFull runs the full notebook, which alone checks MMCS ≥ 0.95 at the
 // right dictionary size after 3,000 steps.
 func TestFull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the full notebook trains for a minute and a half")
-	}
 	res := reporttest.RunFull(t, name, run)
 	reporttest.Claimed(t, res, "recovered", "interference", "too_small", "too_large", "curve_monotone", "ce_caveat", "token_features", "steer")
 }
